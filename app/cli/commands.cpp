@@ -1,0 +1,175 @@
+#include "commands.h"
+
+#include "arguments.h"
+
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "util/device.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace sde::cli {
+
+namespace {
+
+void addModelOptions(Arguments &args)
+{
+    args.option("--config", "NAME|FILE", "config preset name or JSON file (default: guessed or stored)")
+        .flag("--raw-weights", "use the raw weights instead of the EMA weights");
+}
+
+LoadOptions modelOptions(const Arguments &args)
+{
+    LoadOptions options;
+    options.config = args.value("--config");
+    options.weights = args.has("--raw-weights") ? WeightSet::Raw : WeightSet::Ema;
+    if (auto device = args.value("--device"))
+        options.device = parseDevice(*device);
+    return options;
+}
+
+std::string withThousands(int64_t n)
+{
+    std::string digits = std::to_string(n), out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+std::string shapeText(at::IntArrayRef shape)
+{
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
+}
+
+} // namespace
+
+int runInfo(const std::vector<std::string> &argv)
+{
+    Arguments args("info", "FILE [options]",
+                   "Describes a model file: a reference checkpoint (.pth) or an SDE Studio model (.safetensors).");
+    args.positional("FILE", "the model file");
+    addModelOptions(args);
+    if (!args.parse(argv))
+        return 0;
+
+    LoadedModel loaded = loadModelFile(args.positionalValue(0), modelOptions(args));
+    const ModelConfig &config = loaded.model->config();
+    const ModelFileInfo &info = loaded.info;
+    std::ostringstream out;
+    auto row = [&](const std::string &label, const std::string &value) {
+        out << std::left << std::setw(16) << (label + ":") << value << "\n";
+    };
+    row("File", info.path);
+    row("Format", info.format);
+    row("Architecture", config.architectureName() + " (model.name = " + config.model.name + ")");
+    row("SDE", config.sdeDescription());
+    row("Training", std::string(config.training.continuous ? "continuous time" : "discrete time")
+                        + (config.training.likelihoodWeighting ? ", likelihood weighting" : ""));
+    row("Resolution", std::to_string(config.data.imageSize) + " x " + std::to_string(config.data.imageSize));
+    row("Channels", std::to_string(config.data.numChannels));
+    row("Data range", config.data.centered ? "[-1, 1] (centered)" : "[0, 1]");
+    row("Parameters", withThousands(loaded.model->parameterCount()));
+    row("EMA", std::string(info.hasEma ? "present" : "absent") + "; loaded the " + info.loadedWeights + " weights");
+    if (info.step >= 0)
+        row("Step", std::to_string(info.step));
+    row("Config", info.configOrigin);
+    if (!info.otherMatchingPresets.empty()) {
+        std::string others;
+        for (const std::string &name : info.otherMatchingPresets)
+            others += (others.empty() ? "" : ", ") + name;
+        row("Same layout", others + " (pass --config to choose)");
+    }
+    row("Sampler", config.sampling.method == "pc"
+                       ? "PC: " + config.sampling.predictor + " + " + config.sampling.corrector + " (snr "
+                             + Json(config.sampling.snr).dump() + ")"
+                       : "probability-flow ODE");
+    std::cout << out.str();
+    return 0;
+}
+
+int runConvert(const std::vector<std::string> &argv)
+{
+    Arguments args("convert", "IN.pth --config NAME|FILE -o OUT.safetensors [options]",
+                   "Converts a reference checkpoint into one .safetensors file with its config in the metadata.");
+    args.positional("IN", "the reference checkpoint (.pth)").option("--output", "FILE", "the .safetensors file to write (-o)");
+    addModelOptions(args);
+    if (!args.parse(argv))
+        return 0;
+    const std::string input = args.positionalValue(0);
+    const std::string output = args.required("--output");
+    if (output == input)
+        throw Error("the output would overwrite the input '" + input + "'");
+
+    LoadedModel loaded = loadModelFile(input, modelOptions(args));
+    if (!args.value("--config"))
+        std::cerr << "note: " << loaded.info.configOrigin << "\n";
+    std::map<std::string, std::string> metadata{{"source", baseName(input)}};
+    if (loaded.info.step >= 0)
+        metadata["step"] = std::to_string(loaded.info.step);
+    saveModelFile(output, *loaded.model, loaded.info.loadedWeights, metadata);
+    std::cout << "wrote " << output << " (" << loaded.model->config().architectureName() << ", "
+              << withThousands(loaded.model->parameterCount()) << " parameters, " << loaded.info.loadedWeights
+              << " weights)\n";
+    return 0;
+}
+
+int runScore(const std::vector<std::string> &argv)
+{
+    Arguments args("score", "--model FILE --input IN.safetensors -o OUT.safetensors [options]",
+                   "Evaluates the score function s(x, t) on the tensors 'x' [B, C, H, W] and 't' [B] of the input\n"
+                   "file and writes 'score' (with 'x' and 't') to the output, for parity checks.");
+    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
+        .option("--input", "FILE", "a .safetensors file with tensors x and t")
+        .option("--output", "FILE", "the .safetensors file to write (-o)")
+        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
+    addModelOptions(args);
+    if (!args.parse(argv))
+        return 0;
+    const std::string inputPath = args.required("--input");
+    const std::string outputPath = args.required("--output");
+    LoadOptions options = modelOptions(args);
+    LoadedModel loaded = loadModelFile(args.required("--model"), options);
+    const ScoreModel &model = *loaded.model;
+
+    SafetensorsFile input = readSafetensors(inputPath);
+    const torch::Tensor *x = input.find("x");
+    const torch::Tensor *t = input.find("t");
+    if (!x || !t)
+        throw Error(inputPath + ": needs tensors named 'x' and 't'");
+    std::vector<int64_t> expected = model.sampleShape();
+    if (x->dim() != 4 || x->size(1) != expected[0] || x->size(2) != expected[1] || x->size(3) != expected[2])
+        throw Error(inputPath + ": 'x' has shape " + shapeText(x->sizes()) + ", the model takes [B, "
+                    + std::to_string(expected[0]) + ", " + std::to_string(expected[1]) + ", "
+                    + std::to_string(expected[2]) + "]");
+    if (t->dim() != 1 || t->size(0) != x->size(0))
+        throw Error(inputPath + ": 't' has shape " + shapeText(t->sizes()) + ", expected [" + std::to_string(x->size(0))
+                    + "] (one time per sample)");
+    if (!x->is_floating_point() || !t->is_floating_point())
+        throw Error(inputPath + ": 'x' and 't' must be floating-point tensors");
+    if ((*t <= 0).any().item<bool>() || (*t > 1).any().item<bool>())
+        throw Error(inputPath + ": the times 't' must lie in (0, 1]");
+
+    torch::NoGradGuard noGrad;
+    torch::Tensor xs = x->to(torch::kFloat32).to(options.device);
+    torch::Tensor ts = t->to(torch::kFloat32).to(options.device);
+    torch::Tensor score = model.score(xs, ts).to(torch::kCPU);
+    writeSafetensors(outputPath, {{"score", score}, {"x", x->to(torch::kFloat32)}, {"t", t->to(torch::kFloat32)}},
+                     {{"model", baseName(loaded.info.path)}, {"weights", loaded.info.loadedWeights}});
+    std::cout << "wrote " << outputPath << ": score " << shapeText(score.sizes()) << " with the "
+              << loaded.info.loadedWeights << " weights\n";
+    return 0;
+}
+
+} // namespace sde::cli

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sde::cli {
+
+// Each command returns the process exit code; errors are thrown as sde::Error and reported by
+// main with exit code 1.
+int runInfo(const std::vector<std::string> &args);
+int runConvert(const std::vector<std::string> &args);
+int runScore(const std::vector<std::string> &args);
+
+} // namespace sde::cli

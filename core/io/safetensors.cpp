@@ -1,0 +1,176 @@
+#include "io/safetensors.h"
+
+#include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+namespace sde {
+
+namespace {
+
+struct DtypeName {
+    const char *name;
+    torch::Dtype dtype;
+};
+
+const DtypeName kDtypes[] = {
+    {"F32", torch::kFloat32}, {"F64", torch::kFloat64}, {"F16", torch::kFloat16}, {"BF16", torch::kBFloat16},
+    {"I64", torch::kInt64},   {"I32", torch::kInt32},   {"I16", torch::kInt16},   {"I8", torch::kInt8},
+    {"U8", torch::kUInt8},    {"BOOL", torch::kBool},
+};
+
+torch::Dtype dtypeFromName(const std::string &name, const std::string &where)
+{
+    for (const auto &d : kDtypes)
+        if (name == d.name)
+            return d.dtype;
+    throw Error(where + ": unsupported dtype \"" + name + "\"");
+}
+
+const char *nameFromDtype(torch::Dtype dtype)
+{
+    for (const auto &d : kDtypes)
+        if (d.dtype == dtype)
+            return d.name;
+    throw Error(std::string("cannot store a tensor of dtype ") + c10::toString(dtype) + " in safetensors");
+}
+
+} // namespace
+
+const torch::Tensor *SafetensorsFile::find(const std::string &name) const
+{
+    for (const auto &[key, tensor] : tensors)
+        if (key == name)
+            return &tensor;
+    return nullptr;
+}
+
+SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &label)
+{
+    if (bytes.size() < 8)
+        throw Error(label + ": the file is truncated (no safetensors header)");
+    uint64_t headerSize = 0;
+    std::memcpy(&headerSize, bytes.data(), 8); // little-endian on every platform we build for
+    if (headerSize > bytes.size() - 8 || headerSize > 100'000'000)
+        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize)
+                    + " bytes but the file is shorter; it is truncated or not a safetensors file");
+    Json header;
+    try {
+        header = Json::parse(bytes.substr(8, headerSize));
+    } catch (const Error &e) {
+        throw Error(label + ": malformed safetensors header: " + e.what());
+    }
+    if (!header.isObject())
+        throw Error(label + ": the safetensors header is not a JSON object");
+    const size_t dataStart = 8 + headerSize;
+    const size_t dataSize = bytes.size() - dataStart;
+
+    SafetensorsFile file;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (const auto &[name, entry] : header.asObject()) {
+        const std::string where = label + ": tensor '" + name + "'";
+        if (name == "__metadata__") {
+            if (!entry.isObject())
+                throw Error(label + ": __metadata__ is not an object");
+            for (const auto &[key, value] : entry.asObject()) {
+                if (!value.isString())
+                    throw Error(label + ": metadata '" + key + "' is not a string");
+                file.metadata[key] = value.asString();
+            }
+            continue;
+        }
+        try {
+            torch::Dtype dtype = dtypeFromName(entry.at("dtype").asString(), where);
+            std::vector<int64_t> shape;
+            int64_t numel = 1;
+            for (const Json &dim : entry.at("shape").asArray()) {
+                int64_t d = dim.asInt();
+                if (d < 0 || d > (int64_t(1) << 40))
+                    throw Error("dimension " + std::to_string(d) + " out of range");
+                shape.push_back(d);
+                numel *= d;
+                if (numel > (int64_t(1) << 40))
+                    throw Error("too many elements");
+            }
+            const Json &offsets = entry.at("data_offsets");
+            const int64_t begin = offsets.at(0).asInt(), end = offsets.at(1).asInt();
+            if (begin < 0 || end < begin || static_cast<uint64_t>(end) > dataSize)
+                throw Error("data range [" + std::to_string(begin) + ", " + std::to_string(end)
+                            + ") lies outside the " + std::to_string(dataSize) + " data bytes (truncated file?)");
+            const uint64_t need = static_cast<uint64_t>(numel) * c10::elementSize(dtype);
+            if (static_cast<uint64_t>(end - begin) != need)
+                throw Error("holds " + std::to_string(end - begin) + " bytes, its shape needs " + std::to_string(need));
+            ranges.emplace_back(begin, end);
+            torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+            if (need)
+                std::memcpy(tensor.data_ptr(), bytes.data() + dataStart + begin, need);
+            file.tensors.emplace_back(name, tensor);
+        } catch (const Error &e) {
+            std::string what = e.what();
+            throw Error(what.rfind(label, 0) == 0 ? what : where + ": " + what);
+        }
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i)
+        if (ranges[i].first < ranges[i - 1].second)
+            throw Error(label + ": two tensors overlap in the data section");
+    return file;
+}
+
+SafetensorsFile readSafetensors(const std::string &path) { return parseSafetensors(readFile(path), path); }
+
+std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
+                                 const std::map<std::string, std::string> &metadata)
+{
+    Json header = Json::object();
+    if (!metadata.empty()) {
+        Json meta = Json::object();
+        for (const auto &[key, value] : metadata)
+            meta[key] = value;
+        header["__metadata__"] = meta;
+    }
+    std::set<std::string> names;
+    std::vector<torch::Tensor> contiguous;
+    uint64_t offset = 0;
+    for (const auto &[name, tensor] : tensors) {
+        if (!names.insert(name).second)
+            throw Error("two tensors named '" + name + "'");
+        torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
+        Json entry = Json::object();
+        entry["dtype"] = nameFromDtype(cpu.scalar_type());
+        Json shape = Json::array();
+        for (int64_t d : cpu.sizes())
+            shape.push_back(Json(d));
+        entry["shape"] = shape;
+        const uint64_t size = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
+        Json offsets = Json::array();
+        offsets.push_back(Json(offset));
+        offsets.push_back(Json(offset + size));
+        entry["data_offsets"] = offsets;
+        header[name] = entry;
+        offset += size;
+        contiguous.push_back(cpu);
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' '); // the data section starts 8-byte aligned
+    std::string out;
+    out.reserve(8 + text.size() + offset);
+    uint64_t headerSize = text.size();
+    out.append(reinterpret_cast<const char *>(&headerSize), 8);
+    out += text;
+    for (const torch::Tensor &t : contiguous)
+        out.append(static_cast<const char *>(t.data_ptr()), static_cast<size_t>(t.numel()) * t.element_size());
+    return out;
+}
+
+void writeSafetensors(const std::string &path, const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
+                      const std::map<std::string, std::string> &metadata)
+{
+    writeFileAtomically(path, serializeSafetensors(tensors, metadata));
+}
+
+} // namespace sde

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sde {
+
+// The safetensors format (an 8-byte little-endian header length, a JSON header naming each
+// tensor's dtype, shape and byte range, then the raw little-endian data), with free-form string
+// metadata under "__metadata__". Tensors keep the order of the file.
+struct SafetensorsFile {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    std::map<std::string, std::string> metadata;
+
+    const torch::Tensor *find(const std::string &name) const;
+};
+
+// Reads every tensor onto the CPU. Throws sde::Error naming the file and the entry for a
+// truncated file, a malformed header, overlapping or out-of-range data, or an unknown dtype.
+SafetensorsFile readSafetensors(const std::string &path);
+// Parses the bytes of a safetensors file; `label` names it in errors.
+SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &label);
+
+// Writes tensors (moved to the CPU, made contiguous) and metadata atomically.
+void writeSafetensors(const std::string &path, const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
+                      const std::map<std::string, std::string> &metadata = {});
+std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
+                                 const std::map<std::string, std::string> &metadata);
+
+} // namespace sde

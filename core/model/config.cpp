@@ -1,0 +1,467 @@
+#include "model/config.h"
+
+#include "util/build_info.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sde {
+
+namespace {
+
+// Typed readers over one section: each takes the reference default when the key is missing and
+// names "section.key" in its error.
+class Section {
+public:
+    Section(const Json &document, std::string name) : name_(std::move(name))
+    {
+        if (const Json *section = document.find(name_)) {
+            if (!section->isObject())
+                throw Error("config section \"" + name_ + "\" must be an object");
+            json_ = section;
+        }
+    }
+
+    template <typename Reader>
+    auto read(const char *key, Reader reader, decltype(reader(Json())) fallback) const
+        -> decltype(reader(Json()))
+    {
+        const Json *value = json_ ? json_->find(key) : nullptr;
+        if (!value || value->isNull())
+            return fallback;
+        try {
+            return reader(*value);
+        } catch (const Error &e) {
+            throw Error("config key " + name_ + "." + key + ": " + e.what());
+        }
+    }
+
+    bool boolean(const char *key, bool fallback) const
+    {
+        return read(key, [](const Json &v) { return v.asBool(); }, fallback);
+    }
+    double number(const char *key, double fallback) const
+    {
+        return read(key, [](const Json &v) { return v.asDouble(); }, fallback);
+    }
+    int64_t integer(const char *key, int64_t fallback) const
+    {
+        return read(key, [](const Json &v) { return v.asInt(); }, fallback);
+    }
+    std::string text(const char *key, const std::string &fallback) const
+    {
+        return read(key, [](const Json &v) { return v.asString(); }, fallback);
+    }
+    std::string lowerText(const char *key, const std::string &fallback) const
+    {
+        std::string s = text(key, fallback);
+        std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+        return s;
+    }
+    std::vector<int64_t> integers(const char *key, const std::vector<int64_t> &fallback) const
+    {
+        return read(
+            key,
+            [](const Json &v) {
+                std::vector<int64_t> out;
+                for (const Json &item : v.asArray())
+                    out.push_back(item.asInt());
+                return out;
+            },
+            fallback);
+    }
+    std::vector<double> numbers(const char *key, const std::vector<double> &fallback) const
+    {
+        return read(
+            key,
+            [](const Json &v) {
+                std::vector<double> out;
+                for (const Json &item : v.asArray())
+                    out.push_back(item.asDouble());
+                return out;
+            },
+            fallback);
+    }
+
+private:
+    std::string name_;
+    const Json *json_ = nullptr;
+};
+
+[[noreturn]] void outOfRange(const std::string &key, const std::string &value, const std::string &rule)
+{
+    throw Error("config key " + key + " = " + value + " is out of range: " + rule);
+}
+
+std::string show(double v)
+{
+    return Json(v).dump();
+}
+
+void requireOneOf(const std::string &key, const std::string &value,
+                  std::initializer_list<const char *> allowed)
+{
+    std::string list;
+    for (const char *option : allowed) {
+        if (value == option)
+            return;
+        list += list.empty() ? option : std::string(", ") + option;
+    }
+    outOfRange(key, "\"" + value + "\"", "must be one of " + list);
+}
+
+Json toJsonArray(const std::vector<int64_t> &values)
+{
+    Json out = Json::array();
+    for (int64_t v : values)
+        out.push_back(Json(v));
+    return out;
+}
+
+Json toJsonArray(const std::vector<double> &values)
+{
+    Json out = Json::array();
+    for (double v : values)
+        out.push_back(Json(v));
+    return out;
+}
+
+bool isDirectory(const std::string &path)
+{
+    struct stat info {};
+    return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+std::string executableDir()
+{
+    char buffer[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n <= 0)
+        return {};
+    std::string path(buffer, static_cast<size_t>(n));
+    return path.substr(0, path.find_last_of('/'));
+}
+
+void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out)
+{
+    DIR *dir = ::opendir(root.c_str());
+    if (!dir)
+        return;
+    while (dirent *entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name == "." || name == "..")
+            continue;
+        std::string full = root + "/" + name;
+        if (isDirectory(full)) {
+            collectPresets(full, prefix + name + "/", out);
+        } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
+            out.push_back(prefix + name.substr(0, name.size() - 5));
+        }
+    }
+    ::closedir(dir);
+}
+
+} // namespace
+
+ModelConfig ModelConfig::fromJson(const Json &document)
+{
+    if (!document.isObject())
+        throw Error("a model config must be a JSON object with sections data, model, training");
+    if (!document.contains("model"))
+        throw Error("config has no \"model\" section");
+    ModelConfig c;
+    c.source = document;
+
+    Section data(document, "data");
+    c.data.dataset = data.text("dataset", c.data.dataset);
+    c.data.imageSize = data.integer("image_size", c.data.imageSize);
+    c.data.numChannels = data.integer("num_channels", c.data.numChannels);
+    c.data.centered = data.boolean("centered", c.data.centered);
+    c.data.uniformDequantization = data.boolean("uniform_dequantization", c.data.uniformDequantization);
+    c.data.randomFlip = data.boolean("random_flip", c.data.randomFlip);
+
+    Section model(document, "model");
+    NetworkConfig &m = c.model;
+    m.name = model.lowerText("name", m.name);
+    m.nf = model.integer("nf", m.nf);
+    m.chMult = model.integers("ch_mult", m.chMult);
+    m.numResBlocks = model.integer("num_res_blocks", m.numResBlocks);
+    m.attnResolutions = model.integers("attn_resolutions", m.attnResolutions);
+    m.dropout = model.number("dropout", m.dropout);
+    m.resampWithConv = model.boolean("resamp_with_conv", m.resampWithConv);
+    m.conditional = model.boolean("conditional", m.conditional);
+    m.fir = model.boolean("fir", m.fir);
+    m.firKernel = model.numbers("fir_kernel", m.firKernel);
+    m.skipRescale = model.boolean("skip_rescale", m.skipRescale);
+    m.resblockType = model.lowerText("resblock_type", m.resblockType);
+    m.progressive = model.lowerText("progressive", m.progressive);
+    m.progressiveInput = model.lowerText("progressive_input", m.progressiveInput);
+    m.progressiveCombine = model.lowerText("progressive_combine", m.progressiveCombine);
+    m.embeddingType = model.lowerText("embedding_type", m.embeddingType);
+    m.fourierScale = model.number("fourier_scale", m.fourierScale);
+    m.initScale = model.number("init_scale", m.initScale);
+    m.scaleBySigma = model.boolean("scale_by_sigma", m.scaleBySigma);
+    m.nonlinearity = model.lowerText("nonlinearity", m.nonlinearity);
+    m.sigmaMin = model.number("sigma_min", m.sigmaMin);
+    m.sigmaMax = model.number("sigma_max", m.sigmaMax);
+    m.betaMin = model.number("beta_min", m.betaMin);
+    m.betaMax = model.number("beta_max", m.betaMax);
+    m.numScales = model.integer("num_scales", m.numScales);
+    m.emaRate = model.number("ema_rate", m.emaRate);
+
+    Section training(document, "training");
+    c.training.sde = training.lowerText("sde", c.training.sde);
+    c.training.continuous = training.boolean("continuous", c.training.continuous);
+    c.training.reduceMean = training.boolean("reduce_mean", c.training.reduceMean);
+    c.training.likelihoodWeighting = training.boolean("likelihood_weighting", c.training.likelihoodWeighting);
+    c.training.batchSize = training.integer("batch_size", c.training.batchSize);
+    c.training.nIters = training.integer("n_iters", c.training.nIters);
+
+    Section sampling(document, "sampling");
+    c.sampling.method = sampling.lowerText("method", c.sampling.method);
+    c.sampling.predictor = sampling.lowerText("predictor", c.sampling.predictor);
+    c.sampling.corrector = sampling.lowerText("corrector", c.sampling.corrector);
+    c.sampling.snr = sampling.number("snr", c.sampling.snr);
+    c.sampling.nStepsEach = sampling.integer("n_steps_each", c.sampling.nStepsEach);
+    c.sampling.noiseRemoval = sampling.boolean("noise_removal", c.sampling.noiseRemoval);
+    c.sampling.probabilityFlow = sampling.boolean("probability_flow", c.sampling.probabilityFlow);
+
+    Section optim(document, "optim");
+    c.optim.optimizer = optim.text("optimizer", c.optim.optimizer);
+    c.optim.lr = optim.number("lr", c.optim.lr);
+    c.optim.beta1 = optim.number("beta1", c.optim.beta1);
+    c.optim.eps = optim.number("eps", c.optim.eps);
+    c.optim.weightDecay = optim.number("weight_decay", c.optim.weightDecay);
+    c.optim.warmup = optim.integer("warmup", c.optim.warmup);
+    c.optim.gradClip = optim.number("grad_clip", c.optim.gradClip);
+
+    c.validate();
+    return c;
+}
+
+Json ModelConfig::toJson() const
+{
+    Json out = source.isObject() ? source : Json::object();
+    Json &d = out["data"];
+    d["dataset"] = data.dataset;
+    d["image_size"] = data.imageSize;
+    d["num_channels"] = data.numChannels;
+    d["centered"] = data.centered;
+    d["uniform_dequantization"] = data.uniformDequantization;
+    d["random_flip"] = data.randomFlip;
+    Json &m = out["model"];
+    m["name"] = model.name;
+    m["nf"] = model.nf;
+    m["ch_mult"] = toJsonArray(model.chMult);
+    m["num_res_blocks"] = model.numResBlocks;
+    m["attn_resolutions"] = toJsonArray(model.attnResolutions);
+    m["dropout"] = model.dropout;
+    m["resamp_with_conv"] = model.resampWithConv;
+    m["conditional"] = model.conditional;
+    m["fir"] = model.fir;
+    m["fir_kernel"] = toJsonArray(model.firKernel);
+    m["skip_rescale"] = model.skipRescale;
+    m["resblock_type"] = model.resblockType;
+    m["progressive"] = model.progressive;
+    m["progressive_input"] = model.progressiveInput;
+    m["progressive_combine"] = model.progressiveCombine;
+    m["embedding_type"] = model.embeddingType;
+    m["fourier_scale"] = model.fourierScale;
+    m["init_scale"] = model.initScale;
+    m["scale_by_sigma"] = model.scaleBySigma;
+    m["nonlinearity"] = model.nonlinearity;
+    m["sigma_min"] = model.sigmaMin;
+    m["sigma_max"] = model.sigmaMax;
+    m["beta_min"] = model.betaMin;
+    m["beta_max"] = model.betaMax;
+    m["num_scales"] = model.numScales;
+    m["ema_rate"] = model.emaRate;
+    Json &t = out["training"];
+    t["sde"] = training.sde;
+    t["continuous"] = training.continuous;
+    t["reduce_mean"] = training.reduceMean;
+    t["likelihood_weighting"] = training.likelihoodWeighting;
+    t["batch_size"] = training.batchSize;
+    t["n_iters"] = training.nIters;
+    Json &s = out["sampling"];
+    s["method"] = sampling.method;
+    s["predictor"] = sampling.predictor;
+    s["corrector"] = sampling.corrector;
+    s["snr"] = sampling.snr;
+    s["n_steps_each"] = sampling.nStepsEach;
+    s["noise_removal"] = sampling.noiseRemoval;
+    s["probability_flow"] = sampling.probabilityFlow;
+    Json &o = out["optim"];
+    o["optimizer"] = optim.optimizer;
+    o["lr"] = optim.lr;
+    o["beta1"] = optim.beta1;
+    o["eps"] = optim.eps;
+    o["weight_decay"] = optim.weightDecay;
+    o["warmup"] = optim.warmup;
+    o["grad_clip"] = optim.gradClip;
+    return out;
+}
+
+void ModelConfig::validate() const
+{
+    const NetworkConfig &m = model;
+    requireOneOf("model.name", m.name, {"ncsnpp", "ddpm"});
+    requireOneOf("training.sde", training.sde, {"vesde", "vpsde", "subvpsde"});
+    if (data.imageSize < 4 || data.imageSize > 4096)
+        outOfRange("data.image_size", std::to_string(data.imageSize), "must be between 4 and 4096");
+    if (data.numChannels < 1 || data.numChannels > 64)
+        outOfRange("data.num_channels", std::to_string(data.numChannels), "must be between 1 and 64");
+    if (m.nf < 4 || m.nf > 4096)
+        outOfRange("model.nf", std::to_string(m.nf), "must be between 4 and 4096");
+    if (m.chMult.empty() || m.chMult.size() > 12)
+        outOfRange("model.ch_mult", std::to_string(m.chMult.size()) + " levels", "needs 1 to 12 levels");
+    for (int64_t mult : m.chMult)
+        if (mult < 1 || mult > 64)
+            outOfRange("model.ch_mult", std::to_string(mult), "each multiplier must be between 1 and 64");
+    int64_t levels = static_cast<int64_t>(m.chMult.size());
+    if (data.imageSize % (int64_t(1) << (levels - 1)) != 0)
+        outOfRange("data.image_size", std::to_string(data.imageSize),
+                   "must be divisible by 2^(len(ch_mult)-1) = " + std::to_string(int64_t(1) << (levels - 1)));
+    if (m.numResBlocks < 1 || m.numResBlocks > 64)
+        outOfRange("model.num_res_blocks", std::to_string(m.numResBlocks), "must be between 1 and 64");
+    if (m.dropout < 0.0 || m.dropout >= 1.0)
+        outOfRange("model.dropout", show(m.dropout), "must be in [0, 1)");
+    if (m.name == "ddpm") {
+        // The original DDPM network uses GroupNorm with 32 groups everywhere.
+        for (int64_t mult : m.chMult)
+            if ((m.nf * mult) % 32 != 0)
+                outOfRange("model.nf", std::to_string(m.nf),
+                           "the ddpm network needs nf * ch_mult divisible by 32 (GroupNorm with 32 groups)");
+        if (!m.conditional)
+            outOfRange("model.conditional", "false", "the ddpm network is always noise-conditional");
+    } else {
+        requireOneOf("model.resblock_type", m.resblockType, {"biggan", "ddpm"});
+        requireOneOf("model.progressive", m.progressive, {"none", "output_skip", "residual"});
+        requireOneOf("model.progressive_input", m.progressiveInput, {"none", "input_skip", "residual"});
+        requireOneOf("model.progressive_combine", m.progressiveCombine, {"sum", "cat"});
+        requireOneOf("model.embedding_type", m.embeddingType, {"fourier", "positional"});
+        if (m.embeddingType == "fourier" && !training.continuous)
+            outOfRange("model.embedding_type", "\"fourier\"",
+                       "Fourier features are only used for continuous training (training.continuous = true)");
+        if (m.fir) {
+            if (m.firKernel.empty() || m.firKernel.size() > 16)
+                outOfRange("model.fir_kernel", std::to_string(m.firKernel.size()) + " taps", "needs 1 to 16 taps");
+            double sum = 0.0;
+            for (double k : m.firKernel)
+                sum += k;
+            if (!(std::fabs(sum) > 0.0) || !std::isfinite(sum))
+                outOfRange("model.fir_kernel", "sum " + show(sum), "the taps must have a non-zero finite sum");
+        }
+        if (!(m.fourierScale > 0.0) || !std::isfinite(m.fourierScale))
+            outOfRange("model.fourier_scale", show(m.fourierScale), "must be positive");
+    }
+    requireOneOf("model.nonlinearity", m.nonlinearity, {"swish", "elu", "relu", "lrelu"});
+    if (!(m.sigmaMin > 0.0) || !std::isfinite(m.sigmaMin))
+        outOfRange("model.sigma_min", show(m.sigmaMin), "must be positive");
+    if (!(m.sigmaMax > m.sigmaMin) || !std::isfinite(m.sigmaMax))
+        outOfRange("model.sigma_max", show(m.sigmaMax), "must be larger than sigma_min = " + show(m.sigmaMin));
+    if (!(m.betaMin > 0.0) || !std::isfinite(m.betaMin))
+        outOfRange("model.beta_min", show(m.betaMin), "must be positive");
+    if (!(m.betaMax > m.betaMin) || !std::isfinite(m.betaMax))
+        outOfRange("model.beta_max", show(m.betaMax), "must be larger than beta_min = " + show(m.betaMin));
+    if (m.numScales < 2 || m.numScales > 100000)
+        outOfRange("model.num_scales", std::to_string(m.numScales), "must be between 2 and 100000");
+    if (training.sde == "vpsde" && m.betaMax / static_cast<double>(m.numScales) >= 1.0)
+        outOfRange("model.beta_max", show(m.betaMax), "beta_max / num_scales must be below 1 (a DDPM beta)");
+    if (m.emaRate < 0.0 || m.emaRate >= 1.0)
+        outOfRange("model.ema_rate", show(m.emaRate), "must be in [0, 1)");
+    if (!training.continuous && training.sde == "subvpsde")
+        outOfRange("training.continuous", "false", "the sub-VP SDE is only trained with continuous time");
+    if (!(sampling.snr > 0.0) || !std::isfinite(sampling.snr))
+        outOfRange("sampling.snr", show(sampling.snr), "must be positive");
+    if (sampling.nStepsEach < 0 || sampling.nStepsEach > 1000)
+        outOfRange("sampling.n_steps_each", std::to_string(sampling.nStepsEach), "must be between 0 and 1000");
+}
+
+std::string ModelConfig::architectureName() const
+{
+    if (model.name == "ddpm")
+        return "DDPM";
+    // The reference builds both with models/ncsnpp.py; DDPM++ is the variant without FIR
+    // resampling and without the progressive input path.
+    return (!model.fir && model.progressiveInput == "none") ? "DDPM++" : "NCSN++";
+}
+
+std::string ModelConfig::sdeDescription() const
+{
+    const std::string n = ", N = " + std::to_string(model.numScales) + ")";
+    if (training.sde == "vesde")
+        return "VE SDE (sigma " + show(model.sigmaMin) + " to " + show(model.sigmaMax) + n;
+    const std::string betas = "beta " + show(model.betaMin) + " to " + show(model.betaMax) + n;
+    return (training.sde == "vpsde" ? "VP SDE (" : "sub-VP SDE (") + betas;
+}
+
+double ModelConfig::samplingEps() const { return training.sde == "vesde" ? 1e-5 : 1e-3; }
+
+ModelConfig loadConfigFile(const std::string &path)
+{
+    try {
+        return ModelConfig::fromJson(Json::parse(readFile(path)));
+    } catch (const Error &e) {
+        std::string what = e.what();
+        if (what.find(path) != std::string::npos)
+            throw;
+        throw Error("config '" + path + "': " + what);
+    }
+}
+
+std::string presetsDir()
+{
+    std::vector<std::string> candidates;
+    if (const char *env = std::getenv("SDE_PRESETS_DIR"))
+        candidates.push_back(env);
+    std::string exeDir = executableDir();
+    if (!exeDir.empty()) {
+        candidates.push_back(exeDir + "/../share/sdestudio/presets");
+        candidates.push_back(exeDir + "/presets");
+    }
+    candidates.push_back(SDE_INSTALL_PRESETS_DIR);
+    candidates.push_back(SDE_SOURCE_PRESETS_DIR);
+    for (const std::string &dir : candidates)
+        if (isDirectory(dir))
+            return dir;
+    throw Error("the model presets folder was not found (set SDE_PRESETS_DIR to models/presets)");
+}
+
+std::vector<std::string> presetNames()
+{
+    std::vector<std::string> names;
+    collectPresets(presetsDir(), "", names);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+ModelConfig loadPreset(const std::string &name)
+{
+    std::vector<std::string> names = presetNames();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+        std::string list;
+        for (const std::string &n : names)
+            list += "\n  " + n;
+        throw Error("unknown preset \"" + name + "\"; the presets are:" + list);
+    }
+    return loadConfigFile(presetsDir() + "/" + name + ".json");
+}
+
+ModelConfig resolveConfig(const std::string &nameOrPath)
+{
+    struct stat info {};
+    if (::stat(nameOrPath.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+        return loadConfigFile(nameOrPath);
+    if (nameOrPath.size() > 5 && nameOrPath.compare(nameOrPath.size() - 5, 5, ".json") == 0)
+        throw Error("config file '" + nameOrPath + "' does not exist");
+    return loadPreset(nameOrPath);
+}
+
+} // namespace sde

@@ -1,0 +1,119 @@
+#pragma once
+
+#include "util/json.h"
+
+#include <string>
+#include <vector>
+
+namespace sde {
+
+// The configuration of a score model, field for field as the reference's ml_collections
+// configs name them (`configs/*.py` there, JSON here). Only what the engine reads is typed;
+// the whole document is kept in `source` so that a converted checkpoint carries it unchanged.
+struct DataConfig {
+    std::string dataset = "CIFAR10";
+    int64_t imageSize = 32;
+    int64_t numChannels = 3;
+    bool centered = false;             // data in [-1, 1] instead of [0, 1]
+    bool uniformDequantization = false;
+    bool randomFlip = true;
+};
+
+struct NetworkConfig {
+    std::string name = "ncsnpp"; // ncsnpp (NCSN++ / DDPM++) or ddpm
+    int64_t nf = 128;
+    std::vector<int64_t> chMult{1, 2, 2, 2};
+    int64_t numResBlocks = 4;
+    std::vector<int64_t> attnResolutions{16};
+    double dropout = 0.1;
+    bool resampWithConv = true;
+    bool conditional = true;
+    bool fir = true;
+    std::vector<double> firKernel{1, 3, 3, 1};
+    bool skipRescale = true;
+    std::string resblockType = "biggan";    // biggan | ddpm
+    std::string progressive = "none";       // none | output_skip | residual
+    std::string progressiveInput = "residual"; // none | input_skip | residual
+    std::string progressiveCombine = "sum"; // sum | cat
+    std::string embeddingType = "fourier";  // fourier | positional
+    double fourierScale = 16.0;
+    double initScale = 0.0;
+    bool scaleBySigma = true;
+    std::string nonlinearity = "swish";
+    double sigmaMin = 0.01;
+    double sigmaMax = 50.0;
+    double betaMin = 0.1;
+    double betaMax = 20.0;
+    int64_t numScales = 1000;
+    double emaRate = 0.999;
+};
+
+struct TrainingConfig {
+    std::string sde = "vesde"; // vesde | vpsde | subvpsde
+    bool continuous = true;
+    bool reduceMean = false;
+    bool likelihoodWeighting = false;
+    int64_t batchSize = 128;
+    int64_t nIters = 1300001;
+};
+
+struct SamplingConfig {
+    std::string method = "pc"; // pc | ode
+    std::string predictor = "reverse_diffusion";
+    std::string corrector = "langevin";
+    double snr = 0.16;
+    int64_t nStepsEach = 1;
+    bool noiseRemoval = true;
+    bool probabilityFlow = false;
+};
+
+struct OptimConfig {
+    std::string optimizer = "Adam";
+    double lr = 2e-4;
+    double beta1 = 0.9;
+    double eps = 1e-8;
+    double weightDecay = 0.0;
+    int64_t warmup = 5000;
+    double gradClip = 1.0;
+};
+
+struct ModelConfig {
+    DataConfig data;
+    NetworkConfig model;
+    TrainingConfig training;
+    SamplingConfig sampling;
+    OptimConfig optim;
+    Json source; // the document it was read from (sections data/model/training/...)
+
+    // Reads a config in the reference's layout; missing optional fields take the reference's
+    // defaults. Throws sde::Error naming the key and the value when something is out of range.
+    static ModelConfig fromJson(const Json &document);
+    // The document, with the typed fields written back over `source`.
+    Json toJson() const;
+
+    // Checks every value the engine depends on; the message names the key.
+    void validate() const;
+
+    // "NCSN++", "DDPM++" or "DDPM": the paper's name for the network this config builds.
+    std::string architectureName() const;
+    // "VE SDE (sigma 0.01 to 50, N = 1000)" style text.
+    std::string sdeDescription() const;
+
+    // The sampling end time the reference uses for this SDE (1e-5 for VE, 1e-3 for VP/sub-VP).
+    double samplingEps() const;
+};
+
+// Reads a config from a JSON file; the error names the file.
+ModelConfig loadConfigFile(const std::string &path);
+
+// The presets that ship in `models/presets` (the 27 official configs of the reference).
+// Names look like "ve/cifar10_ncsnpp_continuous" and "vp/ddpm/cifar10". The folder is found
+// next to the executable, in the install prefix, in the source tree, or from SDE_PRESETS_DIR.
+std::string presetsDir();
+std::vector<std::string> presetNames();
+ModelConfig loadPreset(const std::string &name);
+
+// A config given on a command line: a preset name, or a path to a JSON file.
+ModelConfig resolveConfig(const std::string &nameOrPath);
+
+} // namespace sde

@@ -1,0 +1,84 @@
+#include "model/score_model.h"
+
+#include "sde/ve_sde.h"
+#include "sde/vp_sde.h"
+#include "util/batch.h"
+
+namespace sde {
+
+ScoreModel::ScoreModel(ModelConfig config, ScoreNetwork network)
+    : config_(std::move(config)), sde_(createSde(config_)), network_(std::move(network))
+{
+    network_->eval();
+}
+
+std::vector<int64_t> ScoreModel::sampleShape() const
+{
+    return {config_.data.numChannels, config_.data.imageSize, config_.data.imageSize};
+}
+
+int64_t ScoreModel::parameterCount() const
+{
+    int64_t count = 0;
+    for (const auto &p : network_->parameters())
+        count += p.numel();
+    return count;
+}
+
+torch::Device ScoreModel::device() const
+{
+    for (const auto &p : network_->parameters())
+        return p.device();
+    return torch::kCPU;
+}
+
+void ScoreModel::to(torch::Device device) { network_->to(device); }
+
+void ScoreModel::setTraining(bool training) { network_->train(training); }
+
+torch::Tensor ScoreModel::networkLabels(const torch::Tensor &t) const
+{
+    const Sde &s = *sde_;
+    if (s.kind() == Sde::Kind::Ve) {
+        if (continuous())
+            return s.marginalProb(torch::zeros({t.size(0), 1}, t.options()), t).second;
+        return torch::round((s.T() - t) * static_cast<double>(s.N() - 1)).to(torch::kLong);
+    }
+    if (continuous() || s.kind() == Sde::Kind::SubVp)
+        return t * 999.0;
+    return t * static_cast<double>(s.N() - 1);
+}
+
+torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) const
+{
+    const Sde &s = *sde_;
+    torch::Tensor labels = networkLabels(t);
+    torch::Tensor output = network_->forward(x, labels);
+    if (s.kind() == Sde::Kind::Ve)
+        return output;
+    torch::Tensor std;
+    if (continuous() || s.kind() == Sde::Kind::SubVp) {
+        std = s.marginalProb(torch::zeros_like(x), t).second;
+    } else {
+        const auto &vp = static_cast<const VpSde &>(s);
+        std = vp.sqrtOneMinusAlphasCumprod().to(labels.device()).index_select(0, labels.to(torch::kLong));
+    }
+    return -output / batchView(std, output);
+}
+
+ScoreFn ScoreModel::scoreFn() const
+{
+    return [this](const torch::Tensor &x, const torch::Tensor &t) { return score(x, t); };
+}
+
+torch::Tensor ScoreModel::scaler(const torch::Tensor &x01) const
+{
+    return config_.data.centered ? x01 * 2.0 - 1.0 : x01;
+}
+
+torch::Tensor ScoreModel::inverseScaler(const torch::Tensor &x) const
+{
+    return config_.data.centered ? (x + 1.0) / 2.0 : x;
+}
+
+} // namespace sde

@@ -1,0 +1,154 @@
+#include "nets/layers.h"
+
+#include "util/error.h"
+
+#include <cmath>
+
+namespace sde {
+
+namespace {
+thread_local int layoutOnlyDepth = 0;
+} // namespace
+
+LayoutOnlyScope::LayoutOnlyScope() { ++layoutOnlyDepth; }
+LayoutOnlyScope::~LayoutOnlyScope() { --layoutOnlyDepth; }
+bool LayoutOnlyScope::active() { return layoutOnlyDepth > 0; }
+
+Nonlinearity nonlinearityFromName(const std::string &name)
+{
+    if (name == "swish")
+        return Nonlinearity::Swish;
+    if (name == "elu")
+        return Nonlinearity::Elu;
+    if (name == "relu")
+        return Nonlinearity::Relu;
+    if (name == "lrelu")
+        return Nonlinearity::LeakyRelu;
+    throw Error("unknown nonlinearity \"" + name + "\" (expected swish, elu, relu or lrelu)");
+}
+
+torch::Tensor activate(Nonlinearity act, const torch::Tensor &x)
+{
+    switch (act) {
+    case Nonlinearity::Swish: return torch::silu(x);
+    case Nonlinearity::Elu: return torch::elu(x);
+    case Nonlinearity::Relu: return torch::relu(x);
+    case Nonlinearity::LeakyRelu: return torch::leaky_relu(x, 0.2);
+    }
+    return x;
+}
+
+torch::Tensor defaultInit(at::IntArrayRef shape, double scale)
+{
+    if (LayoutOnlyScope::active())
+        return torch::empty(shape);
+    if (scale == 0.0)
+        scale = 1e-10;
+    // Fans as the reference's variance_scaling computes them (in_axis 1, out_axis 0).
+    double receptive = 1.0;
+    for (size_t i = 2; i < shape.size(); ++i)
+        receptive *= static_cast<double>(shape[i]);
+    const double fanIn = static_cast<double>(shape[1]) * receptive;
+    const double fanOut = static_cast<double>(shape[0]) * receptive;
+    const double variance = scale / ((fanIn + fanOut) / 2.0);
+    return (torch::rand(shape) * 2.0 - 1.0) * std::sqrt(3.0 * variance);
+}
+
+torch::Tensor zerosInit(at::IntArrayRef shape)
+{
+    return LayoutOnlyScope::active() ? torch::empty(shape) : torch::zeros(shape);
+}
+
+torch::Tensor onesInit(at::IntArrayRef shape)
+{
+    return LayoutOnlyScope::active() ? torch::empty(shape) : torch::ones(shape);
+}
+
+Conv2dImpl::Conv2dImpl(const Conv2dOptions &options) : options_(options)
+{
+    weight = register_parameter("weight",
+                                defaultInit({options.out, options.in, options.kernel, options.kernel}, options.initScale));
+    if (options.bias)
+        bias = register_parameter("bias", zerosInit({options.out}));
+}
+
+torch::Tensor Conv2dImpl::forward(const torch::Tensor &x)
+{
+    const std::vector<int64_t> stride{options_.stride, options_.stride};
+    const std::vector<int64_t> padding{options_.padding, options_.padding};
+    return torch::conv2d(x, weight, bias, stride, padding);
+}
+
+Conv2d conv3x3(int64_t in, int64_t out, double initScale, int64_t stride, int64_t padding)
+{
+    return Conv2d(Conv2dOptions{in, out, 3, stride, padding, true, initScale});
+}
+
+Conv2d conv1x1(int64_t in, int64_t out, double initScale)
+{
+    return Conv2d(Conv2dOptions{in, out, 1, 1, 0, true, initScale});
+}
+
+DenseImpl::DenseImpl(int64_t in, int64_t out)
+{
+    weight = register_parameter("weight", defaultInit({out, in}));
+    bias = register_parameter("bias", zerosInit({out}));
+}
+
+torch::Tensor DenseImpl::forward(const torch::Tensor &x) { return torch::linear(x, weight, bias); }
+
+GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels) : groups_(groups)
+{
+    if (groups < 1 || channels % groups != 0)
+        throw Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into "
+                    + std::to_string(groups) + " groups");
+    weight = register_parameter("weight", onesInit({channels}));
+    bias = register_parameter("bias", zerosInit({channels}));
+}
+
+torch::Tensor GroupNormImpl::forward(const torch::Tensor &x)
+{
+    return torch::group_norm(x, groups_, weight, bias, 1e-6);
+}
+
+int64_t groupsFor(int64_t channels) { return std::min<int64_t>(channels / 4, 32); }
+
+NinImpl::NinImpl(int64_t in, int64_t out, double initScale)
+{
+    W = register_parameter("W", defaultInit({in, out}, initScale));
+    b = register_parameter("b", zerosInit({out}));
+}
+
+torch::Tensor NinImpl::forward(const torch::Tensor &x)
+{
+    // [B, C, H, W] -> [B, H, W, C] x [C, out] -> [B, out, H, W]
+    torch::Tensor y = torch::matmul(x.permute({0, 2, 3, 1}), W) + b;
+    return y.permute({0, 3, 1, 2});
+}
+
+GaussianFourierProjectionImpl::GaussianFourierProjectionImpl(int64_t size, double scale)
+{
+    torch::Tensor init = LayoutOnlyScope::active() ? torch::empty({size}) : torch::randn({size}) * scale;
+    W = register_parameter("W", init, /*requires_grad=*/false);
+}
+
+torch::Tensor GaussianFourierProjectionImpl::forward(const torch::Tensor &x)
+{
+    torch::Tensor projection = x.unsqueeze(1) * W.unsqueeze(0) * (2.0 * M_PI);
+    return torch::cat({torch::sin(projection), torch::cos(projection)}, -1);
+}
+
+torch::Tensor timestepEmbedding(const torch::Tensor &timesteps, int64_t dim, double maxPositions)
+{
+    const int64_t half = dim / 2;
+    const double step = std::log(maxPositions) / static_cast<double>(half - 1);
+    torch::Tensor frequencies = torch::exp(
+        torch::arange(half, torch::TensorOptions().dtype(torch::kFloat32).device(timesteps.device())) * -step);
+    torch::Tensor angles = timesteps.to(torch::kFloat32).unsqueeze(1) * frequencies.unsqueeze(0);
+    torch::Tensor embedding = torch::cat({torch::sin(angles), torch::cos(angles)}, 1);
+    if (dim % 2 == 1)
+        embedding = torch::constant_pad_nd(embedding, {0, 1});
+    return embedding;
+}
+
+} // namespace sde

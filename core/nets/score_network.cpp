@@ -1,0 +1,67 @@
+#include "nets/score_network.h"
+
+#include "model/config.h"
+#include "nets/ddpm.h"
+#include "nets/layers.h"
+#include "nets/ncsnpp.h"
+#include "util/error.h"
+
+#include <cmath>
+
+namespace sde {
+
+torch::Tensor smldSigmas(const NetworkConfig &m)
+{
+    return torch::exp(torch::linspace(std::log(m.sigmaMax), std::log(m.sigmaMin), m.numScales,
+                                      torch::TensorOptions().dtype(torch::kFloat64)));
+}
+
+ScoreNetwork createScoreNetwork(const ModelConfig &config)
+{
+    config.validate();
+    if (config.model.name == "ncsnpp")
+        return std::make_shared<NcsnppImpl>(config);
+    if (config.model.name == "ddpm")
+        return std::make_shared<DdpmImpl>(config);
+    throw Error("unknown network \"" + config.model.name + "\" (expected ncsnpp or ddpm)");
+}
+
+namespace {
+
+void collectState(const torch::nn::Module &module, const std::string &prefix,
+                  std::vector<std::pair<std::string, torch::Tensor>> &out)
+{
+    for (const auto &item : module.named_parameters(/*recurse=*/false))
+        out.emplace_back(prefix + item.key(), item.value());
+    for (const auto &item : module.named_buffers(/*recurse=*/false))
+        out.emplace_back(prefix + item.key(), item.value());
+    for (const auto &child : module.named_children())
+        collectState(*child.value(), prefix + child.key() + ".", out);
+}
+
+} // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> stateDict(const torch::nn::Module &module)
+{
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    collectState(module, "", out);
+    return out;
+}
+
+std::vector<TensorLayout> networkLayout(const ModelConfig &config, int64_t *parameterCount)
+{
+    LayoutOnlyScope layoutOnly;
+    ScoreNetwork network = createScoreNetwork(config);
+    std::vector<TensorLayout> layout;
+    for (const auto &[name, tensor] : stateDict(*network))
+        layout.push_back({name, tensor.sizes().vec(), tensor.scalar_type()});
+    if (parameterCount) {
+        int64_t count = 0;
+        for (const auto &p : network->parameters())
+            count += p.numel();
+        *parameterCount = count;
+    }
+    return layout;
+}
+
+} // namespace sde

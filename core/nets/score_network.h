@@ -1,0 +1,46 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sde {
+
+struct ModelConfig;
+struct NetworkConfig;
+
+// A time-conditional network s_theta(x, label). What the label means (t * 999, a noise level
+// sigma, a discrete index) is the business of ScoreModel, which turns the network into a score.
+class ScoreNetworkImpl : public torch::nn::Module {
+public:
+    virtual torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) = 0;
+};
+using ScoreNetwork = std::shared_ptr<ScoreNetworkImpl>;
+
+// Builds the network a config names (model.name: ncsnpp or ddpm), randomly initialised as the
+// reference initialises it. Throws sde::Error for a config it cannot build.
+ScoreNetwork createScoreNetwork(const ModelConfig &config);
+
+// The buffer "sigmas" both networks carry (utils.get_sigmas of the reference): the SMLD noise
+// levels exp(linspace(log sigma_max, log sigma_min, N)), descending, in float64.
+torch::Tensor smldSigmas(const NetworkConfig &model);
+
+// One entry of a state dict: its name, shape and dtype.
+struct TensorLayout {
+    std::string name;
+    std::vector<int64_t> shape;
+    torch::Dtype dtype = torch::kFloat32;
+};
+
+// The state dict a network of this config has (names without the `module.` prefix, in the
+// reference's order: parameters and buffers of a module, then its children), built without
+// initialising any weights. `parameterCount` receives the number of parameters.
+std::vector<TensorLayout> networkLayout(const ModelConfig &config, int64_t *parameterCount = nullptr);
+
+// The state dict of a built network, in the reference's order.
+std::vector<std::pair<std::string, torch::Tensor>> stateDict(const torch::nn::Module &module);
+
+} // namespace sde

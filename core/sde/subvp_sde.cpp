@@ -1,0 +1,18 @@
+#include "sde/subvp_sde.h"
+
+namespace sde {
+
+std::pair<torch::Tensor, torch::Tensor> SubVpSde::sde(const torch::Tensor &x, const torch::Tensor &t) const
+{
+    torch::Tensor b = beta(t);
+    torch::Tensor discount = 1.0 - torch::exp(-2.0 * beta0_ * t - (beta1_ - beta0_) * t.pow(2));
+    return {-0.5 * batchView(b, x) * x, torch::sqrt(b * discount)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> SubVpSde::marginalProb(const torch::Tensor &x, const torch::Tensor &t) const
+{
+    torch::Tensor lmc = logMeanCoefficient(t);
+    return {batchView(torch::exp(lmc), x) * x, 1.0 - torch::exp(2.0 * lmc)};
+}
+
+} // namespace sde

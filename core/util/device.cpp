@@ -1,0 +1,46 @@
+#include "util/device.h"
+
+#include "util/error.h"
+
+#include <torch/cuda.h>
+
+namespace sde {
+
+torch::Device parseDevice(const std::string &name)
+{
+    if (name == "auto")
+        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    if (name == "cpu")
+        return torch::kCPU;
+    if (name.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available())
+            throw Error("device \"" + name + "\" was requested, but " +
+                        (torch::cuda::device_count() == 0 ? "no CUDA GPU is available to this build of LibTorch"
+                                                          : "CUDA is not available")
+                        + "; use --device cpu");
+        int index = 0;
+        if (name.size() > 4) {
+            if (name[4] != ':')
+                throw Error("unknown device \"" + name + "\" (expected cpu, cuda, cuda:N or auto)");
+            try {
+                index = std::stoi(name.substr(5));
+            } catch (...) {
+                throw Error("unknown device \"" + name + "\" (expected cpu, cuda, cuda:N or auto)");
+            }
+        }
+        if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
+            throw Error("device \"" + name + "\" does not exist: " + std::to_string(torch::cuda::device_count())
+                        + " CUDA device(s) present");
+        return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+    throw Error("unknown device \"" + name + "\" (expected cpu, cuda, cuda:N or auto)");
+}
+
+std::string describeDevice(const torch::Device &device)
+{
+    if (device.is_cpu())
+        return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
+    return device.str();
+}
+
+} // namespace sde

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace sde {
+
+// Parses a device name given by a user: "cpu", "cuda", "cuda:N" or "auto" (CUDA when present).
+// Throws sde::Error when CUDA is asked for but this LibTorch build or machine has none.
+torch::Device parseDevice(const std::string &name);
+
+// "cpu", or "cuda:0 (NVIDIA H100 ...)" style text for logs and the About box.
+std::string describeDevice(const torch::Device &device);
+
+} // namespace sde

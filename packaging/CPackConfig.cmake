@@ -1,0 +1,11 @@
+# Packages: a .deb and a .tar.gz of the installed tree (`cpack` in the build folder).
+set(CPACK_PACKAGE_NAME "sdestudio")
+set(CPACK_PACKAGE_VENDOR "SDE Studio")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+set(CPACK_PACKAGE_CONTACT "SDE Studio developers")
+set(CPACK_GENERATOR "DEB;TGZ")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libtorch1.13, libspdlog1.10")
+set(CPACK_DEBIAN_PACKAGE_SECTION "science")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+include(CPack)

@@ -1,0 +1,74 @@
+// Every official config builds a network whose state dict is exactly the reference's: the same
+// keys in the same order, shapes, dtypes and parameter count (layouts recorded from the reference).
+#include "model/config.h"
+#include "nets/score_network.h"
+#include "util/files.h"
+#include "util/json.h"
+
+#include "test_support.h"
+
+#include <QDirIterator>
+#include <QtTest/QtTest>
+
+using namespace sde;
+
+namespace {
+
+std::string dtypeName(torch::Dtype dtype)
+{
+    switch (dtype) {
+    case torch::kFloat32: return "float32";
+    case torch::kFloat64: return "float64";
+    default: return c10::toString(dtype);
+    }
+}
+
+} // namespace
+
+class TestLayouts : public QObject {
+    Q_OBJECT
+private slots:
+    void matchesReferenceLayout_data()
+    {
+        QTest::addColumn<QString>("name");
+        const QString root = QString::fromStdString(test::dataDir() + "/reference/layouts");
+        QDirIterator it(root, {"*.json"}, QDir::Files, QDirIterator::Subdirectories);
+        QStringList names;
+        while (it.hasNext()) {
+            QString path = it.next();
+            names << path.mid(root.size() + 1).chopped(5);
+        }
+        names.sort();
+        QCOMPARE(names.size(), 27);
+        for (const QString &name : names)
+            QTest::newRow(qPrintable(name)) << name;
+    }
+
+    void matchesReferenceLayout()
+    {
+        QFETCH(QString, name);
+        Json reference = Json::parse(readFile(test::dataDir() + "/reference/layouts/" + name.toStdString() + ".json"));
+        ModelConfig config = loadPreset(name.toStdString());
+        int64_t parameters = 0;
+        std::vector<TensorLayout> layout = networkLayout(config, &parameters);
+
+        const Json::Object &expected = reference.at("state_dict").asObject();
+        QCOMPARE(layout.size(), expected.size());
+        for (size_t i = 0; i < layout.size(); ++i) {
+            const std::string key = expected[i].first.substr(std::string("module.").size());
+            QVERIFY2(layout[i].name == key, qPrintable(QString("entry %1: %2, reference %3")
+                                                           .arg(i)
+                                                           .arg(QString::fromStdString(layout[i].name))
+                                                           .arg(QString::fromStdString(key))));
+            std::vector<int64_t> shape;
+            for (const Json &d : expected[i].second.at("shape").asArray())
+                shape.push_back(d.asInt());
+            QVERIFY2(layout[i].shape == shape, qPrintable(QString::fromStdString(key + ": shape differs")));
+            QCOMPARE(dtypeName(layout[i].dtype), expected[i].second.at("dtype").asString());
+        }
+        QCOMPARE(parameters, reference.at("parameters").asInt());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestLayouts)
+#include "test_layouts.moc"

@@ -1,0 +1,146 @@
+// The .safetensors reader/writer and the native model file.
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include "test_support.h"
+
+#include <QtTest/QtTest>
+
+#include <sys/stat.h>
+
+using namespace sde;
+
+namespace {
+
+void expectParseError(const std::string &bytes, const QString &fragment)
+{
+    try {
+        parseSafetensors(bytes, "crafted.safetensors");
+        QFAIL("parsing should have failed");
+    } catch (const Error &e) {
+        QVERIFY2(QString(e.what()).contains("crafted.safetensors"), e.what());
+        QVERIFY2(QString(e.what()).contains(fragment), e.what());
+    }
+}
+
+std::string withHeader(const std::string &header, const std::string &data)
+{
+    uint64_t n = header.size();
+    return std::string(reinterpret_cast<const char *>(&n), 8) + header + data;
+}
+
+} // namespace
+
+class TestSafetensors : public QObject {
+    Q_OBJECT
+private slots:
+    void readsTheReferenceGoldenFile()
+    {
+        SafetensorsFile golden = readSafetensors(test::fixtureDir("ncsnpp_ve_small") + "/golden.safetensors");
+        QCOMPARE(golden.metadata.at("sde"), std::string("vesde"));
+        const torch::Tensor *x = golden.find("x");
+        QVERIFY(x);
+        QCOMPARE(x->sizes().vec(), (std::vector<int64_t>{2, 3, 16, 16}));
+        QCOMPARE(golden.find("bpd_nfe")->scalar_type(), torch::kInt64);
+        QCOMPARE(golden.tensors.front().first, std::string("x0"));
+    }
+
+    void roundTrips()
+    {
+        std::vector<std::pair<std::string, torch::Tensor>> tensors = {
+            {"a", torch::randn({3, 4})},
+            {"b", torch::arange(10, torch::kInt64)},
+            {"c", torch::randn({2, 2}, torch::kFloat64).t()}, // not contiguous
+            {"d", torch::randn({5}).to(torch::kFloat16)},
+            {"e", torch::zeros({0, 3})},
+        };
+        const std::string path = test::makeTempDir() + "/round.safetensors";
+        writeSafetensors(path, tensors, {{"note", "h\xc3\xa9llo \"quoted\""}});
+        SafetensorsFile file = readSafetensors(path);
+        QCOMPARE(file.tensors.size(), tensors.size());
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            QCOMPARE(file.tensors[i].first, tensors[i].first);
+            QVERIFY(torch::equal(file.tensors[i].second, tensors[i].second));
+        }
+        QCOMPARE(file.metadata.at("note"), std::string("h\xc3\xa9llo \"quoted\""));
+        // The data section starts 8-byte aligned, as the format recommends.
+        std::string bytes = readFile(path);
+        uint64_t headerSize = 0;
+        std::memcpy(&headerSize, bytes.data(), 8);
+        QCOMPARE(headerSize % 8, uint64_t(0));
+    }
+
+    void refusesBrokenFiles()
+    {
+        expectParseError("abc", "truncated");
+        expectParseError(withHeader(std::string(16, 'x'), ""), "malformed");
+        std::string huge(8, '\0');
+        huge[6] = 1; // a header length far beyond the file
+        expectParseError(huge + "{}", "truncated");
+        expectParseError(withHeader(R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0')),
+                         "outside");
+        expectParseError(withHeader(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", std::string(16, '\0')),
+                         "'t'");
+        expectParseError(withHeader(R"({"t":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", std::string(1, '\0')),
+                         "dtype");
+        expectParseError(withHeader(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                    R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                                    std::string(12, '\0')),
+                         "overlap");
+    }
+
+    void failedWriteLeavesNoFile()
+    {
+        const std::string dir = test::makeTempDir();
+        const std::string path = dir + "/missing-folder/model.safetensors";
+        QVERIFY_THROWS_EXCEPTION(Error, writeSafetensors(path, {{"a", torch::ones({2})}}));
+        struct stat info {};
+        QVERIFY(::stat(path.c_str(), &info) != 0);
+    }
+
+    void nativeModelFileKeepsScores()
+    {
+        const std::string dir = test::fixtureDir("ddpmpp_vp_small");
+        LoadOptions options;
+        options.config = dir + "/config.json";
+        LoadedModel loaded = loadModelFile(dir + "/checkpoint.pth", options);
+        const std::string path = test::makeTempDir() + "/model.safetensors";
+        saveModelFile(path, *loaded.model, "ema", {{"step", "2"}});
+
+        LoadedModel again = loadModelFile(path);
+        QCOMPARE(again.info.configOrigin, std::string("stored in the file"));
+        QCOMPARE(again.info.step, int64_t(2));
+        QVERIFY(again.info.hasEma);
+        SafetensorsFile golden = readSafetensors(dir + "/golden.safetensors");
+        torch::NoGradGuard noGrad;
+        torch::Tensor score = again.model->score(*golden.find("x"), *golden.find("t"));
+        SDE_COMPARE_TENSORS(score, *golden.find("score"), 1e-6, "score after conversion");
+
+        // The file holds one weight set; asking for the other is a clear error.
+        LoadOptions raw;
+        raw.weights = WeightSet::Raw;
+        try {
+            loadModelFile(path, raw);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("ema weights only"), e.what());
+        }
+    }
+
+    void foreignSafetensorsIsNotAModel()
+    {
+        const std::string path = test::makeTempDir() + "/plain.safetensors";
+        writeSafetensors(path, {{"a", torch::ones({2})}});
+        try {
+            loadModelFile(path);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("not an SDE Studio model"), e.what());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSafetensors)
+#include "test_safetensors.moc"
