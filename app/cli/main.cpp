@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "util/build_info.h"
+#include "util/device.h"
 #include "util/error.h"
 
 #include <spdlog/spdlog.h>
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
         return 2;
     }
     try {
+        sde::configureThreads();
         return command->second(std::vector<std::string>(argv + 2, argv + argc));
     } catch (const sde::Error &e) {
         std::cerr << "error: " << e.what() << "\n";

@@ -4,6 +4,9 @@
 
 #include <torch/cuda.h>
 
+#include <cstdlib>
+#include <thread>
+
 namespace sde {
 
 torch::Device parseDevice(const std::string &name)
@@ -34,6 +37,20 @@ torch::Device parseDevice(const std::string &name)
         return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
     throw Error("unknown device \"" + name + "\" (expected cpu, cuda, cuda:N or auto)");
+}
+
+int configureThreads(int requested)
+{
+    int threads = requested;
+    if (threads <= 0) {
+        if (const char *env = std::getenv("OMP_NUM_THREADS"))
+            threads = std::atoi(env);
+    }
+    if (threads <= 0)
+        threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (threads > 0)
+        at::set_num_threads(threads);
+    return at::get_num_threads();
 }
 
 std::string describeDevice(const torch::Device &device)

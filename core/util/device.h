@@ -10,6 +10,11 @@ namespace sde {
 // Throws sde::Error when CUDA is asked for but this LibTorch build or machine has none.
 torch::Device parseDevice(const std::string &name);
 
+// Sets LibTorch's intra-op thread count once at start: `requested` when positive, else
+// OMP_NUM_THREADS when set, else every hardware thread (Debian's LibTorch starts with one).
+// Returns the count in effect.
+int configureThreads(int requested = 0);
+
 // "cpu", or "cuda:0 (NVIDIA H100 ...)" style text for logs and the About box.
 std::string describeDevice(const torch::Device &device);
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages SDE Studio builds and tests with. Idempotent: when everything
+# is present it does nothing; otherwise it runs apt-get update, then installs what is missing.
+set -euo pipefail
+
+packages=(
+    cmake ninja-build g++ ccache pkg-config
+    libtorch-dev            # LibTorch 1.13 (CPU)
+    libspdlog-dev           # logging
+    libopencv-dev           # images and video in core's imaging part
+    qt6-base-dev            # Qt 6 Widgets and Qt Test
+    libqcustomplot-dev libqcustomplot2.1-qt6
+    xvfb xauth              # a virtual display for screenshots of the studio
+    dataset-fashion-mnist   # training data for the bundled models
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
