@@ -41,7 +41,7 @@ torch::Tensor ScoreModel::networkLabels(const torch::Tensor &t) const
     const Sde &s = *sde_;
     if (s.kind() == Sde::Kind::Ve) {
         if (continuous())
-            return s.marginalProb(torch::zeros({t.size(0), 1}, t.options()), t).second;
+            return s.marginalStd(t);
         return torch::round((s.T() - t) * static_cast<double>(s.N() - 1)).to(torch::kLong);
     }
     if (continuous() || s.kind() == Sde::Kind::SubVp)
@@ -58,7 +58,7 @@ torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) 
         return output;
     torch::Tensor std;
     if (continuous() || s.kind() == Sde::Kind::SubVp) {
-        std = s.marginalProb(torch::zeros_like(x), t).second;
+        std = s.marginalStd(t);
     } else {
         const auto &vp = static_cast<const VpSde &>(s);
         std = vp.sqrtOneMinusAlphasCumprod().to(labels.device()).index_select(0, labels.to(torch::kLong));

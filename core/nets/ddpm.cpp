@@ -2,24 +2,8 @@
 
 #include "util/batch.h"
 
-#include <algorithm>
 
 namespace sde {
-
-namespace {
-
-bool contains(const std::vector<int64_t> &values, int64_t v)
-{
-    return std::find(values.begin(), values.end(), v) != values.end();
-}
-
-} // namespace
-
-void DdpmImpl::add(std::shared_ptr<torch::nn::Module> module)
-{
-    allModules_->push_back(module);
-    modules_.push_back(std::move(module));
-}
 
 DdpmImpl::DdpmImpl(const ModelConfig &config)
     : config_(config), act_(nonlinearityFromName(config.model.nonlinearity)),
@@ -27,7 +11,6 @@ DdpmImpl::DdpmImpl(const ModelConfig &config)
 {
     const NetworkConfig &m = config.model;
     sigmas_ = register_buffer("sigmas", smldSigmas(m));
-    allModules_ = register_module("all_modules", torch::nn::ModuleList());
     const int64_t nf = m.nf;
 
     auto resnetBlock = [&](int64_t in, int64_t out) {
@@ -59,7 +42,7 @@ DdpmImpl::DdpmImpl(const ModelConfig &config)
             const int64_t outCh = nf * m.chMult[static_cast<size_t>(level)];
             add(resnetBlock(inCh, outCh));
             inCh = outCh;
-            if (contains(m.attnResolutions, config.data.imageSize >> level))
+            if (hasAttention(m.attnResolutions, config.data.imageSize >> level))
                 add(attnBlock(inCh));
             hsC.push_back(inCh);
         }
@@ -81,7 +64,7 @@ DdpmImpl::DdpmImpl(const ModelConfig &config)
             hsC.pop_back();
             inCh = outCh;
         }
-        if (contains(m.attnResolutions, config.data.imageSize >> level))
+        if (hasAttention(m.attnResolutions, config.data.imageSize >> level))
             add(attnBlock(inCh));
         if (level != 0)
             add(Upsample(ResampleOptions{inCh, 0, m.resampWithConv, false, {}}).ptr());
@@ -105,7 +88,7 @@ torch::Tensor DdpmImpl::forward(const torch::Tensor &x, const torch::Tensor &lab
     for (int64_t level = 0; level < numResolutions_; ++level) {
         for (int64_t b = 0; b < m.numResBlocks; ++b) {
             h = block<ResnetBlockDdpmppImpl>(idx).forward(hs.back(), temb);
-            if (contains(m.attnResolutions, h.size(-1)))
+            if (hasAttention(m.attnResolutions, h.size(-1)))
                 h = block<AttnBlockImpl>(idx).forward(h);
             hs.push_back(h);
         }
@@ -123,7 +106,7 @@ torch::Tensor DdpmImpl::forward(const torch::Tensor &x, const torch::Tensor &lab
             h = block<ResnetBlockDdpmppImpl>(idx).forward(torch::cat({h, hs.back()}, 1), temb);
             hs.pop_back();
         }
-        if (contains(m.attnResolutions, h.size(-1)))
+        if (hasAttention(m.attnResolutions, h.size(-1)))
             h = block<AttnBlockImpl>(idx).forward(h);
         if (level != 0)
             h = block<UpsampleImpl>(idx).forward(h);
@@ -131,7 +114,7 @@ torch::Tensor DdpmImpl::forward(const torch::Tensor &x, const torch::Tensor &lab
 
     h = activate(act_, block<GroupNormImpl>(idx).forward(h));
     h = block<Conv2dImpl>(idx).forward(h);
-    TORCH_INTERNAL_ASSERT(idx == modules_.size(), "DDPM forward used ", idx, " of ", modules_.size(), " modules");
+    TORCH_INTERNAL_ASSERT(idx == blockCount(), "DDPM forward used ", idx, " of ", blockCount(), " modules");
 
     if (m.scaleBySigma) {
         // Divides by the noise level of the (discrete) label, as the reference does for SMLD.

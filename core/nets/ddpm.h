@@ -9,25 +9,16 @@ namespace sde {
 // The original DDPM U-Net (models/ddpm.py of the reference, Ho et al. 2020): DDPM residual
 // blocks with 32-group GroupNorm, attention at the configured resolutions, nearest/avg-pool
 // resampling (with convolutions when resamp_with_conv), sinusoidal timestep embedding.
-class DdpmImpl : public ScoreNetworkImpl {
+class DdpmImpl : public BlockListNetwork {
 public:
     explicit DdpmImpl(const ModelConfig &config);
     torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) override;
 
 private:
-    template <typename T>
-    T &block(size_t &index)
-    {
-        return *modules_[index++]->as<T>();
-    }
-    void add(std::shared_ptr<torch::nn::Module> module);
-
     ModelConfig config_;
     Nonlinearity act_;
     int64_t numResolutions_;
     torch::Tensor sigmas_;
-    torch::nn::ModuleList allModules_;
-    std::vector<std::shared_ptr<torch::nn::Module>> modules_;
 };
 
 } // namespace sde

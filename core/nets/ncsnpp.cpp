@@ -2,25 +2,9 @@
 
 #include "util/batch.h"
 
-#include <algorithm>
 #include <cmath>
 
 namespace sde {
-
-namespace {
-
-bool contains(const std::vector<int64_t> &values, int64_t v)
-{
-    return std::find(values.begin(), values.end(), v) != values.end();
-}
-
-} // namespace
-
-void NcsnppImpl::add(std::shared_ptr<torch::nn::Module> module)
-{
-    allModules_->push_back(module);
-    modules_.push_back(std::move(module));
-}
 
 NcsnppImpl::NcsnppImpl(const ModelConfig &config)
     : config_(config), act_(nonlinearityFromName(config.model.nonlinearity)),
@@ -28,7 +12,6 @@ NcsnppImpl::NcsnppImpl(const ModelConfig &config)
 {
     const NetworkConfig &m = config.model;
     sigmas_ = register_buffer("sigmas", smldSigmas(m));
-    allModules_ = register_module("all_modules", torch::nn::ModuleList());
 
     const int64_t nf = m.nf;
     std::vector<int64_t> allResolutions;
@@ -82,7 +65,7 @@ NcsnppImpl::NcsnppImpl(const ModelConfig &config)
             const int64_t outCh = nf * m.chMult[static_cast<size_t>(level)];
             add(resnetBlock(inCh, outCh, false, false));
             inCh = outCh;
-            if (contains(m.attnResolutions, allResolutions[static_cast<size_t>(level)]))
+            if (hasAttention(m.attnResolutions, allResolutions[static_cast<size_t>(level)]))
                 add(attnBlock(inCh));
             hsC.push_back(inCh);
         }
@@ -117,7 +100,7 @@ NcsnppImpl::NcsnppImpl(const ModelConfig &config)
             hsC.pop_back();
             inCh = outCh;
         }
-        if (contains(m.attnResolutions, allResolutions[static_cast<size_t>(level)]))
+        if (hasAttention(m.attnResolutions, allResolutions[static_cast<size_t>(level)]))
             add(attnBlock(inCh));
 
         if (m.progressive != "none") {
@@ -179,7 +162,7 @@ torch::Tensor NcsnppImpl::forward(const torch::Tensor &input, const torch::Tenso
     torch::Tensor x = config_.data.centered ? input : 2.0 * input - 1.0;
 
     auto resnet = [&](const torch::Tensor &h) -> torch::Tensor {
-        auto &module = modules_[idx++];
+        auto &module = blockAt(idx++);
         if (auto *big = module->as<ResnetBlockBigGanImpl>())
             return big->forward(h, temb);
         return module->as<ResnetBlockDdpmppImpl>()->forward(h, temb);
@@ -193,7 +176,7 @@ torch::Tensor NcsnppImpl::forward(const torch::Tensor &input, const torch::Tenso
     for (int64_t level = 0; level < numResolutions_; ++level) {
         for (int64_t b = 0; b < m.numResBlocks; ++b) {
             torch::Tensor h = resnet(hs.back());
-            if (contains(m.attnResolutions, h.size(-1)))
+            if (hasAttention(m.attnResolutions, h.size(-1)))
                 h = block<AttnBlockImpl>(idx).forward(h);
             hs.push_back(h);
         }
@@ -224,7 +207,7 @@ torch::Tensor NcsnppImpl::forward(const torch::Tensor &input, const torch::Tenso
             h = resnet(torch::cat({h, hs.back()}, 1));
             hs.pop_back();
         }
-        if (contains(m.attnResolutions, h.size(-1)))
+        if (hasAttention(m.attnResolutions, h.size(-1)))
             h = block<AttnBlockImpl>(idx).forward(h);
 
         if (m.progressive != "none") {
@@ -253,7 +236,7 @@ torch::Tensor NcsnppImpl::forward(const torch::Tensor &input, const torch::Tenso
         h = activate(act_, block<GroupNormImpl>(idx).forward(h));
         h = block<Conv2dImpl>(idx).forward(h);
     }
-    TORCH_INTERNAL_ASSERT(idx == modules_.size(), "NCSN++ forward used ", idx, " of ", modules_.size(), " modules");
+    TORCH_INTERNAL_ASSERT(idx == blockCount(), "NCSN++ forward used ", idx, " of ", blockCount(), " modules");
 
     if (m.scaleBySigma)
         h = h / batchView(usedSigmas.to(h.dtype()), h);

@@ -9,25 +9,16 @@ namespace sde {
 // NCSN++ and DDPM++ (models/ncsnpp.py of the reference): one configurable U-Net. Every block
 // sits in the ModuleList "all_modules" in the order of the reference's constructor, so the state
 // dict keys are the reference's ("all_modules.12.Conv_0.weight").
-class NcsnppImpl : public ScoreNetworkImpl {
+class NcsnppImpl : public BlockListNetwork {
 public:
     explicit NcsnppImpl(const ModelConfig &config);
     torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &timeCond) override;
 
 private:
-    template <typename T>
-    T &block(size_t &index)
-    {
-        return *modules_[index++]->as<T>();
-    }
-    void add(std::shared_ptr<torch::nn::Module> module);
-
     ModelConfig config_;
     Nonlinearity act_;
     int64_t numResolutions_;
     torch::Tensor sigmas_; // buffer "sigmas": exp(linspace(log sigma_max, log sigma_min, N)), float64
-    torch::nn::ModuleList allModules_;
-    std::vector<std::shared_ptr<torch::nn::Module>> modules_;
 };
 
 } // namespace sde

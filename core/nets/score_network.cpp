@@ -6,6 +6,7 @@
 #include "nets/ncsnpp.h"
 #include "util/error.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sde {
@@ -14,6 +15,11 @@ torch::Tensor smldSigmas(const NetworkConfig &m)
 {
     return torch::exp(torch::linspace(std::log(m.sigmaMax), std::log(m.sigmaMin), m.numScales,
                                       torch::TensorOptions().dtype(torch::kFloat64)));
+}
+
+bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolution)
+{
+    return std::find(attnResolutions.begin(), attnResolutions.end(), resolution) != attnResolutions.end();
 }
 
 ScoreNetwork createScoreNetwork(const ModelConfig &config)

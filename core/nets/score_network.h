@@ -20,6 +20,34 @@ public:
 };
 using ScoreNetwork = std::shared_ptr<ScoreNetworkImpl>;
 
+// The reference's U-Nets keep every block in one nn.ModuleList named "all_modules", appended in
+// constructor order, and walk it with a running index in forward(). This base holds that list.
+class BlockListNetwork : public ScoreNetworkImpl {
+protected:
+    BlockListNetwork() { allModules_ = register_module("all_modules", torch::nn::ModuleList()); }
+
+    void add(std::shared_ptr<torch::nn::Module> module)
+    {
+        allModules_->push_back(module);
+        blocks_.push_back(std::move(module));
+    }
+    // The block at `index` as its type; advances the index as the reference's m_idx += 1.
+    template <typename T>
+    T &block(size_t &index)
+    {
+        return *blocks_.at(index++)->as<T>();
+    }
+    std::shared_ptr<torch::nn::Module> &blockAt(size_t index) { return blocks_.at(index); }
+    size_t blockCount() const { return blocks_.size(); }
+
+private:
+    torch::nn::ModuleList allModules_;
+    std::vector<std::shared_ptr<torch::nn::Module>> blocks_;
+};
+
+// Whether `resolution` is among the configured attention resolutions.
+bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolution);
+
 // Builds the network a config names (model.name: ncsnpp or ddpm), randomly initialised as the
 // reference initialises it. Throws sde::Error for a config it cannot build.
 ScoreNetwork createScoreNetwork(const ModelConfig &config);

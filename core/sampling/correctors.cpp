@@ -5,8 +5,8 @@
 
 namespace sde {
 
-LangevinCorrector::LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps)
-    : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps)
+LangevinCorrector::LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps, StepRule rule)
+    : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps), rule_(rule)
 {
 }
 
@@ -14,37 +14,20 @@ std::pair<torch::Tensor, torch::Tensor> LangevinCorrector::update(const torch::T
                                                                   const NoiseFn &noise) const
 {
     torch::Tensor alpha = sde_.langevinAlpha(t);
+    torch::Tensor annealedStep;
+    if (rule_ == StepRule::Annealed)
+        annealedStep = (snr_ * sde_.marginalStd(t)).pow(2) * 2.0 * alpha;
     torch::Tensor x = input;
     torch::Tensor xMean = input;
     for (int64_t i = 0; i < nSteps_; ++i) {
         torch::Tensor grad = score_(x, t);
         torch::Tensor z = noise(x);
-        torch::Tensor gradNorm = grad.reshape({grad.size(0), -1}).norm(2, -1).mean();
-        torch::Tensor noiseNorm = z.reshape({z.size(0), -1}).norm(2, -1).mean();
-        torch::Tensor stepSize = (snr_ * noiseNorm / gradNorm).pow(2) * 2.0 * alpha;
-        xMean = x + batchView(stepSize, x) * grad;
-        x = xMean + batchView(torch::sqrt(stepSize * 2.0), x) * z;
-    }
-    return {x, xMean};
-}
-
-AnnealedLangevinDynamics::AnnealedLangevinDynamics(const Sde &sde, ScoreFn score, double snr, int64_t nSteps)
-    : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps)
-{
-}
-
-std::pair<torch::Tensor, torch::Tensor> AnnealedLangevinDynamics::update(const torch::Tensor &input,
-                                                                         const torch::Tensor &t,
-                                                                         const NoiseFn &noise) const
-{
-    torch::Tensor alpha = sde_.langevinAlpha(t);
-    torch::Tensor std = sde_.marginalProb(input, t).second;
-    torch::Tensor stepSize = (snr_ * std).pow(2) * 2.0 * alpha;
-    torch::Tensor x = input;
-    torch::Tensor xMean = input;
-    for (int64_t i = 0; i < nSteps_; ++i) {
-        torch::Tensor grad = score_(x, t);
-        torch::Tensor z = noise(x);
+        torch::Tensor stepSize = annealedStep;
+        if (rule_ == StepRule::SignalToNoise) {
+            torch::Tensor gradNorm = grad.reshape({grad.size(0), -1}).norm(2, -1).mean();
+            torch::Tensor noiseNorm = z.reshape({z.size(0), -1}).norm(2, -1).mean();
+            stepSize = (snr_ * noiseNorm / gradNorm).pow(2) * 2.0 * alpha;
+        }
         xMean = x + batchView(stepSize, x) * grad;
         x = xMean + batchView(torch::sqrt(stepSize * 2.0), x) * z;
     }
@@ -57,7 +40,8 @@ std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &s
     if (name == "langevin")
         return std::make_unique<LangevinCorrector>(sde, std::move(score), snr, nSteps);
     if (name == "ald")
-        return std::make_unique<AnnealedLangevinDynamics>(sde, std::move(score), snr, nSteps);
+        return std::make_unique<LangevinCorrector>(sde, std::move(score), snr, nSteps,
+                                                   LangevinCorrector::StepRule::Annealed);
     if (name == "none")
         return std::make_unique<NoneCorrector>();
     throw Error("unknown corrector \"" + name + "\" (expected langevin, ald or none)");

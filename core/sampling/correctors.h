@@ -15,13 +15,20 @@ public:
     virtual int evaluationsPerStep() const = 0;
 };
 
-// Langevin dynamics with the step size set by the signal-to-noise ratio rule of the paper
-// (Algorithm 4): eps = 2 alpha (snr |z| / |s|)^2, norms averaged over the batch. The reference
-// fails for sub-VP (it has no alphas table); here sub-VP uses the DDPM alphas of its betas.
+// The Langevin correctors: n_steps of x <- x + eps s(x, t) + sqrt(2 eps) z at a fixed t. They
+// differ in the step size eps:
+//  - Langevin (the paper's Algorithm 4): eps = 2 alpha (snr |z| / |s|)^2, norms averaged over the
+//    batch;
+//  - annealed Langevin dynamics of SMLD/NCSN ("ald"): eps = 2 alpha (snr std(t))^2.
+// alpha is 1 for VE and the DDPM alpha_i for VP. The reference fails for sub-VP (it has no alphas
+// table); here sub-VP uses the DDPM alphas of its betas.
 class LangevinCorrector final : public Corrector {
 public:
-    LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps);
-    std::string name() const override { return "langevin"; }
+    enum class StepRule { SignalToNoise, Annealed };
+
+    LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps,
+                      StepRule rule = StepRule::SignalToNoise);
+    std::string name() const override { return rule_ == StepRule::SignalToNoise ? "langevin" : "ald"; }
     std::pair<torch::Tensor, torch::Tensor> update(const torch::Tensor &x, const torch::Tensor &t,
                                                    const NoiseFn &noise) const override;
     int evaluationsPerStep() const override { return static_cast<int>(nSteps_); }
@@ -31,22 +38,7 @@ private:
     ScoreFn score_;
     double snr_;
     int64_t nSteps_;
-};
-
-// The annealed Langevin dynamics of SMLD/NCSN: eps = 2 alpha (snr std(t))^2.
-class AnnealedLangevinDynamics final : public Corrector {
-public:
-    AnnealedLangevinDynamics(const Sde &sde, ScoreFn score, double snr, int64_t nSteps);
-    std::string name() const override { return "ald"; }
-    std::pair<torch::Tensor, torch::Tensor> update(const torch::Tensor &x, const torch::Tensor &t,
-                                                   const NoiseFn &noise) const override;
-    int evaluationsPerStep() const override { return static_cast<int>(nSteps_); }
-
-private:
-    const Sde &sde_;
-    ScoreFn score_;
-    double snr_;
-    int64_t nSteps_;
+    StepRule rule_;
 };
 
 class NoneCorrector final : public Corrector {

@@ -10,6 +10,11 @@
 
 namespace sde {
 
+std::pair<torch::Tensor, torch::Tensor> Sde::marginalProb(const torch::Tensor &x, const torch::Tensor &t) const
+{
+    return {batchView(meanCoefficient(t), x) * x, marginalStd(t)};
+}
+
 torch::Tensor Sde::priorSampling(at::IntArrayRef shape, const torch::TensorOptions &options,
                                  c10::optional<at::Generator> generator) const
 {

@@ -35,11 +35,13 @@ public:
 
     // Drift f(x, t) [B, ...] and diffusion g(t) [B].
     virtual std::pair<torch::Tensor, torch::Tensor> sde(const torch::Tensor &x, const torch::Tensor &t) const = 0;
-    // Mean [B, ...] and standard deviation [B] of the perturbation kernel p_0t(x(t) | x(0)).
-    virtual std::pair<torch::Tensor, torch::Tensor> marginalProb(const torch::Tensor &x,
-                                                                 const torch::Tensor &t) const = 0;
-    // The mean coefficient a(t) in mean = a(t) x(0) (1 for VE); Tweedie's formula needs it.
+    // Mean [B, ...] and standard deviation [B] of the perturbation kernel p_0t(x(t) | x(0)):
+    // mean = a(t) x(0) with the mean coefficient a(t), and the std of marginalStd(t).
+    std::pair<torch::Tensor, torch::Tensor> marginalProb(const torch::Tensor &x, const torch::Tensor &t) const;
+    // The mean coefficient a(t) (1 for VE); Tweedie's formula needs it too.
     virtual torch::Tensor meanCoefficient(const torch::Tensor &t) const = 0;
+    // The std of the perturbation kernel at t [B].
+    virtual torch::Tensor marginalStd(const torch::Tensor &t) const = 0;
     // A sample of the prior p_T of the given shape.
     virtual torch::Tensor priorSampling(at::IntArrayRef shape, const torch::TensorOptions &options,
                                         c10::optional<at::Generator> generator = c10::nullopt) const;

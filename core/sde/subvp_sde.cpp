@@ -9,10 +9,9 @@ std::pair<torch::Tensor, torch::Tensor> SubVpSde::sde(const torch::Tensor &x, co
     return {-0.5 * batchView(b, x) * x, torch::sqrt(b * discount)};
 }
 
-std::pair<torch::Tensor, torch::Tensor> SubVpSde::marginalProb(const torch::Tensor &x, const torch::Tensor &t) const
+torch::Tensor SubVpSde::marginalStd(const torch::Tensor &t) const
 {
-    torch::Tensor lmc = logMeanCoefficient(t);
-    return {batchView(torch::exp(lmc), x) * x, 1.0 - torch::exp(2.0 * lmc)};
+    return 1.0 - torch::exp(2.0 * logMeanCoefficient(t));
 }
 
 } // namespace sde

@@ -15,7 +15,8 @@ public:
     std::string name() const override { return "subvpsde"; }
 
     std::pair<torch::Tensor, torch::Tensor> sde(const torch::Tensor &x, const torch::Tensor &t) const override;
-    std::pair<torch::Tensor, torch::Tensor> marginalProb(const torch::Tensor &x, const torch::Tensor &t) const override;
+    // 1 - a(t)^2 (the reference's formula: this is the std, not the variance).
+    torch::Tensor marginalStd(const torch::Tensor &t) const override;
     std::pair<torch::Tensor, torch::Tensor> discretize(const torch::Tensor &x, const torch::Tensor &t) const override
     {
         return Sde::discretize(x, t);

@@ -22,11 +22,6 @@ std::pair<torch::Tensor, torch::Tensor> VeSde::sde(const torch::Tensor &x, const
     return {torch::zeros_like(x), diffusion};
 }
 
-std::pair<torch::Tensor, torch::Tensor> VeSde::marginalProb(const torch::Tensor &x, const torch::Tensor &t) const
-{
-    return {x, sigma(t)};
-}
-
 std::pair<torch::Tensor, torch::Tensor> VeSde::sigmaAndAdjacent(const torch::Tensor &t) const
 {
     torch::Tensor index = timestepIndex(t);

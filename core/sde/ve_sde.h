@@ -18,8 +18,8 @@ public:
     const torch::Tensor &discreteSigmas() const { return discreteSigmas_; }
 
     std::pair<torch::Tensor, torch::Tensor> sde(const torch::Tensor &x, const torch::Tensor &t) const override;
-    std::pair<torch::Tensor, torch::Tensor> marginalProb(const torch::Tensor &x, const torch::Tensor &t) const override;
     torch::Tensor meanCoefficient(const torch::Tensor &t) const override { return torch::ones_like(t); }
+    torch::Tensor marginalStd(const torch::Tensor &t) const override { return sigma(t); }
     // The SMLD discretization: f = 0, G = sqrt(sigma_i^2 - sigma_{i-1}^2).
     std::pair<torch::Tensor, torch::Tensor> discretize(const torch::Tensor &x, const torch::Tensor &t) const override;
     double priorStd() const override { return sigmaMax_; }

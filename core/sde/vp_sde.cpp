@@ -28,10 +28,9 @@ std::pair<torch::Tensor, torch::Tensor> VpSde::sde(const torch::Tensor &x, const
     return {-0.5 * batchView(b, x) * x, torch::sqrt(b)};
 }
 
-std::pair<torch::Tensor, torch::Tensor> VpSde::marginalProb(const torch::Tensor &x, const torch::Tensor &t) const
+torch::Tensor VpSde::marginalStd(const torch::Tensor &t) const
 {
-    torch::Tensor lmc = logMeanCoefficient(t);
-    return {batchView(torch::exp(lmc), x) * x, torch::sqrt(1.0 - torch::exp(2.0 * lmc))};
+    return torch::sqrt(1.0 - torch::exp(2.0 * logMeanCoefficient(t)));
 }
 
 torch::Tensor VpSde::discreteBeta(const torch::Tensor &t) const

@@ -23,8 +23,9 @@ public:
     const torch::Tensor &sqrtOneMinusAlphasCumprod() const { return sqrtOneMinusAlphasCumprod_; }
 
     std::pair<torch::Tensor, torch::Tensor> sde(const torch::Tensor &x, const torch::Tensor &t) const override;
-    std::pair<torch::Tensor, torch::Tensor> marginalProb(const torch::Tensor &x, const torch::Tensor &t) const override;
     torch::Tensor meanCoefficient(const torch::Tensor &t) const override;
+    // sqrt(1 - a(t)^2).
+    torch::Tensor marginalStd(const torch::Tensor &t) const override;
     // The DDPM discretization: f = (sqrt(alpha_i) - 1) x, G = sqrt(beta_i).
     std::pair<torch::Tensor, torch::Tensor> discretize(const torch::Tensor &x, const torch::Tensor &t) const override;
     torch::Tensor langevinAlpha(const torch::Tensor &t) const override;

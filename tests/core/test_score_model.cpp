@@ -2,6 +2,7 @@
 // becomes a score), the discrete SMLD/DDPM losses, and every network option of the configs.
 #include "model/score_model.h"
 #include "nets/score_network.h"
+#include "sampling/correctors.h"
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
 #include "train/losses.h"
@@ -153,6 +154,23 @@ private slots:
         // Same seed, same sample.
         auto again = at::make_generator<at::CPUGeneratorImpl>(11);
         QVERIFY(torch::equal(z, ve.priorSampling({64, 3, 32, 32}, torch::TensorOptions(), again)));
+    }
+
+    // Annealed Langevin dynamics: with a zero score, x - x_mean = sqrt(2 eps) z with
+    // eps = 2 alpha (snr sigma(t))^2 (alpha = 1 for VE), and x_mean = x.
+    void annealedLangevinStepSize()
+    {
+        VeSde ve(0.01, 50.0, 1000);
+        ScoreFn zero = [](const torch::Tensor &x, const torch::Tensor &) { return torch::zeros_like(x); };
+        auto ald = createCorrector("ald", ve, zero, 0.16, 1);
+        QCOMPARE(ald->name(), std::string("ald"));
+        torch::Tensor x = torch::randn({2, 1, 4, 4});
+        torch::Tensor z = torch::randn({2, 1, 4, 4});
+        torch::Tensor t = torch::tensor({0.3f, 0.9f});
+        auto [next, mean] = ald->update(x, t, [&](const torch::Tensor &) { return z; });
+        QVERIFY(torch::equal(mean, x));
+        torch::Tensor eps = 2.0 * (0.16 * ve.sigma(t)).pow(2);
+        SDE_COMPARE_TENSORS(next - x, batchView(torch::sqrt(2.0 * eps), z) * z, 1e-5, "ald step");
     }
 
     // Options no official config uses still build and run: shapes and finiteness.
