@@ -1,0 +1,46 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+namespace sde {
+
+// dy/dt = f(t, y) for a state tensor y of any shape, on y's device.
+using OdeFunction = std::function<torch::Tensor(double t, const torch::Tensor &y)>;
+
+// Called after every accepted step with (step index, t, y, evaluations so far); return false to
+// stop the integration early (the result then holds the state reached).
+using OdeStepCallback = std::function<bool(int64_t step, double t, const torch::Tensor &y, int64_t nfe)>;
+
+enum class OdeMethod { Rk45, Euler, Heun };
+OdeMethod odeMethodFromName(const std::string &name); // rk45 | euler | heun
+
+struct OdeOptions {
+    OdeMethod method = OdeMethod::Rk45;
+    double rtol = 1e-5; // RK45 tolerances, as the reference's defaults
+    double atol = 1e-5;
+    int64_t steps = 100; // fixed-step methods: uniform steps from t0 to t1
+};
+
+struct OdeResult {
+    torch::Tensor y;       // the state at t1 (or where the callback stopped)
+    double t = 0.0;        // the time reached
+    int64_t nfe = 0;       // evaluations of f
+    int64_t steps = 0;     // accepted steps
+    int64_t rejected = 0;  // rejected RK45 steps
+    bool completed = true; // false when the callback stopped it
+};
+
+// Integrates from t0 to t1 (either direction). RK45 is the adaptive Dormand–Prince 5(4) pair with
+// the step-size control of scipy.integrate.solve_ivp(method='RK45'), which the reference uses:
+// the same initial-step rule, the RMS error norm over the whole state with scale
+// atol + rtol max(|y|, |y_new|), safety 0.9 and step factors within [0.2, 10]. Unlike the
+// reference it never copies the state to the host. Throws sde::Error if f returns a non-finite
+// value or the step size underflows.
+OdeResult solveOde(const OdeFunction &f, double t0, double t1, const torch::Tensor &y0, const OdeOptions &options,
+                   const OdeStepCallback &onStep = nullptr);
+
+} // namespace sde
