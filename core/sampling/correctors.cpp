@@ -5,8 +5,9 @@
 
 namespace sde {
 
-LangevinCorrector::LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps, StepRule rule)
-    : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps), rule_(rule)
+LangevinCorrector::LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps, StepRule rule,
+                                     Norms norms)
+    : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps), rule_(rule), norms_(norms)
 {
 }
 
@@ -24,8 +25,12 @@ std::pair<torch::Tensor, torch::Tensor> LangevinCorrector::update(const torch::T
         torch::Tensor z = noise(x);
         torch::Tensor stepSize = annealedStep;
         if (rule_ == StepRule::SignalToNoise) {
-            torch::Tensor gradNorm = grad.reshape({grad.size(0), -1}).norm(2, -1).mean();
-            torch::Tensor noiseNorm = z.reshape({z.size(0), -1}).norm(2, -1).mean();
+            torch::Tensor gradNorm = grad.reshape({grad.size(0), -1}).norm(2, -1);
+            torch::Tensor noiseNorm = z.reshape({z.size(0), -1}).norm(2, -1);
+            if (norms_ == Norms::BatchMean) {
+                gradNorm = gradNorm.mean();
+                noiseNorm = noiseNorm.mean();
+            }
             stepSize = (snr_ * noiseNorm / gradNorm).pow(2) * 2.0 * alpha;
         }
         xMean = x + batchView(stepSize, x) * grad;
@@ -35,13 +40,14 @@ std::pair<torch::Tensor, torch::Tensor> LangevinCorrector::update(const torch::T
 }
 
 std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &sde, ScoreFn score, double snr,
-                                           int64_t nSteps)
+                                           int64_t nSteps, LangevinCorrector::Norms norms)
 {
     if (name == "langevin")
-        return std::make_unique<LangevinCorrector>(sde, std::move(score), snr, nSteps);
+        return std::make_unique<LangevinCorrector>(sde, std::move(score), snr, nSteps,
+                                                   LangevinCorrector::StepRule::SignalToNoise, norms);
     if (name == "ald")
         return std::make_unique<LangevinCorrector>(sde, std::move(score), snr, nSteps,
-                                                   LangevinCorrector::StepRule::Annealed);
+                                                   LangevinCorrector::StepRule::Annealed, norms);
     if (name == "none")
         return std::make_unique<NoneCorrector>();
     throw Error("unknown corrector \"" + name + "\" (expected langevin, ald or none)");

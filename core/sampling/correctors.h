@@ -25,9 +25,12 @@ public:
 class LangevinCorrector final : public Corrector {
 public:
     enum class StepRule { SignalToNoise, Annealed };
+    // The reference averages |z| and |s| over the batch, which couples the samples of a batch;
+    // PerSample takes each sample's own norms, as the paper's Algorithm 4 writes it for one sample.
+    enum class Norms { BatchMean, PerSample };
 
     LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps,
-                      StepRule rule = StepRule::SignalToNoise);
+                      StepRule rule = StepRule::SignalToNoise, Norms norms = Norms::BatchMean);
     std::string name() const override { return rule_ == StepRule::SignalToNoise ? "langevin" : "ald"; }
     std::pair<torch::Tensor, torch::Tensor> update(const torch::Tensor &x, const torch::Tensor &t,
                                                    const NoiseFn &noise) const override;
@@ -39,6 +42,7 @@ private:
     double snr_;
     int64_t nSteps_;
     StepRule rule_;
+    Norms norms_;
 };
 
 class NoneCorrector final : public Corrector {
@@ -54,6 +58,7 @@ public:
 
 // Builds a corrector by the reference's name (langevin, ald, none).
 std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &sde, ScoreFn score, double snr,
-                                           int64_t nSteps);
+                                           int64_t nSteps,
+                                           LangevinCorrector::Norms norms = LangevinCorrector::Norms::BatchMean);
 
 } // namespace sde

@@ -60,7 +60,9 @@ double initialStep(const OdeFunction &f, double t0, const torch::Tensor &y0, con
     torch::Tensor scale = o.atol + y0.abs() * o.rtol;
     const double d0 = rmsNorm(y0 / scale);
     const double d1 = rmsNorm(f0 / scale);
-    const double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+    // As newer scipy does, the probe step stays inside the interval (the ODE may be undefined
+    // beyond it, e.g. at t < 0).
+    const double h0 = std::min((d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1, interval);
     torch::Tensor y1 = y0 + h0 * direction * f0;
     torch::Tensor f1 = checkedEval(f, t0 + h0 * direction, y1, nfe);
     const double d2 = rmsNorm((f1 - f0) / scale) / h0;

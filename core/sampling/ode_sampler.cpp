@@ -1,0 +1,101 @@
+#include "sampling/ode_sampler.h"
+
+#include "model/score_model.h"
+#include "sampling/predictors.h"
+#include "sampling/score_cache.h"
+#include "sde/reverse_sde.h"
+#include "util/error.h"
+
+namespace sde {
+
+namespace {
+
+// Integrates the probability-flow ODE from `from` to `to`, starting at x (float32, model range).
+SampleResult integrateFlow(const ScoreModel &model, const torch::Tensor &x, double from, double to,
+                           const OdeSamplerOptions &options, const SamplerCallback &onStep,
+                           const CancelToken *cancel)
+{
+    torch::NoGradGuard noGrad;
+    ScoreCache cache(model);
+    ReverseSde flow(model.sde(), cache.scoreFn(), /*probabilityFlow=*/true);
+    const int64_t batch = x.size(0);
+    const auto shape = x.sizes().vec();
+    const auto floatOptions = x.options().dtype(torch::kFloat32);
+    OdeFunction rhs = [&](double t, const torch::Tensor &state) {
+        torch::Tensor xt = state.view(shape).to(torch::kFloat32);
+        return flow.sde(xt, torch::full({batch}, t, floatOptions)).first.to(torch::kFloat64);
+    };
+    const int64_t planned = options.ode.method == OdeMethod::Rk45 ? 0 : options.ode.steps;
+    OdeStepCallback stepCallback = [&](int64_t step, double t, const torch::Tensor &y, int64_t nfe) {
+        if (onStep) {
+            SamplerStep info;
+            info.step = step;
+            info.totalSteps = planned;
+            info.t = t;
+            info.x = y.view(shape).to(torch::kFloat32);
+            info.nfe = nfe;
+            info.denoised = cache.tweedie(info.x, torch::full({batch}, t, floatOptions));
+            onStep(info);
+        }
+        return !(cancel && cancel->requested());
+    };
+    OdeResult solution = solveOde(rhs, from, to, x.to(torch::kFloat64), options.ode, stepCallback);
+    SampleResult result;
+    result.x = solution.y.view(shape).to(torch::kFloat32);
+    result.nfe = solution.nfe;
+    result.steps = solution.steps;
+    result.completed = solution.completed;
+    return result;
+}
+
+} // namespace
+
+SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, const OdeSamplerOptions &options,
+                       const SamplerCallback &onStep, const CancelToken *cancel, const torch::Tensor &latent)
+{
+    if (!(options.temperature > 0.0))
+        throw Error("the temperature must be positive");
+    const double eps = options.eps > 0.0 ? options.eps : model.config().samplingEps();
+    const torch::Device device = model.device();
+    std::vector<int64_t> shape = model.sampleShape();
+    torch::Tensor x;
+    if (latent.defined()) {
+        std::vector<int64_t> expected = shape;
+        expected.insert(expected.begin(), latent.dim() > 0 ? latent.size(0) : 0);
+        if (latent.sizes().vec() != expected)
+            throw Error("the latent has the wrong shape for this model");
+        x = latent.to(device, torch::kFloat32) * options.temperature;
+    } else {
+        if (batch < 1)
+            throw Error("the batch size must be at least 1");
+        shape.insert(shape.begin(), batch);
+        NoiseStreams streams(seed, batch);
+        x = streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32).device(device))
+            * (model.sde().priorStd() * options.temperature);
+    }
+    SampleResult result = integrateFlow(model, x, model.sde().T(), eps, options, onStep, cancel);
+    if (result.completed && options.noiseRemoval) {
+        torch::NoGradGuard noGrad;
+        ReverseDiffusionPredictor denoise(model.sde(), model.scoreFn(), false);
+        torch::Tensor vt = torch::full({result.x.size(0)}, eps, result.x.options());
+        result.x = denoise.update(result.x, vt, [](const torch::Tensor &like) { return torch::zeros_like(like); }).second;
+        ++result.nfe;
+    }
+    result.samples = model.inverseScaler(result.x);
+    return result;
+}
+
+SampleResult encodeLatent(const ScoreModel &model, const torch::Tensor &data, const OdeSamplerOptions &options,
+                          const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    std::vector<int64_t> expected = model.sampleShape();
+    if (data.dim() != 4 || data.sizes().slice(1).vec() != expected)
+        throw Error("the images have the wrong shape for this model");
+    const double eps = options.eps > 0.0 ? options.eps : model.config().samplingEps();
+    SampleResult result =
+        integrateFlow(model, data.to(model.device(), torch::kFloat32), eps, model.sde().T(), options, onStep, cancel);
+    result.samples = result.x; // a latent has no image range
+    return result;
+}
+
+} // namespace sde

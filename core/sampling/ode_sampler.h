@@ -1,0 +1,32 @@
+#pragma once
+
+#include "sampling/ode_solver.h"
+#include "sampling/sampling_types.h"
+
+namespace sde {
+
+class ScoreModel;
+
+struct OdeSamplerOptions {
+    OdeOptions ode;            // RK45 (rtol = atol = 1e-5) by default, or fixed-step Euler / Heun
+    bool noiseRemoval = false; // one reverse-diffusion step without noise at eps (the reference's denoise)
+    double eps = 0.0;          // 0: 1e-5 for VE, 1e-3 otherwise
+    double temperature = 1.0;  // scales the prior sample or the given latent
+};
+
+// Samples by integrating the probability-flow ODE from T to eps (the reference's
+// get_ode_sampler), starting from a prior sample (sample i from a generator seeded with seed + i)
+// or from `latent` when given. The state is float64 as in the reference; each evaluation runs in
+// float32 on the model's device. RK45 adapts one step size for the whole batch, as the reference
+// does, so a sample can move within the tolerance with its batch; Euler and Heun do not couple
+// samples. `onStep` sees every accepted step; `cancel` stops within one step.
+SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, const OdeSamplerOptions &options,
+                       const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr,
+                       const torch::Tensor &latent = {});
+
+// The latent code of data (in the model's range): the probability-flow ODE from eps to T.
+// Decoding it with odeSample(..., latent) gives the data back within the solver's tolerance.
+SampleResult encodeLatent(const ScoreModel &model, const torch::Tensor &data, const OdeSamplerOptions &options,
+                          const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+} // namespace sde

@@ -1,0 +1,86 @@
+#include "sampling/pc_sampler.h"
+
+#include "model/score_model.h"
+#include "sampling/correctors.h"
+#include "sampling/predictors.h"
+#include "sampling/score_cache.h"
+#include "util/error.h"
+
+namespace sde {
+
+PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
+{
+    PcSamplerOptions o;
+    o.predictor = config.sampling.predictor;
+    o.corrector = config.sampling.corrector;
+    o.snr = config.sampling.snr;
+    o.correctorSteps = config.sampling.nStepsEach;
+    o.noiseRemoval = config.sampling.noiseRemoval;
+    o.probabilityFlow = config.sampling.probabilityFlow;
+    return o;
+}
+
+SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
+                      const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    if (batch < 1)
+        throw Error("the batch size must be at least 1");
+    if (!(options.temperature > 0.0))
+        throw Error("the temperature must be positive");
+    ModelConfig config = model.config();
+    const int64_t steps = options.steps > 0 ? options.steps : config.model.numScales;
+    if (steps < 2)
+        throw Error("the PC sampler needs at least 2 steps");
+    const double eps = options.eps > 0.0 ? options.eps : config.samplingEps();
+    // The discretization follows the number of steps; the network's time labels stay the model's.
+    config.model.numScales = steps;
+    std::unique_ptr<Sde> sde = createSde(config);
+
+    torch::NoGradGuard noGrad;
+    ScoreCache cache(model);
+    ScoreFn score = cache.scoreFn();
+    auto predictor = createPredictor(options.predictor, *sde, score, options.probabilityFlow);
+    auto corrector = createCorrector(options.corrector, *sde, score, options.snr, options.correctorSteps,
+                                     LangevinCorrector::Norms::PerSample);
+
+    const torch::Device device = model.device();
+    const auto floatOptions = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    std::vector<int64_t> shape = model.sampleShape();
+    shape.insert(shape.begin(), batch);
+    NoiseStreams streams(seed, batch);
+    NoiseFn noise = [&](const torch::Tensor &like) { return streams.randn(like); };
+
+    torch::Tensor x = streams.randn(shape, floatOptions) * (sde->priorStd() * options.temperature);
+    torch::Tensor xMean = x;
+    torch::Tensor times = torch::linspace(sde->T(), eps, steps, torch::TensorOptions().dtype(torch::kFloat32));
+
+    SampleResult result;
+    for (int64_t i = 0; i < steps; ++i) {
+        if (cancel && cancel->requested()) {
+            result.completed = false;
+            break;
+        }
+        const double t = times[i].item<double>();
+        torch::Tensor vt = torch::full({batch}, t, floatOptions);
+        std::tie(x, xMean) = corrector->update(x, vt, noise);
+        torch::Tensor corrected = x;
+        std::tie(x, xMean) = predictor->update(x, vt, noise);
+        result.steps = i + 1;
+        if (onStep) {
+            SamplerStep step;
+            step.step = i + 1;
+            step.totalSteps = steps;
+            step.t = t;
+            step.x = corrected;
+            step.nfe = cache.evaluations();
+            step.denoised = cache.tweedie(corrected, vt);
+            onStep(step);
+        }
+    }
+    result.nfe = cache.evaluations();
+    result.x = options.noiseRemoval ? xMean : x;
+    result.samples = model.inverseScaler(result.x);
+    return result;
+}
+
+} // namespace sde
