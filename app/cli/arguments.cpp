@@ -29,6 +29,45 @@ Arguments &Arguments::positional(const std::string &name, const std::string &hel
     return *this;
 }
 
+Arguments &Arguments::positionalList(const std::string &name, const std::string &help)
+{
+    positionals_.push_back({name + "...", "", help});
+    list_ = true;
+    return *this;
+}
+
+double Arguments::number(const std::string &name, double fallback) const
+{
+    auto v = value(name);
+    if (!v)
+        return fallback;
+    try {
+        size_t used = 0;
+        double d = std::stod(*v, &used);
+        if (used != v->size())
+            throw std::invalid_argument("trailing text");
+        return d;
+    } catch (const std::exception &) {
+        throw Error("option " + name + " needs a number, not '" + *v + "'");
+    }
+}
+
+int64_t Arguments::integer(const std::string &name, int64_t fallback) const
+{
+    auto v = value(name);
+    if (!v)
+        return fallback;
+    try {
+        size_t used = 0;
+        long long i = std::stoll(*v, &used);
+        if (used != v->size())
+            throw std::invalid_argument("trailing text");
+        return i;
+    } catch (const std::exception &) {
+        throw Error("option " + name + " needs a whole number, not '" + *v + "'");
+    }
+}
+
 bool Arguments::parse(const std::vector<std::string> &args)
 {
     for (size_t i = 0; i < args.size(); ++i) {
@@ -73,7 +112,7 @@ bool Arguments::parse(const std::vector<std::string> &args)
         }
         positionalValues_.push_back(arg);
     }
-    if (positionalValues_.size() > positionals_.size())
+    if (!list_ && positionalValues_.size() > positionals_.size())
         throw Error("unexpected argument '" + positionalValues_[positionals_.size()] + "' for '" + command_ + "'");
     if (positionalValues_.size() < positionals_.size())
         throw Error("'" + command_ + "' needs " + positionals_[positionalValues_.size()].name

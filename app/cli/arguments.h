@@ -18,6 +18,8 @@ public:
     Arguments &option(const std::string &name, const std::string &valueName, const std::string &help);
     Arguments &flag(const std::string &name, const std::string &help);
     Arguments &positional(const std::string &name, const std::string &help);
+    // One or more trailing positional arguments (after the fixed ones).
+    Arguments &positionalList(const std::string &name, const std::string &help);
 
     // Returns false when --help was given (the help has been printed).
     bool parse(const std::vector<std::string> &args);
@@ -27,6 +29,10 @@ public:
     std::string value(const std::string &name, const std::string &fallback) const;
     std::string required(const std::string &name) const;
     std::string positionalValue(size_t index) const;
+    const std::vector<std::string> &positionalValues() const { return positionalValues_; }
+    // A number option, with the option named in the error for a malformed value.
+    double number(const std::string &name, double fallback) const;
+    int64_t integer(const std::string &name, int64_t fallback) const;
 
     std::string help() const;
 
@@ -39,6 +45,7 @@ private:
     std::string command_, usage_, summary_;
     std::vector<Spec> specs_;
     std::vector<Spec> positionals_;
+    bool list_ = false;
     std::map<std::string, std::string> values_;
     std::set<std::string> flags_;
     std::vector<std::string> positionalValues_;

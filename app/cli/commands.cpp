@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include "arguments.h"
+#include "model_options.h"
 
 #include "io/model_file.h"
 #include "io/safetensors.h"
@@ -17,22 +18,6 @@
 namespace sde::cli {
 
 namespace {
-
-void addModelOptions(Arguments &args)
-{
-    args.option("--config", "NAME|FILE", "config preset name or JSON file (default: guessed or stored)")
-        .flag("--raw-weights", "use the raw weights instead of the EMA weights");
-}
-
-LoadOptions modelOptions(const Arguments &args)
-{
-    LoadOptions options;
-    options.config = args.value("--config");
-    options.weights = args.has("--raw-weights") ? WeightSet::Raw : WeightSet::Ema;
-    if (auto device = args.value("--device"))
-        options.device = parseDevice(*device);
-    return options;
-}
 
 std::string withThousands(int64_t n)
 {

@@ -10,5 +10,7 @@ namespace sde::cli {
 int runInfo(const std::vector<std::string> &args);
 int runConvert(const std::vector<std::string> &args);
 int runScore(const std::vector<std::string> &args);
+int runSample(const std::vector<std::string> &args);
+int runBpd(const std::vector<std::string> &args);
 
 } // namespace sde::cli

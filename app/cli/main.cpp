@@ -20,6 +20,8 @@ Commands:
   info FILE        describe a model file (.pth reference checkpoint or .safetensors)
   convert IN.pth   convert a reference checkpoint to a .safetensors model
   score            evaluate the score function s(x, t) on given tensors
+  sample           generate images (PC sampler or probability-flow ODE)
+  bpd IMAGE...     bits/dim of images through the probability-flow ODE
 
 Run 'sdestudio-cli COMMAND --help' for a command's options.
 )";
@@ -33,6 +35,8 @@ int main(int argc, char **argv)
         {"info", sde::cli::runInfo},
         {"convert", sde::cli::runConvert},
         {"score", sde::cli::runScore},
+        {"sample", sde::cli::runSample},
+        {"bpd", sde::cli::runBpd},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cout << kUsage;

@@ -1,6 +1,8 @@
 // sdestudio-cli end to end: exit codes, messages, and a convert -> score round trip that
 // reproduces the reference's golden score.
+#include "imaging/image_io.h"
 #include "io/safetensors.h"
+#include "util/json.h"
 
 #include "test_support.h"
 
@@ -129,6 +131,83 @@ private slots:
         QCOMPARE(raw.exitCode, 0);
         SDE_COMPARE_TENSORS(*readSafetensors(rawOutput.toStdString()).find("score"), *golden.find("score_raw"), 1e-4,
                             "score_raw");
+    }
+
+    // Images carry the exact settings; the seed in sample-S.png makes that image again alone.
+    void sampleWritesReproduciblePngs()
+    {
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                                fixture("ncsnpp_ve_small", "config.json")};
+        Run batch = cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--batch", "3", "--seed", "5",
+                                                                    "-o", dir + "/batch", "--frames", "3"});
+        QCOMPARE(batch.exitCode, 0);
+        for (const char *name : {"/batch/sample-5.png", "/batch/sample-6.png", "/batch/sample-7.png",
+                                 "/batch/grid.png", "/batch/trajectory/step-00003-x0.png"})
+            QVERIFY2(QFileInfo::exists(dir + name), name);
+
+        auto text = readPngText((dir + "/batch/sample-6.png").toStdString());
+        QVERIFY(text.at("parameters").find("seed 6") != std::string::npos);
+        Json record = Json::parse(text.at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("seed").asInt(), int64_t(6));
+        QCOMPARE(record.at("sampling").at("batch").asInt(), int64_t(1));
+        QCOMPARE(record.at("sampling").at("pc").at("steps").asInt(), int64_t(6));
+        QCOMPARE(record.at("model").at("config").at("model").at("nf").asInt(), int64_t(16));
+
+        Run alone = cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--seed", "6", "-o", dir + "/alone"});
+        QCOMPARE(alone.exitCode, 0);
+        torch::Tensor a = loadImage((dir + "/batch/sample-6.png").toStdString());
+        torch::Tensor b = loadImage((dir + "/alone/sample-6.png").toStdString());
+        QVERIFY((a - b).abs().max().item<double>() <= 1.0 / 255.0 + 1e-6);
+    }
+
+    void sampleAndBpdRefuseBadInput_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("message");
+        const QString ckpt = fixture("ncsnpp_ve_small", "checkpoint.pth");
+        const QString config = fixture("ncsnpp_ve_small", "config.json");
+        QTest::newRow("batch 0") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--batch", "0"}
+                                 << "--batch";
+        QTest::newRow("bad sampler") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--sampler", "magic"}
+                                     << "--sampler";
+        QTest::newRow("bad number") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--snr", "high"}
+                                    << "--snr needs a number";
+        QTest::newRow("ancestral sub-VP") << QStringList{"sample", "--model", ckpt, "--config", "subvp/cifar10_ddpmpp_continuous",
+                                                         "-o", "/tmp/x"}
+                                          << "do not fit";
+        QTest::newRow("bpd size") << QStringList{"bpd", "--model", ckpt, "--config", config,
+                                                 QString::fromStdString(test::dataDir()) + "/images/gray-28.png"}
+                                  << "28x28";
+        QTest::newRow("bpd missing image") << QStringList{"bpd", "--model", ckpt, "--config", config, "/nonexistent.png"}
+                                           << "/nonexistent.png";
+    }
+    void sampleAndBpdRefuseBadInput()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, message);
+        Run run = cli(arguments);
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains(message), qPrintable(run.err));
+    }
+
+    void bpdReportsEveryImageAndTheMean()
+    {
+        const std::string dir = test::makeTempDir();
+        savePng(dir + "/a.png", torch::rand({3, 16, 16}));
+        savePng(dir + "/b.png", torch::rand({3, 16, 16}));
+        Run run = cli({"bpd", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                       fixture("ncsnpp_ve_small", "config.json"), "--rtol", "1e-3", "--atol", "1e-3",
+                       QString::fromStdString(dir + "/a.png"), QString::fromStdString(dir + "/b.png")});
+        QCOMPARE(run.exitCode, 0);
+        const QStringList lines = run.out.trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        QVERIFY(lines[0].contains("a.png") && lines[0].contains("bits/dim") && lines[0].contains("NFE"));
+        const double a = lines[0].split('\t')[1].split(' ')[0].toDouble();
+        const double b = lines[1].split('\t')[1].split(' ')[0].toDouble();
+        const double mean = lines[2].split('\t')[1].split(' ')[0].toDouble();
+        QVERIFY(a > 0 && b > 0);
+        QVERIFY(std::abs(mean - (a + b) / 2) < 1e-3);
     }
 
     void scoreRefusesWrongShapesAndWritesNothing()

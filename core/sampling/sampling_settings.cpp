@@ -1,0 +1,127 @@
+#include "sampling/sampling_settings.h"
+
+#include "model/score_model.h"
+#include "util/error.h"
+
+namespace sde {
+
+namespace {
+
+const char *odeMethodName(OdeMethod method)
+{
+    switch (method) {
+    case OdeMethod::Rk45: return "rk45";
+    case OdeMethod::Euler: return "euler";
+    case OdeMethod::Heun: return "heun";
+    }
+    return "rk45";
+}
+
+} // namespace
+
+SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
+{
+    SamplingSettings s;
+    s.method = config.sampling.method == "ode" ? "ode" : "pc";
+    s.pc = PcSamplerOptions::fromConfig(config);
+    s.ode.noiseRemoval = config.sampling.noiseRemoval;
+    return s;
+}
+
+Json SamplingSettings::toJson() const
+{
+    Json out = Json::object();
+    out["method"] = method;
+    out["seed"] = Json(static_cast<uint64_t>(seed));
+    out["batch"] = batch;
+    if (method == "pc") {
+        Json pcJson = Json::object();
+        pcJson["predictor"] = pc.predictor;
+        pcJson["corrector"] = pc.corrector;
+        pcJson["snr"] = pc.snr;
+        pcJson["corrector_steps"] = pc.correctorSteps;
+        pcJson["steps"] = pc.steps;
+        pcJson["noise_removal"] = pc.noiseRemoval;
+        pcJson["probability_flow"] = pc.probabilityFlow;
+        pcJson["eps"] = pc.eps;
+        pcJson["temperature"] = pc.temperature;
+        out["pc"] = pcJson;
+    } else {
+        Json odeJson = Json::object();
+        odeJson["solver"] = odeMethodName(ode.ode.method);
+        odeJson["rtol"] = ode.ode.rtol;
+        odeJson["atol"] = ode.ode.atol;
+        odeJson["steps"] = ode.ode.steps;
+        odeJson["noise_removal"] = ode.noiseRemoval;
+        odeJson["eps"] = ode.eps;
+        odeJson["temperature"] = ode.temperature;
+        out["ode"] = odeJson;
+    }
+    return out;
+}
+
+SamplingSettings SamplingSettings::fromJson(const Json &json)
+{
+    SamplingSettings s;
+    try {
+        s.method = json.at("method").asString();
+        if (s.method != "pc" && s.method != "ode")
+            throw Error("method must be pc or ode");
+        s.seed = static_cast<uint64_t>(json.at("seed").asInt());
+        s.batch = json.at("batch").asInt();
+        if (s.method == "pc") {
+            const Json &p = json.at("pc");
+            s.pc.predictor = p.at("predictor").asString();
+            s.pc.corrector = p.at("corrector").asString();
+            s.pc.snr = p.at("snr").asDouble();
+            s.pc.correctorSteps = p.at("corrector_steps").asInt();
+            s.pc.steps = p.at("steps").asInt();
+            s.pc.noiseRemoval = p.at("noise_removal").asBool();
+            s.pc.probabilityFlow = p.at("probability_flow").asBool();
+            s.pc.eps = p.at("eps").asDouble();
+            s.pc.temperature = p.at("temperature").asDouble();
+        } else {
+            const Json &o = json.at("ode");
+            s.ode.ode.method = odeMethodFromName(o.at("solver").asString());
+            s.ode.ode.rtol = o.at("rtol").asDouble();
+            s.ode.ode.atol = o.at("atol").asDouble();
+            s.ode.ode.steps = o.at("steps").asInt();
+            s.ode.noiseRemoval = o.at("noise_removal").asBool();
+            s.ode.eps = o.at("eps").asDouble();
+            s.ode.temperature = o.at("temperature").asDouble();
+        }
+    } catch (const Error &e) {
+        throw Error(std::string("sampling settings: ") + e.what());
+    }
+    return s;
+}
+
+SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings, const SamplerCallback &onStep,
+                        const CancelToken *cancel)
+{
+    if (settings.method == "ode")
+        return odeSample(model, settings.batch, settings.seed, settings.ode, onStep, cancel);
+    return pcSample(model, settings.batch, settings.seed, settings.pc, onStep, cancel);
+}
+
+std::string describeSettings(const SamplingSettings &s)
+{
+    std::string text;
+    if (s.method == "pc") {
+        text = "PC " + s.pc.predictor + " + " + s.pc.corrector + ", snr " + Json(s.pc.snr).dump() + ", "
+               + (s.pc.steps > 0 ? std::to_string(s.pc.steps) : std::string("N")) + " steps";
+        if (s.pc.probabilityFlow)
+            text += ", probability flow";
+        text += ", temperature " + Json(s.pc.temperature).dump();
+    } else {
+        text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);
+        if (s.ode.ode.method == OdeMethod::Rk45)
+            text += " (rtol " + Json(s.ode.ode.rtol).dump() + ", atol " + Json(s.ode.ode.atol).dump() + ")";
+        else
+            text += ", " + std::to_string(s.ode.ode.steps) + " steps";
+        text += ", temperature " + Json(s.ode.temperature).dump();
+    }
+    return text + ", seed " + std::to_string(s.seed);
+}
+
+} // namespace sde

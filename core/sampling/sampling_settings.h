@@ -1,0 +1,36 @@
+#pragma once
+
+#include "sampling/ode_sampler.h"
+#include "sampling/pc_sampler.h"
+#include "util/json.h"
+
+#include <string>
+
+namespace sde {
+
+class ScoreModel;
+
+// Everything that decides a generated image besides the model: the sampler and its settings,
+// the seed and the batch. Saved as JSON in every PNG so a run can be repeated from the image.
+struct SamplingSettings {
+    std::string method = "pc"; // pc | ode
+    PcSamplerOptions pc;
+    OdeSamplerOptions ode;
+    uint64_t seed = 0;
+    int64_t batch = 1;
+
+    // The config's sampling section (method, predictor, corrector, snr, denoising).
+    static SamplingSettings fromConfig(const ModelConfig &config);
+    Json toJson() const;
+    // Reads what toJson() wrote; throws sde::Error naming the key for bad values.
+    static SamplingSettings fromJson(const Json &json);
+};
+
+// Runs the sampler the settings name.
+SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings,
+                        const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+// The settings as one line of text ("PC reverse_diffusion + langevin, snr 0.16, 1000 steps, seed 42").
+std::string describeSettings(const SamplingSettings &settings);
+
+} // namespace sde
