@@ -23,6 +23,13 @@ PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
 SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
                       const SamplerCallback &onStep, const CancelToken *cancel)
 {
+    return pcSampleConstrained(model, batch, seed, options, PcConstraint{}, onStep, cancel);
+}
+
+SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
+                                 const PcConstraint &constraint, const SamplerCallback &onStep,
+                                 const CancelToken *cancel)
+{
     if (batch < 1)
         throw Error("the batch size must be at least 1");
     if (!(options.temperature > 0.0))
@@ -51,7 +58,13 @@ SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, con
     NoiseFn noise = [&](const torch::Tensor &like) { return streams.randn(like); };
 
     torch::Tensor x = streams.randn(shape, floatOptions) * (sde->priorStd() * options.temperature);
+    if (constraint.initial)
+        x = constraint.initial(x);
     torch::Tensor xMean = x;
+    auto constrain = [&](const torch::Tensor &vt) {
+        if (constraint.constrain)
+            std::tie(x, xMean) = constraint.constrain(x, xMean, vt, noise);
+    };
     torch::Tensor times = torch::linspace(sde->T(), eps, steps, torch::TensorOptions().dtype(torch::kFloat32));
 
     SampleResult result;
@@ -63,8 +76,10 @@ SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, con
         const double t = times[i].item<double>();
         torch::Tensor vt = torch::full({batch}, t, floatOptions);
         std::tie(x, xMean) = corrector->update(x, vt, noise);
+        constrain(vt);
         torch::Tensor corrected = x;
         std::tie(x, xMean) = predictor->update(x, vt, noise);
+        constrain(vt);
         result.steps = i + 1;
         if (onStep) {
             SamplerStep step;

@@ -33,4 +33,19 @@ struct PcSamplerOptions {
 SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
                       const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
+// Conditional generation with the PC sampler (the reference's pc_inpainter and pc_colorizer):
+// `initial` turns the prior sample (already scaled by the prior std and the temperature) into the
+// starting state, and `constrain` maps (x, x_mean, t [B], noise) to the constrained pair after
+// every corrector and predictor update. The noise streams are the sampler's, so results are
+// reproducible per sample.
+struct PcConstraint {
+    std::function<torch::Tensor(const torch::Tensor &prior)> initial;
+    std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor &x, const torch::Tensor &xMean,
+                                                          const torch::Tensor &t, const NoiseFn &noise)>
+        constrain;
+};
+SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
+                                 const PcConstraint &constraint, const SamplerCallback &onStep = nullptr,
+                                 const CancelToken *cancel = nullptr);
+
 } // namespace sde

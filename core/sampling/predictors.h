@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sampling/sampling_types.h"
 #include "sde/reverse_sde.h"
 
 #include <functional>
@@ -8,10 +9,6 @@
 #include <utility>
 
 namespace sde {
-
-// Draws standard-normal noise shaped like its argument. Samplers pass one backed by a seeded
-// generator; parity tests pass one that returns the noise the reference recorded.
-using NoiseFn = std::function<torch::Tensor(const torch::Tensor &like)>;
 
 // One predictor step of the reverse-time SDE from time t (the reference's Predictor classes).
 // update() returns (x, x_mean): the next state and the same without the final noise.

@@ -9,6 +9,10 @@
 
 namespace sde {
 
+// Draws standard-normal noise shaped like its argument. Samplers pass one backed by seeded
+// generators; parity tests pass one that returns the noise the reference recorded.
+using NoiseFn = std::function<torch::Tensor(const torch::Tensor &like)>;
+
 // Asks a running sampler to stop; it is checked once per step, so a run stops within one step.
 class CancelToken {
 public:

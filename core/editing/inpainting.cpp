@@ -1,0 +1,59 @@
+#include "editing/inpainting.h"
+
+#include "model/score_model.h"
+#include "util/batch.h"
+#include "util/error.h"
+
+namespace sde {
+
+namespace {
+
+std::string shapeText(at::IntArrayRef shape)
+{
+    std::string out = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + "]";
+}
+
+} // namespace
+
+void requireModelShape(const ScoreModel &model, const torch::Tensor &images, const std::string &what)
+{
+    const auto shape = model.sampleShape();
+    if (images.dim() != 4 || images.size(1) != shape[0] || images.size(2) != shape[1] || images.size(3) != shape[2])
+        throw Error(what + " have shape " + shapeText(images.sizes()) + ", the model takes [B, "
+                    + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2])
+                    + "]");
+}
+
+SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &maskIn, uint64_t seed,
+                     const PcSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    requireModelShape(model, images, "the images to inpaint");
+    const int64_t batch = images.size(0);
+    if (maskIn.dim() != 4 || (maskIn.size(0) != 1 && maskIn.size(0) != batch)
+        || (maskIn.size(1) != 1 && maskIn.size(1) != images.size(1)) || maskIn.size(2) != images.size(2)
+        || maskIn.size(3) != images.size(3))
+        throw Error("the mask has shape " + shapeText(maskIn.sizes()) + "; it must be [1 or B, 1 or C, "
+                    + std::to_string(images.size(2)) + ", " + std::to_string(images.size(3)) + "]");
+    const torch::Device device = model.device();
+    torch::Tensor data = model.scaler(images.to(device, torch::kFloat32));
+    torch::Tensor mask = (maskIn.to(device, torch::kFloat32) >= 0.5).to(torch::kFloat32).expand_as(data).contiguous();
+    const Sde &sde = model.sde();
+
+    PcConstraint constraint;
+    constraint.initial = [&](const torch::Tensor &prior) { return data * mask + prior * (1.0 - mask); };
+    constraint.constrain = [&](const torch::Tensor &x, const torch::Tensor &xMean, const torch::Tensor &t,
+                               const NoiseFn &noise) {
+        auto [knownMean, std] = sde.marginalProb(data, t);
+        torch::Tensor known = knownMean + noise(x) * batchView(std, x);
+        return std::make_pair(x * (1.0 - mask) + known * mask, xMean * (1.0 - mask) + knownMean * mask);
+    };
+    SampleResult result = pcSampleConstrained(model, batch, seed, options, constraint, onStep, cancel);
+    result.x = result.x * (1.0 - mask) + data * mask;
+    result.samples = model.inverseScaler(result.x);
+    return result;
+}
+
+} // namespace sde
