@@ -42,7 +42,7 @@ SampleResult colorize(const ScoreModel &model, const torch::Tensor &input, uint6
     mask.select(1, 0).fill_(1.0);
     const Sde &sde = model.sde();
 
-    PcConstraint constraint;
+    PcConditioning constraint;
     constraint.initial = [&](const torch::Tensor &prior) { return couple(data * mask + decouple(prior) * (1.0 - mask)); };
     constraint.constrain = [&](const torch::Tensor &x, const torch::Tensor &xMean, const torch::Tensor &t,
                                const NoiseFn &noise) {

@@ -42,7 +42,7 @@ SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const
     torch::Tensor mask = (maskIn.to(device, torch::kFloat32) >= 0.5).to(torch::kFloat32).expand_as(data).contiguous();
     const Sde &sde = model.sde();
 
-    PcConstraint constraint;
+    PcConditioning constraint;
     constraint.initial = [&](const torch::Tensor &prior) { return data * mask + prior * (1.0 - mask); };
     constraint.constrain = [&](const torch::Tensor &x, const torch::Tensor &xMean, const torch::Tensor &t,
                                const NoiseFn &noise) {

@@ -23,11 +23,11 @@ PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
 SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
                       const SamplerCallback &onStep, const CancelToken *cancel)
 {
-    return pcSampleConstrained(model, batch, seed, options, PcConstraint{}, onStep, cancel);
+    return pcSampleConstrained(model, batch, seed, options, PcConditioning{}, onStep, cancel);
 }
 
 SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
-                                 const PcConstraint &constraint, const SamplerCallback &onStep,
+                                 const PcConditioning &constraint, const SamplerCallback &onStep,
                                  const CancelToken *cancel)
 {
     if (batch < 1)
@@ -44,7 +44,7 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     std::unique_ptr<Sde> sde = createSde(config);
 
     torch::NoGradGuard noGrad;
-    ScoreCache cache(model);
+    ScoreCache cache(model, constraint.score);
     ScoreFn score = cache.scoreFn();
     auto predictor = createPredictor(options.predictor, *sde, score, options.probabilityFlow);
     auto corrector = createCorrector(options.corrector, *sde, score, options.snr, options.correctorSteps,

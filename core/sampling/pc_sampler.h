@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/sampling_types.h"
+#include "sde/sde.h"
 
 #include <string>
 
@@ -33,19 +34,21 @@ struct PcSamplerOptions {
 SampleResult pcSample(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
                       const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
-// Conditional generation with the PC sampler (the reference's pc_inpainter and pc_colorizer):
-// `initial` turns the prior sample (already scaled by the prior std and the temperature) into the
-// starting state, and `constrain` maps (x, x_mean, t [B], noise) to the constrained pair after
-// every corrector and predictor update. The noise streams are the sampler's, so results are
-// reproducible per sample.
-struct PcConstraint {
+// Conditional generation with the PC sampler (the reference's pc_inpainter and pc_colorizer, and
+// classifier guidance): `initial` turns the prior sample (already scaled by the prior std and the
+// temperature) into the starting state, `constrain` maps (x, x_mean, t [B], noise) to the
+// constrained pair after every corrector and predictor update, and `score`, when set, replaces
+// the model's score (e.g. a guided one). Each part is optional. The noise streams are the
+// sampler's, so results are reproducible per sample.
+struct PcConditioning {
+    ScoreFn score;
     std::function<torch::Tensor(const torch::Tensor &prior)> initial;
     std::function<std::pair<torch::Tensor, torch::Tensor>(const torch::Tensor &x, const torch::Tensor &xMean,
                                                           const torch::Tensor &t, const NoiseFn &noise)>
         constrain;
 };
 SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_t seed, const PcSamplerOptions &options,
-                                 const PcConstraint &constraint, const SamplerCallback &onStep = nullptr,
+                                 const PcConditioning &constraint, const SamplerCallback &onStep = nullptr,
                                  const CancelToken *cancel = nullptr);
 
 } // namespace sde

@@ -14,7 +14,8 @@ class ScoreModel;
 // last one, so the Tweedie estimate of x_0 at a state the sampler already scored costs nothing.
 class ScoreCache {
 public:
-    explicit ScoreCache(const ScoreModel &model);
+    // `score` replaces the model's own score function when given (guided sampling).
+    explicit ScoreCache(const ScoreModel &model, ScoreFn score = nullptr);
 
     ScoreFn scoreFn();
     int64_t evaluations() const { return state_->evaluations; }
@@ -29,6 +30,7 @@ private:
         torch::Tensor x, t, score;
     };
     const ScoreModel &model_;
+    ScoreFn score_;
     std::shared_ptr<State> state_;
 };
 

@@ -1,6 +1,9 @@
 // Inpainting and colorization with the PC sampler.
 #include "editing/colorization.h"
+#include "editing/guidance.h"
 #include "editing/inpainting.h"
+#include "editing/interpolation.h"
+#include "util/batch.h"
 #include "io/model_file.h"
 #include "model/score_model.h"
 #include "util/error.h"
@@ -19,6 +22,38 @@ LoadedModel fixtureModel(const std::string &name)
     options.config = test::fixtureDir(name) + "/config.json";
     return loadModelFile(test::fixtureDir(name) + "/checkpoint.pth", options);
 }
+
+// Two classes of VP-model data: N(-mu 1, s^2 I) and N(+mu 1, s^2 I) with equal weights. The
+// network makes the mixture's score exact; `logits` is the exact noisy classifier p_t(y | x).
+struct Mixture {
+    static constexpr double mu = 0.5, s = 0.2;
+    const Sde &sde;
+    torch::Tensor logits(const torch::Tensor &x, const torch::Tensor &t) const
+    {
+        torch::Tensor a = batchView(sde.meanCoefficient(t), x);
+        torch::Tensor v = (sde.meanCoefficient(t).pow(2) * s * s + sde.marginalStd(t).pow(2));
+        torch::Tensor d0 = (x + a * mu).pow(2).flatten(1).sum(1), d1 = (x - a * mu).pow(2).flatten(1).sum(1);
+        return torch::stack({-d0 / (2 * v), -d1 / (2 * v)}, 1);
+    }
+    torch::Tensor score(const torch::Tensor &x, const torch::Tensor &t) const
+    {
+        torch::Tensor w = torch::softmax(logits(x, t), 1);
+        torch::Tensor a = batchView(sde.meanCoefficient(t), x);
+        torch::Tensor v = batchView(sde.meanCoefficient(t).pow(2) * s * s + sde.marginalStd(t).pow(2), x);
+        return (batchView(w.select(1, 0), x) * (-(x + a * mu)) + batchView(w.select(1, 1), x) * (-(x - a * mu))) / v;
+    }
+};
+
+class MixtureNetwork : public ScoreNetworkImpl {
+public:
+    explicit MixtureNetwork(const Sde &sde) : mixture_{sde} {}
+    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) override
+    {
+        torch::Tensor t = labels / 999.0;
+        return -mixture_.score(x, t) * batchView(mixture_.sde.marginalStd(t), x);
+    }
+    Mixture mixture_;
+};
 
 PcSamplerOptions fewSteps(const ScoreModel &model)
 {
@@ -97,6 +132,58 @@ private slots:
         // A one-channel gray input gives the same result as its three-channel form.
         SampleResult fromGray = colorize(*loaded.model, grayLevel(color), 3, fewSteps(*loaded.model));
         SDE_COMPARE_TENSORS(fromGray.samples, r.samples, 1e-5, "gray input");
+    }
+
+    void classifierGuidancePicksTheClass()
+    {
+        ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+        config.data.numChannels = 1;
+        config.data.imageSize = 4;
+        auto sde = createSde(config);
+        ScoreModel model(config, std::make_shared<MixtureNetwork>(*sde));
+        Mixture mixture{*sde};
+        ClassifierFn classifier = [&](const torch::Tensor &x, const torch::Tensor &t) { return mixture.logits(x, t); };
+        PcSamplerOptions options;
+        options.corrector = "none";
+        options.steps = 300;
+        torch::Tensor ones = torch::ones({64}, torch::kLong);
+        SampleResult guided = sampleClass(model, classifier, ones, 1.0, 1, options);
+        torch::Tensor means = guided.x.flatten(1).mean(1);
+        QVERIFY2((means > 0).all().item<bool>(), "a guided sample left class 1");
+        QVERIFY(std::abs(means.mean().item<double>() - Mixture::mu) < 0.05);
+        SampleResult unguided = sampleClass(model, classifier, ones, 0.0, 1, options);
+        const double positive = (unguided.x.flatten(1).mean(1) > 0).to(torch::kFloat64).mean().item<double>();
+        QVERIFY2(positive > 0.2 && positive < 0.8, qPrintable(QString("fraction in class 1 without guidance: %1").arg(positive)));
+        QVERIFY_THROWS_EXCEPTION(Error, sampleClass(model, classifier, ones, -1.0, 1, options));
+    }
+
+    void slerpKeepsTheNormOfEqualNormLatents()
+    {
+        torch::manual_seed(8);
+        torch::Tensor z0 = torch::randn({1, 3, 8, 8}), z1 = torch::randn({1, 3, 8, 8});
+        z1 = z1 * (z0.norm() / z1.norm());
+        QVERIFY(torch::allclose(slerp(z0, z1, 0.0), z0, 1e-5, 1e-5));
+        QVERIFY(torch::allclose(slerp(z0, z1, 1.0), z1, 1e-5, 1e-5));
+        const double middle = slerp(z0, z1, 0.5).norm().item<double>();
+        QVERIFY(std::abs(middle - z0.norm().item<double>()) < 1e-3 * middle); // linear would shrink it
+        QVERIFY(torch::allclose(slerp(z0, z0, 0.3), z0, 1e-5, 1e-5));       // parallel: no division by 0
+    }
+
+    void interpolationEndpointsReproduceTheInputs()
+    {
+        ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+        config.data.numChannels = 1;
+        config.data.imageSize = 4;
+        auto sde = createSde(config);
+        ScoreModel model(config, std::make_shared<MixtureNetwork>(*sde));
+        torch::manual_seed(10);
+        torch::Tensor a = torch::rand({1, 4, 4}) * 0.3 + 0.6, b = torch::rand({1, 4, 4}) * 0.3 + 0.1;
+        Interpolation r = interpolateImages(model, a, b, {0.0, 0.5, 1.0}, OdeSamplerOptions{});
+        QVERIFY(r.completed);
+        QCOMPARE(r.frames.size(0), int64_t(3));
+        QVERIFY2((r.frames[0] - a).abs().max().item<double>() < 2e-3, "alpha 0 is not the first image");
+        QVERIFY2((r.frames[2] - b).abs().max().item<double>() < 2e-3, "alpha 1 is not the second image");
+        QVERIFY((r.frames[1] - a).abs().max().item<double>() > 0.01);
     }
 
     void colorizationNeedsAnRgbModel()

@@ -1,0 +1,41 @@
+#include "editing/guidance.h"
+
+#include "model/score_model.h"
+#include "util/error.h"
+
+namespace sde {
+
+ScoreFn guidedScore(const ScoreModel &model, ClassifierFn classifier, torch::Tensor labels, double scale)
+{
+    ScoreFn base = model.scoreFn();
+    return [base, classifier = std::move(classifier), labels = std::move(labels), scale](const torch::Tensor &x,
+                                                                                         const torch::Tensor &t) {
+        torch::Tensor score = base(x, t);
+        if (scale == 0.0)
+            return score;
+        torch::Tensor gradient;
+        {
+            torch::AutoGradMode enableGrad(true);
+            torch::Tensor input = x.detach().requires_grad_(true);
+            torch::Tensor logp = torch::log_softmax(classifier(input, t), -1);
+            torch::Tensor chosen = logp.gather(1, labels.to(logp.device()).view({-1, 1})).sum();
+            gradient = torch::autograd::grad({chosen}, {input})[0];
+        }
+        return score + scale * gradient.detach();
+    };
+}
+
+SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier, const torch::Tensor &labels,
+                         double scale, uint64_t seed, const PcSamplerOptions &options, const SamplerCallback &onStep,
+                         const CancelToken *cancel)
+{
+    if (labels.dim() != 1 || labels.size(0) < 1)
+        throw Error("class-conditional sampling needs one class label per sample");
+    if (scale < 0.0)
+        throw Error("the guidance scale must not be negative");
+    PcConditioning conditioning;
+    conditioning.score = guidedScore(model, classifier, labels.to(torch::kLong), scale);
+    return pcSampleConstrained(model, labels.size(0), seed, options, conditioning, onStep, cancel);
+}
+
+} // namespace sde

@@ -1,0 +1,22 @@
+#pragma once
+
+#include "sampling/pc_sampler.h"
+
+namespace sde {
+
+class ScoreModel;
+
+// A time-dependent classifier: logits [B, K] of p_t(y | x) for x [B, ...] at times t [B].
+using ClassifierFn = std::function<torch::Tensor(const torch::Tensor &x, const torch::Tensor &t)>;
+
+// The score of p_t(x | y): s(x, t) + scale * grad_x log p_t(y | x), the classifier guidance of
+// the paper's class-conditional sampling (scale 1 is exact Bayes; larger sharpens the class).
+// labels [B] hold one class per sample. The gradient is taken with autograd.
+ScoreFn guidedScore(const ScoreModel &model, ClassifierFn classifier, torch::Tensor labels, double scale);
+
+// Class-conditional samples with the PC sampler and the guided score.
+SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier, const torch::Tensor &labels,
+                         double scale, uint64_t seed, const PcSamplerOptions &options,
+                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+} // namespace sde

@@ -1,0 +1,55 @@
+#include "editing/interpolation.h"
+
+#include "editing/inpainting.h"
+#include "model/score_model.h"
+#include "util/batch.h"
+#include "util/error.h"
+
+#include <cmath>
+
+namespace sde {
+
+torch::Tensor slerp(const torch::Tensor &z0, const torch::Tensor &z1, double alpha)
+{
+    torch::Tensor a = z0.flatten(1).to(torch::kFloat64), b = z1.flatten(1).to(torch::kFloat64);
+    torch::Tensor cosine = ((a * b).sum(1) / (a.norm(2, 1) * b.norm(2, 1)).clamp_min(1e-30)).clamp(-1.0, 1.0);
+    torch::Tensor theta = torch::acos(cosine);
+    torch::Tensor sinTheta = torch::sin(theta);
+    torch::Tensor nearlyParallel = sinTheta.abs() < 1e-6;
+    torch::Tensor w0 = torch::where(nearlyParallel, torch::full_like(theta, 1.0 - alpha),
+                                    torch::sin((1.0 - alpha) * theta) / sinTheta);
+    torch::Tensor w1 = torch::where(nearlyParallel, torch::full_like(theta, alpha), torch::sin(alpha * theta) / sinTheta);
+    torch::Tensor out = batchView(w0, a) * a + batchView(w1, b) * b;
+    return out.view(z0.sizes()).to(z0.scalar_type());
+}
+
+Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &first, const torch::Tensor &second,
+                                const std::vector<double> &alphas, const OdeSamplerOptions &options,
+                                const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    if (alphas.empty())
+        throw Error("an interpolation needs at least one position");
+    torch::Tensor pair = torch::stack({first, second});
+    requireModelShape(model, pair, "the two images");
+    Interpolation result;
+    result.alphas = alphas;
+    OdeSamplerOptions encodeOptions = options;
+    encodeOptions.temperature = 1.0;
+    SampleResult encoded = encodeLatent(model, model.scaler(pair), encodeOptions, onStep, cancel);
+    result.nfe = encoded.nfe;
+    result.latents = encoded.x;
+    if (!encoded.completed) {
+        result.completed = false;
+        return result;
+    }
+    std::vector<torch::Tensor> codes;
+    for (double alpha : alphas)
+        codes.push_back(slerp(encoded.x.slice(0, 0, 1), encoded.x.slice(0, 1, 2), alpha));
+    SampleResult decoded = odeSample(model, 0, 0, options, onStep, cancel, torch::cat(codes));
+    result.nfe += decoded.nfe;
+    result.completed = decoded.completed;
+    result.frames = decoded.samples;
+    return result;
+}
+
+} // namespace sde

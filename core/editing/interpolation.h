@@ -1,0 +1,31 @@
+#pragma once
+
+#include "sampling/ode_sampler.h"
+
+#include <vector>
+
+namespace sde {
+
+class ScoreModel;
+
+// Spherical interpolation between latents z0 and z1 ([B, ...] or one sample each), per sample:
+// sin((1 - a) theta) / sin(theta) z0 + sin(a theta) / sin(theta) z1, theta the angle between
+// them; linear when they are (nearly) parallel.
+torch::Tensor slerp(const torch::Tensor &z0, const torch::Tensor &z1, double alpha);
+
+struct Interpolation {
+    torch::Tensor latents;      // [2, C, H, W]: the codes of the two images
+    torch::Tensor frames;       // [F, C, H, W] in [0, 1]: the decoded interpolation
+    std::vector<double> alphas; // the F positions
+    int64_t nfe = 0;
+    bool completed = true;
+};
+
+// Encodes two images [C, H, W] in [0, 1] with the probability-flow ODE, interpolates their
+// latents spherically at `alphas`, scales them by options.temperature and decodes them.
+// alpha 0 and 1 give back the inputs within the solver's tolerance.
+Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &first, const torch::Tensor &second,
+                                const std::vector<double> &alphas, const OdeSamplerOptions &options,
+                                const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+} // namespace sde
