@@ -12,5 +12,8 @@ int runConvert(const std::vector<std::string> &args);
 int runScore(const std::vector<std::string> &args);
 int runSample(const std::vector<std::string> &args);
 int runBpd(const std::vector<std::string> &args);
+int runInpaint(const std::vector<std::string> &args);
+int runColorize(const std::vector<std::string> &args);
+int runInterpolate(const std::vector<std::string> &args);
 
 } // namespace sde::cli

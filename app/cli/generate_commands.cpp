@@ -4,6 +4,7 @@
 #include "arguments.h"
 #include "model_options.h"
 #include "progress.h"
+#include "sampler_options.h"
 
 #include "imaging/image_io.h"
 #include "io/model_file.h"
@@ -16,90 +17,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
-#include <random>
 
 namespace sde::cli {
-
-namespace {
-
-CancelToken interruptToken;
-
-extern "C" void onInterrupt(int) { interruptToken.cancel(); }
-
-// Ctrl+C asks the run to stop within one step instead of killing the process mid-write.
-class InterruptScope {
-public:
-    InterruptScope()
-    {
-        interruptToken.reset();
-        previous_ = std::signal(SIGINT, onInterrupt);
-    }
-    ~InterruptScope() { std::signal(SIGINT, previous_); }
-
-private:
-    void (*previous_)(int) = SIG_DFL;
-};
-
-void makeFolder(const std::string &path)
-{
-    std::error_code error;
-    std::filesystem::create_directories(path, error);
-    if (error || !std::filesystem::is_directory(path))
-        throw Error("cannot create the folder '" + path + "'" + (error ? ": " + error.message() : ""));
-}
-
-SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
-{
-    SamplingSettings s = SamplingSettings::fromConfig(config);
-    s.method = args.value("--sampler", s.method);
-    if (s.method != "pc" && s.method != "ode")
-        throw Error("--sampler must be pc or ode, not '" + s.method + "'");
-    s.pc.predictor = args.value("--predictor", s.pc.predictor);
-    s.pc.corrector = args.value("--corrector", s.pc.corrector);
-    s.pc.snr = args.number("--snr", s.pc.snr);
-    s.pc.correctorSteps = args.integer("--corrector-steps", s.pc.correctorSteps);
-    s.pc.steps = args.integer("--steps", s.pc.steps);
-    s.pc.eps = s.ode.eps = args.number("--eps", 0.0);
-    s.pc.temperature = s.ode.temperature = args.number("--temperature", 1.0);
-    s.ode.ode.method = odeMethodFromName(args.value("--solver", "rk45"));
-    s.ode.ode.rtol = args.number("--rtol", s.ode.ode.rtol);
-    s.ode.ode.atol = args.number("--atol", s.ode.ode.atol);
-    s.ode.ode.steps = args.integer("--steps", s.ode.ode.steps);
-    if (args.has("--no-denoise"))
-        s.pc.noiseRemoval = s.ode.noiseRemoval = false;
-    if (args.has("--denoise"))
-        s.pc.noiseRemoval = s.ode.noiseRemoval = true;
-    s.batch = args.integer("--batch", 1);
-    if (s.batch < 1 || s.batch > 4096)
-        throw Error("--batch must be between 1 and 4096");
-    if (s.pc.steps < 0 || s.pc.steps == 1 || s.pc.steps > 100000)
-        throw Error("--steps must be between 2 and 100000");
-    if (s.pc.correctorSteps < 0 || s.pc.correctorSteps > 1000)
-        throw Error("--corrector-steps must be between 0 and 1000");
-    if (!(s.pc.temperature > 0.0) || s.pc.temperature > 100.0)
-        throw Error("--temperature must be in (0, 100]");
-    if (!(s.pc.snr > 0.0))
-        throw Error("--snr must be positive");
-    if (s.pc.eps < 0.0 || s.pc.eps >= 1.0)
-        throw Error("--eps must be in (0, 1)");
-    if (!(s.ode.ode.rtol > 0.0) || !(s.ode.ode.atol > 0.0))
-        throw Error("--rtol and --atol must be positive");
-    if (auto seed = args.value("--seed")) {
-        const int64_t value = args.integer("--seed", 0);
-        if (value < 0)
-            throw Error("--seed must not be negative");
-        s.seed = static_cast<uint64_t>(value);
-    } else {
-        s.seed = std::random_device{}() & 0x7fffffffu;
-    }
-    return s;
-}
-
-} // namespace
 
 int runSample(const std::vector<std::string> &argv)
 {
@@ -108,23 +29,9 @@ int runSample(const std::vector<std::string> &argv)
                    "Each image is a PNG whose text chunks hold the exact settings and seed that make it again.");
     args.option("--model", "FILE", "the model file (.pth or .safetensors)")
         .option("--output", "FOLDER", "where to write the images (-o); created if missing")
-        .option("--sampler", "pc|ode", "predictor-corrector or probability-flow ODE (default: the config's)")
-        .option("--predictor", "NAME", "euler_maruyama, reverse_diffusion, ancestral_sampling or none")
-        .option("--corrector", "NAME", "langevin, ald or none")
-        .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
-        .option("--corrector-steps", "K", "corrector steps per noise level")
-        .option("--steps", "N", "noise levels (pc) or fixed solver steps (ode euler/heun)")
-        .option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
-        .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
-        .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)")
-        .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
-        .flag("--denoise", "finish with the noise-free mean (default: the config's)")
-        .flag("--no-denoise", "keep the last step's noise")
         .option("--batch", "B", "images to generate (default 1)")
-        .option("--seed", "S", "seed; image i uses S + i (default: random, printed)")
-        .option("--temperature", "T", "scale of the prior sample (default 1)")
-        .option("--frames", "K", "also save the trajectory (x_t and denoised x_0) every K steps")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
+        .option("--frames", "K", "also save the trajectory (x_t and denoised x_0) every K steps");
+    addSamplerOptions(args, true);
     addModelOptions(args);
     if (!args.parse(argv))
         return 0;
@@ -166,29 +73,7 @@ int runSample(const std::vector<std::string> &argv)
     }
     progress.finish(std::to_string(settings.batch) + " image(s), " + std::to_string(result.nfe) + " NFE");
 
-    const torch::Tensor samples = result.samples.to(torch::kCPU);
-    for (int64_t i = 0; i < settings.batch; ++i) {
-        SamplingSettings one = settings;
-        one.seed = settings.seed + static_cast<uint64_t>(i);
-        one.batch = 1;
-        Json record = Json::object();
-        record["software"] = std::string("SDE Studio ") + SDE_VERSION;
-        record["model"] = Json::object();
-        record["model"]["file"] = baseName(loaded.info.path);
-        record["model"]["weights"] = loaded.info.loadedWeights;
-        record["model"]["config"] = model.config().toJson();
-        record["sampling"] = one.toJson();
-        record["nfe"] = result.nfe;
-        const std::string parameters = describeSettings(one) + "; model " + baseName(loaded.info.path) + " ("
-                                       + loaded.info.loadedWeights + " weights); NFE " + std::to_string(result.nfe);
-        const std::string path = folder + "/sample-" + std::to_string(one.seed) + ".png";
-        savePng(path, samples[i], {{"parameters", parameters}, {"sdestudio", record.dump()}});
-        std::cout << path << "\n";
-    }
-    if (settings.batch > 1) {
-        savePng(folder + "/grid.png", makeGrid(samples));
-        std::cout << folder << "/grid.png\n";
-    }
+    writeResults(folder, "sample", result.samples, settings, loaded, result.nfe, Json::object());
     return 0;
 }
 

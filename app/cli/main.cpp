@@ -22,6 +22,9 @@ Commands:
   score            evaluate the score function s(x, t) on given tensors
   sample           generate images (PC sampler or probability-flow ODE)
   bpd IMAGE...     bits/dim of images through the probability-flow ODE
+  inpaint          fill a masked region of an image
+  colorize         colorize a gray image
+  interpolate      interpolate between two images through the probability-flow ODE
 
 Run 'sdestudio-cli COMMAND --help' for a command's options.
 )";
@@ -37,6 +40,9 @@ int main(int argc, char **argv)
         {"score", sde::cli::runScore},
         {"sample", sde::cli::runSample},
         {"bpd", sde::cli::runBpd},
+        {"inpaint", sde::cli::runInpaint},
+        {"colorize", sde::cli::runColorize},
+        {"interpolate", sde::cli::runInterpolate},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cout << kUsage;

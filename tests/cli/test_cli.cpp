@@ -6,6 +6,7 @@
 
 #include "test_support.h"
 
+#include <QDir>
 #include <QFileInfo>
 #include <QProcess>
 #include <QtTest/QtTest>
@@ -208,6 +209,63 @@ private slots:
         const double mean = lines[2].split('\t')[1].split(' ')[0].toDouble();
         QVERIFY(a > 0 && b > 0);
         QVERIFY(std::abs(mean - (a + b) / 2) < 1e-3);
+    }
+
+    void inpaintColorizeAndInterpolate()
+    {
+        const std::string dir = test::makeTempDir();
+        const QString qdir = QString::fromStdString(dir);
+        const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                                fixture("ncsnpp_ve_small", "config.json"), "--steps", "5"};
+        torch::manual_seed(12);
+        torch::Tensor image = torch::rand({3, 16, 16});
+        savePng(dir + "/image.png", image);
+        torch::Tensor mask = torch::zeros({1, 16, 16});
+        mask.slice(1, 2, 10).slice(2, 3, 13).fill_(1.0); // white: fill
+        savePng(dir + "/mask.png", mask);
+
+        Run inpaint = cli(QStringList{"inpaint"} + model + QStringList{"--image", qdir + "/image.png", "--mask",
+                                                                       qdir + "/mask.png", "--seed", "4", "-o", qdir + "/in"});
+        QCOMPARE(inpaint.exitCode, 0);
+        torch::Tensor filled = loadImage(dir + "/in/inpaint-4.png");
+        torch::Tensor input = loadImage(dir + "/image.png");
+        torch::Tensor keep = (mask < 0.5).expand_as(input);
+        QVERIFY(torch::equal(filled.masked_select(keep), input.masked_select(keep)));
+        QVERIFY(!torch::equal(filled.masked_select(~keep), input.masked_select(~keep)));
+        QVERIFY(readPngText(dir + "/in/inpaint-4.png").at("sdestudio").find("\"mask\":\"mask.png\"") != std::string::npos);
+
+        Run colorize = cli(QStringList{"colorize"} + model + QStringList{"--image", qdir + "/image.png", "-o", qdir + "/co"});
+        QCOMPARE(colorize.exitCode, 0);
+        QVERIFY2(colorize.err.contains("seed"), qPrintable(colorize.err));
+        const QString colored = QDir(qdir + "/co").entryList({"colorize-*.png"}).value(0);
+        QVERIFY(!colored.isEmpty());
+        // (The kept gray level is checked on tensors in test_editing: the fixtures' random-weight
+        // networks produce colors far outside [0, 1], which a PNG clamps.)
+        torch::Tensor result = loadImage(dir + "/co/" + colored.toStdString());
+        QCOMPARE(result.sizes().vec(), (std::vector<int64_t>{3, 16, 16}));
+        Json record = Json::parse(readPngText(dir + "/co/" + colored.toStdString()).at("sdestudio"));
+        QCOMPARE(record.at("operation").asString(), std::string("colorize"));
+        QCOMPARE(record.at("inputs").at("image").asString(), std::string("image.png"));
+
+        Run interpolate = cli({"interpolate", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                               fixture("ncsnpp_ve_small", "config.json"), "--first", qdir + "/image.png", "--second",
+                               qdir + "/in/inpaint-4.png", "--frames", "4", "--solver", "heun", "--steps", "10", "-o",
+                               qdir + "/lerp"});
+        QCOMPARE(interpolate.exitCode, 0);
+        QVERIFY(interpolate.err.contains("reconstruction error"));
+        for (const char *name : {"/lerp/frame-00.png", "/lerp/frame-03.png", "/lerp/contact.png"})
+            QVERIFY2(QFileInfo::exists(qdir + name), name);
+        QCOMPARE(loadImage(dir + "/lerp/contact.png").size(2), int64_t(4 * 18 + 2));
+
+        // Inputs that do not fit are refused by name.
+        Run gray = cli({"colorize", "--model", fixture("ddpmpp_vp_small", "checkpoint.pth"), "--config",
+                        fixture("ddpmpp_vp_small", "config.json"), "--image", qdir + "/image.png", "-o", qdir + "/x"});
+        QCOMPARE(gray.exitCode, 1);
+        QVERIFY(gray.err.contains("RGB model"));
+        Run small = cli(QStringList{"inpaint"} + model + QStringList{"--image", QString::fromStdString(test::dataDir()) + "/images/gray-28.png",
+                                                                     "--mask", qdir + "/mask.png", "-o", qdir + "/x"});
+        QCOMPARE(small.exitCode, 1);
+        QVERIFY2(small.err.contains("28x28"), qPrintable(small.err));
     }
 
     void scoreRefusesWrongShapesAndWritesNothing()

@@ -1,0 +1,143 @@
+#include "sampler_options.h"
+
+#include "imaging/image_io.h"
+#include "util/build_info.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <iostream>
+
+#include <csignal>
+#include <filesystem>
+#include <random>
+
+namespace sde::cli {
+
+CancelToken interruptToken;
+
+namespace {
+
+extern "C" void onInterrupt(int) { interruptToken.cancel(); }
+
+} // namespace
+
+// Ctrl+C asks the run to stop within one step instead of killing the process mid-write.
+InterruptScope::InterruptScope()
+{
+    interruptToken.reset();
+    previous_ = std::signal(SIGINT, onInterrupt);
+}
+
+InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_); }
+
+void makeFolder(const std::string &path)
+{
+    std::error_code error;
+    std::filesystem::create_directories(path, error);
+    if (error || !std::filesystem::is_directory(path))
+        throw Error("cannot create the folder '" + path + "'" + (error ? ": " + error.message() : ""));
+}
+
+void addSamplerOptions(Arguments &args, bool withOdeSampler)
+{
+    if (withOdeSampler)
+        args.option("--sampler", "pc|ode", "predictor-corrector or probability-flow ODE (default: the config's)");
+    args.option("--predictor", "NAME", "euler_maruyama, reverse_diffusion, ancestral_sampling or none")
+        .option("--corrector", "NAME", "langevin, ald or none")
+        .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
+        .option("--corrector-steps", "K", "corrector steps per noise level")
+        .option("--steps", "N", withOdeSampler ? "noise levels (pc) or fixed solver steps (ode euler/heun)"
+                                               : "noise levels")
+        .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
+        .flag("--denoise", "finish with the noise-free mean (default: the config's)")
+        .flag("--no-denoise", "keep the last step's noise")
+        .option("--seed", "S", "seed; image i uses S + i (default: random, printed)")
+        .option("--temperature", "T", "scale of the prior sample (default 1)")
+        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
+    if (withOdeSampler)
+        args.option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
+            .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
+            .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)");
+}
+
+SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
+{
+    SamplingSettings s = SamplingSettings::fromConfig(config);
+    s.method = args.value("--sampler", s.method);
+    if (s.method != "pc" && s.method != "ode")
+        throw Error("--sampler must be pc or ode, not '" + s.method + "'");
+    s.pc.predictor = args.value("--predictor", s.pc.predictor);
+    s.pc.corrector = args.value("--corrector", s.pc.corrector);
+    s.pc.snr = args.number("--snr", s.pc.snr);
+    s.pc.correctorSteps = args.integer("--corrector-steps", s.pc.correctorSteps);
+    s.pc.steps = args.integer("--steps", s.pc.steps);
+    s.pc.eps = s.ode.eps = args.number("--eps", 0.0);
+    s.pc.temperature = s.ode.temperature = args.number("--temperature", 1.0);
+    s.ode.ode.method = odeMethodFromName(args.value("--solver", "rk45"));
+    s.ode.ode.rtol = args.number("--rtol", s.ode.ode.rtol);
+    s.ode.ode.atol = args.number("--atol", s.ode.ode.atol);
+    s.ode.ode.steps = args.integer("--steps", s.ode.ode.steps);
+    if (args.has("--no-denoise"))
+        s.pc.noiseRemoval = s.ode.noiseRemoval = false;
+    if (args.has("--denoise"))
+        s.pc.noiseRemoval = s.ode.noiseRemoval = true;
+    s.batch = args.integer("--batch", 1);
+    if (s.batch < 1 || s.batch > 4096)
+        throw Error("--batch must be between 1 and 4096");
+    if (s.pc.steps < 0 || s.pc.steps == 1 || s.pc.steps > 100000)
+        throw Error("--steps must be between 2 and 100000");
+    if (s.pc.correctorSteps < 0 || s.pc.correctorSteps > 1000)
+        throw Error("--corrector-steps must be between 0 and 1000");
+    if (!(s.pc.temperature > 0.0) || s.pc.temperature > 100.0)
+        throw Error("--temperature must be in (0, 100]");
+    if (!(s.pc.snr > 0.0))
+        throw Error("--snr must be positive");
+    if (s.pc.eps < 0.0 || s.pc.eps >= 1.0)
+        throw Error("--eps must be in (0, 1)");
+    if (!(s.ode.ode.rtol > 0.0) || !(s.ode.ode.atol > 0.0))
+        throw Error("--rtol and --atol must be positive");
+    if (auto seed = args.value("--seed")) {
+        const int64_t value = args.integer("--seed", 0);
+        if (value < 0)
+            throw Error("--seed must not be negative");
+        s.seed = static_cast<uint64_t>(value);
+    } else {
+        s.seed = std::random_device{}() & 0x7fffffffu;
+    }
+    return s;
+}
+
+void writeResults(const std::string &folder, const std::string &operation, const torch::Tensor &images,
+                  const SamplingSettings &settings, const LoadedModel &loaded, int64_t nfe, const Json &inputs)
+{
+    const torch::Tensor cpu = images.to(torch::kCPU);
+    const ScoreModel &model = *loaded.model;
+    for (int64_t i = 0; i < cpu.size(0); ++i) {
+        SamplingSettings one = settings;
+        one.seed = settings.seed + static_cast<uint64_t>(i);
+        one.batch = 1;
+        Json record = Json::object();
+        record["software"] = std::string("SDE Studio ") + SDE_VERSION;
+        record["operation"] = operation;
+        record["model"] = Json::object();
+        record["model"]["file"] = baseName(loaded.info.path);
+        record["model"]["weights"] = loaded.info.loadedWeights;
+        record["model"]["config"] = model.config().toJson();
+        record["sampling"] = one.toJson();
+        record["nfe"] = nfe;
+        if (inputs.size() > 0)
+            record["inputs"] = inputs;
+        const std::string parameters = operation + ": " + describeSettings(one) + "; model "
+                                       + baseName(loaded.info.path) + " (" + loaded.info.loadedWeights
+                                       + " weights); NFE " + std::to_string(nfe);
+        const std::string path = folder + "/" + operation + "-" + std::to_string(one.seed) + ".png";
+        savePng(path, cpu[i], {{"parameters", parameters}, {"sdestudio", record.dump()}});
+        std::cout << path << "\n";
+    }
+    if (cpu.size(0) > 1) {
+        savePng(folder + "/grid.png", makeGrid(cpu));
+        std::cout << folder << "/grid.png\n";
+    }
+}
+
+} // namespace sde::cli

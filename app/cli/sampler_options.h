@@ -1,0 +1,39 @@
+#pragma once
+
+#include "arguments.h"
+
+#include "io/model_file.h"
+#include "sampling/sampling_settings.h"
+
+#include <map>
+#include <string>
+
+namespace sde::cli {
+
+// The sampler options of sample, inpaint and colorize (--sampler only where the ODE applies).
+void addSamplerOptions(Arguments &args, bool withOdeSampler);
+// The config's sampling settings, overridden by the options; errors name the option.
+SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config);
+
+// Set by Ctrl+C while an InterruptScope is alive; long runs pass it as their cancel token.
+extern CancelToken interruptToken;
+class InterruptScope {
+public:
+    InterruptScope();
+    ~InterruptScope();
+
+private:
+    void (*previous_)(int);
+};
+
+// Creates a folder and its parents; the error names it.
+void makeFolder(const std::string &path);
+
+// Writes each image of a batch as <folder>/<operation>-<seed>.png (image i has seed S + i) and,
+// for several, <folder>/grid.png. Each PNG carries `parameters` (one readable line) and
+// `sdestudio` (JSON: operation, model file and config, sampling settings of that one image with
+// batch 1, NFE, and `inputs`). Prints the paths.
+void writeResults(const std::string &folder, const std::string &operation, const torch::Tensor &images,
+                  const SamplingSettings &settings, const LoadedModel &loaded, int64_t nfe, const Json &inputs);
+
+} // namespace sde::cli
