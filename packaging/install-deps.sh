@@ -8,6 +8,7 @@ packages=(
     libtorch-dev            # LibTorch 1.13 (CPU)
     libspdlog-dev           # logging
     libopencv-dev           # images and video in core's imaging part
+    zlib1g-dev              # gzip-compressed IDX data sets
     qt6-base-dev            # Qt 6 Widgets and Qt Test
     libqcustomplot-dev libqcustomplot2.1-qt6
     xvfb xauth              # a virtual display for screenshots of the studio

@@ -114,7 +114,7 @@ bool Arguments::parse(const std::vector<std::string> &args)
     }
     if (!list_ && positionalValues_.size() > positionals_.size())
         throw Error("unexpected argument '" + positionalValues_[positionals_.size()] + "' for '" + command_ + "'");
-    if (positionalValues_.size() < positionals_.size())
+    if (positionalValues_.size() < positionals_.size() - (list_ ? 1 : 0))
         throw Error("'" + command_ + "' needs " + positionals_[positionalValues_.size()].name
                     + " (see sdestudio-cli " + command_ + " --help)");
     return true;

@@ -6,6 +6,7 @@
 #include "progress.h"
 #include "sampler_options.h"
 
+#include "imaging/idx_file.h"
 #include "imaging/image_io.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
@@ -79,10 +80,14 @@ int runSample(const std::vector<std::string> &argv)
 
 int runBpd(const std::vector<std::string> &argv)
 {
-    Arguments args("bpd", "--model FILE IMAGE... [options]",
+    Arguments args("bpd", "--model FILE (IMAGE... | --idx FILE) [options]",
                    "Bits per dimension of images through the probability-flow ODE (the reference's likelihood):\n"
-                   "per image and the mean, with the NFE used. Images must have the model's size and channels.");
-    args.positionalList("IMAGE", "PNG or JPEG images (8-bit)")
+                   "per image and the mean, with the NFE used. Images must have the model's size and channels; IDX images\n"
+                   "smaller than the model (28x28 in a 32x32 model) are padded with black borders.");
+    args.positionalList("IMAGE", "PNG or JPEG images (8-bit); or none with --idx")
+        .option("--idx", "FILE", "an IDX image file (.gz or plain), e.g. Fashion-MNIST's t10k-images-idx3-ubyte.gz")
+        .option("--first", "K", "with --idx: the first image to use (default 0)")
+        .option("--count", "N", "with --idx: how many images (default 10)")
         .option("--model", "FILE", "the model file (.pth or .safetensors)")
         .option("--probe", "KIND", "Hutchinson probe: rademacher (default) or gaussian")
         .option("--seed", "S", "seed of the probe and the dequantization noise (default 0)")
@@ -110,15 +115,41 @@ int runBpd(const std::vector<std::string> &argv)
         throw Error("--rtol and --atol must be positive");
     const int64_t seed = args.integer("--seed", 0);
 
-    // Check every image before the long work starts.
+    // Read and check every image before the long work starts.
     std::vector<torch::Tensor> images;
-    for (const std::string &path : args.positionalValues()) {
-        torch::Tensor image = loadImage(path, shape[0]);
-        if (image.size(1) != shape[1] || image.size(2) != shape[2])
-            throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
-                        + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
-                        + " images");
-        images.push_back(image);
+    std::vector<std::string> names;
+    if (auto idx = args.value("--idx")) {
+        if (!args.positionalValues().empty())
+            throw Error("give images or --idx, not both");
+        torch::Tensor all = readIdxImages(*idx);
+        const int64_t first = args.integer("--first", 0), count = args.integer("--count", 10);
+        if (first < 0 || count < 1 || first + count > all.size(0))
+            throw Error("--first " + std::to_string(first) + " --count " + std::to_string(count) + " is outside the "
+                        + std::to_string(all.size(0)) + " images of '" + *idx + "'");
+        if (shape[0] != 1)
+            throw Error("IDX images are gray; this model has " + std::to_string(shape[0]) + " channels");
+        const int64_t padH = shape[1] - all.size(1), padW = shape[2] - all.size(2);
+        if (padH < 0 || padW < 0 || padH % 2 || padW % 2)
+            throw Error("'" + *idx + "' holds " + std::to_string(all.size(2)) + "x" + std::to_string(all.size(1))
+                        + " images, which do not fit the model's " + std::to_string(shape[2]) + "x"
+                        + std::to_string(shape[1]));
+        for (int64_t i = first; i < first + count; ++i) {
+            torch::Tensor image = all[i].unsqueeze(0).to(torch::kFloat32) / 255.0;
+            images.push_back(torch::constant_pad_nd(image, {padW / 2, padW / 2, padH / 2, padH / 2}));
+            names.push_back(baseName(*idx) + "[" + std::to_string(i) + "]");
+        }
+    } else {
+        if (args.positionalValues().empty())
+            throw Error("'bpd' needs images or --idx FILE (see sdestudio-cli bpd --help)");
+        for (const std::string &path : args.positionalValues()) {
+            torch::Tensor image = loadImage(path, shape[0]);
+            if (image.size(1) != shape[1] || image.size(2) != shape[2])
+                throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
+                            + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
+                            + " images");
+            images.push_back(image);
+            names.push_back(path);
+        }
     }
 
     double total = 0.0;
@@ -130,7 +161,7 @@ int runBpd(const std::vector<std::string> &argv)
         if (args.has("--dequantize"))
             x = (x * 255.0 + torch::rand(x.sizes(), generator)) / 256.0;
         likelihood.generator = generator;
-        ProgressBar progress(baseName(args.positionalValues()[i]));
+        ProgressBar progress(baseName(names[i]));
         OdeStepCallback onStep = [&](int64_t step, double, const torch::Tensor &, int64_t nfe) {
             progress.update(step, 0, nfe);
             return !interruptToken.requested();
@@ -142,7 +173,7 @@ int runBpd(const std::vector<std::string> &argv)
         }
         const double bpd = r.bitsPerDim[0].item<double>();
         progress.finish(std::to_string(r.nfe) + " NFE");
-        std::printf("%s\t%.4f bits/dim\t%lld NFE\n", args.positionalValues()[i].c_str(), bpd,
+        std::printf("%s\t%.4f bits/dim\t%lld NFE\n", names[i].c_str(), bpd,
                     static_cast<long long>(r.nfe));
         std::fflush(stdout);
         total += bpd;

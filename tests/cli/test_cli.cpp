@@ -2,6 +2,7 @@
 // reproduces the reference's golden score.
 #include "imaging/image_io.h"
 #include "io/safetensors.h"
+#include "util/files.h"
 #include "util/json.h"
 
 #include "test_support.h"
@@ -266,6 +267,30 @@ private slots:
                                                                      "--mask", qdir + "/mask.png", "-o", qdir + "/x"});
         QCOMPARE(small.exitCode, 1);
         QVERIFY2(small.err.contains("28x28"), qPrintable(small.err));
+    }
+
+    void bpdReadsIdxFilesAndPadsSmallerImages()
+    {
+        // Two 12x12 gray images in a plain IDX file, padded into the 16x16 VP model.
+        std::string idx("\0\0\x08\x03\0\0\0\x02\0\0\0\x0c\0\0\0\x0c", 16);
+        for (int i = 0; i < 2 * 144; ++i)
+            idx += static_cast<char>((i * 37) % 256);
+        const std::string path = test::makeTempDir() + "/small.idx";
+        writeFileAtomically(path, idx);
+        const QStringList model{"--model", fixture("ddpmpp_vp_small", "checkpoint.pth"), "--config",
+                                fixture("ddpmpp_vp_small", "config.json")};
+        Run run = cli(QStringList{"bpd"} + model + QStringList{"--idx", QString::fromStdString(path), "--count", "2",
+                                                               "--rtol", "1e-3", "--atol", "1e-3"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.contains("small.idx[0]") && run.out.contains("small.idx[1]") && run.out.contains("mean"),
+                 qPrintable(run.out));
+        Run tooMany = cli(QStringList{"bpd"} + model + QStringList{"--idx", QString::fromStdString(path), "--count", "5"});
+        QCOMPARE(tooMany.exitCode, 1);
+        QVERIFY(tooMany.err.contains("outside the 2 images"));
+        Run rgb = cli({"bpd", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                       fixture("ncsnpp_ve_small", "config.json"), "--idx", QString::fromStdString(path), "--count", "1"});
+        QCOMPARE(rgb.exitCode, 1);
+        QVERIFY(rgb.err.contains("gray"));
     }
 
     void scoreRefusesWrongShapesAndWritesNothing()

@@ -1,4 +1,5 @@
 // PNG encoding with text chunks, image loading, grids.
+#include "imaging/idx_file.h"
 #include "imaging/image_io.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
@@ -66,6 +67,36 @@ private slots:
         QVERIFY(std::abs(grid[0][1][1].item<float>() - 0.1f) < 1e-6);  // image 0
         QVERIFY(std::abs(grid[0][4][5].item<float>() - 0.5f) < 1e-6);  // image 4: row 1, column 1
         QCOMPARE(grid[0][4][9].item<float>(), 1.0f);                    // the empty sixth cell
+    }
+
+    // Fashion-MNIST's test set as Debian's dataset-fashion-mnist ships it: 10,000 gzipped 28x28
+    // images and labels, 1,000 of each of the 10 classes.
+    void readsFashionMnist()
+    {
+        const std::string dir = "/usr/share/datasets/fashion-mnist/";
+        torch::Tensor images = readIdxImages(dir + "t10k-images-idx3-ubyte.gz");
+        torch::Tensor labels = readIdxLabels(dir + "t10k-labels-idx1-ubyte.gz");
+        QCOMPARE(images.sizes().vec(), (std::vector<int64_t>{10000, 28, 28}));
+        QCOMPARE(labels.size(0), int64_t(10000));
+        QVERIFY(torch::equal(torch::bincount(labels), torch::full({10}, 1000, torch::kInt64)));
+        QVERIFY(images.max().item<int>() == 255 && images.min().item<int>() == 0);
+    }
+
+    void refusesBrokenIdxFiles()
+    {
+        const std::string dir = test::makeTempDir();
+        // Two 2x2 images promised, one given.
+        std::string truncated("\0\0\x08\x03\0\0\0\x02\0\0\0\x02\0\0\0\x02\x01\x02\x03\x04", 20);
+        writeFileAtomically(dir + "/short.idx", truncated);
+        try {
+            readIdxImages(dir + "/short.idx");
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("promises 8"), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, readIdxLabels(dir + "/short.idx")); // images are not labels
+        writeFileAtomically(dir + "/text.idx", "hello");
+        QVERIFY_THROWS_EXCEPTION(Error, readIdxImages(dir + "/text.idx"));
     }
 
     void samplingSettingsRoundTrip()
