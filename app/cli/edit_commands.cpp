@@ -197,7 +197,11 @@ int runInterpolate(const std::vector<std::string> &argv)
         std::snprintf(name, sizeof name, "/frame-%02lld.png", static_cast<long long>(i));
         Json frame = record;
         frame["alpha"] = alphas[static_cast<size_t>(i)];
-        savePng(folder + name, result.frames[i], {{"sdestudio", frame.dump()}});
+        const std::string parameters = "interpolate: " + baseName(firstPath) + " -> " + baseName(secondPath)
+                                       + " at alpha " + Json(alphas[static_cast<size_t>(i)]).dump()
+                                       + ", temperature " + Json(options.temperature).dump() + "; model "
+                                       + baseName(loaded.info.path) + "; NFE " + std::to_string(result.nfe);
+        savePng(folder + name, result.frames[i], {{"parameters", parameters}, {"sdestudio", frame.dump()}});
         std::cout << folder << name << "\n";
     }
     savePng(folder + "/contact.png", makeGrid(result.frames, frames), {{"sdestudio", record.dump()}});
