@@ -8,6 +8,7 @@
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/shape_text.h"
 
 #include <torch/torch.h>
 
@@ -30,13 +31,6 @@ std::string withThousands(int64_t n)
     return out;
 }
 
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
 
 } // namespace
 

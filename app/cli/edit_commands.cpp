@@ -21,18 +21,6 @@ namespace sde::cli {
 
 namespace {
 
-// An input image at the model's size and channels; the error names both sizes.
-torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels = 0)
-{
-    const auto shape = model.sampleShape();
-    torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
-    if (image.size(1) != shape[1] || image.size(2) != shape[2])
-        throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
-                    + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
-                    + " images (resize it first)");
-    return image;
-}
-
 SamplerCallback progressCallback(ProgressBar &progress)
 {
     return [&progress](const SamplerStep &step) { progress.update(step.step, step.totalSteps, step.nfe); };

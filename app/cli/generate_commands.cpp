@@ -142,12 +142,7 @@ int runBpd(const std::vector<std::string> &argv)
         if (args.positionalValues().empty())
             throw Error("'bpd' needs images or --idx FILE (see sdestudio-cli bpd --help)");
         for (const std::string &path : args.positionalValues()) {
-            torch::Tensor image = loadImage(path, shape[0]);
-            if (image.size(1) != shape[1] || image.size(2) != shape[2])
-                throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
-                            + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
-                            + " images");
-            images.push_back(image);
+            images.push_back(loadModelImage(path, model));
             names.push_back(path);
         }
     }

@@ -107,6 +107,17 @@ SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig 
     return s;
 }
 
+torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels)
+{
+    const auto shape = model.sampleShape();
+    torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
+    if (image.size(1) != shape[1] || image.size(2) != shape[2])
+        throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
+                    + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
+                    + " images (resize it first)");
+    return image;
+}
+
 void writeResults(const std::string &folder, const std::string &operation, const torch::Tensor &images,
                   const SamplingSettings &settings, const LoadedModel &loaded, int64_t nfe, const Json &inputs)
 {

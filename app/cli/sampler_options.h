@@ -29,6 +29,10 @@ private:
 // Creates a folder and its parents; the error names it.
 void makeFolder(const std::string &path);
 
+// An image file at the model's size, as [C, H, W] in [0, 1] with the model's channels (or
+// `channels`); the error names both sizes.
+torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels = 0);
+
 // Writes each image of a batch as <folder>/<operation>-<seed>.png (image i has seed S + i) and,
 // for several, <folder>/grid.png. Each PNG carries `parameters` (one readable line) and
 // `sdestudio` (JSON: operation, model file and config, sampling settings of that one image with

@@ -3,20 +3,9 @@
 #include "model/score_model.h"
 #include "util/batch.h"
 #include "util/error.h"
+#include "util/shape_text.h"
 
 namespace sde {
-
-namespace {
-
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
-
-} // namespace
 
 void requireModelShape(const ScoreModel &model, const torch::Tensor &images, const std::string &what)
 {

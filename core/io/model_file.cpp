@@ -4,6 +4,7 @@
 #include "io/torch_checkpoint.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/shape_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -17,13 +18,6 @@ namespace {
 
 constexpr const char *kFormatTag = "sdestudio-model";
 
-std::string shapeText(at::IntArrayRef shape)
-{
-    std::string out = "[";
-    for (size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + "]";
-}
 
 std::string listSome(const std::vector<std::string> &items, size_t most = 8)
 {
