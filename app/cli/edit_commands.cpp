@@ -26,14 +26,6 @@ SamplerCallback progressCallback(ProgressBar &progress)
     return [&progress](const SamplerStep &step) { progress.update(step.step, step.totalSteps, step.nfe); };
 }
 
-// Reports a cancelled run; returns the exit code.
-int cancelled(ProgressBar &progress, int64_t steps)
-{
-    progress.finish("cancelled at step " + std::to_string(steps));
-    std::cerr << "cancelled: no images were written\n";
-    return 130;
-}
-
 } // namespace
 
 int runInpaint(const std::vector<std::string> &argv)

@@ -67,11 +67,8 @@ int runSample(const std::vector<std::string> &argv)
         InterruptScope interrupts;
         result = runSampler(model, settings, onStep, &interruptToken);
     }
-    if (!result.completed) {
-        progress.finish("cancelled at step " + std::to_string(result.steps));
-        std::cerr << "cancelled: no images were written\n";
-        return 130;
-    }
+    if (!result.completed)
+        return cancelled(progress, result.steps);
     progress.finish(std::to_string(settings.batch) + " image(s), " + std::to_string(result.nfe) + " NFE");
 
     writeResults(folder, "sample", result.samples, settings, loaded, result.nfe, Json::object());

@@ -30,6 +30,13 @@ InterruptScope::InterruptScope()
 
 InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_); }
 
+int cancelled(ProgressBar &progress, int64_t steps)
+{
+    progress.finish("cancelled at step " + std::to_string(steps));
+    std::cerr << "cancelled: no images were written\n";
+    return 130;
+}
+
 void makeFolder(const std::string &path)
 {
     std::error_code error;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "arguments.h"
+#include "progress.h"
 
 #include "io/model_file.h"
 #include "sampling/sampling_settings.h"
@@ -25,6 +26,10 @@ public:
 private:
     void (*previous_)(int);
 };
+
+// Finishes the progress line of a cancelled run and says nothing was written; returns the exit
+// code (130, as for SIGINT).
+int cancelled(ProgressBar &progress, int64_t steps);
 
 // Creates a folder and its parents; the error names it.
 void makeFolder(const std::string &path);

@@ -53,11 +53,4 @@ int configureThreads(int requested)
     return at::get_num_threads();
 }
 
-std::string describeDevice(const torch::Device &device)
-{
-    if (device.is_cpu())
-        return "cpu (" + std::to_string(at::get_num_threads()) + " threads)";
-    return device.str();
-}
-
 } // namespace sde

@@ -15,7 +15,4 @@ torch::Device parseDevice(const std::string &name);
 // Returns the count in effect.
 int configureThreads(int requested = 0);
 
-// "cpu", or "cuda:0 (NVIDIA H100 ...)" style text for logs and the About box.
-std::string describeDevice(const torch::Device &device);
-
 } // namespace sde

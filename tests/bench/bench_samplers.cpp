@@ -20,31 +20,21 @@
 #include "sde/reverse_sde.h"
 #include "util/device.h"
 
+#include "bench_support.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-long peakRssKb()
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stol(line.substr(6));
-    return -1;
-}
-
-void resetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+using sde::bench::peakRssKb;
+using sde::bench::resetPeakRss;
 
 struct Figure {
     int64_t nfe = 0;
@@ -81,13 +71,9 @@ int main(int argc, char **argv)
             seconds = std::stod(value);
         else if (arg == "--threads")
             threads = std::stoi(value);
-        else if (arg == "--batches") {
-            batches.clear();
-            std::stringstream in(value);
-            std::string item;
-            while (std::getline(in, item, ','))
-                batches.push_back(std::stoll(item));
-        } else {
+        else if (arg == "--batches")
+            batches = sde::bench::parseList(value);
+        else {
             std::cerr << "unknown option " << arg << "\n";
             return 2;
         }

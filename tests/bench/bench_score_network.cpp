@@ -10,47 +10,22 @@
 #include "model/config.h"
 #include "model/score_model.h"
 #include "util/device.h"
+
+#include "bench_support.h"
 #include "util/build_info.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-namespace {
+using sde::bench::parseList;
+using sde::bench::procStatusKb;
+using sde::bench::resetPeakRss;
 
-long procStatusKb(const std::string &field)
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind(field + ":", 0) == 0)
-            return std::stol(line.substr(field.size() + 1));
-    return -1;
-}
-
-void resetPeakRss()
-{
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-}
-
-std::vector<int64_t> parseList(const std::string &text)
-{
-    std::vector<int64_t> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        out.push_back(std::stoll(item));
-    return out;
-}
-
-} // namespace
 
 int main(int argc, char **argv)
 {
