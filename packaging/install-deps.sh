@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     cmake ninja-build g++ ccache pkg-config
     libtorch-dev            # LibTorch 1.13 (CPU)
+    libopenblas0-openmp     # an optimised BLAS behind LibTorch (else netlib's reference BLAS: ~7x slower)
     libspdlog-dev           # logging
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # gzip-compressed IDX data sets
@@ -13,6 +14,7 @@ packages=(
     libqcustomplot-dev libqcustomplot2.1-qt6
     xvfb xauth              # a virtual display for screenshots of the studio
     dataset-fashion-mnist   # training data for the bundled models
+    mate-backgrounds        # the nature photographs the bundled RGB model was trained on
 )
 
 missing=()

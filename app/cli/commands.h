@@ -15,5 +15,6 @@ int runBpd(const std::vector<std::string> &args);
 int runInpaint(const std::vector<std::string> &args);
 int runColorize(const std::vector<std::string> &args);
 int runInterpolate(const std::vector<std::string> &args);
+int runTrain(const std::vector<std::string> &args);
 
 } // namespace sde::cli

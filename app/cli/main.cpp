@@ -25,6 +25,7 @@ Commands:
   inpaint          fill a masked region of an image
   colorize         colorize a gray image
   interpolate      interpolate between two images through the probability-flow ODE
+  train            train a score model or a noise-conditional classifier
 
 Run 'sdestudio-cli COMMAND --help' for a command's options.
 )";
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
         {"inpaint", sde::cli::runInpaint},
         {"colorize", sde::cli::runColorize},
         {"interpolate", sde::cli::runInterpolate},
+        {"train", sde::cli::runTrain},
     };
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
         std::cout << kUsage;

@@ -22,12 +22,17 @@ std::string duration(double seconds)
 
 } // namespace
 
-ProgressBar::ProgressBar(std::string label)
-    : label_(std::move(label)), start_(std::chrono::steady_clock::now()), terminal_(::isatty(STDERR_FILENO) != 0)
+ProgressBar::ProgressBar(std::string label, int64_t firstStep)
+    : label_(std::move(label)), firstStep_(firstStep), start_(std::chrono::steady_clock::now()), terminal_(::isatty(STDERR_FILENO) != 0)
 {
 }
 
 void ProgressBar::update(int64_t step, int64_t total, int64_t nfe)
+{
+    update(step, total, "NFE " + std::to_string(nfe));
+}
+
+void ProgressBar::update(int64_t step, int64_t total, const std::string &detail)
 {
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
@@ -37,11 +42,12 @@ void ProgressBar::update(int64_t step, int64_t total, int64_t nfe)
         const double fraction = static_cast<double>(step) / static_cast<double>(total);
         const int width = 30, filled = static_cast<int>(fraction * width);
         line += "/" + std::to_string(total) + " [" + std::string(filled, '#') + std::string(width - filled, '.') + "]";
-        if (step > 0 && step < total)
-            line += " ETA " + duration(elapsed / fraction - elapsed);
+        const double done = static_cast<double>(step - firstStep_) / static_cast<double>(total - firstStep_);
+        if (step > firstStep_ && step < total)
+            line += " ETA " + duration(elapsed / done - elapsed);
         decile = static_cast<int>(fraction * 10);
     }
-    line += "  NFE " + std::to_string(nfe) + "  " + duration(elapsed);
+    line += "  " + detail + "  " + duration(elapsed);
     if (terminal_) {
         if (std::chrono::duration<double>(now - lastDraw_).count() < 0.1 && step != total)
             return;

@@ -1,5 +1,6 @@
 #include "io/model_file.h"
 
+#include "io/bundled_models.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "util/error.h"
@@ -181,8 +182,9 @@ std::vector<std::string> presetsMatchingLayout(const std::vector<std::pair<std::
     return matches;
 }
 
-LoadedModel loadModelFile(const std::string &path, const LoadOptions &options)
+LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &options)
 {
+    const std::string path = resolveModelPath(nameOrPath);
     requireReadableFile(path);
     LoadedModel loaded;
     ModelFileInfo &info = loaded.info;
@@ -267,14 +269,19 @@ LoadedModel loadModelFile(const std::string &path, const LoadOptions &options)
 }
 
 void saveModelFile(const std::string &path, const ScoreModel &model, const std::string &weights,
-                   const std::map<std::string, std::string> &extraMetadata)
+                   const std::map<std::string, std::string> &extraMetadata, bool halfPrecision)
 {
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kFormatTag;
     metadata["format_version"] = "1";
     metadata["config"] = model.config().toJson().dump();
     metadata["weights"] = weights;
-    writeSafetensors(path, stateDict(*model.network()), metadata);
+    auto tensors = stateDict(*model.network());
+    if (halfPrecision) {
+        metadata["storage"] = "float16";
+        convertFloat32ToFloat16(tensors);
+    }
+    writeSafetensors(path, tensors, metadata);
 }
 
 } // namespace sde

@@ -43,12 +43,14 @@ struct LoadedModel {
 // and by the preset's name appearing in the path); ambiguity is reported in the info. Loading is
 // strict: missing or unexpected keys and shape mismatches are errors naming them. With
 // WeightSet::Ema the EMA weights are used when the file has them, else it is an error.
-LoadedModel loadModelFile(const std::string &path, const LoadOptions &options = {});
+// A bundled model's name ("fashion-mnist") opens that model.
+LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &options = {});
 
 // Writes a model as one .safetensors file with the config and provenance in its metadata,
-// atomically. `extraMetadata` is added to the standard keys.
+// atomically. `extraMetadata` is added to the standard keys. With `halfPrecision` the float32
+// tensors are stored as float16 (half the size; loading converts them back).
 void saveModelFile(const std::string &path, const ScoreModel &model, const std::string &weights,
-                   const std::map<std::string, std::string> &extraMetadata = {});
+                   const std::map<std::string, std::string> &extraMetadata = {}, bool halfPrecision = false);
 
 // Copies a state dict into a module, strictly. `label` names the file in errors.
 void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<std::string, torch::Tensor>> &entries,

@@ -173,4 +173,11 @@ void writeSafetensors(const std::string &path, const std::vector<std::pair<std::
     writeFileAtomically(path, serializeSafetensors(tensors, metadata));
 }
 
+void convertFloat32ToFloat16(std::vector<std::pair<std::string, torch::Tensor>> &tensors)
+{
+    for (auto &entry : tensors)
+        if (entry.second.scalar_type() == torch::kFloat32)
+            entry.second = entry.second.to(torch::kFloat16);
+}
+
 } // namespace sde

@@ -28,6 +28,9 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
 // Writes tensors (moved to the CPU, made contiguous) and metadata atomically.
 void writeSafetensors(const std::string &path, const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
                       const std::map<std::string, std::string> &metadata = {});
+// Half-precision storage: every float32 tensor becomes float16 (others are left as they are).
+void convertFloat32ToFloat16(std::vector<std::pair<std::string, torch::Tensor>> &tensors);
+
 std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
                                  const std::map<std::string, std::string> &metadata);
 

@@ -311,10 +311,23 @@ Json ModelConfig::toJson() const
 void ModelConfig::validate() const
 {
     const NetworkConfig &m = model;
-    requireOneOf("model.name", m.name, {"ncsnpp", "ddpm"});
+    requireOneOf("model.name", m.name, {"ncsnpp", "ddpm", "toy_mlp"});
     requireOneOf("training.sde", training.sde, {"vesde", "vpsde", "subvpsde"});
-    if (data.imageSize < 4 || data.imageSize > 4096)
+    if (m.name == "toy_mlp") {
+        // Points of a 2D (or few-dimensional) distribution, stored as [D, 1, 1] images.
+        if (data.imageSize != 1)
+            outOfRange("data.image_size", std::to_string(data.imageSize), "the toy_mlp network takes points: image_size must be 1");
+        if (data.numChannels < 1 || data.numChannels > 64)
+            outOfRange("data.num_channels", std::to_string(data.numChannels), "the point dimension must be between 1 and 64");
+        if (m.nf < 4 || m.nf > 4096)
+            outOfRange("model.nf", std::to_string(m.nf), "must be between 4 and 4096");
+        if (m.numResBlocks < 0 || m.numResBlocks > 64)
+            outOfRange("model.num_res_blocks", std::to_string(m.numResBlocks), "must be between 0 and 64");
+    } else if (data.imageSize < 4 || data.imageSize > 4096)
         outOfRange("data.image_size", std::to_string(data.imageSize), "must be between 4 and 4096");
+    validateSdeAndSampling();
+    if (m.name == "toy_mlp")
+        return;
     if (data.numChannels < 1 || data.numChannels > 64)
         outOfRange("data.num_channels", std::to_string(data.numChannels), "must be between 1 and 64");
     if (m.nf < 4 || m.nf > 4096)
@@ -361,6 +374,11 @@ void ModelConfig::validate() const
         if (!(m.fourierScale > 0.0) || !std::isfinite(m.fourierScale))
             outOfRange("model.fourier_scale", show(m.fourierScale), "must be positive");
     }
+}
+
+void ModelConfig::validateSdeAndSampling() const
+{
+    const NetworkConfig &m = model;
     requireOneOf("model.nonlinearity", m.nonlinearity, {"swish", "elu", "relu", "lrelu"});
     if (!(m.sigmaMin > 0.0) || !std::isfinite(m.sigmaMin))
         outOfRange("model.sigma_min", show(m.sigmaMin), "must be positive");
@@ -388,6 +406,8 @@ std::string ModelConfig::architectureName() const
 {
     if (model.name == "ddpm")
         return "DDPM";
+    if (model.name == "toy_mlp")
+        return "MLP (2D toy)";
     // The reference builds both with models/ncsnpp.py; DDPM++ is the variant without FIR
     // resampling and without the progressive input path.
     return (!model.fir && model.progressiveInput == "none") ? "DDPM++" : "NCSN++";

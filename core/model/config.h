@@ -20,7 +20,7 @@ struct DataConfig {
 };
 
 struct NetworkConfig {
-    std::string name = "ncsnpp"; // ncsnpp (NCSN++ / DDPM++) or ddpm
+    std::string name = "ncsnpp"; // ncsnpp (NCSN++ / DDPM++), ddpm, or toy_mlp (2D points)
     int64_t nf = 128;
     std::vector<int64_t> chMult{1, 2, 2, 2};
     int64_t numResBlocks = 4;
@@ -101,6 +101,12 @@ struct ModelConfig {
 
     // The sampling end time the reference uses for this SDE (1e-5 for VE, 1e-3 for VP/sub-VP).
     double samplingEps() const;
+
+    // A model of points (the toy_mlp network: image_size 1, the point's coordinates as channels).
+    bool isPointModel() const { return model.name == "toy_mlp"; }
+
+private:
+    void validateSdeAndSampling() const;
 };
 
 // Reads a config from a JSON file; the error names the file.

@@ -4,6 +4,7 @@
 #include "nets/ddpm.h"
 #include "nets/layers.h"
 #include "nets/ncsnpp.h"
+#include "nets/toy_mlp.h"
 #include "util/error.h"
 
 #include <algorithm>
@@ -29,7 +30,9 @@ ScoreNetwork createScoreNetwork(const ModelConfig &config)
         return std::make_shared<NcsnppImpl>(config);
     if (config.model.name == "ddpm")
         return std::make_shared<DdpmImpl>(config);
-    throw Error("unknown network \"" + config.model.name + "\" (expected ncsnpp or ddpm)");
+    if (config.model.name == "toy_mlp")
+        return std::make_shared<ToyMlpImpl>(config);
+    throw Error("unknown network \"" + config.model.name + "\" (expected ncsnpp, ddpm or toy_mlp)");
 }
 
 namespace {

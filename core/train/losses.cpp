@@ -74,16 +74,19 @@ torch::Tensor configuredLoss(const ScoreModel &model, const torch::Tensor &x0, c
 {
     const TrainingConfig &training = model.config().training;
     const int64_t batch = x0.size(0);
+    // The draws are made where the generator lives (a CPU generator for a CUDA model keeps runs
+    // reproducible across devices), then moved to the data.
+    const auto drawOptions = generator ? x0.options().device(generator->device()) : x0.options();
     if (training.continuous) {
-        torch::Tensor t = sampleLossTimes(batch, x0.options(), generator);
-        torch::Tensor z = torch::randn(x0.sizes(), generator, x0.options());
+        torch::Tensor t = sampleLossTimes(batch, drawOptions, generator).to(x0.device());
+        torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions).to(x0.device());
         return denoisingScoreMatchingLoss(model, x0, t, z, training.reduceMean, training.likelihoodWeighting);
     }
     if (training.likelihoodWeighting)
         throw Error("likelihood weighting is not supported for discrete SMLD/DDPM training");
-    torch::Tensor labels = torch::randint(0, model.sde().N(), {batch}, generator,
-                                          x0.options().dtype(torch::kLong));
-    torch::Tensor z = torch::randn(x0.sizes(), generator, x0.options());
+    torch::Tensor labels = torch::randint(0, model.sde().N(), {batch}, generator, drawOptions.dtype(torch::kLong))
+                               .to(x0.device());
+    torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions).to(x0.device());
     switch (model.sde().kind()) {
     case Sde::Kind::Ve: return smldLoss(model, x0, labels, z, training.reduceMean);
     case Sde::Kind::Vp: return ddpmLoss(model, x0, labels, z, training.reduceMean);

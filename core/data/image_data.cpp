@@ -1,0 +1,273 @@
+#include "data/image_data.h"
+
+#include "data/toy_data.h"
+#include "imaging/idx_file.h"
+#include "imaging/image_io.h"
+#include "model/config.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace sde {
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+namespace {
+
+bool endsWith(const std::string &text, const std::string &suffix)
+{
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string lower(std::string text)
+{
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    return text;
+}
+
+// [C, H, W] with `channels` channels (gray <-> RGB by luma / repetition).
+torch::Tensor withChannels(const torch::Tensor &image, int64_t channels)
+{
+    if (image.size(0) == channels)
+        return image;
+    if (channels == 1 && image.size(0) == 3) {
+        torch::Tensor weights = torch::tensor({0.299f, 0.587f, 0.114f}, image.options()).view({3, 1, 1});
+        return (image * weights).sum(0, true);
+    }
+    if (channels == 3 && image.size(0) == 1)
+        return image.repeat({3, 1, 1});
+    throw Error("cannot turn a " + std::to_string(image.size(0)) + "-channel image into " + std::to_string(channels)
+                + " channels");
+}
+
+torch::Tensor toBytes(const torch::Tensor &image01) { return (image01.clamp(0.0, 1.0) * 255.0).round().to(torch::kUInt8); }
+
+} // namespace
+
+torch::Tensor resizeShorterSide(const torch::Tensor &image, int64_t shorterSide, int64_t crop)
+{
+    const int64_t h = image.size(1), w = image.size(2);
+    const double scale = static_cast<double>(shorterSide) / static_cast<double>(std::min(h, w));
+    const int64_t newH = std::max<int64_t>(shorterSide, std::llround(h * scale));
+    const int64_t newW = std::max<int64_t>(shorterSide, std::llround(w * scale));
+    torch::Tensor resized = image;
+    if (newH != h || newW != w)
+        resized = F::interpolate(image.unsqueeze(0).to(torch::kFloat32),
+                                 F::InterpolateFuncOptions()
+                                     .size(std::vector<int64_t>{newH, newW})
+                                     .mode(torch::kBilinear)
+                                     .align_corners(false)
+                                     .antialias(true))
+                      .squeeze(0)
+                      .clamp(0.0, 1.0);
+    if (crop <= 0)
+        return resized;
+    const int64_t top = (newH - crop) / 2, left = (newW - crop) / 2;
+    return resized.slice(1, top, top + crop).slice(2, left, left + crop).contiguous();
+}
+
+std::vector<std::string> listImageFiles(const std::string &folder)
+{
+    std::error_code error;
+    if (!fs::is_directory(folder, error))
+        throw Error("'" + folder + "' is not a folder");
+    std::vector<std::string> files;
+    const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+    for (auto it = fs::recursive_directory_iterator(folder, options, error); !error && it != fs::recursive_directory_iterator();
+         it.increment(error)) {
+        if (!it->is_regular_file(error))
+            continue;
+        const std::string extension = lower(it->path().extension().string());
+        if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" || extension == ".webp")
+            files.push_back(it->path().string());
+    }
+    if (error)
+        throw Error("cannot list '" + folder + "': " + error.message());
+    std::sort(files.begin(), files.end());
+    if (files.empty())
+        throw Error("'" + folder + "' holds no PNG, JPEG, BMP or WebP images");
+    return files;
+}
+
+std::string fashionMnistImagesPath(const std::string &split)
+{
+    if (split != "train" && split != "test")
+        throw Error("Fashion-MNIST has the splits train and test, not \"" + split + "\"");
+    const std::string path = std::string("/usr/share/datasets/fashion-mnist/")
+                             + (split == "train" ? "train" : "t10k") + "-images-idx3-ubyte.gz";
+    std::error_code error;
+    if (!fs::exists(path, error))
+        throw Error("Fashion-MNIST is not installed (" + path + " is missing): apt-get install dataset-fashion-mnist");
+    return path;
+}
+
+IdxTrainingData::IdxTrainingData(const std::string &imagesPath, int64_t resolution, int64_t channels, bool randomFlip)
+    : IndexedTrainingData(randomFlip)
+{
+    torch::Tensor raw = readIdxImages(imagesPath); // uint8 [N, H, W]
+    const int64_t h = raw.size(1), w = raw.size(2);
+    torch::Tensor images = raw.unsqueeze(1);
+    if (h != resolution || w != resolution) {
+        if (h <= resolution && w <= resolution) {
+            const int64_t top = (resolution - h) / 2, left = (resolution - w) / 2;
+            images = torch::constant_pad_nd(images, {left, resolution - w - left, top, resolution - h - top}, 0);
+        } else {
+            images = toBytes(F::interpolate(images.to(torch::kFloat32) / 255.0,
+                                            F::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{resolution, resolution})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(false)
+                                                .antialias(true)));
+        }
+    }
+    if (channels != 1)
+        images = images.repeat({1, channels, 1, 1});
+    images_ = images.contiguous();
+
+    // The labels file beside it: train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz.
+    std::string labelsPath = imagesPath;
+    const auto at = labelsPath.rfind("images-idx3");
+    if (at != std::string::npos) {
+        labelsPath.replace(at, 11, "labels-idx1");
+        std::error_code error;
+        if (fs::exists(labelsPath, error)) {
+            labels_ = readIdxLabels(labelsPath);
+            if (labels_.size(0) != images_.size(0))
+                throw Error("'" + labelsPath + "' has " + std::to_string(labels_.size(0)) + " labels for "
+                            + std::to_string(images_.size(0)) + " images");
+            if (labels_.min().item<int64_t>() < 0 || labels_.max().item<int64_t>() > 9)
+                throw Error("'" + labelsPath + "': labels must be 0 to 9");
+        }
+    }
+    description_ = std::to_string(images_.size(0)) + " images of " + baseName(imagesPath)
+                   + (labels_.defined() ? " with labels" : "");
+}
+
+std::vector<int64_t> IdxTrainingData::exampleShape() const
+{
+    return {images_.size(1), images_.size(2), images_.size(3)};
+}
+
+torch::Tensor IdxTrainingData::example(int64_t index, int64_t *label)
+{
+    if (label)
+        *label = labels_.defined() ? labels_.data_ptr<int64_t>()[index] : -1;
+    return images_[index].to(torch::kFloat32) / 255.0;
+}
+
+torch::Tensor IdxTrainingData::images() const { return images_.to(torch::kFloat32) / 255.0; }
+
+ImageFolderTrainingData::ImageFolderTrainingData(const std::string &folder, int64_t resolution, int64_t channels,
+                                                 bool randomFlip)
+    : IndexedTrainingData(randomFlip), files_(listImageFiles(folder)), resolution_(resolution), channels_(channels)
+{
+    cache_.resize(files_.size());
+    broken_.assign(files_.size(), false);
+    description_ = std::to_string(files_.size()) + " images in " + folder;
+}
+
+torch::Tensor ImageFolderTrainingData::example(int64_t index, int64_t *label)
+{
+    if (label)
+        *label = -1;
+    if (broken_[index])
+        return {};
+    if (!cache_[index].defined()) {
+        try {
+            torch::Tensor image = withChannels(loadImage(files_[index]), channels_);
+            cache_[index] = toBytes(resizeShorterSide(image, resolution_, resolution_));
+        } catch (const std::exception &e) {
+            broken_[index] = true;
+            warn("skipped " + files_[index] + ": " + e.what());
+            return {};
+        }
+    }
+    return cache_[index].to(torch::kFloat32) / 255.0;
+}
+
+ImagePatchTrainingData::ImagePatchTrainingData(const std::string &folder, int64_t resolution, int64_t channels,
+                                               bool randomFlip, int64_t sourceShorterSide)
+    : resolution_(resolution), channels_(channels), randomFlip_(randomFlip)
+{
+    std::vector<double> areas;
+    for (const auto &file : listImageFiles(folder)) {
+        try {
+            torch::Tensor image = resizeShorterSide(withChannels(loadImage(file), channels), sourceShorterSide);
+            areas.push_back(static_cast<double>(image.size(1) * image.size(2)));
+            images_.push_back(image);
+        } catch (const std::exception &e) {
+            warn("skipped " + file + ": " + e.what());
+        }
+    }
+    if (images_.empty())
+        throw Error("none of the images in '" + folder + "' could be read");
+    areaWeights_ = torch::tensor(areas, torch::kFloat64);
+    description_ = "patches of " + std::to_string(images_.size()) + " images in " + folder;
+}
+
+TrainingBatch ImagePatchTrainingData::batch(int64_t step, int64_t batchSize, uint64_t seed)
+{
+    at::Generator generator = seededGenerator(seed, 0x50415443ULL /* "PATC" */, static_cast<uint64_t>(step));
+    torch::Tensor which = torch::multinomial(areaWeights_, batchSize, /*replacement=*/true, generator);
+    torch::Tensor where = torch::rand({batchSize, 2}, generator, torch::kFloat64);
+    torch::Tensor flip = torch::rand({batchSize}, generator) < 0.5;
+    std::vector<torch::Tensor> patches;
+    for (int64_t i = 0; i < batchSize; ++i) {
+        const torch::Tensor &image = images_[which[i].item<int64_t>()];
+        const int64_t top = static_cast<int64_t>(where[i][0].item<double>() * (image.size(1) - resolution_ + 1));
+        const int64_t left = static_cast<int64_t>(where[i][1].item<double>() * (image.size(2) - resolution_ + 1));
+        torch::Tensor patch = image.slice(1, top, top + resolution_).slice(2, left, left + resolution_);
+        if (randomFlip_ && flip[i].item<bool>())
+            patch = patch.flip({2});
+        patches.push_back(patch);
+    }
+    TrainingBatch out;
+    out.step = step;
+    out.examples = torch::stack(patches).contiguous();
+    return out;
+}
+
+std::unique_ptr<TrainingData> openTrainingData(const std::string &spec, const ModelConfig &config)
+{
+    const int64_t resolution = config.data.imageSize;
+    const int64_t channels = config.data.numChannels;
+    const bool flip = config.data.randomFlip;
+    if (spec.rfind("toy:", 0) == 0) {
+        if (!config.isPointModel())
+            throw Error("--data " + spec + ": toy distributions train point models (model.name toy_mlp), not "
+                        + config.architectureName());
+        if (channels != 2)
+            throw Error("--data " + spec + ": the toy distributions are 2D; the config has data.num_channels = "
+                        + std::to_string(channels));
+        return std::make_unique<ToyTrainingData>(toyDistributionFromName(spec.substr(4)));
+    }
+    if (config.isPointModel())
+        throw Error("--data " + spec + ": a point model (toy_mlp) trains on toy:NAME data ("
+                    + [] {
+                          std::string names;
+                          for (const auto &name : toyDistributionNames())
+                              names += (names.empty() ? "toy:" : ", toy:") + name;
+                          return names;
+                      }()
+                    + ")");
+    if (spec == "fashion-mnist" || spec == "fashion-mnist:train")
+        return std::make_unique<IdxTrainingData>(fashionMnistImagesPath("train"), resolution, channels, flip);
+    if (spec == "fashion-mnist:test")
+        return std::make_unique<IdxTrainingData>(fashionMnistImagesPath("test"), resolution, channels, flip);
+    if (spec.rfind("patches:", 0) == 0)
+        return std::make_unique<ImagePatchTrainingData>(spec.substr(8), resolution, channels, flip, 4 * resolution);
+    std::error_code error;
+    if (fs::is_directory(spec, error))
+        return std::make_unique<ImageFolderTrainingData>(spec, resolution, channels, flip);
+    if (!fs::exists(spec, error))
+        throw Error("--data '" + spec + "': no such file or folder (expected a folder of images, an IDX file, "
+                    "fashion-mnist, patches:FOLDER or toy:NAME)");
+    if (endsWith(spec, ".gz") || spec.find("idx3") != std::string::npos)
+        return std::make_unique<IdxTrainingData>(spec, resolution, channels, flip);
+    throw Error("--data '" + spec + "': a single file must be an IDX image file (*-idx3-ubyte[.gz])");
+}
+
+} // namespace sde

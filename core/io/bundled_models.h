@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sde {
+
+// The models that ship with SDE Studio (models/bundled/NAME/ in the source tree,
+// share/sdestudio/bundled/NAME/ when installed): each folder holds the training config, a model
+// card (MODEL_CARD.md) and the weights, model.safetensors (a score model) or
+// classifier.safetensors (a noise-conditional classifier).
+struct BundledModel {
+    std::string name;      // the folder's name: "fashion-mnist", "toy-2d", ...
+    std::string kind;      // "score" or "classifier"
+    std::string path;      // the weights
+    std::string cardPath;  // MODEL_CARD.md ("" when missing)
+    std::string summary;   // the card's first paragraph after its title
+};
+
+// The folder of the bundled models ("" when none is found). SDE_MODELS_DIR overrides.
+std::string bundledModelsDir();
+// The bundled models whose weights are present, by name.
+std::vector<BundledModel> bundledModels();
+// The model a user names: an existing file as it is, else a bundled model's name (its weights'
+// path). Throws sde::Error naming the file and the bundled names otherwise.
+std::string resolveModelPath(const std::string &nameOrPath);
+
+// The model the studio and `sdestudio-cli sample` open when none is named.
+constexpr const char *kDefaultModelName = "fashion-mnist";
+
+} // namespace sde

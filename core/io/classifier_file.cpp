@@ -1,0 +1,55 @@
+#include "io/classifier_file.h"
+
+#include "io/bundled_models.h"
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "nets/score_network.h"
+#include "util/error.h"
+
+namespace sde {
+
+namespace {
+constexpr const char *kClassifierFormat = "sdestudio-classifier";
+}
+
+LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device device)
+{
+    const std::string path = resolveModelPath(nameOrPath);
+    SafetensorsFile file = readSafetensors(path);
+    auto format = file.metadata.find("format");
+    if (format == file.metadata.end() || format->second != kClassifierFormat)
+        throw Error(path + ": not an SDE Studio classifier (its metadata has no \"format\": \"" + kClassifierFormat + "\")");
+    auto stored = file.metadata.find("classifier");
+    if (stored == file.metadata.end())
+        throw Error(path + ": the classifier's config is missing from its metadata");
+    ClassifierConfig config;
+    try {
+        config = ClassifierConfig::fromJson(Json::parse(stored->second));
+    } catch (const Error &e) {
+        throw Error(path + ": the classifier config in its metadata is invalid: " + e.what());
+    }
+    LoadedClassifier loaded;
+    loaded.network = NoiseConditionalClassifier(config);
+    loadStateDictStrict(*loaded.network, file.tensors, path);
+    loaded.network->eval();
+    loaded.network->to(device);
+    loaded.metadata = file.metadata;
+    return loaded;
+}
+
+void saveClassifierFile(const std::string &path, NoiseConditionalClassifierImpl &network,
+                        const std::map<std::string, std::string> &extraMetadata, bool halfPrecision)
+{
+    std::map<std::string, std::string> metadata = extraMetadata;
+    metadata["format"] = kClassifierFormat;
+    metadata["format_version"] = "1";
+    metadata["classifier"] = network.config().toJson().dump();
+    auto tensors = stateDict(network);
+    if (halfPrecision) {
+        metadata["storage"] = "float16";
+        convertFloat32ToFloat16(tensors);
+    }
+    writeSafetensors(path, tensors, metadata);
+}
+
+} // namespace sde

@@ -1,0 +1,124 @@
+#include "nets/noise_classifier.h"
+
+#include "util/error.h"
+
+#include <algorithm>
+
+namespace sde {
+
+Json ClassifierConfig::toJson() const
+{
+    Json out = Json::object();
+    out["nf"] = nf;
+    Json mult = Json::array();
+    for (int64_t m : chMult)
+        mult.push_back(m);
+    out["ch_mult"] = mult;
+    out["num_res_blocks"] = numResBlocks;
+    out["num_classes"] = numClasses;
+    Json names = Json::array();
+    for (const auto &name : classNames)
+        names.push_back(name);
+    out["class_names"] = names;
+    out["score_config"] = scoreConfig.toJson();
+    return out;
+}
+
+ClassifierConfig ClassifierConfig::fromJson(const Json &json)
+{
+    ClassifierConfig config;
+    if (!json.isObject())
+        throw Error("a classifier config must be a JSON object");
+    if (!json.contains("score_config"))
+        throw Error("the classifier config lacks \"score_config\" (the data and SDE of its score model)");
+    config.scoreConfig = ModelConfig::fromJson(json.at("score_config"));
+    if (json.contains("nf"))
+        config.nf = json.at("nf").asInt();
+    if (json.contains("ch_mult")) {
+        config.chMult.clear();
+        for (const auto &m : json.at("ch_mult").asArray())
+            config.chMult.push_back(m.asInt());
+    }
+    if (json.contains("num_res_blocks"))
+        config.numResBlocks = json.at("num_res_blocks").asInt();
+    if (json.contains("num_classes"))
+        config.numClasses = json.at("num_classes").asInt();
+    if (json.contains("class_names"))
+        for (const auto &name : json.at("class_names").asArray())
+            config.classNames.push_back(name.asString());
+    config.validate();
+    return config;
+}
+
+void ClassifierConfig::validate() const
+{
+    if (nf < 8 || nf > 1024 || nf % 8 != 0)
+        throw Error("classifier nf = " + std::to_string(nf) + ": must be a multiple of 8 between 8 and 1024");
+    if (chMult.empty() || chMult.size() > 8)
+        throw Error("classifier ch_mult needs 1 to 8 levels");
+    for (int64_t m : chMult)
+        if (m < 1 || m > 16)
+            throw Error("classifier ch_mult entries must be between 1 and 16, not " + std::to_string(m));
+    if (numResBlocks < 1 || numResBlocks > 16)
+        throw Error("classifier num_res_blocks must be between 1 and 16");
+    if (numClasses < 2 || numClasses > 100000)
+        throw Error("classifier num_classes must be at least 2");
+    if (!classNames.empty() && static_cast<int64_t>(classNames.size()) != numClasses)
+        throw Error("classifier class_names has " + std::to_string(classNames.size()) + " names for "
+                    + std::to_string(numClasses) + " classes");
+    if (scoreConfig.isPointModel())
+        throw Error("the noise-conditional classifier takes images, not points");
+}
+
+NoiseConditionalClassifierImpl::NoiseConditionalClassifierImpl(const ClassifierConfig &config)
+    : config_(config), act_(Nonlinearity::Swish)
+{
+    config_.validate();
+    const int64_t embedDim = 4 * config.nf;
+    timeDense0_ = register_module("Dense_0", Dense(config.nf, embedDim));
+    timeDense1_ = register_module("Dense_1", Dense(embedDim, embedDim));
+    input_ = register_module("Conv_in", conv3x3(config.scoreConfig.data.numChannels, config.nf));
+    blocks_ = register_module("blocks", torch::nn::ModuleList());
+    int64_t channels = config.nf;
+    for (size_t level = 0; level < config.chMult.size(); ++level) {
+        for (int64_t i = 0; i < config.numResBlocks; ++i) {
+            ResnetBlockOptions options;
+            options.act = act_;
+            options.in = channels;
+            options.out = config.nf * config.chMult[level];
+            options.tembDim = embedDim;
+            options.dropout = 0.0;
+            options.skipRescale = true;
+            blocks_->push_back(ResnetBlockDdpmpp(options));
+            channels = options.out;
+        }
+    }
+    outputNorm_ = register_module("GroupNorm_out", GroupNorm(std::min<int64_t>(channels / 4, 32), channels));
+    head_ = register_module("Dense_out", Dense(channels, config.numClasses));
+}
+
+int64_t NoiseConditionalClassifierImpl::featureSize() const { return config_.nf * config_.chMult.back(); }
+
+torch::Tensor NoiseConditionalClassifierImpl::features(const torch::Tensor &x, const torch::Tensor &t)
+{
+    // log sigma(t) of the VE SDE is linear in t, so t * 999 serves every SDE as the position.
+    torch::Tensor temb = timestepEmbedding(t.to(torch::kFloat32) * 999.0, config_.nf);
+    temb = timeDense1_->forward(activate(act_, timeDense0_->forward(temb)));
+    torch::Tensor h = input_->forward(config_.scoreConfig.data.centered ? x : 2.0 * x - 1.0);
+    size_t index = 0;
+    for (size_t level = 0; level < config_.chMult.size(); ++level) {
+        for (int64_t i = 0; i < config_.numResBlocks; ++i)
+            h = blocks_[index++]->as<ResnetBlockDdpmppImpl>()->forward(h, temb);
+        if (level + 1 < config_.chMult.size())
+            h = torch::avg_pool2d(h, 2);
+    }
+    h = activate(act_, outputNorm_->forward(h));
+    return h.mean({2, 3});
+}
+
+torch::Tensor NoiseConditionalClassifierImpl::forward(const torch::Tensor &x, const torch::Tensor &t)
+{
+    return head_->forward(features(x, t));
+}
+
+} // namespace sde

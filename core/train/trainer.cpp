@@ -1,0 +1,587 @@
+#include "train/trainer.h"
+
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "nets/score_network.h"
+#include "train/adam.h"
+#include "train/ema.h"
+#include "util/build_info.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <ATen/autocast_mode.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace sde {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char *kStateFormat = "sdestudio-training-state";
+constexpr double kLossSmoothing = 0.98;
+
+double residentMemoryMiB()
+{
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    if (!(statm >> pages >> resident))
+        return 0.0;
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+std::string checkpointName(int64_t step)
+{
+    char name[64];
+    std::snprintf(name, sizeof name, "checkpoint-%08lld.safetensors", static_cast<long long>(step));
+    return name;
+}
+
+std::string metadataValue(const std::map<std::string, std::string> &metadata, const std::string &key,
+                          const std::string &path)
+{
+    auto it = metadata.find(key);
+    if (it == metadata.end())
+        throw Error(path + ": the training state lacks \"" + key + "\" in its metadata");
+    return it->second;
+}
+
+int64_t metadataInt(const std::map<std::string, std::string> &metadata, const std::string &key, const std::string &path)
+{
+    const std::string text = metadataValue(metadata, key, path);
+    try {
+        size_t used = 0;
+        long long value = std::stoll(text, &used);
+        if (used == text.size())
+            return value;
+    } catch (const std::exception &) {
+    }
+    throw Error(path + ": metadata \"" + key + "\" is not an integer: " + text);
+}
+
+std::string formatDouble(double value)
+{
+    std::ostringstream out;
+    out.precision(17);
+    out << value;
+    return out.str();
+}
+
+// Bfloat16 autocast on CUDA for the forward pass and the loss (no loss scaling needed).
+class AutocastScope {
+public:
+    explicit AutocastScope(bool enabled) : enabled_(enabled)
+    {
+        if (!enabled_)
+            return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+        at::autocast::set_enabled(true);
+#endif
+    }
+    ~AutocastScope()
+    {
+        if (!enabled_)
+            return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+        at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+        at::autocast::set_enabled(false);
+#endif
+        at::autocast::clear_cache();
+    }
+    AutocastScope(const AutocastScope &) = delete;
+    AutocastScope &operator=(const AutocastScope &) = delete;
+
+private:
+    bool enabled_;
+};
+
+// The run's mutable state: network, optimizer, EMA and counters, and how they go to a checkpoint.
+class TrainingRun {
+public:
+    TrainingRun(TrainingTask &task, const TrainerOptions &options, int64_t batchSize, std::string dataDescription)
+        : task_(task), options_(options), batchSize_(batchSize), dataDescription_(std::move(dataDescription))
+    {
+        for (const auto &item : task.module().named_parameters())
+            if (item.value().requires_grad()) {
+                parameterNames_.push_back(item.key());
+                parameters_.push_back(item.value());
+            }
+        const OptimConfig &optim = task.config().optim;
+        adam_ = std::make_unique<AdamOptimizer>(
+            parameters_, AdamOptimizer::Options{optim.beta1, 0.999, optim.eps, optim.weightDecay});
+        ema_ = std::make_unique<ExponentialMovingAverage>(parameters_, task.config().model.emaRate);
+    }
+
+    std::vector<torch::Tensor> &parameters() { return parameters_; }
+    AdamOptimizer &adam() { return *adam_; }
+    ExponentialMovingAverage &ema() { return *ema_; }
+
+    int64_t step = 0;
+    uint64_t seed = 0;
+    double smoothedLoss = std::numeric_limits<double>::quiet_NaN();
+    double elapsedSeconds = 0.0;
+
+    // Runs `work` with the EMA weights in the network, then puts the trained weights back.
+    template <typename Work>
+    void withEmaWeights(Work &&work)
+    {
+        std::vector<torch::Tensor> trained;
+        {
+            torch::NoGradGuard noGrad;
+            for (const auto &p : parameters_)
+                trained.push_back(p.detach().clone());
+        }
+        ema_->copyTo(parameters_);
+        try {
+            work();
+        } catch (...) {
+            restore(trained);
+            throw;
+        }
+        restore(trained);
+    }
+
+    std::string saveCheckpoint()
+    {
+        std::vector<std::pair<std::string, torch::Tensor>> tensors;
+        for (const auto &[name, tensor] : stateDict(task_.module()))
+            tensors.emplace_back("model." + name, tensor);
+        for (size_t i = 0; i < parameters_.size(); ++i)
+            tensors.emplace_back("ema." + parameterNames_[i], ema_->shadow()[i]);
+        for (const auto &[name, tensor] : adam_->state())
+            tensors.emplace_back("adam." + name, tensor);
+        std::map<std::string, std::string> metadata{
+            {"format", kStateFormat},
+            {"format_version", "1"},
+            {"kind", task_.kind()},
+            {"definition", task_.definition().dump()},
+            {"step", std::to_string(step)},
+            {"seed", std::to_string(seed)},
+            {"batch_size", std::to_string(batchSize_)},
+            {"adam_steps", std::to_string(adam_->stepCount())},
+            {"ema_updates", std::to_string(ema_->updates())},
+            {"smoothed_loss", formatDouble(smoothedLoss)},
+            {"elapsed_seconds", formatDouble(elapsedSeconds)},
+            {"data", dataDescription_},
+            {"written_by", std::string("SDE Studio ") + SDE_VERSION},
+        };
+        const std::string folder = (fs::path(options_.outDir) / "checkpoints").string();
+        const std::string path = (fs::path(folder) / checkpointName(step)).string();
+        writeSafetensors(path, tensors, metadata);
+
+        // The usable model beside the checkpoints, with the EMA weights.
+        std::map<std::string, std::string> modelMetadata{
+            {"step", std::to_string(step)},
+            {"training_data", dataDescription_},
+            {"training_seconds", formatDouble(elapsedSeconds)},
+            {"training_batch_size", std::to_string(batchSize_)},
+            {"training_seed", std::to_string(seed)},
+        };
+        withEmaWeights([&] { task_.exportModel(modelPath(), options_.halfPrecisionExport, modelMetadata); });
+
+        std::vector<std::string> all = listCheckpoints(options_.outDir);
+        for (size_t i = 0; i + static_cast<size_t>(options_.keepCheckpoints) < all.size(); ++i) {
+            std::error_code error;
+            fs::remove(all[i], error);
+        }
+        return path;
+    }
+
+    void loadCheckpoint(const std::string &path)
+    {
+        SafetensorsFile file = readSafetensors(path);
+        const auto &metadata = file.metadata;
+        if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
+            throw Error(path + ": not an SDE Studio training state");
+        const std::string kind = metadataValue(metadata, "kind", path);
+        if (kind != task_.kind())
+            throw Error(path + ": this checkpoint trains a " + kind + " model, not a " + task_.kind() + " model");
+        if (task_.normalizedDefinition(Json::parse(metadataValue(metadata, "definition", path))).dump()
+            != task_.definition().dump())
+            throw Error(path + ": the run was started with another model definition (config); resume it with the "
+                               "config it was started with, or train into a new --out folder");
+        const int64_t storedBatch = metadataInt(metadata, "batch_size", path);
+        if (storedBatch != batchSize_)
+            throw Error(path + ": the run was started with batch size " + std::to_string(storedBatch) + ", not "
+                        + std::to_string(batchSize_));
+
+        std::vector<std::pair<std::string, torch::Tensor>> model, adam;
+        std::map<std::string, torch::Tensor> ema;
+        for (const auto &[name, tensor] : file.tensors) {
+            if (name.rfind("model.", 0) == 0)
+                model.emplace_back(name.substr(6), tensor);
+            else if (name.rfind("ema.", 0) == 0)
+                ema.emplace(name.substr(4), tensor);
+            else if (name.rfind("adam.", 0) == 0)
+                adam.emplace_back(name.substr(5), tensor);
+            else
+                throw Error(path + ": unexpected tensor \"" + name + "\" in the training state");
+        }
+        loadStateDictStrict(task_.module(), model, path);
+        std::vector<torch::Tensor> shadow;
+        for (const auto &name : parameterNames_) {
+            auto it = ema.find(name);
+            if (it == ema.end())
+                throw Error(path + ": the EMA lacks \"" + name + "\"");
+            shadow.push_back(it->second.to(parameters_.front().device()));
+        }
+        ema_->load(shadow, metadataInt(metadata, "ema_updates", path));
+        for (auto &entry : adam)
+            entry.second = entry.second.to(parameters_.front().device());
+        adam_->loadState(adam, metadataInt(metadata, "adam_steps", path), path);
+        step = metadataInt(metadata, "step", path);
+        seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
+        smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
+        elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
+    }
+
+    std::string modelPath() const { return (fs::path(options_.outDir) / options_.exportName).string(); }
+
+private:
+    void restore(const std::vector<torch::Tensor> &trained)
+    {
+        torch::NoGradGuard noGrad;
+        for (size_t i = 0; i < parameters_.size(); ++i)
+            parameters_[i].copy_(trained[i]);
+    }
+
+    TrainingTask &task_;
+    const TrainerOptions &options_;
+    int64_t batchSize_;
+    std::string dataDescription_;
+    std::vector<std::string> parameterNames_;
+    std::vector<torch::Tensor> parameters_;
+    std::unique_ptr<AdamOptimizer> adam_;
+    std::unique_ptr<ExponentialMovingAverage> ema_;
+};
+
+// Keeps the records of metrics.jsonl up to `step` (a resumed run continues the file as if it
+// had never stopped).
+void truncateMetrics(const std::string &path, int64_t step)
+{
+    std::error_code error;
+    if (!fs::exists(path, error))
+        return;
+    std::istringstream lines(readFile(path));
+    std::string kept, line;
+    while (std::getline(lines, line)) {
+        try {
+            if (!line.empty() && Json::parse(line).at("step").asInt() <= step)
+                kept += line + "\n";
+        } catch (const std::exception &) {
+            // A torn last line of a killed run is dropped.
+        }
+    }
+    writeFileAtomically(path, kept);
+}
+
+void validateOptions(const TrainerOptions &options, int64_t batchSize)
+{
+    if (options.outDir.empty())
+        throw Error("training needs an output folder (--out)");
+    if (options.steps < 1)
+        throw Error("--steps must be at least 1");
+    if (batchSize < 1 || batchSize > 65536)
+        throw Error("the batch size must be between 1 and 65536, not " + std::to_string(batchSize));
+    if (options.checkpointEvery < 1)
+        throw Error("--checkpoint-every must be at least 1");
+    if (options.keepCheckpoints < 1)
+        throw Error("--keep must be at least 1");
+    if (options.logEvery < 1)
+        throw Error("--log-every must be at least 1");
+    if (options.snapshotEvery < 0 || options.snapshotCount < 1 || options.snapshotSteps < 1)
+        throw Error("snapshots need every >= 0, a count >= 1 and steps >= 1");
+    if (options.maxBadSteps < 1)
+        throw Error("--max-bad-steps must be at least 1");
+    if (options.mixedPrecision && !options.device.is_cuda())
+        throw Error("mixed precision is for CUDA devices; this run is on " + options.device.str());
+}
+
+} // namespace
+
+Json TrainingMetrics::toJson() const
+{
+    Json out = Json::object();
+    out["step"] = step;
+    out["loss"] = loss;
+    out["ema_loss"] = emaLoss;
+    out["lr"] = learningRate;
+    out["grad_norm"] = gradNorm;
+    out["steps_per_s"] = stepsPerSecond;
+    out["memory_mib"] = memoryMiB;
+    out["time_s"] = elapsedSeconds;
+    if (accuracy >= 0.0)
+        out["accuracy"] = accuracy;
+    return out;
+}
+
+void TrainingControl::pause()
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    paused_ = true;
+}
+
+void TrainingControl::resume()
+{
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        paused_ = false;
+    }
+    changed_.notify_all();
+}
+
+void TrainingControl::stop()
+{
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    changed_.notify_all();
+}
+
+bool TrainingControl::paused() const
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return paused_;
+}
+
+bool TrainingControl::stopRequested() const
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
+}
+
+bool TrainingControl::waitWhilePaused()
+{
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !paused_ || stop_; });
+    return !stop_;
+}
+
+std::vector<std::string> listCheckpoints(const std::string &outDir)
+{
+    std::vector<std::string> out;
+    std::error_code error;
+    const fs::path folder = fs::path(outDir) / "checkpoints";
+    if (!fs::is_directory(folder, error))
+        return out;
+    for (const auto &entry : fs::directory_iterator(folder, error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("checkpoint-", 0) == 0 && entry.path().extension() == ".safetensors")
+            out.push_back(entry.path().string());
+    }
+    // Zero-padded step numbers sort in step order.
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+CheckpointInfo readCheckpointInfo(const std::string &path)
+{
+    const auto metadata = readSafetensors(path).metadata;
+    if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
+        throw Error(path + ": not an SDE Studio training state");
+    CheckpointInfo info;
+    info.kind = metadataValue(metadata, "kind", path);
+    info.definition = Json::parse(metadataValue(metadata, "definition", path));
+    info.step = metadataInt(metadata, "step", path);
+    info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
+    info.batchSize = metadataInt(metadata, "batch_size", path);
+    info.data = metadata.count("data") ? metadata.at("data") : "";
+    return info;
+}
+
+TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
+                     const TrainerCallbacks &callbacks, TrainingControl *control)
+{
+    const ModelConfig &config = task.config();
+    const int64_t batchSize = options.batchSize > 0 ? options.batchSize : config.training.batchSize;
+    validateOptions(options, batchSize);
+    const std::vector<int64_t> expected{config.data.numChannels, config.data.imageSize, config.data.imageSize};
+    if (data.exampleShape() != expected)
+        throw Error("the data (" + data.description() + ") has examples of another shape than the model's");
+
+    auto warn = [&](const std::string &message) {
+        spdlog::warn("{}", message);
+        if (callbacks.onWarning)
+            callbacks.onWarning(message);
+    };
+
+    std::error_code error;
+    fs::create_directories(fs::path(options.outDir) / "checkpoints", error);
+    if (error)
+        throw Error("cannot create '" + options.outDir + "/checkpoints': " + error.message());
+
+    task.to(options.device);
+    task.module().train();
+    TrainingRun run(task, options, batchSize, data.description());
+    run.seed = options.seed;
+    const std::string metricsPath = (fs::path(options.outDir) / "metrics.jsonl").string();
+    TrainingResult result;
+    const std::vector<std::string> existing = listCheckpoints(options.outDir);
+    if (options.resume) {
+        if (existing.empty())
+            throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
+        run.loadCheckpoint(existing.back());
+        result.checkpoint = existing.back();
+        truncateMetrics(metricsPath, run.step);
+        spdlog::info("resuming {} at step {}", existing.back(), run.step);
+    } else {
+        if (!existing.empty())
+            throw Error("'" + options.outDir + "' already holds a run (" + std::to_string(existing.size())
+                        + " checkpoints); resume it (--resume) or train into another folder");
+        fs::remove(metricsPath, error);
+    }
+    if (run.step >= options.steps) {
+        result.step = run.step;
+        result.modelPath = run.modelPath();
+        result.message = "already trained for " + std::to_string(run.step) + " steps";
+        return result;
+    }
+
+    std::ofstream metrics(metricsPath, std::ios::app);
+    if (!metrics)
+        throw Error("cannot write '" + metricsPath + "'");
+
+    const OptimConfig &optim = config.optim;
+    const double clip = optim.gradClip >= 0.0 ? optim.gradClip : std::numeric_limits<double>::infinity();
+    BatchPrefetcher prefetcher(data, batchSize, run.seed, run.step);
+    int badInARow = 0;
+    double lossSum = 0.0, accuracySum = 0.0, lastGradNorm = 0.0, lastLr = 0.0;
+    int64_t lossCount = 0, stepsSinceRecord = 0;
+    double secondsSinceRecord = 0.0;
+    int64_t lastCheckpointStep = -1;
+    bool diverged = false, stopped = false;
+
+    while (run.step < options.steps) {
+        if (control && !control->waitWhilePaused()) {
+            stopped = true;
+            break;
+        }
+        const auto started = std::chrono::steady_clock::now();
+        TrainingBatch batch = prefetcher.next();
+        for (const auto &message : data.takeWarnings())
+            warn(message);
+
+        const int64_t step = run.step;
+        at::Generator generator = seededGenerator(run.seed, 0x4c4f5353ULL /* "LOSS" */, static_cast<uint64_t>(step));
+        // Dropout draws from the global generator: seed it per step so a resumed run repeats it.
+        torch::manual_seed(mixSeed(run.seed, 0x44524f50ULL /* "DROP" */, static_cast<uint64_t>(step)) >> 1);
+        run.adam().zeroGrad();
+        double accuracy = -1.0;
+        torch::Tensor loss;
+        {
+            AutocastScope autocast(options.mixedPrecision);
+            loss = task.loss(batch, generator, &accuracy);
+        }
+        const double lossValue = loss.item<double>();
+        bool good = std::isfinite(lossValue);
+        double gradNorm = std::numeric_limits<double>::quiet_NaN();
+        if (good) {
+            loss.backward();
+            gradNorm = torch::nn::utils::clip_grad_norm_(run.parameters(), clip);
+            good = std::isfinite(gradNorm);
+        }
+        if (good) {
+            lastLr = warmupLearningRate(optim.lr, optim.warmup, step);
+            run.adam().step(lastLr);
+            run.ema().update(run.parameters());
+            badInARow = 0;
+            lossSum += lossValue;
+            ++lossCount;
+            if (accuracy >= 0.0)
+                accuracySum += accuracy;
+            lastGradNorm = gradNorm;
+            run.smoothedLoss = std::isnan(run.smoothedLoss) ? lossValue
+                                                            : kLossSmoothing * run.smoothedLoss + (1.0 - kLossSmoothing) * lossValue;
+        } else {
+            run.adam().zeroGrad();
+            ++badInARow;
+            warn("step " + std::to_string(step) + ": the " + (std::isfinite(lossValue) ? "gradient norm" : "loss")
+                 + " is not finite; the step is skipped (" + std::to_string(badInARow) + " in a row, the run stops at "
+                 + std::to_string(options.maxBadSteps) + ")");
+        }
+        run.step = step + 1;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        run.elapsedSeconds += seconds;
+        secondsSinceRecord += seconds;
+        ++stepsSinceRecord;
+        if (badInARow >= options.maxBadSteps) {
+            diverged = true;
+            break;
+        }
+        if (callbacks.onStep)
+            callbacks.onStep(run.step, options.steps, lossValue);
+
+        if (run.step % options.logEvery == 0 && lossCount > 0) {
+            TrainingMetrics record;
+            record.step = run.step;
+            record.loss = lossSum / static_cast<double>(lossCount);
+            record.emaLoss = run.smoothedLoss;
+            record.learningRate = lastLr;
+            record.gradNorm = lastGradNorm;
+            record.stepsPerSecond = secondsSinceRecord > 0.0 ? static_cast<double>(stepsSinceRecord) / secondsSinceRecord : 0.0;
+            record.memoryMiB = residentMemoryMiB();
+            record.elapsedSeconds = run.elapsedSeconds;
+            if (accuracy >= 0.0)
+                record.accuracy = accuracySum / static_cast<double>(lossCount);
+            metrics << record.toJson().dump() << "\n";
+            metrics.flush();
+            if (callbacks.onMetrics)
+                callbacks.onMetrics(record);
+            lossSum = accuracySum = 0.0;
+            lossCount = stepsSinceRecord = 0;
+            secondsSinceRecord = 0.0;
+        }
+        if (options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
+            torch::Tensor samples;
+            run.withEmaWeights([&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+            if (samples.defined())
+                callbacks.onSnapshot(run.step, samples);
+        }
+        // Checkpoints are written from good states only: during a streak of skipped steps the
+        // newest one stays the last good one.
+        if (run.step % options.checkpointEvery == 0 && badInARow == 0) {
+            result.checkpoint = run.saveCheckpoint();
+            lastCheckpointStep = run.step;
+            if (callbacks.onCheckpoint)
+                callbacks.onCheckpoint(run.step, result.checkpoint);
+        }
+    }
+
+    result.step = run.step;
+    result.modelPath = run.modelPath();
+    if (diverged) {
+        result.outcome = TrainingOutcome::Diverged;
+        result.message = std::to_string(options.maxBadSteps) + " steps in a row had a non-finite loss or gradient; "
+                         "the run stopped at step " + std::to_string(run.step) + " and the last good checkpoint is kept";
+        return result;
+    }
+    if (lastCheckpointStep != run.step) {
+        result.checkpoint = run.saveCheckpoint();
+        if (callbacks.onCheckpoint)
+            callbacks.onCheckpoint(run.step, result.checkpoint);
+    }
+    result.outcome = stopped ? TrainingOutcome::Stopped : TrainingOutcome::Finished;
+    result.message = (stopped ? "stopped at step " : "finished at step ") + std::to_string(run.step);
+    return result;
+}
+
+} // namespace sde

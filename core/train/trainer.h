@@ -1,0 +1,110 @@
+#pragma once
+
+#include "data/training_data.h"
+#include "train/training_task.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace sde {
+
+struct TrainerOptions {
+    std::string outDir;          // checkpoints/, metrics.jsonl, the exported model and samples
+    int64_t steps = 0;           // train until this many steps in all (a resumed run counts on)
+    int64_t batchSize = 0;       // 0: the config's training.batch_size
+    uint64_t seed = 0;           // data order, noise and dropout of every step derive from it
+    torch::Device device = torch::kCPU;
+    bool resume = false;         // continue from the newest checkpoint in outDir
+    int64_t checkpointEvery = 1000;
+    int keepCheckpoints = 3;     // the newest K checkpoints are kept
+    int64_t logEvery = 10;       // a metrics record every N steps
+    int64_t snapshotEvery = 0;   // preview samples every N steps (0: never)
+    int64_t snapshotCount = 16;
+    int64_t snapshotSteps = 100; // sampler steps of a preview
+    int maxBadSteps = 5;         // non-finite losses in a row before the run is stopped
+    bool mixedPrecision = false; // bfloat16 autocast (CUDA only)
+    bool halfPrecisionExport = false; // store the exported model in float16
+    std::string exportName = "model.safetensors";
+};
+
+// One record of the metrics stream (a line of metrics.jsonl, a point of the studio's curves).
+struct TrainingMetrics {
+    int64_t step = 0;
+    double loss = 0.0;           // mean loss of the steps since the last record
+    double emaLoss = 0.0;        // exponential average of the loss (0.98 per step)
+    double learningRate = 0.0;
+    double gradNorm = 0.0;       // before clipping
+    double stepsPerSecond = 0.0; // over the steps since the last record, pauses excluded
+    double memoryMiB = 0.0;      // resident memory of the process
+    double elapsedSeconds = 0.0; // training time of the whole run, resumed parts included
+    double accuracy = -1.0;      // batch accuracy of a classifier (-1: none)
+
+    Json toJson() const;
+};
+
+// Pause, resume and stop from any thread; the trainer checks it between steps.
+class TrainingControl {
+public:
+    void pause();
+    void resume();
+    void stop();
+    bool paused() const;
+    bool stopRequested() const;
+    // Blocks while paused; returns false once a stop was requested.
+    bool waitWhilePaused();
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    bool paused_ = false;
+    bool stop_ = false;
+};
+
+struct TrainerCallbacks {
+    std::function<void(int64_t step, int64_t total, double loss)> onStep;
+    std::function<void(const TrainingMetrics &)> onMetrics;
+    std::function<void(int64_t step, const torch::Tensor &samples)> onSnapshot;
+    std::function<void(int64_t step, const std::string &path)> onCheckpoint;
+    std::function<void(const std::string &message)> onWarning;
+};
+
+enum class TrainingOutcome { Finished, Stopped, Diverged };
+
+struct TrainingResult {
+    TrainingOutcome outcome = TrainingOutcome::Finished;
+    int64_t step = 0;            // steps done in all
+    std::string checkpoint;      // the newest good checkpoint
+    std::string modelPath;       // the exported EMA model
+    std::string message;
+};
+
+// The training loop of the reference (run_lib.train), sturdier:
+// - Adam with linear warm-up, gradient-norm clipping (optim.grad_clip >= 0), and the EMA with
+//   the reference's schedule; the step k update uses lr * min(k / warmup, 1), k from 0.
+// - Step k's batch, noise and dropout come from (seed, k) alone; with the model, EMA, optimizer
+//   and counters in the checkpoint, a resumed run equals an uninterrupted one bit for bit.
+// - Checkpoints (training state, safetensors) every checkpointEvery steps and at the end,
+//   written atomically, the newest keepCheckpoints kept; the EMA model is exported beside them.
+// - A non-finite loss or gradient skips the step with a warning; maxBadSteps in a row stop the
+//   run as Diverged with the last good checkpoint left in place.
+// Blocks until done; call it from a worker thread and steer it through `control`.
+TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
+                     const TrainerCallbacks &callbacks = {}, TrainingControl *control = nullptr);
+
+// The checkpoints in `outDir`/checkpoints, oldest first.
+std::vector<std::string> listCheckpoints(const std::string &outDir);
+// What a checkpoint's metadata says of its run.
+struct CheckpointInfo {
+    std::string kind;   // "score" or "classifier"
+    Json definition;    // the model's config (ModelConfig or ClassifierConfig JSON)
+    int64_t step = 0;
+    uint64_t seed = 0;
+    int64_t batchSize = 0;
+    std::string data;   // the training data's description
+};
+CheckpointInfo readCheckpointInfo(const std::string &path);
+
+} // namespace sde

@@ -1,0 +1,476 @@
+// The trainer: optimizer and EMA against independent implementations and closed forms, exact
+// resume, checkpoint rotation, non-finite losses, pause and stop, metrics, and that training
+// actually learns (a score model and a noise-conditional classifier).
+#include "data/toy_data.h"
+#include "data/training_data.h"
+#include "io/classifier_file.h"
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "metrics/frechet.h"
+#include "metrics/sample_distance.h"
+#include "model/config.h"
+#include "train/adam.h"
+#include "train/ema.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
+
+#include "test_support.h"
+
+#include <QtTest/QtTest>
+
+#include <cmath>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+using namespace sde;
+
+namespace {
+
+ModelConfig toyConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.model.name = "toy_mlp";
+    config.model.nf = 32;
+    config.model.numResBlocks = 1;
+    config.model.emaRate = 0.99;
+    config.data.imageSize = 1;
+    config.data.numChannels = 2;
+    config.data.centered = false;
+    config.data.randomFlip = false;
+    config.training.batchSize = 64;
+    config.optim.lr = 1e-3;
+    config.optim.warmup = 10;
+    config.validate();
+    return config;
+}
+
+// A tiny DDPM++ on 8 x 8 gray images, with dropout so a resume must repeat the dropout masks.
+ModelConfig tinyImageConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.data.imageSize = 8;
+    config.data.numChannels = 1;
+    config.model.nf = 8;
+    config.model.chMult = {1, 2};
+    config.model.numResBlocks = 1;
+    config.model.attnResolutions = {4};
+    config.model.dropout = 0.1;
+    config.training.batchSize = 4;
+    config.optim.warmup = 2;
+    config.validate();
+    return config;
+}
+
+// 24 random 8 x 8 images with labels 0/1 (bright or dark), read by index; examples listed in
+// `nanSteps`' batches come back as NaN to simulate a diverging run.
+class SyntheticImages : public IndexedTrainingData {
+public:
+    explicit SyntheticImages(int64_t count = 24) : IndexedTrainingData(true)
+    {
+        at::Generator generator = at::detail::createCPUGenerator(7);
+        labels_ = torch::randint(2, {count}, generator, torch::kLong);
+        images_ = (torch::rand({count, 1, 8, 8}, generator) * 0.3
+                   + 0.6 * labels_.to(torch::kFloat32).view({-1, 1, 1, 1}));
+    }
+    std::string description() const override { return "synthetic images"; }
+    std::vector<int64_t> exampleShape() const override { return {1, 8, 8}; }
+    int64_t classCount() const override { return 2; }
+    int64_t size() const override { return images_.size(0); }
+    torch::Tensor example(int64_t index, int64_t *label) override
+    {
+        *label = labels_[index].item<int64_t>();
+        return images_[index];
+    }
+    TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
+    {
+        TrainingBatch out = IndexedTrainingData::batch(step, batchSize, seed);
+        if (nanSteps.count(step))
+            out.examples = out.examples * std::nan("");
+        return out;
+    }
+    std::set<int64_t> nanSteps;
+
+private:
+    torch::Tensor images_, labels_;
+};
+
+TrainerOptions optionsIn(const std::string &folder, int64_t steps)
+{
+    TrainerOptions options;
+    options.outDir = folder;
+    options.steps = steps;
+    options.checkpointEvery = 1000;
+    options.logEvery = 1;
+    options.seed = 5;
+    return options;
+}
+
+std::vector<std::string> lines(const std::string &path)
+{
+    std::istringstream in(readFile(path));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);)
+        out.push_back(line);
+    return out;
+}
+
+// Every tensor of two safetensors files, compared exactly.
+void compareFilesExactly(const std::string &a, const std::string &b)
+{
+    SafetensorsFile x = readSafetensors(a), y = readSafetensors(b);
+    QCOMPARE(x.tensors.size(), y.tensors.size());
+    for (size_t i = 0; i < x.tensors.size(); ++i) {
+        QCOMPARE(x.tensors[i].first, y.tensors[i].first);
+        QVERIFY2(torch::equal(x.tensors[i].second, y.tensors[i].second), x.tensors[i].first.c_str());
+    }
+}
+
+} // namespace
+
+class TestTraining : public QObject {
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { torch::manual_seed(0); }
+
+    // Our Adam against LibTorch's own torch::optim::Adam on the same gradients.
+    void adamMatchesLibTorch()
+    {
+        torch::Tensor start = torch::randn({5, 3});
+        torch::Tensor ours = start.clone().requires_grad_(true), theirs = start.clone().requires_grad_(true);
+        AdamOptimizer adam({ours}, {0.9, 0.999, 1e-8, 0.01});
+        torch::optim::Adam reference({theirs}, torch::optim::AdamOptions(3e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
+        for (int k = 0; k < 6; ++k) {
+            torch::Tensor grad = torch::randn({5, 3});
+            ours.mutable_grad() = grad.clone();
+            theirs.mutable_grad() = grad.clone();
+            adam.step(3e-3);
+            reference.step();
+        }
+        QCOMPARE(adam.stepCount(), int64_t(6));
+        QVERIFY2((ours - theirs).abs().max().item<double>() < 1e-7, "Adam differs from torch::optim::Adam");
+    }
+
+    void warmupFollowsTheReference()
+    {
+        QCOMPARE(warmupLearningRate(2e-4, 5000, 0), 0.0);
+        QCOMPARE(warmupLearningRate(2e-4, 5000, 2500), 1e-4);
+        QCOMPARE(warmupLearningRate(2e-4, 5000, 9000), 2e-4);
+        QCOMPARE(warmupLearningRate(2e-4, 0, 0), 2e-4);
+    }
+
+    // decay_k = min(rate, (1 + k) / (10 + k)): with a constant parameter p and shadow s0, the
+    // shadow after k updates is p + (s0 - p) prod_j decay_j.
+    void emaUsesTheReferenceSchedule()
+    {
+        torch::Tensor p = torch::zeros({1});
+        ExponentialMovingAverage ema({p}, 0.5);
+        torch::NoGradGuard noGrad;
+        p.fill_(1.0); // the shadow started at 0
+        double expected = 0.0, keep = 1.0;
+        for (int k = 1; k <= 12; ++k) {
+            ema.update({p});
+            keep *= std::min(0.5, (1.0 + k) / (10.0 + k));
+            expected = 1.0 - keep;
+            QVERIFY(std::abs(ema.shadow()[0].item<double>() - expected) < 1e-6);
+        }
+        QCOMPARE(ema.updates(), int64_t(12));
+    }
+
+    // A run stopped at step 3 and resumed to 6 ends bit for bit where a 6-step run ends:
+    // weights, EMA, optimizer moments (image data: permutation, flips, noise and dropout).
+    void resumeIsExact()
+    {
+        const ModelConfig config = tinyImageConfig();
+        const std::string whole = test::makeTempDir(), parts = test::makeTempDir();
+        // Both runs start from the same initial weights.
+        {
+            torch::manual_seed(1);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            TrainerOptions options = optionsIn(whole, 7); // 7 steps of 4 over 24 examples: two epochs
+            QCOMPARE(train(task, data, options).outcome, TrainingOutcome::Finished);
+        }
+        {
+            torch::manual_seed(1);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            QCOMPARE(train(task, data, optionsIn(parts, 3)).step, int64_t(3));
+        }
+        {
+            ScoreTrainingTask task(config); // fresh weights: everything comes from the checkpoint
+            SyntheticImages data;
+            TrainerOptions options = optionsIn(parts, 7);
+            options.resume = true;
+            options.seed = 999; // the checkpoint's seed wins
+            TrainingResult result = train(task, data, options);
+            QCOMPARE(result.step, int64_t(7));
+        }
+        compareFilesExactly(listCheckpoints(whole).back(), listCheckpoints(parts).back());
+        compareFilesExactly(whole + "/model.safetensors", parts + "/model.safetensors");
+        // The metrics continue without gaps or repeats.
+        const auto records = lines(parts + "/metrics.jsonl");
+        QCOMPARE(int(records.size()), 7);
+        for (int i = 0; i < 7; ++i)
+            QCOMPARE(Json::parse(records[i]).at("step").asInt(), int64_t(i + 1));
+    }
+
+    void resumeRefusesAnotherConfigOrMissingRun()
+    {
+        const std::string folder = test::makeTempDir();
+        ModelConfig config = toyConfig();
+        ToyTrainingData data(ToyDistribution::TwoMoons);
+        {
+            ScoreTrainingTask task(config);
+            train(task, data, optionsIn(folder, 2));
+        }
+        config.model.nf = 64;
+        ScoreTrainingTask other(config);
+        TrainerOptions options = optionsIn(folder, 4);
+        options.resume = true;
+        QVERIFY_THROWS_EXCEPTION(Error, train(other, data, options));
+        // A new run into a folder that holds one is refused rather than mixed in.
+        ScoreTrainingTask fresh(toyConfig());
+        QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, optionsIn(folder, 4)));
+        options.outDir = test::makeTempDir();
+        QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, options));
+    }
+
+    void keepsTheNewestCheckpoints()
+    {
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::EightGaussians);
+        TrainerOptions options = optionsIn(folder, 5);
+        options.checkpointEvery = 1;
+        options.keepCheckpoints = 2;
+        train(task, data, options);
+        const auto kept = listCheckpoints(folder);
+        QCOMPARE(int(kept.size()), 2);
+        QCOMPARE(readCheckpointInfo(kept[0]).step, int64_t(4));
+        QCOMPARE(readCheckpointInfo(kept[1]).step, int64_t(5));
+        // No temporary files are left behind.
+        int files = 0;
+        for (const auto &entry : std::filesystem::directory_iterator(folder + "/checkpoints"))
+            files += entry.is_regular_file() ? 1 : 0;
+        QCOMPARE(files, 2);
+        // The exported model opens as a model, with the EMA weights and the step.
+        LoadedModel loaded = loadModelFile(folder + "/model.safetensors");
+        QCOMPARE(loaded.info.step, int64_t(5));
+        QVERIFY(loaded.model->config().isPointModel());
+    }
+
+    // One NaN batch is skipped and the run goes on; K in a row stop it with the last good
+    // checkpoint in place.
+    void nonFiniteLossesAreSkippedThenStopTheRun()
+    {
+        {
+            const std::string folder = test::makeTempDir();
+            ScoreTrainingTask task(tinyImageConfig());
+            SyntheticImages data;
+            data.nanSteps = {2};
+            std::vector<std::string> warnings;
+            TrainerCallbacks callbacks;
+            callbacks.onWarning = [&](const std::string &message) { warnings.push_back(message); };
+            TrainingResult result = train(task, data, optionsIn(folder, 5), callbacks);
+            QCOMPARE(result.outcome, TrainingOutcome::Finished);
+            QCOMPARE(int(warnings.size()), 1);
+            QVERIFY(warnings[0].find("step 2") != std::string::npos);
+        }
+        {
+            const std::string folder = test::makeTempDir();
+            ScoreTrainingTask task(tinyImageConfig());
+            SyntheticImages data;
+            data.nanSteps = {4, 5, 6, 7, 8, 9};
+            TrainerOptions options = optionsIn(folder, 20);
+            options.checkpointEvery = 2;
+            options.maxBadSteps = 3;
+            TrainingResult result = train(task, data, options);
+            QCOMPARE(result.outcome, TrainingOutcome::Diverged);
+            QCOMPARE(result.step, int64_t(7));
+            const auto kept = listCheckpoints(folder);
+            QCOMPARE(readCheckpointInfo(kept.back()).step, int64_t(4));
+            for (const auto &[name, tensor] : readSafetensors(kept.back()).tensors)
+                QVERIFY2(torch::isfinite(tensor).all().item<bool>(), name.c_str());
+        }
+    }
+
+    // Paused from the step callback, the trainer waits; a stop then ends it with no further step.
+    void pauseAndStopFromAnotherThread()
+    {
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::Checkerboard);
+        TrainingControl control;
+        std::promise<void> pausedAtTwo;
+        std::atomic<int64_t> lastStep{0};
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](int64_t step, int64_t, double) {
+            lastStep = step;
+            if (step == 2) {
+                control.pause();
+                pausedAtTwo.set_value();
+            }
+        };
+        auto run = std::async(std::launch::async, [&] { return train(task, data, optionsIn(folder, 1000), callbacks, &control); });
+        pausedAtTwo.get_future().wait();
+        QVERIFY(control.paused());
+        QVERIFY(run.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
+        control.stop();
+        TrainingResult result = run.get();
+        QCOMPARE(result.outcome, TrainingOutcome::Stopped);
+        QCOMPARE(result.step, int64_t(2));
+        QCOMPARE(lastStep.load(), int64_t(2));
+        QCOMPARE(readCheckpointInfo(listCheckpoints(folder).back()).step, int64_t(2));
+    }
+
+    void metricsStreamHasEveryField()
+    {
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::SwissRoll);
+        TrainerOptions options = optionsIn(folder, 6);
+        options.logEvery = 3;
+        std::vector<TrainingMetrics> seen;
+        TrainerCallbacks callbacks;
+        callbacks.onMetrics = [&](const TrainingMetrics &m) { seen.push_back(m); };
+        train(task, data, options, callbacks);
+        const auto records = lines(folder + "/metrics.jsonl");
+        QCOMPARE(int(records.size()), 2);
+        QCOMPARE(int(seen.size()), 2);
+        for (const char *key : {"step", "loss", "ema_loss", "lr", "grad_norm", "steps_per_s", "memory_mib", "time_s"})
+            QVERIFY2(Json::parse(records[1]).contains(key), key);
+        QCOMPARE(seen[1].step, int64_t(6));
+        // Warm-up of 10 steps: step index 5 (the sixth update) uses lr * 5 / 10.
+        QVERIFY(std::abs(seen[1].learningRate - 0.5e-3) < 1e-12);
+        QVERIFY(seen[1].memoryMiB > 0.0 && seen[1].stepsPerSecond > 0.0);
+    }
+
+    // A score model on two-moons data learns: the loss falls well below its starting value.
+    void scoreModelLearnsAToyDistribution()
+    {
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::TwoMoons);
+        TrainerOptions options = optionsIn(folder, 400);
+        options.logEvery = 50;
+        std::vector<double> losses;
+        TrainerCallbacks callbacks;
+        callbacks.onMetrics = [&](const TrainingMetrics &m) { losses.push_back(m.loss); };
+        train(task, data, options, callbacks);
+        QVERIFY2(losses.back() < 0.6 * losses.front(),
+                 qPrintable(QString("loss %1 -> %2").arg(losses.front()).arg(losses.back())));
+    }
+
+    // The classifier tells bright from dark images at low noise after a short run, and its
+    // file opens with its config.
+    void classifierLearnsAndRoundTrips()
+    {
+        const std::string folder = test::makeTempDir();
+        ClassifierConfig config;
+        config.scoreConfig = tinyImageConfig();
+        config.nf = 8;
+        config.chMult = {1, 2};
+        config.numClasses = 2;
+        config.classNames = {"dark", "bright"};
+        ClassifierTrainingTask task(config);
+        SyntheticImages data;
+        TrainerOptions options = optionsIn(folder, 120);
+        options.batchSize = 12;
+        options.exportName = "classifier.safetensors";
+        train(task, data, options);
+        LoadedClassifier loaded = loadClassifierFile(folder + "/classifier.safetensors");
+        QCOMPARE(loaded.config().classNames.at(1), std::string("bright"));
+        SyntheticImages check(64);
+        std::vector<torch::Tensor> xs;
+        std::vector<int64_t> ys;
+        for (int64_t i = 0; i < 64; ++i) {
+            int64_t label = 0;
+            xs.push_back(check.example(i, &label));
+            ys.push_back(label);
+        }
+        torch::NoGradGuard noGrad;
+        torch::Tensor x = torch::stack(xs) * 2.0 - 1.0; // centered data
+        torch::Tensor logits = loaded.network->forward(x, torch::full({64}, 0.01));
+        const double accuracy = logits.argmax(1).eq(torch::tensor(ys)).to(torch::kFloat32).mean().item<double>();
+        QVERIFY2(accuracy > 0.9, qPrintable(QString("accuracy %1").arg(accuracy)));
+    }
+
+    // Two Gaussians: FD = |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1 C2)^1/2); for diagonal covariances
+    // sum (s1 - s2)^2. A rotation of both leaves it unchanged.
+    void frechetDistanceOfGaussians()
+    {
+        FeatureStatistics a{torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64), torch::diag(torch::tensor({1.0, 4.0, 9.0}, torch::kFloat64))};
+        FeatureStatistics b{torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64), torch::diag(torch::tensor({4.0, 4.0, 1.0}, torch::kFloat64))};
+        const double expected = (1.0 + 0.0 + 4.0) + (1.0 + 0.0 + 4.0);
+        QVERIFY(std::abs(frechetDistance(a, b) - expected) < 1e-9);
+        QVERIFY(std::abs(frechetDistance(a, a)) < 1e-9);
+        torch::Tensor q = std::get<0>(torch::linalg_qr(torch::randn({3, 3}, torch::kFloat64)));
+        auto rotate = [&](const FeatureStatistics &s) {
+            return FeatureStatistics{q.matmul(s.mean), q.matmul(s.covariance).matmul(q.transpose(0, 1))};
+        };
+        QVERIFY(std::abs(frechetDistance(rotate(a), rotate(b)) - expected) < 1e-8);
+        // From samples: the statistics converge to the truth.
+        torch::Tensor samples = torch::randn({20000, 2}, torch::kFloat64) * torch::tensor({1.0, 2.0}, torch::kFloat64);
+        FeatureStatistics measured = featureStatistics(samples);
+        QVERIFY(std::abs(measured.covariance[1][1].item<double>() - 4.0) < 0.15);
+    }
+
+    // Two sets that differ by a shift v: the sliced W2 is |v| / sqrt(2) in 2D (E (v.u)^2 = |v|^2 / 2).
+    void slicedWassersteinOfAShift()
+    {
+        at::Generator g = at::detail::createCPUGenerator(3);
+        torch::Tensor a = torch::randn({4000, 2}, g, torch::kFloat64);
+        torch::Tensor b = a + torch::tensor({3.0, 4.0}, torch::kFloat64);
+        const double distance = slicedWassersteinDistance(a, b, 2000, g);
+        QVERIFY2(std::abs(distance - 5.0 / std::sqrt(2.0)) < 0.1, qPrintable(QString::number(distance)));
+        QVERIFY(slicedWassersteinDistance(a, a, 50, g) < 1e-12);
+        torch::Tensor c = torch::randn({4000, 2}, g, torch::kFloat64);
+        QVERIFY(maximumMeanDiscrepancy(a, c, 1.0) < 2e-3);
+        QVERIFY(maximumMeanDiscrepancy(a, b, 1.0) > 0.5);
+    }
+
+    // Samples of the toy distributions have their defining properties.
+    void toyDistributionsHaveTheirShapes()
+    {
+        at::Generator g = at::detail::createCPUGenerator(11);
+        torch::Tensor board = sampleToyDistribution(ToyDistribution::Checkerboard, 5000, g) / 2.0;
+        torch::Tensor parity = torch::remainder(torch::floor(board.select(1, 0)) + torch::floor(board.select(1, 1)), 2.0);
+        QVERIFY(parity.eq(0.0).all().item<bool>() || parity.eq(1.0).all().item<bool>());
+        QVERIFY(board.abs().max().item<double>() <= 2.0);
+        torch::Tensor eight = sampleToyDistribution(ToyDistribution::EightGaussians, 20000, g);
+        const double radius = eight.norm(2, 1).mean().item<double>();
+        QVERIFY2(std::abs(radius - 4.0 / 1.414) < 0.1, qPrintable(QString::number(radius)));
+        QVERIFY_THROWS_EXCEPTION(Error, toyDistributionFromName("spiral"));
+        // A batch is a function of (seed, step) alone.
+        ToyTrainingData data(ToyDistribution::TwoMoons);
+        QVERIFY(torch::equal(data.batch(7, 16, 1).examples, data.batch(7, 16, 1).examples));
+        QVERIFY(!torch::equal(data.batch(7, 16, 1).examples, data.batch(8, 16, 1).examples));
+    }
+
+    // Epochs visit every example once, in an order that depends on the seed.
+    void indexedDataWalksPermutations()
+    {
+        SyntheticImages data(12);
+        std::set<std::string> seen;
+        for (int64_t step = 0; step < 3; ++step) {
+            TrainingBatch batch = data.batch(step, 4, 21);
+            QCOMPARE(batch.labels.size(0), int64_t(4));
+            for (int64_t i = 0; i < 4; ++i) {
+                torch::Tensor x = batch.examples[i];
+                // Undo a possible flip by taking the lexicographically smaller of both.
+                std::ostringstream key;
+                key << std::min(x.sum().item<double>(), x.flip({2}).sum().item<double>()) << ":"
+                    << x.square().sum().item<double>();
+                seen.insert(key.str());
+            }
+        }
+        QCOMPARE(int(seen.size()), 12);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTraining)
+#include "test_training.moc"
