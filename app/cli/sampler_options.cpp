@@ -1,6 +1,7 @@
 #include "sampler_options.h"
 
 #include "imaging/image_io.h"
+#include "imaging/point_plot.h"
 #include "util/build_info.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -130,6 +131,14 @@ void writeResults(const std::string &folder, const std::string &operation, const
 {
     const torch::Tensor cpu = images.to(torch::kCPU);
     const ScoreModel &model = *loaded.model;
+    if (model.config().isPointModel()) {
+        // A toy model's samples are points: one CSV and a picture of the cloud.
+        writeFileAtomically(folder + "/" + operation + "-points.csv", pointsToCsv(cpu));
+        savePng(folder + "/" + operation + "-points.png", renderPointCloud(cpu),
+                {{"parameters", operation + ": " + describeSettings(settings) + "; model " + baseName(loaded.info.path)}});
+        std::cout << folder << "/" << operation << "-points.csv\n" << folder << "/" << operation << "-points.png\n";
+        return;
+    }
     for (int64_t i = 0; i < cpu.size(0); ++i) {
         SamplingSettings one = settings;
         one.seed = settings.seed + static_cast<uint64_t>(i);

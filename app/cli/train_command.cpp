@@ -7,6 +7,7 @@
 
 #include "data/image_data.h"
 #include "imaging/image_io.h"
+#include "imaging/point_plot.h"
 #include "model/config.h"
 #include "train/trainer.h"
 #include "util/device.h"
@@ -17,7 +18,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -36,17 +36,13 @@ std::string stepName(int64_t step)
     return name;
 }
 
-// Preview samples: a PNG grid for images, a CSV of the points for a toy model.
+// Preview samples: a PNG grid for images; for a toy model the points as CSV and a picture.
 void writeSnapshot(const std::string &folder, int64_t step, const torch::Tensor &samples, bool points)
 {
     const std::string base = folder + "/" + stepName(step);
     if (points) {
-        std::ostringstream csv;
-        csv << "x,y\n";
-        torch::Tensor xy = samples.flatten(1).to(torch::kCPU, torch::kFloat64);
-        for (int64_t i = 0; i < xy.size(0); ++i)
-            csv << xy[i][0].item<double>() << "," << xy[i][1].item<double>() << "\n";
-        writeFileAtomically(base + ".csv", csv.str());
+        writeFileAtomically(base + ".csv", pointsToCsv(samples));
+        savePng(base + ".png", renderPointCloud(samples));
     } else {
         savePng(base + ".png", makeGrid(samples));
     }

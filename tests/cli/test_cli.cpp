@@ -305,6 +305,70 @@ private slots:
         QVERIFY2(run.err.contains("[2, 3, 8, 8]") && run.err.contains("[B, 3, 16, 16]"), qPrintable(run.err));
         QVERIFY(!QFileInfo::exists(output));
     }
+
+    // train: a toy run, then --resume continues it to more steps from its checkpoint alone.
+    void trainThenResume()
+    {
+        const QString out = QString::fromStdString(test::makeTempDir()) + "/run";
+        const QString config = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        Run first = cli({"train", "--config", config, "--data", "toy:moons", "--out", out, "--steps", "30",
+                         "--checkpoint-every", "10", "--keep", "2", "--log-every", "10", "--snapshot-every", "30",
+                         "--snapshot-count", "50", "--snapshot-steps", "20"});
+        QVERIFY2(first.exitCode == 0, qPrintable(first.err));
+        QVERIFY2(first.err.contains("finished at step 30"), qPrintable(first.err));
+        QVERIFY(first.err.contains("loss "));
+        QVERIFY(QFileInfo::exists(out + "/model.safetensors"));
+        QVERIFY(QFileInfo::exists(out + "/samples/step-00000030.png"));
+        QVERIFY(QFileInfo::exists(out + "/samples/step-00000030.csv"));
+        QCOMPARE(QDir(out + "/checkpoints").entryList(QDir::Files).size(), 2);
+
+        Run resumed = cli({"train", "--resume", "--data", "toy:moons", "--out", out, "--steps", "40", "--log-every", "10"});
+        QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
+        QVERIFY2(resumed.err.contains("finished at step 40"), qPrintable(resumed.err));
+        const QStringList records = QString::fromStdString(readFile((out + "/metrics.jsonl").toStdString()))
+                                        .split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(records.size(), 4);
+        QCOMPARE(Json::parse(records.last().toStdString()).at("step").asInt(), int64_t(40));
+
+        // The trained model samples points: a CSV and a picture.
+        const QString samples = QString::fromStdString(test::makeTempDir());
+        Run sample = cli({"sample", "--model", out + "/model.safetensors", "-o", samples, "--batch", "20", "--steps", "10"});
+        QVERIFY2(sample.exitCode == 0, qPrintable(sample.err));
+        QVERIFY(QFileInfo::exists(samples + "/sample-points.csv"));
+        QCOMPARE(QString::fromStdString(readFile((samples + "/sample-points.csv").toStdString())).count('\n'), 21);
+    }
+
+    void trainRefusesBadInput_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("message");
+        const QString out = QString::fromStdString(test::makeTempDir()) + "/run";
+        const QString toy = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        QTest::newRow("no data") << QStringList{"train", "--config", toy, "--out", out} << "--data";
+        QTest::newRow("missing folder") << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data",
+                                                       "/nonexistent/images", "--out", out}
+                                        << "/nonexistent/images";
+        QTest::newRow("unknown toy") << QStringList{"train", "--config", toy, "--data", "toy:spiral", "--out", out}
+                                     << "unknown toy distribution \"spiral\"";
+        QTest::newRow("toy data for an image model")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", "toy:moons", "--out", out}
+            << "toy distributions train point models";
+        QTest::newRow("nothing to resume") << QStringList{"train", "--resume", "--data", "toy:moons", "--out", out}
+                                           << "nothing to resume";
+        QTest::newRow("bad steps") << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--steps", "0"}
+                                   << "--steps must be at least 1";
+        QTest::newRow("mixed precision on cpu")
+            << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--mixed-precision"}
+            << "mixed precision is for CUDA";
+    }
+    void trainRefusesBadInput()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, message);
+        Run run = cli(arguments);
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("error: ") && run.err.contains(message), qPrintable(run.err));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -1,5 +1,8 @@
 // PNG encoding with text chunks, image loading, grids.
+#include "data/image_data.h"
 #include "imaging/idx_file.h"
+#include "imaging/point_plot.h"
+#include "model/config.h"
 #include "imaging/image_io.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
@@ -8,6 +11,8 @@
 #include "test_support.h"
 
 #include <QtTest/QtTest>
+
+#include <filesystem>
 
 using namespace sde;
 
@@ -114,6 +119,68 @@ private slots:
         Json broken = s.toJson();
         broken["method"] = "teleport";
         QVERIFY_THROWS_EXCEPTION(Error, SamplingSettings::fromJson(broken));
+    }
+
+    // Training data from a folder: every image resized and center-cropped to the model's size,
+    // a broken file skipped with a warning that names it.
+    void imageFolderSkipsBrokenFiles()
+    {
+        const std::string folder = test::makeTempDir();
+        std::filesystem::create_directories(folder + "/nested");
+        torch::Tensor wide = torch::zeros({3, 20, 40});
+        wide.slice(2, 10, 30).fill_(1.0); // a white centre band
+        savePng(folder + "/nested/wide.png", wide);
+        savePng(folder + "/gray.png", torch::full({1, 16, 16}, 0.5));
+        writeFileAtomically(folder + "/broken.png", "not a png at all");
+        ImageFolderTrainingData data(folder, 8, 3, false);
+        QCOMPARE(data.size(), int64_t(3));
+        TrainingBatch batch = data.batch(0, 4, 1);
+        QCOMPARE(batch.examples.sizes(), (std::vector<int64_t>{4, 3, 8, 8}));
+        const auto warnings = data.takeWarnings();
+        QCOMPARE(int(warnings.size()), 1);
+        QVERIFY(warnings[0].find("broken.png") != std::string::npos);
+        // The wide image's centre crop is its white band; the gray image stays 0.5 in RGB.
+        bool sawWhite = false, sawGray = false;
+        for (int64_t i = 0; i < 4; ++i) {
+            const double mean = batch.examples[i].mean().item<double>();
+            sawWhite |= mean > 0.95;
+            sawGray |= std::abs(mean - 0.5) < 0.01;
+        }
+        QVERIFY(sawWhite && sawGray);
+        QVERIFY_THROWS_EXCEPTION(Error, ImageFolderTrainingData(test::makeTempDir(), 8, 3, false));
+    }
+
+    // Fashion-MNIST padded into a 32 x 32 model: the 28 x 28 image sits in the centre.
+    void idxDataPadsIntoLargerModels()
+    {
+        const std::string path = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+        if (!std::filesystem::exists(path))
+            QSKIP("dataset-fashion-mnist is not installed");
+        IdxTrainingData padded(path, 32, 1, false);
+        QCOMPARE(padded.classCount(), int64_t(10));
+        int64_t label = -1;
+        torch::Tensor image = padded.example(0, &label);
+        QCOMPARE(label, readIdxLabels("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")[0].item<int64_t>());
+        torch::Tensor raw = readIdxImages(path)[0].to(torch::kFloat32) / 255.0;
+        QVERIFY(torch::equal(image[0].slice(0, 2, 30).slice(1, 2, 30), raw));
+        QCOMPARE(image[0].slice(0, 0, 2).abs().sum().item<double>(), 0.0);
+        ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+        config.data.imageSize = 28;
+        config.data.numChannels = 1;
+        QCOMPARE(openTrainingData("fashion-mnist:test", config)->exampleShape(), (std::vector<int64_t>{1, 28, 28}));
+        QVERIFY_THROWS_EXCEPTION(Error, openTrainingData("fashion-mnist:valid", config));
+    }
+
+    void pointCloudPictureAndCsv()
+    {
+        torch::Tensor points = torch::tensor({{0.0f, 0.0f}, {4.0f, 4.0f}, {-4.0f, -4.0f}});
+        torch::Tensor picture = renderPointCloud(points, 90, 4.5);
+        QCOMPARE(picture.sizes(), (std::vector<int64_t>{3, 90, 90}));
+        QVERIFY(picture[1][45][45].item<float>() < 0.5f);  // a point at the centre
+        QVERIFY(picture[1][5][85].item<float>() < 0.5f);   // (4, 4): top right
+        QVERIFY(picture[1][85][5].item<float>() < 0.5f);   // (-4, -4): bottom left
+        QCOMPARE(picture[1][5][5].item<float>(), 1.0f);    // empty corner
+        QCOMPARE(QString::fromStdString(pointsToCsv(points)).count('\n'), 4);
     }
 };
 
