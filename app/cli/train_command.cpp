@@ -121,7 +121,8 @@ int runTrain(const std::vector<std::string> &argv)
     // The initial weights come from the seed too: the same command trains the same model.
     torch::manual_seed(options.seed);
     if (args.has("--preset") || args.has("--config")) {
-        scoreConfig = args.has("--preset") ? loadPreset(args.required("--preset")) : loadConfigFile(args.required("--config"));
+        scoreConfig =
+            args.has("--preset") ? loadPreset(args.required("--preset")) : loadConfigFile(args.required("--config"));
         scoreConfig.validate();
         if (classifier) {
             ClassifierConfig config;
@@ -152,6 +153,8 @@ int runTrain(const std::vector<std::string> &argv)
         throw Error("give the model with --preset NAME or --config FILE");
     }
     options.steps = args.integer("--steps", scoreConfig.training.nIters);
+    if (task->kind() == "classifier")
+        options.exportName = "classifier.safetensors";
     std::unique_ptr<TrainingData> data = openTrainingData(dataSpec, scoreConfig);
     const bool points = scoreConfig.isPointModel();
 
@@ -213,9 +216,12 @@ int runTrain(const std::vector<std::string> &argv)
     if (!result.checkpoint.empty())
         std::cerr << "checkpoint: " << result.checkpoint << "\n";
     switch (result.outcome) {
-    case TrainingOutcome::Finished: return 0;
-    case TrainingOutcome::Stopped: return 130;
-    case TrainingOutcome::Diverged: return 3;
+    case TrainingOutcome::Finished:
+        return 0;
+    case TrainingOutcome::Stopped:
+        return 130;
+    case TrainingOutcome::Diverged:
+        return 3;
     }
     return 1;
 }

@@ -39,11 +39,14 @@ torch::Tensor withChannels(const torch::Tensor &image, int64_t channels)
     }
     if (channels == 3 && image.size(0) == 1)
         return image.repeat({3, 1, 1});
-    throw Error("cannot turn a " + std::to_string(image.size(0)) + "-channel image into " + std::to_string(channels)
-                + " channels");
+    throw Error("cannot turn a " + std::to_string(image.size(0)) + "-channel image into " + std::to_string(channels) +
+                " channels");
 }
 
-torch::Tensor toBytes(const torch::Tensor &image01) { return (image01.clamp(0.0, 1.0) * 255.0).round().to(torch::kUInt8); }
+torch::Tensor toBytes(const torch::Tensor &image01)
+{
+    return (image01.clamp(0.0, 1.0) * 255.0).round().to(torch::kUInt8);
+}
 
 } // namespace
 
@@ -55,12 +58,11 @@ torch::Tensor resizeShorterSide(const torch::Tensor &image, int64_t shorterSide,
     const int64_t newW = std::max<int64_t>(shorterSide, std::llround(w * scale));
     torch::Tensor resized = image;
     if (newH != h || newW != w)
-        resized = F::interpolate(image.unsqueeze(0).to(torch::kFloat32),
-                                 F::InterpolateFuncOptions()
-                                     .size(std::vector<int64_t>{newH, newW})
-                                     .mode(torch::kBilinear)
-                                     .align_corners(false)
-                                     .antialias(true))
+        resized = F::interpolate(image.unsqueeze(0).to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                                             .size(std::vector<int64_t>{newH, newW})
+                                                                             .mode(torch::kBilinear)
+                                                                             .align_corners(false)
+                                                                             .antialias(true))
                       .squeeze(0)
                       .clamp(0.0, 1.0);
     if (crop <= 0)
@@ -75,13 +77,15 @@ std::vector<std::string> listImageFiles(const std::string &folder)
     if (!fs::is_directory(folder, error))
         throw Error("'" + folder + "' is not a folder");
     std::vector<std::string> files;
-    const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
-    for (auto it = fs::recursive_directory_iterator(folder, options, error); !error && it != fs::recursive_directory_iterator();
-         it.increment(error)) {
+    const auto options =
+        fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
+    for (auto it = fs::recursive_directory_iterator(folder, options, error);
+         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
         if (!it->is_regular_file(error))
             continue;
         const std::string extension = lower(it->path().extension().string());
-        if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" || extension == ".webp")
+        if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" ||
+            extension == ".webp")
             files.push_back(it->path().string());
     }
     if (error)
@@ -96,8 +100,8 @@ std::string fashionMnistImagesPath(const std::string &split)
 {
     if (split != "train" && split != "test")
         throw Error("Fashion-MNIST has the splits train and test, not \"" + split + "\"");
-    const std::string path = std::string("/usr/share/datasets/fashion-mnist/")
-                             + (split == "train" ? "train" : "t10k") + "-images-idx3-ubyte.gz";
+    const std::string path = std::string("/usr/share/datasets/fashion-mnist/") + (split == "train" ? "train" : "t10k") +
+                             "-images-idx3-ubyte.gz";
     std::error_code error;
     if (!fs::exists(path, error))
         throw Error("Fashion-MNIST is not installed (" + path + " is missing): apt-get install dataset-fashion-mnist");
@@ -136,14 +140,14 @@ IdxTrainingData::IdxTrainingData(const std::string &imagesPath, int64_t resoluti
         if (fs::exists(labelsPath, error)) {
             labels_ = readIdxLabels(labelsPath);
             if (labels_.size(0) != images_.size(0))
-                throw Error("'" + labelsPath + "' has " + std::to_string(labels_.size(0)) + " labels for "
-                            + std::to_string(images_.size(0)) + " images");
+                throw Error("'" + labelsPath + "' has " + std::to_string(labels_.size(0)) + " labels for " +
+                            std::to_string(images_.size(0)) + " images");
             if (labels_.min().item<int64_t>() < 0 || labels_.max().item<int64_t>() > 9)
                 throw Error("'" + labelsPath + "': labels must be 0 to 9");
         }
     }
-    description_ = std::to_string(images_.size(0)) + " images of " + baseName(imagesPath)
-                   + (labels_.defined() ? " with labels" : "");
+    description_ = std::to_string(images_.size(0)) + " images of " + baseName(imagesPath) +
+                   (labels_.defined() ? " with labels" : "");
 }
 
 std::vector<int64_t> IdxTrainingData::exampleShape() const
@@ -158,7 +162,10 @@ torch::Tensor IdxTrainingData::example(int64_t index, int64_t *label)
     return images_[index].to(torch::kFloat32) / 255.0;
 }
 
-torch::Tensor IdxTrainingData::images() const { return images_.to(torch::kFloat32) / 255.0; }
+torch::Tensor IdxTrainingData::images() const
+{
+    return images_.to(torch::kFloat32) / 255.0;
+}
 
 ImageFolderTrainingData::ImageFolderTrainingData(const std::string &folder, int64_t resolution, int64_t channels,
                                                  bool randomFlip)
@@ -237,22 +244,20 @@ std::unique_ptr<TrainingData> openTrainingData(const std::string &spec, const Mo
     const bool flip = config.data.randomFlip;
     if (spec.rfind("toy:", 0) == 0) {
         if (!config.isPointModel())
-            throw Error("--data " + spec + ": toy distributions train point models (model.name toy_mlp), not "
-                        + config.architectureName());
+            throw Error("--data " + spec + ": toy distributions train point models (model.name toy_mlp), not " +
+                        config.architectureName());
         if (channels != 2)
-            throw Error("--data " + spec + ": the toy distributions are 2D; the config has data.num_channels = "
-                        + std::to_string(channels));
+            throw Error("--data " + spec + ": the toy distributions are 2D; the config has data.num_channels = " +
+                        std::to_string(channels));
         return std::make_unique<ToyTrainingData>(toyDistributionFromName(spec.substr(4)));
     }
     if (config.isPointModel())
-        throw Error("--data " + spec + ": a point model (toy_mlp) trains on toy:NAME data ("
-                    + [] {
-                          std::string names;
-                          for (const auto &name : toyDistributionNames())
-                              names += (names.empty() ? "toy:" : ", toy:") + name;
-                          return names;
-                      }()
-                    + ")");
+        throw Error("--data " + spec + ": a point model (toy_mlp) trains on toy:NAME data (" + [] {
+            std::string names;
+            for (const auto &name : toyDistributionNames())
+                names += (names.empty() ? "toy:" : ", toy:") + name;
+            return names;
+        }() + ")");
     if (spec == "fashion-mnist" || spec == "fashion-mnist:train")
         return std::make_unique<IdxTrainingData>(fashionMnistImagesPath("train"), resolution, channels, flip);
     if (spec == "fashion-mnist:test")
@@ -263,7 +268,8 @@ std::unique_ptr<TrainingData> openTrainingData(const std::string &spec, const Mo
     if (fs::is_directory(spec, error))
         return std::make_unique<ImageFolderTrainingData>(spec, resolution, channels, flip);
     if (!fs::exists(spec, error))
-        throw Error("--data '" + spec + "': no such file or folder (expected a folder of images, an IDX file, "
+        throw Error("--data '" + spec +
+                    "': no such file or folder (expected a folder of images, an IDX file, "
                     "fashion-mnist, patches:FOLDER or toy:NAME)");
     if (endsWith(spec, ".gz") || spec.find("idx3") != std::string::npos)
         return std::make_unique<IdxTrainingData>(spec, resolution, channels, flip);

@@ -87,7 +87,10 @@ torch::Tensor sampleToyDistribution(ToyDistribution distribution, int64_t n, at:
     throw Error("unknown toy distribution");
 }
 
-std::string ToyTrainingData::description() const { return "2D toy distribution \"" + toyDistributionName(distribution_) + "\""; }
+std::string ToyTrainingData::description() const
+{
+    return "2D toy distribution \"" + toyDistributionName(distribution_) + "\"";
+}
 
 TrainingBatch ToyTrainingData::batch(int64_t step, int64_t batchSize, uint64_t seed)
 {

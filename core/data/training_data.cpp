@@ -43,8 +43,9 @@ int64_t IndexedTrainingData::indexAt(int64_t position, uint64_t seed)
     const int64_t n = size();
     const int64_t epoch = position / n;
     if (epoch != cachedEpoch_) {
-        permutation_ = torch::randperm(n, seededGenerator(seed, 0x5045524dULL /* "PERM" */, static_cast<uint64_t>(epoch)),
-                                       torch::TensorOptions().dtype(torch::kLong));
+        permutation_ =
+            torch::randperm(n, seededGenerator(seed, 0x5045524dULL /* "PERM" */, static_cast<uint64_t>(epoch)),
+                            torch::TensorOptions().dtype(torch::kLong));
         cachedEpoch_ = epoch;
     }
     return permutation_.data_ptr<int64_t>()[position % n];
@@ -86,7 +87,8 @@ TrainingBatch IndexedTrainingData::batch(int64_t step, int64_t batchSize, uint64
 }
 
 BatchPrefetcher::BatchPrefetcher(TrainingData &data, int64_t batchSize, uint64_t seed, int64_t firstStep, int depth)
-    : data_(data), batchSize_(batchSize), seed_(seed), nextStep_(firstStep), depth_(static_cast<size_t>(std::max(1, depth)))
+    : data_(data), batchSize_(batchSize), seed_(seed), nextStep_(firstStep),
+      depth_(static_cast<size_t>(std::max(1, depth)))
 {
     thread_ = std::thread([this] { run(); });
 }

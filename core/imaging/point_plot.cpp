@@ -27,7 +27,8 @@ torch::Tensor density(const torch::Tensor &points, int64_t size, double extent)
 
 } // namespace
 
-torch::Tensor renderPointCloud(const torch::Tensor &points, int64_t size, double extent, const torch::Tensor &background)
+torch::Tensor renderPointCloud(const torch::Tensor &points, int64_t size, double extent,
+                               const torch::Tensor &background)
 {
     torch::Tensor image = torch::ones({3, size, size});
     auto paint = [&](const torch::Tensor &cloud, std::array<float, 3> color, float strength) {

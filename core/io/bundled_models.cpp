@@ -63,7 +63,8 @@ std::vector<BundledModel> bundledModels()
             continue;
         BundledModel model;
         model.name = entry.path().filename().string();
-        for (const auto &[file, kind] : {std::pair{"model.safetensors", "score"}, std::pair{"classifier.safetensors", "classifier"}}) {
+        for (const auto &[file, kind] :
+             {std::pair{"model.safetensors", "score"}, std::pair{"classifier.safetensors", "classifier"}}) {
             if (fs::is_regular_file(entry.path() / file, error)) {
                 model.path = (entry.path() / file).string();
                 model.kind = kind;
@@ -94,8 +95,8 @@ std::string resolveModelPath(const std::string &nameOrPath)
     std::string names;
     for (const auto &model : models)
         names += (names.empty() ? "" : ", ") + model.name;
-    throw Error("'" + nameOrPath + "' is neither a file nor a bundled model"
-                + (names.empty() ? std::string(" (no bundled models were found)") : " (bundled: " + names + ")"));
+    throw Error("'" + nameOrPath + "' is neither a file nor a bundled model" +
+                (names.empty() ? std::string(" (no bundled models were found)") : " (bundled: " + names + ")"));
 }
 
 } // namespace sde

@@ -10,11 +10,11 @@ namespace sde {
 // card (MODEL_CARD.md) and the weights, model.safetensors (a score model) or
 // classifier.safetensors (a noise-conditional classifier).
 struct BundledModel {
-    std::string name;      // the folder's name: "fashion-mnist", "toy-2d", ...
-    std::string kind;      // "score" or "classifier"
-    std::string path;      // the weights
-    std::string cardPath;  // MODEL_CARD.md ("" when missing)
-    std::string summary;   // the card's first paragraph after its title
+    std::string name;     // the folder's name: "fashion-mnist", "toy-2d", ...
+    std::string kind;     // "score" or "classifier"
+    std::string path;     // the weights
+    std::string cardPath; // MODEL_CARD.md ("" when missing)
+    std::string summary;  // the card's first paragraph after its title
 };
 
 // The folder of the bundled models ("" when none is found). SDE_MODELS_DIR overrides.

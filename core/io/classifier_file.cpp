@@ -18,7 +18,8 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
     SafetensorsFile file = readSafetensors(path);
     auto format = file.metadata.find("format");
     if (format == file.metadata.end() || format->second != kClassifierFormat)
-        throw Error(path + ": not an SDE Studio classifier (its metadata has no \"format\": \"" + kClassifierFormat + "\")");
+        throw Error(path + ": not an SDE Studio classifier (its metadata has no \"format\": \"" + kClassifierFormat +
+                    "\")");
     auto stored = file.metadata.find("classifier");
     if (stored == file.metadata.end())
         throw Error(path + ": the classifier's config is missing from its metadata");

@@ -64,8 +64,8 @@ void ClassifierConfig::validate() const
     if (numClasses < 2 || numClasses > 100000)
         throw Error("classifier num_classes must be at least 2");
     if (!classNames.empty() && static_cast<int64_t>(classNames.size()) != numClasses)
-        throw Error("classifier class_names has " + std::to_string(classNames.size()) + " names for "
-                    + std::to_string(numClasses) + " classes");
+        throw Error("classifier class_names has " + std::to_string(classNames.size()) + " names for " +
+                    std::to_string(numClasses) + " classes");
     if (scoreConfig.isPointModel())
         throw Error("the noise-conditional classifier takes images, not points");
 }
@@ -97,7 +97,10 @@ NoiseConditionalClassifierImpl::NoiseConditionalClassifierImpl(const ClassifierC
     head_ = register_module("Dense_out", Dense(channels, config.numClasses));
 }
 
-int64_t NoiseConditionalClassifierImpl::featureSize() const { return config_.nf * config_.chMult.back(); }
+int64_t NoiseConditionalClassifierImpl::featureSize() const
+{
+    return config_.nf * config_.chMult.back();
+}
 
 torch::Tensor NoiseConditionalClassifierImpl::features(const torch::Tensor &x, const torch::Tensor &t)
 {

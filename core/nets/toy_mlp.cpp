@@ -10,12 +10,10 @@ namespace {
 class ToyResidualBlockImpl : public torch::nn::Module {
 public:
     ToyResidualBlockImpl(int64_t width, Nonlinearity act)
-        : act_(act),
-          first_(register_module("Dense_0", Dense(width, width))),
+        : act_(act), first_(register_module("Dense_0", Dense(width, width))),
           time_(register_module("Dense_t", Dense(width, width))),
           second_(register_module("Dense_1", Dense(width, width)))
-    {
-    }
+    {}
 
     torch::Tensor forward(const torch::Tensor &h, const torch::Tensor &emb)
     {
@@ -51,7 +49,8 @@ torch::Tensor ToyMlpImpl::forward(const torch::Tensor &x, const torch::Tensor &l
     // Continuous VE feeds sigma(t): map log sigma onto [0, 999] like the VP models' t * 999.
     torch::Tensor positions = labels.to(torch::kFloat32);
     if (continuousVe)
-        positions = (torch::log(positions) - std::log(m.sigmaMin)) / (std::log(m.sigmaMax) - std::log(m.sigmaMin)) * 999.0;
+        positions =
+            (torch::log(positions) - std::log(m.sigmaMin)) / (std::log(m.sigmaMax) - std::log(m.sigmaMin)) * 999.0;
     torch::Tensor emb = timeInput_->forward(timestepEmbedding(positions, m.nf));
 
     // [B, D, 1, 1] -> [B, D]
@@ -60,8 +59,9 @@ torch::Tensor ToyMlpImpl::forward(const torch::Tensor &x, const torch::Tensor &l
         h = block->as<ToyResidualBlockImpl>()->forward(h, emb);
     torch::Tensor out = output_->forward(activate(act_, h)).view(x.sizes());
     if (config_.training.sde == "vesde" && m.scaleBySigma) {
-        torch::Tensor sigma = continuousVe ? labels.to(torch::kFloat32)
-                                           : smldSigmas(m).to(x.device()).index_select(0, labels.to(torch::kLong)).to(torch::kFloat32);
+        torch::Tensor sigma =
+            continuousVe ? labels.to(torch::kFloat32)
+                         : smldSigmas(m).to(x.device()).index_select(0, labels.to(torch::kLong)).to(torch::kFloat32);
         out = out / sigma.view({-1, 1, 1, 1});
     }
     return out;

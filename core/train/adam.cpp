@@ -66,8 +66,8 @@ void AdamOptimizer::loadState(const std::vector<std::pair<std::string, torch::Te
 {
     std::map<std::string, torch::Tensor> byName(state.begin(), state.end());
     if (byName.size() != 2 * parameters_.size())
-        throw Error(label + ": the optimizer state has " + std::to_string(byName.size()) + " tensors, expected "
-                    + std::to_string(2 * parameters_.size()) + " (2 per parameter)");
+        throw Error(label + ": the optimizer state has " + std::to_string(byName.size()) + " tensors, expected " +
+                    std::to_string(2 * parameters_.size()) + " (2 per parameter)");
     torch::NoGradGuard noGrad;
     for (size_t i = 0; i < parameters_.size(); ++i) {
         for (auto [suffix, target] : {std::pair{".exp_avg", &expAvg_[i]}, std::pair{".exp_avg_sq", &expAvgSq_[i]}}) {
@@ -75,8 +75,8 @@ void AdamOptimizer::loadState(const std::vector<std::pair<std::string, torch::Te
             if (it == byName.end())
                 throw Error(label + ": the optimizer state lacks " + std::to_string(i) + suffix);
             if (!it->second.sizes().equals(target->sizes()))
-                throw Error(label + ": optimizer state " + it->first + " has shape " + shapeText(it->second.sizes())
-                            + ", the parameter has " + shapeText(target->sizes()));
+                throw Error(label + ": optimizer state " + it->first + " has shape " + shapeText(it->second.sizes()) +
+                            ", the parameter has " + shapeText(target->sizes()));
             target->copy_(it->second);
         }
     }

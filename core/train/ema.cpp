@@ -27,8 +27,8 @@ void ExponentialMovingAverage::update(const std::vector<torch::Tensor> &paramete
 void ExponentialMovingAverage::load(const std::vector<torch::Tensor> &shadow, int64_t updates)
 {
     if (shadow.size() != shadow_.size())
-        throw Error("the EMA holds " + std::to_string(shadow.size()) + " tensors, the network has "
-                    + std::to_string(shadow_.size()) + " parameters");
+        throw Error("the EMA holds " + std::to_string(shadow.size()) + " tensors, the network has " +
+                    std::to_string(shadow_.size()) + " parameters");
     torch::NoGradGuard noGrad;
     for (size_t i = 0; i < shadow.size(); ++i)
         shadow_[i].copy_(shadow[i]);

@@ -84,13 +84,16 @@ torch::Tensor configuredLoss(const ScoreModel &model, const torch::Tensor &x0, c
     }
     if (training.likelihoodWeighting)
         throw Error("likelihood weighting is not supported for discrete SMLD/DDPM training");
-    torch::Tensor labels = torch::randint(0, model.sde().N(), {batch}, generator, drawOptions.dtype(torch::kLong))
-                               .to(x0.device());
+    torch::Tensor labels =
+        torch::randint(0, model.sde().N(), {batch}, generator, drawOptions.dtype(torch::kLong)).to(x0.device());
     torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions).to(x0.device());
     switch (model.sde().kind()) {
-    case Sde::Kind::Ve: return smldLoss(model, x0, labels, z, training.reduceMean);
-    case Sde::Kind::Vp: return ddpmLoss(model, x0, labels, z, training.reduceMean);
-    case Sde::Kind::SubVp: break;
+    case Sde::Kind::Ve:
+        return smldLoss(model, x0, labels, z, training.reduceMean);
+    case Sde::Kind::Vp:
+        return ddpmLoss(model, x0, labels, z, training.reduceMean);
+    case Sde::Kind::SubVp:
+        break;
     }
     throw Error("discrete training is not defined for the sub-VP SDE");
 }

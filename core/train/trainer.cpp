@@ -214,14 +214,14 @@ public:
         const std::string kind = metadataValue(metadata, "kind", path);
         if (kind != task_.kind())
             throw Error(path + ": this checkpoint trains a " + kind + " model, not a " + task_.kind() + " model");
-        if (task_.normalizedDefinition(Json::parse(metadataValue(metadata, "definition", path))).dump()
-            != task_.definition().dump())
+        if (task_.normalizedDefinition(Json::parse(metadataValue(metadata, "definition", path))).dump() !=
+            task_.definition().dump())
             throw Error(path + ": the run was started with another model definition (config); resume it with the "
                                "config it was started with, or train into a new --out folder");
         const int64_t storedBatch = metadataInt(metadata, "batch_size", path);
         if (storedBatch != batchSize_)
-            throw Error(path + ": the run was started with batch size " + std::to_string(storedBatch) + ", not "
-                        + std::to_string(batchSize_));
+            throw Error(path + ": the run was started with batch size " + std::to_string(storedBatch) + ", not " +
+                        std::to_string(batchSize_));
 
         std::vector<std::pair<std::string, torch::Tensor>> model, adam;
         std::map<std::string, torch::Tensor> ema;
@@ -445,8 +445,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         spdlog::info("resuming {} at step {}", existing.back(), run.step);
     } else {
         if (!existing.empty())
-            throw Error("'" + options.outDir + "' already holds a run (" + std::to_string(existing.size())
-                        + " checkpoints); resume it (--resume) or train into another folder");
+            throw Error("'" + options.outDir + "' already holds a run (" + std::to_string(existing.size()) +
+                        " checkpoints); resume it (--resume) or train into another folder");
         fs::remove(metricsPath, error);
     }
     if (run.step >= options.steps) {
@@ -509,14 +509,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             if (accuracy >= 0.0)
                 accuracySum += accuracy;
             lastGradNorm = gradNorm;
-            run.smoothedLoss = std::isnan(run.smoothedLoss) ? lossValue
-                                                            : kLossSmoothing * run.smoothedLoss + (1.0 - kLossSmoothing) * lossValue;
+            run.smoothedLoss = std::isnan(run.smoothedLoss)
+                                   ? lossValue
+                                   : kLossSmoothing * run.smoothedLoss + (1.0 - kLossSmoothing) * lossValue;
         } else {
             run.adam().zeroGrad();
             ++badInARow;
-            warn("step " + std::to_string(step) + ": the " + (std::isfinite(lossValue) ? "gradient norm" : "loss")
-                 + " is not finite; the step is skipped (" + std::to_string(badInARow) + " in a row, the run stops at "
-                 + std::to_string(options.maxBadSteps) + ")");
+            warn("step " + std::to_string(step) + ": the " + (std::isfinite(lossValue) ? "gradient norm" : "loss") +
+                 " is not finite; the step is skipped (" + std::to_string(badInARow) + " in a row, the run stops at " +
+                 std::to_string(options.maxBadSteps) + ")");
         }
         run.step = step + 1;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -537,7 +538,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             record.emaLoss = run.smoothedLoss;
             record.learningRate = lastLr;
             record.gradNorm = lastGradNorm;
-            record.stepsPerSecond = secondsSinceRecord > 0.0 ? static_cast<double>(stepsSinceRecord) / secondsSinceRecord : 0.0;
+            record.stepsPerSecond =
+                secondsSinceRecord > 0.0 ? static_cast<double>(stepsSinceRecord) / secondsSinceRecord : 0.0;
             record.memoryMiB = residentMemoryMiB();
             record.elapsedSeconds = run.elapsedSeconds;
             if (accuracy >= 0.0)
@@ -552,7 +554,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         }
         if (options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
             torch::Tensor samples;
-            run.withEmaWeights([&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+            run.withEmaWeights(
+                [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
             if (samples.defined())
                 callbacks.onSnapshot(run.step, samples);
         }
@@ -570,8 +573,10 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     result.modelPath = run.modelPath();
     if (diverged) {
         result.outcome = TrainingOutcome::Diverged;
-        result.message = std::to_string(options.maxBadSteps) + " steps in a row had a non-finite loss or gradient; "
-                         "the run stopped at step " + std::to_string(run.step) + " and the last good checkpoint is kept";
+        result.message = std::to_string(options.maxBadSteps) +
+                         " steps in a row had a non-finite loss or gradient; "
+                         "the run stopped at step " +
+                         std::to_string(run.step) + " and the last good checkpoint is kept";
         return result;
     }
     if (lastCheckpointStep != run.step) {

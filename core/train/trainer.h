@@ -12,20 +12,20 @@
 namespace sde {
 
 struct TrainerOptions {
-    std::string outDir;          // checkpoints/, metrics.jsonl, the exported model and samples
-    int64_t steps = 0;           // train until this many steps in all (a resumed run counts on)
-    int64_t batchSize = 0;       // 0: the config's training.batch_size
-    uint64_t seed = 0;           // data order, noise and dropout of every step derive from it
+    std::string outDir;    // checkpoints/, metrics.jsonl, the exported model and samples
+    int64_t steps = 0;     // train until this many steps in all (a resumed run counts on)
+    int64_t batchSize = 0; // 0: the config's training.batch_size
+    uint64_t seed = 0;     // data order, noise and dropout of every step derive from it
     torch::Device device = torch::kCPU;
-    bool resume = false;         // continue from the newest checkpoint in outDir
+    bool resume = false; // continue from the newest checkpoint in outDir
     int64_t checkpointEvery = 1000;
-    int keepCheckpoints = 3;     // the newest K checkpoints are kept
-    int64_t logEvery = 10;       // a metrics record every N steps
-    int64_t snapshotEvery = 0;   // preview samples every N steps (0: never)
+    int keepCheckpoints = 3;   // the newest K checkpoints are kept
+    int64_t logEvery = 10;     // a metrics record every N steps
+    int64_t snapshotEvery = 0; // preview samples every N steps (0: never)
     int64_t snapshotCount = 16;
-    int64_t snapshotSteps = 100; // sampler steps of a preview
-    int maxBadSteps = 5;         // non-finite losses in a row before the run is stopped
-    bool mixedPrecision = false; // bfloat16 autocast (CUDA only)
+    int64_t snapshotSteps = 100;      // sampler steps of a preview
+    int maxBadSteps = 5;              // non-finite losses in a row before the run is stopped
+    bool mixedPrecision = false;      // bfloat16 autocast (CUDA only)
     bool halfPrecisionExport = false; // store the exported model in float16
     std::string exportName = "model.safetensors";
 };
@@ -33,8 +33,8 @@ struct TrainerOptions {
 // One record of the metrics stream (a line of metrics.jsonl, a point of the studio's curves).
 struct TrainingMetrics {
     int64_t step = 0;
-    double loss = 0.0;           // mean loss of the steps since the last record
-    double emaLoss = 0.0;        // exponential average of the loss (0.98 per step)
+    double loss = 0.0;    // mean loss of the steps since the last record
+    double emaLoss = 0.0; // exponential average of the loss (0.98 per step)
     double learningRate = 0.0;
     double gradNorm = 0.0;       // before clipping
     double stepsPerSecond = 0.0; // over the steps since the last record, pauses excluded
@@ -75,9 +75,9 @@ enum class TrainingOutcome { Finished, Stopped, Diverged };
 
 struct TrainingResult {
     TrainingOutcome outcome = TrainingOutcome::Finished;
-    int64_t step = 0;            // steps done in all
-    std::string checkpoint;      // the newest good checkpoint
-    std::string modelPath;       // the exported EMA model
+    int64_t step = 0;       // steps done in all
+    std::string checkpoint; // the newest good checkpoint
+    std::string modelPath;  // the exported EMA model
     std::string message;
 };
 
@@ -98,12 +98,12 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
 std::vector<std::string> listCheckpoints(const std::string &outDir);
 // What a checkpoint's metadata says of its run.
 struct CheckpointInfo {
-    std::string kind;   // "score" or "classifier"
-    Json definition;    // the model's config (ModelConfig or ClassifierConfig JSON)
+    std::string kind; // "score" or "classifier"
+    Json definition;  // the model's config (ModelConfig or ClassifierConfig JSON)
     int64_t step = 0;
     uint64_t seed = 0;
     int64_t batchSize = 0;
-    std::string data;   // the training data's description
+    std::string data; // the training data's description
 };
 CheckpointInfo readCheckpointInfo(const std::string &path);
 

@@ -21,10 +21,10 @@ torch::Tensor dequantize(const torch::Tensor &x01, at::Generator &generator)
 
 ScoreTrainingTask::ScoreTrainingTask(const ModelConfig &config)
     : model_(std::make_unique<ScoreModel>(config, createScoreNetwork(config)))
-{
-}
+{}
 
-ScoreTrainingTask::ScoreTrainingTask(std::unique_ptr<ScoreModel> model) : model_(std::move(model)) {}
+ScoreTrainingTask::ScoreTrainingTask(std::unique_ptr<ScoreModel> model) : model_(std::move(model))
+{}
 
 torch::Tensor ScoreTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double * /*accuracy*/)
 {
@@ -56,12 +56,17 @@ torch::Tensor ScoreTrainingTask::snapshot(int64_t count, uint64_t seed, int64_t 
 
 ClassifierTrainingTask::ClassifierTrainingTask(const ClassifierConfig &classifier)
     : network_(NoiseConditionalClassifier(classifier)), sde_(createSde(classifier.scoreConfig))
+{}
+
+Json ClassifierTrainingTask::definition() const
 {
+    return network_->config().toJson();
 }
 
-Json ClassifierTrainingTask::definition() const { return network_->config().toJson(); }
-
-void ClassifierTrainingTask::to(torch::Device device) { network_->to(device); }
+void ClassifierTrainingTask::to(torch::Device device)
+{
+    network_->to(device);
+}
 
 torch::Tensor ClassifierTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy)
 {

@@ -32,7 +32,10 @@ using namespace sde;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 constexpr double kFeatureTime = 1e-3;
 
@@ -86,7 +89,8 @@ void fashionMnist(int64_t samples, int64_t steps, int64_t bpdImages)
     std::printf("sampling time: %.1f s (%.2f s per image)\n", sampleSeconds, sampleSeconds / samples);
     {
         torch::NoGradGuard noGrad;
-        torch::Tensor predicted = classifier.network->forward(generated * 2.0 - 1.0, torch::full({samples}, kFeatureTime)).argmax(1);
+        torch::Tensor predicted =
+            classifier.network->forward(generated * 2.0 - 1.0, torch::full({samples}, kFeatureTime)).argmax(1);
         torch::Tensor counts = torch::bincount(predicted, {}, 10);
         std::printf("generated classes (by the classifier):");
         for (int64_t k = 0; k < 10; ++k)
@@ -115,11 +119,12 @@ void fashionMnist(int64_t samples, int64_t steps, int64_t bpdImages)
         at::Generator generator = at::detail::createCPUGenerator(9);
         torch::Tensor x0 = testImages * 2.0 - 1.0;
         torch::Tensor tt = torch::full({x0.size(0)}, t);
-        torch::Tensor xt = sde->meanCoefficient(tt).view({-1, 1, 1, 1}) * x0
-                           + sde->marginalStd(tt).view({-1, 1, 1, 1}) * torch::randn(x0.sizes(), generator);
+        torch::Tensor xt = sde->meanCoefficient(tt).view({-1, 1, 1, 1}) * x0 +
+                           sde->marginalStd(tt).view({-1, 1, 1, 1}) * torch::randn(x0.sizes(), generator);
         int64_t correct = 0;
         for (int64_t start = 0; start < xt.size(0); start += 500) {
-            torch::Tensor logits = classifier.network->forward(xt.slice(0, start, start + 500), tt.slice(0, start, start + 500));
+            torch::Tensor logits =
+                classifier.network->forward(xt.slice(0, start, start + 500), tt.slice(0, start, start + 500));
             correct += logits.argmax(1).eq(labels.slice(0, start, start + 500)).sum().item<int64_t>();
         }
         std::printf("test accuracy at t = %-5g: %.2f %%\n", t, 100.0 * correct / xt.size(0));
@@ -181,7 +186,8 @@ void trainingSpeed(const std::string &name, const std::string &data, int64_t tim
     const double seconds = secondsSince(warm);
     std::printf("%-26s batch %-4lld %7.2f steps/s  %8.1f examples/s\n", name.c_str(),
                 static_cast<long long>(options.batchSize > 0 ? options.batchSize : modelConfig.training.batchSize),
-                timedSteps / seconds, timedSteps * (options.batchSize > 0 ? options.batchSize : modelConfig.training.batchSize) / seconds);
+                timedSteps / seconds,
+                timedSteps * (options.batchSize > 0 ? options.batchSize : modelConfig.training.batchSize) / seconds);
     std::filesystem::remove_all(folder);
 }
 

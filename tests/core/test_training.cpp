@@ -72,8 +72,8 @@ public:
     {
         at::Generator generator = at::detail::createCPUGenerator(7);
         labels_ = torch::randint(2, {count}, generator, torch::kLong);
-        images_ = (torch::rand({count, 1, 8, 8}, generator) * 0.3
-                   + 0.6 * labels_.to(torch::kFloat32).view({-1, 1, 1, 1}));
+        images_ =
+            (torch::rand({count, 1, 8, 8}, generator) * 0.3 + 0.6 * labels_.to(torch::kFloat32).view({-1, 1, 1, 1}));
     }
     std::string description() const override { return "synthetic images"; }
     std::vector<int64_t> exampleShape() const override { return {1, 8, 8}; }
@@ -142,7 +142,8 @@ private slots:
         torch::Tensor start = torch::randn({5, 3});
         torch::Tensor ours = start.clone().requires_grad_(true), theirs = start.clone().requires_grad_(true);
         AdamOptimizer adam({ours}, {0.9, 0.999, 1e-8, 0.01});
-        torch::optim::Adam reference({theirs}, torch::optim::AdamOptions(3e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
+        torch::optim::Adam reference({theirs},
+                                     torch::optim::AdamOptions(3e-3).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
         for (int k = 0; k < 6; ++k) {
             torch::Tensor grad = torch::randn({5, 3});
             ours.mutable_grad() = grad.clone();
@@ -315,7 +316,8 @@ private slots:
                 pausedAtTwo.set_value();
             }
         };
-        auto run = std::async(std::launch::async, [&] { return train(task, data, optionsIn(folder, 1000), callbacks, &control); });
+        auto run = std::async(std::launch::async,
+                              [&] { return train(task, data, optionsIn(folder, 1000), callbacks, &control); });
         pausedAtTwo.get_future().wait();
         QVERIFY(control.paused());
         QVERIFY(run.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready);
@@ -403,8 +405,10 @@ private slots:
     // sum (s1 - s2)^2. A rotation of both leaves it unchanged.
     void frechetDistanceOfGaussians()
     {
-        FeatureStatistics a{torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64), torch::diag(torch::tensor({1.0, 4.0, 9.0}, torch::kFloat64))};
-        FeatureStatistics b{torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64), torch::diag(torch::tensor({4.0, 4.0, 1.0}, torch::kFloat64))};
+        FeatureStatistics a{torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64),
+                            torch::diag(torch::tensor({1.0, 4.0, 9.0}, torch::kFloat64))};
+        FeatureStatistics b{torch::tensor({1.0, 1.0, 0.0}, torch::kFloat64),
+                            torch::diag(torch::tensor({4.0, 4.0, 1.0}, torch::kFloat64))};
         const double expected = (1.0 + 0.0 + 4.0) + (1.0 + 0.0 + 4.0);
         QVERIFY(std::abs(frechetDistance(a, b) - expected) < 1e-9);
         QVERIFY(std::abs(frechetDistance(a, a)) < 1e-9);
@@ -438,7 +442,8 @@ private slots:
     {
         at::Generator g = at::detail::createCPUGenerator(11);
         torch::Tensor board = sampleToyDistribution(ToyDistribution::Checkerboard, 5000, g) / 2.0;
-        torch::Tensor parity = torch::remainder(torch::floor(board.select(1, 0)) + torch::floor(board.select(1, 1)), 2.0);
+        torch::Tensor parity =
+            torch::remainder(torch::floor(board.select(1, 0)) + torch::floor(board.select(1, 1)), 2.0);
         QVERIFY(parity.eq(0.0).all().item<bool>() || parity.eq(1.0).all().item<bool>());
         QVERIFY(board.abs().max().item<double>() <= 2.0);
         torch::Tensor eight = sampleToyDistribution(ToyDistribution::EightGaussians, 20000, g);
