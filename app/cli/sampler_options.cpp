@@ -1,5 +1,6 @@
 #include "sampler_options.h"
 
+#include "imaging/generation_record.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 #include "util/build_info.h"
@@ -140,25 +141,17 @@ void writeResults(const std::string &folder, const std::string &operation, const
         return;
     }
     for (int64_t i = 0; i < cpu.size(0); ++i) {
-        SamplingSettings one = settings;
-        one.seed = settings.seed + static_cast<uint64_t>(i);
-        one.batch = 1;
-        Json record = Json::object();
-        record["software"] = std::string("SDE Studio ") + SDE_VERSION;
-        record["operation"] = operation;
-        record["model"] = Json::object();
-        record["model"]["file"] = baseName(loaded.info.path);
-        record["model"]["weights"] = loaded.info.loadedWeights;
-        record["model"]["config"] = model.config().toJson();
-        record["sampling"] = one.toJson();
-        record["nfe"] = nfe;
-        if (inputs.size() > 0)
-            record["inputs"] = inputs;
-        const std::string parameters = operation + ": " + describeSettings(one) + "; model "
-                                       + baseName(loaded.info.path) + " (" + loaded.info.loadedWeights
-                                       + " weights); NFE " + std::to_string(nfe);
-        const std::string path = folder + "/" + operation + "-" + std::to_string(one.seed) + ".png";
-        savePng(path, cpu[i], {{"parameters", parameters}, {"sdestudio", record.dump()}});
+        GenerationRecord record;
+        record.operation = operation;
+        record.modelFile = baseName(loaded.info.path);
+        record.weights = loaded.info.loadedWeights;
+        record.settings = settings;
+        record.settings.seed = settings.seed + static_cast<uint64_t>(i);
+        record.settings.batch = 1;
+        record.nfe = nfe;
+        record.inputs = inputs;
+        const std::string path = folder + "/" + operation + "-" + std::to_string(record.settings.seed) + ".png";
+        saveGeneratedImage(path, cpu[i], record, model);
         std::cout << path << "\n";
     }
     if (cpu.size(0) > 1) {

@@ -44,7 +44,7 @@ QString fixture(const QString &name, const QString &file)
 
 class TestCli : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void usageAndUnknownCommand()
     {
         Run none = cli({});

@@ -43,7 +43,7 @@ void expectError(const std::string &path, const QStringList &fragments, const Lo
 
 class TestCheckpoint : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void readsReferenceCheckpoint()
     {
         TorchCheckpoint checkpoint = readTorchCheckpoint(fixtureCheckpoint());

@@ -10,7 +10,7 @@ using namespace sde;
 
 class TestConfig : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void readsFixtureConfig()
     {
         ModelConfig c = loadConfigFile(test::fixtureDir("ncsnpp_ve_small") + "/config.json");

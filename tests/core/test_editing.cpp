@@ -66,7 +66,7 @@ PcSamplerOptions fewSteps(const ScoreModel &model)
 
 class TestEditing : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void inpaintingKeepsTheKnownPixels_data()
     {
         QTest::addColumn<QString>("fixture");

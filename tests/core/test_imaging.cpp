@@ -18,7 +18,7 @@ using namespace sde;
 
 class TestImaging : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void pngRoundTripsPixelsAndText()
     {
         torch::manual_seed(2);

@@ -9,7 +9,7 @@ using sde::Json;
 
 class TestJson : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void parsesNestedDocument()
     {
         Json doc = Json::parse("{\"a\": [1, 2.5, -3e2], \"b\": {\"c\": \"x\\ny\", \"d\": true, \"e\": null}}");

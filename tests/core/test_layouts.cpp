@@ -27,7 +27,7 @@ std::string dtypeName(torch::Dtype dtype)
 
 class TestLayouts : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void matchesReferenceLayout_data()
     {
         QTest::addColumn<QString>("name");

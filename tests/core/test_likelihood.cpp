@@ -40,7 +40,7 @@ private:
 
 class TestLikelihood : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void matchesReferenceBitsPerDim_data()
     {
         QTest::addColumn<QString>("name");

@@ -58,7 +58,7 @@ NoiseFn recorded(std::vector<torch::Tensor> noises)
 
 class TestParity : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void init() { torch::manual_seed(0); }
 
     void sdeQuantities_data() { fixtures(); }

@@ -35,7 +35,7 @@ std::string withHeader(const std::string &header, const std::string &data)
 
 class TestSafetensors : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void readsTheReferenceGoldenFile()
     {
         SafetensorsFile golden = readSafetensors(test::fixtureDir("ncsnpp_ve_small") + "/golden.safetensors");

@@ -63,7 +63,7 @@ LoadedModel fixtureModel()
 
 class TestSampling : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void pcSamplerRecoversGaussianData_data()
     {
         QTest::addColumn<QString>("sde");

@@ -52,7 +52,7 @@ ModelConfig smallConfig(const std::string &sde, bool continuous)
 
 class TestScoreModel : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void veContinuousFeedsSigma()
     {
         auto net = std::make_shared<LabelEcho>();

@@ -26,7 +26,7 @@ torch::Tensor times(std::initializer_list<double> values)
 
 class TestSde : public QObject {
     Q_OBJECT
-private slots:
+private Q_SLOTS:
     void veMarginalEndpoints()
     {
         VeSde sde(0.01, 50.0, 1000);

@@ -133,7 +133,7 @@ void compareFilesExactly(const std::string &a, const std::string &b)
 class TestTraining : public QObject {
     Q_OBJECT
 
-private slots:
+private Q_SLOTS:
     void initTestCase() { torch::manual_seed(0); }
 
     // Our Adam against LibTorch's own torch::optim::Adam on the same gradients.

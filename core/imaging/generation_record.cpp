@@ -1,0 +1,53 @@
+#include "imaging/generation_record.h"
+
+#include "imaging/image_io.h"
+#include "model/score_model.h"
+#include "util/build_info.h"
+#include "util/error.h"
+
+namespace sde {
+
+std::map<std::string, std::string> GenerationRecord::pngText(const ScoreModel &model) const
+{
+    Json record = Json::object();
+    record["software"] = std::string("SDE Studio ") + SDE_VERSION;
+    record["operation"] = operation;
+    record["model"] = Json::object();
+    record["model"]["file"] = modelFile;
+    record["model"]["weights"] = weights;
+    record["model"]["config"] = model.config().toJson();
+    record["sampling"] = settings.toJson();
+    record["nfe"] = nfe;
+    if (inputs.size() > 0)
+        record["inputs"] = inputs;
+    const std::string parameters = operation + ": " + describeSettings(settings) + "; model " + modelFile + " (" +
+                                   weights + " weights); NFE " + std::to_string(nfe);
+    return {{"parameters", parameters}, {"sdestudio", record.dump()}};
+}
+
+void saveGeneratedImage(const std::string &path, const torch::Tensor &image, const GenerationRecord &record,
+                        const ScoreModel &model)
+{
+    savePng(path, image, record.pngText(model));
+}
+
+StoredGeneration readGeneratedImageSettings(const std::string &path)
+{
+    const auto text = readPngText(path);
+    auto it = text.find("sdestudio");
+    if (it == text.end())
+        throw Error("'" + path + "' holds no SDE Studio generation settings (no \"sdestudio\" text chunk)");
+    try {
+        const Json record = Json::parse(it->second);
+        StoredGeneration stored;
+        stored.operation = record.contains("operation") ? record.at("operation").asString() : "sample";
+        if (record.contains("model") && record.at("model").contains("file"))
+            stored.modelFile = record.at("model").at("file").asString();
+        stored.settings = SamplingSettings::fromJson(record.at("sampling"));
+        return stored;
+    } catch (const std::exception &e) {
+        throw Error("'" + path + "': its generation settings cannot be read: " + e.what());
+    }
+}
+
+} // namespace sde

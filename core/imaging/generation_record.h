@@ -1,0 +1,43 @@
+#pragma once
+
+#include "sampling/sampling_settings.h"
+#include "util/json.h"
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+namespace sde {
+
+class ScoreModel;
+
+// What made one generated image: written into its PNG as two text chunks, `parameters` (one
+// readable line, as other studios write it) and `sdestudio` (JSON: software, operation, model
+// file, weights and config, the sampling settings of that one image with batch 1, NFE, inputs),
+// so that the CLI and the studio can make the same image again from the file.
+struct GenerationRecord {
+    std::string operation = "sample"; // sample | inpaint | colorize | ...
+    std::string modelFile;            // the model file's name
+    std::string weights = "ema";
+    SamplingSettings settings; // of this one image (its own seed, batch 1)
+    int64_t nfe = 0;
+    Json inputs = Json::object();
+
+    std::map<std::string, std::string> pngText(const ScoreModel &model) const;
+};
+
+// Saves image [C, H, W] in [0, 1] as a PNG carrying the record, atomically.
+void saveGeneratedImage(const std::string &path, const torch::Tensor &image, const GenerationRecord &record,
+                        const ScoreModel &model);
+
+// The sampling settings stored in a PNG written by saveGeneratedImage, and the operation.
+// Throws sde::Error naming the file when it has none or they cannot be read.
+struct StoredGeneration {
+    std::string operation;
+    std::string modelFile;
+    SamplingSettings settings;
+};
+StoredGeneration readGeneratedImageSettings(const std::string &path);
+
+} // namespace sde

@@ -1,0 +1,192 @@
+// The studio's main window, driven through QTest on the offscreen platform: Generate with the
+// bundled model, the trajectory scrubber, Cancel, a corrupt model file, and a saved PNG that
+// restores its seed when dropped on the window.
+#include "image_view.h"
+#include "main_window.h"
+#include "point_cloud_plot.h"
+#include "sampler_panel.h"
+#include "trajectory_scrubber.h"
+
+#include "util/files.h"
+
+#include "test_support.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QLineEdit>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QToolBar>
+#include <QtTest/QtTest>
+
+using namespace sde;
+using namespace sde::ui;
+
+namespace {
+
+// Few steps, no corrector, frames every 2 steps: a run of seconds on the CPU.
+void quickSettings(MainWindow &window, int steps, int batch, int frameEvery)
+{
+    auto *panel = window.samplerPanel();
+    panel->findChild<QComboBox *>("samplerMethod")->setCurrentIndex(0);
+    panel->findChild<QComboBox *>("predictor")->setCurrentText("reverse_diffusion");
+    panel->findChild<QComboBox *>("corrector")->setCurrentText("none");
+    panel->findChild<QSpinBox *>("steps")->setValue(steps);
+    panel->findChild<QSpinBox *>("batch")->setValue(batch);
+    panel->findChild<QSpinBox *>("frameEvery")->setValue(frameEvery);
+    panel->setRandomSeed(false);
+}
+
+void clickGenerate(MainWindow &window)
+{
+    auto *toolbar = window.findChild<QToolBar *>("mainToolBar");
+    QWidget *button = toolbar->widgetForAction(window.generateAction());
+    QVERIFY(button && button->isEnabled());
+    QTest::mouseClick(button, Qt::LeftButton);
+}
+
+} // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("SDE Studio Tests");
+        QCoreApplication::setApplicationName("test_main_window");
+    }
+
+    void generateShowsSamplesAndTheTrajectory()
+    {
+        MainWindow window;
+        window.show();
+        QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
+        QVERIFY(window.generateAction()->isEnabled());
+        QCOMPARE(window.generateAction()->shortcut(), QKeySequence("Ctrl+Return"));
+        QCOMPARE(window.cancelAction()->shortcut(), QKeySequence(Qt::Key_Escape));
+        quickSettings(window, 6, 2, 2);
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        clickGenerate(window);
+        QVERIFY(window.isGenerating());
+        QVERIFY(!window.generateAction()->isEnabled());
+        QVERIFY(finished.wait(120000));
+
+        const GenerationResult &result = window.lastResult();
+        QVERIFY(result.completed);
+        QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+        QVERIFY(!window.resultView()->image().isNull());
+        // Frames at steps 1, 2, 4 and 6: the scrubber's range is exactly the recorded steps.
+        TrajectoryScrubber *scrubber = window.scrubber();
+        QCOMPARE(int(result.frames.size()), 4);
+        QCOMPARE(scrubber->frameCount(), 4);
+        QCOMPARE(scrubber->slider()->minimum(), 0);
+        QCOMPARE(scrubber->slider()->maximum(), 3);
+        QCOMPARE(scrubber->frames().back().step, int64_t(6));
+        // Moving the slider shows another frame.
+        const QImage last = scrubber->stateView()->image();
+        scrubber->slider()->setValue(0);
+        QCOMPARE(scrubber->currentFrame(), 0);
+        QVERIFY(scrubber->stateView()->image() != last);
+        // The arrow keys step through the frames.
+        scrubber->setFocus();
+        QTest::keyClick(scrubber, Qt::Key_Right);
+        QCOMPARE(scrubber->currentFrame(), 1);
+    }
+
+    void cancelStopsWithinOneStepAndKeepsTheFrames()
+    {
+        MainWindow window;
+        QVERIFY(window.openModel("fashion-mnist", true));
+        quickSettings(window, 1000, 1, 1);
+        QSignalSpy frames(window.worker(), &SamplingWorker::frameReady);
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(frames.wait(60000));
+        window.cancelAction()->trigger();
+        QVERIFY(finished.wait(60000));
+        const GenerationResult &result = window.lastResult();
+        QVERIFY(!result.completed);
+        QVERIFY(result.steps < 1000);
+        QVERIFY(window.scrubber()->frameCount() >= 1);
+        QVERIFY(!result.samples.defined());
+        QVERIFY(window.generateAction()->isEnabled());
+    }
+
+    void corruptModelLeavesThePreviousOneLoaded()
+    {
+        MainWindow window;
+        QVERIFY(window.openModel("fashion-mnist", true));
+        auto before = window.model();
+        const std::string corrupt = test::makeTempDir() + "/corrupt.safetensors";
+        writeFileAtomically(corrupt, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{not json}", 18));
+        QVERIFY(!window.openModel(QString::fromStdString(corrupt), true));
+        QCOMPARE(window.model().get(), before.get());
+        QVERIFY(window.lastError().contains("corrupt.safetensors"));
+        QVERIFY(!window.openModel("/nonexistent/model.pth", true));
+        QCOMPARE(window.model().get(), before.get());
+        QVERIFY(window.generateAction()->isEnabled());
+    }
+
+    void droppingASavedPngRestoresTheSeed()
+    {
+        MainWindow window;
+        window.show();
+        QVERIFY(window.openModel("fashion-mnist", true));
+        quickSettings(window, 4, 2, 2);
+        window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("77");
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(120000));
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        const QStringList written = window.saveImages(folder);
+        QCOMPARE(written.size(), 2);
+        QVERIFY(written[1].endsWith("sample-78.png"));
+
+        window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("5");
+        window.samplerPanel()->findChild<QSpinBox *>("steps")->setValue(999);
+        // What dropping the file on the window does (QTest cannot drive a platform drag and drop).
+        window.openDroppedFiles({QUrl::fromLocalFile(written[1])});
+        QVERIFY2(window.lastError().isEmpty(), qPrintable(window.lastError()));
+        QCOMPARE(window.samplerPanel()->seed(), uint64_t(78));
+        QCOMPARE(window.samplerPanel()->settings().pc.steps, int64_t(4));
+        QCOMPARE(window.samplerPanel()->settings().batch, int64_t(1));
+        // A PNG without settings is refused with a message, the settings untouched.
+        const std::string plain = test::makeTempDir() + "/plain.png";
+        writeFileAtomically(plain, readFile(written[0].toStdString()).substr(0, 8) + "broken");
+        QVERIFY(!window.restoreFromImage(QString::fromStdString(plain), true));
+        QCOMPARE(window.samplerPanel()->seed(), uint64_t(78));
+    }
+
+    void toyModelMovesParticles()
+    {
+        MainWindow window;
+        QVERIFY(window.openModel("toy-2d", true));
+        quickSettings(window, 5, 50, 1);
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(60000));
+        QVERIFY(window.scrubber()->pointPlot()->isVisibleTo(window.scrubber()));
+        QCOMPARE(window.scrubber()->pointPlot()->particleCount(), 50);
+        QCOMPARE(window.lastResult().samples.size(0), int64_t(50));
+    }
+
+    void resetLayoutBringsTheDocksBack()
+    {
+        MainWindow window;
+        window.show();
+        auto *log = window.findChild<QDockWidget *>("logDock");
+        QVERIFY(log && window.findChild<QDockWidget *>("modelDock") && window.findChild<QDockWidget *>("samplerDock"));
+        log->hide();
+        window.resetLayout();
+        QVERIFY(log->isVisible());
+        QCOMPARE(window.workspaces()->count(), 6);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"

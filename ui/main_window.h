@@ -1,0 +1,118 @@
+#pragma once
+
+#include "io/model_file.h"
+#include "sampling_worker.h"
+
+#include <QByteArray>
+#include <QMainWindow>
+#include <QThread>
+#include <QUrl>
+
+#include <memory>
+
+class QAction;
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QTabWidget;
+
+namespace sde::ui {
+
+class ImageView;
+class LogView;
+class ModelPanel;
+class SamplerPanel;
+class TrajectoryScrubber;
+
+// The studio's main window: workspaces (Generate, Inpaint, Colorize, Interpolate, Likelihood,
+// Train) in the centre, docks for the model, the sampler settings and the log, every command a
+// QAction with a shortcut, layout and last-used settings kept in QSettings. Sampling runs on a
+// worker thread; the window stays responsive and can be closed mid-run.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    // Loads a model file or a bundled model's name. On failure the previous model stays loaded,
+    // the problem is shown (status bar, log, a message box unless `quiet`) and false returned.
+    bool openModel(const QString &nameOrPath, bool quiet = false);
+    // What a drop on the window does: models are opened, generated PNGs restore their settings.
+    void openDroppedFiles(const QList<QUrl> &urls);
+    // Restores the sampler settings and seed stored in a PNG this studio or the CLI wrote.
+    bool restoreFromImage(const QString &path, bool quiet = false);
+
+    bool isGenerating() const { return generating_; }
+    const GenerationResult &lastResult() const { return lastResult_; }
+    const ModelFileInfo &modelInfo() const { return info_; }
+    std::shared_ptr<const ScoreModel> model() const { return model_; }
+    QString lastError() const { return lastError_; }
+
+    QAction *generateAction() const { return generate_; }
+    QAction *cancelAction() const { return cancel_; }
+    SamplerPanel *samplerPanel() const { return sampler_; }
+    TrajectoryScrubber *scrubber() const { return scrubber_; }
+    ImageView *resultView() const { return result_; }
+    QTabWidget *workspaces() const { return workspaces_; }
+    SamplingWorker *worker() const { return worker_; }
+
+    // Saves each sample of the last result as <folder>/sample-<seed>.png with its settings.
+    QStringList saveImages(const QString &folder);
+    void saveGrid(const QString &path);
+    void exportFrames(const QString &folder);
+    void exportVideo(const QString &path);
+
+public Q_SLOTS:
+    void generate();
+    void cancelGeneration();
+    void resetLayout();
+
+Q_SIGNALS:
+    void modelLoaded();
+    void generationFinished();
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+
+private:
+    void createActions();
+    void createDocks();
+    QWidget *createGenerateWorkspace();
+    void reportError(const QString &message, bool quiet);
+    void updateActions();
+    void rememberRecent(const QString &path);
+    void rebuildRecentMenu();
+    void onFinished(const GenerationResult &result);
+    void showAbout();
+    void loadSettings();
+    void saveSettings();
+    QString samplerKey() const;
+
+    std::shared_ptr<ScoreModel> model_;
+    ModelFileInfo info_;
+    GenerationResult lastResult_;
+    SamplingSettings lastSettings_;
+    bool generating_ = false;
+    QString lastError_;
+    QByteArray defaultState_;
+
+    QThread workerThread_;
+    SamplingWorker *worker_;
+    QTabWidget *workspaces_;
+    ImageView *result_;
+    TrajectoryScrubber *scrubber_;
+    QProgressBar *progress_;
+    QLabel *progressLabel_;
+    SamplerPanel *sampler_;
+    ModelPanel *modelPanel_;
+    LogView *log_;
+    QDockWidget *modelDock_ = nullptr, *samplerDock_ = nullptr, *logDock_ = nullptr;
+    QAction *open_ = nullptr, *generate_ = nullptr, *cancel_ = nullptr, *saveImages_ = nullptr, *saveGrid_ = nullptr,
+            *exportFrames_ = nullptr, *exportVideo_ = nullptr;
+    QMenu *recentMenu_ = nullptr;
+};
+
+} // namespace sde::ui

@@ -1,0 +1,281 @@
+#include "sampler_panel.h"
+
+#include "model/config.h"
+#include "util/json.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QRandomGenerator>
+#include <QRegularExpressionValidator>
+#include <QSpinBox>
+#include <QStackedWidget>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <torch/torch.h>
+
+namespace sde::ui {
+
+namespace {
+
+QComboBox *combo(QWidget *parent, const char *name, const QStringList &items)
+{
+    auto *box = new QComboBox(parent);
+    box->setObjectName(name);
+    box->addItems(items);
+    return box;
+}
+
+QDoubleSpinBox *number(QWidget *parent, const char *name, double low, double high, double value, int decimals)
+{
+    auto *box = new QDoubleSpinBox(parent);
+    box->setObjectName(name);
+    box->setRange(low, high);
+    box->setDecimals(decimals);
+    box->setValue(value);
+    return box;
+}
+
+QSpinBox *integer(QWidget *parent, const char *name, int low, int high, int value)
+{
+    auto *box = new QSpinBox(parent);
+    box->setObjectName(name);
+    box->setRange(low, high);
+    box->setValue(value);
+    return box;
+}
+
+} // namespace
+
+SamplerPanel::SamplerPanel(QWidget *parent)
+    : QWidget(parent),
+      method_(combo(this, "samplerMethod", {tr("Predictor-corrector (reverse SDE)"), tr("Probability-flow ODE")})),
+      pages_(new QStackedWidget(this)),
+      predictor_(combo(this, "predictor", {"reverse_diffusion", "euler_maruyama", "ancestral_sampling", "none"})),
+      corrector_(combo(this, "corrector", {"none", "langevin", "ald"})),
+      solver_(combo(this, "odeSolver", {"rk45", "euler", "heun"})), device_(combo(this, "device", {"cpu"})),
+      snr_(number(this, "snr", 0.001, 10.0, 0.16, 3)), temperature_(number(this, "temperature", 0.0, 10.0, 1.0, 2)),
+      rtol_(number(this, "rtol", 1e-7, 1e-1, 1e-5, 7)), atol_(number(this, "atol", 1e-7, 1e-1, 1e-5, 7)),
+      correctorSteps_(integer(this, "correctorSteps", 1, 100, 1)), steps_(integer(this, "steps", 1, 100000, 1000)),
+      odeSteps_(integer(this, "odeSteps", 1, 100000, 100)), batch_(integer(this, "batch", 1, 1024, 16)),
+      frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
+      randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
+{
+    if (torch::cuda::is_available())
+        for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
+            device_->addItem(QString("cuda:%1").arg(i));
+    seed_->setObjectName("seed");
+    seed_->setValidator(new QRegularExpressionValidator(QRegularExpression("[0-9]{1,18}"), seed_));
+    seed_->setText("0");
+    seed_->setToolTip(
+        tr("The seed of sample 1; sample i uses seed + i - 1. Always shown, so a result can be made again."));
+    randomSeed_->setObjectName("randomSeed");
+    randomSeed_->setToolTip(tr("Draw a new seed for every run"));
+    auto *copySeed = new QToolButton(this);
+    copySeed->setObjectName("copySeed");
+    copySeed->setText(tr("Copy"));
+    copySeed->setToolTip(tr("Copy the seed to the clipboard"));
+    connect(copySeed, &QToolButton::clicked, this, [this] { QApplication::clipboard()->setText(seed_->text()); });
+    estimate_->setObjectName("nfeEstimate");
+    steps_->setToolTip(tr("Noise levels N of the reverse SDE (the model's num_scales by default)"));
+    snr_->setToolTip(tr("Signal-to-noise ratio of the Langevin corrector"));
+    frameEvery_->setToolTip(tr("Record a frame (and update the live view) every k steps"));
+    temperature_->setToolTip(tr("Scales the prior sample: below 1 gives smoother, more typical samples"));
+    rtol_->setToolTip(tr("RK45 relative tolerance"));
+    atol_->setToolTip(tr("RK45 absolute tolerance"));
+
+    auto *pcPage = new QWidget(pages_);
+    auto *pc = new QFormLayout(pcPage);
+    pc->setContentsMargins(0, 0, 0, 0);
+    pc->addRow(tr("Predictor"), predictor_);
+    pc->addRow(tr("Corrector"), corrector_);
+    pc->addRow(tr("SNR"), snr_);
+    pc->addRow(tr("Corrector steps"), correctorSteps_);
+    pc->addRow(tr("Steps"), steps_);
+    auto *odePage = new QWidget(pages_);
+    auto *ode = new QFormLayout(odePage);
+    ode->setContentsMargins(0, 0, 0, 0);
+    ode->addRow(tr("Solver"), solver_);
+    ode->addRow(tr("rtol"), rtol_);
+    ode->addRow(tr("atol"), atol_);
+    ode->addRow(tr("Steps (Euler, Heun)"), odeSteps_);
+    pages_->addWidget(pcPage);
+    pages_->addWidget(odePage);
+
+    auto *seedRow = new QHBoxLayout;
+    seedRow->addWidget(seed_, 1);
+    seedRow->addWidget(copySeed);
+    seedRow->addWidget(randomSeed_);
+    auto *form = new QFormLayout;
+    form->addRow(tr("Sampler"), method_);
+    form->addRow(pages_);
+    form->addRow(tr("Seed"), seedRow);
+    form->addRow(tr("Batch"), batch_);
+    form->addRow(tr("Temperature"), temperature_);
+    form->addRow(tr("Device"), device_);
+    form->addRow(tr("Frame every"), frameEvery_);
+    form->addRow(tr("Evaluations"), estimate_);
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addStretch(1);
+
+    for (QComboBox *box : {method_, predictor_, corrector_, solver_, device_})
+        connect(box, &QComboBox::currentIndexChanged, this, [this] {
+            updateVisibility();
+            updateEstimate();
+            Q_EMIT changed();
+        });
+    for (QSpinBox *box : {correctorSteps_, steps_, odeSteps_, batch_, frameEvery_})
+        connect(box, &QSpinBox::valueChanged, this, [this] {
+            updateEstimate();
+            Q_EMIT changed();
+        });
+    for (QDoubleSpinBox *box : {snr_, temperature_, rtol_, atol_})
+        connect(box, &QDoubleSpinBox::valueChanged, this, [this] { Q_EMIT changed(); });
+    connect(seed_, &QLineEdit::textChanged, this, [this] { Q_EMIT changed(); });
+    updateVisibility();
+    updateEstimate();
+}
+
+void SamplerPanel::updateVisibility()
+{
+    const bool ode = method_->currentIndex() == 1;
+    pages_->setCurrentIndex(ode ? 1 : 0);
+    const bool corrector = corrector_->currentText() != "none";
+    snr_->setEnabled(corrector);
+    correctorSteps_->setEnabled(corrector);
+    const bool fixed = solver_->currentText() != "rk45";
+    odeSteps_->setEnabled(fixed);
+    rtol_->setEnabled(!fixed);
+    atol_->setEnabled(!fixed);
+}
+
+void SamplerPanel::updateEstimate()
+{
+    QString text;
+    if (method_->currentIndex() == 1) {
+        const QString solver = solver_->currentText();
+        if (solver == "rk45")
+            text = tr("adaptive (RK45: typically 100 to 300)");
+        else
+            text = QString::number(odeSteps_->value() * (solver == "heun" ? 2 : 1));
+    } else {
+        const int perStep = (predictor_->currentText() != "none" ? 1 : 0) +
+                            (corrector_->currentText() != "none" ? correctorSteps_->value() : 0);
+        text = QString::number(static_cast<qint64>(steps_->value()) * perStep);
+    }
+    estimate_->setText(tr("%1 score evaluations").arg(text));
+}
+
+SamplingSettings SamplerPanel::settings() const
+{
+    SamplingSettings s;
+    s.method = method_->currentIndex() == 1 ? "ode" : "pc";
+    s.pc.predictor = predictor_->currentText().toStdString();
+    s.pc.corrector = corrector_->currentText().toStdString();
+    s.pc.snr = snr_->value();
+    s.pc.correctorSteps = correctorSteps_->value();
+    s.pc.steps = steps_->value();
+    s.pc.temperature = temperature_->value();
+    s.ode.ode.method = odeMethodFromName(solver_->currentText().toStdString());
+    s.ode.ode.rtol = rtol_->value();
+    s.ode.ode.atol = atol_->value();
+    s.ode.ode.steps = odeSteps_->value();
+    s.ode.temperature = temperature_->value();
+    s.seed = seed();
+    s.batch = batch_->value();
+    return s;
+}
+
+SamplingSettings SamplerPanel::takeSettings()
+{
+    if (randomSeed_->isChecked())
+        seed_->setText(QString::number(QRandomGenerator::global()->bounded(static_cast<quint64>(1000000000))));
+    return settings();
+}
+
+void SamplerPanel::setSettings(const SamplingSettings &s)
+{
+    method_->setCurrentIndex(s.method == "ode" ? 1 : 0);
+    predictor_->setCurrentText(QString::fromStdString(s.pc.predictor));
+    corrector_->setCurrentText(QString::fromStdString(s.pc.corrector));
+    snr_->setValue(s.pc.snr);
+    correctorSteps_->setValue(static_cast<int>(s.pc.correctorSteps));
+    if (s.pc.steps > 0)
+        steps_->setValue(static_cast<int>(s.pc.steps));
+    const char *solvers[] = {"rk45", "euler", "heun"};
+    solver_->setCurrentText(solvers[static_cast<int>(s.ode.ode.method)]);
+    rtol_->setValue(s.ode.ode.rtol);
+    atol_->setValue(s.ode.ode.atol);
+    odeSteps_->setValue(static_cast<int>(s.ode.ode.steps));
+    temperature_->setValue(s.method == "ode" ? s.ode.temperature : s.pc.temperature);
+    seed_->setText(QString::number(s.seed));
+    batch_->setValue(static_cast<int>(s.batch));
+}
+
+void SamplerPanel::setModelDefaults(const ModelConfig &config)
+{
+    SamplingSettings defaults = SamplingSettings::fromConfig(config);
+    defaults.seed = seed();
+    defaults.batch = batch_->value();
+    modelScales_ = config.model.numScales;
+    if (defaults.pc.steps <= 0)
+        defaults.pc.steps = modelScales_;
+    setSettings(defaults);
+}
+
+int SamplerPanel::frameEvery() const
+{
+    return frameEvery_->value();
+}
+void SamplerPanel::setFrameEvery(int k)
+{
+    frameEvery_->setValue(k);
+}
+QString SamplerPanel::deviceName() const
+{
+    return device_->currentText();
+}
+bool SamplerPanel::randomSeed() const
+{
+    return randomSeed_->isChecked();
+}
+void SamplerPanel::setRandomSeed(bool random)
+{
+    randomSeed_->setChecked(random);
+}
+uint64_t SamplerPanel::seed() const
+{
+    return seed_->text().toULongLong();
+}
+
+QString SamplerPanel::saveState() const
+{
+    Json state = settings().toJson();
+    state["frame_every"] = static_cast<int64_t>(frameEvery());
+    state["random_seed"] = randomSeed();
+    return QString::fromStdString(state.dump());
+}
+
+void SamplerPanel::restoreState(const QString &text)
+{
+    try {
+        const Json state = Json::parse(text.toStdString());
+        setSettings(SamplingSettings::fromJson(state));
+        if (state.contains("frame_every"))
+            setFrameEvery(static_cast<int>(state.at("frame_every").asInt()));
+        if (state.contains("random_seed"))
+            setRandomSeed(state.at("random_seed").asBool());
+    } catch (const std::exception &) {
+        // Settings of another version: keep the defaults.
+    }
+}
+
+} // namespace sde::ui

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "sampling/sampling_settings.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+class QStackedWidget;
+
+namespace sde::ui {
+
+// The Generate settings: sampler (PC with predictor, corrector, SNR and corrector steps, or the
+// probability-flow ODE with its solver and tolerances), steps, seed (random or fixed, always
+// shown, copyable), batch, temperature, device, and how often frames are recorded. Shows the
+// number of score evaluations a run will take.
+class SamplerPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit SamplerPanel(QWidget *parent = nullptr);
+
+    // The settings as set; with "random seed" on, a fresh seed is drawn (and shown) first.
+    SamplingSettings takeSettings();
+    // The settings shown, without drawing a seed.
+    SamplingSettings settings() const;
+    void setSettings(const SamplingSettings &settings);
+    // Defaults of a model's config (its sampler, its number of scales).
+    void setModelDefaults(const ModelConfig &config);
+
+    int frameEvery() const;
+    void setFrameEvery(int k);
+    QString deviceName() const;
+    bool randomSeed() const;
+    void setRandomSeed(bool random);
+    uint64_t seed() const;
+
+    // Last-used settings as one JSON string (kept in QSettings).
+    QString saveState() const;
+    void restoreState(const QString &state);
+
+Q_SIGNALS:
+    void changed();
+
+private:
+    void updateVisibility();
+    void updateEstimate();
+
+    QComboBox *method_;
+    QStackedWidget *pages_;
+    QComboBox *predictor_, *corrector_, *solver_, *device_;
+    QDoubleSpinBox *snr_, *temperature_, *rtol_, *atol_;
+    QSpinBox *correctorSteps_, *steps_, *odeSteps_, *batch_, *frameEvery_;
+    QLineEdit *seed_;
+    QCheckBox *randomSeed_;
+    QLabel *estimate_;
+    int64_t modelScales_ = 1000;
+};
+
+} // namespace sde::ui
