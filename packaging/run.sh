@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and runs SDE Studio. Until the studio exists,
-# that is the CLI generating garments with the bundled Fashion-MNIST model (and, with the bundled
-# classifier, a row of one class), written to out/ as PNGs that carry their settings.
+# The main job: installs what is missing, builds, and opens SDE Studio with the bundled
+# Fashion-MNIST model loaded. Without a display (a server, a CI machine) it runs the headless
+# equivalent instead: the CLI generating with the bundled models into out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh
 bash packaging/build.sh
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x build/release/app/sdestudio ]; then
+    exec build/release/app/sdestudio
+fi
+echo "run.sh: no display; generating with the CLI instead (the studio needs a desktop session)"
 cli=build/release/app/sdestudio-cli
 "$cli" info fashion-mnist
 "$cli" sample --model fashion-mnist --batch 16 --steps 500 --seed 1 -o out/fashion-mnist

@@ -13,7 +13,9 @@
 
 #include <QAction>
 #include <QComboBox>
+#include <QDir>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QSlider>
@@ -96,6 +98,14 @@ private Q_SLOTS:
         scrubber->setFocus();
         QTest::keyClick(scrubber, Qt::Key_Right);
         QCOMPARE(scrubber->currentFrame(), 1);
+
+        // Export: a PNG pair per recorded frame, and a video.
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        window.exportFrames(folder);
+        QCOMPARE(QDir(folder).entryList({"*.png"}).size(), 8);
+        window.exportVideo(folder + "/trajectory.avi");
+        QVERIFY2(QFileInfo(folder + "/trajectory.avi").size() > 1000, qPrintable(window.lastError()));
+        QVERIFY(!QFileInfo::exists(folder + "/trajectory.avi.partial.avi"));
     }
 
     void cancelStopsWithinOneStepAndKeepsTheFrames()
