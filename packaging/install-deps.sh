@@ -6,7 +6,6 @@ set -euo pipefail
 packages=(
     cmake ninja-build g++ ccache pkg-config
     libtorch-dev            # LibTorch 1.13 (CPU)
-    libopenblas0-openmp     # an optimised BLAS behind LibTorch (else netlib's reference BLAS: ~7x slower)
     libspdlog-dev           # logging
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # gzip-compressed IDX data sets
