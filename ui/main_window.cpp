@@ -438,21 +438,21 @@ QStringList MainWindow::saveImages(const QString &folder)
     if (!model_ || !lastResult_.samples.defined())
         return written;
     try {
-        for (int64_t i = 0; i < lastResult_.samples.size(0); ++i) {
-            GenerationRecord record;
-            record.modelFile = baseName(info_.path);
-            record.weights = info_.loadedWeights;
-            record.settings = lastSettings_;
-            record.settings.seed = lastSettings_.seed + static_cast<uint64_t>(i);
-            record.settings.batch = 1;
-            record.nfe = lastResult_.nfe;
-            const QString path = QDir(folder).filePath(QString("sample-%1.png").arg(record.settings.seed));
-            torch::Tensor image = model_->config().isPointModel()
-                                      ? renderPointCloud(lastResult_.samples.slice(0, i, i + 1))
-                                      : lastResult_.samples[i];
-            saveGeneratedImage(path.toStdString(), image, record, *model_);
-            written << path;
+        GenerationRecord record;
+        record.modelFile = baseName(info_.path);
+        record.weights = info_.loadedWeights;
+        record.settings = lastSettings_;
+        record.nfe = lastResult_.nfe;
+        torch::Tensor images = lastResult_.samples;
+        if (model_->config().isPointModel()) {
+            // A toy model's sample is one point: each file shows it as a picture.
+            std::vector<torch::Tensor> pictures;
+            for (int64_t i = 0; i < images.size(0); ++i)
+                pictures.push_back(renderPointCloud(images.slice(0, i, i + 1)));
+            images = torch::stack(pictures);
         }
+        for (const std::string &path : saveGeneratedBatch(folder.toStdString(), images, record, *model_))
+            written << QString::fromStdString(path);
         statusBar()->showMessage(tr("Saved %1 image(s) to %2").arg(written.size()).arg(folder), 5000);
     } catch (const std::exception &e) {
         reportError(tr("Could not save the images: %1").arg(QString::fromStdString(e.what())), false);

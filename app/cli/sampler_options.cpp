@@ -19,7 +19,10 @@ CancelToken interruptToken;
 
 namespace {
 
-extern "C" void onInterrupt(int) { interruptToken.cancel(); }
+extern "C" void onInterrupt(int)
+{
+    interruptToken.cancel();
+}
 
 } // namespace
 
@@ -30,7 +33,10 @@ InterruptScope::InterruptScope()
     previous_ = std::signal(SIGINT, onInterrupt);
 }
 
-InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_); }
+InterruptScope::~InterruptScope()
+{
+    std::signal(SIGINT, previous_);
+}
 
 int cancelled(ProgressBar &progress, int64_t steps)
 {
@@ -55,8 +61,8 @@ void addSamplerOptions(Arguments &args, bool withOdeSampler)
         .option("--corrector", "NAME", "langevin, ald or none")
         .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
         .option("--corrector-steps", "K", "corrector steps per noise level")
-        .option("--steps", "N", withOdeSampler ? "noise levels (pc) or fixed solver steps (ode euler/heun)"
-                                               : "noise levels")
+        .option("--steps", "N",
+                withOdeSampler ? "noise levels (pc) or fixed solver steps (ode euler/heun)" : "noise levels")
         .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
         .flag("--denoise", "finish with the noise-free mean (default: the config's)")
         .flag("--no-denoise", "keep the last step's noise")
@@ -121,9 +127,9 @@ torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, i
     const auto shape = model.sampleShape();
     torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
     if (image.size(1) != shape[1] || image.size(2) != shape[2])
-        throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1))
-                    + ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1])
-                    + " images (resize it first)");
+        throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1)) +
+                    ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) +
+                    " images (resize it first)");
     return image;
 }
 
@@ -135,25 +141,21 @@ void writeResults(const std::string &folder, const std::string &operation, const
     if (model.config().isPointModel()) {
         // A toy model's samples are points: one CSV and a picture of the cloud.
         writeFileAtomically(folder + "/" + operation + "-points.csv", pointsToCsv(cpu));
-        savePng(folder + "/" + operation + "-points.png", renderPointCloud(cpu),
-                {{"parameters", operation + ": " + describeSettings(settings) + "; model " + baseName(loaded.info.path)}});
+        savePng(
+            folder + "/" + operation + "-points.png", renderPointCloud(cpu),
+            {{"parameters", operation + ": " + describeSettings(settings) + "; model " + baseName(loaded.info.path)}});
         std::cout << folder << "/" << operation << "-points.csv\n" << folder << "/" << operation << "-points.png\n";
         return;
     }
-    for (int64_t i = 0; i < cpu.size(0); ++i) {
-        GenerationRecord record;
-        record.operation = operation;
-        record.modelFile = baseName(loaded.info.path);
-        record.weights = loaded.info.loadedWeights;
-        record.settings = settings;
-        record.settings.seed = settings.seed + static_cast<uint64_t>(i);
-        record.settings.batch = 1;
-        record.nfe = nfe;
-        record.inputs = inputs;
-        const std::string path = folder + "/" + operation + "-" + std::to_string(record.settings.seed) + ".png";
-        saveGeneratedImage(path, cpu[i], record, model);
+    GenerationRecord record;
+    record.operation = operation;
+    record.modelFile = baseName(loaded.info.path);
+    record.weights = loaded.info.loadedWeights;
+    record.settings = settings;
+    record.nfe = nfe;
+    record.inputs = inputs;
+    for (const std::string &path : saveGeneratedBatch(folder, cpu, record, model))
         std::cout << path << "\n";
-    }
     if (cpu.size(0) > 1) {
         savePng(folder + "/grid.png", makeGrid(cpu));
         std::cout << folder << "/grid.png\n";

@@ -28,21 +28,6 @@ std::string lower(std::string text)
     return text;
 }
 
-// [C, H, W] with `channels` channels (gray <-> RGB by luma / repetition).
-torch::Tensor withChannels(const torch::Tensor &image, int64_t channels)
-{
-    if (image.size(0) == channels)
-        return image;
-    if (channels == 1 && image.size(0) == 3) {
-        torch::Tensor weights = torch::tensor({0.299f, 0.587f, 0.114f}, image.options()).view({3, 1, 1});
-        return (image * weights).sum(0, true);
-    }
-    if (channels == 3 && image.size(0) == 1)
-        return image.repeat({3, 1, 1});
-    throw Error("cannot turn a " + std::to_string(image.size(0)) + "-channel image into " + std::to_string(channels) +
-                " channels");
-}
-
 torch::Tensor toBytes(const torch::Tensor &image01)
 {
     return (image01.clamp(0.0, 1.0) * 255.0).round().to(torch::kUInt8);
@@ -184,7 +169,7 @@ torch::Tensor ImageFolderTrainingData::example(int64_t index, int64_t *label)
         return {};
     if (!cache_[index].defined()) {
         try {
-            torch::Tensor image = withChannels(loadImage(files_[index]), channels_);
+            torch::Tensor image = loadImage(files_[index], channels_);
             cache_[index] = toBytes(resizeShorterSide(image, resolution_, resolution_));
         } catch (const std::exception &e) {
             broken_[index] = true;
@@ -202,7 +187,7 @@ ImagePatchTrainingData::ImagePatchTrainingData(const std::string &folder, int64_
     std::vector<double> areas;
     for (const auto &file : listImageFiles(folder)) {
         try {
-            torch::Tensor image = resizeShorterSide(withChannels(loadImage(file), channels), sourceShorterSide);
+            torch::Tensor image = resizeShorterSide(loadImage(file, channels), sourceShorterSide);
             areas.push_back(static_cast<double>(image.size(1) * image.size(2)));
             images_.push_back(image);
         } catch (const std::exception &e) {

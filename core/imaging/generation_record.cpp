@@ -31,6 +31,21 @@ void saveGeneratedImage(const std::string &path, const torch::Tensor &image, con
     savePng(path, image, record.pngText(model));
 }
 
+std::vector<std::string> saveGeneratedBatch(const std::string &folder, const torch::Tensor &images,
+                                            const GenerationRecord &record, const ScoreModel &model)
+{
+    const torch::Tensor cpu = images.to(torch::kCPU);
+    std::vector<std::string> paths;
+    for (int64_t i = 0; i < cpu.size(0); ++i) {
+        GenerationRecord one = record;
+        one.settings.seed = record.settings.seed + static_cast<uint64_t>(i);
+        one.settings.batch = 1;
+        paths.push_back(folder + "/" + record.operation + "-" + std::to_string(one.settings.seed) + ".png");
+        saveGeneratedImage(paths.back(), cpu[i], one, model);
+    }
+    return paths;
+}
+
 StoredGeneration readGeneratedImageSettings(const std::string &path)
 {
     const auto text = readPngText(path);

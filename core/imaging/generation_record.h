@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace sde {
 
@@ -30,6 +31,11 @@ struct GenerationRecord {
 // Saves image [C, H, W] in [0, 1] as a PNG carrying the record, atomically.
 void saveGeneratedImage(const std::string &path, const torch::Tensor &image, const GenerationRecord &record,
                         const ScoreModel &model);
+
+// Saves image i of a batch [B, C, H, W] as <folder>/<operation>-<seed + i>.png, its record
+// carrying seed + i and batch 1 (so each file makes its image again alone). Returns the paths.
+std::vector<std::string> saveGeneratedBatch(const std::string &folder, const torch::Tensor &images,
+                                            const GenerationRecord &record, const ScoreModel &model);
 
 // The sampling settings stored in a PNG written by saveGeneratedImage, and the operation.
 // Throws sde::Error naming the file when it has none or they cannot be read.

@@ -72,6 +72,21 @@ int64_t metadataInt(const std::map<std::string, std::string> &metadata, const st
     throw Error(path + ": metadata \"" + key + "\" is not an integer: " + text);
 }
 
+// The run described by a training state's metadata; the error names the file and the key.
+CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata, const std::string &path)
+{
+    if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
+        throw Error(path + ": not an SDE Studio training state");
+    CheckpointInfo info;
+    info.kind = metadataValue(metadata, "kind", path);
+    info.definition = Json::parse(metadataValue(metadata, "definition", path));
+    info.step = metadataInt(metadata, "step", path);
+    info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
+    info.batchSize = metadataInt(metadata, "batch_size", path);
+    info.data = metadata.count("data") ? metadata.at("data") : "";
+    return info;
+}
+
 std::string formatDouble(double value)
 {
     std::ostringstream out;
@@ -209,18 +224,14 @@ public:
     {
         SafetensorsFile file = readSafetensors(path);
         const auto &metadata = file.metadata;
-        if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
-            throw Error(path + ": not an SDE Studio training state");
-        const std::string kind = metadataValue(metadata, "kind", path);
-        if (kind != task_.kind())
-            throw Error(path + ": this checkpoint trains a " + kind + " model, not a " + task_.kind() + " model");
-        if (task_.normalizedDefinition(Json::parse(metadataValue(metadata, "definition", path))).dump() !=
-            task_.definition().dump())
+        const CheckpointInfo info = checkpointInfo(metadata, path);
+        if (info.kind != task_.kind())
+            throw Error(path + ": this checkpoint trains a " + info.kind + " model, not a " + task_.kind() + " model");
+        if (task_.normalizedDefinition(info.definition).dump() != task_.definition().dump())
             throw Error(path + ": the run was started with another model definition (config); resume it with the "
                                "config it was started with, or train into a new --out folder");
-        const int64_t storedBatch = metadataInt(metadata, "batch_size", path);
-        if (storedBatch != batchSize_)
-            throw Error(path + ": the run was started with batch size " + std::to_string(storedBatch) + ", not " +
+        if (info.batchSize != batchSize_)
+            throw Error(path + ": the run was started with batch size " + std::to_string(info.batchSize) + ", not " +
                         std::to_string(batchSize_));
 
         std::vector<std::pair<std::string, torch::Tensor>> model, adam;
@@ -247,8 +258,8 @@ public:
         for (auto &entry : adam)
             entry.second = entry.second.to(parameters_.front().device());
         adam_->loadState(adam, metadataInt(metadata, "adam_steps", path), path);
-        step = metadataInt(metadata, "step", path);
-        seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
+        step = info.step;
+        seed = info.seed;
         smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
         elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
     }
@@ -395,17 +406,7 @@ std::vector<std::string> listCheckpoints(const std::string &outDir)
 
 CheckpointInfo readCheckpointInfo(const std::string &path)
 {
-    const auto metadata = readSafetensors(path).metadata;
-    if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
-        throw Error(path + ": not an SDE Studio training state");
-    CheckpointInfo info;
-    info.kind = metadataValue(metadata, "kind", path);
-    info.definition = Json::parse(metadataValue(metadata, "definition", path));
-    info.step = metadataInt(metadata, "step", path);
-    info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
-    info.batchSize = metadataInt(metadata, "batch_size", path);
-    info.data = metadata.count("data") ? metadata.at("data") : "";
-    return info;
+    return checkpointInfo(readSafetensors(path).metadata, path);
 }
 
 TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
