@@ -4,6 +4,8 @@
 #include <QString>
 #include <QWidget>
 
+#include <optional>
+
 namespace sde::ui {
 
 // Shows an image scaled to fit, aspect kept; small images are enlarged with square pixels so a
@@ -17,16 +19,28 @@ public:
     const QImage &image() const { return image_; }
     void setCaption(const QString &caption);
     void setPlaceholder(const QString &text);
+    // A highlighted frame around the image (the chosen one of several variants).
+    void setSelected(bool selected);
+    bool isSelected() const { return selected_; }
+    // Where the image is drawn, and the image pixel under a widget position (null when outside).
+    QRect imageRect() const;
+    std::optional<QPoint> imagePixelAt(const QPoint &widgetPos) const;
 
     QSize sizeHint() const override { return {256, 256}; }
 
+Q_SIGNALS:
+    // A left click on the image, with the pixel under the cursor.
+    void clicked(const QPoint &pixel);
+
 protected:
     void paintEvent(QPaintEvent *event) override;
+    void mousePressEvent(QMouseEvent *event) override;
 
 private:
     QImage image_;
     QString caption_;
     QString placeholder_;
+    bool selected_ = false;
 };
 
 } // namespace sde::ui

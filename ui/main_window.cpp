@@ -1,18 +1,27 @@
 #include "main_window.h"
 
+#include "class_panel.h"
+#include "colorize_workspace.h"
 #include "image_view.h"
+#include "inpaint_workspace.h"
+#include "interpolate_workspace.h"
+#include "likelihood_workspace.h"
 #include "log_dock.h"
 #include "model_panel.h"
 #include "sampler_panel.h"
+#include "run_bar.h"
 #include "tensor_image.h"
+#include "train_workspace.h"
 #include "trajectory_scrubber.h"
 
 #include "data/toy_data.h"
+#include "editing/guidance.h"
 #include "imaging/generation_record.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 #include "imaging/video_writer.h"
 #include "io/bundled_models.h"
+#include "train/trainer.h"
 #include "util/build_info.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -48,26 +57,6 @@ namespace {
 
 constexpr int kMaxRecent = 8;
 
-QString etaText(double seconds)
-{
-    if (seconds < 0)
-        return QString();
-    const int s = static_cast<int>(seconds + 0.5);
-    return s >= 60 ? QString("%1m%2s").arg(s / 60).arg(s % 60, 2, 10, QChar('0')) : QString("%1s").arg(s);
-}
-
-// A placeholder workspace: what it will hold, said plainly.
-QWidget *plannedWorkspace(const QString &what, QWidget *parent)
-{
-    auto *page = new QWidget(parent);
-    auto *layout = new QVBoxLayout(page);
-    auto *label = new QLabel(what, page);
-    label->setWordWrap(true);
-    label->setAlignment(Qt::AlignCenter);
-    layout->addWidget(label);
-    return page;
-}
-
 // Samples of a toy model's data distribution, drawn behind its particles.
 torch::Tensor toyBackground(const ModelConfig &config)
 {
@@ -84,20 +73,16 @@ torch::Tensor toyBackground(const ModelConfig &config)
 } // namespace
 
 MainWindow::MainWindow(QWidget *parent)
-    : QMainWindow(parent), worker_(new SamplingWorker), workspaces_(new QTabWidget(this)), result_(new ImageView(this)),
-      scrubber_(new TrajectoryScrubber(this)), progress_(new QProgressBar(this)), progressLabel_(new QLabel(this)),
-      sampler_(new SamplerPanel(this)), modelPanel_(new ModelPanel(this)), log_(new LogView(this))
+    : QMainWindow(parent), runner_(new SamplingRunner("samplingThread", this)), workspaces_(new QTabWidget(this)),
+      classPanel_(new ClassPanel(this)), result_(new ImageView(this)), scrubber_(new TrajectoryScrubber(this)),
+      progress_(new QProgressBar(this)), progressLabel_(new QLabel(this)), sampler_(new SamplerPanel(this)),
+      modelPanel_(new ModelPanel(this)), log_(new LogView(this))
 {
     setObjectName("mainWindow");
     setWindowTitle(tr("SDE Studio"));
     setAcceptDrops(true);
-    qRegisterMetaType<GenerationRequest>();
-    qRegisterMetaType<TrajectoryFrame>();
-    qRegisterMetaType<GenerationResult>();
 
-    worker_->moveToThread(&workerThread_);
-    connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &SamplingWorker::progress, this, [this](qint64 step, qint64 total, qint64 nfe, double eta) {
+    connect(runner_, &SamplingRunner::progress, this, [this](qint64 step, qint64 total, qint64 nfe, double eta) {
         progress_->setRange(0, total > 0 ? static_cast<int>(total) : 0);
         progress_->setValue(static_cast<int>(step));
         progressLabel_->setText(tr("step %1/%2  NFE %3  %4")
@@ -106,44 +91,36 @@ MainWindow::MainWindow(QWidget *parent)
                                     .arg(nfe)
                                     .arg(eta >= 0 ? tr("ETA %1").arg(etaText(eta)) : QString()));
     });
-    connect(worker_, &SamplingWorker::frameReady, this,
+    connect(runner_, &SamplingRunner::frameReady, this,
             [this](const TrajectoryFrame &frame) { scrubber_->appendFrame(frame); });
-    connect(worker_, &SamplingWorker::finished, this, &MainWindow::onFinished);
-    connect(worker_, &SamplingWorker::failed, this, [this](const QString &message) {
+    connect(runner_, &SamplingRunner::finished, this, &MainWindow::onFinished);
+    connect(runner_, &SamplingRunner::failed, this, [this](const QString &message) {
         generating_ = false;
         updateActions();
         progressLabel_->setText(tr("failed"));
         reportError(tr("Sampling failed: %1").arg(message), false);
         Q_EMIT generationFinished();
     });
-    workerThread_.setObjectName("samplingThread");
-    workerThread_.start();
+    connect(classPanel_, &ClassPanel::errorOccurred, this, [this](const QString &message) { reportError(message, false); });
 
     workspaces_->setObjectName("workspaces");
     workspaces_->setDocumentMode(true);
     workspaces_->addTab(createGenerateWorkspace(), tr("Generate"));
-    workspaces_->addTab(
-        plannedWorkspace(tr("Inpaint: paint a mask over an image and let the reverse SDE fill it in.\n"
-                            "(This workspace comes with the editing issue; the CLI's inpaint command works today.)"),
-                         this),
-        tr("Inpaint"));
-    workspaces_->addTab(plannedWorkspace(tr("Colorize: turn a gray photograph into color with the RGB model.\n"
-                                            "(Comes with the editing issue; the CLI's colorize command works today.)"),
-                                         this),
-                        tr("Colorize"));
-    workspaces_->addTab(
-        plannedWorkspace(tr("Interpolate: slide between two images through the probability-flow ODE.\n"
-                            "(Comes with the editing issue; the CLI's interpolate command works today.)"),
-                         this),
-        tr("Interpolate"));
-    workspaces_->addTab(plannedWorkspace(tr("Likelihood: an image's bits/dim through the probability-flow ODE.\n"
-                                            "(Comes with the editing issue; the CLI's bpd command works today.)"),
-                                         this),
-                        tr("Likelihood"));
-    workspaces_->addTab(plannedWorkspace(tr("Train: your own score model with live loss curves.\n"
-                                            "(Comes with the editing issue; the CLI's train command works today.)"),
-                                         this),
-                        tr("Train"));
+    addWorkspace(inpaint_ = new InpaintWorkspace(sampler_, this), tr("Inpaint"));
+    addWorkspace(colorize_ = new ColorizeWorkspace(sampler_, this), tr("Colorize"));
+    addWorkspace(interpolate_ = new InterpolateWorkspace(sampler_, this), tr("Interpolate"));
+    addWorkspace(likelihood_ = new LikelihoodWorkspace(sampler_, this), tr("Likelihood"));
+    addWorkspace(train_ = new TrainWorkspace(sampler_, this), tr("Train"));
+    connect(colorize_, &ColorizeWorkspace::modelRequested, this, [this](const QString &name) { openModel(name); });
+    connect(train_, &TrainWorkspace::openModelRequested, this, [this](const QString &path) {
+        if (openModel(path))
+            workspaces_->setCurrentIndex(0);
+    });
+    connect(train_, &TrainWorkspace::openCheckpointRequested, this, [this](const QString &path) {
+        if (openCheckpoint(path))
+            workspaces_->setCurrentIndex(0);
+    });
+    connect(workspaces_, &QTabWidget::currentChanged, this, [this] { updateActions(); });
     setCentralWidget(workspaces_);
 
     createDocks();
@@ -156,18 +133,42 @@ MainWindow::MainWindow(QWidget *parent)
     connect(sampler_, &SamplerPanel::changed, this, [this] { updateActions(); });
     connect(modelPanel_, &ModelPanel::openRequested, this, [this](const QString &path) { openModel(path); });
     connect(modelPanel_, &ModelPanel::openDialogRequested, open_, &QAction::trigger);
-    resize(1200, 800);
+    resize(1280, 820);
     defaultState_ = saveState();
     loadSettings();
     updateActions();
 }
 
-MainWindow::~MainWindow()
+MainWindow::~MainWindow() = default;
+
+SamplingWorker *MainWindow::worker() const
 {
-    worker_->cancel();
-    workerThread_.requestInterruption();
-    workerThread_.quit();
-    workerThread_.wait();
+    return runner_->worker();
+}
+
+void MainWindow::addWorkspace(Workspace *workspace, const QString &title)
+{
+    workspaces_->addTab(workspace, title);
+    editors_.push_back(workspace);
+    connect(workspace, &Workspace::errorOccurred, this, [this](const QString &message) { reportError(message, false); });
+    connect(workspace, &Workspace::statusMessage, this,
+            [this](const QString &message) { statusBar()->showMessage(message, 8000); });
+    connect(workspace, &Workspace::busyChanged, this, [this] { updateActions(); });
+}
+
+Workspace *MainWindow::currentWorkspace() const
+{
+    return qobject_cast<Workspace *>(workspaces_->currentWidget());
+}
+
+bool MainWindow::anyRunBusy() const
+{
+    if (generating_)
+        return true;
+    for (Workspace *workspace : editors_)
+        if (workspace != train_ && workspace->busy())
+            return true;
+    return false;
 }
 
 QWidget *MainWindow::createGenerateWorkspace()
@@ -183,8 +184,13 @@ QWidget *MainWindow::createGenerateWorkspace()
     splitter->addWidget(scrubber_);
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 3);
+    classPanel_->setObjectName("classPanel");
+    result_->setContextMenuPolicy(Qt::CustomContextMenu);
+    result_->setToolTip(tr("Right-click a sample to send it to another workspace"));
+    connect(result_, &QWidget::customContextMenuRequested, this, &MainWindow::showResultMenu);
     auto *layout = new QVBoxLayout(page);
-    layout->addWidget(splitter);
+    layout->addWidget(classPanel_);
+    layout->addWidget(splitter, 1);
     return page;
 }
 
@@ -265,7 +271,7 @@ void MainWindow::createActions()
     reset->setShortcut(QKeySequence("Ctrl+Shift+R"));
     for (int i = 0; i < workspaces_->count(); ++i) {
         QAction *go = view->addAction(workspaces_->tabText(i), this, [this, i] { workspaces_->setCurrentIndex(i); });
-        go->setShortcut(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
+        go->setShortcut(QKeySequence(QString("Alt+%1").arg(i + 1)));
     }
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
@@ -285,7 +291,8 @@ void MainWindow::updateActions()
     const bool haveModel = model_ != nullptr;
     const bool haveResult = lastResult_.samples.defined() && lastResult_.samples.numel() > 0;
     generate_->setEnabled(haveModel && !generating_);
-    cancel_->setEnabled(generating_);
+    Workspace *workspace = currentWorkspace();
+    cancel_->setEnabled(workspace ? workspace->busy() && workspace != train_ : generating_);
     open_->setEnabled(true);
     saveImages_->setEnabled(haveResult && !generating_);
     saveGrid_->setEnabled(haveResult && !generating_);
@@ -307,7 +314,7 @@ void MainWindow::reportError(const QString &message, bool quiet)
 
 bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
 {
-    if (generating_) {
+    if (anyRunBusy()) {
         reportError(tr("A run is in progress; cancel it before loading another model."), quiet);
         return false;
     }
@@ -332,6 +339,38 @@ bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
         if (answer != QMessageBox::Yes)
             return false;
     }
+    return installModel(std::move(loaded), nameOrPath, quiet);
+}
+
+bool MainWindow::openCheckpoint(const QString &path, bool quiet)
+{
+    if (anyRunBusy()) {
+        reportError(tr("A run is in progress; cancel it before loading another model."), quiet);
+        return false;
+    }
+    LoadedModel loaded;
+    try {
+        QApplication::setOverrideCursor(Qt::WaitCursor);
+        loaded.model = loadCheckpointModel(path.toStdString());
+        const CheckpointInfo checkpoint = readCheckpointInfo(path.toStdString());
+        QApplication::restoreOverrideCursor();
+        loaded.info.path = path.toStdString();
+        loaded.info.format = "training checkpoint (.safetensors)";
+        loaded.info.configOrigin = "the checkpoint";
+        loaded.info.hasEma = loaded.info.hasRawWeights = true;
+        loaded.info.loadedWeights = "ema";
+        loaded.info.step = checkpoint.step;
+        loaded.info.hasOptimizerState = true;
+    } catch (const std::exception &e) {
+        QApplication::restoreOverrideCursor();
+        reportError(tr("Could not open the checkpoint %1: %2").arg(path, QString::fromStdString(e.what())), quiet);
+        return false;
+    }
+    return installModel(std::move(loaded), path, quiet);
+}
+
+bool MainWindow::installModel(LoadedModel loaded, const QString &nameOrPath, bool /*quiet*/)
+{
     model_ = std::shared_ptr<ScoreModel>(std::move(loaded.model));
     model_->setTraining(false);
     info_ = loaded.info;
@@ -347,11 +386,14 @@ bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
     scrubber_->setPointMode(points, points ? toyBackground(model_->config()) : torch::Tensor());
     lastResult_ = GenerationResult();
     result_->setImage(QImage());
+    classPanel_->setModel(model_.get());
+    for (Workspace *workspace : editors_)
+        workspace->setModel(model_, info_);
     rememberRecent(QString::fromStdString(info_.path));
     setWindowTitle(tr("SDE Studio — %1").arg(QFileInfo(QString::fromStdString(info_.path)).fileName()));
     spdlog::info("loaded {} ({}, {})", info_.path, model_->config().architectureName(),
                  model_->config().sdeDescription());
-    statusBar()->showMessage(tr("Loaded %1").arg(QString::fromStdString(info_.path)), 5000);
+    statusBar()->showMessage(tr("Loaded %1").arg(nameOrPath), 5000);
     updateActions();
     Q_EMIT modelLoaded();
     return true;
@@ -378,35 +420,69 @@ void MainWindow::generate()
 {
     if (!model_ || generating_)
         return;
-    GenerationRequest request;
-    request.settings = sampler_->takeSettings();
-    request.frameEvery = sampler_->frameEvery();
+    SamplingSettings settings = sampler_->takeSettings();
     try {
         const torch::Device device = parseDevice(sampler_->deviceName().toStdString());
-        if (device != model_->device())
+        if (device != model_->device()) {
+            if (anyRunBusy()) {
+                reportError(tr("Another workspace is using the model; wait for it (or cancel it) before moving the "
+                               "model to %1.")
+                                .arg(sampler_->deviceName()),
+                            false);
+                return;
+            }
             model_->to(device);
+        }
     } catch (const std::exception &e) {
         reportError(QString::fromStdString(e.what()), false);
         return;
     }
-    request.model = model_;
-    lastSettings_ = request.settings;
+    SamplingJob job = generationJob(model_, settings, sampler_->frameEvery());
+    lastInputs_ = Json::object();
+    if (classPanel_->active()) {
+        // Class-conditional: the PC sampler with the classifier's guidance.
+        settings.method = "pc";
+        std::shared_ptr<LoadedClassifier> classifier = classPanel_->classifier();
+        classifier->network->to(model_->device());
+        const int64_t label = classPanel_->classIndex();
+        const double guidance = classPanel_->guidance();
+        std::shared_ptr<const ScoreModel> model = model_;
+        job.what = "generated " + std::to_string(settings.batch) + " sample(s) of class " +
+                   classPanel_->className().toStdString();
+        job.run = [model, classifier, label, guidance, settings](JobContext &context) {
+            ClassifierFn classify = [classifier](const torch::Tensor &x, const torch::Tensor &t) {
+                return classifier->network->forward(x, t);
+            };
+            return fromSampleResult(sampleClass(*model, classify, torch::full({settings.batch}, label, torch::kLong),
+                                                guidance, settings.seed, settings.pc, context.onStep(),
+                                                context.cancelToken()));
+        };
+        lastInputs_["classifier"] = classPanel_->classifierName().toStdString();
+        lastInputs_["class"] = label;
+        lastInputs_["class_name"] = classPanel_->className().toStdString();
+        lastInputs_["guidance"] = guidance;
+    }
+    lastSettings_ = settings;
     QSettings().setValue(samplerKey(), sampler_->saveState());
     generating_ = true;
     scrubber_->clear();
     progress_->setValue(0);
     progressLabel_->setText(tr("starting…"));
     updateActions();
-    spdlog::info("generating: {}", describeSettings(request.settings));
-    SamplingWorker *worker = worker_;
-    QMetaObject::invokeMethod(
-        worker_, [worker, request] { worker->generate(request); }, Qt::QueuedConnection);
+    spdlog::info("generating: {}{}", describeSettings(settings),
+                 classPanel_->active() ? ", class " + classPanel_->className().toStdString() : std::string());
+    runner_->start(job);
 }
 
 void MainWindow::cancelGeneration()
 {
+    // Esc stops the run of the workspace in view (a training run is stopped with its own button).
+    if (Workspace *workspace = currentWorkspace()) {
+        workspace->cancel();
+        return;
+    }
     if (generating_) {
-        worker_->cancel();
+        runner_->cancel();
         progressLabel_->setText(tr("cancelling…"));
     }
 }
@@ -443,6 +519,7 @@ QStringList MainWindow::saveImages(const QString &folder)
         record.weights = info_.loadedWeights;
         record.settings = lastSettings_;
         record.nfe = lastResult_.nfe;
+        record.inputs = lastInputs_;
         torch::Tensor images = lastResult_.samples;
         if (model_->config().isPointModel()) {
             // A toy model's sample is one point: each file shows it as a picture.
@@ -574,8 +651,13 @@ void MainWindow::saveSettings()
 
 void MainWindow::closeEvent(QCloseEvent *event)
 {
-    // A run in progress is stopped within one step; its thread is shut down cleanly.
-    worker_->cancel();
+    // Runs in progress are stopped within one step (a training run after its step, with a
+    // checkpoint); their threads are shut down cleanly as the window goes.
+    runner_->cancel();
+    for (Workspace *workspace : editors_)
+        workspace->cancel();
+    if (train_->busy())
+        train_->stopRun();
     saveSettings();
     event->accept();
 }
@@ -594,16 +676,72 @@ void MainWindow::dropEvent(QDropEvent *event)
 
 void MainWindow::openDroppedFiles(const QList<QUrl> &urls)
 {
+    static const QStringList imageSuffixes = {"png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff", "pgm", "ppm"};
+    Workspace *workspace = currentWorkspace();
     for (const QUrl &url : urls) {
         const QString path = url.toLocalFile();
         const QString suffix = QFileInfo(path).suffix().toLower();
-        if (suffix == "png")
-            restoreFromImage(path);
-        else if (suffix == "pth" || suffix == "safetensors")
+        if (suffix == "pth" || suffix == "safetensors")
             openModel(path);
+        else if (workspace && imageSuffixes.contains(suffix))
+            workspace->openImageFile(path); // the workspace in view takes images
+        else if (suffix == "png")
+            restoreFromImage(path);
         else
-            reportError(tr("%1: drop a model (.safetensors, .pth) or a generated PNG").arg(path), false);
+            reportError(tr("%1: drop a model (.safetensors, .pth), a generated PNG, or an image on an editing "
+                           "workspace")
+                            .arg(path),
+                        false);
     }
+}
+
+bool MainWindow::sendSample(int index, const QString &target)
+{
+    if (!model_ || !lastResult_.samples.defined() || index < 0 || index >= lastResult_.samples.size(0) ||
+        model_->config().isPointModel())
+        return false;
+    const torch::Tensor sample = lastResult_.samples[index];
+    const QString name = tr("sample %1 (seed %2)").arg(index + 1).arg(lastSettings_.seed + static_cast<uint64_t>(index));
+    if (target == "inpaint") {
+        inpaint_->setImage(sample);
+        workspaces_->setCurrentWidget(inpaint_);
+    } else if (target == "colorize") {
+        colorize_->setImage(sample);
+        workspaces_->setCurrentWidget(colorize_);
+    } else if (target == "start" || target == "end") {
+        interpolate_->setEndpoint(target == "start" ? 0 : 1, sample);
+        workspaces_->setCurrentWidget(interpolate_);
+    } else if (target == "likelihood") {
+        likelihood_->addImage(sample, name);
+        workspaces_->setCurrentWidget(likelihood_);
+    } else {
+        return false;
+    }
+    statusBar()->showMessage(tr("Sent %1").arg(name), 5000);
+    return true;
+}
+
+void MainWindow::showResultMenu(const QPoint &pos)
+{
+    if (!lastResult_.samples.defined() || model_->config().isPointModel())
+        return;
+    const auto pixel = result_->imagePixelAt(pos);
+    if (!pixel)
+        return;
+    const int index = gridIndexAt(*pixel, lastResult_.samples.size(0), lastResult_.samples.size(2),
+                                  lastResult_.samples.size(3));
+    if (index < 0)
+        return;
+    QMenu menu(this);
+    menu.setTitle(tr("Sample %1").arg(index + 1));
+    menu.addAction(tr("Send sample %1 to Inpaint").arg(index + 1), this, [this, index] { sendSample(index, "inpaint"); });
+    if (model_->sampleShape()[0] == 3) // colorization needs the RGB model that made the sample
+        menu.addAction(tr("Send sample %1 to Colorize").arg(index + 1), this,
+                       [this, index] { sendSample(index, "colorize"); });
+    menu.addAction(tr("Use as interpolation start"), this, [this, index] { sendSample(index, "start"); });
+    menu.addAction(tr("Use as interpolation end"), this, [this, index] { sendSample(index, "end"); });
+    menu.addAction(tr("Measure its bits/dim"), this, [this, index] { sendSample(index, "likelihood"); });
+    menu.exec(result_->mapToGlobal(pos));
 }
 
 } // namespace sde::ui

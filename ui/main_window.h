@@ -5,7 +5,6 @@
 
 #include <QByteArray>
 #include <QMainWindow>
-#include <QThread>
 #include <QUrl>
 
 #include <memory>
@@ -19,11 +18,18 @@ class QTabWidget;
 
 namespace sde::ui {
 
+class ClassPanel;
+class ColorizeWorkspace;
 class ImageView;
+class InpaintWorkspace;
+class InterpolateWorkspace;
+class LikelihoodWorkspace;
 class LogView;
 class ModelPanel;
 class SamplerPanel;
+class TrainWorkspace;
 class TrajectoryScrubber;
+class Workspace;
 
 // The studio's main window: workspaces (Generate, Inpaint, Colorize, Interpolate, Likelihood,
 // Train) in the centre, docks for the model, the sampler settings and the log, every command a
@@ -38,6 +44,8 @@ public:
     // Loads a model file or a bundled model's name. On failure the previous model stays loaded,
     // the problem is shown (status bar, log, a message box unless `quiet`) and false returned.
     bool openModel(const QString &nameOrPath, bool quiet = false);
+    // Loads a training checkpoint's EMA model (from the Train workspace's list).
+    bool openCheckpoint(const QString &path, bool quiet = false);
     // What a drop on the window does: models are opened, generated PNGs restore their settings.
     void openDroppedFiles(const QList<QUrl> &urls);
     // Restores the sampler settings and seed stored in a PNG this studio or the CLI wrote.
@@ -55,7 +63,16 @@ public:
     TrajectoryScrubber *scrubber() const { return scrubber_; }
     ImageView *resultView() const { return result_; }
     QTabWidget *workspaces() const { return workspaces_; }
-    SamplingWorker *worker() const { return worker_; }
+    SamplingWorker *worker() const;
+    ClassPanel *classPanel() const { return classPanel_; }
+    InpaintWorkspace *inpaintWorkspace() const { return inpaint_; }
+    ColorizeWorkspace *colorizeWorkspace() const { return colorize_; }
+    InterpolateWorkspace *interpolateWorkspace() const { return interpolate_; }
+    LikelihoodWorkspace *likelihoodWorkspace() const { return likelihood_; }
+    TrainWorkspace *trainWorkspace() const { return train_; }
+    // Sample `index` of the last result (as [C, H, W] in [0, 1]), sent to another workspace:
+    // "inpaint", "colorize", "start", "end" (of an interpolation) or "likelihood".
+    bool sendSample(int index, const QString &target);
 
     // Saves each sample of the last result as <folder>/sample-<seed>.png with its settings.
     QStringList saveImages(const QString &folder);
@@ -82,6 +99,11 @@ private:
     void createDocks();
     QWidget *createGenerateWorkspace();
     void reportError(const QString &message, bool quiet);
+    bool installModel(LoadedModel loaded, const QString &nameOrPath, bool quiet);
+    void addWorkspace(Workspace *workspace, const QString &title);
+    Workspace *currentWorkspace() const;
+    bool anyRunBusy() const;
+    void showResultMenu(const QPoint &pos);
     void updateActions();
     void rememberRecent(const QString &path);
     void rebuildRecentMenu();
@@ -95,13 +117,20 @@ private:
     ModelFileInfo info_;
     GenerationResult lastResult_;
     SamplingSettings lastSettings_;
+    Json lastInputs_ = Json::object();
     bool generating_ = false;
     QString lastError_;
     QByteArray defaultState_;
 
-    QThread workerThread_;
-    SamplingWorker *worker_;
+    SamplingRunner *runner_;
     QTabWidget *workspaces_;
+    ClassPanel *classPanel_;
+    InpaintWorkspace *inpaint_ = nullptr;
+    ColorizeWorkspace *colorize_ = nullptr;
+    InterpolateWorkspace *interpolate_ = nullptr;
+    LikelihoodWorkspace *likelihood_ = nullptr;
+    TrainWorkspace *train_ = nullptr;
+    std::vector<Workspace *> editors_; // the workspaces after Generate
     ImageView *result_;
     TrajectoryScrubber *scrubber_;
     QProgressBar *progress_;

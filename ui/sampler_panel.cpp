@@ -1,5 +1,7 @@
 #include "sampler_panel.h"
 
+#include "form_widgets.h"
+
 #include "model/config.h"
 #include "util/json.h"
 
@@ -25,32 +27,9 @@ namespace sde::ui {
 
 namespace {
 
-QComboBox *combo(QWidget *parent, const char *name, const QStringList &items)
-{
-    auto *box = new QComboBox(parent);
-    box->setObjectName(name);
-    box->addItems(items);
-    return box;
-}
-
-QDoubleSpinBox *number(QWidget *parent, const char *name, double low, double high, double value, int decimals)
-{
-    auto *box = new QDoubleSpinBox(parent);
-    box->setObjectName(name);
-    box->setRange(low, high);
-    box->setDecimals(decimals);
-    box->setValue(value);
-    return box;
-}
-
-QSpinBox *integer(QWidget *parent, const char *name, int low, int high, int value)
-{
-    auto *box = new QSpinBox(parent);
-    box->setObjectName(name);
-    box->setRange(low, high);
-    box->setValue(value);
-    return box;
-}
+constexpr auto combo = makeCombo;
+constexpr auto number = makeNumber;
+constexpr auto integer = makeInteger;
 
 } // namespace
 

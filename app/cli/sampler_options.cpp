@@ -45,14 +45,6 @@ int cancelled(ProgressBar &progress, int64_t steps)
     return 130;
 }
 
-void makeFolder(const std::string &path)
-{
-    std::error_code error;
-    std::filesystem::create_directories(path, error);
-    if (error || !std::filesystem::is_directory(path))
-        throw Error("cannot create the folder '" + path + "'" + (error ? ": " + error.message() : ""));
-}
-
 void addSamplerOptions(Arguments &args, bool withOdeSampler)
 {
     if (withOdeSampler)

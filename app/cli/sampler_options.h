@@ -31,9 +31,6 @@ private:
 // code (130, as for SIGINT).
 int cancelled(ProgressBar &progress, int64_t steps);
 
-// Creates a folder and its parents; the error names it.
-void makeFolder(const std::string &path);
-
 // An image file at the model's size, as [C, H, W] in [0, 1] with the model's channels (or
 // `channels`); the error names both sizes.
 torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels = 0);

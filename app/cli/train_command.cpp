@@ -139,14 +139,8 @@ int runTrain(const std::vector<std::string> &argv)
         if (checkpoints.empty())
             throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
         const CheckpointInfo info = readCheckpointInfo(checkpoints.back());
-        if (info.kind == "classifier") {
-            ClassifierConfig config = ClassifierConfig::fromJson(info.definition);
-            scoreConfig = config.scoreConfig;
-            task = std::make_unique<ClassifierTrainingTask>(config);
-        } else {
-            scoreConfig = ModelConfig::fromJson(info.definition);
-            task = std::make_unique<ScoreTrainingTask>(scoreConfig);
-        }
+        task = taskForCheckpoint(info);
+        scoreConfig = task->config();
         if (options.batchSize == 0)
             options.batchSize = info.batchSize;
     } else {

@@ -42,11 +42,29 @@ Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &fi
         result.completed = false;
         return result;
     }
+    Interpolation decoded = decodeInterpolation(model, encoded.x, alphas, options, onStep, cancel);
+    result.nfe += decoded.nfe;
+    result.completed = decoded.completed;
+    result.frames = decoded.frames;
+    return result;
+}
+
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents, const std::vector<double> &alphas,
+                                  const OdeSamplerOptions &options, const SamplerCallback &onStep,
+                                  const CancelToken *cancel)
+{
+    if (alphas.empty())
+        throw Error("an interpolation needs at least one position");
+    if (latents.dim() < 1 || latents.size(0) != 2)
+        throw Error("an interpolation needs the latent codes of two images");
     std::vector<torch::Tensor> codes;
     for (double alpha : alphas)
-        codes.push_back(slerp(encoded.x.slice(0, 0, 1), encoded.x.slice(0, 1, 2), alpha));
+        codes.push_back(slerp(latents.slice(0, 0, 1), latents.slice(0, 1, 2), alpha));
     SampleResult decoded = odeSample(model, 0, 0, options, onStep, cancel, torch::cat(codes));
-    result.nfe += decoded.nfe;
+    Interpolation result;
+    result.latents = latents;
+    result.alphas = alphas;
+    result.nfe = decoded.nfe;
     result.completed = decoded.completed;
     result.frames = decoded.samples;
     return result;

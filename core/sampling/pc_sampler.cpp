@@ -6,6 +6,8 @@
 #include "sampling/score_cache.h"
 #include "util/error.h"
 
+#include <cmath>
+
 namespace sde {
 
 PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
@@ -42,6 +44,18 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     // The discretization follows the number of steps; the network's time labels stay the model's.
     config.model.numScales = steps;
     std::unique_ptr<Sde> sde = createSde(config);
+    // The DDPM schedule of the VP SDE, beta_i up to beta_max / N, needs beta_i < 1: with fewer
+    // steps reverse diffusion, ancestral sampling and Langevin take square roots of negative
+    // numbers and every pixel turns NaN (the reference does the same, silently).
+    const bool usesSchedule = options.predictor == "reverse_diffusion" || options.predictor == "ancestral_sampling" ||
+                              options.corrector != "none";
+    if (sde->kind() == Sde::Kind::Vp && usesSchedule && config.model.betaMax / static_cast<double>(steps) >= 1.0) {
+        const auto least = static_cast<int64_t>(std::floor(config.model.betaMax)) + 1;
+        throw Error("with " + std::to_string(steps) + " steps the VP SDE's discrete beta reaches " +
+                    std::to_string(config.model.betaMax / static_cast<double>(steps)) +
+                    " (it must stay below 1): use at least " + std::to_string(least) +
+                    " steps, or the euler_maruyama predictor without a corrector");
+    }
 
     torch::NoGradGuard noGrad;
     ScoreCache cache(model, constraint.score);

@@ -368,6 +368,14 @@ void TrainingControl::stop()
     changed_.notify_all();
 }
 
+void TrainingControl::reset()
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    paused_ = false;
+    stop_ = false;
+    changed_.notify_all();
+}
+
 bool TrainingControl::paused() const
 {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -407,6 +415,44 @@ std::vector<std::string> listCheckpoints(const std::string &outDir)
 CheckpointInfo readCheckpointInfo(const std::string &path)
 {
     return checkpointInfo(readSafetensors(path).metadata, path);
+}
+
+std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info)
+{
+    if (info.kind == "classifier")
+        return std::make_unique<ClassifierTrainingTask>(ClassifierConfig::fromJson(info.definition));
+    return std::make_unique<ScoreTrainingTask>(ModelConfig::fromJson(info.definition));
+}
+
+std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool ema)
+{
+    SafetensorsFile file = readSafetensors(path);
+    const CheckpointInfo info = checkpointInfo(file.metadata, path);
+    if (info.kind != "score")
+        throw Error(path + ": a " + info.kind + " checkpoint, not a score model's");
+    const ModelConfig config = ModelConfig::fromJson(info.definition);
+    auto model = std::make_unique<ScoreModel>(config, createScoreNetwork(config));
+    std::vector<std::pair<std::string, torch::Tensor>> raw;
+    std::map<std::string, torch::Tensor> averaged;
+    for (const auto &[name, tensor] : file.tensors) {
+        if (name.rfind("model.", 0) == 0)
+            raw.emplace_back(name.substr(6), tensor);
+        else if (name.rfind("ema.", 0) == 0)
+            averaged.emplace(name.substr(4), tensor);
+    }
+    loadStateDictStrict(*model->network(), raw, path);
+    if (ema) {
+        // The EMA holds the parameters; buffers keep the raw network's values.
+        torch::NoGradGuard noGrad;
+        for (auto &parameter : model->network()->named_parameters()) {
+            auto it = averaged.find(parameter.key());
+            if (it == averaged.end())
+                throw Error(path + ": the EMA lacks \"" + parameter.key() + "\"");
+            parameter.value().copy_(it->second);
+        }
+    }
+    model->setTraining(false);
+    return model;
 }
 
 TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
@@ -554,9 +600,14 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             secondsSinceRecord = 0.0;
         }
         if (options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
+            // A preview that fails is reported; the run goes on.
             torch::Tensor samples;
-            run.withEmaWeights(
-                [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+            try {
+                run.withEmaWeights(
+                    [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+            } catch (const std::exception &e) {
+                warn("the preview samples of step " + std::to_string(run.step) + " failed: " + e.what());
+            }
             if (samples.defined())
                 callbacks.onSnapshot(run.step, samples);
         }

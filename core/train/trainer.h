@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -51,6 +52,8 @@ public:
     void pause();
     void resume();
     void stop();
+    // Neither paused nor stopped: ready for another run.
+    void reset();
     bool paused() const;
     bool stopRequested() const;
     // Blocks while paused; returns false once a stop was requested.
@@ -106,5 +109,11 @@ struct CheckpointInfo {
     std::string data; // the training data's description
 };
 CheckpointInfo readCheckpointInfo(const std::string &path);
+// The task that wrote a checkpoint, built from its stored definition (to resume a run whose
+// config is not at hand).
+std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info);
+// A score model checkpoint as a model to sample from, with its EMA weights (or, with
+// ema = false, the raw ones). Throws sde::Error for a classifier's checkpoint or a broken file.
+std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool ema = true);
 
 } // namespace sde

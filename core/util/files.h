@@ -18,4 +18,7 @@ void writeFileAtomically(const std::string &path, const std::string &bytes);
 // The file name without folders ("a/b/c.pth" -> "c.pth").
 std::string baseName(const std::string &path);
 
+// Creates a folder and its parents; throws sde::Error naming it when that fails.
+void makeFolder(const std::string &path);
+
 } // namespace sde

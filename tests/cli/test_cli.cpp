@@ -332,7 +332,7 @@ private Q_SLOTS:
 
         // The trained model samples points: a CSV and a picture.
         const QString samples = QString::fromStdString(test::makeTempDir());
-        Run sample = cli({"sample", "--model", out + "/model.safetensors", "-o", samples, "--batch", "20", "--steps", "10"});
+        Run sample = cli({"sample", "--model", out + "/model.safetensors", "-o", samples, "--batch", "20", "--steps", "25"});
         QVERIFY2(sample.exitCode == 0, qPrintable(sample.err));
         QVERIFY(QFileInfo::exists(samples + "/sample-points.csv"));
         QCOMPARE(QString::fromStdString(readFile((samples + "/sample-points.csv").toStdString())).count('\n'), 21);

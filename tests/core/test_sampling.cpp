@@ -149,21 +149,43 @@ private Q_SLOTS:
     {
         auto model = oracleModel("vpsde");
         PcSamplerOptions pc;
-        pc.steps = 10;
+        pc.steps = 25; // beta_max / N < 1: the DDPM schedule needs N > 20
         pc.correctorSteps = 2;
-        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(30)); // 10 x (1 predictor + 2 corrector)
+        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(75)); // 25 x (1 predictor + 2 corrector)
         pc.corrector = "none";
-        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(10));
+        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(25));
         pc.predictor = "none";
         pc.corrector = "langevin";
         pc.correctorSteps = 1;
-        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(10));
+        QCOMPARE(pcSample(*model, 2, 0, pc).nfe, int64_t(25));
         OdeSamplerOptions ode;
         ode.ode.method = OdeMethod::Heun;
         ode.ode.steps = 5;
         QCOMPARE(odeSample(*model, 2, 0, ode).nfe, int64_t(10));
         ode.noiseRemoval = true;
         QCOMPARE(odeSample(*model, 2, 0, ode).nfe, int64_t(11));
+    }
+
+    void tooFewStepsForTheVpScheduleAreRefused()
+    {
+        // With N = 10 the DDPM schedule's beta_i reaches beta_max / N = 2: reverse diffusion would
+        // take the square root of 1 - 2 and turn every pixel NaN. The sampler says so instead.
+        auto model = oracleModel("vpsde");
+        PcSamplerOptions pc;
+        pc.steps = 10;
+        pc.corrector = "none";
+        try {
+            pcSample(*model, 1, 0, pc);
+            QFAIL("10 steps of reverse diffusion on the VP SDE were accepted");
+        } catch (const Error &e) {
+            QVERIFY2(std::string(e.what()).find("at least 21 steps") != std::string::npos, e.what());
+        }
+        pc.steps = 21;
+        QVERIFY(torch::isfinite(pcSample(*model, 1, 0, pc).samples).all().item<bool>());
+        // Euler-Maruyama uses the continuous SDE: any number of steps is fine.
+        pc.steps = 10;
+        pc.predictor = "euler_maruyama";
+        QVERIFY(torch::isfinite(pcSample(*model, 1, 0, pc).samples).all().item<bool>());
     }
 
     void callbackSeesEveryStepAndCancelStopsWithinOne()

@@ -71,7 +71,7 @@ private Q_SLOTS:
         QVERIFY(window.generateAction()->isEnabled());
         QCOMPARE(window.generateAction()->shortcut(), QKeySequence("Ctrl+Return"));
         QCOMPARE(window.cancelAction()->shortcut(), QKeySequence(Qt::Key_Escape));
-        quickSettings(window, 6, 2, 2);
+        quickSettings(window, 22, 2, 8);
         QSignalSpy finished(&window, &MainWindow::generationFinished);
         clickGenerate(window);
         QVERIFY(window.isGenerating());
@@ -82,13 +82,13 @@ private Q_SLOTS:
         QVERIFY(result.completed);
         QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
         QVERIFY(!window.resultView()->image().isNull());
-        // Frames at steps 1, 2, 4 and 6: the scrubber's range is exactly the recorded steps.
+        // Frames at steps 1, 8, 16 and 22: the scrubber's range is exactly the recorded steps.
         TrajectoryScrubber *scrubber = window.scrubber();
         QCOMPARE(int(result.frames.size()), 4);
         QCOMPARE(scrubber->frameCount(), 4);
         QCOMPARE(scrubber->slider()->minimum(), 0);
         QCOMPARE(scrubber->slider()->maximum(), 3);
-        QCOMPARE(scrubber->frames().back().step, int64_t(6));
+        QCOMPARE(scrubber->frames().back().step, int64_t(22));
         // Moving the slider shows another frame.
         const QImage last = scrubber->stateView()->image();
         scrubber->slider()->setValue(0);
@@ -147,7 +147,7 @@ private Q_SLOTS:
         MainWindow window;
         window.show();
         QVERIFY(window.openModel("fashion-mnist", true));
-        quickSettings(window, 4, 2, 2);
+        quickSettings(window, 21, 2, 5);
         window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("77");
         QSignalSpy finished(&window, &MainWindow::generationFinished);
         window.generateAction()->trigger();
@@ -163,7 +163,7 @@ private Q_SLOTS:
         window.openDroppedFiles({QUrl::fromLocalFile(written[1])});
         QVERIFY2(window.lastError().isEmpty(), qPrintable(window.lastError()));
         QCOMPARE(window.samplerPanel()->seed(), uint64_t(78));
-        QCOMPARE(window.samplerPanel()->settings().pc.steps, int64_t(4));
+        QCOMPARE(window.samplerPanel()->settings().pc.steps, int64_t(21));
         QCOMPARE(window.samplerPanel()->settings().batch, int64_t(1));
         // A PNG without settings is refused with a message, the settings untouched.
         const std::string plain = test::makeTempDir() + "/plain.png";
@@ -176,7 +176,7 @@ private Q_SLOTS:
     {
         MainWindow window;
         QVERIFY(window.openModel("toy-2d", true));
-        quickSettings(window, 5, 50, 1);
+        quickSettings(window, 21, 50, 4);
         QSignalSpy finished(&window, &MainWindow::generationFinished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(60000));

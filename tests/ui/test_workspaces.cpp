@@ -1,0 +1,577 @@
+// The studio's editing and training workspaces, driven through QTest on the offscreen platform:
+// mask painting with synthetic mouse strokes, undo/redo, invert and clear; inpainting keeps the
+// unmasked pixels; colorization keeps the gray level; the interpolation's ends reproduce its
+// inputs; class-conditional generation; bits/dim; a short training run with pause and resume.
+#include "class_panel.h"
+#include "colorize_workspace.h"
+#include "image_view.h"
+#include "inpaint_workspace.h"
+#include "interpolate_workspace.h"
+#include "likelihood_workspace.h"
+#include "loss_chart.h"
+#include "main_window.h"
+#include "mask_canvas.h"
+#include "run_bar.h"
+#include "sampler_panel.h"
+#include "tensor_image.h"
+#include "train_workspace.h"
+#include "training_worker.h"
+#include "trajectory_scrubber.h"
+#include "variant_strip.h"
+
+#include "data/image_data.h"
+#include "editing/colorization.h"
+#include "imaging/generation_record.h"
+#include "imaging/image_io.h"
+#include "io/model_file.h"
+#include "util/files.h"
+
+#include "test_support.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QLabel>
+#include <QTableWidget>
+#include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QUndoStack>
+#include <QtTest/QtTest>
+
+#include <cmath>
+
+using namespace sde;
+using namespace sde::ui;
+
+namespace {
+
+// A few PC steps without a corrector (at least 21: the VP SDE's DDPM schedule needs
+// beta_max / N < 1): runs of seconds on the CPU.
+void quickSampler(SamplerPanel &panel, int steps, uint64_t seed = 3)
+{
+    panel.findChild<QComboBox *>("samplerMethod")->setCurrentIndex(0);
+    panel.findChild<QComboBox *>("predictor")->setCurrentText("reverse_diffusion");
+    panel.findChild<QComboBox *>("corrector")->setCurrentText("none");
+    panel.findChild<QSpinBox *>("steps")->setValue(steps);
+    panel.findChild<QSpinBox *>("frameEvery")->setValue(2);
+    panel.setRandomSeed(false);
+    panel.findChild<QLineEdit *>("seed")->setText(QString::number(seed));
+}
+
+std::shared_ptr<ScoreModel> loadShared(const std::string &name)
+{
+    LoadedModel loaded = loadModelFile(name);
+    loaded.model->setTraining(false);
+    return std::shared_ptr<ScoreModel>(std::move(loaded.model));
+}
+
+ModelFileInfo infoOf(const std::string &name)
+{
+    ModelFileInfo info;
+    info.path = name;
+    info.loadedWeights = "ema";
+    return info;
+}
+
+// A smooth test picture [C, size, size]: a bright ellipse on a dark ground, with a soft edge.
+torch::Tensor blob(int64_t channels, int64_t size)
+{
+    torch::Tensor coords = (torch::arange(size, torch::kFloat32) + 0.5) / size - 0.5;
+    torch::Tensor y = coords.view({size, 1}), x = coords.view({1, size});
+    torch::Tensor r = torch::sqrt((x / 0.3).pow(2) + (y / 0.4).pow(2));
+    torch::Tensor gray = torch::sigmoid((1.0 - r) * 8.0) * 0.8 + 0.05;
+    if (channels == 1)
+        return gray.unsqueeze(0);
+    return torch::stack({gray, gray * 0.7 + 0.1, (1.0 - gray) * 0.6 + 0.1});
+}
+
+// The mask a hard brush of `size` image pixels paints along a polyline (image coordinates):
+// every pixel whose centre lies within size / 2 of one of its segments. Computed here
+// independently of the canvas.
+QImage expectedStroke(QSize image, const std::vector<QPointF> &points, double size)
+{
+    QImage mask(image, QImage::Format_Grayscale8);
+    mask.fill(0);
+    const double r = size / 2.0;
+    for (int y = 0; y < image.height(); ++y)
+        for (int x = 0; x < image.width(); ++x) {
+            const double px = x + 0.5, py = y + 0.5;
+            for (size_t k = 0; k + 1 < points.size(); ++k) {
+                const QPointF a = points[k], b = points[k + 1];
+                const double dx = b.x() - a.x(), dy = b.y() - a.y();
+                const double len2 = dx * dx + dy * dy;
+                const double s = len2 > 0 ? std::clamp(((px - a.x()) * dx + (py - a.y()) * dy) / len2, 0.0, 1.0) : 0.0;
+                const double ex = px - (a.x() + s * dx), ey = py - (a.y() + s * dy);
+                if (std::sqrt(ex * ex + ey * ey) <= r)
+                    mask.setPixel(x, y, qRgb(255, 255, 255));
+            }
+        }
+    return mask;
+}
+
+// The widget positions of a stroke from `from` to `to` in four moves.
+std::vector<QPoint> strokePoints(QPoint from, QPoint to)
+{
+    std::vector<QPoint> points{from};
+    for (int i = 1; i <= 4; ++i)
+        points.push_back(from + (to - from) * i / 4);
+    return points;
+}
+
+int paintedPixels(const QImage &mask)
+{
+    int count = 0;
+    for (int y = 0; y < mask.height(); ++y)
+        for (int x = 0; x < mask.width(); ++x)
+            count += qGray(mask.pixel(x, y)) > 0;
+    return count;
+}
+
+// A stroke with the left button from widget position `from` to `to`, in a few moves.
+void stroke(QWidget *canvas, QPoint from, QPoint to)
+{
+    const std::vector<QPoint> points = strokePoints(from, to);
+    QTest::mousePress(canvas, Qt::LeftButton, Qt::NoModifier, points.front());
+    for (size_t i = 1; i < points.size(); ++i)
+        QTest::mouseMove(canvas, points[i]);
+    QTest::mouseRelease(canvas, Qt::LeftButton, Qt::NoModifier, points.back());
+}
+
+bool waitFinished(SamplingRunner *runner, int ms)
+{
+    QSignalSpy finished(runner, &SamplingRunner::finished);
+    QSignalSpy failed(runner, &SamplingRunner::failed);
+    QElapsedTimer timer;
+    timer.start();
+    while (finished.isEmpty() && failed.isEmpty() && timer.elapsed() < ms)
+        QTest::qWait(20);
+    if (!failed.isEmpty())
+        qWarning() << "run failed:" << failed.front().front().toString();
+    return !finished.isEmpty();
+}
+
+} // namespace
+
+class TestWorkspaces : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("SDE Studio Tests");
+        QCoreApplication::setApplicationName("test_workspaces");
+        QSettings().clear();
+    }
+
+    void brushStrokesSetExactlyTheBrushPixels()
+    {
+        SamplerPanel sampler;
+        InpaintWorkspace workspace(&sampler);
+        workspace.resize(900, 600);
+        workspace.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&workspace));
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        workspace.setImage(blob(1, 28));
+        MaskCanvas *canvas = workspace.canvas();
+        QCOMPARE(canvas->image().size(), QSize(28, 28));
+        QVERIFY(canvas->zoom() > 2.0); // fitted: a 28-pixel image fills the view
+
+        // A horizontal stroke and a diagonal one, with two brush sizes.
+        struct Case {
+            QPointF a, b;
+            double size;
+        };
+        for (const Case &c : {Case{{5.3, 7.6}, {20.2, 7.9}, 3.0}, Case{{4.0, 20.0}, {15.5, 10.2}, 6.0}}) {
+            canvas->clearMask();
+            canvas->undoStack()->clear();
+            canvas->setBrushSize(c.size);
+            const QPoint from = canvas->toWidget(c.a).toPoint(), to = canvas->toWidget(c.b).toPoint();
+            stroke(canvas, from, to);
+            // The stroke as the canvas saw it (widget pixels map to fractional image pixels).
+            std::vector<QPointF> seen;
+            for (const QPoint &p : strokePoints(from, to))
+                seen.push_back(canvas->toImage(QPointF(p)));
+            const QImage expected = expectedStroke(QSize(28, 28), seen, c.size);
+            const QImage mask = canvas->mask().convertToFormat(QImage::Format_Grayscale8);
+            QVERIFY(paintedPixels(expected) > 10);
+            for (int y = 0; y < 28; ++y)
+                for (int x = 0; x < 28; ++x)
+                    QVERIFY2(qGray(mask.pixel(x, y)) == qGray(expected.pixel(x, y)),
+                             qPrintable(QString("pixel (%1, %2) with brush %3").arg(x).arg(y).arg(c.size)));
+            QCOMPARE(canvas->undoStack()->count(), 1); // one stroke, one undo step
+
+            // Undo clears the stroke; redo brings exactly it back.
+            canvas->undoStack()->undo();
+            QVERIFY(canvas->maskIsEmpty());
+            canvas->undoStack()->redo();
+            QVERIFY(canvas->mask() == mask);
+        }
+
+        // Invert and clear, each one undo step.
+        const QImage painted = canvas->mask();
+        canvas->invertMask();
+        QCOMPARE(paintedPixels(canvas->mask()), 28 * 28 - paintedPixels(painted));
+        for (int y = 0; y < 28; ++y)
+            for (int x = 0; x < 28; ++x)
+                QCOMPARE(qGray(canvas->mask().pixel(x, y)), 255 - qGray(painted.pixel(x, y)));
+        canvas->undoStack()->undo();
+        QVERIFY(canvas->mask() == painted);
+        canvas->clearMask();
+        QVERIFY(canvas->maskIsEmpty());
+        canvas->undoStack()->undo();
+        QVERIFY(canvas->mask() == painted);
+
+        // The eraser removes what a stroke covers.
+        canvas->setTool(MaskCanvas::Tool::Eraser);
+        canvas->setBrushSize(60);
+        stroke(canvas, canvas->toWidget({14, 14}).toPoint(), canvas->toWidget({14.5, 14}).toPoint());
+        QVERIFY(canvas->maskIsEmpty());
+    }
+
+    void shortcutsDriveTheCanvas()
+    {
+        SamplerPanel sampler;
+        InpaintWorkspace workspace(&sampler);
+        workspace.resize(900, 600);
+        workspace.show();
+        QApplication::setActiveWindow(&workspace);
+        QVERIFY(QTest::qWaitForWindowActive(&workspace));
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        workspace.setImage(blob(1, 28));
+        MaskCanvas *canvas = workspace.canvas();
+        canvas->setFocus();
+        const double size = canvas->brushSize();
+        QTest::keyClick(canvas, Qt::Key_BracketRight);
+        QVERIFY(canvas->brushSize() > size);
+        QTest::keyClick(canvas, Qt::Key_BracketLeft);
+        QTest::keyClick(canvas, Qt::Key_BracketLeft);
+        QVERIFY(canvas->brushSize() < size);
+        QTest::keyClick(canvas, Qt::Key_E);
+        QVERIFY(canvas->tool() == MaskCanvas::Tool::Eraser);
+        QTest::keyClick(canvas, Qt::Key_B);
+        QVERIFY(canvas->tool() == MaskCanvas::Tool::Brush);
+        stroke(canvas, canvas->toWidget({5, 5}).toPoint(), canvas->toWidget({20, 20}).toPoint());
+        const int painted = paintedPixels(canvas->mask());
+        QVERIFY(painted > 0);
+        QTest::keyClick(canvas, Qt::Key_V, Qt::ShiftModifier);
+        QCOMPARE(paintedPixels(canvas->mask()), 28 * 28 - painted);
+        QTest::keyClick(canvas, Qt::Key_Z, Qt::ControlModifier);
+        QCOMPARE(paintedPixels(canvas->mask()), painted);
+        QTest::keyClick(canvas, Qt::Key_Z, Qt::ControlModifier);
+        QVERIFY(canvas->maskIsEmpty());
+        QTest::keyClick(canvas, Qt::Key_Z, Qt::ControlModifier | Qt::ShiftModifier);
+        QCOMPARE(paintedPixels(canvas->mask()), painted);
+        // Zoom: 100 % and back to fit.
+        QTest::keyClick(canvas, Qt::Key_1, Qt::ControlModifier);
+        QCOMPARE(canvas->zoom(), 1.0);
+        QTest::keyClick(canvas, Qt::Key_0, Qt::ControlModifier);
+        QVERIFY(canvas->zoom() > 2.0);
+
+        // Masks save and load as PNG, and a mask of another size is refused.
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        QVERIFY(workspace.saveMask(folder + "/mask.png"));
+        const QImage saved = canvas->mask();
+        canvas->clearMask();
+        QVERIFY(workspace.loadMask(folder + "/mask.png"));
+        QVERIFY(canvas->mask() == saved);
+        QImage wrong(10, 10, QImage::Format_Grayscale8);
+        wrong.fill(255);
+        QVERIFY(wrong.save(folder + "/wrong.png"));
+        QSignalSpy errors(&workspace, &Workspace::errorOccurred);
+        QVERIFY(!workspace.loadMask(folder + "/wrong.png"));
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(errors.front().front().toString().contains("10 x 10"));
+        QVERIFY(canvas->mask() == saved);
+    }
+
+    void inpaintingKeepsTheUnmaskedPixels()
+    {
+        SamplerPanel sampler;
+        quickSampler(sampler, 22);
+        InpaintWorkspace workspace(&sampler);
+        workspace.resize(900, 600);
+        workspace.show();
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QVERIFY(!workspace.runBar()->runButton()->isEnabled()); // no image yet
+        const torch::Tensor image = blob(1, 28);
+        workspace.setImage(image);
+        QVERIFY(!workspace.runBar()->runButton()->isEnabled()); // nothing masked yet
+        MaskCanvas *canvas = workspace.canvas();
+        canvas->setBrushSize(8);
+        stroke(canvas, canvas->toWidget({6, 14}).toPoint(), canvas->toWidget({22, 14}).toPoint());
+        QVERIFY(workspace.runBar()->runButton()->isEnabled());
+        workspace.findChild<QSpinBox *>("inpaintVariants")->setValue(3);
+        QTest::mouseClick(workspace.runBar()->runButton(), Qt::LeftButton);
+        QVERIFY(workspace.busy());
+        QVERIFY(waitFinished(workspace.runner(), 120000));
+
+        const GenerationResult &result = workspace.lastResult();
+        QVERIFY(result.completed);
+        QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{3, 1, 28, 28}));
+        const torch::Tensor keep = (canvas->maskTensor() == 0).expand({3, 1, 28, 28});
+        const torch::Tensor input = image.unsqueeze(0).expand({3, 1, 28, 28});
+        // Unmasked pixels: exactly the input's. Masked ones: filled anew, and the seeds differ.
+        QCOMPARE((result.samples.masked_select(keep) - input.masked_select(keep)).abs().max().item<float>(), 0.0f);
+        const torch::Tensor filled = result.samples.masked_select(~keep).view({3, -1});
+        QVERIFY((filled - input.masked_select(~keep).view({3, -1})).abs().mean().item<double>() > 0.02);
+        QVERIFY((filled[0] - filled[1]).abs().mean().item<double>() > 0.01);
+        QCOMPARE(workspace.results()->count(), 3);
+        QVERIFY(workspace.scrubber()->frameCount() >= 2);
+
+        // A result sent back to the canvas becomes the image; the mask stays.
+        const QImage mask = canvas->mask();
+        workspace.results()->setSelected(2);
+        workspace.sendResultToCanvas();
+        QVERIFY(torch::equal(workspace.imageTensor(), result.samples[2]));
+        QVERIFY(canvas->mask() == mask);
+    }
+
+    void colorizationKeepsTheGrayLevel()
+    {
+        SamplerPanel sampler;
+        quickSampler(sampler, 24);
+        ColorizeWorkspace workspace(&sampler);
+        workspace.show();
+        // A gray model cannot colorize: the button says why, and offers the RGB model.
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        workspace.setImage(blob(3, 28));
+        QVERIFY(!workspace.runBar()->runButton()->isEnabled());
+        QVERIFY(workspace.runBar()->runButton()->toolTip().contains("RGB"));
+        QVERIFY(workspace.findChild<QPushButton *>("loadRgbModel")->isVisibleTo(&workspace));
+
+        workspace.setModel(loadShared("photo-rgb"), infoOf("photo-rgb"));
+        const torch::Tensor color = blob(3, 32);
+        workspace.setImage(color);
+        const torch::Tensor gray = grayLevel(color.unsqueeze(0))[0];
+        QVERIFY(torch::allclose(workspace.grayImage(), gray));
+        QVERIFY(workspace.runBar()->runButton()->isEnabled());
+        workspace.findChild<QSpinBox *>("colorizeVariants")->setValue(2);
+        workspace.colorize();
+        QVERIFY(waitFinished(workspace.runner(), 120000));
+        const GenerationResult &result = workspace.lastResult();
+        QVERIFY(result.completed);
+        QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 3, 32, 32}));
+        // The gray level of every variant is the input's (clamping to [0, 1] moves it a little).
+        const torch::Tensor level = grayLevel(result.samples);
+        const double worst = (level - gray.unsqueeze(0)).abs().max().item<double>();
+        const double mean = (level - gray.unsqueeze(0)).abs().mean().item<double>();
+        QVERIFY2(worst < 0.1 && mean < 0.01, qPrintable(QString("gray level off by %1 (mean %2)").arg(worst).arg(mean)));
+        // ... while the colors are the model's: not a gray image.
+        QVERIFY((result.samples - level).abs().mean().item<double>() > 0.005);
+    }
+
+    void interpolationEndsReproduceTheInputs()
+    {
+        SamplerPanel sampler;
+        sampler.findChild<QDoubleSpinBox *>("rtol")->setValue(1e-5);
+        sampler.findChild<QDoubleSpinBox *>("atol")->setValue(1e-5);
+        InterpolateWorkspace workspace(&sampler);
+        workspace.show();
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        // Two Fashion-MNIST test images: the flow is well conditioned on the data it was trained on
+        // (on pictures far from it, encoding then decoding is much less exact).
+        IdxTrainingData test(fashionMnistImagesPath("test"), 28, 1, false);
+        const torch::Tensor pair = test.batch(0, 2, 0).examples.to(torch::kFloat32);
+        const torch::Tensor a = pair[0], b = pair[1];
+        QVERIFY(a.max().item<double>() <= 1.0 && a.max().item<double>() > 0.5);
+        workspace.setEndpoint(0, a);
+        QVERIFY(!workspace.runBar()->runButton()->isEnabled());
+        workspace.setEndpoint(1, b);
+        QVERIFY(workspace.runBar()->runButton()->isEnabled());
+        workspace.findChild<QSpinBox *>("interpolationFrames")->setValue(3);
+        workspace.interpolate();
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        QCOMPARE(workspace.frames().size(0), int64_t(3));
+        // Encoding then decoding gives the inputs back, within the solver's tolerance.
+        const double error = workspace.reconstructionError();
+        qInfo() << "reconstruction error" << error;
+        QVERIFY2(error >= 0 && error < 0.02, qPrintable(QString("reconstruction error %1").arg(error)));
+        QVERIFY((workspace.frames()[0] - a).abs().max().item<double>() < 0.02);
+        QVERIFY((workspace.frames()[2] - b).abs().max().item<double>() < 0.02);
+        // The slider shows the frames.
+        workspace.positionSlider()->setValue(1);
+        QCOMPARE(workspace.frameView()->image(), tensorToImage(workspace.frames()[1]));
+
+        // Another temperature decodes again from the same latents.
+        const torch::Tensor latents = workspace.latents().clone();
+        const torch::Tensor frames = workspace.frames().clone();
+        workspace.temperatureSlider()->setValue(80);
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        QVERIFY(torch::equal(workspace.latents(), latents));
+        QVERIFY((workspace.frames() - frames).abs().max().item<double>() > 0.01);
+        QVERIFY(workspace.reconstructionError() < 0); // measured at temperature 1 only
+
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        QVERIFY(workspace.exportFrames(folder));
+        QCOMPARE(QDir(folder).entryList({"frame-*.png"}).size(), 3);
+        QVERIFY(workspace.exportVideo(folder + "/interpolation.avi"));
+        QVERIFY(QFileInfo(folder + "/interpolation.avi").size() > 1000);
+    }
+
+    void classConditionalGenerationNamesTheClasses()
+    {
+        MainWindow window;
+        QVERIFY(window.openModel("toy-2d", true));
+        QVERIFY(!window.classPanel()->active());
+        QVERIFY(!window.classPanel()->findChild<QCheckBox *>("classConditional")->isEnabled());
+        QVERIFY(window.openModel("fashion-mnist", true));
+        auto *classes = window.classPanel()->findChild<QComboBox *>("classChoice");
+        QCOMPARE(classes->count(), 10);
+        QCOMPARE(classes->itemText(3), QString("Dress"));
+        QCOMPARE(classes->itemText(9), QString("Ankle boot"));
+        window.classPanel()->setActive(true);
+        QVERIFY(window.classPanel()->active());
+        window.classPanel()->setClassIndex(1);
+        window.classPanel()->findChild<QDoubleSpinBox *>("guidanceScale")->setValue(2.0);
+        quickSampler(*window.samplerPanel(), 21);
+        window.samplerPanel()->findChild<QSpinBox *>("batch")->setValue(2);
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(120000));
+        QVERIFY(window.lastResult().completed);
+        // The saved images name the class and the guidance.
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        const QStringList written = window.saveImages(folder);
+        QCOMPARE(written.size(), 2);
+        const std::string text = readPngText(written[0].toStdString()).at("sdestudio");
+        QVERIFY2(text.find("\"class_name\":\"Trouser\"") != std::string::npos, text.c_str());
+        QVERIFY(text.find("\"guidance\":2") != std::string::npos);
+
+        // A sample can go on to the other workspaces.
+        QVERIFY(window.sendSample(1, "inpaint"));
+        QVERIFY(torch::equal(window.inpaintWorkspace()->imageTensor(), window.lastResult().samples[1]));
+        QVERIFY(window.sendSample(0, "start"));
+        QVERIFY(window.sendSample(1, "end"));
+        QVERIFY(window.interpolateWorkspace()->endpoint(1).defined());
+        QVERIFY(window.sendSample(0, "likelihood"));
+        QCOMPARE(window.likelihoodWorkspace()->imageCount(), 1);
+        QVERIFY(!window.sendSample(5, "inpaint"));
+        // The grid maps clicks to samples: 2 samples of 28 x 28 in two columns.
+        QCOMPARE(gridIndexAt(QPoint(3, 3), 2, 28, 28), 0);
+        QCOMPARE(gridIndexAt(QPoint(2 + 30 + 5, 10), 2, 28, 28), 1);
+        QCOMPARE(gridIndexAt(QPoint(30, 10), 2, 28, 28), -1); // the gap
+    }
+
+    void likelihoodRanksAPictureAboveNoise()
+    {
+        SamplerPanel sampler;
+        LikelihoodWorkspace workspace(&sampler);
+        workspace.show();
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        workspace.findChild<QDoubleSpinBox *>("likelihoodTolerance")->setValue(1e-3);
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        savePng((folder + "/blob.png").toStdString(), blob(1, 28));
+        torch::manual_seed(0);
+        savePng((folder + "/noise.png").toStdString(), torch::rand({1, 28, 28}));
+        QCOMPARE(workspace.addFolder(folder), 2);
+        QCOMPARE(workspace.imageCount(), 2);
+        QVERIFY(workspace.runBar()->runButton()->isEnabled());
+        workspace.compute();
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        const double picture = workspace.bitsPerDim(0), noise = workspace.bitsPerDim(1);
+        QVERIFY2(picture > 0 && std::isfinite(picture), qPrintable(QString::number(picture)));
+        // Uniform noise over 256 levels is far less likely than a smooth picture.
+        QVERIFY2(noise > picture + 1.0, qPrintable(QString("noise %1, picture %2").arg(noise).arg(picture)));
+        QVERIFY(workspace.table()->item(1, 2)->text().toInt() > 10); // the NFE shown
+        QVERIFY(workspace.findChild<QLabel *>("likelihoodSummary")->text().contains("2 of 2"));
+
+        // Cancel stops within one ODE step; what was not measured says so.
+        workspace.compute();
+        QTest::qWait(50);
+        workspace.cancel();
+        QVERIFY(waitFinished(workspace.runner(), 60000));
+        QVERIFY(workspace.table()->item(1, 3)->text() == "cancelled" || workspace.bitsPerDim(1) >= 0);
+        // A broken file is named, and the run does not start.
+        writeFileAtomically((folder + "/broken.png").toStdString(), "not a png");
+        workspace.addFiles({folder + "/broken.png"});
+        QSignalSpy errors(&workspace, &Workspace::errorOccurred);
+        workspace.compute();
+        QVERIFY(!workspace.busy());
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(errors.front().front().toString().contains("broken.png"));
+    }
+
+    void trainingRunsPausesAndResumesFromTheSameStep()
+    {
+        const QString folder = QString::fromStdString(test::makeTempDir()) + "/run";
+        SamplerPanel sampler;
+        auto train = std::make_unique<TrainWorkspace>(&sampler);
+        train->show();
+        auto *config = train->findChild<QComboBox *>("trainConfig");
+        const int toy = config->findText("bundled: toy-2d");
+        QVERIFY(toy >= 0);
+        config->setCurrentIndex(toy);
+        QMetaObject::invokeMethod(config, "activated", Q_ARG(int, toy));
+        QCOMPARE(train->dataSpec(), QString("toy:checkerboard"));
+        train->findChild<QSpinBox *>("trainSteps")->setValue(300);
+        train->findChild<QSpinBox *>("trainCheckpointEvery")->setValue(100);
+        train->findChild<QSpinBox *>("trainSnapshotEvery")->setValue(150);
+        train->findChild<QSpinBox *>("trainWarmup")->setValue(10);
+        train->setRunFolder(folder);
+        QCOMPARE(train->chart()->pointCount(), 0);
+
+        QSignalSpy metrics(train->worker(), &TrainingWorker::metrics);
+        QSignalSpy finished(train->worker(), &TrainingWorker::finished);
+        QSignalSpy snapshots(train->worker(), &TrainingWorker::snapshot);
+        QTest::mouseClick(train->findChild<QPushButton *>("startTraining"), Qt::LeftButton);
+        QVERIFY(train->busy());
+        // (The spy hears the worker's thread at once; the chart gets its points through the queue.)
+        QTRY_VERIFY_WITH_TIMEOUT(train->chart()->pointCount() >= 3, 60000);
+
+        // Pause: the step stands still; Continue goes on from it.
+        QTest::mouseClick(train->findChild<QPushButton *>("pauseTraining"), Qt::LeftButton);
+        QTest::qWait(300);
+        const int64_t pausedAt = train->lastStep();
+        const auto recordsAtPause = metrics.size();
+        QTest::qWait(500);
+        QCOMPARE(metrics.size(), recordsAtPause);
+        QCOMPARE(train->lastStep(), pausedAt);
+        QCOMPARE(train->findChild<QPushButton *>("pauseTraining")->text(), QString("Continue"));
+        QTest::mouseClick(train->findChild<QPushButton *>("pauseTraining"), Qt::LeftButton);
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(finished.front().at(0).toString(), QString("finished"));
+        QCOMPARE(finished.front().at(1).toLongLong(), qint64(300));
+        QVERIFY(!snapshots.isEmpty());
+        // Every record once, in order: the run went on from the step it was paused at.
+        std::vector<int64_t> steps;
+        for (const auto &record : metrics)
+            steps.push_back(record.front().value<TrainingMetrics>().step);
+        for (size_t i = 0; i < steps.size(); ++i)
+            QCOMPARE(steps[i], int64_t(10 * (i + 1)));
+        QTRY_COMPARE(train->chart()->pointCount(), 30);
+        QVERIFY(train->checkpointList()->count() >= 1);
+        QVERIFY(QFile::exists(folder + "/model.safetensors"));
+
+        // After a restart of the studio the run is found again: its curves and checkpoints, and
+        // Resume continues it from its last step.
+        train.reset();
+        train = std::make_unique<TrainWorkspace>(&sampler);
+        QCOMPARE(train->runFolder(), folder);
+        QCOMPARE(train->chart()->pointCount(), 30);
+        QVERIFY(train->findChild<QPushButton *>("resumeTraining")->isEnabled());
+        train->findChild<QSpinBox *>("trainSteps")->setValue(340);
+        QSignalSpy more(train->worker(), &TrainingWorker::metrics);
+        QSignalSpy done(train->worker(), &TrainingWorker::finished);
+        train->resumeRun();
+        QVERIFY(done.wait(120000));
+        QCOMPARE(done.front().at(1).toLongLong(), qint64(340));
+        QCOMPARE(more.front().front().value<TrainingMetrics>().step, int64_t(310));
+        QTRY_COMPARE(train->chart()->pointCount(), 34);
+        // Start refuses to overwrite the run.
+        QSignalSpy errors(train.get(), &Workspace::errorOccurred);
+        train->startRun();
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(!train->busy());
+    }
+};
+
+QTEST_MAIN(TestWorkspaces)
+#include "test_workspaces.moc"

@@ -1,0 +1,308 @@
+#include "interpolate_workspace.h"
+
+#include "form_widgets.h"
+#include "image_view.h"
+#include "run_bar.h"
+#include "sampler_panel.h"
+#include "sampling_worker.h"
+#include "tensor_image.h"
+
+#include "editing/interpolation.h"
+#include "imaging/image_io.h"
+#include "imaging/video_writer.h"
+
+#include <QDir>
+#include <QFileDialog>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace sde::ui {
+
+InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *parent)
+    : Workspace(sampler, "interpolateWorkspace", parent), endViews_{new ImageView(this), new ImageView(this)},
+      frameView_(new ImageView(this)), runBar_(new RunBar(tr("Interpolate"), runner_, this)),
+      count_(makeInteger(this, "interpolationFrames", 2, 257, 17)), position_(new QSlider(Qt::Horizontal, this)),
+      temperature_(new QSlider(Qt::Horizontal, this)), positionLabel_(new QLabel(this)),
+      temperatureLabel_(new QLabel(this)), errorLabel_(new QLabel(this)),
+      exportFrames_(new QPushButton(tr("Export frames…"), this)),
+      exportVideo_(new QPushButton(tr("Export video…"), this)), redecodeTimer_(new QTimer(this))
+{
+    const QString names[2] = {tr("start (alpha 0)"), tr("end (alpha 1)")};
+    auto *ends = new QGridLayout;
+    for (int which = 0; which < 2; ++which) {
+        endViews_[which]->setObjectName(which == 0 ? "startView" : "endView");
+        endViews_[which]->setCaption(names[which]);
+        endViews_[which]->setPlaceholder(tr("Open an image or send a sample from Generate"));
+        auto *open = new QPushButton(which == 0 ? tr("Open start…") : tr("Open end…"), this);
+        connect(open, &QPushButton::clicked, this, [this, which] {
+            const QString path = askImageFile(tr("Open an image"));
+            if (path.isEmpty())
+                return;
+            torch::Tensor image = loadImageForModel(path);
+            if (image.defined())
+                setEndpoint(which, image);
+        });
+        ends->addWidget(endViews_[which], 0, which);
+        ends->addWidget(open, 1, which);
+    }
+    frameView_->setObjectName("interpolationFrame");
+    frameView_->setPlaceholder(tr("Interpolate to decode the frames between the two images"));
+    count_->setToolTip(tr("Frames from the start to the end, both included"));
+    position_->setObjectName("interpolationPosition");
+    position_->setEnabled(false);
+    position_->setToolTip(tr("Slide from the start (0) to the end (1); the frames are decoded ahead"));
+    temperature_->setObjectName("interpolationTemperature");
+    temperature_->setRange(50, 150);
+    temperature_->setValue(100);
+    temperature_->setToolTip(tr("Scales the interpolated latents; below 1 smoother, above 1 more varied"));
+    errorLabel_->setObjectName("reconstructionError");
+    errorLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    redecodeTimer_->setSingleShot(true);
+    redecodeTimer_->setInterval(400);
+
+    auto *options = new QHBoxLayout;
+    options->addWidget(new QLabel(tr("Frames"), this));
+    options->addWidget(count_);
+    options->addWidget(new QLabel(tr("Temperature"), this));
+    options->addWidget(temperature_);
+    options->addWidget(temperatureLabel_);
+    options->addWidget(runBar_, 1);
+    auto *slide = new QHBoxLayout;
+    slide->addWidget(position_, 1);
+    slide->addWidget(positionLabel_);
+    auto *bottom = new QHBoxLayout;
+    bottom->addWidget(errorLabel_, 1);
+    bottom->addWidget(exportFrames_);
+    bottom->addWidget(exportVideo_);
+    auto *right = new QVBoxLayout;
+    right->addWidget(frameView_, 1);
+    right->addLayout(slide);
+    auto *body = new QHBoxLayout;
+    body->addLayout(ends, 2);
+    body->addLayout(right, 3);
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(options);
+    layout->addLayout(body, 1);
+    layout->addLayout(bottom);
+
+    connect(runBar_, &RunBar::runRequested, this, &InterpolateWorkspace::interpolate);
+    connect(position_, &QSlider::valueChanged, this, &InterpolateWorkspace::showFrame);
+    connect(temperature_, &QSlider::valueChanged, this, [this] {
+        temperatureLabel_->setText(QString::number(temperature(), 'f', 2));
+        if (latents_.defined())
+            redecodeTimer_->start();
+    });
+    connect(redecodeTimer_, &QTimer::timeout, this, &InterpolateWorkspace::redecode);
+    connect(exportFrames_, &QPushButton::clicked, this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("Export the frames to"));
+        if (!folder.isEmpty())
+            exportFrames(folder);
+    });
+    connect(exportVideo_, &QPushButton::clicked, this, [this] {
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export video"), "interpolation.avi", tr("AVI video (*.avi)"));
+        if (!path.isEmpty())
+            exportVideo(path);
+    });
+    connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
+        if (result.completed) {
+            if (result.latents.defined())
+                latents_ = result.latents;
+            frames_ = result.samples;
+            decodedTemperature_ = result.values.value("temperature").toDouble();
+            reconstructionError_ = result.values.value("reconstructionError", -1.0).toDouble();
+            position_->setRange(0, static_cast<int>(frames_.size(0)) - 1);
+            showFrame(position_->value());
+        }
+        updateReady();
+        // The temperature moved while decoding: decode again for the newest value.
+        if (latents_.defined() && std::abs(temperature() - decodedTemperature_) > 1e-9 && result.completed)
+            redecodeTimer_->start();
+    });
+    connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
+    temperatureLabel_->setText("1.00");
+    updateReady();
+}
+
+double InterpolateWorkspace::temperature() const
+{
+    return temperature_->value() / 100.0;
+}
+
+void InterpolateWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelFileInfo &info)
+{
+    Workspace::setModel(std::move(model), info);
+    // Latents and frames belong to the model that made them.
+    latents_ = frames_ = torch::Tensor();
+    reconstructionError_ = -1.0;
+    for (int which = 0; which < 2; ++which)
+        if (ends_[which].defined() && (!model_ || ends_[which].sizes() != at::IntArrayRef(model_->sampleShape()))) {
+            ends_[which] = torch::Tensor();
+            endViews_[which]->setImage(QImage());
+        }
+    frameView_->setImage(QImage());
+    updateReady();
+}
+
+bool InterpolateWorkspace::openImageFile(const QString &path)
+{
+    torch::Tensor image = loadImageForModel(path);
+    if (!image.defined())
+        return false;
+    setEndpoint(ends_[0].defined() && !ends_[1].defined() ? 1 : 0, image);
+    return true;
+}
+
+void InterpolateWorkspace::setEndpoint(int which, const torch::Tensor &image)
+{
+    ends_[which] = image.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    endViews_[which]->setImage(tensorToImage(ends_[which]));
+    latents_ = frames_ = torch::Tensor();
+    reconstructionError_ = -1.0;
+    updateReady();
+}
+
+void InterpolateWorkspace::interpolate()
+{
+    startDecode(true);
+}
+
+void InterpolateWorkspace::redecode()
+{
+    if (runner_->busy() || !latents_.defined())
+        return;
+    startDecode(false);
+}
+
+void InterpolateWorkspace::startDecode(bool encode)
+{
+    if (!model_ || !ends_[0].defined() || !ends_[1].defined() || runner_->busy())
+        return;
+    OdeSamplerOptions options = sampler_->settings().ode;
+    options.temperature = temperature();
+    std::vector<double> alphas;
+    const int count = encode ? count_->value() : static_cast<int>(alphas_.size());
+    for (int i = 0; i < count; ++i)
+        alphas.push_back(static_cast<double>(i) / (count - 1));
+    alphas_ = alphas;
+    std::shared_ptr<const ScoreModel> model = model_;
+    const torch::Tensor pair = torch::stack({ends_[0], ends_[1]});
+    const torch::Tensor known = encode ? torch::Tensor() : latents_;
+    SamplingJob job;
+    job.model = model;
+    job.what = encode ? "interpolated " + std::to_string(count) + " frames" : "decoded the interpolation again";
+    job.run = [model, options, alphas, pair, known](JobContext &context) {
+        // Progress only: trajectory frames of an ODE batch are not shown here.
+        SamplerCallback report = [&context](const SamplerStep &step) {
+            context.progress(step.step, step.totalSteps, step.nfe);
+        };
+        GenerationResult result;
+        torch::Tensor latents = known;
+        if (!latents.defined()) {
+            OdeSamplerOptions encodeOptions = options;
+            encodeOptions.temperature = 1.0;
+            SampleResult encoded =
+                encodeLatent(*model, model->scaler(pair.to(model->device())), encodeOptions, report, context.cancelToken());
+            result.nfe = encoded.nfe;
+            if (!encoded.completed) {
+                result.completed = false;
+                return result;
+            }
+            latents = encoded.x;
+            result.latents = latents.to(torch::kCPU);
+        }
+        Interpolation decoded =
+            decodeInterpolation(*model, latents.to(model->device()), alphas, options, report, context.cancelToken());
+        result.nfe += decoded.nfe;
+        result.completed = decoded.completed;
+        result.samples = decoded.frames.to(torch::kCPU);
+        result.values["temperature"] = options.temperature;
+        if (decoded.completed && std::abs(options.temperature - 1.0) < 1e-12) {
+            const double error = std::max((result.samples[0] - pair[0]).abs().max().item<double>(),
+                                          (result.samples[-1] - pair[1]).abs().max().item<double>());
+            result.values["reconstructionError"] = error;
+        }
+        return result;
+    };
+    runner_->start(job);
+    updateReady();
+}
+
+void InterpolateWorkspace::showFrame(int index)
+{
+    if (!frames_.defined() || index < 0 || index >= frames_.size(0))
+        return;
+    frameView_->setImage(tensorToImage(frames_[index]));
+    const double alpha = alphas_.empty() ? 0.0 : alphas_[static_cast<size_t>(index)];
+    positionLabel_->setText(tr("alpha %1").arg(alpha, 0, 'f', 3));
+    frameView_->setCaption(tr("frame %1 of %2, alpha %3, temperature %4")
+                               .arg(index + 1)
+                               .arg(frames_.size(0))
+                               .arg(alpha, 0, 'f', 3)
+                               .arg(decodedTemperature_, 0, 'f', 2));
+}
+
+void InterpolateWorkspace::updateReady()
+{
+    QString reason;
+    if (!model_)
+        reason = tr("Load a model first");
+    else if (model_->config().isPointModel())
+        reason = tr("Interpolation needs an image model");
+    else if (!ends_[0].defined() || !ends_[1].defined())
+        reason = tr("Choose the two images to slide between");
+    runBar_->setReady(reason.isEmpty(), reason);
+    if (!runner_->busy() && !reason.isEmpty())
+        runBar_->setStatus(reason);
+    const bool haveFrames = frames_.defined() && !runner_->busy();
+    position_->setEnabled(haveFrames);
+    exportFrames_->setEnabled(haveFrames);
+    exportVideo_->setEnabled(haveFrames);
+    if (reconstructionError_ >= 0)
+        errorLabel_->setText(tr("Reconstruction error of the ends (encode, then decode at temperature 1): "
+                                "%1 max |difference| (%2 of 255 levels)")
+                                 .arg(reconstructionError_, 0, 'g', 3)
+                                 .arg(reconstructionError_ * 255.0, 0, 'f', 2));
+    else
+        errorLabel_->setText(frames_.defined() ? tr("Reconstruction error: measured at temperature 1")
+                                               : QString());
+}
+
+bool InterpolateWorkspace::exportFrames(const QString &folder)
+{
+    try {
+        for (int64_t i = 0; i < frames_.size(0); ++i)
+            savePng(QDir(folder).filePath(QString("frame-%1.png").arg(i, 3, 10, QChar('0'))).toStdString(), frames_[i]);
+        savePng(QDir(folder).filePath("contact.png").toStdString(), makeGrid(frames_, frames_.size(0)));
+        Q_EMIT statusMessage(tr("Exported %1 frames to %2").arg(frames_.size(0)).arg(folder));
+        return true;
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not export the frames: %1").arg(QString::fromStdString(e.what())));
+        return false;
+    }
+}
+
+bool InterpolateWorkspace::exportVideo(const QString &path)
+{
+    try {
+        std::vector<torch::Tensor> frames;
+        for (int64_t i = 0; i < frames_.size(0); ++i)
+            frames.push_back(frames_[i]);
+        for (int64_t i = frames_.size(0) - 2; i > 0; --i) // and back again
+            frames.push_back(frames_[i]);
+        writeVideo(path.toStdString(), frames, 12.0);
+        Q_EMIT statusMessage(tr("Exported %1").arg(path));
+        return true;
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not export the video: %1").arg(QString::fromStdString(e.what())));
+        return false;
+    }
+}
+
+} // namespace sde::ui

@@ -1,0 +1,277 @@
+#include "likelihood_workspace.h"
+
+#include "form_widgets.h"
+#include "run_bar.h"
+#include "sampler_panel.h"
+#include "sampling_worker.h"
+
+#include "data/image_data.h"
+#include "imaging/image_io.h"
+#include "likelihood/likelihood.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace sde::ui {
+
+namespace {
+enum Column { NameColumn, BpdColumn, NfeColumn, StatusColumn };
+}
+
+LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
+    : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 4, this)),
+      runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
+      probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
+      tolerance_(makeNumber(this, "likelihoodTolerance", 1e-7, 1e-1, 1e-5, 7)), summary_(new QLabel(this))
+{
+    table_->setObjectName("likelihoodTable");
+    table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status")});
+    table_->horizontalHeader()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    probe_->setToolTip(tr("The Hutchinson estimator's probe noise (the reference uses Rademacher)"));
+    tolerance_->setToolTip(tr("RK45 rtol and atol (the reference: 1e-5)"));
+    summary_->setObjectName("likelihoodSummary");
+    summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto *addImages = new QPushButton(tr("Add images…"), this);
+    auto *addFolder = new QPushButton(tr("Add folder…"), this);
+    auto *clear = new QPushButton(tr("Clear"), this);
+    connect(addImages, &QPushButton::clicked, this, [this] {
+        const QStringList paths = QFileDialog::getOpenFileNames(
+            this, tr("Images to measure"), QString(), tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm);;All files (*)"));
+        addFiles(paths);
+    });
+    connect(addFolder, &QPushButton::clicked, this, [this] {
+        const QString folder = QFileDialog::getExistingDirectory(this, tr("A folder of images"));
+        if (!folder.isEmpty())
+            this->addFolder(folder);
+    });
+    connect(clear, &QPushButton::clicked, this, &LikelihoodWorkspace::clearImages);
+    auto *files = new QHBoxLayout;
+    files->addWidget(addImages);
+    files->addWidget(addFolder);
+    files->addWidget(clear);
+    files->addStretch(1);
+    files->addWidget(new QLabel(tr("Probe"), this));
+    files->addWidget(probe_);
+    files->addWidget(new QLabel(tr("Tolerance"), this));
+    files->addWidget(tolerance_);
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(files);
+    layout->addWidget(runBar_);
+    layout->addWidget(table_, 1);
+    layout->addWidget(summary_);
+
+    connect(runBar_, &RunBar::runRequested, this, &LikelihoodWorkspace::compute);
+    connect(runner_, &SamplingRunner::partialResult, this, [this](qint64 index, const QVariantMap &values) {
+        if (index < 0 || index >= imageCount())
+            return;
+        Entry &entry = entries_[static_cast<size_t>(index)];
+        const int row = static_cast<int>(index);
+        if (values.contains("error")) {
+            table_->item(row, StatusColumn)->setText(values.value("error").toString());
+            return;
+        }
+        entry.bpd = values.value("bpd").toDouble();
+        entry.nfe = values.value("nfe").toLongLong();
+        table_->item(row, BpdColumn)->setText(QString::number(entry.bpd, 'f', 4));
+        table_->item(row, NfeColumn)->setText(QString::number(entry.nfe));
+        table_->item(row, StatusColumn)->setText(tr("done"));
+        updateSummary();
+    });
+    connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
+        for (int row = 0; row < imageCount(); ++row)
+            if (table_->item(row, StatusColumn)->text() == tr("waiting"))
+                table_->item(row, StatusColumn)->setText(result.completed ? QString() : tr("cancelled"));
+        updateSummary();
+        updateReady();
+    });
+    connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
+    updateReady();
+}
+
+void LikelihoodWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelFileInfo &info)
+{
+    Workspace::setModel(std::move(model), info);
+    // Results belong to the model that computed them; images in memory to its size.
+    std::vector<Entry> kept;
+    for (Entry &entry : entries_)
+        if (!entry.path.isEmpty() || (model_ && entry.image.sizes() == at::IntArrayRef(model_->sampleShape())))
+            kept.push_back(std::move(entry));
+    entries_.clear();
+    table_->setRowCount(0);
+    for (Entry &entry : kept) {
+        entry.bpd = -1.0;
+        entry.nfe = 0;
+        addEntry(std::move(entry));
+    }
+    updateSummary();
+    updateReady();
+}
+
+bool LikelihoodWorkspace::openImageFile(const QString &path)
+{
+    addFiles({path});
+    return true;
+}
+
+void LikelihoodWorkspace::addFiles(const QStringList &paths)
+{
+    for (const QString &path : paths) {
+        Entry entry;
+        entry.name = QFileInfo(path).fileName();
+        entry.path = path;
+        addEntry(std::move(entry));
+    }
+    updateReady();
+}
+
+int LikelihoodWorkspace::addFolder(const QString &folder)
+{
+    try {
+        QStringList paths;
+        for (const std::string &path : listImageFiles(folder.toStdString()))
+            paths << QString::fromStdString(path);
+        if (paths.isEmpty())
+            Q_EMIT errorOccurred(tr("%1 holds no images (PNG, JPEG, BMP, ...)").arg(folder));
+        addFiles(paths);
+        return static_cast<int>(paths.size());
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not read the folder %1: %2").arg(folder, QString::fromStdString(e.what())));
+        return 0;
+    }
+}
+
+void LikelihoodWorkspace::addImage(const torch::Tensor &image, const QString &name)
+{
+    Entry entry;
+    entry.name = name;
+    entry.image = image.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    addEntry(std::move(entry));
+    updateReady();
+}
+
+void LikelihoodWorkspace::clearImages()
+{
+    if (runner_->busy())
+        return;
+    entries_.clear();
+    table_->setRowCount(0);
+    updateSummary();
+    updateReady();
+}
+
+double LikelihoodWorkspace::bitsPerDim(int index) const
+{
+    return entries_.at(static_cast<size_t>(index)).bpd;
+}
+
+void LikelihoodWorkspace::addEntry(Entry entry)
+{
+    const int row = table_->rowCount();
+    table_->insertRow(row);
+    table_->setItem(row, NameColumn, new QTableWidgetItem(entry.name));
+    table_->item(row, NameColumn)->setToolTip(entry.path.isEmpty() ? tr("a generated sample") : entry.path);
+    table_->setItem(row, BpdColumn, new QTableWidgetItem(entry.bpd >= 0 ? QString::number(entry.bpd, 'f', 4) : ""));
+    table_->setItem(row, NfeColumn, new QTableWidgetItem(entry.nfe > 0 ? QString::number(entry.nfe) : ""));
+    table_->setItem(row, StatusColumn, new QTableWidgetItem());
+    entries_.push_back(std::move(entry));
+}
+
+void LikelihoodWorkspace::updateSummary()
+{
+    double sum = 0.0;
+    int done = 0;
+    for (const Entry &entry : entries_)
+        if (entry.bpd >= 0) {
+            sum += entry.bpd;
+            ++done;
+        }
+    summary_->setText(done > 0 ? tr("Mean %1 bits/dim over %2 of %3 image(s)")
+                                     .arg(sum / done, 0, 'f', 4)
+                                     .arg(done)
+                                     .arg(imageCount())
+                               : tr("%1 image(s)").arg(imageCount()));
+}
+
+void LikelihoodWorkspace::updateReady()
+{
+    QString reason;
+    if (!model_)
+        reason = tr("Load a model first");
+    else if (model_->config().isPointModel())
+        reason = tr("Bits/dim are measured for image models");
+    else if (entries_.empty())
+        reason = tr("Add images or a folder (or send samples from Generate)");
+    runBar_->setReady(reason.isEmpty(), reason);
+    if (!runner_->busy() && !reason.isEmpty())
+        runBar_->setStatus(reason);
+}
+
+void LikelihoodWorkspace::compute()
+{
+    if (!model_ || entries_.empty() || runner_->busy())
+        return;
+    // Files are read here, on the UI thread, so a broken one is named before the run starts.
+    std::vector<torch::Tensor> images;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry &entry = entries_[i];
+        torch::Tensor image = entry.image;
+        if (!image.defined()) {
+            image = loadImageForModel(entry.path);
+            if (!image.defined()) {
+                table_->item(static_cast<int>(i), StatusColumn)->setText(tr("unreadable"));
+                return;
+            }
+        }
+        images.push_back(image);
+        entry.bpd = -1.0;
+        table_->item(static_cast<int>(i), BpdColumn)->setText("");
+        table_->item(static_cast<int>(i), NfeColumn)->setText("");
+        table_->item(static_cast<int>(i), StatusColumn)->setText(tr("waiting"));
+    }
+    LikelihoodOptions options;
+    options.probe = probe_->currentIndex() == 0 ? HutchinsonProbe::Rademacher : HutchinsonProbe::Gaussian;
+    options.ode.rtol = options.ode.atol = tolerance_->value();
+    const uint64_t seed = sampler_->settings().seed;
+    std::shared_ptr<const ScoreModel> model = model_;
+    SamplingJob job;
+    job.model = model;
+    job.what = "bits/dim of " + std::to_string(images.size()) + " image(s)";
+    job.run = [model, options, images, seed](JobContext &context) {
+        GenerationResult result;
+        const int64_t count = static_cast<int64_t>(images.size());
+        for (int64_t i = 0; i < count && !context.cancelled(); ++i) {
+            LikelihoodOptions run = options;
+            run.generator = at::detail::createCPUGenerator(seed + static_cast<uint64_t>(i));
+            const torch::Tensor x = model->scaler(images[static_cast<size_t>(i)].unsqueeze(0)).to(model->device());
+            OdeStepCallback onStep = [&](int64_t, double, const torch::Tensor &, int64_t nfe) {
+                context.progress(i, count, nfe);
+                return !context.cancelled();
+            };
+            LikelihoodResult r = sde::bitsPerDim(*model, x, run, {}, onStep);
+            if (!r.completed)
+                break;
+            result.nfe += r.nfe;
+            result.steps = i + 1;
+            context.partial(i, {{"bpd", r.bitsPerDim[0].item<double>()}, {"nfe", static_cast<qlonglong>(r.nfe)}});
+            context.progress(i + 1, count, r.nfe);
+        }
+        result.completed = !context.cancelled();
+        return result;
+    };
+    runner_->start(job);
+    updateReady();
+}
+
+} // namespace sde::ui

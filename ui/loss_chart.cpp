@@ -1,0 +1,89 @@
+#include "loss_chart.h"
+
+#include "qcustomplot_include.h"
+
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace sde::ui {
+
+LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(this))
+{
+    plot_->setObjectName("lossChart");
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(plot_);
+    const QColor text = palette().color(QPalette::WindowText);
+    plot_->setBackground(palette().color(QPalette::Base));
+    for (QCPAxis *axis : {plot_->xAxis, plot_->yAxis, plot_->yAxis2}) {
+        axis->setBasePen(QPen(text));
+        axis->setTickPen(QPen(text));
+        axis->setSubTickPen(QPen(text));
+        axis->setTickLabelColor(text);
+        axis->setLabelColor(text);
+    }
+    plot_->xAxis->setLabel(tr("step"));
+    plot_->yAxis->setLabel(tr("loss"));
+    plot_->yAxis->setScaleType(QCPAxis::stLogarithmic);
+    plot_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    plot_->yAxis2->setVisible(true);
+    plot_->yAxis2->setLabel(tr("learning rate"));
+    loss_ = plot_->addGraph();
+    loss_->setName(tr("loss"));
+    loss_->setPen(QPen(QColor(90, 150, 230, 140), 1));
+    smoothed_ = plot_->addGraph();
+    smoothed_->setName(tr("smoothed (EMA 0.98)"));
+    smoothed_->setPen(QPen(QColor(240, 120, 40), 2));
+    learningRate_ = plot_->addGraph(plot_->xAxis, plot_->yAxis2);
+    learningRate_->setName(tr("learning rate"));
+    learningRate_->setPen(QPen(QColor(120, 190, 90), 1, Qt::DashLine));
+    plot_->legend->setVisible(true);
+    plot_->legend->setBrush(palette().color(QPalette::Base));
+    plot_->legend->setTextColor(text);
+    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    clear();
+}
+
+void LossChart::clear()
+{
+    loss_->data()->clear();
+    smoothed_->data()->clear();
+    learningRate_->data()->clear();
+    lowest_ = highest_ = lastStep_ = highestRate_ = 0.0;
+    plot_->xAxis->setRange(0, 100);
+    plot_->yAxis->setRange(1e-3, 1.0);
+    plot_->yAxis2->setRange(0, 1e-3);
+    plot_->replot();
+}
+
+void LossChart::addMetrics(const TrainingMetrics &metrics)
+{
+    const double step = static_cast<double>(metrics.step);
+    // A resumed run may repeat steps already drawn: they are dropped, not drawn twice.
+    if (pointCount() > 0 && step <= lastStep_)
+        return;
+    lastStep_ = step;
+    if (std::isfinite(metrics.loss) && metrics.loss > 0) {
+        loss_->addData(step, metrics.loss);
+        lowest_ = lowest_ > 0 ? std::min(lowest_, metrics.loss) : metrics.loss;
+        highest_ = std::max(highest_, metrics.loss);
+    }
+    if (std::isfinite(metrics.emaLoss) && metrics.emaLoss > 0)
+        smoothed_->addData(step, metrics.emaLoss);
+    learningRate_->addData(step, metrics.learningRate);
+    highestRate_ = std::max(highestRate_, metrics.learningRate);
+    plot_->xAxis->setRange(0, std::max(10.0, step * 1.05));
+    if (lowest_ > 0)
+        plot_->yAxis->setRange(lowest_ / 1.5, highest_ * 1.5);
+    plot_->yAxis2->setRange(0, highestRate_ > 0 ? highestRate_ * 1.1 : 1e-3);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+int LossChart::pointCount() const
+{
+    return loss_->dataCount();
+}
+
+} // namespace sde::ui

@@ -1,0 +1,30 @@
+#pragma once
+
+#include "train/trainer.h"
+
+#include <QWidget>
+
+class QCustomPlot;
+class QCPGraph;
+
+namespace sde::ui {
+
+// The live curves of a training run: the loss of each metrics record and its smoothed value on a
+// log scale, the learning rate on the right-hand axis.
+class LossChart : public QWidget {
+    Q_OBJECT
+public:
+    explicit LossChart(QWidget *parent = nullptr);
+
+    void clear();
+    void addMetrics(const TrainingMetrics &metrics);
+    int pointCount() const;
+    QCustomPlot *plot() const { return plot_; }
+
+private:
+    QCustomPlot *plot_;
+    QCPGraph *loss_, *smoothed_, *learningRate_;
+    double lowest_ = 0.0, highest_ = 0.0, lastStep_ = 0.0, highestRate_ = 0.0;
+};
+
+} // namespace sde::ui

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <QString>
+#include <QWidget>
+
+class QLabel;
+class QProgressBar;
+class QPushButton;
+
+namespace sde::ui {
+
+class SamplingRunner;
+
+// The run controls of a workspace: its action button, Cancel, a progress bar and a line of
+// status (step, NFE, ETA while running; the outcome after). Follows a SamplingRunner.
+class RunBar : public QWidget {
+    Q_OBJECT
+public:
+    RunBar(const QString &actionText, SamplingRunner *runner, QWidget *parent = nullptr);
+
+    QPushButton *runButton() const { return run_; }
+    QPushButton *cancelButton() const { return cancel_; }
+    void setStatus(const QString &text);
+    QString status() const;
+    // Whether the action may start (a model that fits, inputs given); the reason is the tooltip.
+    void setReady(bool ready, const QString &reason = QString());
+
+Q_SIGNALS:
+    void runRequested();
+
+private:
+    void update();
+
+    SamplingRunner *runner_;
+    QPushButton *run_, *cancel_;
+    QProgressBar *progress_;
+    QLabel *status_;
+    bool ready_ = true;
+};
+
+// "1m05s" / "12s"; empty for a negative time.
+QString etaText(double seconds);
+
+} // namespace sde::ui

@@ -1,0 +1,137 @@
+#include "training_worker.h"
+
+#include "tensor_image.h"
+
+#include "data/image_data.h"
+#include "imaging/image_io.h"
+#include "imaging/point_plot.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace sde::ui {
+
+TrainingWorker::TrainingWorker(QObject *parent) : QObject(parent), context_(new QObject)
+{
+    qRegisterMetaType<TrainingMetrics>();
+    context_->moveToThread(&thread_);
+    connect(&thread_, &QThread::finished, context_, &QObject::deleteLater);
+    thread_.setObjectName("trainingThread");
+    thread_.start();
+}
+
+TrainingWorker::~TrainingWorker()
+{
+    control_.stop();
+    thread_.quit();
+    thread_.wait();
+}
+
+bool TrainingWorker::start(const TrainingRequest &request)
+{
+    if (running_)
+        return false;
+    running_ = true;
+    control_.reset(); // a stop of the last run must not end this one
+    QMetaObject::invokeMethod(context_, [this, request] { run(request); }, Qt::QueuedConnection);
+    return true;
+}
+
+void TrainingWorker::pause()
+{
+    if (running_ && !control_.paused()) {
+        control_.pause();
+        Q_EMIT pausedChanged(true);
+    }
+}
+
+void TrainingWorker::resume()
+{
+    if (running_ && control_.paused()) {
+        control_.resume();
+        Q_EMIT pausedChanged(false);
+    }
+}
+
+void TrainingWorker::stop()
+{
+    if (running_)
+        control_.stop();
+}
+
+void TrainingWorker::run(const TrainingRequest &request)
+{
+    auto done = [this] { QMetaObject::invokeMethod(this, [this] { running_ = false; }, Qt::QueuedConnection); };
+    try {
+        TrainerOptions options = request.options;
+        std::unique_ptr<TrainingTask> task;
+        // The initial weights come from the seed too: the same settings train the same model.
+        torch::manual_seed(options.seed);
+        if (request.config) {
+            request.config->validate();
+            task = std::make_unique<ScoreTrainingTask>(*request.config);
+        } else {
+            const auto checkpoints = listCheckpoints(options.outDir);
+            if (checkpoints.empty())
+                throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
+            const CheckpointInfo info = readCheckpointInfo(checkpoints.back());
+            task = taskForCheckpoint(info);
+            if (options.batchSize == 0)
+                options.batchSize = info.batchSize;
+        }
+        if (task->kind() == "classifier")
+            options.exportName = "classifier.safetensors";
+        const ModelConfig config = task->config();
+        std::unique_ptr<TrainingData> data = openTrainingData(request.data, config);
+        makeFolder(options.outDir);
+        if (options.snapshotEvery > 0)
+            makeFolder(options.outDir + "/samples");
+        const bool points = config.isPointModel();
+        const QString description = QString::fromStdString(config.architectureName() + ", " + config.sdeDescription() +
+                                                           "; data: " + data->description());
+        Q_EMIT started(description);
+
+        using Clock = std::chrono::steady_clock;
+        auto lastStep = Clock::now() - std::chrono::seconds(1);
+        TrainerCallbacks callbacks;
+        callbacks.onStep = [&](int64_t step, int64_t total, double loss) {
+            const auto now = Clock::now();
+            if (now - lastStep > std::chrono::milliseconds(100) || step == total) {
+                lastStep = now;
+                Q_EMIT stepDone(step, total, loss);
+            }
+        };
+        callbacks.onMetrics = [this](const TrainingMetrics &m) { Q_EMIT metrics(m); };
+        callbacks.onSnapshot = [&](int64_t step, const torch::Tensor &samples) {
+            const torch::Tensor picture = points ? renderPointCloud(samples, 256) : makeGrid(samples);
+            char name[40];
+            std::snprintf(name, sizeof name, "/samples/step-%08lld.png", static_cast<long long>(step));
+            savePng(options.outDir + name, picture);
+            Q_EMIT snapshot(step, tensorToImage(picture));
+        };
+        callbacks.onCheckpoint = [this](int64_t step, const std::string &path) {
+            Q_EMIT checkpoint(step, QString::fromStdString(path));
+        };
+        callbacks.onWarning = [this](const std::string &message) { Q_EMIT warning(QString::fromStdString(message)); };
+        const TrainingResult result = train(*task, *data, options, callbacks, &control_);
+        const char *outcome = result.outcome == TrainingOutcome::Finished  ? "finished"
+                              : result.outcome == TrainingOutcome::Stopped ? "stopped"
+                                                                           : "diverged";
+        done();
+        Q_EMIT finished(outcome, result.step, QString::fromStdString(result.message),
+                        QString::fromStdString(result.modelPath));
+    } catch (const c10::Error &e) {
+        spdlog::error("training failed: {}", e.what_without_backtrace());
+        done();
+        Q_EMIT failed(QString::fromStdString(e.what_without_backtrace()));
+    } catch (const std::exception &e) {
+        spdlog::error("training failed: {}", e.what());
+        done();
+        Q_EMIT failed(QString::fromStdString(e.what()));
+    }
+}
+
+} // namespace sde::ui

@@ -1,0 +1,58 @@
+#include "variant_strip.h"
+
+#include "image_view.h"
+#include "tensor_image.h"
+
+#include <QHBoxLayout>
+
+namespace sde::ui {
+
+VariantStrip::VariantStrip(QWidget *parent) : QWidget(parent), layout_(new QHBoxLayout(this))
+{
+    layout_->setContentsMargins(0, 0, 0, 0);
+    setMinimumHeight(120);
+}
+
+void VariantStrip::clear()
+{
+    for (ImageView *view : views_)
+        delete view;
+    views_.clear();
+    images_ = torch::Tensor();
+    selected_ = -1;
+}
+
+void VariantStrip::setImages(const torch::Tensor &images, const QStringList &captions)
+{
+    clear();
+    images_ = images.detach().to(torch::kCPU);
+    for (int64_t i = 0; i < images_.size(0); ++i) {
+        auto *view = new ImageView(this);
+        view->setObjectName(QString("variant%1").arg(i));
+        view->setImage(tensorToImage(images_[i]));
+        view->setCaption(i < captions.size() ? captions[static_cast<int>(i)] : QString());
+        view->setToolTip(tr("Click to choose this variant"));
+        const int index = static_cast<int>(i);
+        connect(view, &ImageView::clicked, this, [this, index] { setSelected(index); });
+        layout_->addWidget(view);
+        views_.push_back(view);
+    }
+    setSelected(views_.empty() ? -1 : 0);
+}
+
+void VariantStrip::setSelected(int index)
+{
+    if (index >= count())
+        return;
+    selected_ = index;
+    for (int i = 0; i < count(); ++i)
+        views_[static_cast<size_t>(i)]->setSelected(i == index);
+    Q_EMIT selectionChanged(index);
+}
+
+torch::Tensor VariantStrip::image(int index) const
+{
+    return images_[index];
+}
+
+} // namespace sde::ui

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <QStringList>
+#include <QWidget>
+
+#include <torch/torch.h>
+
+#include <vector>
+
+class QHBoxLayout;
+
+namespace sde::ui {
+
+class ImageView;
+
+// Several results side by side (the variants of an inpainting or a colorization, one per seed),
+// each with a caption; a click chooses one, shown with a highlighted frame.
+class VariantStrip : public QWidget {
+    Q_OBJECT
+public:
+    explicit VariantStrip(QWidget *parent = nullptr);
+
+    // images [B, C, H, W] in [0, 1]; one caption per image.
+    void setImages(const torch::Tensor &images, const QStringList &captions);
+    void clear();
+    int count() const { return static_cast<int>(views_.size()); }
+    int selected() const { return selected_; }
+    void setSelected(int index);
+    // Image i [C, H, W]; the batch as given.
+    torch::Tensor image(int index) const;
+    const torch::Tensor &images() const { return images_; }
+    ImageView *view(int index) const { return views_.at(static_cast<size_t>(index)); }
+
+Q_SIGNALS:
+    void selectionChanged(int index);
+
+private:
+    QHBoxLayout *layout_;
+    std::vector<ImageView *> views_;
+    torch::Tensor images_;
+    int selected_ = -1;
+};
+
+} // namespace sde::ui

@@ -1,0 +1,105 @@
+#include "workspace.h"
+
+#include "sampling_worker.h"
+
+#include "data/image_data.h"
+#include "imaging/generation_record.h"
+#include "imaging/image_io.h"
+#include "util/files.h"
+
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QSettings>
+
+namespace sde::ui {
+
+Workspace::Workspace(SamplerPanel *sampler, const QString &name, QWidget *parent)
+    : QWidget(parent), sampler_(sampler), runner_(new SamplingRunner(name + "Thread", this))
+{
+    setObjectName(name);
+    connect(runner_, &SamplingRunner::started, this, &Workspace::busyChanged);
+    connect(runner_, &SamplingRunner::finished, this, &Workspace::busyChanged);
+    connect(runner_, &SamplingRunner::failed, this, [this](const QString &message) {
+        Q_EMIT errorOccurred(message);
+        Q_EMIT busyChanged();
+    });
+}
+
+void Workspace::setModel(std::shared_ptr<ScoreModel> model, const ModelFileInfo &info)
+{
+    model_ = std::move(model);
+    info_ = info;
+}
+
+bool Workspace::busy() const
+{
+    return runner_->busy();
+}
+
+void Workspace::cancel()
+{
+    runner_->cancel();
+}
+
+torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels)
+{
+    if (!model_) {
+        Q_EMIT errorOccurred(tr("Load a model first: images are fitted to its size."));
+        return {};
+    }
+    try {
+        const auto shape = model_->sampleShape();
+        torch::Tensor image = loadImage(path.toStdString(), channels > 0 ? channels : shape[0]);
+        if (image.size(1) != shape[1] || image.size(2) != shape[2]) {
+            image = resizeShorterSide(image, shape[1], shape[1]);
+            Q_EMIT statusMessage(tr("%1 was scaled and center-cropped to the model's %2 x %3")
+                                     .arg(path)
+                                     .arg(shape[2])
+                                     .arg(shape[1]));
+        }
+        return image;
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not open %1: %2").arg(path, QString::fromStdString(e.what())));
+        return {};
+    }
+}
+
+QString Workspace::askImageFile(const QString &title)
+{
+    QSettings settings;
+    const QString path = QFileDialog::getOpenFileName(
+        this, title, settings.value("lastImageFolder").toString(),
+        tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.pgm *.ppm);;All files (*)"));
+    if (!path.isEmpty())
+        settings.setValue("lastImageFolder", QFileInfo(path).absolutePath());
+    return path;
+}
+
+QStringList Workspace::saveResults(const torch::Tensor &images, const std::string &operation,
+                                   const SamplingSettings &settings, int64_t nfe, const Json &inputs, QString folder)
+{
+    QStringList written;
+    if (!model_ || !images.defined())
+        return written;
+    if (folder.isEmpty())
+        folder = QFileDialog::getExistingDirectory(this, tr("Save the results to"));
+    if (folder.isEmpty())
+        return written;
+    try {
+        GenerationRecord record;
+        record.operation = operation;
+        record.modelFile = baseName(info_.path);
+        record.weights = info_.loadedWeights;
+        record.settings = settings;
+        record.nfe = nfe;
+        record.inputs = inputs;
+        for (const std::string &path : saveGeneratedBatch(folder.toStdString(), images, record, *model_))
+            written << QString::fromStdString(path);
+        Q_EMIT statusMessage(tr("Saved %1 image(s) to %2").arg(written.size()).arg(folder));
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not save the results: %1").arg(QString::fromStdString(e.what())));
+    }
+    return written;
+}
+
+} // namespace sde::ui
