@@ -77,16 +77,7 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
     connect(runBar_, &RunBar::runRequested, this, &ColorizeWorkspace::colorize);
     connect(runner_, &SamplingRunner::frameReady, scrubber_, &TrajectoryScrubber::appendFrame);
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
-        lastResult_ = result;
-        scrubber_->setFrames(result.frames);
-        if (result.completed) {
-            QStringList captions;
-            for (int64_t i = 0; i < result.samples.size(0); ++i)
-                captions << tr("seed %1").arg(lastSettings_.seed + static_cast<uint64_t>(i));
-            results_->setImages(result.samples, captions);
-        } else {
-            lastResult_.samples = torch::Tensor();
-        }
+        showVariants(result, lastSettings_.seed, results_, scrubber_, lastResult_);
         updateReady();
     });
     connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
@@ -141,8 +132,6 @@ void ColorizeWorkspace::updateReady()
         reason = tr("Open or drop an image to colorize");
     loadRgb_->setVisible(!rgb);
     runBar_->setReady(reason.isEmpty(), reason);
-    if (!runner_->busy() && !reason.isEmpty())
-        runBar_->setStatus(reason);
     save_->setEnabled(lastResult_.samples.defined() && !runner_->busy());
 }
 

@@ -19,6 +19,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPointer>
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSlider>
@@ -38,7 +39,7 @@ QSlider *percentSlider(QWidget *parent, const char *name, int value, const QStri
     slider->setObjectName(name);
     slider->setRange(0, 100);
     slider->setValue(value);
-    slider->setMaximumWidth(110);
+    slider->setMaximumWidth(90);
     slider->setToolTip(tip);
     return slider;
 }
@@ -56,25 +57,45 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     variants_->setToolTip(tr("Results side by side, one per seed (seed, seed + 1, ...)"));
     brushSize_->setSuffix(tr(" px"));
     brushSize_->setToolTip(tr("Brush diameter in image pixels ([ and ])"));
-    auto *tools = new QToolBar(this);
-    tools->setObjectName("inpaintTools");
+    // Three rows of tools over the canvas: files and view; brush; the mask's edits.
+    QToolBar *files = new QToolBar(this), *brushes = new QToolBar(this), *edits = new QToolBar(this);
+    files->setObjectName("inpaintFileTools");
+    brushes->setObjectName("inpaintTools");
+    edits->setObjectName("inpaintMaskTools");
     auto shortcut = [this](QAction *action, const QKeySequence &keys) {
         action->setShortcut(keys);
         action->setShortcutContext(Qt::WidgetWithChildrenShortcut);
         addAction(action);
         return action;
     };
-    tools->addAction(tr("Open image…"), this, [this] {
+    files->addAction(tr("Open image…"), this, [this] {
         const QString path = askImageFile(tr("Open an image to inpaint"));
         if (!path.isEmpty())
             openImageFile(path);
     });
-    tools->addSeparator();
+    files->addAction(tr("Load mask…"), this, [this] {
+        const QString path = askImageFile(tr("Load a mask"));
+        if (!path.isEmpty())
+            loadMask(path);
+    });
+    files->addAction(tr("Save mask…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the mask"), "mask.png", tr("PNG images (*.png)"));
+        if (!path.isEmpty())
+            saveMask(path);
+    });
+    files->addSeparator();
+    QAction *fit = shortcut(files->addAction(tr("Fit"), canvas_, &MaskCanvas::fitToWindow), QKeySequence("Ctrl+0"));
+    fit->setObjectName("fitView");
+    fit->setToolTip(tr("Fit the image to the view (Ctrl+0)"));
+    QAction *actual = shortcut(files->addAction(tr("100 %"), canvas_, &MaskCanvas::actualSize), QKeySequence("Ctrl+1"));
+    actual->setObjectName("actualSize");
+    actual->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
+
     auto *toolGroup = new QActionGroup(this);
-    brush_ = shortcut(tools->addAction(tr("Brush")), QKeySequence(Qt::Key_B));
+    brush_ = shortcut(brushes->addAction(tr("Brush")), QKeySequence(Qt::Key_B));
     brush_->setObjectName("brushTool");
     brush_->setToolTip(tr("Paint the region to fill (B)"));
-    eraser_ = shortcut(tools->addAction(tr("Eraser")), QKeySequence(Qt::Key_E));
+    eraser_ = shortcut(brushes->addAction(tr("Eraser")), QKeySequence(Qt::Key_E));
     eraser_->setObjectName("eraserTool");
     eraser_->setToolTip(tr("Erase the mask (E)"));
     for (QAction *action : {brush_, eraser_}) {
@@ -84,48 +105,42 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     brush_->setChecked(true);
     connect(brush_, &QAction::triggered, this, [this] { canvas_->setTool(MaskCanvas::Tool::Brush); });
     connect(eraser_, &QAction::triggered, this, [this] { canvas_->setTool(MaskCanvas::Tool::Eraser); });
-    tools->addWidget(new QLabel(tr(" Size "), this));
-    tools->addWidget(brushSize_);
-    shortcut(new QAction(tr("Smaller brush"), this), QKeySequence(Qt::Key_BracketLeft))->setObjectName("smallerBrush");
-    shortcut(new QAction(tr("Larger brush"), this), QKeySequence(Qt::Key_BracketRight))->setObjectName("largerBrush");
-    connect(findChild<QAction *>("smallerBrush"), &QAction::triggered, this,
+    brushes->addWidget(new QLabel(tr(" Size "), this));
+    brushes->addWidget(brushSize_);
+    QAction *smaller = shortcut(new QAction(tr("Smaller brush"), this), QKeySequence(Qt::Key_BracketLeft));
+    QAction *larger = shortcut(new QAction(tr("Larger brush"), this), QKeySequence(Qt::Key_BracketRight));
+    connect(smaller, &QAction::triggered, this,
             [this] { brushSize_->setValue(std::max(1.0, brushSize_->value() - std::max(1.0, brushSize_->value() * 0.15))); });
-    connect(findChild<QAction *>("largerBrush"), &QAction::triggered, this,
+    connect(larger, &QAction::triggered, this,
             [this] { brushSize_->setValue(brushSize_->value() + std::max(1.0, brushSize_->value() * 0.15)); });
-    tools->addWidget(new QLabel(tr(" Hardness "), this));
-    tools->addWidget(hardness_);
-    tools->addWidget(new QLabel(tr(" Overlay "), this));
-    tools->addWidget(opacity_);
-    tools->addSeparator();
-    QAction *invert = shortcut(tools->addAction(tr("Invert"), canvas_, &MaskCanvas::invertMask), QKeySequence("Shift+V"));
+    brushes->addWidget(new QLabel(tr(" Hardness "), this));
+    brushes->addWidget(hardness_);
+
+    edits->addWidget(new QLabel(tr("Overlay "), this));
+    edits->addWidget(opacity_);
+    QAction *invert = shortcut(edits->addAction(tr("Invert"), canvas_, &MaskCanvas::invertMask), QKeySequence("Shift+V"));
     invert->setObjectName("invertMask");
     invert->setToolTip(tr("Invert the mask (Shift+V)"));
-    QAction *clear = tools->addAction(tr("Clear"), canvas_, &MaskCanvas::clearMask);
+    QAction *clear = edits->addAction(tr("Clear"), canvas_, &MaskCanvas::clearMask);
     clear->setObjectName("clearMask");
-    QAction *undo = shortcut(canvas_->undoStack()->createUndoAction(this, tr("Undo")), QKeySequence::Undo);
+    // Undo and redo keep short names; the step they act on is their tooltip.
+    QUndoStack *stack = canvas_->undoStack();
+    QAction *undo = shortcut(edits->addAction(tr("Undo"), stack, &QUndoStack::undo), QKeySequence::Undo);
     undo->setObjectName("undoMask");
-    QAction *redo = shortcut(canvas_->undoStack()->createRedoAction(this, tr("Redo")), QKeySequence("Ctrl+Shift+Z"));
+    QAction *redo = shortcut(edits->addAction(tr("Redo"), stack, &QUndoStack::redo), QKeySequence("Ctrl+Shift+Z"));
     redo->setObjectName("redoMask");
-    tools->addAction(undo);
-    tools->addAction(redo);
-    tools->addSeparator();
-    QAction *fit = shortcut(tools->addAction(tr("Fit"), canvas_, &MaskCanvas::fitToWindow), QKeySequence("Ctrl+0"));
-    fit->setObjectName("fitView");
-    fit->setToolTip(tr("Fit the image to the view (Ctrl+0)"));
-    QAction *actual = shortcut(tools->addAction(tr("100 %"), canvas_, &MaskCanvas::actualSize), QKeySequence("Ctrl+1"));
-    actual->setObjectName("actualSize");
-    actual->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
-    tools->addSeparator();
-    tools->addAction(tr("Load mask…"), this, [this] {
-        const QString path = askImageFile(tr("Load a mask"));
-        if (!path.isEmpty())
-            loadMask(path);
-    });
-    tools->addAction(tr("Save mask…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save the mask"), "mask.png", tr("PNG images (*.png)"));
-        if (!path.isEmpty())
-            saveMask(path);
-    });
+    // Guarded: the stack outlives the toolbar while the workspace is torn down.
+    auto followStack = [stack, undo = QPointer<QAction>(undo), redo = QPointer<QAction>(redo)] {
+        if (!undo || !redo)
+            return;
+        undo->setEnabled(stack->canUndo());
+        redo->setEnabled(stack->canRedo());
+        undo->setToolTip(tr("Undo %1 (Ctrl+Z)").arg(stack->undoText()));
+        redo->setToolTip(tr("Redo %1 (Ctrl+Shift+Z)").arg(stack->redoText()));
+    };
+    connect(stack, &QUndoStack::indexChanged, edits, followStack);
+    connect(stack, &QUndoStack::cleanChanged, edits, followStack);
+    followStack();
 
     connect(brushSize_, &QDoubleSpinBox::valueChanged, canvas_, &MaskCanvas::setBrushSize);
     connect(canvas_, &MaskCanvas::toolChanged, this, [this] {
@@ -139,7 +154,8 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     auto *left = new QWidget(this);
     auto *leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
-    leftLayout->addWidget(tools);
+    for (QToolBar *row : {files, brushes, edits})
+        leftLayout->addWidget(row);
     leftLayout->addWidget(canvas_, 1);
 
     auto *right = new QWidget(this);
@@ -170,22 +186,14 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     splitter->addWidget(right);
     splitter->setStretchFactor(0, 3);
     splitter->setStretchFactor(1, 2);
+    splitter->setSizes({540, 360});
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter);
 
     connect(runBar_, &RunBar::runRequested, this, &InpaintWorkspace::inpaint);
     connect(runner_, &SamplingRunner::frameReady, scrubber_, &TrajectoryScrubber::appendFrame);
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
-        lastResult_ = result;
-        scrubber_->setFrames(result.frames);
-        if (result.completed) {
-            QStringList captions;
-            for (int64_t i = 0; i < result.samples.size(0); ++i)
-                captions << tr("seed %1").arg(lastSettings_.seed + static_cast<uint64_t>(i));
-            results_->setImages(result.samples, captions);
-        } else {
-            lastResult_.samples = torch::Tensor();
-        }
+        showVariants(result, lastSettings_.seed, results_, scrubber_, lastResult_);
         updateReady();
     });
     connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
@@ -272,8 +280,6 @@ void InpaintWorkspace::updateReady()
     else if (canvas_->maskIsEmpty())
         reason = tr("Paint the region to fill");
     runBar_->setReady(reason.isEmpty(), reason);
-    if (!runner_->busy() && !reason.isEmpty() && reason != runBar_->status())
-        runBar_->setStatus(reason);
     const bool haveResult = lastResult_.samples.defined() && lastResult_.samples.numel() > 0;
     sendBack_->setEnabled(haveResult && !runner_->busy());
     saveResults_->setEnabled(haveResult && !runner_->busy());

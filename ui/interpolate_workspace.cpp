@@ -258,8 +258,6 @@ void InterpolateWorkspace::updateReady()
     else if (!ends_[0].defined() || !ends_[1].defined())
         reason = tr("Choose the two images to slide between");
     runBar_->setReady(reason.isEmpty(), reason);
-    if (!runner_->busy() && !reason.isEmpty())
-        runBar_->setStatus(reason);
     const bool haveFrames = frames_.defined() && !runner_->busy();
     position_->setEnabled(haveFrames);
     exportFrames_->setEnabled(haveFrames);

@@ -17,6 +17,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
+#include <QSaveFile>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -46,6 +47,14 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     auto *addImages = new QPushButton(tr("Add images…"), this);
     auto *addFolder = new QPushButton(tr("Add folder…"), this);
     auto *clear = new QPushButton(tr("Clear"), this);
+    auto *exportCsv = new QPushButton(tr("Export CSV…"), this);
+    exportCsv->setObjectName("exportLikelihood");
+    connect(exportCsv, &QPushButton::clicked, this, [this] {
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export the results"), "bits-per-dim.csv", tr("CSV (*.csv)"));
+        if (!path.isEmpty())
+            this->exportCsv(path);
+    });
     connect(addImages, &QPushButton::clicked, this, [this] {
         const QStringList paths = QFileDialog::getOpenFileNames(
             this, tr("Images to measure"), QString(), tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm);;All files (*)"));
@@ -61,6 +70,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     files->addWidget(addImages);
     files->addWidget(addFolder);
     files->addWidget(clear);
+    files->addWidget(exportCsv);
     files->addStretch(1);
     files->addWidget(new QLabel(tr("Probe"), this));
     files->addWidget(probe_);
@@ -176,6 +186,25 @@ double LikelihoodWorkspace::bitsPerDim(int index) const
     return entries_.at(static_cast<size_t>(index)).bpd;
 }
 
+bool LikelihoodWorkspace::exportCsv(const QString &path)
+{
+    QString csv = "image,bits_per_dim,nfe\n";
+    for (const Entry &entry : entries_) {
+        QString name = entry.path.isEmpty() ? entry.name : entry.path;
+        name.replace('"', "\"\"");
+        csv += QString("\"%1\",%2,%3\n")
+                   .arg(name, entry.bpd >= 0 ? QString::number(entry.bpd, 'f', 6) : QString(),
+                        entry.bpd >= 0 ? QString::number(entry.nfe) : QString());
+    }
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(csv.toUtf8()) < 0 || !file.commit()) {
+        Q_EMIT errorOccurred(tr("Could not write %1: %2").arg(path, file.errorString()));
+        return false;
+    }
+    Q_EMIT statusMessage(tr("Wrote %1").arg(path));
+    return true;
+}
+
 void LikelihoodWorkspace::addEntry(Entry entry)
 {
     const int row = table_->rowCount();
@@ -214,8 +243,6 @@ void LikelihoodWorkspace::updateReady()
     else if (entries_.empty())
         reason = tr("Add images or a folder (or send samples from Generate)");
     runBar_->setReady(reason.isEmpty(), reason);
-    if (!runner_->busy() && !reason.isEmpty())
-        runBar_->setStatus(reason);
 }
 
 void LikelihoodWorkspace::compute()

@@ -33,6 +33,8 @@ public:
     QTableWidget *table() const { return table_; }
     // The bits/dim of entry i (negative until computed).
     double bitsPerDim(int index) const;
+    // The table as CSV (image, bits/dim, NFE), written atomically.
+    bool exportCsv(const QString &path);
 
 public Q_SLOTS:
     void compute();

@@ -55,7 +55,20 @@ void LossChart::clear()
     plot_->xAxis->setRange(0, 100);
     plot_->yAxis->setRange(1e-3, 1.0);
     plot_->yAxis2->setRange(0, 1e-3);
-    plot_->replot();
+    replot();
+}
+
+void LossChart::replot()
+{
+    // A plot not on screen yet has no paint buffer to draw into; showEvent draws it then.
+    if (plot_->isVisible() && plot_->width() > 0 && plot_->height() > 0)
+        plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void LossChart::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void LossChart::addMetrics(const TrainingMetrics &metrics)
@@ -78,7 +91,7 @@ void LossChart::addMetrics(const TrainingMetrics &metrics)
     if (lowest_ > 0)
         plot_->yAxis->setRange(lowest_ / 1.5, highest_ * 1.5);
     plot_->yAxis2->setRange(0, highestRate_ > 0 ? highestRate_ * 1.1 : 1e-3);
-    plot_->replot(QCustomPlot::rpQueuedReplot);
+    replot();
 }
 
 int LossChart::pointCount() const

@@ -21,7 +21,12 @@ public:
     int pointCount() const;
     QCustomPlot *plot() const { return plot_; }
 
+protected:
+    void showEvent(QShowEvent *event) override;
+
 private:
+    void replot();
+
     QCustomPlot *plot_;
     QCPGraph *loss_, *smoothed_, *learningRate_;
     double lowest_ = 0.0, highest_ = 0.0, lastStep_ = 0.0, highestRate_ = 0.0;

@@ -312,22 +312,32 @@ void MainWindow::reportError(const QString &message, bool quiet)
     box->open();
 }
 
-bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
+std::optional<LoadedModel> MainWindow::loadWith(const QString &nameOrPath, bool quiet,
+                                                const std::function<LoadedModel()> &load)
 {
     if (anyRunBusy()) {
         reportError(tr("A run is in progress; cancel it before loading another model."), quiet);
-        return false;
+        return std::nullopt;
     }
-    LoadedModel loaded;
+    QApplication::setOverrideCursor(Qt::WaitCursor);
     try {
-        QApplication::setOverrideCursor(Qt::WaitCursor);
-        loaded = loadModelFile(nameOrPath.toStdString());
+        LoadedModel loaded = load();
         QApplication::restoreOverrideCursor();
+        return loaded;
     } catch (const std::exception &e) {
         QApplication::restoreOverrideCursor();
         reportError(tr("Could not open %1: %2").arg(nameOrPath, QString::fromStdString(e.what())), quiet);
-        return false;
+        return std::nullopt;
     }
+}
+
+bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
+{
+    std::optional<LoadedModel> result =
+        loadWith(nameOrPath, quiet, [&] { return loadModelFile(nameOrPath.toStdString()); });
+    if (!result)
+        return false;
+    LoadedModel &loaded = *result;
     if (!loaded.info.otherMatchingPresets.empty() && !quiet) {
         // The config of a reference checkpoint was guessed from its layout: let the user confirm.
         const auto answer = QMessageBox::question(
@@ -344,29 +354,18 @@ bool MainWindow::openModel(const QString &nameOrPath, bool quiet)
 
 bool MainWindow::openCheckpoint(const QString &path, bool quiet)
 {
-    if (anyRunBusy()) {
-        reportError(tr("A run is in progress; cancel it before loading another model."), quiet);
-        return false;
-    }
-    LoadedModel loaded;
-    try {
-        QApplication::setOverrideCursor(Qt::WaitCursor);
-        loaded.model = loadCheckpointModel(path.toStdString());
-        const CheckpointInfo checkpoint = readCheckpointInfo(path.toStdString());
-        QApplication::restoreOverrideCursor();
-        loaded.info.path = path.toStdString();
-        loaded.info.format = "training checkpoint (.safetensors)";
-        loaded.info.configOrigin = "the checkpoint";
-        loaded.info.hasEma = loaded.info.hasRawWeights = true;
-        loaded.info.loadedWeights = "ema";
-        loaded.info.step = checkpoint.step;
-        loaded.info.hasOptimizerState = true;
-    } catch (const std::exception &e) {
-        QApplication::restoreOverrideCursor();
-        reportError(tr("Could not open the checkpoint %1: %2").arg(path, QString::fromStdString(e.what())), quiet);
-        return false;
-    }
-    return installModel(std::move(loaded), path, quiet);
+    std::optional<LoadedModel> loaded = loadWith(path, quiet, [&] {
+        LoadedModel checkpoint;
+        checkpoint.model = loadCheckpointModel(path.toStdString());
+        checkpoint.info.path = path.toStdString();
+        checkpoint.info.format = "training checkpoint (.safetensors)";
+        checkpoint.info.configOrigin = "the checkpoint";
+        checkpoint.info.hasEma = checkpoint.info.hasRawWeights = checkpoint.info.hasOptimizerState = true;
+        checkpoint.info.loadedWeights = "ema";
+        checkpoint.info.step = readCheckpointInfo(path.toStdString()).step;
+        return checkpoint;
+    });
+    return loaded && installModel(std::move(*loaded), path, quiet);
 }
 
 bool MainWindow::installModel(LoadedModel loaded, const QString &nameOrPath, bool /*quiet*/)

@@ -7,7 +7,9 @@
 #include <QMainWindow>
 #include <QUrl>
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 class QAction;
 class QDockWidget;
@@ -99,6 +101,8 @@ private:
     void createDocks();
     QWidget *createGenerateWorkspace();
     void reportError(const QString &message, bool quiet);
+    // Runs `load` unless a run is going, with a wait cursor; failures are reported.
+    std::optional<LoadedModel> loadWith(const QString &nameOrPath, bool quiet, const std::function<LoadedModel()> &load);
     bool installModel(LoadedModel loaded, const QString &nameOrPath, bool quiet);
     void addWorkspace(Workspace *workspace, const QString &title);
     Workspace *currentWorkspace() const;

@@ -86,6 +86,8 @@ void RunBar::setReady(bool ready, const QString &reason)
 {
     ready_ = ready;
     run_->setToolTip(reason);
+    if (!runner_->busy() && !reason.isEmpty())
+        status_->setText(reason);
     update();
 }
 

@@ -22,7 +22,8 @@ public:
     QPushButton *cancelButton() const { return cancel_; }
     void setStatus(const QString &text);
     QString status() const;
-    // Whether the action may start (a model that fits, inputs given); the reason is the tooltip.
+    // Whether the action may start (a model that fits, inputs given); the reason why not is the
+    // tooltip, and the status line while nothing runs.
     void setReady(bool ready, const QString &reason = QString());
 
 Q_SIGNALS:

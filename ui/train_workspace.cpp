@@ -22,6 +22,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
@@ -151,6 +152,8 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     auto *scroll = new QScrollArea(this);
     scroll->setWidget(settingsBox);
     scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(settingsBox->sizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() + 4);
 
     auto *checkpointButtons = new QHBoxLayout;
     checkpointButtons->addWidget(openCheckpoint_);

@@ -1,7 +1,9 @@
 #include "variant_strip.h"
 
 #include "image_view.h"
+#include "sampling_worker.h"
 #include "tensor_image.h"
+#include "trajectory_scrubber.h"
 
 #include <QHBoxLayout>
 
@@ -53,6 +55,21 @@ void VariantStrip::setSelected(int index)
 torch::Tensor VariantStrip::image(int index) const
 {
     return images_[index];
+}
+
+void showVariants(const GenerationResult &result, uint64_t firstSeed, VariantStrip *strip, TrajectoryScrubber *scrubber,
+                  GenerationResult &last)
+{
+    last = result;
+    scrubber->setFrames(result.frames);
+    if (!result.completed) {
+        last.samples = torch::Tensor(); // a cancelled run has no finished variants
+        return;
+    }
+    QStringList captions;
+    for (int64_t i = 0; i < result.samples.size(0); ++i)
+        captions << VariantStrip::tr("seed %1").arg(firstSeed + static_cast<uint64_t>(i));
+    strip->setImages(result.samples, captions);
 }
 
 } // namespace sde::ui

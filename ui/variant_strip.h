@@ -41,4 +41,12 @@ private:
     int selected_ = -1;
 };
 
+struct GenerationResult;
+class TrajectoryScrubber;
+
+// Takes a finished run of variants: keeps it in `last` (without samples when it was cancelled),
+// shows its samples captioned "seed N" (seed firstSeed + i) and its trajectory.
+void showVariants(const GenerationResult &result, uint64_t firstSeed, VariantStrip *strip, TrajectoryScrubber *scrubber,
+                  GenerationResult &last);
+
 } // namespace sde::ui

