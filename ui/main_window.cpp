@@ -85,11 +85,7 @@ MainWindow::MainWindow(QWidget *parent)
     connect(runner_, &SamplingRunner::progress, this, [this](qint64 step, qint64 total, qint64 nfe, double eta) {
         progress_->setRange(0, total > 0 ? static_cast<int>(total) : 0);
         progress_->setValue(static_cast<int>(step));
-        progressLabel_->setText(tr("step %1/%2  NFE %3  %4")
-                                    .arg(step)
-                                    .arg(total > 0 ? QString::number(total) : QStringLiteral("?"))
-                                    .arg(nfe)
-                                    .arg(eta >= 0 ? tr("ETA %1").arg(etaText(eta)) : QString()));
+        progressLabel_->setText(progressText(step, total, nfe, eta));
     });
     connect(runner_, &SamplingRunner::frameReady, this,
             [this](const TrajectoryFrame &frame) { scrubber_->appendFrame(frame); });

@@ -17,6 +17,15 @@ QString etaText(double seconds)
     return s >= 60 ? QString("%1m%2s").arg(s / 60).arg(s % 60, 2, 10, QChar('0')) : QString("%1s").arg(s);
 }
 
+QString progressText(qint64 step, qint64 total, qint64 nfe, double etaSeconds)
+{
+    return RunBar::tr("step %1/%2  NFE %3  %4")
+        .arg(step)
+        .arg(total > 0 ? QString::number(total) : QStringLiteral("?"))
+        .arg(nfe)
+        .arg(etaSeconds >= 0 ? RunBar::tr("ETA %1").arg(etaText(etaSeconds)) : QString());
+}
+
 RunBar::RunBar(const QString &actionText, SamplingRunner *runner, QWidget *parent)
     : QWidget(parent), runner_(runner), run_(new QPushButton(actionText, this)),
       cancel_(new QPushButton(tr("Cancel"), this)), progress_(new QProgressBar(this)), status_(new QLabel(this))
@@ -49,11 +58,7 @@ RunBar::RunBar(const QString &actionText, SamplingRunner *runner, QWidget *paren
     connect(runner_, &SamplingRunner::progress, this, [this](qint64 step, qint64 total, qint64 nfe, double eta) {
         progress_->setRange(0, total > 0 ? static_cast<int>(total) : 0);
         progress_->setValue(static_cast<int>(step));
-        status_->setText(tr("step %1/%2  NFE %3  %4")
-                             .arg(step)
-                             .arg(total > 0 ? QString::number(total) : QStringLiteral("?"))
-                             .arg(nfe)
-                             .arg(eta >= 0 ? tr("ETA %1").arg(etaText(eta)) : QString()));
+        status_->setText(progressText(step, total, nfe, eta));
     });
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
         progress_->setRange(0, 1);

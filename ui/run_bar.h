@@ -41,5 +41,7 @@ private:
 
 // "1m05s" / "12s"; empty for a negative time.
 QString etaText(double seconds);
+// A run's progress as one line: "step 12/100  NFE 12  ETA 8s" (total 0: unknown).
+QString progressText(qint64 step, qint64 total, qint64 nfe, double etaSeconds);
 
 } // namespace sde::ui

@@ -10,6 +10,18 @@
 
 namespace sde {
 
+int64_t minimumPcSteps(const ModelConfig &config, const PcSamplerOptions &options)
+{
+    // The DDPM schedule of the VP SDE, beta_i up to beta_max / N, needs beta_i < 1: with fewer
+    // steps reverse diffusion, ancestral sampling and Langevin take square roots of negative
+    // numbers and every pixel turns NaN (the reference does the same, silently).
+    const bool usesSchedule = options.predictor == "reverse_diffusion" || options.predictor == "ancestral_sampling" ||
+                              options.corrector != "none";
+    if (config.training.sde == "vpsde" && usesSchedule)
+        return std::max<int64_t>(2, static_cast<int64_t>(std::floor(config.model.betaMax)) + 1);
+    return 2;
+}
+
 PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
 {
     PcSamplerOptions o;
@@ -44,18 +56,12 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     // The discretization follows the number of steps; the network's time labels stay the model's.
     config.model.numScales = steps;
     std::unique_ptr<Sde> sde = createSde(config);
-    // The DDPM schedule of the VP SDE, beta_i up to beta_max / N, needs beta_i < 1: with fewer
-    // steps reverse diffusion, ancestral sampling and Langevin take square roots of negative
-    // numbers and every pixel turns NaN (the reference does the same, silently).
-    const bool usesSchedule = options.predictor == "reverse_diffusion" || options.predictor == "ancestral_sampling" ||
-                              options.corrector != "none";
-    if (sde->kind() == Sde::Kind::Vp && usesSchedule && config.model.betaMax / static_cast<double>(steps) >= 1.0) {
-        const auto least = static_cast<int64_t>(std::floor(config.model.betaMax)) + 1;
+    const int64_t least = minimumPcSteps(config, options);
+    if (steps < least)
         throw Error("with " + std::to_string(steps) + " steps the VP SDE's discrete beta reaches " +
                     std::to_string(config.model.betaMax / static_cast<double>(steps)) +
                     " (it must stay below 1): use at least " + std::to_string(least) +
                     " steps, or the euler_maruyama predictor without a corrector");
-    }
 
     torch::NoGradGuard noGrad;
     ScoreCache cache(model, constraint.score);

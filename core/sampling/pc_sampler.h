@@ -25,6 +25,11 @@ struct PcSamplerOptions {
     static PcSamplerOptions fromConfig(const ModelConfig &config);
 };
 
+// The fewest steps the PC sampler takes for a model with these options: with the VP SDE, a
+// predictor or corrector that uses its DDPM schedule needs beta_max / N < 1 (21 steps for
+// beta_max 20); otherwise 2. pcSample refuses fewer with an error that says so.
+int64_t minimumPcSteps(const ModelConfig &config, const PcSamplerOptions &options);
+
 // The predictor-corrector sampler of the reference (get_pc_sampler): from a prior sample at T,
 // for each of N times linspace(T, eps, N): a corrector stage, then a predictor step; finally
 // the inverse scaler. Sample i draws all its noise from its own stream seeded with seed + i.

@@ -48,10 +48,9 @@ torch::Tensor ScoreTrainingTask::snapshot(int64_t count, uint64_t seed, int64_t 
     options.corrector = "none";
     if (options.predictor == "none")
         options.predictor = "reverse_diffusion";
-    // Fewer steps than the VP SDE's DDPM schedule allows (beta_max / N >= 1): Euler-Maruyama
-    // follows the continuous SDE and takes any number.
-    const ModelConfig &config = model_->config();
-    if (config.training.sde == "vpsde" && config.model.betaMax / static_cast<double>(steps) >= 1.0)
+    // Fewer steps than the VP SDE's DDPM schedule allows: Euler-Maruyama follows the continuous
+    // SDE and takes any number.
+    if (steps < minimumPcSteps(model_->config(), options))
         options.predictor = "euler_maruyama";
     model_->setTraining(false);
     SampleResult result = pcSample(*model_, count, seed, options);
