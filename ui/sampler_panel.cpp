@@ -63,6 +63,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     copySeed->setToolTip(tr("Copy the seed to the clipboard"));
     connect(copySeed, &QToolButton::clicked, this, [this] { QApplication::clipboard()->setText(seed_->text()); });
     estimate_->setObjectName("nfeEstimate");
+    estimate_->setWordWrap(true);
     steps_->setToolTip(tr("Noise levels N of the reverse SDE (the model's num_scales by default)"));
     snr_->setToolTip(tr("Signal-to-noise ratio of the Langevin corrector"));
     frameEvery_->setToolTip(tr("Record a frame (and update the live view) every k steps"));
@@ -149,6 +150,17 @@ void SamplerPanel::updateEstimate()
         const int perStep = (predictor_->currentText() != "none" ? 1 : 0) +
                             (corrector_->currentText() != "none" ? correctorSteps_->value() : 0);
         text = QString::number(static_cast<qint64>(steps_->value()) * perStep);
+        // Below the VP schedule's floor the sampler refuses: say so before the run.
+        if (model_) {
+            const int64_t least = minimumPcSteps(*model_, settings().pc);
+            if (steps_->value() < least) {
+                estimate_->setText(tr("%1 score evaluations; this model needs at least %2 steps with this "
+                                      "predictor and corrector (or euler_maruyama without a corrector)")
+                                       .arg(text)
+                                       .arg(least));
+                return;
+            }
+        }
     }
     estimate_->setText(tr("%1 score evaluations").arg(text));
 }
@@ -205,6 +217,7 @@ void SamplerPanel::setModelDefaults(const ModelConfig &config)
     defaults.seed = seed();
     defaults.batch = batch_->value();
     modelScales_ = config.model.numScales;
+    model_ = config;
     if (defaults.pc.steps <= 0)
         defaults.pc.steps = modelScales_;
     setSettings(defaults);

@@ -1,8 +1,11 @@
 #pragma once
 
+#include "model/config.h"
 #include "sampling/sampling_settings.h"
 
 #include <QWidget>
+
+#include <optional>
 
 class QCheckBox;
 class QComboBox;
@@ -58,6 +61,7 @@ private:
     QCheckBox *randomSeed_;
     QLabel *estimate_;
     int64_t modelScales_ = 1000;
+    std::optional<ModelConfig> model_; // the loaded model's config, for the step floor
 };
 
 } // namespace sde::ui

@@ -16,6 +16,7 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
+#include <QLabel>
 #include <QLineEdit>
 #include <QSignalSpy>
 #include <QSlider>
@@ -71,7 +72,11 @@ private Q_SLOTS:
         QVERIFY(window.generateAction()->isEnabled());
         QCOMPARE(window.generateAction()->shortcut(), QKeySequence("Ctrl+Return"));
         QCOMPARE(window.cancelAction()->shortcut(), QKeySequence(Qt::Key_Escape));
+        // Below the VP schedule's floor the Sampler dock says so before a run.
+        quickSettings(window, 10, 2, 8);
+        QVERIFY(window.samplerPanel()->findChild<QLabel *>("nfeEstimate")->text().contains("at least 21 steps"));
         quickSettings(window, 22, 2, 8);
+        QVERIFY(!window.samplerPanel()->findChild<QLabel *>("nfeEstimate")->text().contains("at least"));
         QSignalSpy finished(&window, &MainWindow::generationFinished);
         clickGenerate(window);
         QVERIFY(window.isGenerating());
