@@ -87,6 +87,30 @@ CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata
     return info;
 }
 
+// A checkpoint's tensors by their prefix: the network ("model."), its EMA ("ema.") and the Adam
+// moments ("adam."), the prefixes stripped. Anything else is an error naming the file.
+struct TrainingStateTensors {
+    std::vector<std::pair<std::string, torch::Tensor>> model;
+    std::map<std::string, torch::Tensor> ema;
+    std::vector<std::pair<std::string, torch::Tensor>> adam;
+};
+
+TrainingStateTensors splitTrainingState(const SafetensorsFile &file, const std::string &path)
+{
+    TrainingStateTensors state;
+    for (const auto &[name, tensor] : file.tensors) {
+        if (name.rfind("model.", 0) == 0)
+            state.model.emplace_back(name.substr(6), tensor);
+        else if (name.rfind("ema.", 0) == 0)
+            state.ema.emplace(name.substr(4), tensor);
+        else if (name.rfind("adam.", 0) == 0)
+            state.adam.emplace_back(name.substr(5), tensor);
+        else
+            throw Error(path + ": unexpected tensor \"" + name + "\" in the training state");
+    }
+    return state;
+}
+
 std::string formatDouble(double value)
 {
     std::ostringstream out;
@@ -234,18 +258,7 @@ public:
             throw Error(path + ": the run was started with batch size " + std::to_string(info.batchSize) + ", not " +
                         std::to_string(batchSize_));
 
-        std::vector<std::pair<std::string, torch::Tensor>> model, adam;
-        std::map<std::string, torch::Tensor> ema;
-        for (const auto &[name, tensor] : file.tensors) {
-            if (name.rfind("model.", 0) == 0)
-                model.emplace_back(name.substr(6), tensor);
-            else if (name.rfind("ema.", 0) == 0)
-                ema.emplace(name.substr(4), tensor);
-            else if (name.rfind("adam.", 0) == 0)
-                adam.emplace_back(name.substr(5), tensor);
-            else
-                throw Error(path + ": unexpected tensor \"" + name + "\" in the training state");
-        }
+        auto [model, ema, adam] = splitTrainingState(file, path);
         loadStateDictStrict(task_.module(), model, path);
         std::vector<torch::Tensor> shadow;
         for (const auto &name : parameterNames_) {
@@ -432,14 +445,7 @@ std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool em
         throw Error(path + ": a " + info.kind + " checkpoint, not a score model's");
     const ModelConfig config = ModelConfig::fromJson(info.definition);
     auto model = std::make_unique<ScoreModel>(config, createScoreNetwork(config));
-    std::vector<std::pair<std::string, torch::Tensor>> raw;
-    std::map<std::string, torch::Tensor> averaged;
-    for (const auto &[name, tensor] : file.tensors) {
-        if (name.rfind("model.", 0) == 0)
-            raw.emplace_back(name.substr(6), tensor);
-        else if (name.rfind("ema.", 0) == 0)
-            averaged.emplace(name.substr(4), tensor);
-    }
+    const auto [raw, averaged, adam] = splitTrainingState(file, path);
     loadStateDictStrict(*model->network(), raw, path);
     if (ema) {
         // The EMA holds the parameters; buffers keep the raw network's values.

@@ -262,6 +262,13 @@ private Q_SLOTS:
         LoadedModel loaded = loadModelFile(folder + "/model.safetensors");
         QCOMPARE(loaded.info.step, int64_t(5));
         QVERIFY(loaded.model->config().isPointModel());
+        // The newest checkpoint opened as a model (the studio's "Open in Generate") scores as the
+        // exported EMA model; with its raw weights it scores differently.
+        torch::NoGradGuard noGrad;
+        const torch::Tensor x = torch::randn({8, 2, 1, 1}), t = torch::rand({8}) * 0.9 + 0.05;
+        const torch::Tensor exported = loaded.model->score(x, t);
+        SDE_COMPARE_TENSORS(loadCheckpointModel(kept[1])->score(x, t), exported, 1e-6, "checkpoint EMA model");
+        QVERIFY(!torch::allclose(loadCheckpointModel(kept[1], false)->score(x, t), exported));
     }
 
     // One NaN batch is skipped and the run goes on; K in a row stop it with the last good
