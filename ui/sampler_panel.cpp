@@ -36,7 +36,10 @@ constexpr auto integer = makeInteger;
 SamplerPanel::SamplerPanel(QWidget *parent)
     : QWidget(parent),
       method_(combo(this, "samplerMethod", {tr("Predictor-corrector (reverse SDE)"), tr("Probability-flow ODE")})),
-      pages_(new QStackedWidget(this)),
+      pages_(new QStackedWidget(this)), fastForm_(nullptr), fastNfe_(integer(this, "fastNfe", 3, 100000, 20)),
+      eta_(number(this, "ddimEta", 0.0, 1.0, 0.0, 2)), churn_(number(this, "edmChurn", 0.0, 1000.0, 0.0, 2)),
+      rho_(number(this, "edmRho", 0.5, 100.0, 7.0, 1)), fastRtol_(number(this, "adaptiveRtol", 1e-4, 1.0, 0.05, 4)),
+      fastAtol_(number(this, "adaptiveAtol", 1e-5, 1.0, 0.0078, 4)),
       predictor_(combo(this, "predictor", {"reverse_diffusion", "euler_maruyama", "ancestral_sampling", "none"})),
       corrector_(combo(this, "corrector", {"none", "langevin", "ald"})),
       solver_(combo(this, "odeSolver", {"rk45", "euler", "heun"})), device_(combo(this, "device", {"cpu"})),
@@ -47,6 +50,18 @@ SamplerPanel::SamplerPanel(QWidget *parent)
       frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
       randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
 {
+    method_->setItemData(0, "pc");
+    method_->setItemData(1, "ode");
+    for (const std::string &id : fastSolverIds())
+        method_->addItem(QString::fromStdString(fastSolverTitle(id)), QString::fromStdString(id));
+    method_->setToolTip(tr("DPM-Solver++, EDM Heun and DDIM reach the quality of a 1000-step run in about 20 "
+                           "evaluations; the adaptive reverse SDE chooses its own steps"));
+    fastNfe_->setToolTip(tr("The most score evaluations the sampler may use: the steps are chosen to fit"));
+    eta_->setToolTip(tr("DDIM's eta: 0 is deterministic, 1 adds the noise of ancestral sampling"));
+    churn_->setToolTip(tr("EDM's stochastic churn S_churn: fresh noise at every step (0: deterministic)"));
+    rho_->setToolTip(tr("EDM's grid exponent: larger values take smaller steps at low noise"));
+    fastRtol_->setToolTip(tr("Relative tolerance of the adaptive reverse-SDE solver"));
+    fastAtol_->setToolTip(tr("Absolute tolerance of the adaptive reverse-SDE solver (in the model's range)"));
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
             device_->addItem(QString("cuda:%1").arg(i));
@@ -86,8 +101,18 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     ode->addRow(tr("rtol"), rtol_);
     ode->addRow(tr("atol"), atol_);
     ode->addRow(tr("Steps (Euler, Heun)"), odeSteps_);
+    auto *fastPage = new QWidget(pages_);
+    fastForm_ = new QFormLayout(fastPage);
+    fastForm_->setContentsMargins(0, 0, 0, 0);
+    fastForm_->addRow(tr("Evaluations"), fastNfe_);
+    fastForm_->addRow(tr("Eta"), eta_);
+    fastForm_->addRow(tr("Churn"), churn_);
+    fastForm_->addRow(tr("Rho"), rho_);
+    fastForm_->addRow(tr("rtol"), fastRtol_);
+    fastForm_->addRow(tr("atol"), fastAtol_);
     pages_->addWidget(pcPage);
     pages_->addWidget(odePage);
+    pages_->addWidget(fastPage);
 
     auto *seedRow = new QHBoxLayout;
     seedRow->addWidget(seed_, 1);
@@ -112,22 +137,34 @@ SamplerPanel::SamplerPanel(QWidget *parent)
             updateEstimate();
             Q_EMIT changed();
         });
-    for (QSpinBox *box : {correctorSteps_, steps_, odeSteps_, batch_, frameEvery_})
+    for (QSpinBox *box : {correctorSteps_, steps_, odeSteps_, batch_, frameEvery_, fastNfe_})
         connect(box, &QSpinBox::valueChanged, this, [this] {
             updateEstimate();
             Q_EMIT changed();
         });
-    for (QDoubleSpinBox *box : {snr_, temperature_, rtol_, atol_})
+    for (QDoubleSpinBox *box : {snr_, temperature_, rtol_, atol_, eta_, churn_, rho_, fastRtol_, fastAtol_})
         connect(box, &QDoubleSpinBox::valueChanged, this, [this] { Q_EMIT changed(); });
     connect(seed_, &QLineEdit::textChanged, this, [this] { Q_EMIT changed(); });
     updateVisibility();
     updateEstimate();
 }
 
+QString SamplerPanel::methodId() const
+{
+    return method_->currentData().toString();
+}
+
 void SamplerPanel::updateVisibility()
 {
-    const bool ode = method_->currentIndex() == 1;
-    pages_->setCurrentIndex(ode ? 1 : 0);
+    const QString method = methodId();
+    pages_->setCurrentIndex(method == "pc" ? 0 : method == "ode" ? 1 : 2);
+    const bool adaptive = method == "adaptive";
+    fastForm_->setRowVisible(fastNfe_, !adaptive);
+    fastForm_->setRowVisible(eta_, method == "ddim");
+    fastForm_->setRowVisible(churn_, method == "edm");
+    fastForm_->setRowVisible(rho_, method == "edm");
+    fastForm_->setRowVisible(fastRtol_, adaptive);
+    fastForm_->setRowVisible(fastAtol_, adaptive);
     const bool corrector = corrector_->currentText() != "none";
     snr_->setEnabled(corrector);
     correctorSteps_->setEnabled(corrector);
@@ -140,7 +177,12 @@ void SamplerPanel::updateVisibility()
 void SamplerPanel::updateEstimate()
 {
     QString text;
-    if (method_->currentIndex() == 1) {
+    const std::string method = methodId().toStdString();
+    if (method == "adaptive") {
+        text = tr("adaptive (set by the tolerances: typically 100 to 400)");
+    } else if (isFastSolver(method)) {
+        text = QString::number(plannedNfe(method, stepsForNfe(method, fastNfe_->value())));
+    } else if (method == "ode") {
         const QString solver = solver_->currentText();
         if (solver == "rk45")
             text = tr("adaptive (RK45: typically 100 to 300)");
@@ -168,7 +210,7 @@ void SamplerPanel::updateEstimate()
 SamplingSettings SamplerPanel::settings() const
 {
     SamplingSettings s;
-    s.method = method_->currentIndex() == 1 ? "ode" : "pc";
+    s.method = methodId().toStdString();
     s.pc.predictor = predictor_->currentText().toStdString();
     s.pc.corrector = corrector_->currentText().toStdString();
     s.pc.snr = snr_->value();
@@ -180,6 +222,16 @@ SamplingSettings SamplerPanel::settings() const
     s.ode.ode.atol = atol_->value();
     s.ode.ode.steps = odeSteps_->value();
     s.ode.temperature = temperature_->value();
+    if (isFastSolver(s.method)) {
+        s.fast.solver = s.method;
+        s.fast.steps = stepsForNfe(s.method, fastNfe_->value());
+    }
+    s.fast.eta = eta_->value();
+    s.fast.churn = churn_->value();
+    s.fast.rho = rho_->value();
+    s.fast.rtol = fastRtol_->value();
+    s.fast.atol = fastAtol_->value();
+    s.fast.temperature = temperature_->value();
     s.seed = seed();
     s.batch = batch_->value();
     return s;
@@ -194,7 +246,16 @@ SamplingSettings SamplerPanel::takeSettings()
 
 void SamplerPanel::setSettings(const SamplingSettings &s)
 {
-    method_->setCurrentIndex(s.method == "ode" ? 1 : 0);
+    const int index = method_->findData(QString::fromStdString(s.method));
+    method_->setCurrentIndex(index >= 0 ? index : 0);
+    if (isFastSolver(s.method)) {
+        fastNfe_->setValue(static_cast<int>(std::max<int64_t>(3, plannedNfe(s.method, s.fast.steps))));
+        eta_->setValue(s.fast.eta);
+        churn_->setValue(s.fast.churn);
+        rho_->setValue(s.fast.rho);
+        fastRtol_->setValue(s.fast.rtol);
+        fastAtol_->setValue(s.fast.atol);
+    }
     predictor_->setCurrentText(QString::fromStdString(s.pc.predictor));
     corrector_->setCurrentText(QString::fromStdString(s.pc.corrector));
     snr_->setValue(s.pc.snr);
@@ -206,7 +267,7 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
     rtol_->setValue(s.ode.ode.rtol);
     atol_->setValue(s.ode.ode.atol);
     odeSteps_->setValue(static_cast<int>(s.ode.ode.steps));
-    temperature_->setValue(s.method == "ode" ? s.ode.temperature : s.pc.temperature);
+    temperature_->setValue(s.temperature());
     seed_->setText(QString::number(s.seed));
     batch_->setValue(static_cast<int>(s.batch));
 }

@@ -17,8 +17,9 @@ class QStackedWidget;
 
 namespace sde::ui {
 
-// The Generate settings: sampler (PC with predictor, corrector, SNR and corrector steps, or the
-// probability-flow ODE with its solver and tolerances), steps, seed (random or fixed, always
+// The Generate settings: sampler (PC with predictor, corrector, SNR and corrector steps, the
+// probability-flow ODE with its solver and tolerances, or a fast sampler - DPM-Solver++, EDM,
+// DDIM, adaptive reverse SDE - with its evaluation budget and options), steps, seed (random or fixed, always
 // shown, copyable), batch, temperature, device, and how often frames are recorded. Shows the
 // number of score evaluations a run will take.
 class SamplerPanel : public QWidget {
@@ -52,8 +53,13 @@ private:
     void updateVisibility();
     void updateEstimate();
 
+    QString methodId() const;
+
     QComboBox *method_;
     QStackedWidget *pages_;
+    class QFormLayout *fastForm_;
+    QSpinBox *fastNfe_;
+    QDoubleSpinBox *eta_, *churn_, *rho_, *fastRtol_, *fastAtol_;
     QComboBox *predictor_, *corrector_, *solver_, *device_;
     QDoubleSpinBox *snr_, *temperature_, *rtol_, *atol_;
     QSpinBox *correctorSteps_, *steps_, *odeSteps_, *batch_, *frameEvery_;

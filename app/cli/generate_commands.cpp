@@ -53,7 +53,7 @@ int64_t classIndex(const ClassifierConfig &config, const std::string &text)
 int runSample(const std::vector<std::string> &argv)
 {
     Arguments args("sample", "--model FILE -o FOLDER [options]",
-                   "Generates images with the reverse-time SDE (predictor-corrector) or the probability-flow ODE.\n"
+                   "Generates images with the reverse-time SDE (predictor-corrector), the probability-flow ODE, or a fast sampler.\n"
                    "Each image is a PNG whose text chunks hold the exact settings and seed that make it again.");
     args.option("--model", "FILE", "the model file (.pth or .safetensors)")
         .option("--output", "FOLDER", "where to write the images (-o); created if missing")

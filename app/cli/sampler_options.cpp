@@ -48,13 +48,16 @@ int cancelled(ProgressBar &progress, int64_t steps)
 void addSamplerOptions(Arguments &args, bool withOdeSampler)
 {
     if (withOdeSampler)
-        args.option("--sampler", "pc|ode", "predictor-corrector or probability-flow ODE (default: the config's)");
+        args.option("--sampler", "NAME",
+                    "pc (predictor-corrector), ode (probability flow), or a fast sampler: dpm2m, dpm3m, dpm2s "
+                    "(DPM-Solver++), edm (Heun), ddim, adaptive (reverse SDE with error control); default: the "
+                    "config's");
     args.option("--predictor", "NAME", "euler_maruyama, reverse_diffusion, ancestral_sampling or none")
         .option("--corrector", "NAME", "langevin, ald or none")
         .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
         .option("--corrector-steps", "K", "corrector steps per noise level")
         .option("--steps", "N",
-                withOdeSampler ? "noise levels (pc) or fixed solver steps (ode euler/heun)" : "noise levels")
+                withOdeSampler ? "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)" : "noise levels")
         .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
         .flag("--denoise", "finish with the noise-free mean (default: the config's)")
         .flag("--no-denoise", "keep the last step's noise")
@@ -64,22 +67,49 @@ void addSamplerOptions(Arguments &args, bool withOdeSampler)
     if (withOdeSampler)
         args.option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
             .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
-            .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)");
+            .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)")
+            .option("--nfe", "N", "fast samplers: the most score evaluations (default 20); sets --steps")
+            .option("--eta", "X", "ddim: 0 deterministic (default) to 1 ancestral")
+            .option("--churn", "X", "edm: stochastic churn S_churn (default 0)")
+            .option("--rho", "X", "edm: the exponent of its noise grid (default 7)");
 }
 
 SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
 {
     SamplingSettings s = SamplingSettings::fromConfig(config);
     s.method = args.value("--sampler", s.method);
-    if (s.method != "pc" && s.method != "ode")
-        throw Error("--sampler must be pc or ode, not '" + s.method + "'");
+    if (s.method != "pc" && s.method != "ode" && !isFastSolver(s.method))
+        throw Error("--sampler must be pc, ode, dpm2m, dpm3m, dpm2s, edm, ddim or adaptive, not '" + s.method + "'");
+    if (isFastSolver(s.method)) {
+        FastSamplerOptions &f = s.fast;
+        f.solver = s.method;
+        const int64_t nfe = args.integer("--nfe", 20);
+        if (nfe < 3 || nfe > 100000)
+            throw Error("--nfe must be between 3 and 100000");
+        f.steps = args.has("--steps") ? args.integer("--steps", 0) : stepsForNfe(s.method, nfe);
+        if (f.steps < 2 || f.steps > 100000)
+            throw Error("--steps must be between 2 and 100000");
+        f.eta = args.number("--eta", f.eta);
+        if (f.eta < 0.0 || f.eta > 1.0)
+            throw Error("--eta must be between 0 and 1");
+        f.churn = args.number("--churn", f.churn);
+        if (f.churn < 0.0 || f.churn > 1000.0)
+            throw Error("--churn must be between 0 and 1000");
+        f.rho = args.number("--rho", f.rho);
+        if (!(f.rho > 0.0) || f.rho > 100.0)
+            throw Error("--rho must be in (0, 100]");
+        f.rtol = args.number("--rtol", f.rtol);
+        f.atol = args.number("--atol", f.atol);
+        if (!(f.rtol > 0.0) || !(f.atol > 0.0))
+            throw Error("--rtol and --atol must be positive");
+    }
     s.pc.predictor = args.value("--predictor", s.pc.predictor);
     s.pc.corrector = args.value("--corrector", s.pc.corrector);
     s.pc.snr = args.number("--snr", s.pc.snr);
     s.pc.correctorSteps = args.integer("--corrector-steps", s.pc.correctorSteps);
     s.pc.steps = args.integer("--steps", s.pc.steps);
-    s.pc.eps = s.ode.eps = args.number("--eps", 0.0);
-    s.pc.temperature = s.ode.temperature = args.number("--temperature", 1.0);
+    s.pc.eps = s.ode.eps = s.fast.eps = args.number("--eps", 0.0);
+    s.pc.temperature = s.ode.temperature = s.fast.temperature = args.number("--temperature", 1.0);
     s.ode.ode.method = odeMethodFromName(args.value("--solver", "rk45"));
     s.ode.ode.rtol = args.number("--rtol", s.ode.ode.rtol);
     s.ode.ode.atol = args.number("--atol", s.ode.ode.atol);

@@ -46,6 +46,17 @@ Json SamplingSettings::toJson() const
         pcJson["eps"] = pc.eps;
         pcJson["temperature"] = pc.temperature;
         out["pc"] = pcJson;
+    } else if (isFastSolver(method)) {
+        Json fastJson = Json::object();
+        fastJson["steps"] = fast.steps;
+        fastJson["eta"] = fast.eta;
+        fastJson["churn"] = fast.churn;
+        fastJson["rho"] = fast.rho;
+        fastJson["rtol"] = fast.rtol;
+        fastJson["atol"] = fast.atol;
+        fastJson["eps"] = fast.eps;
+        fastJson["temperature"] = fast.temperature;
+        out["fast"] = fastJson;
     } else {
         Json odeJson = Json::object();
         odeJson["solver"] = odeMethodName(ode.ode.method);
@@ -65,8 +76,8 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
     SamplingSettings s;
     try {
         s.method = json.at("method").asString();
-        if (s.method != "pc" && s.method != "ode")
-            throw Error("method must be pc or ode");
+        if (s.method != "pc" && s.method != "ode" && !isFastSolver(s.method))
+            throw Error("method must be pc, ode, dpm2m, dpm3m, dpm2s, edm, ddim or adaptive");
         s.seed = static_cast<uint64_t>(json.at("seed").asInt());
         s.batch = json.at("batch").asInt();
         if (s.method == "pc") {
@@ -80,6 +91,17 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
             s.pc.probabilityFlow = p.at("probability_flow").asBool();
             s.pc.eps = p.at("eps").asDouble();
             s.pc.temperature = p.at("temperature").asDouble();
+        } else if (isFastSolver(s.method)) {
+            const Json &f = json.at("fast");
+            s.fast.solver = s.method;
+            s.fast.steps = f.at("steps").asInt();
+            s.fast.eta = f.at("eta").asDouble();
+            s.fast.churn = f.at("churn").asDouble();
+            s.fast.rho = f.at("rho").asDouble();
+            s.fast.rtol = f.at("rtol").asDouble();
+            s.fast.atol = f.at("atol").asDouble();
+            s.fast.eps = f.at("eps").asDouble();
+            s.fast.temperature = f.at("temperature").asDouble();
         } else {
             const Json &o = json.at("ode");
             s.ode.ode.method = odeMethodFromName(o.at("solver").asString());
@@ -96,11 +118,25 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
     return s;
 }
 
+double SamplingSettings::temperature() const
+{
+    if (method == "pc")
+        return pc.temperature;
+    if (method == "ode")
+        return ode.temperature;
+    return fast.temperature;
+}
+
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings, const SamplerCallback &onStep,
                         const CancelToken *cancel)
 {
     if (settings.method == "ode")
         return odeSample(model, settings.batch, settings.seed, settings.ode, onStep, cancel);
+    if (isFastSolver(settings.method)) {
+        FastSamplerOptions options = settings.fast;
+        options.solver = settings.method;
+        return fastSample(model, settings.batch, settings.seed, options, onStep, cancel);
+    }
     return pcSample(model, settings.batch, settings.seed, settings.pc, onStep, cancel);
 }
 
@@ -113,6 +149,18 @@ std::string describeSettings(const SamplingSettings &s)
         if (s.pc.probabilityFlow)
             text += ", probability flow";
         text += ", temperature " + Json(s.pc.temperature).dump();
+    } else if (isFastSolver(s.method)) {
+        const FastSamplerOptions &f = s.fast;
+        text = fastSolverTitle(s.method);
+        if (s.method == "adaptive")
+            text += " (rtol " + Json(f.rtol).dump() + ", atol " + Json(f.atol).dump() + ")";
+        else
+            text += ", " + std::to_string(f.steps) + " steps (" + std::to_string(plannedNfe(s.method, f.steps)) + " NFE)";
+        if (s.method == "ddim")
+            text += ", eta " + Json(f.eta).dump();
+        if (s.method == "edm")
+            text += ", rho " + Json(f.rho).dump() + ", churn " + Json(f.churn).dump();
+        text += ", temperature " + Json(f.temperature).dump();
     } else {
         text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);
         if (s.ode.ode.method == OdeMethod::Rk45)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
 #include "util/json.h"
@@ -13,11 +14,15 @@ class ScoreModel;
 // Everything that decides a generated image besides the model: the sampler and its settings,
 // the seed and the batch. Saved as JSON in every PNG so a run can be repeated from the image.
 struct SamplingSettings {
-    std::string method = "pc"; // pc | ode
+    std::string method = "pc"; // pc | ode | one of fastSolverIds() (dpm2m, edm, ...)
     PcSamplerOptions pc;
     OdeSamplerOptions ode;
+    FastSamplerOptions fast; // its solver is the method when that is a fast one
     uint64_t seed = 0;
     int64_t batch = 1;
+
+    // The temperature of the method in use.
+    double temperature() const;
 
     // The config's sampling section (method, predictor, corrector, snr, denoising).
     static SamplingSettings fromConfig(const ModelConfig &config);

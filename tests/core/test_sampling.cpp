@@ -8,49 +8,16 @@
 #include "sampling/predictors.h"
 #include "util/error.h"
 
+#include "gaussian_oracle.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
 
 using namespace sde;
+using sde::test::kDataStd;
+using sde::test::oracleModel;
 
 namespace {
-
-constexpr double kDataStd = 0.5; // data ~ N(0, 0.5^2 I) in the model's range
-
-// Makes the score exact for Gaussian data under both conventions: VP-type models divide the
-// network output by -std(t), VE models use it as the score.
-class GaussianOracle : public ScoreNetworkImpl {
-public:
-    explicit GaussianOracle(const ModelConfig &config) : sde_(createSde(config)), continuous_(config.training.continuous) {}
-    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) override
-    {
-        torch::Tensor t;
-        if (sde_->kind() == Sde::Kind::Ve) // continuous VE labels are sigma(t)
-            t = torch::log(labels / 0.01) / std::log(50.0 / 0.01);
-        else
-            t = labels / 999.0;
-        torch::Tensor a = sde_->meanCoefficient(t);
-        torch::Tensor std = sde_->marginalStd(t);
-        torch::Tensor v = a.pow(2) * kDataStd * kDataStd + std.pow(2);
-        torch::Tensor score = -x / batchView(v, x);
-        return sde_->kind() == Sde::Kind::Ve ? score : -score * batchView(std, x);
-    }
-
-private:
-    std::unique_ptr<Sde> sde_;
-    bool continuous_;
-};
-
-std::unique_ptr<ScoreModel> oracleModel(const std::string &sde)
-{
-    ModelConfig config = loadPreset(sde == "vesde" ? "ve/cifar10_ncsnpp_continuous" : "vp/cifar10_ddpmpp_continuous");
-    config.training.sde = sde;
-    config.data.numChannels = 1;
-    config.data.imageSize = 16; // D = 256: the SNR rule of the Langevin corrector assumes many dimensions
-    config.data.centered = true;
-    return std::make_unique<ScoreModel>(config, std::make_shared<GaussianOracle>(config));
-}
 
 LoadedModel fixtureModel()
 {

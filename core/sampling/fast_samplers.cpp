@@ -1,0 +1,433 @@
+#include "sampling/fast_samplers.h"
+
+#include "model/score_model.h"
+#include "sampling/noise_schedule.h"
+#include "sampling/score_cache.h"
+#include "util/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace sde {
+
+namespace {
+
+// What every fast sampler shares: the model seen as a denoiser at a time, the schedule, the
+// noise streams, the NFE count and the per-step report.
+class FastRun {
+public:
+    FastRun(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
+            const SamplerCallback &onStep, const CancelToken *cancel)
+        : scoreModel(model), schedule(model.sde()), cache_(model), score_(cache_.scoreFn()), streams_(seed, batch),
+          onStep_(onStep), cancel_(cancel), batch_(batch),
+          eps(options.eps > 0.0 ? options.eps : model.config().samplingEps()), T(model.sde().T())
+    {
+        shape_ = model.sampleShape();
+        shape_.insert(shape_.begin(), batch);
+        floatOptions_ = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
+    }
+
+    // A prior sample at T, scaled by the temperature.
+    torch::Tensor prior(double temperature)
+    {
+        return streams_.randn(shape_, floatOptions_) * (scoreModel.sde().priorStd() * temperature);
+    }
+    torch::Tensor noiseLike(const torch::Tensor &x) { return streams_.randn(x); }
+
+    torch::Tensor times(double t, int64_t rows) const { return torch::full({rows}, t, floatOptions_); }
+
+    // x0(x, t) for a state at one time t; counted in the NFE.
+    torch::Tensor denoise(const torch::Tensor &x, double t)
+    {
+        torch::Tensor vt = times(t, x.size(0));
+        torch::Tensor s = score_(x, vt);
+        const double sigma = schedule.sigma(t);
+        return (x + sigma * sigma * s) / schedule.alpha(t);
+    }
+    // The score at per-sample times; counted in the NFE.
+    torch::Tensor score(const torch::Tensor &x, const torch::Tensor &t) { return score_(x, t); }
+
+    bool cancelled() const { return cancel_ && cancel_->requested(); }
+
+    // Reports a step with the state x at time t; `x0` is the estimate the step computed.
+    void report(int64_t step, int64_t total, double t, const torch::Tensor &x, const torch::Tensor &x0)
+    {
+        if (!onStep_)
+            return;
+        SamplerStep info;
+        info.step = step;
+        info.totalSteps = total;
+        info.t = t;
+        info.x = x;
+        info.nfe = cache_.evaluations();
+        info.denoised = [x0] { return x0; };
+        onStep_(info);
+    }
+    void report(int64_t step, double t, const torch::Tensor &x, const torch::Tensor &tPerSample)
+    {
+        if (!onStep_)
+            return;
+        SamplerStep info;
+        info.step = step;
+        info.t = t;
+        info.x = x;
+        info.nfe = cache_.evaluations();
+        info.denoised = cache_.tweedie(x, tPerSample);
+        onStep_(info);
+    }
+
+    SampleResult finish(const torch::Tensor &x, int64_t steps, bool completed) const
+    {
+        SampleResult result;
+        result.x = x;
+        result.samples = scoreModel.inverseScaler(x);
+        result.nfe = cache_.evaluations();
+        result.steps = steps;
+        result.completed = completed;
+        return result;
+    }
+
+    const ScoreModel &scoreModel;
+    NoiseSchedule schedule;
+
+private:
+    ScoreCache cache_;
+    ScoreFn score_;
+    NoiseStreams streams_;
+    SamplerCallback onStep_;
+    const CancelToken *cancel_;
+    torch::TensorOptions floatOptions_;
+    std::vector<int64_t> shape_;
+
+public:
+    const int64_t batch_;
+    const double eps;
+    const double T;
+};
+
+// n times from T to eps, uniform in lambda.
+std::vector<double> logSnrTimes(const FastRun &run, int64_t n)
+{
+    const double first = run.schedule.lambda(run.T);
+    const double last = run.schedule.lambda(run.eps);
+    std::vector<double> t(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        t[i] = i == 0 ? run.T : i == n - 1 ? run.eps
+                                           : run.schedule.timeOf(first + (last - first) * i / static_cast<double>(n - 1));
+    return t;
+}
+
+// DPM-Solver++ multistep (data prediction), orders 1 to 3.
+SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options, int order)
+{
+    const int64_t n = options.steps;
+    const std::vector<double> t = logSnrTimes(run, n);
+    std::vector<double> lambda(t.size());
+    for (size_t i = 0; i < t.size(); ++i)
+        lambda[i] = run.schedule.lambda(t[i]);
+    torch::Tensor x = run.prior(options.temperature);
+    std::vector<torch::Tensor> m; // the last three estimates, newest last
+    for (int64_t i = 0; i < n; ++i) {
+        if (run.cancelled())
+            return run.finish(x, i, false);
+        torch::Tensor x0 = run.denoise(x, t[i]);
+        if (i == n - 1) {
+            run.report(i + 1, n, t[i], x, x0);
+            return run.finish(x0, n, true);
+        }
+        m.push_back(x0);
+        if (m.size() > 3)
+            m.erase(m.begin());
+        // Lower orders while there is no history yet, and for the last steps of short runs.
+        int k = std::min<int>(order, static_cast<int>(i + 1));
+        if (n < 10)
+            k = std::min<int>(k, static_cast<int>(n - 1 - i));
+        const double h = lambda[i + 1] - lambda[i];
+        const double alphaNext = run.schedule.alpha(t[i + 1]);
+        const double phi1 = std::expm1(-h);
+        const torch::Tensor &m0 = m[m.size() - 1];
+        torch::Tensor next = (run.schedule.sigma(t[i + 1]) / run.schedule.sigma(t[i])) * x - alphaNext * phi1 * m0;
+        if (k == 2) {
+            const double r0 = (lambda[i] - lambda[i - 1]) / h;
+            next = next - 0.5 * alphaNext * phi1 * (m0 - m[m.size() - 2]) / r0;
+        } else if (k == 3) {
+            const double r0 = (lambda[i] - lambda[i - 1]) / h;
+            const double r1 = (lambda[i - 1] - lambda[i - 2]) / h;
+            torch::Tensor d10 = (m0 - m[m.size() - 2]) / r0;
+            torch::Tensor d11 = (m[m.size() - 2] - m[m.size() - 3]) / r1;
+            torch::Tensor d1 = d10 + (r0 / (r0 + r1)) * (d10 - d11);
+            torch::Tensor d2 = (d10 - d11) / (r0 + r1);
+            const double phi2 = phi1 / h + 1.0;
+            const double phi3 = phi2 / h - 0.5;
+            next = next + alphaNext * phi2 * d1 - alphaNext * phi3 * d2;
+        }
+        run.report(i + 1, n, t[i], x, x0);
+        x = next;
+    }
+    return run.finish(x, n, true); // not reached: n >= 2 ends on the final estimate
+}
+
+// DPM-Solver++(2S): the midpoint in lambda, two evaluations per step.
+SampleResult singlestepDpmSolver(FastRun &run, const FastSamplerOptions &options)
+{
+    const int64_t n = options.steps;
+    const std::vector<double> t = logSnrTimes(run, n);
+    torch::Tensor x = run.prior(options.temperature);
+    for (int64_t i = 0; i < n; ++i) {
+        if (run.cancelled())
+            return run.finish(x, i, false);
+        torch::Tensor x0 = run.denoise(x, t[i]);
+        if (i == n - 1) {
+            run.report(i + 1, n, t[i], x, x0);
+            return run.finish(x0, n, true);
+        }
+        const double lambdaNow = run.schedule.lambda(t[i]);
+        const double h = run.schedule.lambda(t[i + 1]) - lambdaNow;
+        const double s = run.schedule.timeOf(lambdaNow + 0.5 * h);
+        const double sigmaNow = run.schedule.sigma(t[i]);
+        torch::Tensor u =
+            (run.schedule.sigma(s) / sigmaNow) * x - run.schedule.alpha(s) * std::expm1(-0.5 * h) * x0;
+        torch::Tensor mid = run.denoise(u, s);
+        run.report(i + 1, n, t[i], x, x0);
+        x = (run.schedule.sigma(t[i + 1]) / sigmaNow) * x - run.schedule.alpha(t[i + 1]) * std::expm1(-h) * mid;
+    }
+    return run.finish(x, n, true);
+}
+
+// EDM's Heun sampler in the scaled state y = x / alpha with noise level sigma / alpha.
+SampleResult edmHeun(FastRun &run, const FastSamplerOptions &options)
+{
+    const int64_t n = options.steps;
+    const NoiseSchedule &schedule = run.schedule;
+    const double sigmaMax = schedule.scaledSigma(run.T);
+    const double sigmaMin = schedule.scaledSigma(run.eps);
+    const double inv = 1.0 / options.rho;
+    std::vector<double> sigmas(static_cast<size_t>(n));
+    std::vector<double> t(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const double f = static_cast<double>(i) / static_cast<double>(n - 1);
+        sigmas[i] = std::pow(std::pow(sigmaMax, inv) + f * (std::pow(sigmaMin, inv) - std::pow(sigmaMax, inv)),
+                             options.rho);
+        t[i] = i == 0 ? run.T : i == n - 1 ? run.eps : schedule.timeOf(-std::log(sigmas[i]));
+    }
+    // The denoiser at a scaled noise level: the model at the time of that level.
+    auto denoiser = [&](const torch::Tensor &y, double time) { return run.denoise(schedule.alpha(time) * y, time); };
+
+    torch::Tensor y = run.prior(options.temperature) / schedule.alpha(run.T);
+    const double gammaMax = std::sqrt(2.0) - 1.0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (run.cancelled())
+            return run.finish(schedule.alpha(t[i]) * y, i, false);
+        double sigma = sigmas[i];
+        double time = t[i];
+        if (options.churn > 0.0 && i < n - 1) {
+            const double gamma = std::min(options.churn / static_cast<double>(n), gammaMax);
+            const double raised = std::min(sigma * (1.0 + gamma), sigmaMax);
+            if (raised > sigma) {
+                y = y + std::sqrt(raised * raised - sigma * sigma) * run.noiseLike(y);
+                sigma = raised;
+                time = schedule.timeOf(-std::log(sigma));
+            }
+        }
+        torch::Tensor x0 = denoiser(y, time);
+        if (i == n - 1) {
+            run.report(i + 1, n, time, schedule.alpha(time) * y, x0);
+            return run.finish(x0, n, true); // the Euler step to sigma 0 lands on the estimate
+        }
+        const double next = sigmas[i + 1];
+        torch::Tensor slope = (y - x0) / sigma;
+        torch::Tensor euler = y + (next - sigma) * slope;
+        torch::Tensor x0Next = denoiser(euler, t[i + 1]);
+        torch::Tensor slopeNext = (euler - x0Next) / next;
+        run.report(i + 1, n, time, schedule.alpha(time) * y, x0);
+        y = y + (next - sigma) * 0.5 * (slope + slopeNext);
+    }
+    return run.finish(y, n, true);
+}
+
+// DDIM on times uniform in t.
+SampleResult ddim(FastRun &run, const FastSamplerOptions &options)
+{
+    const int64_t n = options.steps;
+    const NoiseSchedule &schedule = run.schedule;
+    torch::Tensor x = run.prior(options.temperature);
+    for (int64_t i = 0; i < n; ++i) {
+        const double t = run.T + (run.eps - run.T) * static_cast<double>(i) / static_cast<double>(n - 1);
+        if (run.cancelled())
+            return run.finish(x, i, false);
+        torch::Tensor x0 = run.denoise(x, t);
+        run.report(i + 1, n, t, x, x0);
+        if (i == n - 1)
+            return run.finish(x0, n, true);
+        const double next = run.T + (run.eps - run.T) * static_cast<double>(i + 1) / static_cast<double>(n - 1);
+        const double sigmaNext = schedule.sigma(next);
+        torch::Tensor noiseEstimate = (x - schedule.alpha(t) * x0) / schedule.sigma(t);
+        // The std of the fresh noise: eta times the DDPM posterior's, in log-SNR form.
+        const double c =
+            options.eta * sigmaNext * std::sqrt(std::max(0.0, -std::expm1(2.0 * (schedule.lambda(t) - schedule.lambda(next)))));
+        x = schedule.alpha(next) * x0 + std::sqrt(std::max(0.0, sigmaNext * sigmaNext - c * c)) * noiseEstimate;
+        if (c > 0.0)
+            x = x + c * run.noiseLike(x);
+    }
+    return run.finish(x, n, true);
+}
+
+// The reverse SDE with per-sample step sizes and error control.
+SampleResult adaptiveSde(FastRun &run, const FastSamplerOptions &options)
+{
+    constexpr double kSafety = 0.9;   // theta
+    constexpr double kExponent = 0.9; // r
+    constexpr double kFirstStep = 0.01;
+    constexpr int64_t kMaxTries = 100000;
+    const Sde &sde = run.scoreModel.sde();
+    torch::Tensor x = run.prior(options.temperature);
+    const int64_t batch = x.size(0);
+    const auto cpuDouble = torch::TensorOptions().dtype(torch::kFloat64);
+    torch::Tensor t = torch::full({batch}, run.T, cpuDouble);
+    torch::Tensor h = torch::full({batch}, kFirstStep, cpuDouble);
+    const int64_t dims = x[0].numel();
+    int64_t accepted = 0;
+
+    // The drift of the reverse SDE and its diffusion, at per-sample times.
+    auto reverse = [&](const torch::Tensor &state, const torch::Tensor &time) {
+        auto [f, g] = sde.sde(state, time);
+        torch::Tensor s = run.score(state, time);
+        return std::make_pair(f - batchView(g * g, state) * s, g);
+    };
+    for (int64_t tries = 0;; ++tries) {
+        torch::Tensor active = (t > run.eps + 1e-9).nonzero().flatten();
+        if (active.numel() == 0)
+            break;
+        if (tries >= kMaxTries)
+            throw Error("the adaptive sampler did not reach eps in " + std::to_string(kMaxTries) +
+                        " tries: loosen its tolerances");
+        if (run.cancelled())
+            return run.finish(x, accepted, false);
+        torch::Tensor noise = run.noiseLike(x); // every stream draws once per try, so each sample's noise is its own
+        const torch::Tensor index = active.to(x.device());
+        torch::Tensor xa = x.index_select(0, index);
+        torch::Tensor ta = t.index_select(0, active);
+        torch::Tensor ha = torch::min(h.index_select(0, active), ta - run.eps);
+        torch::Tensor z = noise.index_select(0, index);
+        torch::Tensor tNow = ta.to(x.options());
+        torch::Tensor tNext = (ta - ha).to(x.options());
+        torch::Tensor step = ha.to(x.options());
+        auto [drift, g] = reverse(xa, tNow);
+        torch::Tensor x1 = xa - batchView(step, xa) * drift + batchView(g * step.sqrt(), xa) * z;
+        auto [drift2, g2] = reverse(x1, tNext);
+        torch::Tensor x2 = xa - batchView(step, xa) * drift2 + batchView(g2 * step.sqrt(), xa) * z;
+        torch::Tensor better = 0.5 * (x1 + x2);
+        torch::Tensor scale = torch::clamp_min(options.rtol * torch::max(x1.abs(), xa.abs()), options.atol);
+        torch::Tensor error =
+            (((x1 - better) / scale).pow(2).reshape({xa.size(0), -1}).sum(1) / static_cast<double>(dims)).sqrt();
+        torch::Tensor errorCpu = error.to(torch::kCPU, torch::kFloat64);
+        if (!torch::isfinite(errorCpu).all().item<bool>())
+            throw Error("the adaptive sampler's state is not finite (NaN or infinity): the model fails here");
+        torch::Tensor accept = errorCpu <= 1.0;
+        torch::Tensor acceptDevice = accept.to(x.device());
+        x.index_copy_(0, index, torch::where(batchView(acceptDevice, xa), better, xa));
+        torch::Tensor tAfter = torch::where(accept, ta - ha, ta);
+        t.index_copy_(0, active, tAfter);
+        // The next step: theta h E^-r, never past eps.
+        torch::Tensor grown = kSafety * ha * errorCpu.clamp_min(1e-12).pow(-kExponent);
+        h.index_copy_(0, active, torch::min(grown, torch::clamp_min(tAfter - run.eps, 1e-12)));
+        if (accept.any().item<bool>()) {
+            ++accepted;
+            const double mean = t.mean().item<double>();
+            run.report(accepted, mean, x, t.to(x.options()));
+        }
+    }
+    // The last step: the Tweedie estimate at eps.
+    torch::Tensor x0 = run.denoise(x, run.eps);
+    return run.finish(x0, accepted, true);
+}
+
+const std::vector<std::pair<std::string, std::string>> &solverTable()
+{
+    static const std::vector<std::pair<std::string, std::string>> table{
+        {"dpm2m", "DPM-Solver++ 2M"}, {"dpm3m", "DPM-Solver++ 3M"}, {"dpm2s", "DPM-Solver++ 2S"},
+        {"edm", "EDM Heun"},          {"ddim", "DDIM"},             {"adaptive", "Adaptive reverse SDE"}};
+    return table;
+}
+
+} // namespace
+
+const std::vector<std::string> &fastSolverIds()
+{
+    static const std::vector<std::string> ids = [] {
+        std::vector<std::string> out;
+        for (const auto &entry : solverTable())
+            out.push_back(entry.first);
+        return out;
+    }();
+    return ids;
+}
+
+std::string fastSolverTitle(const std::string &solver)
+{
+    for (const auto &entry : solverTable())
+        if (entry.first == solver)
+            return entry.second;
+    return solver;
+}
+
+bool isFastSolver(const std::string &solver)
+{
+    const auto &ids = fastSolverIds();
+    return std::find(ids.begin(), ids.end(), solver) != ids.end();
+}
+
+int64_t plannedNfe(const std::string &solver, int64_t steps)
+{
+    if (solver == "adaptive")
+        return 0;
+    if (solver == "dpm2s" || solver == "edm")
+        return 2 * steps - 1;
+    return steps;
+}
+
+int64_t stepsForNfe(const std::string &solver, int64_t nfe)
+{
+    if (solver == "dpm2s" || solver == "edm")
+        return std::max<int64_t>(2, (nfe + 1) / 2);
+    return std::max<int64_t>(2, nfe);
+}
+
+SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
+                        const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    if (!isFastSolver(options.solver))
+        throw Error("unknown sampler \"" + options.solver + "\" (expected dpm2m, dpm3m, dpm2s, edm, ddim or adaptive)");
+    if (batch < 1)
+        throw Error("the batch size must be at least 1");
+    if (!(options.temperature > 0.0))
+        throw Error("the temperature must be positive");
+    if (options.solver != "adaptive" && options.steps < 2)
+        throw Error(fastSolverTitle(options.solver) + " needs at least 2 steps");
+    if (options.eta < 0.0 || options.eta > 1.0)
+        throw Error("DDIM's eta must be between 0 and 1");
+    if (options.churn < 0.0)
+        throw Error("EDM's churn must not be negative");
+    if (!(options.rho > 0.0))
+        throw Error("EDM's rho must be positive");
+    if (!(options.rtol > 0.0) || !(options.atol > 0.0))
+        throw Error("the adaptive sampler's tolerances must be positive");
+    torch::NoGradGuard noGrad;
+    FastRun run(model, batch, seed, options, onStep, cancel);
+    if (!(run.eps > 0.0 && run.eps < run.T))
+        throw Error("eps must be in (0, 1)");
+    if (options.solver == "dpm2m")
+        return multistepDpmSolver(run, options, 2);
+    if (options.solver == "dpm3m")
+        return multistepDpmSolver(run, options, 3);
+    if (options.solver == "dpm2s")
+        return singlestepDpmSolver(run, options);
+    if (options.solver == "edm")
+        return edmHeun(run, options);
+    if (options.solver == "ddim")
+        return ddim(run, options);
+    return adaptiveSde(run, options);
+}
+
+} // namespace sde

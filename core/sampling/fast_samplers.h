@@ -1,0 +1,60 @@
+#pragma once
+
+#include "sampling/sampling_types.h"
+
+#include <string>
+#include <vector>
+
+namespace sde {
+
+class ScoreModel;
+
+// Samplers that reach the reference's quality in tens of score evaluations instead of
+// thousands. All of them see the model through its denoiser, the Tweedie estimate
+// x0(x, t) = (x + sigma(t)^2 s(x, t)) / alpha(t), on the schedule x_t = alpha(t) x_0 + sigma(t) z
+// of any SDE (NoiseSchedule), and all end on that estimate at the last time eps, so a result
+// carries no leftover noise:
+//   dpm2m, dpm3m  DPM-Solver++ multistep of order 2 and 3 (Lu et al. 2022), steps uniform in
+//                 log-SNR; the first steps (and, below 10 steps, the last) use lower orders.
+//                 One evaluation per step.
+//   dpm2s         DPM-Solver++(2S), singlestep second order with the midpoint in log-SNR.
+//                 Two evaluations per step, one more at the end.
+//   edm           the Heun sampler of Karras et al. 2022 on the sigma^(1/rho) grid of the scaled
+//                 state x / alpha, with optional stochastic churn (S_churn; churn never raises
+//                 the noise above the prior's). Two evaluations per step, the last is one Euler
+//                 step to sigma 0.
+//   ddim          DDIM (Song et al. 2021) on steps uniform in t; eta 0 is deterministic, eta 1
+//                 ancestral sampling. One evaluation per step.
+//   adaptive      the reverse SDE with error control (Jolicoeur-Martineau et al. 2021): improved
+//                 Euler with a step size per sample, accepted while the L2 error scaled by
+//                 max(atol, rtol max(|x'|, |x|)) is at most 1; two evaluations per try, one more
+//                 for the final Tweedie step.
+struct FastSamplerOptions {
+    std::string solver = "dpm2m";
+    int64_t steps = 20;     // time points of the grid (see stepsForNfe); not used by adaptive
+    double eta = 0.0;       // ddim
+    double churn = 0.0;     // edm: S_churn (0: deterministic)
+    double rho = 7.0;       // edm
+    double rtol = 0.05;     // adaptive
+    double atol = 0.0078;   // adaptive (in the model's range)
+    double eps = 0.0;       // the last time; 0: 1e-5 for VE, 1e-3 otherwise
+    double temperature = 1.0;
+};
+
+// The solver ids, in the order the studio lists them, and a name for people.
+const std::vector<std::string> &fastSolverIds();
+std::string fastSolverTitle(const std::string &solver);
+bool isFastSolver(const std::string &solver);
+
+// Score evaluations of a run with `steps` grid points (0 for adaptive: it decides as it goes).
+int64_t plannedNfe(const std::string &solver, int64_t steps);
+// The most grid points whose run stays within `nfe` evaluations (at least the solver's minimum).
+int64_t stepsForNfe(const std::string &solver, int64_t nfe);
+
+// Samples `batch` images; sample i draws its prior (and, for edm with churn, ddim with eta > 0
+// and adaptive, all its noise) from a generator seeded with seed + i. `onStep` sees each step's
+// state in the model's range with its Tweedie estimate; `cancel` stops within one step.
+SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
+                        const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+} // namespace sde
