@@ -1,5 +1,7 @@
 #include "model/score_model.h"
 
+#include "nets/inference.h"
+
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
 #include "util/batch.h"
@@ -49,21 +51,41 @@ torch::Tensor ScoreModel::networkLabels(const torch::Tensor &t) const
     return t * static_cast<double>(s.N() - 1);
 }
 
-torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) const
+namespace {
+
+// The score by the reference's get_score_fn conventions (see the header).
+torch::Tensor scoreOf(const ScoreModel &model, const torch::Tensor &x, const torch::Tensor &t)
 {
-    const Sde &s = *sde_;
-    torch::Tensor labels = networkLabels(t);
-    torch::Tensor output = network_->forward(x, labels);
+    const Sde &s = model.sde();
+    torch::Tensor labels = model.networkLabels(t);
+    torch::Tensor output = model.network()->forward(x, labels);
     if (s.kind() == Sde::Kind::Ve)
         return output;
     torch::Tensor std;
-    if (continuous() || s.kind() == Sde::Kind::SubVp) {
+    if (model.continuous() || s.kind() == Sde::Kind::SubVp) {
         std = s.marginalStd(t);
     } else {
         const auto &vp = static_cast<const VpSde &>(s);
         std = vp.sqrtOneMinusAlphasCumprod().to(labels.device()).index_select(0, labels.to(torch::kLong));
     }
     return -output / batchView(std, output);
+}
+
+} // namespace
+
+torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) const
+{
+    if (useOneDnn(x)) {
+        // No gradient wanted: evaluate without autograd's bookkeeping, and hand back an ordinary
+        // tensor (callers may update it in place).
+        torch::Tensor s;
+        {
+            c10::InferenceMode inference;
+            s = scoreOf(*this, x, t);
+        }
+        return s.clone();
+    }
+    return scoreOf(*this, x, t);
 }
 
 ScoreFn ScoreModel::scoreFn() const

@@ -27,9 +27,19 @@ torch::Tensor AttnBlockImpl::forward(const torch::Tensor &x)
     torch::Tensor k = k_(normed).reshape({b, c, h * w});
     torch::Tensor v = v_(normed).reshape({b, c, h * w});
     // w[b, p, q] = <q_p, k_q> / sqrt(C), softmax over q; out[b, c, p] = sum_q w[b, p, q] v[b, c, q]
-    torch::Tensor weights = torch::bmm(q.transpose(1, 2), k) * std::pow(static_cast<double>(c), -0.5);
-    weights = torch::softmax(weights, -1);
-    torch::Tensor attended = torch::bmm(v, weights.transpose(1, 2)).reshape({b, c, h, w});
+    const double scale = std::pow(static_cast<double>(c), -0.5);
+    torch::Tensor attended;
+    if (useOneDnn(x)) {
+        std::vector<torch::Tensor> parts;
+        for (int64_t i = 0; i < b; ++i) {
+            torch::Tensor weights = torch::softmax(oneDnnMatmulTransposed(q[i].t(), k[i].t()) * scale, -1);
+            parts.push_back(oneDnnMatmulTransposed(v[i], weights));
+        }
+        attended = torch::stack(parts).reshape({b, c, h, w});
+    } else {
+        torch::Tensor weights = torch::softmax(torch::bmm(q.transpose(1, 2), k) * scale, -1);
+        attended = torch::bmm(v, weights.transpose(1, 2)).reshape({b, c, h, w});
+    }
     return residualSum(x, out_(attended), options_.skipRescale);
 }
 

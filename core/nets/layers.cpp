@@ -74,6 +74,8 @@ Conv2dImpl::Conv2dImpl(const Conv2dOptions &options) : options_(options)
 
 torch::Tensor Conv2dImpl::forward(const torch::Tensor &x)
 {
+    if (useOneDnn(x))
+        return packed_.run(x, weight, bias, options_.stride, options_.padding);
     const std::vector<int64_t> stride{options_.stride, options_.stride};
     const std::vector<int64_t> padding{options_.padding, options_.padding};
     return torch::conv2d(x, weight, bias, stride, padding);
@@ -95,7 +97,12 @@ DenseImpl::DenseImpl(int64_t in, int64_t out)
     bias = register_parameter("bias", zerosInit({out}));
 }
 
-torch::Tensor DenseImpl::forward(const torch::Tensor &x) { return torch::linear(x, weight, bias); }
+torch::Tensor DenseImpl::forward(const torch::Tensor &x)
+{
+    if (useOneDnn(x) && x.dim() == 2)
+        return at::mkldnn_linear(x.contiguous().to_mkldnn(), weight, bias).to_dense();
+    return torch::linear(x, weight, bias);
+}
 
 GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels) : groups_(groups)
 {
@@ -121,6 +128,8 @@ NinImpl::NinImpl(int64_t in, int64_t out, double initScale)
 
 torch::Tensor NinImpl::forward(const torch::Tensor &x)
 {
+    if (useOneDnn(x))
+        return packed_.runChannelMix(x, W, b);
     // [B, C, H, W] -> [B, H, W, C] x [C, out] -> [B, out, H, W]
     torch::Tensor y = torch::matmul(x.permute({0, 2, 3, 1}), W) + b;
     return y.permute({0, 3, 1, 2});

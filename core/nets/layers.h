@@ -1,5 +1,7 @@
 #pragma once
 
+#include "nets/inference.h"
+
 #include <torch/torch.h>
 
 #include <string>
@@ -52,6 +54,7 @@ public:
 
 private:
     Conv2dOptions options_;
+    PrepackedConv packed_;
 };
 TORCH_MODULE(Conv2d);
 
@@ -95,6 +98,9 @@ public:
 
     torch::Tensor W;
     torch::Tensor b;
+
+private:
+    PrepackedConv packed_;
 };
 TORCH_MODULE(Nin);
 

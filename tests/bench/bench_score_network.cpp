@@ -1,7 +1,12 @@
 // Score-network evaluations per second and peak memory on the CPU, for the CIFAR-10 NCSN++
-// continuous config (random weights), at batch 1, 8 and 64.
+// continuous config (random weights), at batch 1, 8 and 64, on the plain eager path (as the
+// reference evaluates) and on the oneDNN inference path (nets/inference.h), with the GFLOP/s
+// reached (one forward pass of that config is 21.8 GFLOP; --gflop for others) against the
+// machine's peak: nominal (cores x clock x 32 FP32 FLOP per cycle: two 256-bit FMA pipes) and the
+// best rate of one large oneDNN convolution measured here.
 //
 //   build/tests/bench/bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N]
+//                                         [--paths plain,onednn] [--gflop G]
 //
 // Threads: --threads, else OMP_NUM_THREADS, else all hardware threads.
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
@@ -9,6 +14,7 @@
 // each batch size, and its growth over the resident set before that batch.
 #include "model/config.h"
 #include "model/score_model.h"
+#include "nets/inference.h"
 #include "util/device.h"
 
 #include "bench_support.h"
@@ -18,13 +24,50 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 using sde::bench::parseList;
 using sde::bench::procStatusKb;
 using sde::bench::resetPeakRss;
+
+namespace {
+
+// The clock /proc/cpuinfo reports, in GHz (0 when unknown).
+double nominalGhz()
+{
+    std::ifstream info("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(info, line))
+        if (line.rfind("cpu MHz", 0) == 0)
+            return std::stod(line.substr(line.find(':') + 1)) / 1000.0;
+    return 0.0;
+}
+
+// GFLOP/s of a 256-channel 3x3 convolution on 8 images of 32x32 through oneDNN: about the best
+// rate this machine's convolution kernels reach.
+double bestConvolutionRate(double seconds)
+{
+    torch::NoGradGuard noGrad;
+    torch::Tensor x = torch::randn({8, 256, 32, 32});
+    torch::Tensor w = torch::randn({256, 256, 3, 3});
+    auto run = [&] { return at::mkldnn_convolution(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 1); };
+    run();
+    int n = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0.0;
+    while (n < 3 || elapsed < seconds) {
+        run();
+        ++n;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return 2.0 * 8 * 256 * 256 * 9 * 32 * 32 * n / elapsed / 1e9;
+}
+
+} // namespace
 
 
 int main(int argc, char **argv)
@@ -33,6 +76,8 @@ int main(int argc, char **argv)
     std::vector<int64_t> batches{1, 8, 64};
     double seconds = 20.0;
     int threads = 0;
+    double gflop = 0.0;
+    std::vector<std::string> paths{"plain", "onednn"};
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto next = [&]() -> std::string {
@@ -50,8 +95,16 @@ int main(int argc, char **argv)
             seconds = std::stod(next());
         else if (arg == "--threads")
             threads = std::stoi(next());
-        else {
-            std::cerr << "usage: bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N]\n";
+        else if (arg == "--gflop")
+            gflop = std::stod(next());
+        else if (arg == "--paths") {
+            paths.clear();
+            std::stringstream list(next());
+            for (std::string item; std::getline(list, item, ',');)
+                paths.push_back(item);
+        } else {
+            std::cerr << "usage: bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N] "
+                         "[--paths plain,onednn] [--gflop G]\n";
             return 2;
         }
     }
@@ -64,33 +117,50 @@ int main(int argc, char **argv)
         torch::NoGradGuard noGrad;
         const auto shape = model.sampleShape();
 
-        std::printf("SDE Studio %s, LibTorch %s, %d threads\n", SDE_VERSION, TORCH_VERSION, at::get_num_threads());
-        std::printf("config %s: %s, %s, %lld parameters, input %lldx%lldx%lld, plain eager evaluation\n\n",
+        if (gflop <= 0.0 && preset == "ve/cifar10_ncsnpp_continuous")
+            gflop = 21.8;
+        const int cores = at::get_num_threads();
+        const double nominal = cores * nominalGhz() * 32.0;
+        std::printf("SDE Studio %s, LibTorch %s, %d threads\n", SDE_VERSION, TORCH_VERSION, cores);
+        std::printf("config %s: %s, %s, %lld parameters, input %lldx%lldx%lld, %.1f GFLOP per image\n",
                     preset.c_str(), config.architectureName().c_str(), config.sdeDescription().c_str(),
                     static_cast<long long>(model.parameterCount()), static_cast<long long>(shape[0]),
-                    static_cast<long long>(shape[1]), static_cast<long long>(shape[2]));
-        std::printf("%6s %8s %12s %14s %16s %14s %14s\n", "batch", "evals", "ms/eval", "evals/s", "images/s",
-                    "peak RSS MiB", "growth MiB");
-        for (int64_t batch : batches) {
-            torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]});
-            torch::Tensor t = torch::rand({batch}) * (1.0 - 1e-5) + 1e-5;
-            const long before = procStatusKb("VmRSS");
-            resetPeakRss();
-            model.score(x, t); // warm-up
-            int evaluations = 0;
-            const auto start = std::chrono::steady_clock::now();
-            double elapsed = 0.0;
-            while (evaluations < 2 || elapsed < seconds) {
-                torch::Tensor s = model.score(x, t);
-                ++evaluations;
-                elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                    static_cast<long long>(shape[1]), static_cast<long long>(shape[2]), gflop);
+        const double best = bestConvolutionRate(std::min(seconds, 5.0));
+        std::printf("peak: nominal %.0f GFLOP/s (%d cores x %.2f GHz x 32 FLOP/cycle); best oneDNN convolution "
+                    "measured %.0f GFLOP/s\n",
+                    nominal, cores, nominalGhz(), best);
+        std::printf("reference (PyTorch 1.13 eager, CPU, 2 threads, measured on this machine type): 1.09 evals/s at "
+                    "batch 1, 2.39 images/s at batch 8\n\n");
+        std::printf("%-7s %6s %8s %10s %10s %10s %10s %11s %10s %10s\n", "path", "batch", "evals", "ms/eval",
+                    "evals/s", "images/s", "GFLOP/s", "% of best", "peak MiB", "growth MiB");
+        for (const std::string &pathName : paths) {
+            const sde::EvaluationPath path =
+                pathName == "plain" ? sde::EvaluationPath::Plain : sde::EvaluationPath::OneDnn;
+            sde::EvaluationPathScope scope(path);
+            for (int64_t batch : batches) {
+                torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]});
+                torch::Tensor t = torch::rand({batch}) * (1.0 - 1e-5) + 1e-5;
+                const long before = procStatusKb("VmRSS");
+                resetPeakRss();
+                model.score(x, t); // warm-up (and, on the oneDNN path, the weights' prepacking)
+                int evaluations = 0;
+                const auto start = std::chrono::steady_clock::now();
+                double elapsed = 0.0;
+                while (evaluations < 2 || elapsed < seconds) {
+                    torch::Tensor s = model.score(x, t);
+                    ++evaluations;
+                    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                }
+                const long peak = procStatusKb("VmHWM");
+                const double perEval = elapsed / evaluations;
+                const double rate = gflop * static_cast<double>(batch) / perEval;
+                std::printf("%-7s %6lld %8d %10.1f %10.3f %10.3f %10.1f %10.0f%% %10.1f %10.1f\n", pathName.c_str(),
+                            static_cast<long long>(batch), evaluations, perEval * 1000.0, 1.0 / perEval,
+                            static_cast<double>(batch) / perEval, rate, 100.0 * rate / best, peak / 1024.0,
+                            (peak - before) / 1024.0);
+                std::fflush(stdout);
             }
-            const long peak = procStatusKb("VmHWM");
-            const double perEval = elapsed / evaluations;
-            std::printf("%6lld %8d %12.1f %14.3f %16.3f %14.1f %14.1f\n", static_cast<long long>(batch), evaluations,
-                        perEval * 1000.0, 1.0 / perEval, static_cast<double>(batch) / perEval, peak / 1024.0,
-                        (peak - before) / 1024.0);
-            std::fflush(stdout);
         }
     } catch (const std::exception &e) {
         std::cerr << "error: " << e.what() << "\n";
