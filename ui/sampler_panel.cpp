@@ -158,6 +158,11 @@ void SamplerPanel::updateVisibility()
 {
     const QString method = methodId();
     pages_->setCurrentIndex(method == "pc" ? 0 : method == "ode" ? 1 : 2);
+    // The stack takes the height of the page in view only, so the rows below follow it.
+    for (int i = 0; i < pages_->count(); ++i)
+        pages_->widget(i)->setSizePolicy(QSizePolicy::Preferred,
+                                         i == pages_->currentIndex() ? QSizePolicy::Preferred : QSizePolicy::Ignored);
+    pages_->adjustSize();
     const bool adaptive = method == "adaptive";
     fastForm_->setRowVisible(fastNfe_, !adaptive);
     fastForm_->setRowVisible(eta_, method == "ddim");

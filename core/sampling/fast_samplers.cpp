@@ -28,9 +28,11 @@ public:
         floatOptions_ = torch::TensorOptions().dtype(torch::kFloat32).device(model.device());
     }
 
-    // A prior sample at T, scaled by the temperature.
+    // The start at T, scaled by the temperature: a prior sample, or the given latent.
     torch::Tensor prior(double temperature)
     {
+        if (latent.defined())
+            return latent.to(floatOptions_) * temperature;
         return streams_.randn(shape_, floatOptions_) * (scoreModel.sde().priorStd() * temperature);
     }
     torch::Tensor noiseLike(const torch::Tensor &x) { return streams_.randn(x); }
@@ -104,6 +106,7 @@ public:
     const int64_t batch_;
     const double eps;
     const double T;
+    torch::Tensor latent; // when set, the start instead of a prior sample
 };
 
 // n times from T to eps, uniform in lambda.
@@ -394,8 +397,10 @@ int64_t stepsForNfe(const std::string &solver, int64_t nfe)
     return std::max<int64_t>(2, nfe);
 }
 
-SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
-                        const SamplerCallback &onStep, const CancelToken *cancel)
+namespace {
+
+SampleResult runFast(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
+                     const SamplerCallback &onStep, const CancelToken *cancel, const torch::Tensor &latent)
 {
     if (!isFastSolver(options.solver))
         throw Error("unknown sampler \"" + options.solver + "\" (expected dpm2m, dpm3m, dpm2s, edm, ddim or adaptive)");
@@ -415,6 +420,7 @@ SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, c
         throw Error("the adaptive sampler's tolerances must be positive");
     torch::NoGradGuard noGrad;
     FastRun run(model, batch, seed, options, onStep, cancel);
+    run.latent = latent;
     if (!(run.eps > 0.0 && run.eps < run.T))
         throw Error("eps must be in (0, 1)");
     if (options.solver == "dpm2m")
@@ -428,6 +434,23 @@ SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, c
     if (options.solver == "ddim")
         return ddim(run, options);
     return adaptiveSde(run, options);
+}
+
+} // namespace
+
+SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
+                        const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    return runFast(model, batch, seed, options, onStep, cancel, {});
+}
+
+SampleResult fastSampleFrom(const ScoreModel &model, const torch::Tensor &latent, const FastSamplerOptions &options,
+                            const SamplerCallback &onStep, const CancelToken *cancel, uint64_t seed)
+{
+    std::vector<int64_t> expected = model.sampleShape();
+    if (latent.dim() != static_cast<int64_t>(expected.size()) + 1 || latent.sizes().slice(1).vec() != expected)
+        throw Error("the latent has the wrong shape for this model");
+    return runFast(model, latent.size(0), seed, options, onStep, cancel, latent);
 }
 
 } // namespace sde

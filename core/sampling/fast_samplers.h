@@ -57,4 +57,11 @@ int64_t stepsForNfe(const std::string &solver, int64_t nfe);
 SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
+// The same from a given state at T (a latent of the probability-flow ODE, e.g. from
+// encodeLatent) instead of a prior sample; the temperature scales it. The deterministic
+// samplers decode the latent; the stochastic ones draw their noise from seed + i.
+SampleResult fastSampleFrom(const ScoreModel &model, const torch::Tensor &latent, const FastSamplerOptions &options,
+                            const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr,
+                            uint64_t seed = 0);
+
 } // namespace sde

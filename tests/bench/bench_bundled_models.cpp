@@ -21,6 +21,8 @@
 #include "train/trainer.h"
 #include "util/device.h"
 
+#include "fmnist_quality.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -37,20 +39,8 @@ double secondsSince(Clock::time_point start)
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-constexpr double kFeatureTime = 1e-3;
-
-torch::Tensor classifierFeatures(LoadedClassifier &classifier, const torch::Tensor &images01)
-{
-    torch::NoGradGuard noGrad;
-    const bool centered = classifier.config().scoreConfig.data.centered;
-    std::vector<torch::Tensor> parts;
-    for (int64_t start = 0; start < images01.size(0); start += 256) {
-        torch::Tensor x = images01.slice(0, start, start + 256);
-        x = centered ? x * 2.0 - 1.0 : x;
-        parts.push_back(classifier.network->features(x, torch::full({x.size(0)}, kFeatureTime)));
-    }
-    return torch::cat(parts);
-}
+using bench::classifierFeatures;
+using bench::kFeatureTime;
 
 torch::Tensor generate(const ScoreModel &model, int64_t count, int64_t steps, uint64_t seed)
 {

@@ -163,6 +163,35 @@ private Q_SLOTS:
         QVERIFY((a - b).abs().max().item<double>() <= 1.0 / 255.0 + 1e-6);
     }
 
+    void fastSamplersWriteTheirSettings()
+    {
+        // The bundled Fashion-MNIST model at 10 evaluations: the PNG records the sampler, and the
+        // recorded settings make the same image again.
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        Run run = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--nfe", "10", "--seed",
+                                  "3", "-o", dir + "/a"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE)"), qPrintable(run.err));
+        auto text = readPngText((dir + "/a/sample-3.png").toStdString());
+        Json record = Json::parse(text.at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("method").asString(), std::string("dpm3m"));
+        QCOMPARE(record.at("sampling").at("fast").at("steps").asInt(), int64_t(10));
+        QCOMPARE(record.at("nfe").asInt(), int64_t(10));
+        Run again = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--steps", "10",
+                                    "--seed", "3", "-o", dir + "/b"});
+        QCOMPARE(again.exitCode, 0);
+        torch::Tensor a = loadImage((dir + "/a/sample-3.png").toStdString());
+        torch::Tensor b = loadImage((dir + "/b/sample-3.png").toStdString());
+        QVERIFY(torch::equal(a, b));
+        // A garment, not noise: Fashion-MNIST images are mostly black background.
+        QVERIFY2(a.mean().item<double>() < 0.6, "the sample is not a Fashion-MNIST-like image");
+
+        Run edm = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "edm", "--nfe", "9", "--churn",
+                                  "5", "--seed", "3", "-o", dir + "/c"});
+        QCOMPARE(edm.exitCode, 0);
+        QVERIFY2(edm.err.contains("EDM Heun, 5 steps (9 NFE), rho 7, churn 5"), qPrintable(edm.err));
+    }
+
     void sampleAndBpdRefuseBadInput_data()
     {
         QTest::addColumn<QStringList>("arguments");
@@ -173,6 +202,12 @@ private Q_SLOTS:
                                  << "--batch";
         QTest::newRow("bad sampler") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--sampler", "magic"}
                                      << "--sampler";
+        QTest::newRow("eta above 1") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
+                                                    "--sampler", "ddim", "--eta", "1.5"}
+                                     << "--eta";
+        QTest::newRow("nfe too small") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
+                                                      "--sampler", "dpm2m", "--nfe", "1"}
+                                       << "--nfe";
         QTest::newRow("bad number") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--snr", "high"}
                                     << "--snr needs a number";
         QTest::newRow("ancestral sub-VP") << QStringList{"sample", "--model", ckpt, "--config", "subvp/cifar10_ddpmpp_continuous",

@@ -1,6 +1,7 @@
 // Screenshots of the studio, one per workspace, each after a short run of its own: run it under
 // Xvfb (xvfb-run) to see the studio as a person does.
-//   studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO]
+//   studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO] [SAMPLER]
+// With SAMPLER (a fast sampler: dpm2m, edm, ...) only Generate is shot, with STEPS evaluations.
 // Generate samples with MODEL (default fashion-mnist); Inpaint fills a stroke across sample 1;
 // Interpolate slides from sample 1 to sample 2; Likelihood measures four samples; Colorize loads
 // the bundled photo-rgb model and colorizes PHOTO (a color photograph, default one of
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
     QApplication::setApplicationName("studio_screenshots");
     app.setStyle(QStyleFactory::create("Fusion"));
     if (argc < 2) {
-        std::cerr << "usage: studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO]\n";
+        std::cerr << "usage: studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO] [SAMPLER]\n";
         return 2;
     }
     installLogging();
@@ -80,13 +81,20 @@ int main(int argc, char **argv)
     panel->findChild<QComboBox *>("corrector")->setCurrentText("none");
     panel->findChild<QSpinBox *>("steps")->setValue(steps);
     panel->findChild<QSpinBox *>("frameEvery")->setValue(std::max(1, steps / 50));
+    const QString sampler = argc > 5 ? argv[5] : "";
+    if (!sampler.isEmpty()) {
+        auto *method = panel->findChild<QComboBox *>("samplerMethod");
+        method->setCurrentIndex(method->findData(sampler));
+        panel->findChild<QSpinBox *>("fastNfe")->setValue(steps);
+        panel->findChild<QSpinBox *>("frameEvery")->setValue(1);
+    }
     QSignalSpy finished(&window, &MainWindow::generationFinished);
     window.generate();
     if (!finished.wait(600000))
         return 1;
     window.scrubber()->setCurrentFrame(window.scrubber()->frameCount() / 2);
     shoot(window, folder, window.workspaces()->widget(0));
-    if (window.model()->config().isPointModel())
+    if (window.model()->config().isPointModel() || !sampler.isEmpty())
         return 0;
 
     // Inpaint: a stroke across sample 1, four variants.

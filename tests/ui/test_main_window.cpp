@@ -113,6 +113,42 @@ private Q_SLOTS:
         QVERIFY(!QFileInfo::exists(folder + "/trajectory.avi.partial.avi"));
     }
 
+    void fastSamplerFromTheDock()
+    {
+        MainWindow window;
+        QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
+        auto *panel = window.samplerPanel();
+        auto *method = panel->findChild<QComboBox *>("samplerMethod");
+        const int index = method->findText("DPM-Solver++ 2S");
+        QVERIFY(index >= 0);
+        method->setCurrentIndex(index);
+        panel->findChild<QSpinBox *>("fastNfe")->setValue(10);
+        panel->findChild<QSpinBox *>("batch")->setValue(2);
+        panel->findChild<QSpinBox *>("frameEvery")->setValue(1);
+        // Two evaluations per step and one at the end: 10 allows 5 steps, 9 evaluations.
+        QCOMPARE(panel->findChild<QLabel *>("nfeEstimate")->text(), QString("9 score evaluations"));
+        QVERIFY(panel->findChild<QSpinBox *>("fastNfe")->isVisibleTo(panel));
+        QVERIFY(!panel->findChild<QDoubleSpinBox *>("ddimEta")->isVisibleTo(panel));
+        SamplingSettings settings = panel->settings();
+        QCOMPARE(settings.method, std::string("dpm2s"));
+        QCOMPARE(settings.fast.steps, int64_t(5));
+        // The dock's state comes back as it was.
+        const QString state = panel->saveState();
+        method->setCurrentIndex(0);
+        panel->restoreState(state);
+        QCOMPARE(panel->settings().method, std::string("dpm2s"));
+        QCOMPARE(panel->findChild<QSpinBox *>("fastNfe")->value(), 9);
+
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(120000));
+        const GenerationResult &result = window.lastResult();
+        QVERIFY(result.completed);
+        QCOMPARE(result.nfe, int64_t(9));
+        QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+        QCOMPARE(window.scrubber()->frameCount(), 5); // one frame per step
+    }
+
     void cancelStopsWithinOneStepAndKeepsTheFrames()
     {
         MainWindow window;
