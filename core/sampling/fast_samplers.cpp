@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 namespace sde {
@@ -121,16 +122,13 @@ std::vector<double> logSnrTimes(const FastRun &run, int64_t n)
     return t;
 }
 
-// DPM-Solver++ multistep (data prediction), orders 1 to 3.
-SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options, int order)
+// The loop the grid samplers share: at each time t[i] the estimate x0 of the state; at the last
+// time that estimate is the result, before it `advance(i, x, x0)` gives the state at t[i + 1].
+using Advance = std::function<torch::Tensor(int64_t i, const torch::Tensor &x, const torch::Tensor &x0)>;
+SampleResult walkGrid(FastRun &run, const std::vector<double> &t, double temperature, const Advance &advance)
 {
-    const int64_t n = options.steps;
-    const std::vector<double> t = logSnrTimes(run, n);
-    std::vector<double> lambda(t.size());
-    for (size_t i = 0; i < t.size(); ++i)
-        lambda[i] = run.schedule.lambda(t[i]);
-    torch::Tensor x = run.prior(options.temperature);
-    std::vector<torch::Tensor> m; // the last three estimates, newest last
+    const int64_t n = static_cast<int64_t>(t.size());
+    torch::Tensor x = run.prior(temperature);
     for (int64_t i = 0; i < n; ++i) {
         if (run.cancelled())
             return run.finish(x, i, false);
@@ -139,6 +137,23 @@ SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options,
             run.report(i + 1, n, t[i], x, x0);
             return run.finish(x0, n, true);
         }
+        torch::Tensor next = advance(i, x, x0);
+        run.report(i + 1, n, t[i], x, x0);
+        x = next;
+    }
+    return run.finish(x, n, true); // not reached: a grid has at least 2 times
+}
+
+// DPM-Solver++ multistep (data prediction), orders 1 to 3.
+SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options, int order)
+{
+    const int64_t n = options.steps;
+    const std::vector<double> t = logSnrTimes(run, n);
+    std::vector<double> lambda(t.size());
+    for (size_t i = 0; i < t.size(); ++i)
+        lambda[i] = run.schedule.lambda(t[i]);
+    std::vector<torch::Tensor> m; // the last three estimates, newest last
+    return walkGrid(run, t, options.temperature, [&](int64_t i, const torch::Tensor &x, const torch::Tensor &x0) {
         m.push_back(x0);
         if (m.size() > 3)
             m.erase(m.begin());
@@ -165,37 +180,24 @@ SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options,
             const double phi3 = phi2 / h - 0.5;
             next = next + alphaNext * phi2 * d1 - alphaNext * phi3 * d2;
         }
-        run.report(i + 1, n, t[i], x, x0);
-        x = next;
-    }
-    return run.finish(x, n, true); // not reached: n >= 2 ends on the final estimate
+        return next;
+    });
 }
 
 // DPM-Solver++(2S): the midpoint in lambda, two evaluations per step.
 SampleResult singlestepDpmSolver(FastRun &run, const FastSamplerOptions &options)
 {
-    const int64_t n = options.steps;
-    const std::vector<double> t = logSnrTimes(run, n);
-    torch::Tensor x = run.prior(options.temperature);
-    for (int64_t i = 0; i < n; ++i) {
-        if (run.cancelled())
-            return run.finish(x, i, false);
-        torch::Tensor x0 = run.denoise(x, t[i]);
-        if (i == n - 1) {
-            run.report(i + 1, n, t[i], x, x0);
-            return run.finish(x0, n, true);
-        }
-        const double lambdaNow = run.schedule.lambda(t[i]);
-        const double h = run.schedule.lambda(t[i + 1]) - lambdaNow;
-        const double s = run.schedule.timeOf(lambdaNow + 0.5 * h);
-        const double sigmaNow = run.schedule.sigma(t[i]);
-        torch::Tensor u =
-            (run.schedule.sigma(s) / sigmaNow) * x - run.schedule.alpha(s) * std::expm1(-0.5 * h) * x0;
+    const std::vector<double> t = logSnrTimes(run, options.steps);
+    const NoiseSchedule &schedule = run.schedule;
+    return walkGrid(run, t, options.temperature, [&](int64_t i, const torch::Tensor &x, const torch::Tensor &x0) {
+        const double lambdaNow = schedule.lambda(t[i]);
+        const double h = schedule.lambda(t[i + 1]) - lambdaNow;
+        const double s = schedule.timeOf(lambdaNow + 0.5 * h);
+        const double sigmaNow = schedule.sigma(t[i]);
+        torch::Tensor u = (schedule.sigma(s) / sigmaNow) * x - schedule.alpha(s) * std::expm1(-0.5 * h) * x0;
         torch::Tensor mid = run.denoise(u, s);
-        run.report(i + 1, n, t[i], x, x0);
-        x = (run.schedule.sigma(t[i + 1]) / sigmaNow) * x - run.schedule.alpha(t[i + 1]) * std::expm1(-h) * mid;
-    }
-    return run.finish(x, n, true);
+        return (schedule.sigma(t[i + 1]) / sigmaNow) * x - schedule.alpha(t[i + 1]) * std::expm1(-h) * mid;
+    });
 }
 
 // EDM's Heun sampler in the scaled state y = x / alpha with noise level sigma / alpha.
@@ -254,26 +256,20 @@ SampleResult ddim(FastRun &run, const FastSamplerOptions &options)
 {
     const int64_t n = options.steps;
     const NoiseSchedule &schedule = run.schedule;
-    torch::Tensor x = run.prior(options.temperature);
-    for (int64_t i = 0; i < n; ++i) {
-        const double t = run.T + (run.eps - run.T) * static_cast<double>(i) / static_cast<double>(n - 1);
-        if (run.cancelled())
-            return run.finish(x, i, false);
-        torch::Tensor x0 = run.denoise(x, t);
-        run.report(i + 1, n, t, x, x0);
-        if (i == n - 1)
-            return run.finish(x0, n, true);
-        const double next = run.T + (run.eps - run.T) * static_cast<double>(i + 1) / static_cast<double>(n - 1);
+    std::vector<double> t(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        t[i] = run.T + (run.eps - run.T) * static_cast<double>(i) / static_cast<double>(n - 1);
+    return walkGrid(run, t, options.temperature, [&](int64_t i, const torch::Tensor &x, const torch::Tensor &x0) {
+        const double now = t[i], next = t[i + 1];
         const double sigmaNext = schedule.sigma(next);
-        torch::Tensor noiseEstimate = (x - schedule.alpha(t) * x0) / schedule.sigma(t);
+        torch::Tensor noiseEstimate = (x - schedule.alpha(now) * x0) / schedule.sigma(now);
         // The std of the fresh noise: eta times the DDPM posterior's, in log-SNR form.
-        const double c =
-            options.eta * sigmaNext * std::sqrt(std::max(0.0, -std::expm1(2.0 * (schedule.lambda(t) - schedule.lambda(next)))));
-        x = schedule.alpha(next) * x0 + std::sqrt(std::max(0.0, sigmaNext * sigmaNext - c * c)) * noiseEstimate;
-        if (c > 0.0)
-            x = x + c * run.noiseLike(x);
-    }
-    return run.finish(x, n, true);
+        const double c = options.eta * sigmaNext *
+                         std::sqrt(std::max(0.0, -std::expm1(2.0 * (schedule.lambda(now) - schedule.lambda(next)))));
+        torch::Tensor out =
+            schedule.alpha(next) * x0 + std::sqrt(std::max(0.0, sigmaNext * sigmaNext - c * c)) * noiseEstimate;
+        return c > 0.0 ? out + c * run.noiseLike(x) : out;
+    });
 }
 
 // The reverse SDE with per-sample step sizes and error control.

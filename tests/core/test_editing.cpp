@@ -8,20 +8,15 @@
 #include "model/score_model.h"
 #include "util/error.h"
 
+#include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
 
 using namespace sde;
+using sde::test::fixtureModel;
 
 namespace {
-
-LoadedModel fixtureModel(const std::string &name)
-{
-    LoadOptions options;
-    options.config = test::fixtureDir(name) + "/config.json";
-    return loadModelFile(test::fixtureDir(name) + "/checkpoint.pth", options);
-}
 
 // Two classes of VP-model data: N(-mu 1, s^2 I) and N(+mu 1, s^2 I) with equal weights. The
 // network makes the mixture's score exact; `logits` is the exact noisy classifier p_t(y | x).

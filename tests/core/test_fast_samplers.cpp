@@ -11,6 +11,7 @@
 #include "util/error.h"
 
 #include "gaussian_oracle.h"
+#include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
@@ -45,12 +46,6 @@ double flowError(const std::string &sde, const std::string &solver, int64_t nfe)
     return (r.x - exactFlowEnd(*model, 8, 5)).abs().max().item<double>() / kDataStd;
 }
 
-LoadedModel fixtureModel()
-{
-    LoadOptions options;
-    options.config = test::fixtureDir("ncsnpp_ve_small") + "/config.json";
-    return loadModelFile(test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth", options);
-}
 
 } // namespace
 
@@ -184,7 +179,7 @@ private Q_SLOTS:
     void reproducibleAndIndependentOfTheBatch()
     {
         QFETCH(QString, solver);
-        LoadedModel loaded = fixtureModel();
+        LoadedModel loaded = test::fixtureModel("ncsnpp_ve_small");
         FastSamplerOptions options;
         options.solver = solver.toStdString();
         options.steps = 4;

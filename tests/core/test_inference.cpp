@@ -9,20 +9,15 @@
 #include "model/score_model.h"
 #include "nets/inference.h"
 
+#include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
 
 using namespace sde;
+using sde::test::fixtureModel;
 
 namespace {
-
-LoadedModel fixtureModel(const std::string &name)
-{
-    LoadOptions options;
-    options.config = test::fixtureDir(name) + "/config.json";
-    return loadModelFile(test::fixtureDir(name) + "/checkpoint.pth", options);
-}
 
 std::pair<torch::Tensor, torch::Tensor> inputsFor(const ScoreModel &model, int64_t batch)
 {

@@ -9,6 +9,7 @@
 #include "util/error.h"
 
 #include "gaussian_oracle.h"
+#include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
@@ -16,17 +17,6 @@
 using namespace sde;
 using sde::test::kDataStd;
 using sde::test::oracleModel;
-
-namespace {
-
-LoadedModel fixtureModel()
-{
-    LoadOptions options;
-    options.config = test::fixtureDir("ncsnpp_ve_small") + "/config.json";
-    return loadModelFile(test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth", options);
-}
-
-} // namespace
 
 class TestSampling : public QObject {
     Q_OBJECT
@@ -92,7 +82,7 @@ private Q_SLOTS:
 
     void sameSeedSameSamplesAndBatchIndependence()
     {
-        LoadedModel loaded = fixtureModel();
+        LoadedModel loaded = test::fixtureModel("ncsnpp_ve_small");
         PcSamplerOptions options = PcSamplerOptions::fromConfig(loaded.model->config());
         options.steps = 8;
         SampleResult a = pcSample(*loaded.model, 3, 42, options);
@@ -157,7 +147,7 @@ private Q_SLOTS:
 
     void callbackSeesEveryStepAndCancelStopsWithinOne()
     {
-        LoadedModel loaded = fixtureModel();
+        LoadedModel loaded = test::fixtureModel("ncsnpp_ve_small");
         PcSamplerOptions options = PcSamplerOptions::fromConfig(loaded.model->config());
         options.steps = 12;
         CancelToken cancel;
