@@ -8,14 +8,26 @@
 
 namespace sde {
 
-torch::Tensor hutchinsonDivergence(const std::function<torch::Tensor(const torch::Tensor &)> &f, const torch::Tensor &x,
-                                   const torch::Tensor &probe)
+namespace {
+
+// f(x) and its Hutchinson divergence, from one forward and one backward pass.
+std::pair<torch::Tensor, torch::Tensor> valueAndDivergence(const std::function<torch::Tensor(const torch::Tensor &)> &f,
+                                                           const torch::Tensor &x, const torch::Tensor &probe)
 {
     torch::AutoGradMode enableGrad(true);
     torch::Tensor input = x.detach().requires_grad_(true);
-    torch::Tensor projected = (f(input) * probe).sum();
+    torch::Tensor value = f(input);
+    torch::Tensor projected = (value * probe).sum();
     torch::Tensor gradient = torch::autograd::grad({projected}, {input})[0];
-    return (gradient * probe).flatten(1).sum(1).detach();
+    return {value.detach(), (gradient * probe).flatten(1).sum(1).detach()};
+}
+
+} // namespace
+
+torch::Tensor hutchinsonDivergence(const std::function<torch::Tensor(const torch::Tensor &)> &f, const torch::Tensor &x,
+                                   const torch::Tensor &probe)
+{
+    return valueAndDivergence(f, x, probe).second;
 }
 
 LikelihoodResult bitsPerDim(const ScoreModel &model, const torch::Tensor &data, const LikelihoodOptions &options,
@@ -47,12 +59,9 @@ LikelihoodResult bitsPerDim(const ScoreModel &model, const torch::Tensor &data, 
     OdeFunction rhs = [&](double t, const torch::Tensor &state) {
         torch::Tensor x = state.slice(0, 0, batch * dims).view(shape).to(torch::kFloat32);
         torch::Tensor vt = torch::full({batch}, t, options32);
-        torch::Tensor dx;
-        {
-            torch::NoGradGuard noGrad;
-            dx = drift(x, vt);
-        }
-        torch::Tensor div = hutchinsonDivergence([&](const torch::Tensor &xx) { return drift(xx, vt); }, x, probe);
+        // The drift is the value of the pass that the divergence differentiates: one network
+        // evaluation, not two, and the plain path's numbers (autograd never takes the oneDNN path).
+        auto [dx, div] = valueAndDivergence([&](const torch::Tensor &xx) { return drift(xx, vt); }, x, probe);
         return torch::cat({dx.flatten(), div.flatten()}).to(torch::kFloat64);
     };
     torch::Tensor init = torch::cat({x0.flatten(), torch::zeros({batch}, options32)}).to(torch::kFloat64);

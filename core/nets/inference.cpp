@@ -4,27 +4,31 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 
 namespace sde {
 
 namespace {
 
-std::atomic<EvaluationPath> &currentPath()
+std::atomic<EvaluationPath> &processPath()
 {
     static std::atomic<EvaluationPath> path{at::hasMKLDNN() ? EvaluationPath::OneDnn : EvaluationPath::Plain};
     return path;
 }
 
+// A scope's choice, for its own thread only.
+thread_local std::optional<EvaluationPath> threadPath;
+
 } // namespace
 
 void setEvaluationPath(EvaluationPath path)
 {
-    currentPath().store(path);
+    processPath().store(path);
 }
 
 EvaluationPath evaluationPath()
 {
-    return currentPath().load();
+    return threadPath ? *threadPath : processPath().load();
 }
 
 std::string evaluationPathName(EvaluationPath path)
@@ -32,14 +36,14 @@ std::string evaluationPathName(EvaluationPath path)
     return path == EvaluationPath::OneDnn ? "oneDNN (prepacked weights, inference mode)" : "plain eager";
 }
 
-EvaluationPathScope::EvaluationPathScope(EvaluationPath path) : previous_(evaluationPath())
+EvaluationPathScope::EvaluationPathScope(EvaluationPath path) : previous_(threadPath)
 {
-    setEvaluationPath(path);
+    threadPath = path;
 }
 
 EvaluationPathScope::~EvaluationPathScope()
 {
-    setEvaluationPath(previous_);
+    threadPath = previous_;
 }
 
 bool useOneDnn(const torch::Tensor &x)

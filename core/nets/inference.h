@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sde {
@@ -21,11 +22,13 @@ namespace sde {
 // c10::InferenceMode there.
 enum class EvaluationPath { Plain, OneDnn };
 
+// The process-wide path, and the path in effect on this thread (a scope's, else the process's).
 void setEvaluationPath(EvaluationPath path);
 EvaluationPath evaluationPath();
 std::string evaluationPathName(EvaluationPath path);
 
-// Sets a path for the lifetime of the scope (tests, benchmarks).
+// Sets the path of this thread for the lifetime of the scope (tests, benchmarks); other threads
+// keep theirs.
 class EvaluationPathScope {
 public:
     explicit EvaluationPathScope(EvaluationPath path);
@@ -34,7 +37,7 @@ public:
     EvaluationPathScope &operator=(const EvaluationPathScope &) = delete;
 
 private:
-    EvaluationPath previous_;
+    std::optional<EvaluationPath> previous_;
 };
 
 // Whether an operation on x takes the oneDNN path now: the path is OneDnn, LibTorch has oneDNN,
