@@ -31,11 +31,6 @@ EvaluationPath evaluationPath()
     return threadPath ? *threadPath : processPath().load();
 }
 
-std::string evaluationPathName(EvaluationPath path)
-{
-    return path == EvaluationPath::OneDnn ? "oneDNN (prepacked weights, inference mode)" : "plain eager";
-}
-
 EvaluationPathScope::EvaluationPathScope(EvaluationPath path) : previous_(threadPath)
 {
     threadPath = path;

@@ -6,7 +6,6 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string>
 
 namespace sde {
 
@@ -25,7 +24,6 @@ enum class EvaluationPath { Plain, OneDnn };
 // The process-wide path, and the path in effect on this thread (a scope's, else the process's).
 void setEvaluationPath(EvaluationPath path);
 EvaluationPath evaluationPath();
-std::string evaluationPathName(EvaluationPath path);
 
 // Sets the path of this thread for the lifetime of the scope (tests, benchmarks); other threads
 // keep theirs.

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <limits>
 
 namespace sde {
 
@@ -20,9 +19,9 @@ class FastRun {
 public:
     FastRun(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
             const SamplerCallback &onStep, const CancelToken *cancel)
-        : scoreModel(model), schedule(model.sde()), cache_(model), score_(cache_.scoreFn()), streams_(seed, batch),
-          onStep_(onStep), cancel_(cancel), batch_(batch),
-          eps(options.eps > 0.0 ? options.eps : model.config().samplingEps()), T(model.sde().T())
+        : scoreModel(model), schedule(model.sde()), eps(options.eps > 0.0 ? options.eps : model.config().samplingEps()),
+          T(model.sde().T()), cache_(model), score_(cache_.scoreFn()), streams_(seed, batch), onStep_(onStep),
+          cancel_(cancel)
     {
         shape_ = model.sampleShape();
         shape_.insert(shape_.begin(), batch);
@@ -92,7 +91,10 @@ public:
     }
 
     const ScoreModel &scoreModel;
-    NoiseSchedule schedule;
+    const NoiseSchedule schedule;
+    const double eps; // the last time
+    const double T;
+    torch::Tensor latent; // when set, the start instead of a prior sample
 
 private:
     ScoreCache cache_;
@@ -102,12 +104,6 @@ private:
     const CancelToken *cancel_;
     torch::TensorOptions floatOptions_;
     std::vector<int64_t> shape_;
-
-public:
-    const int64_t batch_;
-    const double eps;
-    const double T;
-    torch::Tensor latent; // when set, the start instead of a prior sample
 };
 
 // n times from T to eps, uniform in lambda.

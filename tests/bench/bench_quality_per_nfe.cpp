@@ -9,7 +9,7 @@
 // and decode the latents with the sampler, the mean |difference| in [0, 1].
 //
 //   build/tests/bench/bench_quality_per_nfe [--samples N] [--nfe 5,10,20,50,1000]
-//       [--solvers dpm2m,dpm3m,dpm2s,edm,ddim,adaptive] [--reference-nfe 1000,2000] [--batch B]
+//       [--solvers dpm2m,dpm3m,dpm2s,edm,ddim,adaptive] [--reference-nfe 1000,2000|none] [--batch B]
 //       [--adaptive-rtol 0.1,0.05,0.02] [--bpd-images M]
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         else if (key == "--nfe")
             budgets = bench::parseList(value);
         else if (key == "--reference-nfe")
-            referenceNfe = bench::parseList(value);
+            referenceNfe = value == "none" ? std::vector<int64_t>{} : bench::parseList(value);
         else if (key == "--solvers")
             solvers = splitList(value);
         else if (key == "--adaptive-rtol") {
