@@ -55,28 +55,13 @@ public:
     // Reports a step with the state x at time t; `x0` is the estimate the step computed.
     void report(int64_t step, int64_t total, double t, const torch::Tensor &x, const torch::Tensor &x0)
     {
-        if (!onStep_)
-            return;
-        SamplerStep info;
-        info.step = step;
-        info.totalSteps = total;
-        info.t = t;
-        info.x = x;
-        info.nfe = cache_.evaluations();
-        info.denoised = [x0] { return x0; };
-        onStep_(info);
+        send(step, total, t, x, [x0] { return x0; });
     }
+    // The same for per-sample times (adaptive): the estimate is made only when asked for.
     void report(int64_t step, double t, const torch::Tensor &x, const torch::Tensor &tPerSample)
     {
-        if (!onStep_)
-            return;
-        SamplerStep info;
-        info.step = step;
-        info.t = t;
-        info.x = x;
-        info.nfe = cache_.evaluations();
-        info.denoised = cache_.tweedie(x, tPerSample);
-        onStep_(info);
+        if (onStep_)
+            send(step, 0, t, x, cache_.tweedie(x, tPerSample));
     }
 
     SampleResult finish(const torch::Tensor &x, int64_t steps, bool completed) const
@@ -97,6 +82,20 @@ public:
     torch::Tensor latent; // when set, the start instead of a prior sample
 
 private:
+    void send(int64_t step, int64_t total, double t, const torch::Tensor &x, std::function<torch::Tensor()> denoised)
+    {
+        if (!onStep_)
+            return;
+        SamplerStep info;
+        info.step = step;
+        info.totalSteps = total;
+        info.t = t;
+        info.x = x;
+        info.nfe = cache_.evaluations();
+        info.denoised = std::move(denoised);
+        onStep_(info);
+    }
+
     ScoreCache cache_;
     ScoreFn score_;
     NoiseStreams streams_;
