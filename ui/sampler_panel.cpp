@@ -104,7 +104,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     auto *fastPage = new QWidget(pages_);
     fastForm_ = new QFormLayout(fastPage);
     fastForm_->setContentsMargins(0, 0, 0, 0);
-    fastForm_->addRow(tr("Evaluations"), fastNfe_);
+    fastForm_->addRow(tr("Budget (NFE)"), fastNfe_);
     fastForm_->addRow(tr("Eta"), eta_);
     fastForm_->addRow(tr("Churn"), churn_);
     fastForm_->addRow(tr("Rho"), rho_);
