@@ -25,7 +25,7 @@ ClassPanel::ClassPanel(QWidget *parent)
 {
     enabled_->setObjectName("classConditional");
     enabled_->setToolTip(tr("Guide the reverse SDE towards a class with a noise-conditional classifier "
-                            "(the PC sampler's settings are used)"));
+                            "with the sampler chosen above"));
     guidance_->setToolTip(tr("Guidance scale: 1 is exact Bayes, larger sharpens the class"));
     info_->setObjectName("classifierInfo");
     auto *open = new QToolButton(this);

@@ -140,7 +140,6 @@ void ColorizeWorkspace::colorize()
     if (!model_ || !gray_.defined() || runner_->busy() || model_->sampleShape()[0] != 3)
         return;
     SamplingSettings settings = sampler_->takeSettings();
-    settings.method = "pc";
     settings.batch = variants_->value();
     lastSettings_ = settings;
     const torch::Tensor gray = gray_.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
@@ -150,8 +149,8 @@ void ColorizeWorkspace::colorize()
     job.frameEvery = sampler_->frameEvery();
     job.what = "colorized " + std::to_string(settings.batch) + " variant(s)";
     job.run = [model, settings, gray](JobContext &context) {
-        return fromSampleResult(sde::colorize(*model, gray.to(model->device()), settings.seed, settings.pc,
-                                         context.onStep(), context.cancelToken()));
+        return fromSampleResult(
+            sde::colorize(*model, gray.to(model->device()), settings, context.onStep(), context.cancelToken()));
     };
     scrubber_->clear();
     runner_->start(job);

@@ -13,8 +13,8 @@ class TrajectoryScrubber;
 class VariantStrip;
 
 // Colorize: a color or gray image is turned to gray (the mean of R, G and B; a color original is
-// kept beside it for comparison) and the PC colorizer of an RGB model paints several variants
-// that keep its gray level.
+// kept beside it for comparison) and the dock's sampler (PC: the reference's colorizer) paints
+// several variants with an RGB model that keep its gray level.
 class ColorizeWorkspace : public Workspace {
     Q_OBJECT
 public:

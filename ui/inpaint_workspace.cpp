@@ -290,7 +290,6 @@ void InpaintWorkspace::inpaint()
     if (!model_ || !image_.defined() || runner_->busy() || canvas_->maskIsEmpty())
         return;
     SamplingSettings settings = sampler_->takeSettings();
-    settings.method = "pc";
     settings.batch = variants_->value();
     lastSettings_ = settings;
     const torch::Tensor fill = canvas_->maskTensor(); // [1, H, W], soft edges in (0, 1)
@@ -303,8 +302,8 @@ void InpaintWorkspace::inpaint()
     job.what = "inpainted " + std::to_string(settings.batch) + " variant(s)";
     job.run = [model, settings, images, known, fill](JobContext &context) {
         const torch::Device device = model->device();
-        GenerationResult result = fromSampleResult(sde::inpaint(*model, images.to(device), known.to(device), settings.seed,
-                                                           settings.pc, context.onStep(), context.cancelToken()));
+        GenerationResult result = fromSampleResult(
+            sde::inpaint(*model, images.to(device), known.to(device), settings, context.onStep(), context.cancelToken()));
         if (result.completed) // soft edges: blend the filled pixels into the kept ones
             result.samples = images * (1.0 - fill) + result.samples * fill;
         return result;

@@ -14,7 +14,8 @@ class RunBar;
 class TrajectoryScrubber;
 class VariantStrip;
 
-// Inpaint: an image with a painted mask; the PC inpainter fills the masked pixels, several seeds
+// Inpaint: an image with a painted mask; the dock's sampler fills the masked pixels (PC: the
+// reference's inpainter; the ODE and fast samplers: inpaint() with known pixels), several seeds
 // side by side, the trajectory scrubbed as in Generate, and a result can go back to the canvas
 // to continue. Kept pixels (mask 0) stay the input's exactly; soft mask edges blend the filled
 // pixels into the kept ones. Masks load and save as PNG (white fills, black keeps).

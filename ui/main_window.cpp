@@ -435,8 +435,7 @@ void MainWindow::generate()
     SamplingJob job = generationJob(model_, settings, sampler_->frameEvery());
     lastInputs_ = Json::object();
     if (classPanel_->active()) {
-        // Class-conditional: the PC sampler with the classifier's guidance.
-        settings.method = "pc";
+        // Class-conditional: the sampler in the dock with the classifier's guidance.
         std::shared_ptr<LoadedClassifier> classifier = classPanel_->classifier();
         classifier->network->to(model_->device());
         const int64_t label = classPanel_->classIndex();
@@ -449,8 +448,7 @@ void MainWindow::generate()
                 return classifier->network->forward(x, t);
             };
             return fromSampleResult(sampleClass(*model, classify, torch::full({settings.batch}, label, torch::kLong),
-                                                guidance, settings.seed, settings.pc, context.onStep(),
-                                                context.cancelToken()));
+                                                guidance, settings, context.onStep(), context.cancelToken()));
         };
         lastInputs_["classifier"] = classPanel_->classifierName().toStdString();
         lastInputs_["class"] = label;

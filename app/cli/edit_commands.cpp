@@ -31,14 +31,15 @@ SamplerCallback progressCallback(ProgressBar &progress)
 int runInpaint(const std::vector<std::string> &argv)
 {
     Arguments args("inpaint", "--model FILE --image IMAGE --mask MASK -o FOLDER [options]",
-                   "Fills the masked region of an image with the PC inpainter. In the mask PNG, white (>= 50 %)\n"
-                   "marks the pixels to fill and black the pixels to keep; the kept pixels stay exactly as given.");
+                   "Fills the masked region of an image: with the PC inpainter of the reference (--sampler pc, the\n"
+                   "default), the probability-flow ODE or a fast sampler. In the mask PNG, white (>= 50 %) marks the\n"
+                   "pixels to fill and black the pixels to keep; the kept pixels stay exactly as given.");
     args.option("--model", "FILE", "the model file (.pth or .safetensors)")
         .option("--image", "IMAGE", "the image, at the model's size")
         .option("--mask", "MASK", "the mask PNG, at the model's size")
         .option("--output", "FOLDER", "where to write the results (-o)")
         .option("--batch", "B", "variants with seeds S, S+1, ... (default 1)");
-    addSamplerOptions(args, false);
+    addSamplerOptions(args);
     addModelOptions(args);
     if (!args.parse(argv))
         return 0;
@@ -58,7 +59,7 @@ int runInpaint(const std::vector<std::string> &argv)
     SampleResult result;
     {
         InterruptScope interrupts;
-        result = inpaint(model, images, known, settings.seed, settings.pc, progressCallback(progress), &interruptToken);
+        result = inpaint(model, images, known, settings, progressCallback(progress), &interruptToken);
     }
     if (!result.completed)
         return cancelled(progress, result.steps);
@@ -73,13 +74,14 @@ int runInpaint(const std::vector<std::string> &argv)
 int runColorize(const std::vector<std::string> &argv)
 {
     Arguments args("colorize", "--model FILE --image IMAGE -o FOLDER [options]",
-                   "Colorizes a gray image with the PC colorizer (a color image is turned to gray first: the mean of\n"
-                   "R, G and B). The result keeps the input's gray level. Needs an RGB model.");
+                   "Colorizes a gray image with the PC colorizer of the reference (--sampler pc, the default), the\n"
+                   "probability-flow ODE or a fast sampler (a color image is turned to gray first: the mean of R, G\n"
+                   "and B). The result keeps the input's gray level. Needs an RGB model.");
     args.option("--model", "FILE", "the model file (.pth or .safetensors)")
         .option("--image", "IMAGE", "the gray (or color) image, at the model's size")
         .option("--output", "FOLDER", "where to write the results (-o)")
         .option("--batch", "B", "variants with seeds S, S+1, ... (default 1)");
-    addSamplerOptions(args, false);
+    addSamplerOptions(args);
     addModelOptions(args);
     if (!args.parse(argv))
         return 0;
@@ -99,7 +101,7 @@ int runColorize(const std::vector<std::string> &argv)
     SampleResult result;
     {
         InterruptScope interrupts;
-        result = colorize(model, gray.expand({settings.batch, -1, -1, -1}).contiguous(), settings.seed, settings.pc,
+        result = colorize(model, gray.expand({settings.batch, -1, -1, -1}).contiguous(), settings,
                           progressCallback(progress), &interruptToken);
     }
     if (!result.completed)

@@ -62,7 +62,7 @@ int runSample(const std::vector<std::string> &argv)
         .option("--classifier", "FILE", "class-conditional sampling with this noise-conditional classifier")
         .option("--class", "K", "the class to generate: an index or a name of the classifier's classes")
         .option("--guidance", "S", "classifier guidance scale (default 1: exact Bayes)");
-    addSamplerOptions(args, true);
+    addSamplerOptions(args);
     addModelOptions(args);
     if (!args.parse(argv))
         return 0;
@@ -97,8 +97,6 @@ int runSample(const std::vector<std::string> &argv)
     SampleResult result;
     Json inputs = Json::object();
     if (args.has("--classifier")) {
-        if (settings.method != "pc")
-            throw Error("class-conditional sampling uses the PC sampler; leave out --sampler ode");
         LoadedClassifier classifier = loadClassifierFile(args.required("--classifier"), model.device());
         const int64_t label = classIndex(classifier.config(), args.required("--class"));
         const DataConfig &data = classifier.config().scoreConfig.data;
@@ -115,8 +113,8 @@ int runSample(const std::vector<std::string> &argv)
         inputs["class"] = label;
         inputs["guidance"] = guidance;
         InterruptScope interrupts;
-        result = sampleClass(model, classify, torch::full({settings.batch}, label, torch::kLong), guidance,
-                             settings.seed, settings.pc, onStep, &interruptToken);
+        result = sampleClass(model, classify, torch::full({settings.batch}, label, torch::kLong), guidance, settings,
+                             onStep, &interruptToken);
     } else {
         InterruptScope interrupts;
         result = runSampler(model, settings, onStep, &interruptToken);

@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include <csignal>
@@ -45,41 +46,40 @@ int cancelled(ProgressBar &progress, int64_t steps)
     return 130;
 }
 
-void addSamplerOptions(Arguments &args, bool withOdeSampler)
+void addSamplerOptions(Arguments &args)
 {
-    if (withOdeSampler)
-        args.option("--sampler", "NAME",
-                    "pc (predictor-corrector), ode (probability flow), or a fast sampler: dpm2m, dpm3m, dpm2s "
-                    "(DPM-Solver++), edm (Heun), ddim, adaptive (reverse SDE with error control); default: the "
-                    "config's");
+    args.option("--sampler", "NAME",
+                "pc (predictor-corrector), ode (probability flow), or a fast sampler: dpm2m, dpm3m, dpm2s "
+                "(DPM-Solver++), edm (Heun), ddim, adaptive (reverse SDE with error control); default: the "
+                "config's");
     args.option("--predictor", "NAME", "euler_maruyama, reverse_diffusion, ancestral_sampling or none")
         .option("--corrector", "NAME", "langevin, ald or none")
         .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
         .option("--corrector-steps", "K", "corrector steps per noise level")
         .option("--steps", "N",
-                withOdeSampler ? "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)" : "noise levels")
+                "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)")
         .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
         .flag("--denoise", "finish with the noise-free mean (default: the config's)")
         .flag("--no-denoise", "keep the last step's noise")
         .option("--seed", "S", "seed; image i uses S + i (default: random, printed)")
         .option("--temperature", "T", "scale of the prior sample (default 1)")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
-    if (withOdeSampler)
-        args.option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
-            .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
-            .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)")
-            .option("--nfe", "N", "fast samplers: the most score evaluations (default 20); sets --steps")
-            .option("--eta", "X", "ddim: 0 deterministic (default) to 1 ancestral")
-            .option("--churn", "X", "edm: stochastic churn S_churn (default 0)")
-            .option("--rho", "X", "edm: the exponent of its noise grid (default 7)");
+        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)")
+        .option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
+        .option("--rtol", "X", "RK45 relative tolerance (default 1e-5); adaptive: 0.05")
+        .option("--atol", "X", "RK45 absolute tolerance (default 1e-5); adaptive: 0.0078")
+        .option("--nfe", "N", "fast samplers: the most score evaluations (default 20); sets --steps")
+        .option("--eta", "X", "ddim: 0 deterministic (default) to 1 ancestral")
+        .option("--churn", "X", "edm: stochastic churn S_churn (default 0)")
+        .option("--rho", "X", "edm: the exponent of its noise grid (default 7)");
 }
 
 SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
 {
     SamplingSettings s = SamplingSettings::fromConfig(config);
     s.method = args.value("--sampler", s.method);
-    if (s.method != "pc" && s.method != "ode" && !isFastSolver(s.method))
-        throw Error("--sampler must be pc, ode, dpm2m, dpm3m, dpm2s, edm, ddim or adaptive, not '" + s.method + "'");
+    const std::vector<std::string> &methods = samplingMethodIds();
+    if (std::find(methods.begin(), methods.end(), s.method) == methods.end())
+        throw Error("--sampler must be " + listOfIds(methods) + ", not '" + s.method + "'");
     if (isFastSolver(s.method)) {
         FastSamplerOptions &f = s.fast;
         f.solver = s.method;

@@ -11,8 +11,8 @@
 
 namespace sde::cli {
 
-// The sampler options of sample, inpaint and colorize (--sampler only where the ODE applies).
-void addSamplerOptions(Arguments &args, bool withOdeSampler);
+// The sampler options of sample, inpaint and colorize: every sampler, and its settings.
+void addSamplerOptions(Arguments &args);
 // The config's sampling settings, overridden by the options; errors name the option.
 SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config);
 

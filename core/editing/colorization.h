@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/pc_sampler.h"
+#include "sampling/sampling_settings.h"
 
 namespace sde {
 
@@ -23,5 +24,11 @@ torch::Tensor grayLevel(const torch::Tensor &images);
 SampleResult colorize(const ScoreModel &model, const torch::Tensor &gray, uint64_t seed,
                       const PcSamplerOptions &options, const SamplerCallback &onStep = nullptr,
                       const CancelToken *cancel = nullptr);
+
+// The same with the sampler the settings name (their seed; the batch is the images'): "pc" is the
+// colorizer above with settings.pc; the probability-flow ODE and the fast samplers hold the gray
+// channel of the decoupled space with knownDataScore().
+SampleResult colorize(const ScoreModel &model, const torch::Tensor &gray, const SamplingSettings &settings,
+                      const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
 } // namespace sde

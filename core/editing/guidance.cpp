@@ -29,13 +29,25 @@ SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier
                          double scale, uint64_t seed, const PcSamplerOptions &options, const SamplerCallback &onStep,
                          const CancelToken *cancel)
 {
+    SamplingSettings settings;
+    settings.method = "pc";
+    settings.pc = options;
+    settings.seed = seed;
+    return sampleClass(model, classifier, labels, scale, settings, onStep, cancel);
+}
+
+SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier, const torch::Tensor &labels,
+                         double scale, const SamplingSettings &settings, const SamplerCallback &onStep,
+                         const CancelToken *cancel)
+{
     if (labels.dim() != 1 || labels.size(0) < 1)
         throw Error("class-conditional sampling needs one class label per sample");
     if (scale < 0.0)
         throw Error("the guidance scale must not be negative");
-    PcConditioning conditioning;
-    conditioning.score = guidedScore(model, classifier, labels.to(torch::kLong), scale);
-    return pcSampleConstrained(model, labels.size(0), seed, options, conditioning, onStep, cancel);
+    SamplingSettings run = settings;
+    run.batch = labels.size(0);
+    return runSamplerWithScore(model, run, guidedScore(model, classifier, labels.to(torch::kLong), scale), onStep,
+                               cancel);
 }
 
 } // namespace sde

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/pc_sampler.h"
+#include "sampling/sampling_settings.h"
 
 namespace sde {
 
@@ -18,5 +19,9 @@ ScoreFn guidedScore(const ScoreModel &model, ClassifierFn classifier, torch::Ten
 SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier, const torch::Tensor &labels,
                          double scale, uint64_t seed, const PcSamplerOptions &options,
                          const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+// The same with the sampler the settings name (their seed; the batch is the labels').
+SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier, const torch::Tensor &labels,
+                         double scale, const SamplingSettings &settings, const SamplerCallback &onStep = nullptr,
+                         const CancelToken *cancel = nullptr);
 
 } // namespace sde

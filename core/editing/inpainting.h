@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/pc_sampler.h"
+#include "sampling/sampling_settings.h"
 
 namespace sde {
 
@@ -19,6 +20,26 @@ class ScoreModel;
 SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &mask, uint64_t seed,
                      const PcSamplerOptions &options, const SamplerCallback &onStep = nullptr,
                      const CancelToken *cancel = nullptr);
+
+// The same with the sampler the settings name (their seed; the batch is the images'): "pc" is the
+// inpainter above with settings.pc; the probability-flow ODE and the fast samplers run with
+// knownDataScore(), so every denoised estimate holds the known pixels exactly. Unlike the
+// reference's replacement, no noise is drawn for the known pixels, and the deterministic
+// samplers stay deterministic.
+SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &mask,
+                     const SamplingSettings &settings, const SamplerCallback &onStep = nullptr,
+                     const CancelToken *cancel = nullptr);
+
+// A linear map of states, e.g. into the decoupled colors of colorization and back.
+using TensorMap = std::function<torch::Tensor(const torch::Tensor &)>;
+
+// The model's score with its known part replaced by the score of the data itself, noised to t:
+// in the space `into` maps to (orthogonal; the identity when not given, `back` its inverse),
+//   s'(x, t) = (1 - mask) s(x, t) + mask (a(t) data - x) / std(t)^2,
+// whose Tweedie estimate (x + std^2 s') / a is `data` wherever mask is 1. data and mask have the
+// batch's shape.
+ScoreFn knownDataScore(const ScoreModel &model, torch::Tensor data, torch::Tensor mask, TensorMap into = nullptr,
+                       TensorMap back = nullptr);
 
 // Checks images against the model's sample shape; `what` names them in the error.
 void requireModelShape(const ScoreModel &model, const torch::Tensor &images, const std::string &what);

@@ -17,10 +17,10 @@ namespace {
 // noise streams, the NFE count and the per-step report.
 class FastRun {
 public:
-    FastRun(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
-            const SamplerCallback &onStep, const CancelToken *cancel)
+    FastRun(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+            const FastSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel)
         : scoreModel(model), schedule(model.sde()), eps(options.eps > 0.0 ? options.eps : model.config().samplingEps()),
-          T(model.sde().T()), cache_(model), score_(cache_.scoreFn()), streams_(seed, batch), onStep_(onStep),
+          T(model.sde().T()), givenScore(static_cast<bool>(score)), cache_(model, score), score_(cache_.scoreFn()), streams_(seed, batch), onStep_(onStep),
           cancel_(cancel)
     {
         shape_ = model.sampleShape();
@@ -79,7 +79,8 @@ public:
     const NoiseSchedule schedule;
     const double eps; // the last time
     const double T;
-    torch::Tensor latent; // when set, the start instead of a prior sample
+    const bool givenScore; // a guided or constrained score replaces the model's
+    torch::Tensor latent;  // when set, the start instead of a prior sample
 
 private:
     void send(int64_t step, int64_t total, double t, const torch::Tensor &x, std::function<torch::Tensor()> denoised)
@@ -283,10 +284,17 @@ SampleResult adaptiveSde(FastRun &run, const FastSamplerOptions &options)
     const int64_t dims = x[0].numel();
     int64_t accepted = 0;
 
-    // The drift of the reverse SDE and its diffusion, at per-sample times.
-    auto reverse = [&](const torch::Tensor &state, const torch::Tensor &time) {
+    // The drift of the reverse SDE and its diffusion for the samples `index` of the batch, at
+    // per-sample times. A given score may hold data per sample (a label, known pixels), so it sees
+    // the whole batch, the other samples at their own state and time.
+    auto reverse = [&](const torch::Tensor &state, const torch::Tensor &time, const torch::Tensor &index) {
         auto [f, g] = sde.sde(state, time);
-        torch::Tensor s = run.score(state, time);
+        torch::Tensor s;
+        if (run.givenScore && state.size(0) < batch)
+            s = run.score(x.index_copy(0, index, state), t.to(x.options()).index_copy(0, index, time))
+                    .index_select(0, index);
+        else
+            s = run.score(state, time);
         return std::make_pair(f - batchView(g * g, state) * s, g);
     };
     for (int64_t tries = 0;; ++tries) {
@@ -307,9 +315,9 @@ SampleResult adaptiveSde(FastRun &run, const FastSamplerOptions &options)
         torch::Tensor tNow = ta.to(x.options());
         torch::Tensor tNext = (ta - ha).to(x.options());
         torch::Tensor step = ha.to(x.options());
-        auto [drift, g] = reverse(xa, tNow);
+        auto [drift, g] = reverse(xa, tNow, index);
         torch::Tensor x1 = xa - batchView(step, xa) * drift + batchView(g * step.sqrt(), xa) * z;
-        auto [drift2, g2] = reverse(x1, tNext);
+        auto [drift2, g2] = reverse(x1, tNext, index);
         torch::Tensor x2 = xa - batchView(step, xa) * drift2 + batchView(g2 * step.sqrt(), xa) * z;
         torch::Tensor better = 0.5 * (x1 + x2);
         torch::Tensor scale = torch::clamp_min(options.rtol * torch::max(x1.abs(), xa.abs()), options.atol);
@@ -358,6 +366,14 @@ const std::vector<std::string> &fastSolverIds()
     return ids;
 }
 
+std::string listOfIds(const std::vector<std::string> &ids)
+{
+    std::string text;
+    for (size_t i = 0; i < ids.size(); ++i)
+        text += (i == 0 ? "" : i + 1 == ids.size() ? " or " : ", ") + ids[i];
+    return text;
+}
+
 std::string fastSolverTitle(const std::string &solver)
 {
     for (const auto &entry : solverTable())
@@ -390,11 +406,12 @@ int64_t stepsForNfe(const std::string &solver, int64_t nfe)
 
 namespace {
 
-SampleResult runFast(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
-                     const SamplerCallback &onStep, const CancelToken *cancel, const torch::Tensor &latent)
+SampleResult runFast(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                     const FastSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel,
+                     const torch::Tensor &latent)
 {
     if (!isFastSolver(options.solver))
-        throw Error("unknown sampler \"" + options.solver + "\" (expected dpm2m, dpm3m, dpm2s, edm, ddim or adaptive)");
+        throw Error("unknown sampler \"" + options.solver + "\" (expected " + listOfIds(fastSolverIds()) + ")");
     if (batch < 1)
         throw Error("the batch size must be at least 1");
     if (!(options.temperature > 0.0))
@@ -410,7 +427,7 @@ SampleResult runFast(const ScoreModel &model, int64_t batch, uint64_t seed, cons
     if (!(options.rtol > 0.0) || !(options.atol > 0.0))
         throw Error("the adaptive sampler's tolerances must be positive");
     torch::NoGradGuard noGrad;
-    FastRun run(model, batch, seed, options, onStep, cancel);
+    FastRun run(model, score, batch, seed, options, onStep, cancel);
     run.latent = latent;
     if (!(run.eps > 0.0 && run.eps < run.T))
         throw Error("eps must be in (0, 1)");
@@ -432,7 +449,14 @@ SampleResult runFast(const ScoreModel &model, int64_t batch, uint64_t seed, cons
 SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
                         const SamplerCallback &onStep, const CancelToken *cancel)
 {
-    return runFast(model, batch, seed, options, onStep, cancel, {});
+    return runFast(model, nullptr, batch, seed, options, onStep, cancel, {});
+}
+
+SampleResult fastSampleWithScore(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                                 const FastSamplerOptions &options, const SamplerCallback &onStep,
+                                 const CancelToken *cancel)
+{
+    return runFast(model, score, batch, seed, options, onStep, cancel, {});
 }
 
 SampleResult fastSampleFrom(const ScoreModel &model, const torch::Tensor &latent, const FastSamplerOptions &options,
@@ -441,7 +465,7 @@ SampleResult fastSampleFrom(const ScoreModel &model, const torch::Tensor &latent
     std::vector<int64_t> expected = model.sampleShape();
     if (latent.dim() != static_cast<int64_t>(expected.size()) + 1 || latent.sizes().slice(1).vec() != expected)
         throw Error("the latent has the wrong shape for this model");
-    return runFast(model, latent.size(0), seed, options, onStep, cancel, latent);
+    return runFast(model, nullptr, latent.size(0), seed, options, onStep, cancel, latent);
 }
 
 } // namespace sde

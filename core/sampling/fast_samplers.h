@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/sampling_types.h"
+#include "sde/sde.h"
 
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ struct FastSamplerOptions {
 
 // The solver ids, in the order the studio lists them, and a name for people.
 const std::vector<std::string> &fastSolverIds();
+// Ids as a sentence lists them: "dpm2m, dpm3m, dpm2s, edm, ddim or adaptive".
+std::string listOfIds(const std::vector<std::string> &ids);
 std::string fastSolverTitle(const std::string &solver);
 bool isFastSolver(const std::string &solver);
 
@@ -56,6 +59,12 @@ int64_t stepsForNfe(const std::string &solver, int64_t nfe);
 // state in the model's range with its Tweedie estimate; `cancel` stops within one step.
 SampleResult fastSample(const ScoreModel &model, int64_t batch, uint64_t seed, const FastSamplerOptions &options,
                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+// The same with `score` in place of the model's score (a guided or constrained one, see
+// editing/); the denoiser is (x + sigma^2 score) / alpha as before.
+SampleResult fastSampleWithScore(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                                 const FastSamplerOptions &options, const SamplerCallback &onStep = nullptr,
+                                 const CancelToken *cancel = nullptr);
 
 // The same from a given state at T (a latent of the probability-flow ODE, e.g. from
 // encodeLatent) instead of a prior sample; the temperature scales it. The deterministic

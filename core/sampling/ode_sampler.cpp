@@ -11,12 +11,13 @@ namespace sde {
 namespace {
 
 // Integrates the probability-flow ODE from `from` to `to`, starting at x (float32, model range).
-SampleResult integrateFlow(const ScoreModel &model, const torch::Tensor &x, double from, double to,
-                           const OdeSamplerOptions &options, const SamplerCallback &onStep,
+// `score` replaces the model's score when given.
+SampleResult integrateFlow(const ScoreModel &model, const ScoreFn &score, const torch::Tensor &x, double from,
+                           double to, const OdeSamplerOptions &options, const SamplerCallback &onStep,
                            const CancelToken *cancel)
 {
     torch::NoGradGuard noGrad;
-    ScoreCache cache(model);
+    ScoreCache cache(model, score);
     ReverseSde flow(model.sde(), cache.scoreFn(), /*probabilityFlow=*/true);
     const int64_t batch = x.size(0);
     const auto shape = x.sizes().vec();
@@ -48,10 +49,9 @@ SampleResult integrateFlow(const ScoreModel &model, const torch::Tensor &x, doub
     return result;
 }
 
-} // namespace
-
-SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, const OdeSamplerOptions &options,
-                       const SamplerCallback &onStep, const CancelToken *cancel, const torch::Tensor &latent)
+SampleResult sampleFlow(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                        const OdeSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel,
+                        const torch::Tensor &latent)
 {
     if (!(options.temperature > 0.0))
         throw Error("the temperature must be positive");
@@ -73,16 +73,31 @@ SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, co
         x = streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32).device(device))
             * (model.sde().priorStd() * options.temperature);
     }
-    SampleResult result = integrateFlow(model, x, model.sde().T(), eps, options, onStep, cancel);
+    SampleResult result = integrateFlow(model, score, x, model.sde().T(), eps, options, onStep, cancel);
     if (result.completed && options.noiseRemoval) {
         torch::NoGradGuard noGrad;
-        ReverseDiffusionPredictor denoise(model.sde(), model.scoreFn(), false);
+        ReverseDiffusionPredictor denoise(model.sde(), score ? score : model.scoreFn(), false);
         torch::Tensor vt = torch::full({result.x.size(0)}, eps, result.x.options());
         result.x = denoise.update(result.x, vt, [](const torch::Tensor &like) { return torch::zeros_like(like); }).second;
         ++result.nfe;
     }
     result.samples = model.inverseScaler(result.x);
     return result;
+}
+
+} // namespace
+
+SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, const OdeSamplerOptions &options,
+                       const SamplerCallback &onStep, const CancelToken *cancel, const torch::Tensor &latent)
+{
+    return sampleFlow(model, nullptr, batch, seed, options, onStep, cancel, latent);
+}
+
+SampleResult odeSampleWithScore(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                                const OdeSamplerOptions &options, const SamplerCallback &onStep,
+                                const CancelToken *cancel)
+{
+    return sampleFlow(model, score, batch, seed, options, onStep, cancel, {});
 }
 
 SampleResult encodeLatent(const ScoreModel &model, const torch::Tensor &data, const OdeSamplerOptions &options,
@@ -93,7 +108,7 @@ SampleResult encodeLatent(const ScoreModel &model, const torch::Tensor &data, co
         throw Error("the images have the wrong shape for this model");
     const double eps = options.eps > 0.0 ? options.eps : model.config().samplingEps();
     SampleResult result =
-        integrateFlow(model, data.to(model.device(), torch::kFloat32), eps, model.sde().T(), options, onStep, cancel);
+        integrateFlow(model, nullptr, data.to(model.device(), torch::kFloat32), eps, model.sde().T(), options, onStep, cancel);
     result.samples = result.x; // a latent has no image range
     return result;
 }

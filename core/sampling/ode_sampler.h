@@ -2,6 +2,7 @@
 
 #include "sampling/ode_solver.h"
 #include "sampling/sampling_types.h"
+#include "sde/sde.h"
 
 namespace sde {
 
@@ -23,6 +24,12 @@ struct OdeSamplerOptions {
 SampleResult odeSample(const ScoreModel &model, int64_t batch, uint64_t seed, const OdeSamplerOptions &options,
                        const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr,
                        const torch::Tensor &latent = {});
+
+// The same from a prior sample with `score` in place of the model's score (a guided or
+// constrained one, see editing/).
+SampleResult odeSampleWithScore(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
+                                const OdeSamplerOptions &options, const SamplerCallback &onStep = nullptr,
+                                const CancelToken *cancel = nullptr);
 
 // The latent code of data (in the model's range): the probability-flow ODE from eps to T.
 // Decoding it with odeSample(..., latent) gives the data back within the solver's tolerance.

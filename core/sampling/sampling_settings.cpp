@@ -77,7 +77,7 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
     try {
         s.method = json.at("method").asString();
         if (s.method != "pc" && s.method != "ode" && !isFastSolver(s.method))
-            throw Error("method must be pc, ode, dpm2m, dpm3m, dpm2s, edm, ddim or adaptive");
+            throw Error("method must be " + listOfIds(samplingMethodIds()));
         s.seed = static_cast<uint64_t>(json.at("seed").asInt());
         s.batch = json.at("batch").asInt();
         if (s.method == "pc") {
@@ -127,17 +127,35 @@ double SamplingSettings::temperature() const
     return fast.temperature;
 }
 
+const std::vector<std::string> &samplingMethodIds()
+{
+    static const std::vector<std::string> ids = [] {
+        std::vector<std::string> out{"pc", "ode"};
+        out.insert(out.end(), fastSolverIds().begin(), fastSolverIds().end());
+        return out;
+    }();
+    return ids;
+}
+
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings, const SamplerCallback &onStep,
                         const CancelToken *cancel)
 {
+    return runSamplerWithScore(model, settings, nullptr, onStep, cancel);
+}
+
+SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
+                                 const SamplerCallback &onStep, const CancelToken *cancel)
+{
     if (settings.method == "ode")
-        return odeSample(model, settings.batch, settings.seed, settings.ode, onStep, cancel);
+        return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, onStep, cancel);
     if (isFastSolver(settings.method)) {
         FastSamplerOptions options = settings.fast;
         options.solver = settings.method;
-        return fastSample(model, settings.batch, settings.seed, options, onStep, cancel);
+        return fastSampleWithScore(model, score, settings.batch, settings.seed, options, onStep, cancel);
     }
-    return pcSample(model, settings.batch, settings.seed, settings.pc, onStep, cancel);
+    PcConditioning conditioning;
+    conditioning.score = score;
+    return pcSampleConstrained(model, settings.batch, settings.seed, settings.pc, conditioning, onStep, cancel);
 }
 
 std::string describeSettings(const SamplingSettings &s)

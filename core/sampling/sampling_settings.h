@@ -6,6 +6,7 @@
 #include "util/json.h"
 
 #include <string>
+#include <vector>
 
 namespace sde {
 
@@ -31,9 +32,16 @@ struct SamplingSettings {
     static SamplingSettings fromJson(const Json &json);
 };
 
+// Every method id: pc, ode, then fastSolverIds().
+const std::vector<std::string> &samplingMethodIds();
+
 // Runs the sampler the settings name.
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings,
                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+// The same with `score` in place of the model's score (guided or constrained generation); every
+// method takes it.
+SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
+                                 const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
 // The settings as one line of text ("PC reverse_diffusion + langevin, snr 0.16, 1000 steps, seed 42").
 std::string describeSettings(const SamplingSettings &settings);

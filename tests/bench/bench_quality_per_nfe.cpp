@@ -11,6 +11,7 @@
 //   build/tests/bench/bench_quality_per_nfe [--samples N] [--nfe 5,10,20,50,1000]
 //       [--solvers dpm2m,dpm3m,dpm2s,edm,ddim,adaptive] [--reference-nfe 1000,2000|none] [--batch B]
 //       [--adaptive-rtol 0.1,0.05,0.02] [--bpd-images M]
+//       [--reference-samplers rd,em,rdl]   (reverse diffusion, Euler-Maruyama, RD + Langevin)
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
 #include "model/score_model.h"
@@ -22,6 +23,7 @@
 #include "bench_support.h"
 #include "fmnist_quality.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
     std::vector<int64_t> budgets{5, 10, 20, 50, 1000};
     std::vector<int64_t> referenceNfe{1000, 2000};
     std::vector<std::string> solvers = fastSolverIds();
+    std::vector<std::string> referenceSamplers{"rd", "em", "rdl"};
     std::vector<double> adaptiveRtol{0.1, 0.05, 0.02};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
@@ -88,6 +91,8 @@ int main(int argc, char **argv)
             referenceNfe = value == "none" ? std::vector<int64_t>{} : bench::parseList(value);
         else if (key == "--solvers")
             solvers = splitList(value);
+        else if (key == "--reference-samplers")
+            referenceSamplers = splitList(value);
         else if (key == "--adaptive-rtol") {
             adaptiveRtol.clear();
             for (const std::string &item : splitList(value))
@@ -126,14 +131,19 @@ int main(int argc, char **argv)
 
         // The reference's samplers: PC reverse diffusion (the config's), Euler-Maruyama, and
         // reverse diffusion with the Langevin corrector (two evaluations per step).
+        auto wanted = [&](const char *id) {
+            return std::find(referenceSamplers.begin(), referenceSamplers.end(), id) != referenceSamplers.end();
+        };
         for (int64_t nfe : referenceNfe) {
             PcSamplerOptions pc = PcSamplerOptions::fromConfig(model.config());
             pc.corrector = "none";
             pc.steps = nfe;
-            record("PC reverse diffusion (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
+            if (wanted("rd"))
+                record("PC reverse diffusion (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
             pc.predictor = "euler_maruyama";
-            record("PC Euler-Maruyama (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
-            if (nfe < 2000)
+            if (wanted("em"))
+                record("PC Euler-Maruyama (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
+            if (nfe < 2000 || !wanted("rdl"))
                 continue; // Langevin doubles the cost per step: only at the reference's 2000 NFE
             pc.predictor = "reverse_diffusion";
             pc.corrector = "langevin";

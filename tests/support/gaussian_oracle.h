@@ -36,13 +36,13 @@ private:
     std::unique_ptr<Sde> sde_;
 };
 
-// A one-channel 16x16 model (D = 256: the SNR rule of the Langevin corrector assumes many
+// A 16x16 model (D = 256 per channel: the SNR rule of the Langevin corrector assumes many
 // dimensions) of centered data with the exact score, for vesde, vpsde or subvpsde.
-inline std::unique_ptr<ScoreModel> oracleModel(const std::string &sde)
+inline std::unique_ptr<ScoreModel> oracleModel(const std::string &sde, int64_t channels = 1)
 {
     ModelConfig config = loadPreset(sde == "vesde" ? "ve/cifar10_ncsnpp_continuous" : "vp/cifar10_ddpmpp_continuous");
     config.training.sde = sde;
-    config.data.numChannels = 1;
+    config.data.numChannels = channels;
     config.data.imageSize = 16;
     config.data.centered = true;
     return std::make_unique<ScoreModel>(config, std::make_shared<GaussianOracle>(config));

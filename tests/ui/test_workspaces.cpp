@@ -332,6 +332,20 @@ private Q_SLOTS:
         workspace.sendResultToCanvas();
         QVERIFY(torch::equal(workspace.imageTensor(), result.samples[2]));
         QVERIFY(canvas->mask() == mask);
+
+        // The dock's sampler fills the hole: DPM-Solver++ 2M in 10 evaluations.
+        auto *method = sampler.findChild<QComboBox *>("samplerMethod");
+        method->setCurrentIndex(method->findText("DPM-Solver++ 2M"));
+        sampler.findChild<QSpinBox *>("fastNfe")->setValue(10);
+        const torch::Tensor base = workspace.imageTensor();
+        QTest::mouseClick(workspace.runBar()->runButton(), Qt::LeftButton);
+        QVERIFY(waitFinished(workspace.runner(), 120000));
+        const GenerationResult &fast = workspace.lastResult();
+        QVERIFY(fast.completed);
+        QCOMPARE(fast.nfe, int64_t(10));
+        const torch::Tensor kept = base.unsqueeze(0).expand({3, 1, 28, 28});
+        QCOMPARE((fast.samples.masked_select(keep) - kept.masked_select(keep)).abs().max().item<float>(), 0.0f);
+        QVERIFY((fast.samples.masked_select(~keep) - kept.masked_select(~keep)).abs().mean().item<double>() > 0.02);
     }
 
     void colorizationKeepsTheGrayLevel()
