@@ -1,7 +1,8 @@
 // Screenshots of the studio, one per workspace, each after a short run of its own: run it under
 // Xvfb (xvfb-run) to see the studio as a person does.
 //   studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO] [SAMPLER]
-// With SAMPLER (a fast sampler: dpm2m, edm, ...) only Generate is shot, with STEPS evaluations.
+// With SAMPLER (a fast sampler: dpm2m, edm, ...) only Generate and Inpaint are shot, with STEPS
+// evaluations.
 // Generate samples with MODEL (default fashion-mnist); Inpaint fills a stroke across sample 1;
 // Interpolate slides from sample 1 to sample 2; Likelihood measures four samples; Colorize loads
 // the bundled photo-rgb model and colorizes PHOTO (a color photograph, default one of
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
         return 1;
     window.scrubber()->setCurrentFrame(window.scrubber()->frameCount() / 2);
     shoot(window, folder, window.workspaces()->widget(0));
-    if (window.model()->config().isPointModel() || !sampler.isEmpty())
+    if (window.model()->config().isPointModel())
         return 0;
 
     // Inpaint: a stroke across sample 1, four variants.
@@ -113,6 +114,8 @@ int main(int argc, char **argv)
     if (!waitRun(inpaint))
         return 1;
     shoot(window, folder, inpaint);
+    if (!sampler.isEmpty())
+        return 0;
 
     // Interpolate from sample 1 to sample 2 (Heun, 40 steps).
     panel->findChild<QComboBox *>("odeSolver")->setCurrentText("heun");
