@@ -29,6 +29,8 @@
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include <spdlog/spdlog.h>
+
 namespace sde::ui {
 
 namespace {
@@ -285,6 +287,23 @@ void InpaintWorkspace::updateReady()
     saveResults_->setEnabled(haveResult && !runner_->busy());
 }
 
+namespace {
+
+// Whether a sampler draws fresh noise as it goes: only those can correct a fill that started to
+// disagree with the kept pixels (README, Benchmarks: inpainting).
+bool drawsNoise(const SamplingSettings &settings)
+{
+    if (settings.method == "pc" || settings.method == "adaptive")
+        return true;
+    if (settings.method == "ddim")
+        return settings.fast.eta > 0.0;
+    if (settings.method == "edm")
+        return settings.fast.churn > 0.0;
+    return false;
+}
+
+} // namespace
+
 void InpaintWorkspace::inpaint()
 {
     if (!model_ || !image_.defined() || runner_->busy() || canvas_->maskIsEmpty())
@@ -292,6 +311,10 @@ void InpaintWorkspace::inpaint()
     SamplingSettings settings = sampler_->takeSettings();
     settings.batch = variants_->value();
     lastSettings_ = settings;
+    if (!drawsNoise(settings))
+        spdlog::info("inpainting with a deterministic sampler ({}): its fills follow the kept pixels less "
+                     "closely than those of a sampler that draws noise, such as DDIM with eta 1",
+                     describeSettings(settings));
     const torch::Tensor fill = canvas_->maskTensor(); // [1, H, W], soft edges in (0, 1)
     const torch::Tensor images = image_.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
     const torch::Tensor known = (fill <= 0).to(torch::kFloat32).unsqueeze(0);

@@ -1,6 +1,6 @@
 // The oneDNN evaluation path of the score networks (nets/inference.h) against the plain one:
 // the same scores within 1e-4 relative for every architecture (NCSN++, DDPM++, the bundled
-// Fashion-MNIST model, the noise-conditional classifier), prepacked weights that follow
+// Fashion-MNIST and photo-rgb models, the noise-conditional classifier), prepacked weights that follow
 // their tensors when these change, the plain path whenever a gradient is recorded, and
 // ordinary (not inference-mode) tensors handed back.
 #include "io/bundled_models.h"
@@ -48,6 +48,7 @@ private Q_SLOTS:
         QTest::newRow("NCSN++ VE fixture") << "ncsnpp_ve_small";
         QTest::newRow("DDPM++ VP fixture") << "ddpmpp_vp_small";
         QTest::newRow("bundled fashion-mnist") << "fashion-mnist";
+        QTest::newRow("bundled photo-rgb") << "photo-rgb";
         QTest::newRow("CIFAR-10 NCSN++ continuous (random weights)") << "ve/cifar10_ncsnpp_continuous";
     }
     void fastPathMatchesThePlainOne()
@@ -59,7 +60,7 @@ private Q_SLOTS:
             torch::manual_seed(1);
             ModelConfig config = loadPreset(name);
             m = std::make_unique<ScoreModel>(config, createScoreNetwork(config));
-        } else if (name == "fashion-mnist") {
+        } else if (name == "fashion-mnist" || name == "photo-rgb") {
             m = loadModelFile(resolveModelPath(name)).model;
         } else {
             m = fixtureModel(name).model;
@@ -73,6 +74,7 @@ private Q_SLOTS:
             qInfo("%s, batch %lld: relative difference %.2e", qPrintable(model), static_cast<long long>(batch), error);
             QVERIFY2(error <= 1e-4, qPrintable(QString("relative difference %1").arg(error)));
             QVERIFY(!torch::equal(fast, torch::zeros_like(fast)));
+            QVERIFY(fast.is_contiguous());
         }
     }
 
