@@ -325,8 +325,8 @@ void InpaintWorkspace::inpaint()
     job.what = "inpainted " + std::to_string(settings.batch) + " variant(s)";
     job.run = [model, settings, images, known, fill](JobContext &context) {
         const torch::Device device = model->device();
-        GenerationResult result = fromSampleResult(
-            sde::inpaint(*model, images.to(device), known.to(device), settings, context.onStep(), context.cancelToken()));
+        GenerationResult result = fromSampleResult(sde::inpaint(*model, images.to(device), known.to(device), settings,
+                                                                context.onStep(), context.cancelToken()));
         if (result.completed) // soft edges: blend the filled pixels into the kept ones
             result.samples = images * (1.0 - fill) + result.samples * fill;
         return result;

@@ -7,7 +7,6 @@
 #include "util/error.h"
 #include "util/files.h"
 
-#include <algorithm>
 #include <iostream>
 
 #include <csignal>
@@ -56,8 +55,7 @@ void addSamplerOptions(Arguments &args)
         .option("--corrector", "NAME", "langevin, ald or none")
         .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
         .option("--corrector-steps", "K", "corrector steps per noise level")
-        .option("--steps", "N",
-                "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)")
+        .option("--steps", "N", "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)")
         .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
         .flag("--denoise", "finish with the noise-free mean (default: the config's)")
         .flag("--no-denoise", "keep the last step's noise")
@@ -77,9 +75,8 @@ SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig 
 {
     SamplingSettings s = SamplingSettings::fromConfig(config);
     s.method = args.value("--sampler", s.method);
-    const std::vector<std::string> &methods = samplingMethodIds();
-    if (std::find(methods.begin(), methods.end(), s.method) == methods.end())
-        throw Error("--sampler must be " + listOfIds(methods) + ", not '" + s.method + "'");
+    if (!isSamplingMethod(s.method))
+        throw Error("--sampler must be " + listOfIds(samplingMethodIds()) + ", not '" + s.method + "'");
     if (isFastSolver(s.method)) {
         FastSamplerOptions &f = s.fast;
         f.solver = s.method;

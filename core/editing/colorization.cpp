@@ -31,8 +31,8 @@ struct ColorProblem {
     ColorProblem(const ScoreModel &model, const torch::Tensor &input)
     {
         if (model.sampleShape()[0] != 3)
-            throw Error("colorization needs an RGB model; this one has " + std::to_string(model.sampleShape()[0])
-                        + " channel(s)");
+            throw Error("colorization needs an RGB model; this one has " + std::to_string(model.sampleShape()[0]) +
+                        " channel(s)");
         torch::Tensor gray = grayLevel(input).expand({-1, 3, -1, -1});
         requireModelShape(model, gray, "the images to colorize");
         const torch::Device device = model.device();

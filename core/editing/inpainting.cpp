@@ -21,9 +21,9 @@ namespace {
 // The mask as 0 / 1 floats shaped like the images' batch; throws when it does not fit them.
 torch::Tensor knownMask(const torch::Tensor &maskIn, const torch::Tensor &images, const torch::Device &device)
 {
-    if (maskIn.dim() != 4 || (maskIn.size(0) != 1 && maskIn.size(0) != images.size(0))
-        || (maskIn.size(1) != 1 && maskIn.size(1) != images.size(1)) || maskIn.size(2) != images.size(2)
-        || maskIn.size(3) != images.size(3))
+    if (maskIn.dim() != 4 || (maskIn.size(0) != 1 && maskIn.size(0) != images.size(0)) ||
+        (maskIn.size(1) != 1 && maskIn.size(1) != images.size(1)) || maskIn.size(2) != images.size(2) ||
+        maskIn.size(3) != images.size(3))
         throw Error("the mask has shape " + shapeText(maskIn.sizes()) + "; it must be [1 or B, 1 or C, "
                     + std::to_string(images.size(2)) + ", " + std::to_string(images.size(3)) + "]");
     return (maskIn.to(device, torch::kFloat32) >= 0.5)

@@ -25,7 +25,9 @@ SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const
 // inpainter above with settings.pc; the probability-flow ODE and the fast samplers run with
 // knownDataScore(), so every denoised estimate holds the known pixels exactly. Unlike the
 // reference's replacement, no noise is drawn for the known pixels, and the deterministic
-// samplers stay deterministic.
+// samplers stay deterministic; but a deterministic sampler cannot correct a fill that started to
+// disagree with the kept pixels, so samplers that draw noise (DDIM with eta 1, PC) fill closer to
+// the truth (README: inpainting per sampler).
 SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &mask,
                      const SamplingSettings &settings, const SamplerCallback &onStep = nullptr,
                      const CancelToken *cancel = nullptr);

@@ -20,8 +20,8 @@ public:
     FastRun(const ScoreModel &model, const ScoreFn &score, int64_t batch, uint64_t seed,
             const FastSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel)
         : scoreModel(model), schedule(model.sde()), eps(options.eps > 0.0 ? options.eps : model.config().samplingEps()),
-          T(model.sde().T()), givenScore(static_cast<bool>(score)), cache_(model, score), score_(cache_.scoreFn()), streams_(seed, batch), onStep_(onStep),
-          cancel_(cancel)
+          T(model.sde().T()), givenScore(static_cast<bool>(score)), cache_(model, score), score_(cache_.scoreFn()),
+          streams_(seed, batch), onStep_(onStep), cancel_(cancel)
     {
         shape_ = model.sampleShape();
         shape_.insert(shape_.begin(), batch);

@@ -107,8 +107,8 @@ SampleResult encodeLatent(const ScoreModel &model, const torch::Tensor &data, co
     if (data.dim() != 4 || data.sizes().slice(1).vec() != expected)
         throw Error("the images have the wrong shape for this model");
     const double eps = options.eps > 0.0 ? options.eps : model.config().samplingEps();
-    SampleResult result =
-        integrateFlow(model, nullptr, data.to(model.device(), torch::kFloat32), eps, model.sde().T(), options, onStep, cancel);
+    SampleResult result = integrateFlow(model, nullptr, data.to(model.device(), torch::kFloat32), eps, model.sde().T(),
+                                        options, onStep, cancel);
     result.samples = result.x; // a latent has no image range
     return result;
 }

@@ -3,6 +3,8 @@
 #include "model/score_model.h"
 #include "util/error.h"
 
+#include <algorithm>
+
 namespace sde {
 
 namespace {
@@ -76,7 +78,7 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
     SamplingSettings s;
     try {
         s.method = json.at("method").asString();
-        if (s.method != "pc" && s.method != "ode" && !isFastSolver(s.method))
+        if (!isSamplingMethod(s.method))
             throw Error("method must be " + listOfIds(samplingMethodIds()));
         s.seed = static_cast<uint64_t>(json.at("seed").asInt());
         s.batch = json.at("batch").asInt();
@@ -135,6 +137,12 @@ const std::vector<std::string> &samplingMethodIds()
         return out;
     }();
     return ids;
+}
+
+bool isSamplingMethod(const std::string &method)
+{
+    const std::vector<std::string> &ids = samplingMethodIds();
+    return std::find(ids.begin(), ids.end(), method) != ids.end();
 }
 
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings, const SamplerCallback &onStep,

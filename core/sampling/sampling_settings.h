@@ -34,6 +34,7 @@ struct SamplingSettings {
 
 // Every method id: pc, ode, then fastSolverIds().
 const std::vector<std::string> &samplingMethodIds();
+bool isSamplingMethod(const std::string &method);
 
 // Runs the sampler the settings name.
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings,

@@ -15,6 +15,7 @@
 //       [--inpaint-images M]
 // --inpaint-images fills the lower halves of the first M test images with each sampler and prints
 // the mean |filled - truth| in the hole, next to unconditional samples from the same seeds.
+#include "editing/inpainting.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
 #include "model/score_model.h"
@@ -22,7 +23,6 @@
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
 #include "sampling/sampling_settings.h"
-#include "editing/inpainting.h"
 #include "util/device.h"
 
 #include "bench_support.h"
@@ -146,10 +146,12 @@ int main(int argc, char **argv)
             pc.corrector = "none";
             pc.steps = nfe;
             if (wanted("rd"))
-                record("PC reverse diffusion (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
+                record("PC reverse diffusion (reference)",
+                       [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
             pc.predictor = "euler_maruyama";
             if (wanted("em"))
-                record("PC Euler-Maruyama (reference)", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
+                record("PC Euler-Maruyama (reference)",
+                       [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
             if (nfe < 2000 || !wanted("rdl"))
                 continue; // Langevin doubles the cost per step: only at the reference's 2000 NFE
             pc.predictor = "reverse_diffusion";
@@ -218,8 +220,9 @@ int main(int argc, char **argv)
             const int64_t half = x.size(2) / 2;
             torch::Tensor mask = torch::ones({1, 1, x.size(2), x.size(3)});
             mask.slice(2, half).fill_(0.0);
-            std::printf("\ninpainting the lower half of the first %lld test images, mean |filled - truth| in the hole:\n",
-                        static_cast<long long>(inpaintImages));
+            std::printf(
+                "\ninpainting the lower half of the first %lld test images, mean |filled - truth| in the hole:\n",
+                static_cast<long long>(inpaintImages));
             std::printf("%-44s %6s %10s %10s\n", "sampler", "NFE", "hole error", "seconds");
             auto fill = [&](const std::string &name, const std::string &method, int64_t nfe, double eta, double churn,
                             bool conditional) {

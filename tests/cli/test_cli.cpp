@@ -270,8 +270,9 @@ private Q_SLOTS:
         QVERIFY(!torch::equal(filled.masked_select(~keep), input.masked_select(~keep)));
         QVERIFY(readPngText(dir + "/in/inpaint-4.png").at("sdestudio").find("\"mask\":\"mask.png\"") != std::string::npos);
         // Any sampler fills the hole: DDIM here, recorded in the PNG.
-        Run fast = cli(QStringList{"inpaint"} + model + QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png",
-                                                                    "--seed", "4", "--sampler", "ddim", "-o", qdir + "/fast"});
+        Run fast = cli(QStringList{"inpaint"} + model +
+                       QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png", "--seed", "4",
+                                   "--sampler", "ddim", "-o", qdir + "/fast"});
         QCOMPARE(fast.exitCode, 0);
         QVERIFY2(fast.err.contains("DDIM, 5 steps (5 NFE)"), qPrintable(fast.err));
         torch::Tensor fastFilled = loadImage(dir + "/fast/inpaint-4.png");

@@ -5,10 +5,10 @@
 #include "editing/guidance.h"
 #include "editing/inpainting.h"
 #include "editing/interpolation.h"
-#include "util/batch.h"
 #include "io/bundled_models.h"
 #include "io/model_file.h"
 #include "model/score_model.h"
+#include "util/batch.h"
 #include "util/error.h"
 
 #include "fixture_model.h"
@@ -92,7 +92,10 @@ void addSamplerRows()
 
 // Grid samplers take the same steps whatever the known pixels; RK45 and the adaptive sampler
 // size their steps by errors over all pixels.
-bool fixedGrid(const std::string &method) { return method != "ode" && method != "adaptive"; }
+bool fixedGrid(const std::string &method)
+{
+    return method != "ode" && method != "adaptive";
+}
 
 } // namespace
 
@@ -191,7 +194,8 @@ private Q_SLOTS:
         QCOMPARE(guided.x.size(0), int64_t(64));
         torch::Tensor means = guided.x.flatten(1).mean(1);
         QVERIFY2((means > 0).all().item<bool>(), "a guided sample left class 1");
-        const double mean = means.mean().item<double>(), std = (guided.x - Mixture::mu).pow(2).mean().sqrt().item<double>();
+        const double mean = means.mean().item<double>(),
+                     std = (guided.x - Mixture::mu).pow(2).mean().sqrt().item<double>();
         QVERIFY2(std::abs(mean - Mixture::mu) < 0.03, qPrintable(QString("mean %1").arg(mean)));
         QVERIFY2(std::abs(std / Mixture::s - 1.0) < 0.1, qPrintable(QString("std %1").arg(std)));
         SampleResult unguided = sampleClass(model, classifier, ones, 0.0, settings);
@@ -256,7 +260,9 @@ private Q_SLOTS:
         torch::manual_seed(14);
         torch::Tensor gray = torch::rand({4, 1, 16, 16}) * 0.6 + 0.2;
         const torch::Tensor M = colorDecouplingMatrix();
-        auto decoupledGray = [&](const torch::Tensor &x) { return torch::einsum("bihw,ij->bjhw", {x, M}).select(1, 0); };
+        auto decoupledGray = [&](const torch::Tensor &x) {
+            return torch::einsum("bihw,ij->bjhw", {x, M}).select(1, 0);
+        };
         // The run's own denoised estimates hold the gray channel at every step.
         const torch::Tensor data = decoupledGray(model->scaler(gray.expand({-1, 3, -1, -1})));
         double drift = 0.0;
