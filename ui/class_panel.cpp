@@ -24,8 +24,8 @@ ClassPanel::ClassPanel(QWidget *parent)
       guidance_(makeNumber(this, "guidanceScale", 0.0, 50.0, 1.0, 2)), info_(new QLabel(this))
 {
     enabled_->setObjectName("classConditional");
-    enabled_->setToolTip(tr("Guide the reverse SDE towards a class with a noise-conditional classifier "
-                            "with the sampler chosen above"));
+    enabled_->setToolTip(tr("Guide sampling towards a class with a noise-conditional classifier; "
+                            "any sampler of the Sampler dock"));
     guidance_->setToolTip(tr("Guidance scale: 1 is exact Bayes, larger sharpens the class"));
     info_->setObjectName("classifierInfo");
     auto *open = new QToolButton(this);
