@@ -37,6 +37,8 @@ ClassPanel::ClassPanel(QWidget *parent)
         if (!path.isEmpty())
             loadClassifier(path);
     });
+    // Wide enough for the longest class name ("T-shirt/top", "Ankle boot") whatever the classifier.
+    class_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     auto *layout = new QHBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(enabled_);
