@@ -3,6 +3,7 @@
 #include "form_widgets.h"
 
 #include "model/config.h"
+#include "util/device.h"
 #include "util/json.h"
 
 #include <QApplication>
@@ -18,6 +19,7 @@
 #include <QRegularExpressionValidator>
 #include <QSpinBox>
 #include <QStackedWidget>
+#include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -43,6 +45,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
       predictor_(combo(this, "predictor", {"reverse_diffusion", "euler_maruyama", "ancestral_sampling", "none"})),
       corrector_(combo(this, "corrector", {"none", "langevin", "ald"})),
       solver_(combo(this, "odeSolver", {"rk45", "euler", "heun"})), device_(combo(this, "device", {"cpu"})),
+      precision_(combo(this, "precision", {tr("float32 (exact)"), tr("bfloat16 (faster)"), tr("float16 (CUDA)")})),
       snr_(number(this, "snr", 0.001, 10.0, 0.16, 3)), temperature_(number(this, "temperature", 0.0, 10.0, 1.0, 2)),
       rtol_(number(this, "rtol", 1e-7, 1e-1, 1e-5, 7)), atol_(number(this, "atol", 1e-7, 1e-1, 1e-5, 7)),
       correctorSteps_(integer(this, "correctorSteps", 1, 100, 1)), steps_(integer(this, "steps", 1, 100000, 1000)),
@@ -65,6 +68,11 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
             device_->addItem(QString("cuda:%1").arg(i));
+    for (int i = 0; i < precision_->count(); ++i)
+        precision_->setItemData(i, QString::fromStdString(precisionIds().at(static_cast<size_t>(i))));
+    precision_->setToolTip(tr("The number format of the score network. bfloat16 evaluates about 1.7x faster on "
+                              "CPUs with AVX512-BF16; samples differ slightly from float32. The sampler's state "
+                              "stays float32."));
     seed_->setObjectName("seed");
     seed_->setValidator(new QRegularExpressionValidator(QRegularExpression("[0-9]{1,18}"), seed_));
     seed_->setText("0");
@@ -125,13 +133,15 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     form->addRow(tr("Batch"), batch_);
     form->addRow(tr("Temperature"), temperature_);
     form->addRow(tr("Device"), device_);
+    form->addRow(tr("Precision"), precision_);
     form->addRow(tr("Frame every"), frameEvery_);
     form->addRow(tr("Evaluations"), estimate_);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addStretch(1);
 
-    for (QComboBox *box : {method_, predictor_, corrector_, solver_, device_})
+    connect(device_, &QComboBox::currentIndexChanged, this, [this] { updatePrecisions(); });
+    for (QComboBox *box : {method_, predictor_, corrector_, solver_, device_, precision_})
         connect(box, &QComboBox::currentIndexChanged, this, [this] {
             updateVisibility();
             updateEstimate();
@@ -145,6 +155,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     for (QDoubleSpinBox *box : {snr_, temperature_, rtol_, atol_, eta_, churn_, rho_, fastRtol_, fastAtol_})
         connect(box, &QDoubleSpinBox::valueChanged, this, [this] { Q_EMIT changed(); });
     connect(seed_, &QLineEdit::textChanged, this, [this] { Q_EMIT changed(); });
+    updatePrecisions();
     updateVisibility();
     updateEstimate();
 }
@@ -177,6 +188,27 @@ void SamplerPanel::updateVisibility()
     odeSteps_->setEnabled(fixed);
     rtol_->setEnabled(!fixed);
     atol_->setEnabled(!fixed);
+}
+
+void SamplerPanel::updatePrecisions()
+{
+    torch::Device device(torch::kCPU);
+    try {
+        device = parseDevice(deviceName().toStdString());
+    } catch (const std::exception &) {
+        // A device that went away: judge by the CPU.
+    }
+    auto *items = qobject_cast<QStandardItemModel *>(precision_->model());
+    for (int i = 0; i < precision_->count(); ++i) {
+        const std::string reason =
+            precisionUnsupportedReason(precisionFromId(precision_->itemData(i).toString().toStdString()), device);
+        if (items)
+            items->item(i)->setEnabled(reason.empty());
+        precision_->setItemData(i, reason.empty() ? QVariant() : QVariant(QString::fromStdString(reason)),
+                                Qt::ToolTipRole);
+        if (!reason.empty() && precision_->currentIndex() == i)
+            precision_->setCurrentIndex(0);
+    }
 }
 
 void SamplerPanel::updateEstimate()
@@ -237,6 +269,7 @@ SamplingSettings SamplerPanel::settings() const
     s.fast.rtol = fastRtol_->value();
     s.fast.atol = fastAtol_->value();
     s.fast.temperature = temperature_->value();
+    s.precision = precisionFromId(precision_->currentData().toString().toStdString());
     s.seed = seed();
     s.batch = batch_->value();
     return s;
@@ -273,6 +306,10 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
     atol_->setValue(s.ode.ode.atol);
     odeSteps_->setValue(static_cast<int>(s.ode.ode.steps));
     temperature_->setValue(s.temperature());
+    const int precision = precision_->findData(QString::fromStdString(precisionId(s.precision)));
+    const auto *items = qobject_cast<const QStandardItemModel *>(precision_->model());
+    const bool usable = precision >= 0 && (!items || items->item(precision)->isEnabled());
+    precision_->setCurrentIndex(usable ? precision : 0);
     seed_->setText(QString::number(s.seed));
     batch_->setValue(static_cast<int>(s.batch));
 }

@@ -20,7 +20,8 @@ namespace sde::ui {
 // The Generate settings: sampler (PC with predictor, corrector, SNR and corrector steps, the
 // probability-flow ODE with its solver and tolerances, or a fast sampler - DPM-Solver++, EDM,
 // DDIM, adaptive reverse SDE - with its evaluation budget and options), steps, seed (random or fixed, always
-// shown, copyable), batch, temperature, device, and how often frames are recorded. Shows the
+// shown, copyable), batch, temperature, device, the network's precision, and how often frames are
+// recorded. Shows the
 // number of score evaluations a run will take.
 class SamplerPanel : public QWidget {
     Q_OBJECT
@@ -52,6 +53,8 @@ Q_SIGNALS:
 private:
     void updateVisibility();
     void updateEstimate();
+    // Enables the precisions the chosen device evaluates in; falls back to float32.
+    void updatePrecisions();
 
     QString methodId() const;
 
@@ -60,7 +63,7 @@ private:
     class QFormLayout *fastForm_;
     QSpinBox *fastNfe_;
     QDoubleSpinBox *eta_, *churn_, *rho_, *fastRtol_, *fastAtol_;
-    QComboBox *predictor_, *corrector_, *solver_, *device_;
+    QComboBox *predictor_, *corrector_, *solver_, *device_, *precision_;
     QDoubleSpinBox *snr_, *temperature_, *rtol_, *atol_;
     QSpinBox *correctorSteps_, *steps_, *odeSteps_, *batch_, *frameEvery_;
     QLineEdit *seed_;

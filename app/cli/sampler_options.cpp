@@ -62,6 +62,9 @@ void addSamplerOptions(Arguments &args)
         .option("--seed", "S", "seed; image i uses S + i (default: random, printed)")
         .option("--temperature", "T", "scale of the prior sample (default 1)")
         .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)")
+        .option("--precision", "NAME",
+                "the network's number format: float32 (default), bfloat16 (CPUs with AVX-512, CUDA) or float16 "
+                "(CUDA); the sampler's state stays float32")
         .option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
         .option("--rtol", "X", "RK45 relative tolerance (default 1e-5); adaptive: 0.05")
         .option("--atol", "X", "RK45 absolute tolerance (default 1e-5); adaptive: 0.0078")
@@ -115,6 +118,12 @@ SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig 
         s.pc.noiseRemoval = s.ode.noiseRemoval = false;
     if (args.has("--denoise"))
         s.pc.noiseRemoval = s.ode.noiseRemoval = true;
+    const std::string precision = args.value("--precision", "float32");
+    try {
+        s.precision = precisionFromId(precision);
+    } catch (const Error &) {
+        throw Error("--precision must be float32, bfloat16 or float16, not '" + precision + "'");
+    }
     s.batch = args.integer("--batch", 1);
     if (s.batch < 1 || s.batch > 4096)
         throw Error("--batch must be between 1 and 4096");

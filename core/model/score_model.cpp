@@ -85,6 +85,18 @@ torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) 
         }
         return s.clone();
     }
+    const EvaluationPrecision precision = evaluationPrecision();
+    if (x.is_cuda() && precision != EvaluationPrecision::Float32 && !torch::GradMode::is_enabled()) {
+        // Half precision on CUDA: the network runs under autocast, the score comes back float32.
+        torch::Tensor s;
+        {
+            c10::InferenceMode inference;
+            CudaAutocastScope autocast(true,
+                                       precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16);
+            s = scoreOf(*this, x, t).to(torch::kFloat32);
+        }
+        return s.clone();
+    }
     return scoreOf(*this, x, t);
 }
 

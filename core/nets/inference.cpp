@@ -1,6 +1,10 @@
 #include "nets/inference.h"
 
+#include "util/error.h"
+
 #include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include <atomic>
 #include <mutex>
@@ -18,6 +22,29 @@ std::atomic<EvaluationPath> &processPath()
 
 // A scope's choice, for its own thread only.
 thread_local std::optional<EvaluationPath> threadPath;
+thread_local EvaluationPrecision threadPrecision = EvaluationPrecision::Float32;
+
+// Whether this CPU's oneDNN runs bfloat16 convolutions: LibTorch refuses them without AVX-512, so
+// one tiny convolution answers it.
+bool cpuRunsBFloat16()
+{
+    static const bool runs = [] {
+        if (!at::hasMKLDNN())
+            return false;
+        try {
+            c10::InferenceMode inference;
+            torch::Tensor x = torch::ones({1, 1, 2, 2}, torch::kBFloat16);
+            torch::Tensor w = torch::ones({1, 1, 1, 1}, torch::kBFloat16);
+            return at::mkldnn_convolution(x, w, {}, {0, 0}, {1, 1}, {1, 1}, 1)
+                       .to(torch::kFloat32)
+                       .sum()
+                       .item<float>() == 4.0f;
+        } catch (const std::exception &) {
+            return false;
+        }
+    }();
+    return runs;
+}
 
 } // namespace
 
@@ -41,6 +68,84 @@ EvaluationPathScope::~EvaluationPathScope()
     threadPath = previous_;
 }
 
+const std::vector<std::string> &precisionIds()
+{
+    static const std::vector<std::string> ids{"float32", "bfloat16", "float16"};
+    return ids;
+}
+
+std::string precisionId(EvaluationPrecision precision)
+{
+    return precisionIds().at(static_cast<size_t>(precision));
+}
+
+EvaluationPrecision precisionFromId(const std::string &id)
+{
+    const std::vector<std::string> &ids = precisionIds();
+    for (size_t i = 0; i < ids.size(); ++i)
+        if (ids[i] == id)
+            return static_cast<EvaluationPrecision>(i);
+    throw Error("unknown precision '" + id + "' (expected float32, bfloat16 or float16)");
+}
+
+std::string precisionUnsupportedReason(EvaluationPrecision precision, const torch::Device &device)
+{
+    if (precision == EvaluationPrecision::Float32 || device.is_cuda())
+        return {};
+    if (precision == EvaluationPrecision::Float16)
+        return "float16 evaluations need a CUDA device; on the CPU use bfloat16";
+    if (!cpuRunsBFloat16())
+        return "bfloat16 evaluations on the CPU need oneDNN and a CPU with AVX-512, which this machine lacks";
+    return {};
+}
+
+void checkPrecision(EvaluationPrecision precision, const torch::Device &device)
+{
+    const std::string reason = precisionUnsupportedReason(precision, device);
+    if (!reason.empty())
+        throw Error(reason);
+}
+
+EvaluationPrecision evaluationPrecision()
+{
+    return threadPrecision;
+}
+
+EvaluationPrecisionScope::EvaluationPrecisionScope(EvaluationPrecision precision) : previous_(threadPrecision)
+{
+    threadPrecision = precision;
+}
+
+EvaluationPrecisionScope::~EvaluationPrecisionScope()
+{
+    threadPrecision = previous_;
+}
+
+CudaAutocastScope::CudaAutocastScope(bool enabled, torch::Dtype dtype) : enabled_(enabled)
+{
+    if (!enabled_)
+        return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(true);
+#endif
+}
+
+CudaAutocastScope::~CudaAutocastScope()
+{
+    if (!enabled_)
+        return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+}
+
 bool useOneDnn(const torch::Tensor &x)
 {
     return evaluationPath() == EvaluationPath::OneDnn && at::hasMKLDNN() && x.device().is_cpu() &&
@@ -53,6 +158,7 @@ struct PrepackedConv::State {
     const void *source = nullptr;
     uint32_t version = 0;
     int64_t stride = 0, padding = 0;
+    torch::Dtype dtype = torch::kFloat32;
 };
 
 PrepackedConv::PrepackedConv() : state_(std::make_shared<State>()) {}
@@ -62,22 +168,44 @@ torch::Tensor PrepackedConv::packed(const torch::Tensor &source, int64_t stride,
 {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State &s = *state_;
+    const torch::Dtype dtype =
+        evaluationPrecision() == EvaluationPrecision::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
     if (!s.packed.defined() || s.source != source.data_ptr() || s.version != source._version() || s.stride != stride ||
-        s.padding != padding) {
-        s.packed = at::mkldnn_reorder_conv2d_weight(makeWeight().contiguous().to_mkldnn(), {padding, padding},
+        s.padding != padding || s.dtype != dtype) {
+        s.packed = at::mkldnn_reorder_conv2d_weight(makeWeight().to(dtype).contiguous().to_mkldnn(), {padding, padding},
                                                     {stride, stride}, {1, 1}, 1);
         s.source = source.data_ptr();
         s.version = source._version();
         s.stride = stride;
         s.padding = padding;
+        s.dtype = dtype;
     }
     return s.packed;
 }
+
+namespace {
+
+// x (float32) rounded to bfloat16 and convolved with the packed bfloat16 weight; the result comes
+// back float32, and the bias is added in float32.
+torch::Tensor convolveBFloat16(const torch::Tensor &x, const torch::Tensor &packedWeight, const torch::Tensor &bias,
+                               int64_t stride, int64_t padding)
+{
+    torch::Tensor y = at::mkldnn_convolution(x.to(torch::kBFloat16).contiguous(), packedWeight, {}, {padding, padding},
+                                             {stride, stride}, {1, 1}, 1)
+                          .to(torch::kFloat32);
+    if (bias.defined())
+        y.add_(bias.view({1, -1, 1, 1}));
+    return y;
+}
+
+} // namespace
 
 torch::Tensor PrepackedConv::run(const torch::Tensor &x, const torch::Tensor &weight, const torch::Tensor &bias,
                                  int64_t stride, int64_t padding)
 {
     torch::Tensor w = packed(weight, stride, padding, [&] { return weight; });
+    if (w.scalar_type() == torch::kBFloat16)
+        return convolveBFloat16(x, w, bias, stride, padding);
     c10::optional<torch::Tensor> b;
     if (bias.defined())
         b = bias;
@@ -87,6 +215,8 @@ torch::Tensor PrepackedConv::run(const torch::Tensor &x, const torch::Tensor &we
 torch::Tensor PrepackedConv::runChannelMix(const torch::Tensor &x, const torch::Tensor &W, const torch::Tensor &b)
 {
     torch::Tensor w = packed(W, 1, 0, [&] { return W.t().reshape({W.size(1), W.size(0), 1, 1}); });
+    if (w.scalar_type() == torch::kBFloat16)
+        return convolveBFloat16(x, w, b, 1, 0);
     return at::mkldnn_convolution(x.contiguous(), w, b, {0, 0}, {1, 1}, {1, 1}, 1);
 }
 

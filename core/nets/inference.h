@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace sde {
 
@@ -38,12 +40,64 @@ private:
     std::optional<EvaluationPath> previous_;
 };
 
+// The number format of the score network's evaluations when no gradient is recorded. Whatever is
+// chosen, the sampler's state, the SDE's coefficients and the scaling of the network's output into
+// a score stay float32, and gradients (training, the likelihood's divergence) are always float32.
+//   Float32   every operation in float32: the reference's numbers.
+//   BFloat16  CPU (oneDNN path): convolutions and 1x1 layers multiply in bfloat16 and accumulate
+//             in float32; normalisation, activations, attention and the time embedding stay
+//             float32. Fast on CPUs with AVX512-BF16 or AMX; other AVX-512 CPUs emulate it.
+//             CUDA: autocast to bfloat16.
+//   Float16   CUDA only: autocast to float16.
+enum class EvaluationPrecision { Float32, BFloat16, Float16 };
+
+// "float32", "bfloat16", "float16".
+const std::vector<std::string> &precisionIds();
+std::string precisionId(EvaluationPrecision precision);
+// Throws sde::Error for a name that is not one of precisionIds().
+EvaluationPrecision precisionFromId(const std::string &id);
+// Whether `device` evaluates in `precision` (bfloat16 on the CPU needs oneDNN and AVX-512; float16
+// needs CUDA), and why not: an empty string when it can.
+std::string precisionUnsupportedReason(EvaluationPrecision precision, const torch::Device &device);
+// Throws sde::Error with that reason.
+void checkPrecision(EvaluationPrecision precision, const torch::Device &device);
+
+// The precision of evaluations on this thread: Float32 unless a scope sets another.
+EvaluationPrecision evaluationPrecision();
+
+// Sets this thread's evaluation precision for the lifetime of the scope.
+class EvaluationPrecisionScope {
+public:
+    explicit EvaluationPrecisionScope(EvaluationPrecision precision);
+    ~EvaluationPrecisionScope();
+    EvaluationPrecisionScope(const EvaluationPrecisionScope &) = delete;
+    EvaluationPrecisionScope &operator=(const EvaluationPrecisionScope &) = delete;
+
+private:
+    EvaluationPrecision previous_;
+};
+
+// Autocast of CUDA operations to `dtype` (bfloat16 or float16) for the lifetime of the scope;
+// does nothing when not enabled.
+class CudaAutocastScope {
+public:
+    CudaAutocastScope(bool enabled, torch::Dtype dtype);
+    ~CudaAutocastScope();
+    CudaAutocastScope(const CudaAutocastScope &) = delete;
+    CudaAutocastScope &operator=(const CudaAutocastScope &) = delete;
+
+private:
+    bool enabled_;
+};
+
 // Whether an operation on x takes the oneDNN path now: the path is OneDnn, LibTorch has oneDNN,
 // x is a float32 CPU tensor and no gradient is being recorded.
 bool useOneDnn(const torch::Tensor &x);
 
 // A convolution whose weight is kept prepacked for oneDNN. The packed copy follows the weight:
-// it is made again when the weight's storage or version changes (an optimizer step, loading).
+// it is made again when the weight's storage or version changes (an optimizer step, loading) or
+// the evaluation precision changes. In bfloat16 the input is rounded to bfloat16, and the output
+// comes back float32 with the bias added in float32.
 // Safe to call from several threads.
 class PrepackedConv {
 public:

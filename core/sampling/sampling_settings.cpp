@@ -36,6 +36,7 @@ Json SamplingSettings::toJson() const
     out["method"] = method;
     out["seed"] = Json(static_cast<uint64_t>(seed));
     out["batch"] = batch;
+    out["precision"] = precisionId(precision);
     if (method == "pc") {
         Json pcJson = Json::object();
         pcJson["predictor"] = pc.predictor;
@@ -82,6 +83,9 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
             throw Error("method must be " + listOfIds(samplingMethodIds()));
         s.seed = static_cast<uint64_t>(json.at("seed").asInt());
         s.batch = json.at("batch").asInt();
+        // Records written before the precision was a setting are float32.
+        if (json.contains("precision"))
+            s.precision = precisionFromId(json.at("precision").asString());
         if (s.method == "pc") {
             const Json &p = json.at("pc");
             s.pc.predictor = p.at("predictor").asString();
@@ -154,6 +158,8 @@ SampleResult runSampler(const ScoreModel &model, const SamplingSettings &setting
 SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
                                  const SamplerCallback &onStep, const CancelToken *cancel)
 {
+    checkPrecision(settings.precision, model.device());
+    EvaluationPrecisionScope precision(settings.precision);
     if (settings.method == "ode")
         return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, onStep, cancel);
     if (isFastSolver(settings.method)) {
@@ -195,6 +201,8 @@ std::string describeSettings(const SamplingSettings &s)
             text += ", " + std::to_string(s.ode.ode.steps) + " steps";
         text += ", temperature " + Json(s.ode.temperature).dump();
     }
+    if (s.precision != EvaluationPrecision::Float32)
+        text += ", " + precisionId(s.precision);
     return text + ", seed " + std::to_string(s.seed);
 }
 

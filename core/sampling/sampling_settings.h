@@ -1,5 +1,6 @@
 #pragma once
 
+#include "nets/inference.h"
 #include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
@@ -19,6 +20,8 @@ struct SamplingSettings {
     PcSamplerOptions pc;
     OdeSamplerOptions ode;
     FastSamplerOptions fast; // its solver is the method when that is a fast one
+    // The network's number format; the sampler's state stays float32 (nets/inference.h).
+    EvaluationPrecision precision = EvaluationPrecision::Float32;
     uint64_t seed = 0;
     int64_t batch = 1;
 
@@ -36,7 +39,8 @@ struct SamplingSettings {
 const std::vector<std::string> &samplingMethodIds();
 bool isSamplingMethod(const std::string &method);
 
-// Runs the sampler the settings name.
+// Runs the sampler the settings name, with the network evaluating in the settings' precision.
+// Throws sde::Error when the model's device cannot evaluate in that precision.
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings,
                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 // The same with `score` in place of the model's score (guided or constrained generation); every
@@ -44,7 +48,8 @@ SampleResult runSampler(const ScoreModel &model, const SamplingSettings &setting
 SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
                                  const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
-// The settings as one line of text ("PC reverse_diffusion + langevin, snr 0.16, 1000 steps, seed 42").
+// The settings as one line of text ("PC reverse_diffusion + langevin, snr 0.16, 1000 steps, seed 42";
+// a precision other than float32 is named before the seed).
 std::string describeSettings(const SamplingSettings &settings);
 
 } // namespace sde

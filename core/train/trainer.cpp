@@ -2,6 +2,7 @@
 
 #include "io/model_file.h"
 #include "io/safetensors.h"
+#include "nets/inference.h"
 #include "nets/score_network.h"
 #include "train/adam.h"
 #include "train/ema.h"
@@ -9,9 +10,7 @@
 #include "util/error.h"
 #include "util/files.h"
 
-#include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
-#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -118,39 +117,6 @@ std::string formatDouble(double value)
     out << value;
     return out.str();
 }
-
-// Bfloat16 autocast on CUDA for the forward pass and the loss (no loss scaling needed).
-class AutocastScope {
-public:
-    explicit AutocastScope(bool enabled) : enabled_(enabled)
-    {
-        if (!enabled_)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-        at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-        at::autocast::set_enabled(true);
-#endif
-    }
-    ~AutocastScope()
-    {
-        if (!enabled_)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-        at::autocast::set_enabled(false);
-#endif
-        at::autocast::clear_cache();
-    }
-    AutocastScope(const AutocastScope &) = delete;
-    AutocastScope &operator=(const AutocastScope &) = delete;
-
-private:
-    bool enabled_;
-};
 
 // The run's mutable state: network, optimizer, EMA and counters, and how they go to a checkpoint.
 class TrainingRun {
@@ -541,7 +507,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         double accuracy = -1.0;
         torch::Tensor loss;
         {
-            AutocastScope autocast(options.mixedPrecision);
+            // Bfloat16 autocast on CUDA for the forward pass and the loss (no loss scaling needed).
+            CudaAutocastScope autocast(options.mixedPrecision, torch::kBFloat16);
             loss = task.loss(batch, generator, &accuracy);
         }
         const double lossValue = loss.item<double>();

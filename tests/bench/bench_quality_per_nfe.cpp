@@ -12,13 +12,16 @@
 //       [--solvers dpm2m,dpm3m,dpm2s,edm,ddim,adaptive] [--reference-nfe 1000,2000|none] [--batch B]
 //       [--adaptive-rtol 0.1,0.05,0.02] [--bpd-images M]
 //       [--reference-samplers rd,em,rdl]   (reverse diffusion, Euler-Maruyama, RD + Langevin)
-//       [--inpaint-images M]
+//       [--inpaint-images M] [--precision float32|bfloat16]
 // --inpaint-images fills the lower halves of the first M test images with each sampler and prints
 // the mean |filled - truth| in the hole, next to unconditional samples from the same seeds.
+// --precision evaluates the network in that number format (nets/inference.h); the sampler's state
+// stays float32.
 #include "editing/inpainting.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
 #include "model/score_model.h"
+#include "nets/inference.h"
 #include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
     std::vector<std::string> solvers = fastSolverIds();
     std::vector<std::string> referenceSamplers{"rd", "em", "rdl"};
     std::vector<double> adaptiveRtol{0.1, 0.05, 0.02};
+    std::string precisionName = "float32";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
         if (key == "--samples")
@@ -106,6 +110,8 @@ int main(int argc, char **argv)
             bpdImages = std::stoll(value);
         else if (key == "--inpaint-images")
             inpaintImages = std::stoll(value);
+        else if (key == "--precision")
+            precisionName = value;
         else {
             std::cerr << "unknown option " << key << "\n";
             return 2;
@@ -115,10 +121,13 @@ int main(int argc, char **argv)
     try {
         LoadedModel loaded = loadModelFile("fashion-mnist");
         const ScoreModel &model = *loaded.model;
+        const EvaluationPrecision precision = precisionFromId(precisionName);
+        checkPrecision(precision, model.device());
+        EvaluationPrecisionScope precisionScope(precision);
         bench::FashionMnistDistance distance;
-        std::printf("bench_quality_per_nfe: LibTorch %s, %d threads; fashion-mnist (%s, %s, step %lld); "
-                    "%lld samples per row, the same seeds in every row\n",
-                    TORCH_VERSION, threads, model.config().architectureName().c_str(),
+        std::printf("bench_quality_per_nfe: LibTorch %s, %d threads, %s evaluations; fashion-mnist (%s, %s, "
+                    "step %lld); %lld samples per row, the same seeds in every row\n",
+                    TORCH_VERSION, threads, precisionName.c_str(), model.config().architectureName().c_str(),
                     model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step),
                     static_cast<long long>(samples));
         std::printf("FD-FMNIST of %lld real training images (the floor at this count): %.3f\n\n",
@@ -228,6 +237,7 @@ int main(int argc, char **argv)
                             bool conditional) {
                 SamplingSettings settings = SamplingSettings::fromConfig(model.config());
                 settings.method = method;
+                settings.precision = precision;
                 settings.seed = 1000;
                 settings.batch = x.size(0);
                 settings.pc.corrector = "none";

@@ -1,12 +1,13 @@
 // Score-network evaluations per second and peak memory on the CPU, for the CIFAR-10 NCSN++
 // continuous config (random weights), at batch 1, 8 and 64, on the plain eager path (as the
-// reference evaluates) and on the oneDNN inference path (nets/inference.h), with the GFLOP/s
+// reference evaluates), on the oneDNN inference path (nets/inference.h) and on that path with
+// bfloat16 convolutions (onednn-bf16, where the CPU runs them), with the GFLOP/s
 // reached (one forward pass of that config is 21.8 GFLOP; --gflop for others) against the
 // machine's peak: nominal (cores x clock x 32 FP32 FLOP per cycle: two 256-bit FMA pipes) and the
 // best rate of one large oneDNN convolution measured here.
 //
 //   build/tests/bench/bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N]
-//                                         [--paths plain,onednn] [--gflop G]
+//                                         [--paths plain,onednn,onednn-bf16] [--gflop G]
 //
 // Threads: --threads, else OMP_NUM_THREADS, else all hardware threads.
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
@@ -47,13 +48,13 @@ double nominalGhz()
     return 0.0;
 }
 
-// GFLOP/s of a 256-channel 3x3 convolution on 8 images of 32x32 through oneDNN: about the best
-// rate this machine's convolution kernels reach.
-double bestConvolutionRate(double seconds)
+// GFLOP/s of a 256-channel 3x3 convolution on 8 images of 32x32 through oneDNN, in `dtype`: about
+// the best rate this machine's convolution kernels reach in that format.
+double bestConvolutionRate(double seconds, torch::Dtype dtype = torch::kFloat32)
 {
     torch::NoGradGuard noGrad;
-    torch::Tensor x = torch::randn({8, 256, 32, 32});
-    torch::Tensor w = torch::randn({256, 256, 3, 3});
+    torch::Tensor x = torch::randn({8, 256, 32, 32}).to(dtype);
+    torch::Tensor w = torch::randn({256, 256, 3, 3}).to(dtype);
     auto run = [&] { return at::mkldnn_convolution(x, w, {}, {1, 1}, {1, 1}, {1, 1}, 1); };
     run();
     int n = 0;
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
     double seconds = 20.0;
     int threads = 0;
     double gflop = 0.0;
-    std::vector<std::string> paths{"plain", "onednn"};
+    std::vector<std::string> paths{"plain", "onednn", "onednn-bf16"};
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto next = [&]() -> std::string {
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
                 paths.push_back(item);
         } else {
             std::cerr << "usage: bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N] "
-                         "[--paths plain,onednn] [--gflop G]\n";
+                         "[--paths plain,onednn,onednn-bf16] [--gflop G]\n";
             return 2;
         }
     }
@@ -127,17 +128,31 @@ int main(int argc, char **argv)
                     static_cast<long long>(model.parameterCount()), static_cast<long long>(shape[0]),
                     static_cast<long long>(shape[1]), static_cast<long long>(shape[2]), gflop);
         const double best = bestConvolutionRate(std::min(seconds, 5.0));
+        const bool bf16Runs = sde::precisionUnsupportedReason(sde::EvaluationPrecision::BFloat16, torch::kCPU).empty();
+        const double bestBf16 = bf16Runs ? bestConvolutionRate(std::min(seconds, 5.0), torch::kBFloat16) : 0.0;
         std::printf("peak: nominal %.0f GFLOP/s (%d cores x %.2f GHz x 32 FLOP/cycle); best oneDNN convolution "
-                    "measured %.0f GFLOP/s\n",
-                    nominal, cores, nominalGhz(), best);
+                    "measured %.0f GFLOP/s in float32, %.0f in bfloat16 (%% of best: against the row's format)\n",
+                    nominal, cores, nominalGhz(), best, bestBf16);
         std::printf("reference (PyTorch 1.13 eager, CPU, 2 threads, measured on this machine type): 1.09 evals/s at "
                     "batch 1, 2.39 images/s at batch 8\n\n");
-        std::printf("%-7s %6s %8s %10s %10s %10s %10s %11s %10s %10s\n", "path", "batch", "evals", "ms/eval",
+        std::printf("%-11s %6s %8s %10s %10s %10s %10s %11s %10s %10s\n", "path", "batch", "evals", "ms/eval",
                     "evals/s", "images/s", "GFLOP/s", "% of best", "peak MiB", "growth MiB");
         for (const std::string &pathName : paths) {
-            const sde::EvaluationPath path =
-                pathName == "plain" ? sde::EvaluationPath::Plain : sde::EvaluationPath::OneDnn;
-            sde::EvaluationPathScope scope(path);
+            if (pathName != "plain" && pathName != "onednn" && pathName != "onednn-bf16") {
+                std::cerr << "unknown path '" << pathName << "' (expected plain, onednn or onednn-bf16)\n";
+                return 2;
+            }
+            const bool bf16 = pathName == "onednn-bf16";
+            const std::string unsupported =
+                bf16 ? sde::precisionUnsupportedReason(sde::EvaluationPrecision::BFloat16, torch::kCPU) : "";
+            if (!unsupported.empty()) {
+                std::printf("%-11s skipped: %s\n", pathName.c_str(), unsupported.c_str());
+                continue;
+            }
+            sde::EvaluationPathScope scope(pathName == "plain" ? sde::EvaluationPath::Plain
+                                                               : sde::EvaluationPath::OneDnn);
+            sde::EvaluationPrecisionScope precision(bf16 ? sde::EvaluationPrecision::BFloat16
+                                                         : sde::EvaluationPrecision::Float32);
             for (int64_t batch : batches) {
                 torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]});
                 torch::Tensor t = torch::rand({batch}) * (1.0 - 1e-5) + 1e-5;
@@ -155,10 +170,10 @@ int main(int argc, char **argv)
                 const long peak = procStatusKb("VmHWM");
                 const double perEval = elapsed / evaluations;
                 const double rate = gflop * static_cast<double>(batch) / perEval;
-                std::printf("%-7s %6lld %8d %10.1f %10.3f %10.3f %10.1f %10.0f%% %10.1f %10.1f\n", pathName.c_str(),
+                std::printf("%-11s %6lld %8d %10.1f %10.3f %10.3f %10.1f %10.0f%% %10.1f %10.1f\n", pathName.c_str(),
                             static_cast<long long>(batch), evaluations, perEval * 1000.0, 1.0 / perEval,
-                            static_cast<double>(batch) / perEval, rate, 100.0 * rate / best, peak / 1024.0,
-                            (peak - before) / 1024.0);
+                            static_cast<double>(batch) / perEval, rate, 100.0 * rate / (bf16 ? bestBf16 : best),
+                            peak / 1024.0, (peak - before) / 1024.0);
                 std::fflush(stdout);
             }
         }

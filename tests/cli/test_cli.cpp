@@ -2,6 +2,7 @@
 // reproduces the reference's golden score.
 #include "imaging/image_io.h"
 #include "io/safetensors.h"
+#include "nets/inference.h"
 #include "util/files.h"
 #include "util/json.h"
 
@@ -190,6 +191,21 @@ private Q_SLOTS:
                                   "5", "--seed", "3", "-o", dir + "/c"});
         QCOMPARE(edm.exitCode, 0);
         QVERIFY2(edm.err.contains("EDM Heun, 5 steps (9 NFE), rho 7, churn 5"), qPrintable(edm.err));
+
+        // Bfloat16 evaluations are recorded, and give a sample close to float32's (same seed).
+        if (precisionUnsupportedReason(EvaluationPrecision::BFloat16, torch::kCPU).empty()) {
+            Run half = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--nfe", "10",
+                                       "--seed", "3", "--precision", "bfloat16", "-o", dir + "/d"});
+            QCOMPARE(half.exitCode, 0);
+            QVERIFY2(half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), temperature 1, bfloat16"),
+                     qPrintable(half.err));
+            Json halfRecord = Json::parse(readPngText((dir + "/d/sample-3.png").toStdString()).at("sdestudio"));
+            QCOMPARE(halfRecord.at("sampling").at("precision").asString(), std::string("bfloat16"));
+            QCOMPARE(record.at("sampling").at("precision").asString(), std::string("float32"));
+            torch::Tensor d = loadImage((dir + "/d/sample-3.png").toStdString());
+            const double difference = (d - a).abs().mean().item<double>();
+            QVERIFY2(difference > 0.0 && difference < 0.05, qPrintable(QString("difference %1").arg(difference)));
+        }
     }
 
     void sampleAndBpdRefuseBadInput_data()
@@ -208,6 +224,12 @@ private Q_SLOTS:
         QTest::newRow("nfe too small") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
                                                       "--sampler", "dpm2m", "--nfe", "1"}
                                        << "--nfe";
+        QTest::newRow("bad precision") << QStringList{"sample", "--model", ckpt,          "--config", config,
+                                                      "-o",     "/tmp/x",  "--precision", "half"}
+                                       << "--precision must be float32, bfloat16 or float16, not 'half'";
+        QTest::newRow("float16 on the CPU")
+            << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--precision", "float16"}
+            << "float16 evaluations need a CUDA device";
         QTest::newRow("bad number") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--snr", "high"}
                                     << "--snr needs a number";
         QTest::newRow("ancestral sub-VP") << QStringList{"sample", "--model", ckpt, "--config", "subvp/cifar10_ddpmpp_continuous",
