@@ -7,7 +7,9 @@
 #include "sampler_panel.h"
 #include "trajectory_scrubber.h"
 
+#include "nets/inference.h"
 #include "util/files.h"
+#include "util/json.h"
 
 #include "test_support.h"
 
@@ -21,6 +23,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QToolBar>
 #include <QtTest/QtTest>
@@ -147,6 +150,51 @@ private Q_SLOTS:
         QCOMPARE(result.nfe, int64_t(9));
         QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
         QCOMPARE(window.scrubber()->frameCount(), 5); // one frame per step
+    }
+
+    void precisionFromTheDock()
+    {
+        MainWindow window;
+        QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
+        auto *panel = window.samplerPanel();
+        auto *precision = panel->findChild<QComboBox *>("precision");
+        QVERIFY(precision);
+        QCOMPARE(precision->count(), 3);
+        QCOMPARE(panel->settings().precision, EvaluationPrecision::Float32);
+        // float16 is for CUDA: on the CPU its item is disabled, and its tooltip says why.
+        auto *items = qobject_cast<QStandardItemModel *>(precision->model());
+        QVERIFY(!items->item(2)->isEnabled());
+        QVERIFY(precision->itemData(2, Qt::ToolTipRole).toString().contains("CUDA"));
+        Json float16 = panel->settings().toJson();
+        float16["precision"] = "float16";
+        panel->restoreState(QString::fromStdString(float16.dump()));
+        QCOMPARE(panel->settings().precision, EvaluationPrecision::Float32); // not applied where it cannot run
+        if (!precisionUnsupportedReason(EvaluationPrecision::BFloat16, torch::kCPU).empty())
+            QSKIP("this CPU does not evaluate in bfloat16");
+
+        auto *method = panel->findChild<QComboBox *>("samplerMethod");
+        method->setCurrentIndex(method->findData("dpm2m"));
+        panel->findChild<QSpinBox *>("fastNfe")->setValue(10);
+        panel->findChild<QSpinBox *>("batch")->setValue(2);
+        panel->setRandomSeed(false);
+        panel->findChild<QLineEdit *>("seed")->setText("5");
+        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(120000));
+        const torch::Tensor exact = window.lastResult().samples.clone();
+
+        precision->setCurrentIndex(precision->findData("bfloat16"));
+        QCOMPARE(panel->settings().precision, EvaluationPrecision::BFloat16);
+        const QString state = panel->saveState();
+        precision->setCurrentIndex(0);
+        panel->restoreState(state);
+        QCOMPARE(panel->settings().precision, EvaluationPrecision::BFloat16);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(120000));
+        QVERIFY(window.lastResult().completed);
+        // The same seed in bfloat16: close to the float32 samples, not equal to them.
+        const double difference = (window.lastResult().samples - exact).abs().mean().item<double>();
+        QVERIFY2(difference > 1e-6 && difference < 0.02, qPrintable(QString("difference %1").arg(difference)));
     }
 
     void cancelStopsWithinOneStepAndKeepsTheFrames()
