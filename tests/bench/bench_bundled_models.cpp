@@ -8,6 +8,9 @@
 //     beside the same figures between two true samples.
 //   Training steps/s of each bundled config on its own data.
 // Usage: bench_bundled_models [--samples N] [--steps S] [--bpd-images M] [--only NAME]
+//                             [--sampler pc|dpm2m|... --nfe N]
+// The samples come from PC reverse diffusion with S steps (the reference's sampler), or from the
+// fast sampler --sampler names with a budget of --nfe evaluations.
 #include "data/image_data.h"
 #include "data/toy_data.h"
 #include "io/bundled_models.h"
@@ -18,6 +21,7 @@
 #include "metrics/sample_distance.h"
 #include "model/config.h"
 #include "sampling/pc_sampler.h"
+#include "sampling/sampling_settings.h"
 #include "train/trainer.h"
 #include "util/device.h"
 
@@ -42,19 +46,37 @@ double secondsSince(Clock::time_point start)
 using bench::classifierFeatures;
 using bench::kFeatureTime;
 
-torch::Tensor generate(const ScoreModel &model, int64_t count, int64_t steps, uint64_t seed)
+// The sampler of the figures: PC reverse diffusion with `steps` steps, or a fast sampler.
+struct Sampler {
+    std::string method = "pc";
+    int64_t steps = 500; // pc
+    int64_t nfe = 50;    // fast samplers
+
+    std::string describe() const
+    {
+        if (method == "pc")
+            return "PC reverse diffusion, " + std::to_string(steps) + " steps";
+        return fastSolverTitle(method) + ", " + std::to_string(plannedNfe(method, stepsForNfe(method, nfe))) + " NFE";
+    }
+};
+
+torch::Tensor generate(const ScoreModel &model, int64_t count, const Sampler &sampler, uint64_t seed)
 {
-    PcSamplerOptions options = PcSamplerOptions::fromConfig(model.config());
-    options.steps = steps;
+    SamplingSettings settings = SamplingSettings::fromConfig(model.config());
+    settings.method = sampler.method;
+    settings.pc.steps = sampler.steps;
+    if (isFastSolver(sampler.method))
+        settings.fast.steps = stepsForNfe(sampler.method, sampler.nfe);
     std::vector<torch::Tensor> parts;
     for (int64_t start = 0; start < count; start += 100) {
-        const int64_t batch = std::min<int64_t>(100, count - start);
-        parts.push_back(pcSample(model, batch, seed + static_cast<uint64_t>(start), options).samples);
+        settings.batch = std::min<int64_t>(100, count - start);
+        settings.seed = seed + static_cast<uint64_t>(start);
+        parts.push_back(runSampler(model, settings).samples);
     }
     return torch::cat(parts);
 }
 
-void fashionMnist(int64_t samples, int64_t steps, int64_t bpdImages)
+void fashionMnist(int64_t samples, const Sampler &sampler, int64_t bpdImages)
 {
     LoadedModel loaded = loadModelFile("fashion-mnist");
     LoadedClassifier classifier = loadClassifierFile("fashion-mnist-classifier");
@@ -67,13 +89,13 @@ void fashionMnist(int64_t samples, int64_t steps, int64_t bpdImages)
     std::printf("\n== fashion-mnist (%s, %s, step %lld) ==\n", model.config().architectureName().c_str(),
                 model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step));
     auto started = Clock::now();
-    torch::Tensor generated = generate(model, samples, steps, 1000);
+    torch::Tensor generated = generate(model, samples, sampler, 1000);
     const double sampleSeconds = secondsSince(started);
     FeatureStatistics testStats = featureStatistics(classifierFeatures(classifier, testImages));
     const double fd = frechetDistance(featureStatistics(classifierFeatures(classifier, generated)), testStats);
     const double floor = frechetDistance(featureStatistics(classifierFeatures(classifier, trainImages)), testStats);
-    std::printf("FD-FMNIST, %lld generated vs 10000 test images (PC reverse diffusion, %lld steps): %.3f\n",
-                static_cast<long long>(samples), static_cast<long long>(steps), fd);
+    std::printf("FD-FMNIST, %lld generated vs 10000 test images (%s): %.3f\n", static_cast<long long>(samples),
+                sampler.describe().c_str(), fd);
     std::printf("FD-FMNIST, %lld real training vs 10000 test images (the floor at this count):     %.3f\n",
                 static_cast<long long>(samples), floor);
     std::printf("sampling time: %.1f s (%.2f s per image)\n", sampleSeconds, sampleSeconds / samples);
@@ -121,7 +143,7 @@ void fashionMnist(int64_t samples, int64_t steps, int64_t bpdImages)
     }
 }
 
-void toy(int64_t samples, int64_t steps)
+void toy(int64_t samples, const Sampler &sampler)
 {
     LoadedModel loaded = loadModelFile("toy-2d");
     const ScoreModel &model = *loaded.model;
@@ -130,7 +152,7 @@ void toy(int64_t samples, int64_t steps)
     std::printf("\n== toy-2d (%s, %s, step %lld) ==\n", toyDistributionName(distribution).c_str(),
                 model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step));
     auto started = Clock::now();
-    torch::Tensor generated = generate(model, samples, steps, 1000).flatten(1);
+    torch::Tensor generated = generate(model, samples, sampler, 1000).flatten(1);
     const double seconds = secondsSince(started);
     at::Generator g = at::detail::createCPUGenerator(17);
     torch::Tensor truth = sampleToyDistribution(distribution, samples, g);
@@ -140,8 +162,8 @@ void toy(int64_t samples, int64_t steps)
                 slicedWassersteinDistance(truth2, truth, 1000, g));
     std::printf("MMD^2 (Gaussian kernel, bandwidth 0.5), generated vs true: %.5f   true vs true: %.5f\n",
                 maximumMeanDiscrepancy(generated, truth, 0.5), maximumMeanDiscrepancy(truth2, truth, 0.5));
-    std::printf("sampling time: %.1f s for %lld points, %lld steps\n", seconds, static_cast<long long>(samples),
-                static_cast<long long>(steps));
+    std::printf("sampling time: %.1f s for %lld points (%s)\n", seconds, static_cast<long long>(samples),
+                sampler.describe().c_str());
 }
 
 // Steps/s of the trainer on a bundled config and its data (after 2 warm-up steps).
@@ -185,14 +207,19 @@ void trainingSpeed(const std::string &name, const std::string &data, int64_t tim
 
 int main(int argc, char **argv)
 {
-    int64_t samples = 1000, steps = 500, bpdImages = 32, toySamples = 5000;
+    int64_t samples = 1000, bpdImages = 32, toySamples = 5000;
+    Sampler sampler;
     std::string only;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
         if (key == "--samples")
             samples = std::stoll(value);
         else if (key == "--steps")
-            steps = std::stoll(value);
+            sampler.steps = std::stoll(value);
+        else if (key == "--sampler")
+            sampler.method = value;
+        else if (key == "--nfe")
+            sampler.nfe = std::stoll(value);
         else if (key == "--bpd-images")
             bpdImages = std::stoll(value);
         else if (key == "--toy-samples")
@@ -204,14 +231,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (sampler.method != "pc" && !isFastSolver(sampler.method)) {
+        std::cerr << "--sampler must be pc or one of " << listOfIds(fastSolverIds()) << "\n";
+        return 2;
+    }
     const int threads = configureThreads();
     std::printf("bench_bundled_models: LibTorch %s, %d threads, models in %s\n", TORCH_VERSION, threads,
                 bundledModelsDir().c_str());
     try {
         if (only.empty() || only == "fashion-mnist")
-            fashionMnist(samples, steps, bpdImages);
+            fashionMnist(samples, sampler, bpdImages);
         if (only.empty() || only == "toy")
-            toy(toySamples, steps);
+            toy(toySamples, sampler);
         if (only.empty() || only == "training") {
             std::printf("\n== training speed (bundled configs, their own data) ==\n");
             trainingSpeed("fashion-mnist", "fashion-mnist", 10);
