@@ -7,7 +7,11 @@
 // best rate of one large oneDNN convolution measured here.
 //
 //   build/tests/bench/bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N]
-//                                         [--paths plain,onednn,onednn-bf16] [--gflop G]
+//                                         [--paths plain,onednn,onednn-bf16] [--gflop G] [--device cuda]
+//
+// With --device cuda (a CUDA build of LibTorch) the paths are cuda (float32 eager), cuda-fp16 and
+// cuda-bf16 (autocast, the score handed back float32), timed with a synchronisation after every
+// evaluation; the CPU's peak and memory columns do not apply there.
 //
 // Threads: --threads, else OMP_NUM_THREADS, else all hardware threads.
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
@@ -18,11 +22,14 @@
 #include "nets/inference.h"
 #include "util/device.h"
 
+#include <torch/cuda.h>
+
 #include "bench_support.h"
 #include "util/build_info.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -78,7 +85,8 @@ int main(int argc, char **argv)
     double seconds = 20.0;
     int threads = 0;
     double gflop = 0.0;
-    std::vector<std::string> paths{"plain", "onednn", "onednn-bf16"};
+    std::vector<std::string> paths;
+    std::string deviceName = "cpu";
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         auto next = [&]() -> std::string {
@@ -98,6 +106,8 @@ int main(int argc, char **argv)
             threads = std::stoi(next());
         else if (arg == "--gflop")
             gflop = std::stod(next());
+        else if (arg == "--device")
+            deviceName = next();
         else if (arg == "--paths") {
             paths.clear();
             std::stringstream list(next());
@@ -105,7 +115,7 @@ int main(int argc, char **argv)
                 paths.push_back(item);
         } else {
             std::cerr << "usage: bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N] "
-                         "[--paths plain,onednn,onednn-bf16] [--gflop G]\n";
+                         "[--paths plain,onednn,onednn-bf16] [--gflop G] [--device cpu|cuda]\n";
             return 2;
         }
     }
@@ -115,6 +125,12 @@ int main(int argc, char **argv)
         sde::ModelConfig config = sde::loadPreset(preset);
         torch::manual_seed(0);
         sde::ScoreModel model(config, sde::createScoreNetwork(config));
+        const torch::Device device = sde::parseDevice(deviceName);
+        const bool cuda = device.is_cuda();
+        model.to(device);
+        if (paths.empty())
+            paths = cuda ? std::vector<std::string>{"cuda", "cuda-fp16", "cuda-bf16"}
+                         : std::vector<std::string>{"plain", "onednn", "onednn-bf16"};
         torch::NoGradGuard noGrad;
         const auto shape = model.sampleShape();
 
@@ -127,52 +143,68 @@ int main(int argc, char **argv)
                     preset.c_str(), config.architectureName().c_str(), config.sdeDescription().c_str(),
                     static_cast<long long>(model.parameterCount()), static_cast<long long>(shape[0]),
                     static_cast<long long>(shape[1]), static_cast<long long>(shape[2]), gflop);
-        const double best = bestConvolutionRate(std::min(seconds, 5.0));
         const bool bf16Runs = sde::precisionUnsupportedReason(sde::EvaluationPrecision::BFloat16, torch::kCPU).empty();
-        const double bestBf16 = bf16Runs ? bestConvolutionRate(std::min(seconds, 5.0), torch::kBFloat16) : 0.0;
-        std::printf("peak: nominal %.0f GFLOP/s (%d cores x %.2f GHz x 32 FLOP/cycle); best oneDNN convolution "
+        const double best = cuda ? 0.0 : bestConvolutionRate(std::min(seconds, 5.0));
+        const double bestBf16 = cuda || !bf16Runs ? 0.0 : bestConvolutionRate(std::min(seconds, 5.0), torch::kBFloat16);
+        if (cuda)
+            std::printf("device %s\n", device.str().c_str());
+        else
+            std::printf("peak: nominal %.0f GFLOP/s (%d cores x %.2f GHz x 32 FLOP/cycle); best oneDNN convolution "
                     "measured %.0f GFLOP/s in float32, %.0f in bfloat16 (%% of best: against the row's format)\n",
                     nominal, cores, nominalGhz(), best, bestBf16);
         std::printf("reference (PyTorch 1.13 eager, CPU, 2 threads, measured on this machine type): 1.09 evals/s at "
                     "batch 1, 2.39 images/s at batch 8\n\n");
         std::printf("%-11s %6s %8s %10s %10s %10s %10s %11s %10s %10s\n", "path", "batch", "evals", "ms/eval",
                     "evals/s", "images/s", "GFLOP/s", "% of best", "peak MiB", "growth MiB");
+        const std::vector<std::string> known = cuda ? std::vector<std::string>{"cuda", "cuda-fp16", "cuda-bf16"}
+                                                    : std::vector<std::string>{"plain", "onednn", "onednn-bf16"};
         for (const std::string &pathName : paths) {
-            if (pathName != "plain" && pathName != "onednn" && pathName != "onednn-bf16") {
-                std::cerr << "unknown path '" << pathName << "' (expected plain, onednn or onednn-bf16)\n";
+            if (std::find(known.begin(), known.end(), pathName) == known.end()) {
+                std::cerr << "unknown path '" << pathName << "' on " << device.str() << " (expected "
+                          << (cuda ? "cuda, cuda-fp16 or cuda-bf16" : "plain, onednn or onednn-bf16") << ")\n";
                 return 2;
             }
-            const bool bf16 = pathName == "onednn-bf16";
-            const std::string unsupported =
-                bf16 ? sde::precisionUnsupportedReason(sde::EvaluationPrecision::BFloat16, torch::kCPU) : "";
+            const bool bf16 = pathName == "onednn-bf16" || pathName == "cuda-bf16";
+            const sde::EvaluationPrecision precisionOfPath = bf16 ? sde::EvaluationPrecision::BFloat16
+                                                             : pathName == "cuda-fp16"
+                                                                 ? sde::EvaluationPrecision::Float16
+                                                                 : sde::EvaluationPrecision::Float32;
+            const std::string unsupported = sde::precisionUnsupportedReason(precisionOfPath, device);
             if (!unsupported.empty()) {
                 std::printf("%-11s skipped: %s\n", pathName.c_str(), unsupported.c_str());
                 continue;
             }
             sde::EvaluationPathScope scope(pathName == "plain" ? sde::EvaluationPath::Plain
                                                                : sde::EvaluationPath::OneDnn);
-            sde::EvaluationPrecisionScope precision(bf16 ? sde::EvaluationPrecision::BFloat16
-                                                         : sde::EvaluationPrecision::Float32);
+            sde::EvaluationPrecisionScope precision(precisionOfPath);
+            auto evaluate = [&](const torch::Tensor &x, const torch::Tensor &t) {
+                torch::Tensor s = model.score(x, t);
+                if (cuda)
+                    torch::cuda::synchronize();
+                return s;
+            };
             for (int64_t batch : batches) {
-                torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]});
-                torch::Tensor t = torch::rand({batch}) * (1.0 - 1e-5) + 1e-5;
+                torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]}).to(device);
+                torch::Tensor t = (torch::rand({batch}) * (1.0 - 1e-5) + 1e-5).to(device);
                 const long before = procStatusKb("VmRSS");
                 resetPeakRss();
-                model.score(x, t); // warm-up (and, on the oneDNN path, the weights' prepacking)
+                evaluate(x, t); // warm-up (and, on the oneDNN path, the weights' prepacking)
                 int evaluations = 0;
                 const auto start = std::chrono::steady_clock::now();
                 double elapsed = 0.0;
                 while (evaluations < 2 || elapsed < seconds) {
-                    torch::Tensor s = model.score(x, t);
+                    evaluate(x, t);
                     ++evaluations;
                     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 }
                 const long peak = procStatusKb("VmHWM");
                 const double perEval = elapsed / evaluations;
                 const double rate = gflop * static_cast<double>(batch) / perEval;
+                const double bestOfFormat = bf16 ? bestBf16 : best;
                 std::printf("%-11s %6lld %8d %10.1f %10.3f %10.3f %10.1f %10.0f%% %10.1f %10.1f\n", pathName.c_str(),
                             static_cast<long long>(batch), evaluations, perEval * 1000.0, 1.0 / perEval,
-                            static_cast<double>(batch) / perEval, rate, 100.0 * rate / (bf16 ? bestBf16 : best),
+                            static_cast<double>(batch) / perEval, rate,
+                            bestOfFormat > 0.0 ? 100.0 * rate / bestOfFormat : 0.0,
                             peak / 1024.0, (peak - before) / 1024.0);
                 std::fflush(stdout);
             }
