@@ -7,6 +7,9 @@
 //   2D toy model: sliced Wasserstein-2 distance and MMD to fresh samples of the true distribution,
 //     beside the same figures between two true samples.
 //   Training steps/s of each bundled config on its own data.
+//   RGB model: the sliced W2 distance between the pixel colors of its samples and of patches of its
+//     photographs, and its over-saturation (mean saturation, flat images, clipped pixels) beside
+//     the patches' (at most 256 samples).
 // Usage: bench_bundled_models [--samples N] [--steps S] [--bpd-images M] [--only NAME]
 //                             [--sampler pc|dpm2m|... --nfe N]
 // The samples come from PC reverse diffusion with S steps (the reference's sampler), or from the
@@ -143,6 +146,63 @@ void fashionMnist(int64_t samples, const Sampler &sampler, int64_t bpdImages)
     }
 }
 
+// Color figures of a set of RGB images [N, 3, H, W] in [0, 1]: the mean HSV saturation, the share
+// of flat images (pixel standard deviation below 0.02) and of clipped pixels (a channel at or
+// beyond 0.005 of 0 or 1).
+struct ColorFigures {
+    double saturation = 0.0, flat = 0.0, clipped = 0.0;
+};
+
+ColorFigures colorFigures(const torch::Tensor &images)
+{
+    const torch::Tensor x = images.clamp(0.0, 1.0);
+    const torch::Tensor high = std::get<0>(x.max(1)), low = std::get<0>(x.min(1));
+    ColorFigures f;
+    f.saturation = ((high - low) / high.clamp_min(1e-6)).mean().item<double>();
+    f.flat = (x.flatten(1).std(1) < 0.02).to(torch::kFloat64).mean().item<double>();
+    f.clipped = ((x <= 0.005) | (x >= 0.995)).any(1).to(torch::kFloat64).mean().item<double>();
+    return f;
+}
+
+// `count` pixels of the images, drawn at random, as points [count, 3].
+torch::Tensor pixelSample(const torch::Tensor &images, int64_t count, at::Generator &g)
+{
+    const torch::Tensor pixels = images.clamp(0.0, 1.0).permute({0, 2, 3, 1}).reshape({-1, 3});
+    return pixels.index_select(0, torch::randint(pixels.size(0), {count}, g, torch::kLong));
+}
+
+// The RGB model against patches of its photographs: how far the colors of its samples are from
+// theirs (sliced W2 between pixel colors) and the figures of over-saturation.
+void photoRgb(int64_t samples, const Sampler &sampler)
+{
+    LoadedModel loaded = loadModelFile("photo-rgb");
+    const ScoreModel &model = *loaded.model;
+    std::printf("\n== photo-rgb (%s, %s, step %lld) ==\n", model.config().architectureName().c_str(),
+                model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step));
+    auto source = openTrainingData("patches:/usr/share/backgrounds/mate/nature", model.config());
+    const torch::Tensor real = source->batch(0, samples, 101).examples;
+    const torch::Tensor real2 = source->batch(1, samples, 202).examples;
+    auto started = Clock::now();
+    const torch::Tensor generated = generate(model, samples, sampler, 1000).clamp(0.0, 1.0);
+    const double seconds = secondsSince(started);
+    at::Generator g = at::detail::createCPUGenerator(23);
+    const int64_t pixels = 20000;
+    const torch::Tensor realPixels = pixelSample(real, pixels, g);
+    std::printf("sliced W2 of pixel colors (%lld pixels, 1000 projections), %lld generated vs patches: %.4f   "
+                "patches vs patches: %.4f\n",
+                static_cast<long long>(pixels), static_cast<long long>(samples),
+                slicedWassersteinDistance(pixelSample(generated, pixels, g), realPixels, 1000, g),
+                slicedWassersteinDistance(pixelSample(real2, pixels, g), realPixels, 1000, g));
+    const ColorFigures fake = colorFigures(generated), truth = colorFigures(real);
+    std::printf("mean saturation: generated %.3f, patches %.3f\n", fake.saturation, truth.saturation);
+    std::printf("flat images (pixel std < 0.02): generated %.1f %%, patches %.1f %%\n", 100.0 * fake.flat,
+                100.0 * truth.flat);
+    std::printf("clipped pixels (a channel within 0.005 of 0 or 1): generated %.1f %%, patches %.1f %%\n",
+                100.0 * fake.clipped, 100.0 * truth.clipped);
+    std::printf("sampling time: %.1f s for %lld images (%s)\n", seconds, static_cast<long long>(samples),
+                sampler.describe().c_str());
+}
+
 void toy(int64_t samples, const Sampler &sampler)
 {
     LoadedModel loaded = loadModelFile("toy-2d");
@@ -241,6 +301,8 @@ int main(int argc, char **argv)
     try {
         if (only.empty() || only == "fashion-mnist")
             fashionMnist(samples, sampler, bpdImages);
+        if (only.empty() || only == "photo-rgb")
+            photoRgb(std::min<int64_t>(samples, 256), sampler);
         if (only.empty() || only == "toy")
             toy(toySamples, sampler);
         if (only.empty() || only == "training") {
