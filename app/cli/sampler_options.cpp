@@ -122,7 +122,7 @@ SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig 
     try {
         s.precision = precisionFromId(precision);
     } catch (const Error &) {
-        throw Error("--precision must be float32, bfloat16 or float16, not '" + precision + "'");
+        throw Error("--precision must be " + listOfIds(precisionIds()) + ", not '" + precision + "'");
     }
     s.batch = args.integer("--batch", 1);
     if (s.batch < 1 || s.batch > 4096)

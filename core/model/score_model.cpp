@@ -75,23 +75,17 @@ torch::Tensor scoreOf(const ScoreModel &model, const torch::Tensor &x, const tor
 
 torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) const
 {
-    if (useOneDnn(x)) {
+    // Half precision on CUDA: the network runs under autocast, the score comes back float32.
+    const EvaluationPrecision precision = evaluationPrecision();
+    const bool cudaAutocast =
+        x.is_cuda() && precision != EvaluationPrecision::Float32 && !torch::GradMode::is_enabled();
+    if (useOneDnn(x) || cudaAutocast) {
         // No gradient wanted: evaluate without autograd's bookkeeping, and hand back an ordinary
         // tensor (callers may update it in place).
         torch::Tensor s;
         {
             c10::InferenceMode inference;
-            s = scoreOf(*this, x, t);
-        }
-        return s.clone();
-    }
-    const EvaluationPrecision precision = evaluationPrecision();
-    if (x.is_cuda() && precision != EvaluationPrecision::Float32 && !torch::GradMode::is_enabled()) {
-        // Half precision on CUDA: the network runs under autocast, the score comes back float32.
-        torch::Tensor s;
-        {
-            c10::InferenceMode inference;
-            CudaAutocastScope autocast(true,
+            CudaAutocastScope autocast(cudaAutocast,
                                        precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16);
             s = scoreOf(*this, x, t).to(torch::kFloat32);
         }
