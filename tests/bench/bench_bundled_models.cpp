@@ -23,7 +23,6 @@
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
 #include "model/config.h"
-#include "sampling/pc_sampler.h"
 #include "sampling/sampling_settings.h"
 #include "train/trainer.h"
 #include "util/device.h"
@@ -183,7 +182,7 @@ void photoRgb(int64_t samples, const Sampler &sampler)
     const torch::Tensor real = source->batch(0, samples, 101).examples;
     const torch::Tensor real2 = source->batch(1, samples, 202).examples;
     auto started = Clock::now();
-    const torch::Tensor generated = generate(model, samples, sampler, 1000).clamp(0.0, 1.0);
+    const torch::Tensor generated = generate(model, samples, sampler, 1000);
     const double seconds = secondsSince(started);
     at::Generator g = at::detail::createCPUGenerator(23);
     const int64_t pixels = 20000;
