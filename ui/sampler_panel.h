@@ -63,7 +63,7 @@ private:
     class QFormLayout *fastForm_;
     QSpinBox *fastNfe_;
     QDoubleSpinBox *eta_, *churn_, *rho_, *fastRtol_, *fastAtol_;
-    QComboBox *predictor_, *corrector_, *solver_, *device_, *precision_;
+    QComboBox *grid_, *predictor_, *corrector_, *solver_, *device_, *precision_;
     QDoubleSpinBox *snr_, *temperature_, *rtol_, *atol_;
     QSpinBox *correctorSteps_, *steps_, *odeSteps_, *batch_, *frameEvery_;
     QLineEdit *seed_;

@@ -71,7 +71,8 @@ void addSamplerOptions(Arguments &args)
         .option("--nfe", "N", "fast samplers: the most score evaluations (default 20); sets --steps")
         .option("--eta", "X", "ddim: 0 deterministic (default) to 1 ancestral")
         .option("--churn", "X", "edm: stochastic churn S_churn (default 0)")
-        .option("--rho", "X", "edm: the exponent of its noise grid (default 7)");
+        .option("--grid", "NAME", "dpm2m, dpm3m, dpm2s: the time grid, logsnr or karras (default karras)")
+        .option("--rho", "X", "edm, and the karras grid: the exponent of the noise grid (default 7)");
 }
 
 SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
@@ -95,6 +96,9 @@ SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig 
         f.churn = args.number("--churn", f.churn);
         if (f.churn < 0.0 || f.churn > 1000.0)
             throw Error("--churn must be between 0 and 1000");
+        f.grid = args.value("--grid", f.grid);
+        if (!isTimeGrid(f.grid))
+            throw Error("--grid must be " + listOfIds(timeGridIds()) + ", not '" + f.grid + "'");
         f.rho = args.number("--rho", f.rho);
         if (!(f.rho > 0.0) || f.rho > 100.0)
             throw Error("--rho must be in (0, 100]");

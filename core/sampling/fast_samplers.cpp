@@ -106,9 +106,31 @@ private:
     std::vector<int64_t> shape_;
 };
 
-// n times from T to eps, uniform in lambda.
-std::vector<double> logSnrTimes(const FastRun &run, int64_t n)
+// n noise levels sigma / alpha from that at T to that at eps, uniform in level^(1/rho) (the
+// grid of Karras et al. 2022), and their times.
+struct SigmaGrid {
+    std::vector<double> sigmas;
+    std::vector<double> t;
+};
+SigmaGrid karrasGrid(const FastRun &run, int64_t n, double rho)
 {
+    const double top = std::pow(run.schedule.scaledSigma(run.T), 1.0 / rho);
+    const double bottom = std::pow(run.schedule.scaledSigma(run.eps), 1.0 / rho);
+    SigmaGrid grid{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
+    for (int64_t i = 0; i < n; ++i) {
+        const double f = static_cast<double>(i) / static_cast<double>(n - 1);
+        grid.sigmas[i] = std::pow(top + f * (bottom - top), rho);
+        grid.t[i] = i == 0 ? run.T : i == n - 1 ? run.eps : run.schedule.timeOf(-std::log(grid.sigmas[i]));
+    }
+    return grid;
+}
+
+// n times from T to eps for the DPM-Solver++ samplers: uniform in lambda, or on the Karras grid.
+std::vector<double> dpmTimes(const FastRun &run, const FastSamplerOptions &options)
+{
+    const int64_t n = options.steps;
+    if (options.grid == "karras")
+        return karrasGrid(run, n, options.rho).t;
     const double first = run.schedule.lambda(run.T);
     const double last = run.schedule.lambda(run.eps);
     std::vector<double> t(static_cast<size_t>(n));
@@ -144,7 +166,7 @@ SampleResult walkGrid(FastRun &run, const std::vector<double> &t, double tempera
 SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options, int order)
 {
     const int64_t n = options.steps;
-    const std::vector<double> t = logSnrTimes(run, n);
+    const std::vector<double> t = dpmTimes(run, options);
     std::vector<double> lambda(t.size());
     for (size_t i = 0; i < t.size(); ++i)
         lambda[i] = run.schedule.lambda(t[i]);
@@ -183,7 +205,7 @@ SampleResult multistepDpmSolver(FastRun &run, const FastSamplerOptions &options,
 // DPM-Solver++(2S): the midpoint in lambda, two evaluations per step.
 SampleResult singlestepDpmSolver(FastRun &run, const FastSamplerOptions &options)
 {
-    const std::vector<double> t = logSnrTimes(run, options.steps);
+    const std::vector<double> t = dpmTimes(run, options);
     const NoiseSchedule &schedule = run.schedule;
     return walkGrid(run, t, options.temperature, [&](int64_t i, const torch::Tensor &x, const torch::Tensor &x0) {
         const double lambdaNow = schedule.lambda(t[i]);
@@ -202,16 +224,9 @@ SampleResult edmHeun(FastRun &run, const FastSamplerOptions &options)
     const int64_t n = options.steps;
     const NoiseSchedule &schedule = run.schedule;
     const double sigmaMax = schedule.scaledSigma(run.T);
-    const double sigmaMin = schedule.scaledSigma(run.eps);
-    const double inv = 1.0 / options.rho;
-    std::vector<double> sigmas(static_cast<size_t>(n));
-    std::vector<double> t(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-        const double f = static_cast<double>(i) / static_cast<double>(n - 1);
-        sigmas[i] = std::pow(std::pow(sigmaMax, inv) + f * (std::pow(sigmaMin, inv) - std::pow(sigmaMax, inv)),
-                             options.rho);
-        t[i] = i == 0 ? run.T : i == n - 1 ? run.eps : schedule.timeOf(-std::log(sigmas[i]));
-    }
+    const SigmaGrid grid = karrasGrid(run, n, options.rho);
+    const std::vector<double> &sigmas = grid.sigmas;
+    const std::vector<double> &t = grid.t;
     // The denoiser at a scaled noise level: the model at the time of that level.
     auto denoiser = [&](const torch::Tensor &y, double time) { return run.denoise(schedule.alpha(time) * y, time); };
 
@@ -388,6 +403,28 @@ bool isFastSolver(const std::string &solver)
     return std::find(ids.begin(), ids.end(), solver) != ids.end();
 }
 
+bool usesTimeGrid(const std::string &solver)
+{
+    return solver == "dpm2m" || solver == "dpm3m" || solver == "dpm2s";
+}
+
+const std::vector<std::string> &timeGridIds()
+{
+    static const std::vector<std::string> ids{"logsnr", "karras"};
+    return ids;
+}
+
+bool isTimeGrid(const std::string &grid)
+{
+    const auto &ids = timeGridIds();
+    return std::find(ids.begin(), ids.end(), grid) != ids.end();
+}
+
+std::string timeGridTitle(const std::string &grid)
+{
+    return grid == "karras" ? "Karras (sigma^(1/rho))" : "uniform in log-SNR";
+}
+
 int64_t plannedNfe(const std::string &solver, int64_t steps)
 {
     if (solver == "adaptive")
@@ -423,7 +460,9 @@ SampleResult runFast(const ScoreModel &model, const ScoreFn &score, int64_t batc
     if (options.churn < 0.0)
         throw Error("EDM's churn must not be negative");
     if (!(options.rho > 0.0))
-        throw Error("EDM's rho must be positive");
+        throw Error("the grid's rho must be positive");
+    if (!isTimeGrid(options.grid))
+        throw Error("unknown time grid \"" + options.grid + "\" (expected " + listOfIds(timeGridIds()) + ")");
     if (!(options.rtol > 0.0) || !(options.atol > 0.0))
         throw Error("the adaptive sampler's tolerances must be positive");
     torch::NoGradGuard noGrad;

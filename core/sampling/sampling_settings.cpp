@@ -55,6 +55,7 @@ Json SamplingSettings::toJson() const
         fastJson["eta"] = fast.eta;
         fastJson["churn"] = fast.churn;
         fastJson["rho"] = fast.rho;
+        fastJson["grid"] = fast.grid;
         fastJson["rtol"] = fast.rtol;
         fastJson["atol"] = fast.atol;
         fastJson["eps"] = fast.eps;
@@ -104,6 +105,10 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
             s.fast.eta = f.at("eta").asDouble();
             s.fast.churn = f.at("churn").asDouble();
             s.fast.rho = f.at("rho").asDouble();
+            // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
+            s.fast.grid = f.contains("grid") ? f.at("grid").asString() : "logsnr";
+            if (!isTimeGrid(s.fast.grid))
+                throw Error("unknown time grid \"" + s.fast.grid + "\"");
             s.fast.rtol = f.at("rtol").asDouble();
             s.fast.atol = f.at("atol").asDouble();
             s.fast.eps = f.at("eps").asDouble();
@@ -192,6 +197,8 @@ std::string describeSettings(const SamplingSettings &s)
             text += ", eta " + Json(f.eta).dump();
         if (s.method == "edm")
             text += ", rho " + Json(f.rho).dump() + ", churn " + Json(f.churn).dump();
+        if (usesTimeGrid(s.method))
+            text += f.grid == "karras" ? ", Karras grid (rho " + Json(f.rho).dump() + ")" : ", log-SNR grid";
         text += ", temperature " + Json(f.temperature).dump();
     } else {
         text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);

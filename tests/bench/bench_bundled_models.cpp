@@ -11,9 +11,9 @@
 //     photographs, and its over-saturation (mean saturation, flat images, clipped pixels) beside
 //     the patches' (at most 256 samples).
 // Usage: bench_bundled_models [--samples N] [--steps S] [--bpd-images M] [--only NAME]
-//                             [--sampler pc|dpm2m|... --nfe N]
+//                             [--sampler pc|dpm2m|... --nfe N] [--grid karras|logsnr]
 // The samples come from PC reverse diffusion with S steps (the reference's sampler), or from the
-// fast sampler --sampler names with a budget of --nfe evaluations.
+// fast sampler --sampler names with a budget of --nfe evaluations (DPM-Solver++ on --grid).
 #include "data/image_data.h"
 #include "data/toy_data.h"
 #include "io/bundled_models.h"
@@ -53,12 +53,14 @@ struct Sampler {
     std::string method = "pc";
     int64_t steps = 500; // pc
     int64_t nfe = 50;    // fast samplers
+    std::string grid = FastSamplerOptions{}.grid;
 
     std::string describe() const
     {
         if (method == "pc")
             return "PC reverse diffusion, " + std::to_string(steps) + " steps";
-        return fastSolverTitle(method) + ", " + std::to_string(plannedNfe(method, stepsForNfe(method, nfe))) + " NFE";
+        return fastSolverTitle(method) + ", " + std::to_string(plannedNfe(method, stepsForNfe(method, nfe))) + " NFE" +
+               (usesTimeGrid(method) ? ", " + grid + " grid" : "");
     }
 };
 
@@ -69,6 +71,7 @@ torch::Tensor generate(const ScoreModel &model, int64_t count, const Sampler &sa
     settings.pc.steps = sampler.steps;
     if (isFastSolver(sampler.method))
         settings.fast.steps = stepsForNfe(sampler.method, sampler.nfe);
+    settings.fast.grid = sampler.grid;
     std::vector<torch::Tensor> parts;
     for (int64_t start = 0; start < count; start += 100) {
         settings.batch = std::min<int64_t>(100, count - start);
@@ -279,6 +282,8 @@ int main(int argc, char **argv)
             sampler.method = value;
         else if (key == "--nfe")
             sampler.nfe = std::stoll(value);
+        else if (key == "--grid")
+            sampler.grid = value;
         else if (key == "--bpd-images")
             bpdImages = std::stoll(value);
         else if (key == "--toy-samples")
@@ -292,6 +297,10 @@ int main(int argc, char **argv)
     }
     if (sampler.method != "pc" && !isFastSolver(sampler.method)) {
         std::cerr << "--sampler must be pc or one of " << listOfIds(fastSolverIds()) << "\n";
+        return 2;
+    }
+    if (!isTimeGrid(sampler.grid)) {
+        std::cerr << "--grid must be " << listOfIds(timeGridIds()) << "\n";
         return 2;
     }
     const int threads = configureThreads();

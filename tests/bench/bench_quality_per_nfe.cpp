@@ -12,11 +12,12 @@
 //       [--solvers dpm2m,dpm3m,dpm2s,edm,ddim,adaptive] [--reference-nfe 1000,2000|none] [--batch B]
 //       [--adaptive-rtol 0.1,0.05,0.02] [--bpd-images M]
 //       [--reference-samplers rd,em,rdl]   (reverse diffusion, Euler-Maruyama, RD + Langevin)
-//       [--inpaint-images M] [--precision float32|bfloat16]
+//       [--inpaint-images M] [--precision float32|bfloat16] [--grids logsnr,karras]
 // --inpaint-images fills the lower halves of the first M test images with each sampler and prints
 // the mean |filled - truth| in the hole, next to unconditional samples from the same seeds.
 // --precision evaluates the network in that number format (nets/inference.h); the sampler's state
-// stays float32.
+// stays float32. --grids runs the DPM-Solver++ rows on each time grid (FastSamplerOptions::grid; rows
+// on a grid other than the default name it).
 #include "editing/inpainting.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
     std::vector<std::string> referenceSamplers{"rd", "em", "rdl"};
     std::vector<double> adaptiveRtol{0.1, 0.05, 0.02};
     std::string precisionName = "float32";
+    std::vector<std::string> grids{FastSamplerOptions{}.grid};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
         if (key == "--samples")
@@ -112,6 +114,8 @@ int main(int argc, char **argv)
             inpaintImages = std::stoll(value);
         else if (key == "--precision")
             precisionName = value;
+        else if (key == "--grids")
+            grids = splitList(value);
         else {
             std::cerr << "unknown option " << key << "\n";
             return 2;
@@ -179,12 +183,17 @@ int main(int argc, char **argv)
                 }
                 continue;
             }
-            for (int64_t nfe : budgets) {
-                FastSamplerOptions options;
-                options.solver = solver;
-                options.steps = stepsForNfe(solver, nfe);
-                record(fastSolverTitle(solver), [&](int64_t b, uint64_t seed) { return fastSample(model, b, seed, options); });
-            }
+            const bool dpm = solver.rfind("dpm", 0) == 0;
+            for (const std::string &grid : dpm ? grids : std::vector<std::string>{FastSamplerOptions{}.grid})
+                for (int64_t nfe : budgets) {
+                    FastSamplerOptions options;
+                    options.solver = solver;
+                    options.grid = grid;
+                    options.steps = stepsForNfe(solver, nfe);
+                    const bool usual = grid == FastSamplerOptions{}.grid;
+                    const std::string title = fastSolverTitle(solver) + (usual ? "" : ", " + grid + " grid");
+                    record(title, [&](int64_t b, uint64_t seed) { return fastSample(model, b, seed, options); });
+                }
         }
 
         double best1000 = 0.0;

@@ -178,6 +178,7 @@ private Q_SLOTS:
         QCOMPARE(record.at("sampling").at("method").asString(), std::string("dpm3m"));
         QCOMPARE(record.at("sampling").at("fast").at("steps").asInt(), int64_t(10));
         QCOMPARE(record.at("nfe").asInt(), int64_t(10));
+        QCOMPARE(record.at("sampling").at("fast").at("grid").asString(), std::string("karras"));
         Run again = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--steps", "10",
                                     "--seed", "3", "-o", dir + "/b"});
         QCOMPARE(again.exitCode, 0);
@@ -186,6 +187,16 @@ private Q_SLOTS:
         QVERIFY(torch::equal(a, b));
         // A garment, not noise: Fashion-MNIST images are mostly black background.
         QVERIFY2(a.mean().item<double>() < 0.6, "the sample is not a Fashion-MNIST-like image");
+
+        // The log-SNR grid is recorded and walks other times: another image from the same seed.
+        Run logSnr = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--nfe", "10",
+                                     "--grid", "logsnr", "--seed", "3", "-o", dir + "/g"});
+        QCOMPARE(logSnr.exitCode, 0);
+        QVERIFY2(logSnr.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), log-SNR grid"), qPrintable(logSnr.err));
+        Json logSnrRecord = Json::parse(readPngText((dir + "/g/sample-3.png").toStdString()).at("sdestudio"));
+        QCOMPARE(logSnrRecord.at("sampling").at("fast").at("grid").asString(), std::string("logsnr"));
+        const double moved = (loadImage((dir + "/g/sample-3.png").toStdString()) - a).abs().mean().item<double>();
+        QVERIFY2(moved > 1e-3, qPrintable(QString("the grids gave images %1 apart").arg(moved)));
 
         Run edm = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "edm", "--nfe", "9", "--churn",
                                   "5", "--seed", "3", "-o", dir + "/c"});
@@ -197,7 +208,7 @@ private Q_SLOTS:
             Run half = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--nfe", "10",
                                        "--seed", "3", "--precision", "bfloat16", "-o", dir + "/d"});
             QCOMPARE(half.exitCode, 0);
-            QVERIFY2(half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), temperature 1, bfloat16"),
+            QVERIFY2(half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), Karras grid (rho 7), temperature 1, bfloat16"),
                      qPrintable(half.err));
             Json halfRecord = Json::parse(readPngText((dir + "/d/sample-3.png").toStdString()).at("sdestudio"));
             QCOMPARE(halfRecord.at("sampling").at("precision").asString(), std::string("bfloat16"));
@@ -224,6 +235,9 @@ private Q_SLOTS:
         QTest::newRow("nfe too small") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
                                                       "--sampler", "dpm2m", "--nfe", "1"}
                                        << "--nfe";
+        QTest::newRow("bad grid") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
+                                                 "--sampler", "dpm2m", "--grid", "cosine"}
+                                  << "--grid must be logsnr or karras, not 'cosine'";
         QTest::newRow("bad precision") << QStringList{"sample", "--model", ckpt,          "--config", config,
                                                       "-o",     "/tmp/x",  "--precision", "half"}
                                        << "--precision must be float32, bfloat16 or float16, not 'half'";

@@ -142,6 +142,29 @@ private Q_SLOTS:
         QCOMPARE(panel->settings().method, std::string("dpm2s"));
         QCOMPARE(panel->findChild<QSpinBox *>("fastNfe")->value(), 9);
 
+        // The time grid: shown for DPM-Solver++, Karras by default with its rho; the log-SNR grid
+        // has no rho. It is kept in the dock's state; EDM has its rho but no grid choice.
+        auto *grid = panel->findChild<QComboBox *>("timeGrid");
+        auto *rho = panel->findChild<QDoubleSpinBox *>("edmRho");
+        QVERIFY(grid && rho);
+        grid->setCurrentIndex(grid->findData("karras")); // a last run's choice may have come back
+        QVERIFY(grid->isVisibleTo(panel));
+        QVERIFY(rho->isVisibleTo(panel));
+        QCOMPARE(panel->settings().fast.grid, std::string("karras"));
+        grid->setCurrentIndex(grid->findData("logsnr"));
+        QVERIFY(!rho->isVisibleTo(panel));
+        QCOMPARE(panel->settings().fast.grid, std::string("logsnr"));
+        const QString logSnrState = panel->saveState();
+        grid->setCurrentIndex(grid->findData("karras"));
+        panel->restoreState(logSnrState);
+        QCOMPARE(grid->currentData().toString(), QString("logsnr"));
+        method->setCurrentIndex(method->findData("edm"));
+        QVERIFY(!grid->isVisibleTo(panel));
+        QVERIFY(rho->isVisibleTo(panel));
+        panel->restoreState(state);
+        grid->setCurrentIndex(grid->findData("karras"));
+        QCOMPARE(panel->settings().method, std::string("dpm2s"));
+
         QSignalSpy finished(&window, &MainWindow::generationFinished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
