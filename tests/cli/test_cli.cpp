@@ -208,8 +208,9 @@ private Q_SLOTS:
             Run half = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--nfe", "10",
                                        "--seed", "3", "--precision", "bfloat16", "-o", dir + "/d"});
             QCOMPARE(half.exitCode, 0);
-            QVERIFY2(half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), Karras grid (rho 7), temperature 1, bfloat16"),
-                     qPrintable(half.err));
+            QVERIFY2(
+                half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), Karras grid (rho 7), temperature 1, bfloat16"),
+                qPrintable(half.err));
             Json halfRecord = Json::parse(readPngText((dir + "/d/sample-3.png").toStdString()).at("sdestudio"));
             QCOMPARE(halfRecord.at("sampling").at("precision").asString(), std::string("bfloat16"));
             QCOMPARE(record.at("sampling").at("precision").asString(), std::string("float32"));
@@ -235,8 +236,8 @@ private Q_SLOTS:
         QTest::newRow("nfe too small") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
                                                       "--sampler", "dpm2m", "--nfe", "1"}
                                        << "--nfe";
-        QTest::newRow("bad grid") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
-                                                 "--sampler", "dpm2m", "--grid", "cosine"}
+        QTest::newRow("bad grid") << QStringList{"sample", "--model",   ckpt,    "--config", config,  "-o",
+                                                 "/tmp/x", "--sampler", "dpm2m", "--grid",   "cosine"}
                                   << "--grid must be logsnr or karras, not 'cosine'";
         QTest::newRow("bad precision") << QStringList{"sample", "--model", ckpt,          "--config", config,
                                                       "-o",     "/tmp/x",  "--precision", "half"}
