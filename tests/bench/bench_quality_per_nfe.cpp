@@ -89,7 +89,8 @@ int main(int argc, char **argv)
     std::vector<std::string> referenceSamplers{"rd", "em", "rdl"};
     std::vector<double> adaptiveRtol{0.1, 0.05, 0.02};
     std::string precisionName = "float32";
-    std::vector<std::string> grids{FastSamplerOptions{}.grid};
+    const std::string defaultGrid = FastSamplerOptions{}.grid;
+    std::vector<std::string> grids{defaultGrid};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
         if (key == "--samples")
@@ -183,15 +184,14 @@ int main(int argc, char **argv)
                 }
                 continue;
             }
-            const bool dpm = solver.rfind("dpm", 0) == 0;
-            for (const std::string &grid : dpm ? grids : std::vector<std::string>{FastSamplerOptions{}.grid})
+            for (const std::string &grid : usesTimeGrid(solver) ? grids : std::vector<std::string>{defaultGrid})
                 for (int64_t nfe : budgets) {
                     FastSamplerOptions options;
                     options.solver = solver;
                     options.grid = grid;
                     options.steps = stepsForNfe(solver, nfe);
-                    const bool usual = grid == FastSamplerOptions{}.grid;
-                    const std::string title = fastSolverTitle(solver) + (usual ? "" : ", " + grid + " grid");
+                    const std::string title =
+                        fastSolverTitle(solver) + (grid == defaultGrid ? "" : ", " + grid + " grid");
                     record(title, [&](int64_t b, uint64_t seed) { return fastSample(model, b, seed, options); });
                 }
         }
