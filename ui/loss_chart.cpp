@@ -10,13 +10,14 @@ namespace sde::ui {
 
 LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(this))
 {
+    gpuAxis_ = plot_->axisRect()->addAxis(QCPAxis::atRight);
     plot_->setObjectName("lossChart");
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(plot_);
     const QColor text = palette().color(QPalette::WindowText);
     plot_->setBackground(palette().color(QPalette::Base));
-    for (QCPAxis *axis : {plot_->xAxis, plot_->yAxis, plot_->yAxis2}) {
+    for (QCPAxis *axis : {plot_->xAxis, plot_->yAxis, plot_->yAxis2, gpuAxis_}) {
         axis->setBasePen(QPen(text));
         axis->setTickPen(QPen(text));
         axis->setSubTickPen(QPen(text));
@@ -38,6 +39,10 @@ LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(t
     learningRate_ = plot_->addGraph(plot_->xAxis, plot_->yAxis2);
     learningRate_->setName(tr("learning rate"));
     learningRate_->setPen(QPen(QColor(120, 190, 90), 1, Qt::DashLine));
+    gpuAxis_->setLabel(tr("GPU memory (MiB)"));
+    gpuMemory_ = plot_->addGraph(plot_->xAxis, gpuAxis_);
+    gpuMemory_->setName(tr("peak GPU memory"));
+    gpuMemory_->setPen(QPen(QColor(170, 110, 200), 1, Qt::DotLine));
     plot_->legend->setVisible(true);
     plot_->legend->setBrush(palette().color(QPalette::Base));
     plot_->legend->setTextColor(text);
@@ -51,7 +56,10 @@ void LossChart::clear()
     loss_->data()->clear();
     smoothed_->data()->clear();
     learningRate_->data()->clear();
-    lowest_ = highest_ = lastStep_ = highestRate_ = 0.0;
+    gpuMemory_->data()->clear();
+    gpuMemory_->removeFromLegend();
+    gpuAxis_->setVisible(false);
+    lowest_ = highest_ = lastStep_ = highestRate_ = highestGpuMemory_ = 0.0;
     plot_->xAxis->setRange(0, 100);
     plot_->yAxis->setRange(1e-3, 1.0);
     plot_->yAxis2->setRange(0, 1e-3);
@@ -87,6 +95,15 @@ void LossChart::addMetrics(const TrainingMetrics &metrics)
         smoothed_->addData(step, metrics.emaLoss);
     learningRate_->addData(step, metrics.learningRate);
     highestRate_ = std::max(highestRate_, metrics.learningRate);
+    if (metrics.gpuMemoryMiB >= 0.0) {
+        if (gpuMemory_->dataCount() == 0) {
+            gpuAxis_->setVisible(true);
+            gpuMemory_->addToLegend();
+        }
+        gpuMemory_->addData(step, metrics.gpuMemoryMiB);
+        highestGpuMemory_ = std::max(highestGpuMemory_, metrics.gpuMemoryMiB);
+        gpuAxis_->setRange(0, highestGpuMemory_ > 0 ? highestGpuMemory_ * 1.1 : 1.0);
+    }
     plot_->xAxis->setRange(0, std::max(10.0, step * 1.05));
     if (lowest_ > 0)
         plot_->yAxis->setRange(lowest_ / 1.5, highest_ * 1.5);
@@ -97,6 +114,11 @@ void LossChart::addMetrics(const TrainingMetrics &metrics)
 int LossChart::pointCount() const
 {
     return loss_->dataCount();
+}
+
+int LossChart::gpuMemoryPointCount() const
+{
+    return gpuMemory_->dataCount();
 }
 
 } // namespace sde::ui

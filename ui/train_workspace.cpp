@@ -47,22 +47,27 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "trainWorkspace", parent), worker_(new TrainingWorker(this)), chart_(new LossChart(this)),
       preview_(new ImageView(this)), folder_(new QLineEdit(this)), dataFolder_(new QLineEdit(this)),
       config_(makeCombo(this, "trainConfig", {})), data_(makeCombo(this, "trainData", {})),
-      sde_(makeCombo(this, "trainSde", {"vpsde", "subvpsde", "vesde"})), device_(makeCombo(this, "trainDevice", {"cpu"})),
-      batch_(makeInteger(this, "trainBatch", 1, 65536, 32)), warmup_(makeInteger(this, "trainWarmup", 0, 10000000, 5000)),
+      sde_(makeCombo(this, "trainSde", {"vpsde", "subvpsde", "vesde"})),
+      device_(makeCombo(this, "trainDevice", {"cpu"})),
+      precision_(makeCombo(this, "trainPrecision", {"float32", "bfloat16", "float16"})),
+      batch_(makeInteger(this, "trainBatch", 1, 65536, 32)),
+      warmup_(makeInteger(this, "trainWarmup", 0, 10000000, 5000)),
       steps_(makeInteger(this, "trainSteps", 1, 100000000, 30000)),
       seed_(makeInteger(this, "trainSeed", 0, 2147483647, 0)),
       checkpointEvery_(makeInteger(this, "trainCheckpointEvery", 1, 10000000, 500)),
       snapshotEvery_(makeInteger(this, "trainSnapshotEvery", 0, 10000000, 500)),
-      lr_(makeNumber(this, "trainLearningRate", 1e-7, 1.0, 2e-4, 7)), ema_(makeNumber(this, "trainEma", 0.0, 0.999999, 0.999, 6)),
-      start_(new QPushButton(tr("Start"), this)), resume_(new QPushButton(tr("Resume run"), this)),
-      pause_(new QPushButton(tr("Pause"), this)), stop_(new QPushButton(tr("Stop"), this)),
-      openCheckpoint_(new QPushButton(tr("Open in Generate"), this)),
+      lr_(makeNumber(this, "trainLearningRate", 1e-7, 1.0, 2e-4, 7)),
+      ema_(makeNumber(this, "trainEma", 0.0, 0.999999, 0.999, 6)), start_(new QPushButton(tr("Start"), this)),
+      resume_(new QPushButton(tr("Resume run"), this)), pause_(new QPushButton(tr("Pause"), this)),
+      stop_(new QPushButton(tr("Stop"), this)), openCheckpoint_(new QPushButton(tr("Open in Generate"), this)),
       openModel_(new QPushButton(tr("Open the run's model"), this)), browseData_(new QPushButton(tr("Browse…"), this)),
       checkpoints_(new QListWidget(this)), status_(new QLabel(this)), stats_(new QLabel(this))
 {
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
             device_->addItem(QString("cuda:%1").arg(i));
+    precision_->setToolTip(tr("The forward pass's number format. bfloat16 and float16 (with dynamic loss scaling) "
+                              "need a CUDA device; weights, gradients and Adam stay float32."));
     start_->setObjectName("startTraining");
     resume_->setObjectName("resumeTraining");
     pause_->setObjectName("pauseTraining");
@@ -95,7 +100,8 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
         }
     try {
         for (const std::string &name : presetNames())
-            config_->addItem(tr("preset: %1").arg(QString::fromStdString(name)), "preset:" + QString::fromStdString(name));
+            config_->addItem(tr("preset: %1").arg(QString::fromStdString(name)),
+                             "preset:" + QString::fromStdString(name));
     } catch (const std::exception &) {
         // No presets folder: the bundled configs and files remain.
     }
@@ -138,6 +144,7 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     form->addRow(tr("Steps"), steps_);
     form->addRow(tr("Seed"), seed_);
     form->addRow(tr("Device"), device_);
+    form->addRow(tr("Precision"), precision_);
     form->addRow(tr("Checkpoint every"), checkpointEvery_);
     form->addRow(tr("Preview every"), snapshotEvery_);
     auto *buttons = new QHBoxLayout;
@@ -181,11 +188,13 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
 
     connect(config_, &QComboBox::activated, this, [this] {
         if (config_->currentData().toString() == "choose") {
-            const QString path = QFileDialog::getOpenFileName(this, tr("A config file"), QString(), tr("JSON (*.json)"));
+            const QString path =
+                QFileDialog::getOpenFileName(this, tr("A config file"), QString(), tr("JSON (*.json)"));
             if (path.isEmpty()) {
                 config_->setCurrentIndex(0);
             } else {
-                config_->insertItem(config_->count() - 1, tr("file: %1").arg(QFileInfo(path).fileName()), "file:" + path);
+                config_->insertItem(config_->count() - 1, tr("file: %1").arg(QFileInfo(path).fileName()),
+                                    "file:" + path);
                 config_->setCurrentIndex(config_->count() - 2);
             }
         }
@@ -197,6 +206,15 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
         dataFolder_->setEnabled(folder);
         browseData_->setEnabled(folder);
     });
+    // The half formats train on CUDA only: on the CPU the selector holds float32.
+    auto updatePrecision = [this] {
+        const bool cuda = device_->currentText().startsWith("cuda");
+        if (!cuda)
+            precision_->setCurrentIndex(0);
+        precision_->setEnabled(cuda);
+    };
+    connect(device_, &QComboBox::currentIndexChanged, this, updatePrecision);
+    updatePrecision();
     connect(folder_, &QLineEdit::editingFinished, this, [this] { setRunFolder(folder_->text()); });
     connect(start_, &QPushButton::clicked, this, &TrainWorkspace::startRun);
     connect(resume_, &QPushButton::clicked, this, &TrainWorkspace::resumeRun);
@@ -219,19 +237,25 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     });
     connect(worker_, &TrainingWorker::stepDone, this, [this](qint64 step, qint64 total, double) {
         lastStep_ = step;
-        status_->setText(tr("Training: step %1 of %2%3").arg(step).arg(total).arg(worker_->paused() ? tr(" (paused)") : ""));
+        status_->setText(
+            tr("Training: step %1 of %2%3").arg(step).arg(total).arg(worker_->paused() ? tr(" (paused)") : ""));
     });
     connect(worker_, &TrainingWorker::metrics, this, [this](const TrainingMetrics &m) {
         chart_->addMetrics(m);
         lastStep_ = m.step;
-        stats_->setText(tr("step %1   loss %2 (smoothed %3)   lr %4   grad norm %5   %6 steps/s   %7 MiB")
-                            .arg(m.step)
-                            .arg(m.loss, 0, 'g', 4)
-                            .arg(m.emaLoss, 0, 'g', 4)
-                            .arg(m.learningRate, 0, 'g', 3)
-                            .arg(m.gradNorm, 0, 'g', 3)
-                            .arg(m.stepsPerSecond, 0, 'f', 2)
-                            .arg(m.memoryMiB, 0, 'f', 0));
+        QString text = tr("step %1   loss %2 (smoothed %3)   lr %4   grad norm %5   %6 steps/s   %7 MiB")
+                           .arg(m.step)
+                           .arg(m.loss, 0, 'g', 4)
+                           .arg(m.emaLoss, 0, 'g', 4)
+                           .arg(m.learningRate, 0, 'g', 3)
+                           .arg(m.gradNorm, 0, 'g', 3)
+                           .arg(m.stepsPerSecond, 0, 'f', 2)
+                           .arg(m.memoryMiB, 0, 'f', 0);
+        if (m.gpuMemoryMiB >= 0.0)
+            text += tr("   GPU %1 MiB").arg(m.gpuMemoryMiB, 0, 'f', 0);
+        if (m.lossScale >= 0.0)
+            text += tr("   loss scale %1").arg(m.lossScale, 0, 'g', 6);
+        stats_->setText(text);
     });
     connect(worker_, &TrainingWorker::snapshot, this, [this](qint64 step, const QImage &image) {
         preview_->setImage(image);
@@ -240,7 +264,8 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     connect(worker_, &TrainingWorker::checkpoint, this, [this] { refreshCheckpoints(); });
     connect(worker_, &TrainingWorker::warning, this, [this](const QString &message) { Q_EMIT statusMessage(message); });
     connect(worker_, &TrainingWorker::pausedChanged, this, [this](bool paused) {
-        status_->setText(paused ? tr("Paused at step %1").arg(lastStep_) : tr("Training: continuing at step %1").arg(lastStep_));
+        status_->setText(paused ? tr("Paused at step %1").arg(lastStep_)
+                                : tr("Training: continuing at step %1").arg(lastStep_));
         updateButtons();
     });
     connect(worker_, &TrainingWorker::finished, this,
@@ -373,7 +398,8 @@ void TrainWorkspace::loadRunHistory()
             // A line cut short by a crash: the run's checkpoint is what counts.
         }
     }
-    const QStringList previews = QDir(QDir(runFolder()).filePath("samples")).entryList({"step-*.png"}, QDir::Files, QDir::Name);
+    const QStringList previews =
+        QDir(QDir(runFolder()).filePath("samples")).entryList({"step-*.png"}, QDir::Files, QDir::Name);
     if (!previews.isEmpty()) {
         preview_->setImage(QImage(QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last())));
         preview_->setCaption(tr("preview %1").arg(previews.last()));
@@ -408,8 +434,9 @@ void TrainWorkspace::updateButtons()
     stop_->setEnabled(running);
     openCheckpoint_->setEnabled(checkpoints_->currentItem() != nullptr);
     openModel_->setEnabled(QFile::exists(QDir(runFolder()).filePath("model.safetensors")));
-    for (QWidget *field : std::initializer_list<QWidget *>{folder_, config_, data_, dataFolder_, sde_, batch_, lr_, warmup_,
-                                                           ema_, seed_, device_, checkpointEvery_, snapshotEvery_})
+    for (QWidget *field :
+         std::initializer_list<QWidget *>{folder_, config_, data_, dataFolder_, sde_, batch_, lr_, warmup_, ema_, seed_,
+                                          device_, checkpointEvery_, snapshotEvery_})
         field->setEnabled(!running);
     steps_->setEnabled(!running);
     if (!running) {
@@ -455,6 +482,7 @@ void TrainWorkspace::start(bool resume)
     options.logEvery = 10;
     try {
         options.device = parseDevice(device_->currentText().toStdString());
+        options.precision = precisionFromId(precision_->currentText().toStdString());
         if (!resume) {
             if (!listCheckpoints(options.outDir).empty()) {
                 Q_EMIT errorOccurred(tr("%1 already holds a run: resume it, or choose another run folder for a new "

@@ -83,7 +83,10 @@ int runTrain(const std::vector<std::string> &argv)
         .option("--snapshot-count", "N", "samples in a preview (default 16)")
         .option("--snapshot-steps", "N", "sampler steps of a preview (default 100)")
         .option("--max-bad-steps", "K", "stop after K non-finite losses in a row (default 5)")
-        .flag("--mixed-precision", "bfloat16 autocast (CUDA only)")
+        .option("--precision", "P",
+                "the forward pass's number format: float32 (default), bfloat16 or float16 (CUDA only; float16 "
+                "with dynamic loss scaling); weights, gradients and Adam stay float32")
+        .flag("--mixed-precision", "the same as --precision bfloat16")
         .flag("--half", "store the exported model in float16")
         .flag("--classifier", "train the noise-conditional classifier of the config's SDE and data")
         .option("--classifier-nf", "N", "classifier width (default 32)");
@@ -108,7 +111,10 @@ int runTrain(const std::vector<std::string> &argv)
     options.snapshotCount = args.integer("--snapshot-count", 16);
     options.snapshotSteps = args.integer("--snapshot-steps", 100);
     options.maxBadSteps = static_cast<int>(args.integer("--max-bad-steps", 5));
-    options.mixedPrecision = args.has("--mixed-precision");
+    if (args.has("--mixed-precision") && args.has("--precision"))
+        throw Error("give --precision or --mixed-precision, not both");
+    options.precision = args.has("--mixed-precision") ? EvaluationPrecision::BFloat16
+                                                      : precisionFromId(args.value("--precision", "float32"));
     options.halfPrecisionExport = args.has("--half");
     const std::string dataSpec = args.required("--data");
 

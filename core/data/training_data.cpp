@@ -86,9 +86,10 @@ TrainingBatch IndexedTrainingData::batch(int64_t step, int64_t batchSize, uint64
     return out;
 }
 
-BatchPrefetcher::BatchPrefetcher(TrainingData &data, int64_t batchSize, uint64_t seed, int64_t firstStep, int depth)
+BatchPrefetcher::BatchPrefetcher(TrainingData &data, int64_t batchSize, uint64_t seed, int64_t firstStep, int depth,
+                                 bool pinMemory)
     : data_(data), batchSize_(batchSize), seed_(seed), nextStep_(firstStep),
-      depth_(static_cast<size_t>(std::max(1, depth)))
+      depth_(static_cast<size_t>(std::max(1, depth))), pinMemory_(pinMemory)
 {
     thread_ = std::thread([this] { run(); });
 }
@@ -116,6 +117,11 @@ void BatchPrefetcher::run()
         TrainingBatch batch;
         try {
             batch = data_.batch(step++, batchSize_, seed_);
+            if (pinMemory_) {
+                batch.examples = batch.examples.contiguous().pin_memory();
+                if (batch.labels.defined())
+                    batch.labels = batch.labels.contiguous().pin_memory();
+            }
         } catch (...) {
             std::lock_guard<std::mutex> lock(mutex_);
             error_ = std::current_exception();

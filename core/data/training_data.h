@@ -79,7 +79,10 @@ at::Generator seededGenerator(uint64_t seed, uint64_t a, uint64_t b = 0);
 // reading and decoding never stall a training step. Errors of the loader reach next().
 class BatchPrefetcher {
 public:
-    BatchPrefetcher(TrainingData &data, int64_t batchSize, uint64_t seed, int64_t firstStep, int depth = 3);
+    // `pinMemory`: the worker also copies each batch into page-locked memory (for an asynchronous
+    // copy to a CUDA device; needs a CUDA build with a GPU).
+    BatchPrefetcher(TrainingData &data, int64_t batchSize, uint64_t seed, int64_t firstStep, int depth = 3,
+                    bool pinMemory = false);
     ~BatchPrefetcher();
     BatchPrefetcher(const BatchPrefetcher &) = delete;
     BatchPrefetcher &operator=(const BatchPrefetcher &) = delete;
@@ -95,6 +98,7 @@ private:
     uint64_t seed_;
     int64_t nextStep_;
     size_t depth_;
+    bool pinMemory_;
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<TrainingBatch> ready_;

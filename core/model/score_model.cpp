@@ -6,6 +6,8 @@
 #include "sde/vp_sde.h"
 #include "util/batch.h"
 
+#include <cstdio>
+
 namespace sde {
 
 ScoreModel::ScoreModel(ModelConfig config, ScoreNetwork network)
@@ -34,9 +36,16 @@ torch::Device ScoreModel::device() const
     return torch::kCPU;
 }
 
-void ScoreModel::to(torch::Device device) { network_->to(device); }
+void ScoreModel::to(torch::Device device)
+{
+    graphs_->clear();
+    network_->to(device);
+}
 
-void ScoreModel::setTraining(bool training) { network_->train(training); }
+void ScoreModel::setTraining(bool training)
+{
+    network_->train(training);
+}
 
 torch::Tensor ScoreModel::networkLabels(const torch::Tensor &t) const
 {
@@ -77,18 +86,29 @@ torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) 
 {
     // Half precision on CUDA: the network runs under autocast, the score comes back float32.
     const EvaluationPrecision precision = evaluationPrecision();
-    const bool cudaAutocast =
-        x.is_cuda() && precision != EvaluationPrecision::Float32 && !torch::GradMode::is_enabled();
-    if (useOneDnn(x) || cudaAutocast) {
-        // No gradient wanted: evaluate without autograd's bookkeeping, and hand back an ordinary
-        // tensor (callers may update it in place).
-        torch::Tensor s;
-        {
-            c10::InferenceMode inference;
-            CudaAutocastScope autocast(cudaAutocast,
-                                       precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16);
-            s = scoreOf(*this, x, t).to(torch::kFloat32);
+    const bool noGrad = !torch::GradMode::is_enabled();
+    const bool cudaAutocast = x.is_cuda() && precision != EvaluationPrecision::Float32 && noGrad;
+    auto evaluate = [&](const torch::Tensor &xIn, const torch::Tensor &tIn) {
+        // No gradient wanted: evaluate without autograd's bookkeeping.
+        c10::InferenceMode inference;
+        CudaAutocastScope autocast(cudaAutocast,
+                                   precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16);
+        return scoreOf(*this, xIn, tIn).to(torch::kFloat32);
+    };
+    if (x.is_cuda() && noGrad && cudaGraphsEnabled() && !network_->is_training() && x.size(0) <= cudaGraphMaxBatch()) {
+        // The weights' storage is part of the key: a graph reads the parameters where they were.
+        const void *weights = nullptr;
+        for (const auto &p : network_->parameters()) {
+            weights = p.data_ptr();
+            break;
         }
+        char key[96];
+        std::snprintf(key, sizeof key, "%s|%p", precisionId(precision).c_str(), weights);
+        return graphs_->run(evaluate, x, t, key);
+    }
+    if (useOneDnn(x) || cudaAutocast) {
+        // An ordinary tensor back (callers may update it in place).
+        torch::Tensor s = evaluate(x, t);
         return s.clone();
     }
     return scoreOf(*this, x, t);

@@ -3,6 +3,7 @@
 #include "model/config.h"
 #include "nets/score_network.h"
 #include "sde/sde.h"
+#include "util/cuda_support.h"
 
 #include <memory>
 #include <string>
@@ -35,8 +36,12 @@ public:
 
     // The time labels the network is fed for times t [B].
     torch::Tensor networkLabels(const torch::Tensor &t) const;
-    // s(x, t) for x [B, C, H, W] and t [B].
+    // s(x, t) for x [B, C, H, W] and t [B]. On CUDA, without gradient, in evaluation mode and
+    // at batch <= cudaGraphMaxBatch(), the network replays a captured CUDA graph (one per shape
+    // and precision; util/cuda_support.h) when cudaGraphsEnabled().
     torch::Tensor score(const torch::Tensor &x, const torch::Tensor &t) const;
+    // The CUDA graphs of this model's score evaluations (captures, replays, why a shape fell back).
+    const CudaGraphCache &cudaGraphs() const { return *graphs_; }
     // The score as a callable for samplers and the reverse SDE.
     ScoreFn scoreFn() const;
 
@@ -48,6 +53,7 @@ private:
     ModelConfig config_;
     std::unique_ptr<Sde> sde_;
     ScoreNetwork network_;
+    std::unique_ptr<CudaGraphCache> graphs_ = std::make_unique<CudaGraphCache>();
 };
 
 } // namespace sde

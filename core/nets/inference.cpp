@@ -1,10 +1,9 @@
 #include "nets/inference.h"
 
 #include "util/error.h"
+#include "util/torch_compat.h"
 
 #include <ATen/Context.h>
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
 
 #include <atomic>
 #include <mutex>
@@ -123,27 +122,14 @@ EvaluationPrecisionScope::~EvaluationPrecisionScope()
 
 CudaAutocastScope::CudaAutocastScope(bool enabled, torch::Dtype dtype) : enabled_(enabled)
 {
-    if (!enabled_)
-        return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_autocast_gpu_dtype(dtype);
-    at::autocast::set_enabled(true);
-#endif
+    if (enabled_)
+        compat::enableCudaAutocast(dtype);
 }
 
 CudaAutocastScope::~CudaAutocastScope()
 {
-    if (!enabled_)
-        return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
+    if (enabled_)
+        compat::disableCudaAutocast();
 }
 
 bool useOneDnn(const torch::Tensor &x)
@@ -161,7 +147,8 @@ struct PrepackedConv::State {
     torch::Dtype dtype = torch::kFloat32;
 };
 
-PrepackedConv::PrepackedConv() : state_(std::make_shared<State>()) {}
+PrepackedConv::PrepackedConv() : state_(std::make_shared<State>())
+{}
 
 torch::Tensor PrepackedConv::packed(const torch::Tensor &source, int64_t stride, int64_t padding,
                                     const std::function<torch::Tensor()> &makeWeight)

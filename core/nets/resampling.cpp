@@ -2,6 +2,11 @@
 
 #include "util/error.h"
 
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+
 namespace sde {
 
 namespace {
@@ -15,6 +20,39 @@ int64_t floorDiv(int64_t a, int64_t b)
     return q;
 }
 
+// The depthwise weight [c, 1, k, k] of upfirdn2d for a CPU kernel, on `like`'s device and dtype,
+// made once per (kernel, channels, device, dtype) and kept. Building it copies from host memory,
+// which cannot happen inside a CUDA graph capture (util/cuda_support.h); the warm-up evaluations
+// before a capture fill this cache. A kernel on another device is used as it is.
+torch::Tensor firWeight(const torch::Tensor &kernel2d, int64_t channels, const torch::Tensor &like)
+{
+    auto make = [&] {
+        torch::Tensor weight = torch::flip(kernel2d, {0, 1}).to(like.dtype()).to(like.device());
+        return weight.view({1, 1, kernel2d.size(0), kernel2d.size(1)}).expand({channels, 1, -1, -1}).contiguous();
+    };
+    if (!kernel2d.device().is_cpu() || like.device().is_cpu())
+        return make();
+    std::ostringstream key;
+    key << like.device() << '|' << like.scalar_type() << '|' << channels << '|' << kernel2d.sizes();
+    const torch::Tensor values = kernel2d.to(torch::kFloat64).contiguous();
+    const double *data = values.data_ptr<double>();
+    key.precision(17);
+    for (int64_t i = 0; i < values.numel(); ++i)
+        key << ',' << data[i];
+    static std::mutex mutex;
+    static std::map<std::string, torch::Tensor> cache;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache.find(key.str());
+    if (it == cache.end()) {
+        // An ordinary tensor even when first made inside InferenceMode: training saves it for
+        // the backward pass.
+        c10::InferenceMode normal(false);
+        torch::NoGradGuard noGrad;
+        it = cache.emplace(key.str(), make()).first;
+    }
+    return it->second;
+}
+
 } // namespace
 
 torch::Tensor setupKernel(const std::vector<double> &kernel)
@@ -24,8 +62,8 @@ torch::Tensor setupKernel(const std::vector<double> &kernel)
     return k2 / k2.sum();
 }
 
-torch::Tensor upfirdn2d(const torch::Tensor &x, const torch::Tensor &kernel2d, int64_t up, int64_t down,
-                        int64_t pad0, int64_t pad1)
+torch::Tensor upfirdn2d(const torch::Tensor &x, const torch::Tensor &kernel2d, int64_t up, int64_t down, int64_t pad0,
+                        int64_t pad1)
 {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     torch::Tensor out = x;
@@ -38,8 +76,7 @@ torch::Tensor upfirdn2d(const torch::Tensor &x, const torch::Tensor &kernel2d, i
     // Negative pads crop, as in the reference's native upfirdn2d.
     out = torch::constant_pad_nd(out, {pad0, pad1, pad0, pad1});
     // A true convolution is a correlation with the flipped kernel, one channel at a time.
-    torch::Tensor weight = torch::flip(kernel2d, {0, 1}).to(out.dtype()).to(out.device());
-    weight = weight.view({1, 1, kernel2d.size(0), kernel2d.size(1)}).expand({c, 1, -1, -1}).contiguous();
+    const torch::Tensor weight = firWeight(kernel2d, c, out);
     const std::vector<int64_t> stride{down, down}, padding{0, 0}, dilation{1, 1};
     return torch::conv2d(out, weight, torch::Tensor(), stride, padding, dilation, c);
 }
@@ -106,8 +143,12 @@ torch::Tensor FirConv2dImpl::forward(const torch::Tensor &x)
 {
     torch::Tensor y;
     switch (mode_) {
-    case Mode::Up: y = upsampleConv2d(x, weight, firKernel_); break;
-    case Mode::Down: y = convDownsample2d(x, weight, firKernel_); break;
+    case Mode::Up:
+        y = upsampleConv2d(x, weight, firKernel_);
+        break;
+    case Mode::Down:
+        y = convDownsample2d(x, weight, firKernel_);
+        break;
     case Mode::Same: {
         const std::vector<int64_t> stride{1, 1}, padding{weight.size(2) / 2, weight.size(2) / 2};
         y = torch::conv2d(x, weight, torch::Tensor(), stride, padding);
@@ -124,8 +165,8 @@ UpsampleImpl::UpsampleImpl(const ResampleOptions &options) : options_(options)
     if (!options_.withConv)
         return;
     if (options_.fir)
-        firConv_ = register_module("Conv2d_0", FirConv2d(options_.in, options_.out, 3, FirConv2dImpl::Mode::Up,
-                                                         options_.firKernel));
+        firConv_ = register_module(
+            "Conv2d_0", FirConv2d(options_.in, options_.out, 3, FirConv2dImpl::Mode::Up, options_.firKernel));
     else
         conv_ = register_module("Conv_0", conv3x3(options_.in, options_.out));
 }
@@ -146,8 +187,8 @@ DownsampleImpl::DownsampleImpl(const ResampleOptions &options) : options_(option
     if (!options_.withConv)
         return;
     if (options_.fir)
-        firConv_ = register_module("Conv2d_0", FirConv2d(options_.in, options_.out, 3, FirConv2dImpl::Mode::Down,
-                                                         options_.firKernel));
+        firConv_ = register_module(
+            "Conv2d_0", FirConv2d(options_.in, options_.out, 3, FirConv2dImpl::Mode::Down, options_.firKernel));
     else
         conv_ = register_module("Conv_0", conv3x3(options_.in, options_.out, 1.0, /*stride=*/2, /*padding=*/0));
 }

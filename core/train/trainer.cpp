@@ -6,7 +6,9 @@
 #include "nets/score_network.h"
 #include "train/adam.h"
 #include "train/ema.h"
+#include "train/loss_scaler.h"
 #include "util/build_info.h"
+#include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -133,10 +135,12 @@ public:
         adam_ = std::make_unique<AdamOptimizer>(
             parameters_, AdamOptimizer::Options{optim.beta1, 0.999, optim.eps, optim.weightDecay});
         ema_ = std::make_unique<ExponentialMovingAverage>(parameters_, task.config().model.emaRate);
+        scaler_ = LossScaler(options.precision == EvaluationPrecision::Float16);
     }
 
     std::vector<torch::Tensor> &parameters() { return parameters_; }
     AdamOptimizer &adam() { return *adam_; }
+    LossScaler &scaler() { return scaler_; }
     ExponentialMovingAverage &ema() { return *ema_; }
 
     int64_t step = 0;
@@ -185,6 +189,9 @@ public:
             {"ema_updates", std::to_string(ema_->updates())},
             {"smoothed_loss", formatDouble(smoothedLoss)},
             {"elapsed_seconds", formatDouble(elapsedSeconds)},
+            {"precision", precisionId(options_.precision)},
+            {"loss_scale", formatDouble(scaler_.scale())},
+            {"loss_scale_good_steps", std::to_string(scaler_.goodSteps())},
             {"data", dataDescription_},
             {"written_by", std::string("SDE Studio ") + SDE_VERSION},
         };
@@ -241,6 +248,10 @@ public:
         seed = info.seed;
         smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
         elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
+        // States written before float16 training existed have no loss scale: float32 runs.
+        if (scaler_.enabled() && metadata.count("loss_scale") && metadata.count("precision") &&
+            metadata.at("precision") == "float16")
+            scaler_.load(std::stod(metadata.at("loss_scale")), metadataInt(metadata, "loss_scale_good_steps", path));
     }
 
     std::string modelPath() const { return (fs::path(options_.outDir) / options_.exportName).string(); }
@@ -261,6 +272,7 @@ private:
     std::vector<torch::Tensor> parameters_;
     std::unique_ptr<AdamOptimizer> adam_;
     std::unique_ptr<ExponentialMovingAverage> ema_;
+    LossScaler scaler_;
 };
 
 // Keeps the records of metrics.jsonl up to `step` (a resumed run continues the file as if it
@@ -301,8 +313,9 @@ void validateOptions(const TrainerOptions &options, int64_t batchSize)
         throw Error("snapshots need every >= 0, a count >= 1 and steps >= 1");
     if (options.maxBadSteps < 1)
         throw Error("--max-bad-steps must be at least 1");
-    if (options.mixedPrecision && !options.device.is_cuda())
-        throw Error("mixed precision is for CUDA devices; this run is on " + options.device.str());
+    if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
+        throw Error("mixed precision is for CUDA devices (training in " + precisionId(options.precision) +
+                    "); this run is on " + options.device.str());
 }
 
 } // namespace
@@ -318,6 +331,10 @@ Json TrainingMetrics::toJson() const
     out["steps_per_s"] = stepsPerSecond;
     out["memory_mib"] = memoryMiB;
     out["time_s"] = elapsedSeconds;
+    if (gpuMemoryMiB >= 0.0)
+        out["gpu_memory_mib"] = gpuMemoryMiB;
+    if (lossScale >= 0.0)
+        out["loss_scale"] = lossScale;
     if (accuracy >= 0.0)
         out["accuracy"] = accuracy;
     return out;
@@ -481,7 +498,10 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
 
     const OptimConfig &optim = config.optim;
     const double clip = optim.gradClip >= 0.0 ? optim.gradClip : std::numeric_limits<double>::infinity();
-    BatchPrefetcher prefetcher(data, batchSize, run.seed, run.step);
+    // On CUDA the worker thread also pins each batch, so that its copy to the GPU is asynchronous.
+    const bool cuda = options.device.is_cuda();
+    BatchPrefetcher prefetcher(data, batchSize, run.seed, run.step, 3, cuda);
+    resetCudaPeakMemory(options.device);
     int badInARow = 0;
     double lossSum = 0.0, accuracySum = 0.0, lastGradNorm = 0.0, lastLr = 0.0;
     int64_t lossCount = 0, stepsSinceRecord = 0;
@@ -498,6 +518,11 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         TrainingBatch batch = prefetcher.next();
         for (const auto &message : data.takeWarnings())
             warn(message);
+        if (cuda) {
+            batch.examples = batch.examples.to(options.device, /*non_blocking=*/true);
+            if (batch.labels.defined())
+                batch.labels = batch.labels.to(options.device, /*non_blocking=*/true);
+        }
 
         const int64_t step = run.step;
         at::Generator generator = seededGenerator(run.seed, 0x4c4f5353ULL /* "LOSS" */, static_cast<uint64_t>(step));
@@ -507,17 +532,23 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         double accuracy = -1.0;
         torch::Tensor loss;
         {
-            // Bfloat16 autocast on CUDA for the forward pass and the loss (no loss scaling needed).
-            CudaAutocastScope autocast(options.mixedPrecision, torch::kBFloat16);
+            // Autocast on CUDA for the forward pass and the loss (float16 and bfloat16).
+            CudaAutocastScope autocast(options.precision != EvaluationPrecision::Float32,
+                                       options.precision == EvaluationPrecision::Float16 ? torch::kFloat16
+                                                                                         : torch::kBFloat16);
             loss = task.loss(batch, generator, &accuracy);
         }
         const double lossValue = loss.item<double>();
         bool good = std::isfinite(lossValue);
+        bool overflow = false; // float16 gradients that overflowed at this loss scale
         double gradNorm = std::numeric_limits<double>::quiet_NaN();
         if (good) {
-            loss.backward();
+            run.scaler().scaleLoss(loss).backward();
+            run.scaler().unscale(run.parameters());
             gradNorm = torch::nn::utils::clip_grad_norm_(run.parameters(), clip);
             good = std::isfinite(gradNorm);
+            overflow = !good && run.scaler().enabled() && !run.scaler().exhausted();
+            run.scaler().update(good);
         }
         if (good) {
             lastLr = warmupLearningRate(optim.lr, optim.warmup, step);
@@ -532,6 +563,10 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             run.smoothedLoss = std::isnan(run.smoothedLoss)
                                    ? lossValue
                                    : kLossSmoothing * run.smoothedLoss + (1.0 - kLossSmoothing) * lossValue;
+        } else if (overflow) {
+            // GradScaler's skipped step: the scale was halved, the run goes on.
+            run.adam().zeroGrad();
+            spdlog::debug("step {}: float16 gradients overflowed; loss scale now {}", step, run.scaler().scale());
         } else {
             run.adam().zeroGrad();
             ++badInARow;
@@ -561,6 +596,12 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             record.stepsPerSecond =
                 secondsSinceRecord > 0.0 ? static_cast<double>(stepsSinceRecord) / secondsSinceRecord : 0.0;
             record.memoryMiB = residentMemoryMiB();
+            if (cuda) {
+                record.gpuMemoryMiB = cudaMemory(options.device).peakAllocatedMiB;
+                resetCudaPeakMemory(options.device);
+            }
+            if (run.scaler().enabled())
+                record.lossScale = run.scaler().scale();
             record.elapsedSeconds = run.elapsedSeconds;
             if (accuracy >= 0.0)
                 record.accuracy = accuracySum / static_cast<double>(lossCount);

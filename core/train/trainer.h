@@ -1,6 +1,7 @@
 #pragma once
 
 #include "data/training_data.h"
+#include "nets/inference.h"
 #include "train/training_task.h"
 
 #include <atomic>
@@ -24,9 +25,15 @@ struct TrainerOptions {
     int64_t logEvery = 10;     // a metrics record every N steps
     int64_t snapshotEvery = 0; // preview samples every N steps (0: never)
     int64_t snapshotCount = 16;
-    int64_t snapshotSteps = 100;      // sampler steps of a preview
-    int maxBadSteps = 5;              // non-finite losses in a row before the run is stopped
-    bool mixedPrecision = false;      // bfloat16 autocast (CUDA only)
+    int64_t snapshotSteps = 100; // sampler steps of a preview
+    int maxBadSteps = 5;         // non-finite losses in a row before the run is stopped
+    // The number format of the forward pass and the loss; parameters, gradients, Adam and the
+    // EMA stay float32 whatever is chosen. CUDA only for the half formats:
+    //   Float32   the reference's numbers (the default)
+    //   BFloat16  autocast to bfloat16 (float32's range: no loss scaling)
+    //   Float16   autocast to float16 with dynamic loss scaling (train/loss_scaler.h)
+    // A resumed run equals an uninterrupted one when both use the same precision and hardware.
+    EvaluationPrecision precision = EvaluationPrecision::Float32;
     bool halfPrecisionExport = false; // store the exported model in float16
     std::string exportName = "model.safetensors";
 };
@@ -40,6 +47,8 @@ struct TrainingMetrics {
     double gradNorm = 0.0;       // before clipping
     double stepsPerSecond = 0.0; // over the steps since the last record, pauses excluded
     double memoryMiB = 0.0;      // resident memory of the process
+    double gpuMemoryMiB = -1.0;  // peak CUDA memory of the steps since the last record (-1: CPU run)
+    double lossScale = -1.0;     // float16's loss scale (-1: not float16)
     double elapsedSeconds = 0.0; // training time of the whole run, resumed parts included
     double accuracy = -1.0;      // batch accuracy of a classifier (-1: none)
 

@@ -1,5 +1,6 @@
 #include "util/device.h"
 
+#include "util/cuda_support.h"
 #include "util/error.h"
 
 #include <torch/cuda.h>
@@ -11,16 +12,20 @@ namespace sde {
 
 torch::Device parseDevice(const std::string &name)
 {
-    if (name == "auto")
-        return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    if (name == "auto") {
+        if (!torch::cuda::is_available())
+            return torch::kCPU;
+        configureCudaMath();
+        return torch::Device(torch::kCUDA, 0);
+    }
     if (name == "cpu")
         return torch::kCPU;
     if (name.rfind("cuda", 0) == 0) {
         if (!torch::cuda::is_available())
             throw Error("device \"" + name + "\" was requested, but " +
                         (torch::cuda::device_count() == 0 ? "no CUDA GPU is available to this build of LibTorch"
-                                                          : "CUDA is not available")
-                        + "; use --device cpu");
+                                                          : "CUDA is not available") +
+                        "; use --device cpu");
         int index = 0;
         if (name.size() > 4) {
             if (name[4] != ':')
@@ -32,8 +37,9 @@ torch::Device parseDevice(const std::string &name)
             }
         }
         if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
-            throw Error("device \"" + name + "\" does not exist: " + std::to_string(torch::cuda::device_count())
-                        + " CUDA device(s) present");
+            throw Error("device \"" + name + "\" does not exist: " + std::to_string(torch::cuda::device_count()) +
+                        " CUDA device(s) present");
+        configureCudaMath();
         return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
     }
     throw Error("unknown device \"" + name + "\" (expected cpu, cuda, cuda:N or auto)");

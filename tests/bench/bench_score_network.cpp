@@ -6,20 +6,24 @@
 // machine's peak: nominal (cores x clock x 32 FP32 FLOP per cycle: two 256-bit FMA pipes) and the
 // best rate of one large oneDNN convolution measured here.
 //
-//   build/tests/bench/bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N]
+//   build/tests/bench/bench_score_network [--preset NAME | --model NAME] [--batches 1,8,64] [--seconds S] [--threads N]
 //                                         [--paths plain,onednn,onednn-bf16] [--gflop G] [--device cuda]
 //
 // With --device cuda (a CUDA build of LibTorch) the paths are cuda (float32 eager), cuda-fp16 and
-// cuda-bf16 (autocast, the score handed back float32), timed with a synchronisation after every
-// evaluation; the CPU's peak and memory columns do not apply there.
+// cuda-bf16 (autocast, the score handed back float32), each also with "-graph" (cuda-graph,
+// cuda-fp16-graph, cuda-bf16-graph: the evaluation replayed from a captured CUDA graph, as the
+// samplers do at batch <= 64), timed with a synchronisation after every evaluation; the peak
+// column is then LibTorch's CUDA allocator peak and the CPU's peak does not apply.
 //
 // Threads: --threads, else OMP_NUM_THREADS, else all hardware threads.
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
 // --seconds (at least two). Peak memory is the process's peak resident set (VmHWM), reset before
 // each batch size, and its growth over the resident set before that batch.
+#include "io/model_file.h"
 #include "model/config.h"
 #include "model/score_model.h"
 #include "nets/inference.h"
+#include "util/cuda_support.h"
 #include "util/device.h"
 
 #include <torch/cuda.h>
@@ -77,10 +81,10 @@ double bestConvolutionRate(double seconds, torch::Dtype dtype = torch::kFloat32)
 
 } // namespace
 
-
 int main(int argc, char **argv)
 {
     std::string preset = "ve/cifar10_ncsnpp_continuous";
+    bool fromModel = false; // --model NAME: a bundled model's (or a model file's) config
     std::vector<int64_t> batches{1, 8, 64};
     double seconds = 20.0;
     int threads = 0;
@@ -98,7 +102,10 @@ int main(int argc, char **argv)
         };
         if (arg == "--preset")
             preset = next();
-        else if (arg == "--batches")
+        else if (arg == "--model") {
+            preset = next();
+            fromModel = true;
+        } else if (arg == "--batches")
             batches = parseList(next());
         else if (arg == "--seconds")
             seconds = std::stod(next());
@@ -114,7 +121,8 @@ int main(int argc, char **argv)
             for (std::string item; std::getline(list, item, ',');)
                 paths.push_back(item);
         } else {
-            std::cerr << "usage: bench_score_network [--preset NAME] [--batches 1,8,64] [--seconds S] [--threads N] "
+            std::cerr << "usage: bench_score_network [--preset NAME | --model NAME] [--batches 1,8,64] [--seconds S] "
+                         "[--threads N] "
                          "[--paths plain,onednn,onednn-bf16] [--gflop G] [--device cpu|cuda]\n";
             return 2;
         }
@@ -122,14 +130,15 @@ int main(int argc, char **argv)
     sde::configureThreads(threads);
 
     try {
-        sde::ModelConfig config = sde::loadPreset(preset);
+        sde::ModelConfig config = fromModel ? sde::loadModelFile(preset).model->config() : sde::loadPreset(preset);
         torch::manual_seed(0);
         sde::ScoreModel model(config, sde::createScoreNetwork(config));
         const torch::Device device = sde::parseDevice(deviceName);
         const bool cuda = device.is_cuda();
         model.to(device);
         if (paths.empty())
-            paths = cuda ? std::vector<std::string>{"cuda", "cuda-fp16", "cuda-bf16"}
+            paths = cuda ? std::vector<std::string>{"cuda",      "cuda-graph",     "cuda-fp16", "cuda-fp16-graph",
+                                                    "cuda-bf16", "cuda-bf16-graph"}
                          : std::vector<std::string>{"plain", "onednn", "onednn-bf16"};
         torch::NoGradGuard noGrad;
         const auto shape = model.sampleShape();
@@ -139,34 +148,40 @@ int main(int argc, char **argv)
         const int cores = at::get_num_threads();
         const double nominal = cores * nominalGhz() * 32.0;
         std::printf("SDE Studio %s, LibTorch %s, %d threads\n", SDE_VERSION, TORCH_VERSION, cores);
-        std::printf("config %s: %s, %s, %lld parameters, input %lldx%lldx%lld, %.1f GFLOP per image\n",
-                    preset.c_str(), config.architectureName().c_str(), config.sdeDescription().c_str(),
+        std::printf("config %s: %s, %s, %lld parameters, input %lldx%lldx%lld, %.1f GFLOP per image\n", preset.c_str(),
+                    config.architectureName().c_str(), config.sdeDescription().c_str(),
                     static_cast<long long>(model.parameterCount()), static_cast<long long>(shape[0]),
                     static_cast<long long>(shape[1]), static_cast<long long>(shape[2]), gflop);
         const bool bf16Runs = sde::precisionUnsupportedReason(sde::EvaluationPrecision::BFloat16, torch::kCPU).empty();
         const double best = cuda ? 0.0 : bestConvolutionRate(std::min(seconds, 5.0));
         const double bestBf16 = cuda || !bf16Runs ? 0.0 : bestConvolutionRate(std::min(seconds, 5.0), torch::kBFloat16);
         if (cuda)
-            std::printf("device %s\n", device.str().c_str());
+            std::printf("device %s: %s\n", device.str().c_str(), sde::cudaDeviceDescription(device.index()).c_str());
         else
             std::printf("peak: nominal %.0f GFLOP/s (%d cores x %.2f GHz x 32 FLOP/cycle); best oneDNN convolution "
-                    "measured %.0f GFLOP/s in float32, %.0f in bfloat16 (%% of best: against the row's format)\n",
-                    nominal, cores, nominalGhz(), best, bestBf16);
+                        "measured %.0f GFLOP/s in float32, %.0f in bfloat16 (%% of best: against the row's format)\n",
+                        nominal, cores, nominalGhz(), best, bestBf16);
         std::printf("reference (PyTorch 1.13 eager, CPU, 2 threads, measured on this machine type): 1.09 evals/s at "
                     "batch 1, 2.39 images/s at batch 8\n\n");
         std::printf("%-11s %6s %8s %10s %10s %10s %10s %11s %10s %10s\n", "path", "batch", "evals", "ms/eval",
                     "evals/s", "images/s", "GFLOP/s", "% of best", "peak MiB", "growth MiB");
-        const std::vector<std::string> known = cuda ? std::vector<std::string>{"cuda", "cuda-fp16", "cuda-bf16"}
-                                                    : std::vector<std::string>{"plain", "onednn", "onednn-bf16"};
+        const std::vector<std::string> known =
+            cuda ? std::vector<std::string>{"cuda",      "cuda-graph",     "cuda-fp16", "cuda-fp16-graph",
+                                            "cuda-bf16", "cuda-bf16-graph"}
+                 : std::vector<std::string>{"plain", "onednn", "onednn-bf16"};
         for (const std::string &pathName : paths) {
             if (std::find(known.begin(), known.end(), pathName) == known.end()) {
                 std::cerr << "unknown path '" << pathName << "' on " << device.str() << " (expected "
-                          << (cuda ? "cuda, cuda-fp16 or cuda-bf16" : "plain, onednn or onednn-bf16") << ")\n";
+                          << (cuda ? "cuda, cuda-fp16 or cuda-bf16, each optionally with -graph"
+                                   : "plain, onednn or onednn-bf16")
+                          << ")\n";
                 return 2;
             }
-            const bool bf16 = pathName == "onednn-bf16" || pathName == "cuda-bf16";
+            const bool graph = pathName.size() > 6 && pathName.substr(pathName.size() - 6) == "-graph";
+            const bool bf16 = pathName == "onednn-bf16" || pathName.rfind("cuda-bf16", 0) == 0;
+            sde::setCudaGraphsEnabled(graph);
             const sde::EvaluationPrecision precisionOfPath = bf16 ? sde::EvaluationPrecision::BFloat16
-                                                             : pathName == "cuda-fp16"
+                                                             : pathName.rfind("cuda-fp16", 0) == 0
                                                                  ? sde::EvaluationPrecision::Float16
                                                                  : sde::EvaluationPrecision::Float32;
             const std::string unsupported = sde::precisionUnsupportedReason(precisionOfPath, device);
@@ -188,6 +203,7 @@ int main(int argc, char **argv)
                 torch::Tensor t = (torch::rand({batch}) * (1.0 - 1e-5) + 1e-5).to(device);
                 const long before = procStatusKb("VmRSS");
                 resetPeakRss();
+                sde::resetCudaPeakMemory(device);
                 evaluate(x, t); // warm-up (and, on the oneDNN path, the weights' prepacking)
                 int evaluations = 0;
                 const auto start = std::chrono::steady_clock::now();
@@ -197,15 +213,16 @@ int main(int argc, char **argv)
                     ++evaluations;
                     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 }
-                const long peak = procStatusKb("VmHWM");
+                const long peak =
+                    cuda ? static_cast<long>(sde::cudaMemory(device).peakAllocatedMiB * 1024.0) : procStatusKb("VmHWM");
                 const double perEval = elapsed / evaluations;
                 const double rate = gflop * static_cast<double>(batch) / perEval;
                 const double bestOfFormat = bf16 ? bestBf16 : best;
                 std::printf("%-11s %6lld %8d %10.1f %10.3f %10.3f %10.1f %10.0f%% %10.1f %10.1f\n", pathName.c_str(),
                             static_cast<long long>(batch), evaluations, perEval * 1000.0, 1.0 / perEval,
                             static_cast<double>(batch) / perEval, rate,
-                            bestOfFormat > 0.0 ? 100.0 * rate / bestOfFormat : 0.0,
-                            peak / 1024.0, (peak - before) / 1024.0);
+                            bestOfFormat > 0.0 ? 100.0 * rate / bestOfFormat : 0.0, peak / 1024.0,
+                            (peak - before) / 1024.0);
                 std::fflush(stdout);
             }
         }

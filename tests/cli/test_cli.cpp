@@ -91,11 +91,13 @@ private Q_SLOTS:
         QTest::newRow("missing file") << QStringList{"info", "/nonexistent/x.pth"} << "/nonexistent/x.pth";
         QTest::newRow("unknown option") << QStringList{"info", "a.pth", "--frob"} << "unknown option --frob";
         QTest::newRow("missing value") << QStringList{"info", "a.pth", "--config"} << "needs a value";
-        QTest::newRow("unknown preset") << QStringList{"info", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config", "ve/nope"}
+        QTest::newRow("unknown preset") << QStringList{"info", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                                                       "ve/nope"}
                                         << "unknown preset";
-        QTest::newRow("convert without output") << QStringList{"convert", fixture("ncsnpp_ve_small", "checkpoint.pth")}
-                                                << "--output";
-        QTest::newRow("bad device") << QStringList{"score", "--model", "m", "--input", "i", "-o", "o", "--device", "tpu"}
+        QTest::newRow("convert without output")
+            << QStringList{"convert", fixture("ncsnpp_ve_small", "checkpoint.pth")} << "--output";
+        QTest::newRow("bad device") << QStringList{"score", "--model", "m",        "--input", "i",
+                                                   "-o",    "o",       "--device", "tpu"}
                                     << "unknown device";
     }
     void errorsExitNonZeroAndNameTheProblem()
@@ -142,11 +144,12 @@ private Q_SLOTS:
         const QString dir = QString::fromStdString(test::makeTempDir());
         const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
                                 fixture("ncsnpp_ve_small", "config.json")};
-        Run batch = cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--batch", "3", "--seed", "5",
-                                                                    "-o", dir + "/batch", "--frames", "3"});
+        Run batch =
+            cli(QStringList{"sample"} + model +
+                QStringList{"--steps", "6", "--batch", "3", "--seed", "5", "-o", dir + "/batch", "--frames", "3"});
         QCOMPARE(batch.exitCode, 0);
-        for (const char *name : {"/batch/sample-5.png", "/batch/sample-6.png", "/batch/sample-7.png",
-                                 "/batch/grid.png", "/batch/trajectory/step-00003-x0.png"})
+        for (const char *name : {"/batch/sample-5.png", "/batch/sample-6.png", "/batch/sample-7.png", "/batch/grid.png",
+                                 "/batch/trajectory/step-00003-x0.png"})
             QVERIFY2(QFileInfo::exists(dir + name), name);
 
         auto text = readPngText((dir + "/batch/sample-6.png").toStdString());
@@ -157,7 +160,8 @@ private Q_SLOTS:
         QCOMPARE(record.at("sampling").at("pc").at("steps").asInt(), int64_t(6));
         QCOMPARE(record.at("model").at("config").at("model").at("nf").asInt(), int64_t(16));
 
-        Run alone = cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--seed", "6", "-o", dir + "/alone"});
+        Run alone =
+            cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--seed", "6", "-o", dir + "/alone"});
         QCOMPARE(alone.exitCode, 0);
         torch::Tensor a = loadImage((dir + "/batch/sample-6.png").toStdString());
         torch::Tensor b = loadImage((dir + "/alone/sample-6.png").toStdString());
@@ -226,15 +230,17 @@ private Q_SLOTS:
         QTest::addColumn<QString>("message");
         const QString ckpt = fixture("ncsnpp_ve_small", "checkpoint.pth");
         const QString config = fixture("ncsnpp_ve_small", "config.json");
-        QTest::newRow("batch 0") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--batch", "0"}
+        QTest::newRow("batch 0") << QStringList{"sample", "--model", ckpt,      "--config", config,
+                                                "-o",     "/tmp/x",  "--batch", "0"}
                                  << "--batch";
-        QTest::newRow("bad sampler") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--sampler", "magic"}
+        QTest::newRow("bad sampler") << QStringList{"sample", "--model", ckpt,        "--config", config,
+                                                    "-o",     "/tmp/x",  "--sampler", "magic"}
                                      << "--sampler";
-        QTest::newRow("eta above 1") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
-                                                    "--sampler", "ddim", "--eta", "1.5"}
+        QTest::newRow("eta above 1") << QStringList{"sample", "--model",   ckpt,   "--config", config, "-o",
+                                                    "/tmp/x", "--sampler", "ddim", "--eta",    "1.5"}
                                      << "--eta";
-        QTest::newRow("nfe too small") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x",
-                                                      "--sampler", "dpm2m", "--nfe", "1"}
+        QTest::newRow("nfe too small") << QStringList{"sample", "--model",   ckpt,    "--config", config, "-o",
+                                                      "/tmp/x", "--sampler", "dpm2m", "--nfe",    "1"}
                                        << "--nfe";
         QTest::newRow("bad grid") << QStringList{"sample", "--model",   ckpt,    "--config", config,  "-o",
                                                  "/tmp/x", "--sampler", "dpm2m", "--grid",   "cosine"}
@@ -245,16 +251,18 @@ private Q_SLOTS:
         QTest::newRow("float16 on the CPU")
             << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--precision", "float16"}
             << "float16 evaluations need a CUDA device";
-        QTest::newRow("bad number") << QStringList{"sample", "--model", ckpt, "--config", config, "-o", "/tmp/x", "--snr", "high"}
+        QTest::newRow("bad number") << QStringList{"sample", "--model", ckpt,    "--config", config,
+                                                   "-o",     "/tmp/x",  "--snr", "high"}
                                     << "--snr needs a number";
-        QTest::newRow("ancestral sub-VP") << QStringList{"sample", "--model", ckpt, "--config", "subvp/cifar10_ddpmpp_continuous",
-                                                         "-o", "/tmp/x"}
-                                          << "do not fit";
-        QTest::newRow("bpd size") << QStringList{"bpd", "--model", ckpt, "--config", config,
-                                                 QString::fromStdString(test::dataDir()) + "/images/gray-28.png"}
-                                  << "28x28";
-        QTest::newRow("bpd missing image") << QStringList{"bpd", "--model", ckpt, "--config", config, "/nonexistent.png"}
-                                           << "/nonexistent.png";
+        QTest::newRow("ancestral sub-VP")
+            << QStringList{"sample", "--model", ckpt, "--config", "subvp/cifar10_ddpmpp_continuous", "-o", "/tmp/x"}
+            << "do not fit";
+        QTest::newRow("bpd size")
+            << QStringList{"bpd",      "--model", ckpt,
+                           "--config", config,    QString::fromStdString(test::dataDir()) + "/images/gray-28.png"}
+            << "28x28";
+        QTest::newRow("bpd missing image")
+            << QStringList{"bpd", "--model", ckpt, "--config", config, "/nonexistent.png"} << "/nonexistent.png";
     }
     void sampleAndBpdRefuseBadInput()
     {
@@ -288,8 +296,9 @@ private Q_SLOTS:
     {
         const std::string dir = test::makeTempDir();
         const QString qdir = QString::fromStdString(dir);
-        const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
-                                fixture("ncsnpp_ve_small", "config.json"), "--steps", "5"};
+        const QStringList model{"--model",  fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                                "--config", fixture("ncsnpp_ve_small", "config.json"),
+                                "--steps",  "5"};
         torch::manual_seed(12);
         torch::Tensor image = torch::rand({3, 16, 16});
         savePng(dir + "/image.png", image);
@@ -297,15 +306,17 @@ private Q_SLOTS:
         mask.slice(1, 2, 10).slice(2, 3, 13).fill_(1.0); // white: fill
         savePng(dir + "/mask.png", mask);
 
-        Run inpaint = cli(QStringList{"inpaint"} + model + QStringList{"--image", qdir + "/image.png", "--mask",
-                                                                       qdir + "/mask.png", "--seed", "4", "-o", qdir + "/in"});
+        Run inpaint = cli(QStringList{"inpaint"} + model +
+                          QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png", "--seed", "4", "-o",
+                                      qdir + "/in"});
         QCOMPARE(inpaint.exitCode, 0);
         torch::Tensor filled = loadImage(dir + "/in/inpaint-4.png");
         torch::Tensor input = loadImage(dir + "/image.png");
         torch::Tensor keep = (mask < 0.5).expand_as(input);
         QVERIFY(torch::equal(filled.masked_select(keep), input.masked_select(keep)));
         QVERIFY(!torch::equal(filled.masked_select(~keep), input.masked_select(~keep)));
-        QVERIFY(readPngText(dir + "/in/inpaint-4.png").at("sdestudio").find("\"mask\":\"mask.png\"") != std::string::npos);
+        QVERIFY(readPngText(dir + "/in/inpaint-4.png").at("sdestudio").find("\"mask\":\"mask.png\"") !=
+                std::string::npos);
         // Any sampler fills the hole: DDIM here, recorded in the PNG.
         Run fast = cli(QStringList{"inpaint"} + model +
                        QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png", "--seed", "4",
@@ -318,7 +329,8 @@ private Q_SLOTS:
         Json fastRecord = Json::parse(readPngText(dir + "/fast/inpaint-4.png").at("sdestudio"));
         QCOMPARE(fastRecord.at("sampling").at("method").asString(), std::string("ddim"));
 
-        Run colorize = cli(QStringList{"colorize"} + model + QStringList{"--image", qdir + "/image.png", "-o", qdir + "/co"});
+        Run colorize =
+            cli(QStringList{"colorize"} + model + QStringList{"--image", qdir + "/image.png", "-o", qdir + "/co"});
         QCOMPARE(colorize.exitCode, 0);
         QVERIFY2(colorize.err.contains("seed"), qPrintable(colorize.err));
         const QString colored = QDir(qdir + "/co").entryList({"colorize-*.png"}).value(0);
@@ -346,8 +358,9 @@ private Q_SLOTS:
                         fixture("ddpmpp_vp_small", "config.json"), "--image", qdir + "/image.png", "-o", qdir + "/x"});
         QCOMPARE(gray.exitCode, 1);
         QVERIFY(gray.err.contains("RGB model"));
-        Run small = cli(QStringList{"inpaint"} + model + QStringList{"--image", QString::fromStdString(test::dataDir()) + "/images/gray-28.png",
-                                                                     "--mask", qdir + "/mask.png", "-o", qdir + "/x"});
+        Run small = cli(QStringList{"inpaint"} + model +
+                        QStringList{"--image", QString::fromStdString(test::dataDir()) + "/images/gray-28.png",
+                                    "--mask", qdir + "/mask.png", "-o", qdir + "/x"});
         QCOMPARE(small.exitCode, 1);
         QVERIFY2(small.err.contains("28x28"), qPrintable(small.err));
     }
@@ -362,16 +375,19 @@ private Q_SLOTS:
         writeFileAtomically(path, idx);
         const QStringList model{"--model", fixture("ddpmpp_vp_small", "checkpoint.pth"), "--config",
                                 fixture("ddpmpp_vp_small", "config.json")};
-        Run run = cli(QStringList{"bpd"} + model + QStringList{"--idx", QString::fromStdString(path), "--count", "2",
-                                                               "--rtol", "1e-3", "--atol", "1e-3"});
+        Run run =
+            cli(QStringList{"bpd"} + model +
+                QStringList{"--idx", QString::fromStdString(path), "--count", "2", "--rtol", "1e-3", "--atol", "1e-3"});
         QCOMPARE(run.exitCode, 0);
         QVERIFY2(run.out.contains("small.idx[0]") && run.out.contains("small.idx[1]") && run.out.contains("mean"),
                  qPrintable(run.out));
-        Run tooMany = cli(QStringList{"bpd"} + model + QStringList{"--idx", QString::fromStdString(path), "--count", "5"});
+        Run tooMany =
+            cli(QStringList{"bpd"} + model + QStringList{"--idx", QString::fromStdString(path), "--count", "5"});
         QCOMPARE(tooMany.exitCode, 1);
         QVERIFY(tooMany.err.contains("outside the 2 images"));
-        Run rgb = cli({"bpd", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
-                       fixture("ncsnpp_ve_small", "config.json"), "--idx", QString::fromStdString(path), "--count", "1"});
+        Run rgb =
+            cli({"bpd", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
+                 fixture("ncsnpp_ve_small", "config.json"), "--idx", QString::fromStdString(path), "--count", "1"});
         QCOMPARE(rgb.exitCode, 1);
         QVERIFY(rgb.err.contains("gray"));
     }
@@ -394,9 +410,17 @@ private Q_SLOTS:
     {
         const QString out = QString::fromStdString(test::makeTempDir()) + "/run";
         const QString config = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
-        Run first = cli({"train", "--config", config, "--data", "toy:moons", "--out", out, "--steps", "30",
-                         "--checkpoint-every", "10", "--keep", "2", "--log-every", "10", "--snapshot-every", "30",
-                         "--snapshot-count", "50", "--snapshot-steps", "20"});
+        Run first = cli({"train",     "--config",
+                         config,      "--data",
+                         "toy:moons", "--out",
+                         out,         "--steps",
+                         "30",        "--checkpoint-every",
+                         "10",        "--keep",
+                         "2",         "--log-every",
+                         "10",        "--snapshot-every",
+                         "30",        "--snapshot-count",
+                         "50",        "--snapshot-steps",
+                         "20"});
         QVERIFY2(first.exitCode == 0, qPrintable(first.err));
         QVERIFY2(first.err.contains("finished at step 30"), qPrintable(first.err));
         QVERIFY(first.err.contains("loss "));
@@ -405,17 +429,19 @@ private Q_SLOTS:
         QVERIFY(QFileInfo::exists(out + "/samples/step-00000030.csv"));
         QCOMPARE(QDir(out + "/checkpoints").entryList(QDir::Files).size(), 2);
 
-        Run resumed = cli({"train", "--resume", "--data", "toy:moons", "--out", out, "--steps", "40", "--log-every", "10"});
+        Run resumed =
+            cli({"train", "--resume", "--data", "toy:moons", "--out", out, "--steps", "40", "--log-every", "10"});
         QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
         QVERIFY2(resumed.err.contains("finished at step 40"), qPrintable(resumed.err));
-        const QStringList records = QString::fromStdString(readFile((out + "/metrics.jsonl").toStdString()))
-                                        .split('\n', Qt::SkipEmptyParts);
+        const QStringList records =
+            QString::fromStdString(readFile((out + "/metrics.jsonl").toStdString())).split('\n', Qt::SkipEmptyParts);
         QCOMPARE(records.size(), 4);
         QCOMPARE(Json::parse(records.last().toStdString()).at("step").asInt(), int64_t(40));
 
         // The trained model samples points: a CSV and a picture.
         const QString samples = QString::fromStdString(test::makeTempDir());
-        Run sample = cli({"sample", "--model", out + "/model.safetensors", "-o", samples, "--batch", "20", "--steps", "25"});
+        Run sample =
+            cli({"sample", "--model", out + "/model.safetensors", "-o", samples, "--batch", "20", "--steps", "25"});
         QVERIFY2(sample.exitCode == 0, qPrintable(sample.err));
         QVERIFY(QFileInfo::exists(samples + "/sample-points.csv"));
         QCOMPARE(QString::fromStdString(readFile((samples + "/sample-points.csv").toStdString())).count('\n'), 21);
@@ -428,21 +454,33 @@ private Q_SLOTS:
         const QString out = QString::fromStdString(test::makeTempDir()) + "/run";
         const QString toy = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
         QTest::newRow("no data") << QStringList{"train", "--config", toy, "--out", out} << "--data";
-        QTest::newRow("missing folder") << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data",
-                                                       "/nonexistent/images", "--out", out}
-                                        << "/nonexistent/images";
+        QTest::newRow("missing folder")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", "/nonexistent/images",
+                           "--out", out}
+            << "/nonexistent/images";
         QTest::newRow("unknown toy") << QStringList{"train", "--config", toy, "--data", "toy:spiral", "--out", out}
                                      << "unknown toy distribution \"spiral\"";
         QTest::newRow("toy data for an image model")
             << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", "toy:moons", "--out", out}
             << "toy distributions train point models";
-        QTest::newRow("nothing to resume") << QStringList{"train", "--resume", "--data", "toy:moons", "--out", out}
-                                           << "nothing to resume";
-        QTest::newRow("bad steps") << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--steps", "0"}
+        QTest::newRow("nothing to resume")
+            << QStringList{"train", "--resume", "--data", "toy:moons", "--out", out} << "nothing to resume";
+        QTest::newRow("bad steps") << QStringList{"train", "--config", toy,       "--data", "toy:moons",
+                                                  "--out", out,        "--steps", "0"}
                                    << "--steps must be at least 1";
         QTest::newRow("mixed precision on cpu")
             << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--mixed-precision"}
             << "mixed precision is for CUDA";
+        QTest::newRow("float16 training on cpu")
+            << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--precision", "float16"}
+            << "mixed precision is for CUDA devices (training in float16); this run is on cpu";
+        QTest::newRow("unknown training precision")
+            << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--precision", "float8"}
+            << "float8";
+        QTest::newRow("both precision flags")
+            << QStringList{"train", "--config", toy,           "--data",   "toy:moons",
+                           "--out", out,        "--precision", "bfloat16", "--mixed-precision"}
+            << "give --precision or --mixed-precision, not both";
     }
     void trainRefusesBadInput()
     {

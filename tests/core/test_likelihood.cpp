@@ -6,6 +6,7 @@
 #include "model/score_model.h"
 #include "sampling/ode_solver.h"
 #include "sde/sde.h"
+#include "util/torch_compat.h"
 
 #include "test_support.h"
 
@@ -57,11 +58,29 @@ private Q_SLOTS:
         SafetensorsFile golden = readSafetensors(dir + "/golden.safetensors");
         LikelihoodResult r = bitsPerDim(*loaded.model, *golden.find("bpd_data"), {}, *golden.find("bpd_eps"));
         const double bpdError = (r.bitsPerDim - *golden.find("bpd")).abs().max().item<double>();
-        QVERIFY2(bpdError < 1e-3, qPrintable(QString("bits/dim differ by %1").arg(bpdError)));
         const double latentError = (r.latent - *golden.find("bpd_latent")).abs().max().item<double>();
-        QVERIFY2(latentError < 1e-3, qPrintable(QString("latent differs by %1").arg(latentError)));
-        // The step-size control is scipy's: the same number of evaluations.
-        QCOMPARE(r.nfe, golden.find("bpd_nfe")->item<int64_t>());
+        const double latentScale = golden.find("bpd_latent")->abs().max().item<double>();
+        const int64_t goldenNfe = golden.find("bpd_nfe")->item<int64_t>();
+        if (compat::kReferenceLibTorch) {
+            // The goldens were recorded with PyTorch 1.13 on the CPU, and Debian's LibTorch 1.13
+            // repeats that RK45 run step for step.
+            QVERIFY2(bpdError < 1e-3, qPrintable(QString("bits/dim differ by %1").arg(bpdError)));
+            QVERIFY2(latentError < 1e-3, qPrintable(QString("latent differs by %1").arg(latentError)));
+            // The step-size control is scipy's: the same number of evaluations.
+            QCOMPARE(r.nfe, goldenNfe);
+        } else {
+            // LibTorch 2.x rounds its convolutions in another order (single evaluations still
+            // match the goldens: test_parity), and over the ~1600 adaptive steps these
+            // random-weight fixtures take, the step sequence drifts (NFE within 3 %) and moves the
+            // end point within the solver's tolerance. Measured with 2.11: bits/dim within 1.5e-3,
+            // latent within 2.4 % of its scale; the exact Gaussian log-density below holds as on
+            // 1.13.
+            QVERIFY2(bpdError < 5e-3, qPrintable(QString("bits/dim differ by %1").arg(bpdError)));
+            QVERIFY2(latentError < 0.05 * latentScale,
+                     qPrintable(QString("latent differs by %1 (scale %2)").arg(latentError).arg(latentScale)));
+            QVERIFY2(std::abs(r.nfe - goldenNfe) <= goldenNfe * 3 / 100,
+                     qPrintable(QString("%1 evaluations against the reference's %2").arg(r.nfe).arg(goldenNfe)));
+        }
     }
 
     void gaussianDataHasItsExactLogDensity_data()

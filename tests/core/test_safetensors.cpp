@@ -5,6 +5,8 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include "util/torch_compat.h"
+
 #include "test_support.h"
 
 #include <QtTest/QtTest>
@@ -116,11 +118,16 @@ private Q_SLOTS:
         QVERIFY(again.info.hasEma);
         SafetensorsFile golden = readSafetensors(dir + "/golden.safetensors");
         torch::NoGradGuard noGrad;
-        // The plain path reproduces the golden score to 1e-6; the oneDNN path's own test allows it
-        // 1e-4 (it lands at 1.5e-6 here), which would hide a conversion error of that size.
+        // The conversion is exact: the same score as the .pth it came from, to the bit.
         EvaluationPathScope plain(EvaluationPath::Plain);
         torch::Tensor score = again.model->score(*golden.find("x"), *golden.find("t"));
-        SDE_COMPARE_TENSORS(score, *golden.find("score"), 1e-6, "score after conversion");
+        const torch::Tensor before = loaded.model->score(*golden.find("x"), *golden.find("t"));
+        QCOMPARE((score - before).abs().max().item<double>(), 0.0);
+        // The plain path reproduces the golden score to 1e-6 with the LibTorch the goldens were
+        // recorded with (1.13); LibTorch 2.x's convolutions round differently (1.3e-6 measured).
+        // The oneDNN path's own test allows 1e-4 (it lands at 1.5e-6 here).
+        SDE_COMPARE_TENSORS(score, *golden.find("score"), compat::kReferenceLibTorch ? 1e-6 : 2e-6,
+                            "score after conversion");
 
         // The file holds one weight set; asking for the other is a clear error.
         LoadOptions raw;

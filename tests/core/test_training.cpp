@@ -11,7 +11,9 @@
 #include "model/config.h"
 #include "train/adam.h"
 #include "train/ema.h"
+#include "train/loss_scaler.h"
 #include "train/trainer.h"
+#include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json.h"
@@ -153,6 +155,70 @@ private Q_SLOTS:
         }
         QCOMPARE(adam.stepCount(), int64_t(6));
         QVERIFY2((ours - theirs).abs().max().item<double>() < 1e-7, "Adam differs from torch::optim::Adam");
+    }
+
+    // GradScaler's rules: x scale before backward, / scale after; an overflow halves the scale
+    // (not below 1) and restarts the count; 2000 good steps in a row double it.
+    void lossScalerFollowsGradScaler()
+    {
+        LossScaler off(false);
+        QCOMPARE(off.scale(), 1.0);
+        const torch::Tensor loss = torch::tensor(0.5);
+        QCOMPARE(off.scaleLoss(loss).item<double>(), 0.5);
+
+        LossScaler scaler(true);
+        QCOMPARE(scaler.scale(), 65536.0);
+        QCOMPARE(scaler.scaleLoss(loss).item<double>(), 32768.0);
+        torch::Tensor p = torch::ones({3}).requires_grad_(true);
+        (p.sum() * scaler.scale()).backward();
+        scaler.unscale({p});
+        QCOMPARE((p.grad() - 1.0).abs().max().item<double>(), 0.0);
+
+        for (int i = 0; i < 1999; ++i)
+            scaler.update(true);
+        QCOMPARE(scaler.scale(), 65536.0);
+        QCOMPARE(scaler.goodSteps(), int64_t(1999));
+        scaler.update(true);
+        QCOMPARE(scaler.scale(), 131072.0);
+        QCOMPARE(scaler.goodSteps(), int64_t(0));
+        scaler.update(true);
+        scaler.update(false);
+        QCOMPARE(scaler.scale(), 65536.0);
+        QCOMPARE(scaler.goodSteps(), int64_t(0));
+        for (int i = 0; i < 40; ++i)
+            scaler.update(false);
+        QCOMPARE(scaler.scale(), 1.0);
+        QVERIFY(scaler.exhausted());
+
+        scaler.load(1024.0, 7);
+        QCOMPARE(scaler.scale(), 1024.0);
+        QCOMPARE(scaler.goodSteps(), int64_t(7));
+        QVERIFY_THROWS_EXCEPTION(Error, scaler.load(std::nan(""), 0));
+        QVERIFY_THROWS_EXCEPTION(Error, scaler.load(0.5, 0));
+    }
+
+    // Without a GPU the CUDA helpers answer "none" and the graph cache evaluates eagerly.
+    void cudaHelpersWithoutAGpu()
+    {
+        if (cudaAvailable())
+            QSKIP("a CUDA GPU is present: tests/gpu/test_gpu checks the real thing");
+        const CudaMemory memory = cudaMemory(torch::kCPU);
+        QCOMPARE(memory.allocatedMiB, 0.0);
+        QCOMPARE(memory.peakAllocatedMiB, 0.0);
+        QVERIFY(!cudaDeviceDescription().empty());
+        CudaGraphCache cache;
+        int calls = 0;
+        const torch::Tensor x = torch::ones({2, 3}), t = torch::ones({2});
+        const torch::Tensor y = cache.run(
+            [&](const torch::Tensor &a, const torch::Tensor &b) {
+                ++calls;
+                return a * b.view({-1, 1}) * 2.0;
+            },
+            x, t, "key");
+        QCOMPARE(calls, 1);
+        QCOMPARE(y.sum().item<double>(), 12.0);
+        QCOMPARE(cache.captures(), int64_t(0));
+        QCOMPARE(cache.replays(), int64_t(0));
     }
 
     void warmupFollowsTheReference()
@@ -352,6 +418,10 @@ private Q_SLOTS:
         QCOMPARE(int(seen.size()), 2);
         for (const char *key : {"step", "loss", "ema_loss", "lr", "grad_norm", "steps_per_s", "memory_mib", "time_s"})
             QVERIFY2(Json::parse(records[1]).contains(key), key);
+        // A CPU run has no GPU memory and no loss scale to report.
+        QVERIFY(!Json::parse(records[1]).contains("gpu_memory_mib"));
+        QVERIFY(!Json::parse(records[1]).contains("loss_scale"));
+        QCOMPARE(seen[1].gpuMemoryMiB, -1.0);
         QCOMPARE(seen[1].step, int64_t(6));
         // Warm-up of 10 steps: step index 5 (the sixth update) uses lr * 5 / 10.
         QVERIFY(std::abs(seen[1].learningRate - 0.5e-3) < 1e-12);

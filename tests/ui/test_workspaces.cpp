@@ -11,6 +11,7 @@
 #include "loss_chart.h"
 #include "main_window.h"
 #include "mask_canvas.h"
+#include "qcustomplot_include.h"
 #include "run_bar.h"
 #include "sampler_panel.h"
 #include "tensor_image.h"
@@ -30,11 +31,10 @@
 
 #include <QAction>
 #include <QCheckBox>
-#include <QLabel>
-#include <QTableWidget>
 #include <QComboBox>
 #include <QDir>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPushButton>
@@ -42,6 +42,7 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTableWidget>
 #include <QUndoStack>
 #include <QtTest/QtTest>
 
@@ -377,7 +378,8 @@ private Q_SLOTS:
         const torch::Tensor level = grayLevel(result.samples);
         const double worst = (level - gray.unsqueeze(0)).abs().max().item<double>();
         const double mean = (level - gray.unsqueeze(0)).abs().mean().item<double>();
-        QVERIFY2(worst < 0.1 && mean < 0.01, qPrintable(QString("gray level off by %1 (mean %2)").arg(worst).arg(mean)));
+        QVERIFY2(worst < 0.1 && mean < 0.01,
+                 qPrintable(QString("gray level off by %1 (mean %2)").arg(worst).arg(mean)));
         // ... while the colors are the model's: not a gray image.
         QVERIFY((result.samples - level).abs().mean().item<double>() > 0.005);
     }
@@ -504,7 +506,8 @@ private Q_SLOTS:
         QVERIFY(workspace.table()->item(1, 2)->text().toInt() > 10); // the NFE shown
         QVERIFY(workspace.findChild<QLabel *>("likelihoodSummary")->text().contains("2 of 2"));
         QVERIFY(workspace.exportCsv(folder + "/bpd.csv"));
-        const QStringList csv = QString::fromStdString(readFile((folder + "/bpd.csv").toStdString())).trimmed().split('\n');
+        const QStringList csv =
+            QString::fromStdString(readFile((folder + "/bpd.csv").toStdString())).trimmed().split('\n');
         QCOMPARE(csv.size(), 3);
         QVERIFY(std::abs(csv[1].split(',').at(1).toDouble() - picture) < 1e-6);
 
@@ -522,6 +525,49 @@ private Q_SLOTS:
         QVERIFY(!workspace.busy());
         QCOMPARE(errors.size(), 1);
         QVERIFY(errors.front().front().toString().contains("broken.png"));
+    }
+
+    // The curves add a GPU memory axis with the first record of a CUDA run, and only then.
+    void lossChartShowsGpuMemoryOfCudaRuns()
+    {
+        LossChart chart;
+        chart.show();
+        TrainingMetrics cpu;
+        cpu.step = 10;
+        cpu.loss = cpu.emaLoss = 0.5;
+        cpu.learningRate = 1e-4;
+        chart.addMetrics(cpu);
+        QCOMPARE(chart.pointCount(), 1);
+        QCOMPARE(chart.gpuMemoryPointCount(), 0);
+        QCOMPARE(chart.plot()->legend->itemCount(), 3);
+        TrainingMetrics cuda = cpu;
+        cuda.step = 20;
+        cuda.gpuMemoryMiB = 812.0;
+        chart.addMetrics(cuda);
+        QCOMPARE(chart.gpuMemoryPointCount(), 1);
+        QCOMPARE(chart.plot()->legend->itemCount(), 4);
+        chart.clear();
+        QCOMPARE(chart.gpuMemoryPointCount(), 0);
+        QCOMPARE(chart.plot()->legend->itemCount(), 3);
+    }
+
+    // The half formats train on CUDA only: with the CPU chosen the selector holds float32 and is
+    // disabled.
+    void trainingPrecisionNeedsCuda()
+    {
+        SamplerPanel sampler;
+        TrainWorkspace train(&sampler);
+        auto *device = train.findChild<QComboBox *>("trainDevice");
+        auto *precision = train.findChild<QComboBox *>("trainPrecision");
+        QVERIFY(device && precision);
+        QCOMPARE(precision->count(), 3);
+        device->setCurrentText("cpu");
+        QCOMPARE(precision->currentText(), QString("float32"));
+        QVERIFY(!precision->isEnabled());
+        if (device->count() > 1) {
+            device->setCurrentIndex(1);
+            QVERIFY(precision->isEnabled());
+        }
     }
 
     void trainingRunsPausesAndResumesFromTheSameStep()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The second build flavor, as CI runs it after packaging/test.sh: installs the official LibTorch
+# 2.x with CUDA (packaging/install-torch.sh: PyPI's torch wheel in .venv-torch), builds the `cuda`
+# preset (studio, CLI and tests; the benchmarks are left to tests/gpu/run_gpu_checks.sh) and runs
+# the whole test suite. Without a GPU everything runs on the CPU; test_gpu (label "gpu") is then
+# skipped with a message saying so. Needs the CUDA toolkit (nvcc) for LibTorch's CMake config.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/install-deps.sh
+bash packaging/install-torch.sh
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+fi
+cmake --preset cuda
+cmake --build --preset cuda
+ctest --preset cuda

@@ -1,0 +1,163 @@
+// Training steps per second of the project's trainer (train/trainer.h: Adam, clipping, EMA,
+// metrics, batches prepared on a worker thread) on random images of the model's shape, so that
+// the figure is the trainer's and the network's alone:
+//
+//   build/tests/bench/bench_training [--model fashion-mnist | --preset NAME] [--device cpu|cuda]
+//                                    [--precisions float32,bfloat16,float16] [--batch B]
+//                                    [--steps N] [--warmup W] [--threads T]
+//
+// Each row trains W steps unmeasured (allocator, cuDNN and oneDNN warm-up), then N timed steps;
+// it prints steps/s, examples/s and the peak memory (the process's resident memory on the CPU,
+// LibTorch's CUDA allocator peak on a GPU). Checkpoints are written only at the end, outside the
+// timed steps.
+#include "io/model_file.h"
+#include "model/config.h"
+#include "train/trainer.h"
+#include "util/cuda_support.h"
+#include "util/device.h"
+
+#include "bench_support.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class RandomImages : public sde::TrainingData {
+public:
+    explicit RandomImages(std::vector<int64_t> shape) : shape_(std::move(shape)) {}
+    std::string description() const override { return "random images"; }
+    std::vector<int64_t> exampleShape() const override { return shape_; }
+    sde::TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
+    {
+        at::Generator generator = sde::seededGenerator(seed, 0x494d47ULL, static_cast<uint64_t>(step));
+        std::vector<int64_t> shape{batchSize};
+        shape.insert(shape.end(), shape_.begin(), shape_.end());
+        sde::TrainingBatch out;
+        out.step = step;
+        out.examples = torch::rand(shape, generator);
+        return out;
+    }
+
+private:
+    std::vector<int64_t> shape_;
+};
+
+std::vector<std::string> split(const std::string &text)
+{
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        out.push_back(item);
+    return out;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    std::string model = "fashion-mnist", preset, deviceName = "cpu", precisions = "float32";
+    int64_t batch = 0, steps = 50, warmup = 5;
+    int threads = 0;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::cerr << arg << " needs a value\n";
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (arg == "--model")
+            model = next();
+        else if (arg == "--preset")
+            preset = next();
+        else if (arg == "--device")
+            deviceName = next();
+        else if (arg == "--precisions")
+            precisions = next();
+        else if (arg == "--batch")
+            batch = std::stoll(next());
+        else if (arg == "--steps")
+            steps = std::stoll(next());
+        else if (arg == "--warmup")
+            warmup = std::stoll(next());
+        else if (arg == "--threads")
+            threads = std::stoi(next());
+        else {
+            std::cerr << "usage: bench_training [--model NAME | --preset NAME] [--device cpu|cuda] "
+                         "[--precisions float32,bfloat16,float16] [--batch B] [--steps N] [--warmup W] [--threads T]\n";
+            return 2;
+        }
+    }
+    try {
+        sde::configureThreads(threads);
+        const torch::Device device = sde::parseDevice(deviceName);
+        const sde::ModelConfig config =
+            preset.empty() ? sde::loadModelFile(model).model->config() : sde::loadPreset(preset);
+        if (batch <= 0)
+            batch = config.training.batchSize;
+        std::printf("model %s, device %s%s, batch %lld, %lld timed steps after %lld, %d CPU threads\n",
+                    preset.empty() ? model.c_str() : preset.c_str(), device.str().c_str(),
+                    device.is_cuda() ? (" (" + sde::cudaDeviceDescription(device.index()) + ")").c_str() : "",
+                    static_cast<long long>(batch), static_cast<long long>(steps), static_cast<long long>(warmup),
+                    at::get_num_threads());
+        std::printf("%-10s %10s %12s %14s %12s\n", "precision", "steps/s", "examples/s", "peak MiB", "last loss");
+        for (const std::string &id : split(precisions)) {
+            const fs::path folder =
+                fs::temp_directory_path() / ("sde-bench-training-" + std::to_string(::getpid()) + "-" + id);
+            fs::remove_all(folder);
+            torch::manual_seed(0);
+            sde::ScoreTrainingTask task(config);
+            RandomImages data({config.data.numChannels, config.data.imageSize, config.data.imageSize});
+            sde::TrainerOptions options;
+            options.outDir = folder.string();
+            options.steps = warmup + steps;
+            options.batchSize = batch;
+            options.device = device;
+            options.precision = sde::precisionFromId(id);
+            options.logEvery = options.steps;
+            options.checkpointEvery = options.steps;
+            std::chrono::steady_clock::time_point start;
+            double lastLoss = 0.0;
+            sde::TrainerCallbacks callbacks;
+            callbacks.onStep = [&](int64_t step, int64_t, double loss) {
+                lastLoss = loss;
+                if (step == warmup) {
+                    sde::synchronizeDevice(device);
+                    sde::resetCudaPeakMemory(device);
+                    sde::bench::resetPeakRss();
+                    start = std::chrono::steady_clock::now();
+                }
+            };
+            double seconds = 0.0;
+            callbacks.onMetrics = [&](const sde::TrainingMetrics &) {
+                sde::synchronizeDevice(device);
+                seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            };
+            sde::train(task, data, options, callbacks);
+            const double peak = device.is_cuda() ? sde::cudaMemory(device).peakAllocatedMiB
+                                                 : static_cast<double>(sde::bench::peakRssKb()) / 1024.0;
+            std::printf("%-10s %10.2f %12.1f %14.0f %12.4f\n", id.c_str(), steps / seconds, steps * batch / seconds,
+                        peak, lastLoss);
+            std::fflush(stdout);
+            fs::remove_all(folder);
+        }
+    } catch (const std::exception &e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
