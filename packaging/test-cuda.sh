@@ -11,6 +11,10 @@ bash packaging/install-torch.sh
 if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
     export PATH="/usr/local/cuda/bin:$PATH"
 fi
+if ! command -v nvcc >/dev/null 2>&1; then
+    echo "test-cuda: LibTorch's CMake config needs the CUDA toolkit 13.0 (nvcc), which is not installed" >&2
+    exit 1
+fi
 cmake --preset cuda
 cmake --build --preset cuda
 ctest --preset cuda

@@ -206,14 +206,15 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
         dataFolder_->setEnabled(folder);
         browseData_->setEnabled(folder);
     });
-    // The half formats train on CUDA only: on the CPU the selector holds float32.
+    // The half formats train on CUDA only: with the CPU chosen the selector holds float32.
     auto updatePrecision = [this] {
         const bool cuda = device_->currentText().startsWith("cuda");
-        if (!cuda)
+        if (!cuda && precision_->currentIndex() != 0)
             precision_->setCurrentIndex(0);
-        precision_->setEnabled(cuda);
+        precision_->setEnabled(cuda && !worker_->running());
     };
     connect(device_, &QComboBox::currentIndexChanged, this, updatePrecision);
+    connect(precision_, &QComboBox::currentIndexChanged, this, updatePrecision);
     updatePrecision();
     connect(folder_, &QLineEdit::editingFinished, this, [this] { setRunFolder(folder_->text()); });
     connect(start_, &QPushButton::clicked, this, &TrainWorkspace::startRun);
@@ -392,6 +393,8 @@ void TrainWorkspace::loadRunHistory()
             m.loss = record.at("loss").asDouble();
             m.emaLoss = record.at("ema_loss").asDouble();
             m.learningRate = record.at("lr").asDouble();
+            if (record.contains("gpu_memory_mib"))
+                m.gpuMemoryMiB = record.at("gpu_memory_mib").asDouble();
             chart_->addMetrics(m);
             lastStep_ = m.step;
         } catch (const std::exception &) {
@@ -438,6 +441,8 @@ void TrainWorkspace::updateButtons()
          std::initializer_list<QWidget *>{folder_, config_, data_, dataFolder_, sde_, batch_, lr_, warmup_, ema_, seed_,
                                           device_, checkpointEvery_, snapshotEvery_})
         field->setEnabled(!running);
+    // The half formats need a CUDA device.
+    precision_->setEnabled(!running && device_->currentText().startsWith("cuda"));
     steps_->setEnabled(!running);
     if (!running) {
         const QString kind = data_->currentData().toString();
@@ -482,6 +487,13 @@ void TrainWorkspace::start(bool resume)
     options.logEvery = 10;
     try {
         options.device = parseDevice(device_->currentText().toStdString());
+        if (resume) {
+            // The run goes on in the precision it was trained in.
+            const auto checkpoints = listCheckpoints(options.outDir);
+            if (!checkpoints.empty())
+                precision_->setCurrentText(
+                    QString::fromStdString(precisionId(readCheckpointInfo(checkpoints.back()).precision)));
+        }
         options.precision = precisionFromId(precision_->currentText().toStdString());
         if (!resume) {
             if (!listCheckpoints(options.outDir).empty()) {

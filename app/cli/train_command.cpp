@@ -84,8 +84,8 @@ int runTrain(const std::vector<std::string> &argv)
         .option("--snapshot-steps", "N", "sampler steps of a preview (default 100)")
         .option("--max-bad-steps", "K", "stop after K non-finite losses in a row (default 5)")
         .option("--precision", "P",
-                "the forward pass's number format: float32 (default), bfloat16 or float16 (CUDA only; float16 "
-                "with dynamic loss scaling); weights, gradients and Adam stay float32")
+                "the forward pass's number format: float32 (default; a resumed run: its own), bfloat16 or "
+                "float16 (CUDA only; float16 with dynamic loss scaling); weights, gradients and Adam stay float32")
         .flag("--mixed-precision", "the same as --precision bfloat16")
         .flag("--half", "store the exported model in float16")
         .flag("--classifier", "train the noise-conditional classifier of the config's SDE and data")
@@ -113,8 +113,16 @@ int runTrain(const std::vector<std::string> &argv)
     options.maxBadSteps = static_cast<int>(args.integer("--max-bad-steps", 5));
     if (args.has("--mixed-precision") && args.has("--precision"))
         throw Error("give --precision or --mixed-precision, not both");
-    options.precision = args.has("--mixed-precision") ? EvaluationPrecision::BFloat16
-                                                      : precisionFromId(args.value("--precision", "float32"));
+    if (args.has("--mixed-precision")) {
+        options.precision = EvaluationPrecision::BFloat16;
+    } else if (args.has("--precision")) {
+        options.precision = precisionFromId(args.required("--precision"));
+    } else if (options.resume) {
+        // A resumed run keeps the precision it was trained in unless told otherwise.
+        const auto checkpoints = listCheckpoints(options.outDir);
+        if (!checkpoints.empty())
+            options.precision = readCheckpointInfo(checkpoints.back()).precision;
+    }
     options.halfPrecisionExport = args.has("--half");
     const std::string dataSpec = args.required("--data");
 

@@ -6,8 +6,6 @@
 #include "sde/vp_sde.h"
 #include "util/batch.h"
 
-#include <cstdio>
-
 namespace sde {
 
 ScoreModel::ScoreModel(ModelConfig config, ScoreNetwork network)
@@ -97,14 +95,12 @@ torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) 
     };
     if (x.is_cuda() && noGrad && cudaGraphsEnabled() && !network_->is_training() && x.size(0) <= cudaGraphMaxBatch()) {
         // The weights' storage is part of the key: a graph reads the parameters where they were.
-        const void *weights = nullptr;
+        int64_t weights = 0;
         for (const auto &p : network_->parameters()) {
-            weights = p.data_ptr();
+            weights = reinterpret_cast<int64_t>(p.data_ptr());
             break;
         }
-        char key[96];
-        std::snprintf(key, sizeof key, "%s|%p", precisionId(precision).c_str(), weights);
-        return graphs_->run(evaluate, x, t, key);
+        return graphs_->run(evaluate, x, t, {static_cast<int64_t>(precision), weights});
     }
     if (useOneDnn(x) || cudaAutocast) {
         // An ordinary tensor back (callers may update it in place).

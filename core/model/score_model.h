@@ -3,7 +3,7 @@
 #include "model/config.h"
 #include "nets/score_network.h"
 #include "sde/sde.h"
-#include "util/cuda_support.h"
+#include "util/cuda_graphs.h"
 
 #include <memory>
 #include <string>
@@ -38,9 +38,10 @@ public:
     torch::Tensor networkLabels(const torch::Tensor &t) const;
     // s(x, t) for x [B, C, H, W] and t [B]. On CUDA, without gradient, in evaluation mode and
     // at batch <= cudaGraphMaxBatch(), the network replays a captured CUDA graph (one per shape
-    // and precision; util/cuda_support.h) when cudaGraphsEnabled().
+    // and precision; util/cuda_graphs.h) when cudaGraphsEnabled().
     torch::Tensor score(const torch::Tensor &x, const torch::Tensor &t) const;
     // The CUDA graphs of this model's score evaluations (captures, replays, why a shape fell back).
+    // A shape is captured the second time it is evaluated (util/cuda_graphs.h).
     const CudaGraphCache &cudaGraphs() const { return *graphs_; }
     // The score as a callable for samplers and the reverse SDE.
     ScoreFn scoreFn() const;

@@ -22,7 +22,7 @@ int64_t floorDiv(int64_t a, int64_t b)
 
 // The depthwise weight [c, 1, k, k] of upfirdn2d for a CPU kernel, on `like`'s device and dtype,
 // made once per (kernel, channels, device, dtype) and kept. Building it copies from host memory,
-// which cannot happen inside a CUDA graph capture (util/cuda_support.h); the warm-up evaluations
+// which cannot happen inside a CUDA graph capture (util/cuda_graphs.h); the warm-up evaluations
 // before a capture fill this cache. A kernel on another device is used as it is.
 torch::Tensor firWeight(const torch::Tensor &kernel2d, int64_t channels, const torch::Tensor &like)
 {

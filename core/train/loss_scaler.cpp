@@ -7,8 +7,11 @@
 
 namespace sde {
 
-LossScaler::LossScaler(bool enabled) : enabled_(enabled)
-{}
+LossScaler::LossScaler(bool enabled, double initialScale) : enabled_(enabled), scale_(initialScale)
+{
+    if (!std::isfinite(initialScale) || initialScale < kMinimumScale)
+        throw Error("the initial loss scale must be a finite number >= 1, not " + std::to_string(initialScale));
+}
 
 torch::Tensor LossScaler::scaleLoss(const torch::Tensor &loss) const
 {

@@ -18,7 +18,7 @@ public:
     static constexpr int64_t kGrowthInterval = 2000; // GradScaler's growth_interval
     static constexpr double kMinimumScale = 1.0;     // below it an overflow is a divergence
 
-    explicit LossScaler(bool enabled = false);
+    explicit LossScaler(bool enabled = false, double initialScale = kInitialScale);
 
     bool enabled() const { return enabled_; }
     double scale() const { return enabled_ ? scale_ : 1.0; }

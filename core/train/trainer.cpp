@@ -34,6 +34,7 @@ namespace {
 
 constexpr const char *kStateFormat = "sdestudio-training-state";
 constexpr double kLossSmoothing = 0.98;
+constexpr double kLowLossScale = 128.0; // float16: a warning when the loss scale falls below it
 
 double residentMemoryMiB()
 {
@@ -85,6 +86,13 @@ CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata
     info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
     info.batchSize = metadataInt(metadata, "batch_size", path);
     info.data = metadata.count("data") ? metadata.at("data") : "";
+    if (metadata.count("precision")) {
+        try {
+            info.precision = precisionFromId(metadata.at("precision"));
+        } catch (const Error &) {
+            throw Error(path + ": metadata \"precision\" is not a precision: " + metadata.at("precision"));
+        }
+    }
     return info;
 }
 
@@ -135,7 +143,7 @@ public:
         adam_ = std::make_unique<AdamOptimizer>(
             parameters_, AdamOptimizer::Options{optim.beta1, 0.999, optim.eps, optim.weightDecay});
         ema_ = std::make_unique<ExponentialMovingAverage>(parameters_, task.config().model.emaRate);
-        scaler_ = LossScaler(options.precision == EvaluationPrecision::Float16);
+        scaler_ = LossScaler(options.precision == EvaluationPrecision::Float16, options.initialLossScale);
     }
 
     std::vector<torch::Tensor> &parameters() { return parameters_; }
@@ -145,6 +153,7 @@ public:
 
     int64_t step = 0;
     uint64_t seed = 0;
+    EvaluationPrecision storedPrecision = EvaluationPrecision::Float32; // of the checkpoint resumed
     double smoothedLoss = std::numeric_limits<double>::quiet_NaN();
     double elapsedSeconds = 0.0;
 
@@ -248,10 +257,11 @@ public:
         seed = info.seed;
         smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
         elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
-        // States written before float16 training existed have no loss scale: float32 runs.
-        if (scaler_.enabled() && metadata.count("loss_scale") && metadata.count("precision") &&
-            metadata.at("precision") == "float16")
-            scaler_.load(std::stod(metadata.at("loss_scale")), metadataInt(metadata, "loss_scale_good_steps", path));
+        storedPrecision = info.precision;
+        // A float16 run goes on with the loss scale it had reached.
+        if (scaler_.enabled() && info.precision == EvaluationPrecision::Float16)
+            scaler_.load(std::stod(metadataValue(metadata, "loss_scale", path)),
+                         metadataInt(metadata, "loss_scale_good_steps", path));
     }
 
     std::string modelPath() const { return (fs::path(options_.outDir) / options_.exportName).string(); }
@@ -477,6 +487,9 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
         run.loadCheckpoint(existing.back());
         result.checkpoint = existing.back();
+        if (run.storedPrecision != options.precision)
+            warn("the run was trained in " + precisionId(run.storedPrecision) + " and goes on in " +
+                 precisionId(options.precision) + ": it will not equal an uninterrupted run");
         truncateMetrics(metricsPath, run.step);
         spdlog::info("resuming {} at step {}", existing.back(), run.step);
     } else {
@@ -503,6 +516,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     BatchPrefetcher prefetcher(data, batchSize, run.seed, run.step, 3, cuda);
     resetCudaPeakMemory(options.device);
     int badInARow = 0;
+    bool warnedLowScale = false;
     double lossSum = 0.0, accuracySum = 0.0, lastGradNorm = 0.0, lastLr = 0.0;
     int64_t lossCount = 0, stepsSinceRecord = 0;
     double secondsSinceRecord = 0.0;
@@ -564,9 +578,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
                                    ? lossValue
                                    : kLossSmoothing * run.smoothedLoss + (1.0 - kLossSmoothing) * lossValue;
         } else if (overflow) {
-            // GradScaler's skipped step: the scale was halved, the run goes on.
+            // GradScaler's skipped step: the scale was halved, the run goes on. Overflows are
+            // routine at the start; a scale that keeps falling means gradients that are not finite.
             run.adam().zeroGrad();
             spdlog::debug("step {}: float16 gradients overflowed; loss scale now {}", step, run.scaler().scale());
+            if (run.scaler().scale() < kLowLossScale && !warnedLowScale) {
+                warnedLowScale = true;
+                warn("step " + std::to_string(step) + ": float16 gradients keep overflowing; the loss scale fell to " +
+                     formatDouble(run.scaler().scale()) + " (steps are skipped while it falls)");
+            }
         } else {
             run.adam().zeroGrad();
             ++badInARow;

@@ -34,7 +34,8 @@ struct TrainerOptions {
     //   Float16   autocast to float16 with dynamic loss scaling (train/loss_scaler.h)
     // A resumed run equals an uninterrupted one when both use the same precision and hardware.
     EvaluationPrecision precision = EvaluationPrecision::Float32;
-    bool halfPrecisionExport = false; // store the exported model in float16
+    double initialLossScale = 65536.0; // float16: the loss scale of the first step (GradScaler's init_scale)
+    bool halfPrecisionExport = false;  // store the exported model in float16
     std::string exportName = "model.safetensors";
 };
 
@@ -115,7 +116,8 @@ struct CheckpointInfo {
     int64_t step = 0;
     uint64_t seed = 0;
     int64_t batchSize = 0;
-    std::string data; // the training data's description
+    std::string data;                                             // the training data's description
+    EvaluationPrecision precision = EvaluationPrecision::Float32; // states from before it was stored: float32
 };
 CheckpointInfo readCheckpointInfo(const std::string &path);
 // The task that wrote a checkpoint, built from its stored definition (to resume a run whose

@@ -8,8 +8,6 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
 
 namespace sde {
@@ -37,43 +35,5 @@ void resetCudaPeakMemory(const torch::Device &device);
 void configureCudaMath();
 // Waits for the device's queued work (no-op on the CPU).
 void synchronizeDevice(const torch::Device &device);
-
-// CUDA graphs for repeated evaluations of a fixed-shape function (the score network in the
-// samplers' loops): the first call with a new key runs `fn` twice eagerly on a side stream (lazy
-// initialisation, allocator warm-up), then captures one call into a graph with static input
-// buffers; later calls copy their inputs into those buffers and replay it, which removes the
-// launch cost of the network's hundreds of small kernels at small batch.
-// Where capture is not possible (a CPU tensor, a build without CUDA, an operation that cannot be
-// captured) the call runs `fn` eagerly, and that key is not tried again; `fallbackReason()` says
-// why. The output is a fresh tensor the caller owns. Not thread-safe: one cache per model.
-class CudaGraphCache {
-public:
-    using Fn = std::function<torch::Tensor(const torch::Tensor &x, const torch::Tensor &t)>;
-
-    CudaGraphCache();
-    ~CudaGraphCache();
-    CudaGraphCache(const CudaGraphCache &) = delete;
-    CudaGraphCache &operator=(const CudaGraphCache &) = delete;
-
-    // fn(x, t) for x [B, ...] and t [B] on one CUDA device; `key` names everything else that
-    // changes what fn computes (the weights' storage, the precision).
-    torch::Tensor run(const Fn &fn, const torch::Tensor &x, const torch::Tensor &t, const std::string &key);
-    // Drops every graph (the network moved, or its weights were replaced by new storage).
-    void clear();
-
-    int64_t captures() const;
-    int64_t replays() const;
-    std::string fallbackReason() const;
-
-private:
-    struct State;
-    std::unique_ptr<State> state_;
-};
-
-// The process-wide switch for score evaluations on CUDA through CudaGraphCache (default on);
-// largest batch captured (default 64: above it launches cost little next to the work).
-void setCudaGraphsEnabled(bool enabled);
-bool cudaGraphsEnabled();
-int64_t cudaGraphMaxBatch();
 
 } // namespace sde

@@ -12,8 +12,9 @@
 // With --device cuda (a CUDA build of LibTorch) the paths are cuda (float32 eager), cuda-fp16 and
 // cuda-bf16 (autocast, the score handed back float32), each also with "-graph" (cuda-graph,
 // cuda-fp16-graph, cuda-bf16-graph: the evaluation replayed from a captured CUDA graph, as the
-// samplers do at batch <= 64), timed with a synchronisation after every evaluation; the peak
-// column is then LibTorch's CUDA allocator peak and the CPU's peak does not apply.
+// samplers do at batch <= 64), timed with a synchronisation after every evaluation; the memory
+// columns are then LibTorch's CUDA allocator's (peak, and growth over what was allocated before
+// the batch size) and the CPU's peak does not apply.
 //
 // Threads: --threads, else OMP_NUM_THREADS, else all hardware threads.
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
@@ -23,6 +24,7 @@
 #include "model/config.h"
 #include "model/score_model.h"
 #include "nets/inference.h"
+#include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
 #include "util/device.h"
 
@@ -201,7 +203,8 @@ int main(int argc, char **argv)
             for (int64_t batch : batches) {
                 torch::Tensor x = torch::rand({batch, shape[0], shape[1], shape[2]}).to(device);
                 torch::Tensor t = (torch::rand({batch}) * (1.0 - 1e-5) + 1e-5).to(device);
-                const long before = procStatusKb("VmRSS");
+                const long before =
+                    cuda ? static_cast<long>(sde::cudaMemory(device).allocatedMiB * 1024.0) : procStatusKb("VmRSS");
                 resetPeakRss();
                 sde::resetCudaPeakMemory(device);
                 evaluate(x, t); // warm-up (and, on the oneDNN path, the weights' prepacking)

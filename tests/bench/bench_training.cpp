@@ -102,6 +102,10 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (warmup < 1 || steps < 1) {
+        std::cerr << "--warmup and --steps must be at least 1\n";
+        return 2;
+    }
     try {
         sde::configureThreads(threads);
         const torch::Device device = sde::parseDevice(deviceName);
@@ -142,14 +146,15 @@ int main(int argc, char **argv)
                     start = std::chrono::steady_clock::now();
                 }
             };
-            double seconds = 0.0;
-            callbacks.onMetrics = [&](const sde::TrainingMetrics &) {
+            double seconds = 0.0, peak = 0.0;
+            callbacks.onMetrics = [&](const sde::TrainingMetrics &metrics) {
                 sde::synchronizeDevice(device);
                 seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                // The trainer's record holds the CUDA peak of the timed steps (it resets the peak
+                // after each record, and this is the run's only one).
+                peak = device.is_cuda() ? metrics.gpuMemoryMiB : static_cast<double>(sde::bench::peakRssKb()) / 1024.0;
             };
             sde::train(task, data, options, callbacks);
-            const double peak = device.is_cuda() ? sde::cudaMemory(device).peakAllocatedMiB
-                                                 : static_cast<double>(sde::bench::peakRssKb()) / 1024.0;
             std::printf("%-10s %10.2f %12.1f %14.0f %12.4f\n", id.c_str(), steps / seconds, steps * batch / seconds,
                         peak, lastLoss);
             std::fflush(stdout);

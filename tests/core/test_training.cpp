@@ -13,6 +13,7 @@
 #include "train/ema.h"
 #include "train/loss_scaler.h"
 #include "train/trainer.h"
+#include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -209,16 +210,19 @@ private Q_SLOTS:
         CudaGraphCache cache;
         int calls = 0;
         const torch::Tensor x = torch::ones({2, 3}), t = torch::ones({2});
-        const torch::Tensor y = cache.run(
-            [&](const torch::Tensor &a, const torch::Tensor &b) {
-                ++calls;
-                return a * b.view({-1, 1}) * 2.0;
-            },
-            x, t, "key");
-        QCOMPARE(calls, 1);
-        QCOMPARE(y.sum().item<double>(), 12.0);
+        for (int i = 1; i <= CudaGraphCache::kCaptureAfter + 1; ++i) {
+            const torch::Tensor y = cache.run(
+                [&](const torch::Tensor &a, const torch::Tensor &b) {
+                    ++calls;
+                    return a * b.view({-1, 1}) * 2.0;
+                },
+                x, t, {7});
+            QCOMPARE(calls, i);
+            QCOMPARE(y.sum().item<double>(), 12.0);
+        }
         QCOMPARE(cache.captures(), int64_t(0));
         QCOMPARE(cache.replays(), int64_t(0));
+        QCOMPARE(cache.graphs(), int64_t(0));
     }
 
     void warmupFollowsTheReference()

@@ -564,6 +564,9 @@ private Q_SLOTS:
         device->setCurrentText("cpu");
         QCOMPARE(precision->currentText(), QString("float32"));
         QVERIFY(!precision->isEnabled());
+        // A half format chosen with the CPU selected (a restored setting, a script) falls back.
+        precision->setCurrentIndex(2);
+        QCOMPARE(precision->currentText(), QString("float32"));
         if (device->count() > 1) {
             device->setCurrentIndex(1);
             QVERIFY(precision->isEnabled());
