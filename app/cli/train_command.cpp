@@ -122,6 +122,10 @@ int runTrain(const std::vector<std::string> &argv)
         const auto checkpoints = listCheckpoints(options.outDir);
         if (!checkpoints.empty())
             options.precision = readCheckpointInfo(checkpoints.back()).precision;
+        if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
+            throw Error("the run in '" + options.outDir + "' was trained in " + precisionId(options.precision) +
+                        ", which needs a CUDA device: resume it with --device cuda, or on " + options.device.str() +
+                        " with --precision float32");
     }
     options.halfPrecisionExport = args.has("--half");
     const std::string dataSpec = args.required("--data");
