@@ -259,9 +259,21 @@ public:
         elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
         storedPrecision = info.precision;
         // A float16 run goes on with the loss scale it had reached.
-        if (scaler_.enabled() && info.precision == EvaluationPrecision::Float16)
-            scaler_.load(std::stod(metadataValue(metadata, "loss_scale", path)),
-                         metadataInt(metadata, "loss_scale_good_steps", path));
+        if (scaler_.enabled() && info.precision == EvaluationPrecision::Float16) {
+            const std::string text = metadataValue(metadata, "loss_scale", path);
+            double scale = std::numeric_limits<double>::quiet_NaN();
+            try {
+                scale = std::stod(text);
+            } catch (const std::exception &) {
+                // Reported below with the file's name.
+            }
+            const int64_t goodSteps = metadataInt(metadata, "loss_scale_good_steps", path);
+            try {
+                scaler_.load(scale, goodSteps);
+            } catch (const Error &e) {
+                throw Error(path + ": metadata \"loss_scale\" " + text.substr(0, 40) + ": " + e.what());
+            }
+        }
     }
 
     std::string modelPath() const { return (fs::path(options_.outDir) / options_.exportName).string(); }
