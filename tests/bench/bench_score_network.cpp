@@ -40,7 +40,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,13 +94,7 @@ int main(int argc, char **argv)
     std::string deviceName = "cpu";
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::cerr << arg << " needs a value\n";
-                std::exit(2);
-            }
-            return argv[++i];
-        };
+        auto next = [&] { return sde::bench::optionValue(argc, argv, i); };
         if (arg == "--preset")
             preset = next();
         else if (arg == "--model") {
@@ -117,12 +110,9 @@ int main(int argc, char **argv)
             gflop = std::stod(next());
         else if (arg == "--device")
             deviceName = next();
-        else if (arg == "--paths") {
-            paths.clear();
-            std::stringstream list(next());
-            for (std::string item; std::getline(list, item, ',');)
-                paths.push_back(item);
-        } else {
+        else if (arg == "--paths")
+            paths = sde::bench::parseNames(next());
+        else {
             std::cerr << "usage: bench_score_network [--preset NAME | --model NAME] [--batches 1,8,64] [--seconds S] "
                          "[--threads N] "
                          "[--paths plain,onednn,onednn-bf16] [--gflop G] [--device cpu|cuda]\n";

@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,16 +53,6 @@ private:
     std::vector<int64_t> shape_;
 };
 
-std::vector<std::string> split(const std::string &text)
-{
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        out.push_back(item);
-    return out;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -73,13 +62,7 @@ int main(int argc, char **argv)
     int threads = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::cerr << arg << " needs a value\n";
-                std::exit(2);
-            }
-            return argv[++i];
-        };
+        auto next = [&] { return sde::bench::optionValue(argc, argv, i); };
         if (arg == "--model")
             model = next();
         else if (arg == "--preset")
@@ -119,7 +102,7 @@ int main(int argc, char **argv)
                     static_cast<long long>(batch), static_cast<long long>(steps), static_cast<long long>(warmup),
                     at::get_num_threads());
         std::printf("%-10s %10s %12s %14s %12s\n", "precision", "steps/s", "examples/s", "peak MiB", "last loss");
-        for (const std::string &id : split(precisions)) {
+        for (const std::string &id : sde::bench::parseNames(precisions)) {
             const fs::path folder =
                 fs::temp_directory_path() / ("sde-bench-training-" + std::to_string(::getpid()) + "-" + id);
             fs::remove_all(folder);
