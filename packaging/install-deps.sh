@@ -7,6 +7,9 @@ packages=(
     cmake ninja-build g++ ccache pkg-config
     libtorch-dev            # LibTorch 1.13 (CPU)
     libspdlog-dev           # logging
+    nlohmann-json3-dev      # JSON: configs, safetensors headers, PNG records, checkpoints
+    libcli11-dev            # the CLI's options, subcommands and help
+    clang-format-14         # CI checks that every source file follows .clang-format
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # gzip-compressed IDX data sets
     qt6-base-dev            # Qt 6 Widgets and Qt Test
