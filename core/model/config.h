@@ -1,6 +1,6 @@
 #pragma once
 
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <string>
 #include <vector>
@@ -14,7 +14,7 @@ struct DataConfig {
     std::string dataset = "CIFAR10";
     int64_t imageSize = 32;
     int64_t numChannels = 3;
-    bool centered = false;             // data in [-1, 1] instead of [0, 1]
+    bool centered = false; // data in [-1, 1] instead of [0, 1]
     bool uniformDequantization = false;
     bool randomFlip = true;
 };
@@ -31,11 +31,11 @@ struct NetworkConfig {
     bool fir = true;
     std::vector<double> firKernel{1, 3, 3, 1};
     bool skipRescale = true;
-    std::string resblockType = "biggan";    // biggan | ddpm
-    std::string progressive = "none";       // none | output_skip | residual
+    std::string resblockType = "biggan";       // biggan | ddpm
+    std::string progressive = "none";          // none | output_skip | residual
     std::string progressiveInput = "residual"; // none | input_skip | residual
-    std::string progressiveCombine = "sum"; // sum | cat
-    std::string embeddingType = "fourier";  // fourier | positional
+    std::string progressiveCombine = "sum";    // sum | cat
+    std::string embeddingType = "fourier";     // fourier | positional
     double fourierScale = 16.0;
     double initScale = 0.0;
     bool scaleBySigma = true;

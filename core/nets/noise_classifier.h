@@ -3,7 +3,7 @@
 #include "model/config.h"
 #include "nets/blocks.h"
 #include "nets/layers.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <torch/torch.h>
 

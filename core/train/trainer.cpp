@@ -61,19 +61,6 @@ std::string metadataValue(const std::map<std::string, std::string> &metadata, co
     return it->second;
 }
 
-int64_t metadataInt(const std::map<std::string, std::string> &metadata, const std::string &key, const std::string &path)
-{
-    const std::string text = metadataValue(metadata, key, path);
-    try {
-        size_t used = 0;
-        long long value = std::stoll(text, &used);
-        if (used == text.size())
-            return value;
-    } catch (const std::exception &) {
-    }
-    throw Error(path + ": metadata \"" + key + "\" is not an integer: " + text);
-}
-
 // The run described by a training state's metadata; the error names the file and the key.
 CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata, const std::string &path)
 {
@@ -81,10 +68,14 @@ CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata
         throw Error(path + ": not an SDE Studio training state");
     CheckpointInfo info;
     info.kind = metadataValue(metadata, "kind", path);
-    info.definition = Json::parse(metadataValue(metadata, "definition", path));
-    info.step = metadataInt(metadata, "step", path);
-    info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
-    info.batchSize = metadataInt(metadata, "batch_size", path);
+    try {
+        info.definition = parseJson(metadataValue(metadata, "definition", path));
+    } catch (const Error &e) {
+        throw Error(path + ": metadata \"definition\": " + e.what());
+    }
+    info.step = metadataInt64(metadata, "step", path);
+    info.seed = metadataUint64(metadata, "seed", path);
+    info.batchSize = metadataInt64(metadata, "batch_size", path);
     info.data = metadata.count("data") ? metadata.at("data") : "";
     if (metadata.count("precision")) {
         try {
@@ -190,7 +181,7 @@ public:
             {"format", kStateFormat},
             {"format_version", "1"},
             {"kind", task_.kind()},
-            {"definition", task_.definition().dump()},
+            {"definition", dumpJson(task_.definition())},
             {"step", std::to_string(step)},
             {"seed", std::to_string(seed)},
             {"batch_size", std::to_string(batchSize_)},
@@ -233,7 +224,7 @@ public:
         const CheckpointInfo info = checkpointInfo(metadata, path);
         if (info.kind != task_.kind())
             throw Error(path + ": this checkpoint trains a " + info.kind + " model, not a " + task_.kind() + " model");
-        if (task_.normalizedDefinition(info.definition).dump() != task_.definition().dump())
+        if (dumpJson(task_.normalizedDefinition(info.definition)) != dumpJson(task_.definition()))
             throw Error(path + ": the run was started with another model definition (config); resume it with the "
                                "config it was started with, or train into a new --out folder");
         if (info.batchSize != batchSize_)
@@ -249,25 +240,25 @@ public:
                 throw Error(path + ": the EMA lacks \"" + name + "\"");
             shadow.push_back(it->second.to(parameters_.front().device()));
         }
-        ema_->load(shadow, metadataInt(metadata, "ema_updates", path));
+        ema_->load(shadow, metadataInt64(metadata, "ema_updates", path));
         for (auto &entry : adam)
             entry.second = entry.second.to(parameters_.front().device());
-        adam_->loadState(adam, metadataInt(metadata, "adam_steps", path), path);
+        adam_->loadState(adam, metadataInt64(metadata, "adam_steps", path), path);
         step = info.step;
         seed = info.seed;
-        smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
-        elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
+        smoothedLoss = metadataDouble(metadata, "smoothed_loss", path);
+        elapsedSeconds = metadataDouble(metadata, "elapsed_seconds", path);
         storedPrecision = info.precision;
         // A float16 run goes on with the loss scale it had reached.
         if (scaler_.enabled() && info.precision == EvaluationPrecision::Float16) {
             const std::string text = metadataValue(metadata, "loss_scale", path);
             double scale = std::numeric_limits<double>::quiet_NaN();
             try {
-                scale = std::stod(text);
-            } catch (const std::exception &) {
+                scale = metadataDouble(metadata, "loss_scale", path);
+            } catch (const Error &) {
                 // Reported below with the file's name.
             }
-            const int64_t goodSteps = metadataInt(metadata, "loss_scale_good_steps", path);
+            const int64_t goodSteps = metadataInt64(metadata, "loss_scale_good_steps", path);
             try {
                 scaler_.load(scale, goodSteps);
             } catch (const Error &e) {
@@ -308,7 +299,7 @@ void truncateMetrics(const std::string &path, int64_t step)
     std::string kept, line;
     while (std::getline(lines, line)) {
         try {
-            if (!line.empty() && Json::parse(line).at("step").asInt() <= step)
+            if (!line.empty() && json::getInt64(parseJson(line), "step") <= step)
                 kept += line + "\n";
         } catch (const std::exception &) {
             // A torn last line of a killed run is dropped.
@@ -637,7 +628,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             record.elapsedSeconds = run.elapsedSeconds;
             if (accuracy >= 0.0)
                 record.accuracy = accuracySum / static_cast<double>(lossCount);
-            metrics << record.toJson().dump() << "\n";
+            metrics << dumpJson(record.toJson()) << "\n";
             metrics.flush();
             if (callbacks.onMetrics)
                 callbacks.onMetrics(record);

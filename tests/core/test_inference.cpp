@@ -170,7 +170,7 @@ private Q_SLOTS:
         // Settings saved before the precision existed read as float32.
         const Json saved = settings.toJson();
         Json old = Json::object();
-        for (const auto &[key, value] : saved.asObject())
+        for (const auto &[key, value] : saved.items())
             if (key != "precision")
                 old[key] = value;
         QCOMPARE(SamplingSettings::fromJson(old).precision, EvaluationPrecision::Float32);
