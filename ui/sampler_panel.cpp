@@ -2,7 +2,7 @@
 
 #include "form_widgets.h"
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "util/device.h"
 #include "util/json_fields.h"
 

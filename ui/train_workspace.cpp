@@ -5,6 +5,7 @@
 #include "loss_chart.h"
 #include "training_worker.h"
 
+#include "config/presets.h"
 #include "io/bundled_models.h"
 #include "util/device.h"
 #include "util/error.h"

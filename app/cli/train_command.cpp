@@ -5,10 +5,10 @@
 #include "progress.h"
 #include "sampler_options.h"
 
+#include "config/presets.h"
 #include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
-#include "model/config.h"
 #include "train/trainer.h"
 #include "util/device.h"
 #include "util/error.h"

@@ -1,5 +1,6 @@
 #include "io/model_file.h"
 
+#include "config/presets.h"
 #include "io/bundled_models.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"

@@ -1,4 +1,4 @@
-#include "model/config.h"
+#include "config/presets.h"
 #include "util/error.h"
 #include "util/files.h"
 

@@ -1,10 +1,10 @@
 // PNG encoding with text chunks, image loading, grids.
+#include "config/presets.h"
 #include "data/image_data.h"
 #include "imaging/generation_record.h"
 #include "imaging/idx_file.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
-#include "model/config.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
 #include "util/files.h"

@@ -1,6 +1,6 @@
 // Every official config builds a network whose state dict is exactly the reference's: the same
 // keys in the same order, shapes, dtypes and parameter count (layouts recorded from the reference).
-#include "model/config.h"
+#include "config/presets.h"
 #include "nets/score_network.h"
 #include "util/files.h"
 #include "util/json_fields.h"

@@ -1,6 +1,7 @@
 // The trainer: optimizer and EMA against independent implementations and closed forms, exact
 // resume, checkpoint rotation, non-finite losses, pause and stop, metrics, and that training
 // actually learns (a score model and a noise-conditional classifier).
+#include "config/presets.h"
 #include "data/toy_data.h"
 #include "data/training_data.h"
 #include "io/classifier_file.h"
@@ -8,7 +9,6 @@
 #include "io/safetensors.h"
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
-#include "model/config.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"

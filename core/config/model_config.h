@@ -109,17 +109,9 @@ private:
     void validateSdeAndSampling() const;
 };
 
-// Reads a config from a JSON file; the error names the file.
+// Reads a config from a JSON file: ModelConfig::fromJson of the parsed document. Throws sde::Error
+// naming the file for a missing file, a JSON syntax error (with line and column) or a bad value.
+// Presets and command-line configs: config/presets.h.
 ModelConfig loadConfigFile(const std::string &path);
-
-// The presets that ship in `models/presets` (the 27 official configs of the reference).
-// Names look like "ve/cifar10_ncsnpp_continuous" and "vp/ddpm/cifar10". The folder is found
-// next to the executable, in the install prefix, in the source tree, or from SDE_PRESETS_DIR.
-std::string presetsDir();
-std::vector<std::string> presetNames();
-ModelConfig loadPreset(const std::string &name);
-
-// A config given on a command line: a preset name, or a path to a JSON file.
-ModelConfig resolveConfig(const std::string &nameOrPath);
 
 } // namespace sde
