@@ -7,6 +7,7 @@
 
 #include "config/presets.h"
 #include "io/bundled_models.h"
+#include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/json_fields.h"

@@ -10,6 +10,7 @@
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"

@@ -13,6 +13,7 @@
 #include "train/ema.h"
 #include "train/loss_scaler.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
