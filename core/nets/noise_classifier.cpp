@@ -18,27 +18,27 @@ Json ClassifierConfig::toJson() const
     return out;
 }
 
-ClassifierConfig ClassifierConfig::fromJson(const Json &json)
+ClassifierConfig ClassifierConfig::fromJson(const Json &document)
 {
     ClassifierConfig config;
-    if (!json.is_object())
+    if (!document.is_object())
         throw Error("a classifier config must be a JSON object");
-    if (!json.contains("score_config"))
+    if (!document.contains("score_config"))
         throw Error("the classifier config lacks \"score_config\" (the data and SDE of its score model)");
-    config.scoreConfig = ModelConfig::fromJson(json::at(json, "score_config"));
-    if (json.contains("nf"))
-        config.nf = json::getInt64(json, "nf");
-    if (json.contains("ch_mult")) {
+    config.scoreConfig = ModelConfig::fromJson(json::at(document, "score_config"));
+    if (document.contains("nf"))
+        config.nf = json::getInt64(document, "nf");
+    if (document.contains("ch_mult")) {
         config.chMult.clear();
-        for (const Json &m : json::toArray(json::at(json, "ch_mult"), "ch_mult"))
+        for (const Json &m : json::toArray(json::at(document, "ch_mult"), "ch_mult"))
             config.chMult.push_back(json::toInt64(m, "ch_mult"));
     }
-    if (json.contains("num_res_blocks"))
-        config.numResBlocks = json::getInt64(json, "num_res_blocks");
-    if (json.contains("num_classes"))
-        config.numClasses = json::getInt64(json, "num_classes");
-    if (json.contains("class_names"))
-        for (const Json &name : json::toArray(json::at(json, "class_names"), "class_names"))
+    if (document.contains("num_res_blocks"))
+        config.numResBlocks = json::getInt64(document, "num_res_blocks");
+    if (document.contains("num_classes"))
+        config.numClasses = json::getInt64(document, "num_classes");
+    if (document.contains("class_names"))
+        for (const Json &name : json::toArray(json::at(document, "class_names"), "class_names"))
             config.classNames.push_back(json::toString(name, "class_names"));
     config.validate();
     return config;

@@ -21,7 +21,7 @@ struct ClassifierConfig {
     std::vector<std::string> classNames;
 
     Json toJson() const;
-    static ClassifierConfig fromJson(const Json &json);
+    static ClassifierConfig fromJson(const Json &document);
     void validate() const;
 };
 

@@ -104,20 +104,20 @@ Json SamplingSettings::toJson() const
     return out;
 }
 
-SamplingSettings SamplingSettings::fromJson(const Json &json)
+SamplingSettings SamplingSettings::fromJson(const Json &document)
 {
     SamplingSettings s;
     try {
-        s.method = json::getString(json, "method");
+        s.method = json::getString(document, "method");
         if (!isSamplingMethod(s.method))
             throw Error("method must be " + listOfIds(samplingMethodIds()));
-        s.seed = json::getUint64(json, "seed");
-        s.batch = json::getInt64(json, "batch");
+        s.seed = json::getUint64(document, "seed");
+        s.batch = json::getInt64(document, "batch");
         // Records written before the precision was a setting are float32.
-        if (json::find(json, "precision"))
-            s.precision = precisionFromId(json::getString(json, "precision"));
+        if (json::find(document, "precision"))
+            s.precision = precisionFromId(json::getString(document, "precision"));
         if (s.method == "pc") {
-            const MethodSection p(json, "pc");
+            const MethodSection p(document, "pc");
             s.pc.predictor = p.text("predictor");
             s.pc.corrector = p.text("corrector");
             s.pc.snr = p.number("snr");
@@ -128,7 +128,7 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
             s.pc.eps = p.number("eps");
             s.pc.temperature = p.number("temperature");
         } else if (isFastSolver(s.method)) {
-            const MethodSection f(json, "fast");
+            const MethodSection f(document, "fast");
             s.fast.solver = s.method;
             s.fast.steps = f.integer("steps");
             s.fast.eta = f.number("eta");
@@ -143,7 +143,7 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
             s.fast.eps = f.number("eps");
             s.fast.temperature = f.number("temperature");
         } else {
-            const MethodSection o(json, "ode");
+            const MethodSection o(document, "ode");
             s.ode.ode.method = odeMethodFromName(o.text("solver"));
             s.ode.ode.rtol = o.number("rtol");
             s.ode.ode.atol = o.number("atol");

@@ -36,7 +36,7 @@ struct SamplingSettings {
     // Reads what toJson() wrote; throws sde::Error naming the key ("seed", "pc.steps") for a
     // missing key or a bad value: a seed that is negative, fractional or above 2^64 - 1, a step
     // count that is not an exact integer.
-    static SamplingSettings fromJson(const Json &json);
+    static SamplingSettings fromJson(const Json &document);
 };
 
 // Every method id: pc, ode, then fastSolverIds().
