@@ -8,8 +8,8 @@
 #include "likelihood_workspace.h"
 #include "log_dock.h"
 #include "model_panel.h"
-#include "sampler_panel.h"
 #include "run_bar.h"
+#include "sampler_panel.h"
 #include "tensor_image.h"
 #include "train_workspace.h"
 #include "trajectory_scrubber.h"
@@ -22,6 +22,7 @@
 #include "imaging/video_writer.h"
 #include "io/bundled_models.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "util/build_info.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -97,7 +98,8 @@ MainWindow::MainWindow(QWidget *parent)
         reportError(tr("Sampling failed: %1").arg(message), false);
         Q_EMIT generationFinished();
     });
-    connect(classPanel_, &ClassPanel::errorOccurred, this, [this](const QString &message) { reportError(message, false); });
+    connect(classPanel_, &ClassPanel::errorOccurred, this,
+            [this](const QString &message) { reportError(message, false); });
 
     workspaces_->setObjectName("workspaces");
     workspaces_->setDocumentMode(true);
@@ -146,7 +148,8 @@ void MainWindow::addWorkspace(Workspace *workspace, const QString &title)
 {
     workspaces_->addTab(workspace, title);
     editors_.push_back(workspace);
-    connect(workspace, &Workspace::errorOccurred, this, [this](const QString &message) { reportError(message, false); });
+    connect(workspace, &Workspace::errorOccurred, this,
+            [this](const QString &message) { reportError(message, false); });
     connect(workspace, &Workspace::statusMessage, this,
             [this](const QString &message) { statusBar()->showMessage(message, 8000); });
     connect(workspace, &Workspace::busyChanged, this, [this] { updateActions(); });
@@ -694,7 +697,8 @@ bool MainWindow::sendSample(int index, const QString &target)
         model_->config().isPointModel())
         return false;
     const torch::Tensor sample = lastResult_.samples[index];
-    const QString name = tr("sample %1 (seed %2)").arg(index + 1).arg(lastSettings_.seed + static_cast<uint64_t>(index));
+    const QString name =
+        tr("sample %1 (seed %2)").arg(index + 1).arg(lastSettings_.seed + static_cast<uint64_t>(index));
     if (target == "inpaint") {
         inpaint_->setImage(sample);
         workspaces_->setCurrentWidget(inpaint_);
@@ -721,13 +725,14 @@ void MainWindow::showResultMenu(const QPoint &pos)
     const auto pixel = result_->imagePixelAt(pos);
     if (!pixel)
         return;
-    const int index = gridIndexAt(*pixel, lastResult_.samples.size(0), lastResult_.samples.size(2),
-                                  lastResult_.samples.size(3));
+    const int index =
+        gridIndexAt(*pixel, lastResult_.samples.size(0), lastResult_.samples.size(2), lastResult_.samples.size(3));
     if (index < 0)
         return;
     QMenu menu(this);
     menu.setTitle(tr("Sample %1").arg(index + 1));
-    menu.addAction(tr("Send sample %1 to Inpaint").arg(index + 1), this, [this, index] { sendSample(index, "inpaint"); });
+    menu.addAction(tr("Send sample %1 to Inpaint").arg(index + 1), this,
+                   [this, index] { sendSample(index, "inpaint"); });
     if (model_->sampleShape()[0] == 3) // colorization needs the RGB model that made the sample
         menu.addAction(tr("Send sample %1 to Colorize").arg(index + 1), this,
                        [this, index] { sendSample(index, "colorize"); });

@@ -2,9 +2,9 @@
 
 #include "form_widgets.h"
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "util/device.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <QApplication>
 #include <QCheckBox>
@@ -366,18 +366,18 @@ QString SamplerPanel::saveState() const
     Json state = settings().toJson();
     state["frame_every"] = static_cast<int64_t>(frameEvery());
     state["random_seed"] = randomSeed();
-    return QString::fromStdString(state.dump());
+    return QString::fromStdString(dumpJson(state));
 }
 
 void SamplerPanel::restoreState(const QString &text)
 {
     try {
-        const Json state = Json::parse(text.toStdString());
+        const Json state = parseJson(text.toStdString());
         setSettings(SamplingSettings::fromJson(state));
         if (state.contains("frame_every"))
-            setFrameEvery(static_cast<int>(state.at("frame_every").asInt()));
+            setFrameEvery(static_cast<int>(json::getInt64(state, "frame_every")));
         if (state.contains("random_seed"))
-            setRandomSeed(state.at("random_seed").asBool());
+            setRandomSeed(json::getBool(state, "random_seed"));
     } catch (const std::exception &) {
         // Settings of another version: keep the defaults.
     }

@@ -5,9 +5,12 @@
 #include "loss_chart.h"
 #include "training_worker.h"
 
+#include "config/presets.h"
 #include "io/bundled_models.h"
+#include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/json_fields.h"
 
 #include <QComboBox>
 #include <QDir>
@@ -387,14 +390,14 @@ void TrainWorkspace::loadRunHistory()
         if (line.isEmpty())
             continue;
         try {
-            const Json record = Json::parse(line.toStdString());
+            const Json record = parseJson(line.toStdString());
             TrainingMetrics m;
-            m.step = record.at("step").asInt();
-            m.loss = record.at("loss").asDouble();
-            m.emaLoss = record.at("ema_loss").asDouble();
-            m.learningRate = record.at("lr").asDouble();
+            m.step = json::getInt64(record, "step");
+            m.loss = json::getDouble(record, "loss");
+            m.emaLoss = json::getDouble(record, "ema_loss");
+            m.learningRate = json::getDouble(record, "lr");
             if (record.contains("gpu_memory_mib"))
-                m.gpuMemoryMiB = record.at("gpu_memory_mib").asDouble();
+                m.gpuMemoryMiB = json::getDouble(record, "gpu_memory_mib");
             chart_->addMetrics(m);
             lastStep_ = m.step;
         } catch (const std::exception &) {

@@ -5,6 +5,7 @@
 #include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "train/training_checkpoint.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -36,7 +37,8 @@ bool TrainingWorker::start(const TrainingRequest &request)
         return false;
     running_ = true;
     control_.reset(); // a stop of the last run must not end this one
-    QMetaObject::invokeMethod(context_, [this, request] { run(request); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        context_, [this, request] { run(request); }, Qt::QueuedConnection);
     return true;
 }
 
@@ -64,7 +66,10 @@ void TrainingWorker::stop()
 
 void TrainingWorker::run(const TrainingRequest &request)
 {
-    auto done = [this] { QMetaObject::invokeMethod(this, [this] { running_ = false; }, Qt::QueuedConnection); };
+    auto done = [this] {
+        QMetaObject::invokeMethod(
+            this, [this] { running_ = false; }, Qt::QueuedConnection);
+    };
     try {
         TrainerOptions options = request.options;
         std::unique_ptr<TrainingTask> task;

@@ -8,6 +8,7 @@
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/number_text.h"
 #include "util/shape_text.h"
 
 #include <torch/torch.h>
@@ -31,7 +32,6 @@ std::string withThousands(int64_t n)
     return out;
 }
 
-
 } // namespace
 
 int runInfo(const std::vector<std::string> &argv)
@@ -54,8 +54,8 @@ int runInfo(const std::vector<std::string> &argv)
     row("Format", info.format);
     row("Architecture", config.architectureName() + " (model.name = " + config.model.name + ")");
     row("SDE", config.sdeDescription());
-    row("Training", std::string(config.training.continuous ? "continuous time" : "discrete time")
-                        + (config.training.likelihoodWeighting ? ", likelihood weighting" : ""));
+    row("Training", std::string(config.training.continuous ? "continuous time" : "discrete time") +
+                        (config.training.likelihoodWeighting ? ", likelihood weighting" : ""));
     row("Resolution", std::to_string(config.data.imageSize) + " x " + std::to_string(config.data.imageSize));
     row("Channels", std::to_string(config.data.numChannels));
     row("Data range", config.data.centered ? "[-1, 1] (centered)" : "[0, 1]");
@@ -71,8 +71,8 @@ int runInfo(const std::vector<std::string> &argv)
         row("Same layout", others + " (pass --config to choose)");
     }
     row("Sampler", config.sampling.method == "pc"
-                       ? "PC: " + config.sampling.predictor + " + " + config.sampling.corrector + " (snr "
-                             + Json(config.sampling.snr).dump() + ")"
+                       ? "PC: " + config.sampling.predictor + " + " + config.sampling.corrector + " (snr " +
+                             numberText(config.sampling.snr) + ")"
                        : "probability-flow ODE");
     std::cout << out.str();
     return 0;
@@ -82,7 +82,8 @@ int runConvert(const std::vector<std::string> &argv)
 {
     Arguments args("convert", "IN.pth --config NAME|FILE -o OUT.safetensors [options]",
                    "Converts a reference checkpoint into one .safetensors file with its config in the metadata.");
-    args.positional("IN", "the reference checkpoint (.pth)").option("--output", "FILE", "the .safetensors file to write (-o)");
+    args.positional("IN", "the reference checkpoint (.pth)")
+        .option("--output", "FILE", "the .safetensors file to write (-o)");
     addModelOptions(args);
     if (!args.parse(argv))
         return 0;
@@ -129,12 +130,12 @@ int runScore(const std::vector<std::string> &argv)
         throw Error(inputPath + ": needs tensors named 'x' and 't'");
     std::vector<int64_t> expected = model.sampleShape();
     if (x->dim() != 4 || x->size(1) != expected[0] || x->size(2) != expected[1] || x->size(3) != expected[2])
-        throw Error(inputPath + ": 'x' has shape " + shapeText(x->sizes()) + ", the model takes [B, "
-                    + std::to_string(expected[0]) + ", " + std::to_string(expected[1]) + ", "
-                    + std::to_string(expected[2]) + "]");
+        throw Error(inputPath + ": 'x' has shape " + shapeText(x->sizes()) + ", the model takes [B, " +
+                    std::to_string(expected[0]) + ", " + std::to_string(expected[1]) + ", " +
+                    std::to_string(expected[2]) + "]");
     if (t->dim() != 1 || t->size(0) != x->size(0))
-        throw Error(inputPath + ": 't' has shape " + shapeText(t->sizes()) + ", expected [" + std::to_string(x->size(0))
-                    + "] (one time per sample)");
+        throw Error(inputPath + ": 't' has shape " + shapeText(t->sizes()) + ", expected [" +
+                    std::to_string(x->size(0)) + "] (one time per sample)");
     if (!x->is_floating_point() || !t->is_floating_point())
         throw Error(inputPath + ": 'x' and 't' must be floating-point tensors");
     if ((*t <= 0).any().item<bool>() || (*t > 1).any().item<bool>())

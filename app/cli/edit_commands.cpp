@@ -13,6 +13,7 @@
 #include "io/model_file.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/number_text.h"
 
 #include <cstdio>
 #include <iostream>
@@ -89,8 +90,8 @@ int runColorize(const std::vector<std::string> &argv)
     LoadedModel loaded = loadModelFile(args.required("--model"), modelOptions(args));
     const ScoreModel &model = *loaded.model;
     if (model.sampleShape()[0] != 3)
-        throw Error("colorization needs an RGB model; this one has " + std::to_string(model.sampleShape()[0])
-                    + " channel(s)");
+        throw Error("colorization needs an RGB model; this one has " + std::to_string(model.sampleShape()[0]) +
+                    " channel(s)");
     const std::string imagePath = args.required("--image");
     torch::Tensor gray = grayLevel(loadModelImage(imagePath, model).unsqueeze(0));
     SamplingSettings settings = settingsFromArguments(args, model.config());
@@ -157,9 +158,9 @@ int runInterpolate(const std::vector<std::string> &argv)
     Interpolation result;
     {
         InterruptScope interrupts;
-        result = interpolateImages(model, first, second, alphas, options,
-                                   [&](const SamplerStep &step) { progress.update(step.step, step.totalSteps, step.nfe); },
-                                   &interruptToken);
+        result = interpolateImages(
+            model, first, second, alphas, options,
+            [&](const SamplerStep &step) { progress.update(step.step, step.totalSteps, step.nfe); }, &interruptToken);
     }
     if (!result.completed)
         return cancelled(progress, 0);
@@ -179,14 +180,14 @@ int runInterpolate(const std::vector<std::string> &argv)
         std::snprintf(name, sizeof name, "/frame-%02lld.png", static_cast<long long>(i));
         Json frame = record;
         frame["alpha"] = alphas[static_cast<size_t>(i)];
-        const std::string parameters = "interpolate: " + baseName(firstPath) + " -> " + baseName(secondPath)
-                                       + " at alpha " + Json(alphas[static_cast<size_t>(i)]).dump()
-                                       + ", temperature " + Json(options.temperature).dump() + "; model "
-                                       + baseName(loaded.info.path) + "; NFE " + std::to_string(result.nfe);
-        savePng(folder + name, result.frames[i], {{"parameters", parameters}, {"sdestudio", frame.dump()}});
+        const std::string parameters = "interpolate: " + baseName(firstPath) + " -> " + baseName(secondPath) +
+                                       " at alpha " + numberText(alphas[static_cast<size_t>(i)]) + ", temperature " +
+                                       numberText(options.temperature) + "; model " + baseName(loaded.info.path) +
+                                       "; NFE " + std::to_string(result.nfe);
+        savePng(folder + name, result.frames[i], {{"parameters", parameters}, {"sdestudio", dumpJson(frame)}});
         std::cout << folder << name << "\n";
     }
-    savePng(folder + "/contact.png", makeGrid(result.frames, frames), {{"sdestudio", record.dump()}});
+    savePng(folder + "/contact.png", makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}});
     std::cout << folder << "/contact.png\n";
     return 0;
 }

@@ -5,11 +5,12 @@
 #include "progress.h"
 #include "sampler_options.h"
 
+#include "config/presets.h"
 #include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
-#include "model/config.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"

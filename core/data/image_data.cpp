@@ -1,9 +1,9 @@
 #include "data/image_data.h"
 
+#include "config/model_config.h"
 #include "data/toy_data.h"
 #include "imaging/idx_file.h"
 #include "imaging/image_io.h"
-#include "model/config.h"
 #include "util/error.h"
 #include "util/files.h"
 

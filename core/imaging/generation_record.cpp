@@ -18,11 +18,11 @@ std::map<std::string, std::string> GenerationRecord::pngText(const ScoreModel &m
     record["model"]["config"] = model.config().toJson();
     record["sampling"] = settings.toJson();
     record["nfe"] = nfe;
-    if (inputs.size() > 0)
+    if (!inputs.empty())
         record["inputs"] = inputs;
     const std::string parameters = operation + ": " + describeSettings(settings) + "; model " + modelFile + " (" +
                                    weights + " weights); NFE " + std::to_string(nfe);
-    return {{"parameters", parameters}, {"sdestudio", record.dump()}};
+    return {{"parameters", parameters}, {"sdestudio", dumpJson(record)}};
 }
 
 void saveGeneratedImage(const std::string &path, const torch::Tensor &image, const GenerationRecord &record,
@@ -53,12 +53,12 @@ StoredGeneration readGeneratedImageSettings(const std::string &path)
     if (it == text.end())
         throw Error("'" + path + "' holds no SDE Studio generation settings (no \"sdestudio\" text chunk)");
     try {
-        const Json record = Json::parse(it->second);
+        const Json record = parseJson(it->second);
         StoredGeneration stored;
-        stored.operation = record.contains("operation") ? record.at("operation").asString() : "sample";
-        if (record.contains("model") && record.at("model").contains("file"))
-            stored.modelFile = record.at("model").at("file").asString();
-        stored.settings = SamplingSettings::fromJson(record.at("sampling"));
+        stored.operation = json::find(record, "operation") ? json::getString(record, "operation") : "sample";
+        if (const Json *model = json::find(record, "model"); model && json::find(*model, "file"))
+            stored.modelFile = json::toString(json::at(*model, "file"), "model.file");
+        stored.settings = SamplingSettings::fromJson(json::at(record, "sampling"));
         return stored;
     } catch (const std::exception &e) {
         throw Error("'" + path + "': its generation settings cannot be read: " + e.what());

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "sampling/sampling_settings.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <torch/torch.h>
 
@@ -23,7 +23,7 @@ struct GenerationRecord {
     std::string weights = "ema";
     SamplingSettings settings; // of this one image (its own seed, batch 1)
     int64_t nfe = 0;
-    Json inputs = Json::object();
+    Json inputs = Json::object(); // the input files by role ({"image": "a.png", "mask": "m.png"})
 
     std::map<std::string, std::string> pngText(const ScoreModel &model) const;
 };

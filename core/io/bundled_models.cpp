@@ -1,6 +1,6 @@
 #include "io/bundled_models.h"
 
-#include "model/config.h"
+#include "config/presets.h"
 #include "util/error.h"
 #include "util/files.h"
 

@@ -25,7 +25,7 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
         throw Error(path + ": the classifier's config is missing from its metadata");
     ClassifierConfig config;
     try {
-        config = ClassifierConfig::fromJson(Json::parse(stored->second));
+        config = ClassifierConfig::fromJson(parseJson(stored->second));
     } catch (const Error &e) {
         throw Error(path + ": the classifier config in its metadata is invalid: " + e.what());
     }
@@ -44,7 +44,7 @@ void saveClassifierFile(const std::string &path, NoiseConditionalClassifierImpl 
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kClassifierFormat;
     metadata["format_version"] = "1";
-    metadata["classifier"] = network.config().toJson().dump();
+    metadata["classifier"] = dumpJson(network.config().toJson());
     auto tensors = stateDict(network);
     if (halfPrecision) {
         metadata["storage"] = "float16";

@@ -1,5 +1,6 @@
 #include "io/model_file.h"
 
+#include "config/presets.h"
 #include "io/bundled_models.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
@@ -18,7 +19,6 @@ namespace sde {
 namespace {
 
 constexpr const char *kFormatTag = "sdestudio-model";
-
 
 std::string listSome(const std::vector<std::string> &items, size_t most = 8)
 {
@@ -83,8 +83,8 @@ std::vector<std::string> rankPresets(std::vector<std::string> candidates, const 
     return out;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> stripped(
-    const std::vector<std::pair<std::string, torch::Tensor>> &entries)
+std::vector<std::pair<std::string, torch::Tensor>>
+stripped(const std::vector<std::pair<std::string, torch::Tensor>> &entries)
 {
     std::vector<std::pair<std::string, torch::Tensor>> out;
     for (const auto &[key, tensor] : entries)
@@ -100,14 +100,15 @@ void applyEma(ScoreNetworkImpl &network, const std::vector<torch::Tensor> &shado
         if (item.value().requires_grad())
             trainable.emplace_back(item.key(), item.value());
     if (trainable.size() != shadow.size())
-        throw Error(path + ": ema.shadow_params has " + std::to_string(shadow.size()) + " tensors, the network has "
-                    + std::to_string(trainable.size()) + " trainable parameters");
+        throw Error(path + ": ema.shadow_params has " + std::to_string(shadow.size()) + " tensors, the network has " +
+                    std::to_string(trainable.size()) + " trainable parameters");
     torch::NoGradGuard noGrad;
     for (size_t i = 0; i < shadow.size(); ++i) {
         torch::Tensor &param = trainable[i].second;
         if (!shadow[i].sizes().equals(param.sizes()))
-            throw Error(path + ": ema.shadow_params[" + std::to_string(i) + "] has shape " + shapeText(shadow[i].sizes())
-                        + ", parameter '" + trainable[i].first + "' has " + shapeText(param.sizes()));
+            throw Error(path + ": ema.shadow_params[" + std::to_string(i) + "] has shape " +
+                        shapeText(shadow[i].sizes()) + ", parameter '" + trainable[i].first + "' has " +
+                        shapeText(param.sizes()));
         param.copy_(shadow[i]);
     }
 }
@@ -130,11 +131,11 @@ void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<
         }
         seen.insert(name);
         if (!tensor.sizes().equals(it->second.sizes()))
-            mismatched.push_back(name + ": file " + shapeText(tensor.sizes()) + ", network "
-                                 + shapeText(it->second.sizes()));
+            mismatched.push_back(name + ": file " + shapeText(tensor.sizes()) + ", network " +
+                                 shapeText(it->second.sizes()));
         else if (!tensor.is_floating_point() && it->second.is_floating_point())
-            mismatched.push_back(name + ": file holds " + std::string(c10::toString(tensor.scalar_type()))
-                                 + ", the network needs a floating-point tensor");
+            mismatched.push_back(name + ": file holds " + std::string(c10::toString(tensor.scalar_type())) +
+                                 ", the network needs a floating-point tensor");
     }
     for (const auto &[name, tensor] : target)
         if (!seen.count(name))
@@ -190,8 +191,8 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
     ModelFileInfo &info = loaded.info;
     info.path = path;
 
-    if (startsWithZipMagic(path) || path.size() > 4 && (path.rfind(".pth") == path.size() - 4
-                                                        || path.rfind(".pt") == path.size() - 3)) {
+    if (startsWithZipMagic(path) ||
+        path.size() > 4 && (path.rfind(".pth") == path.size() - 4 || path.rfind(".pt") == path.size() - 3)) {
         info.format = "reference checkpoint (.pth)";
         TorchCheckpoint checkpoint = readTorchCheckpoint(path);
         auto model = stripped(checkpoint.model);
@@ -207,8 +208,8 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
         } else {
             std::vector<std::string> matches = presetsMatchingLayout(model);
             if (matches.empty())
-                throw Error(path + ": no preset has this checkpoint's layout (" + std::to_string(model.size())
-                            + " tensors); give its config with --config FILE.json");
+                throw Error(path + ": no preset has this checkpoint's layout (" + std::to_string(model.size()) +
+                            " tensors); give its config with --config FILE.json");
             matches = rankPresets(matches, checkpoint);
             config = loadPreset(matches.front());
             info.configOrigin = "guessed from the layout: " + matches.front();
@@ -232,17 +233,18 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
         info.metadata = file.metadata;
         auto format = file.metadata.find("format");
         if (format == file.metadata.end() || format->second != kFormatTag)
-            throw Error(path + ": this .safetensors file is not an SDE Studio model (its metadata has no \"format\": \""
-                        + std::string(kFormatTag) + "\")");
+            throw Error(path +
+                        ": this .safetensors file is not an SDE Studio model (its metadata has no \"format\": \"" +
+                        std::string(kFormatTag) + "\")");
         const std::string weights = file.metadata.count("weights") ? file.metadata.at("weights") : "raw";
         info.hasEma = weights == "ema";
         info.hasRawWeights = weights == "raw";
         if (file.metadata.count("step"))
-            info.step = std::stoll(file.metadata.at("step"));
+            info.step = metadataInt64(file.metadata, "step", path);
         const std::string wanted = options.weights == WeightSet::Ema ? "ema" : "raw";
         if (weights != wanted)
-            throw Error(path + ": this file holds the " + weights + " weights only; "
-                        + (wanted == "raw" ? "leave out --raw-weights" : "add --raw-weights"));
+            throw Error(path + ": this file holds the " + weights + " weights only; " +
+                        (wanted == "raw" ? "leave out --raw-weights" : "add --raw-weights"));
         info.loadedWeights = weights;
 
         ModelConfig config;
@@ -254,7 +256,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
             if (stored == file.metadata.end())
                 throw Error(path + ": the file carries no config in its metadata; give one with --config");
             try {
-                config = ModelConfig::fromJson(Json::parse(stored->second));
+                config = ModelConfig::fromJson(parseJson(stored->second));
             } catch (const Error &e) {
                 throw Error(path + ": the config in its metadata is invalid: " + e.what());
             }
@@ -274,7 +276,7 @@ void saveModelFile(const std::string &path, const ScoreModel &model, const std::
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kFormatTag;
     metadata["format_version"] = "1";
-    metadata["config"] = model.config().toJson().dump();
+    metadata["config"] = dumpJson(model.config().toJson());
     metadata["weights"] = weights;
     auto tensors = stateDict(*model.network());
     if (halfPrecision) {

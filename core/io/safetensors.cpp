@@ -2,9 +2,10 @@
 
 #include "util/error.h"
 #include "util/files.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <set>
 
@@ -39,7 +40,42 @@ const char *nameFromDtype(torch::Dtype dtype)
     throw Error(std::string("cannot store a tensor of dtype ") + c10::toString(dtype) + " in safetensors");
 }
 
+// The value of `key` parsed whole by std::from_chars, or sde::Error naming the label, the key
+// and what was expected.
+template <typename Number>
+Number metadataNumber(const std::map<std::string, std::string> &metadata, const std::string &key,
+                      const std::string &label, const char *expected)
+{
+    const auto it = metadata.find(key);
+    if (it == metadata.end())
+        throw Error(label + ": the metadata lack \"" + key + "\"");
+    const std::string &text = it->second;
+    Number value{};
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+        throw Error(label + ": metadata \"" + key + "\" is not " + expected + ": " + text.substr(0, 40));
+    return value;
+}
+
 } // namespace
+
+int64_t metadataInt64(const std::map<std::string, std::string> &metadata, const std::string &key,
+                      const std::string &label)
+{
+    return metadataNumber<int64_t>(metadata, key, label, "an integer");
+}
+
+uint64_t metadataUint64(const std::map<std::string, std::string> &metadata, const std::string &key,
+                        const std::string &label)
+{
+    return metadataNumber<uint64_t>(metadata, key, label, "an integer from 0 to 18446744073709551615");
+}
+
+double metadataDouble(const std::map<std::string, std::string> &metadata, const std::string &key,
+                      const std::string &label)
+{
+    return metadataNumber<double>(metadata, key, label, "a number");
+}
 
 const torch::Tensor *SafetensorsFile::find(const std::string &name) const
 {
@@ -56,39 +92,39 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
     uint64_t headerSize = 0;
     std::memcpy(&headerSize, bytes.data(), 8); // little-endian on every platform we build for
     if (headerSize > bytes.size() - 8 || headerSize > 100'000'000)
-        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize)
-                    + " bytes but the file is shorter; it is truncated or not a safetensors file");
+        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) +
+                    " bytes but the file is shorter; it is truncated or not a safetensors file");
     Json header;
     try {
-        header = Json::parse(bytes.substr(8, headerSize));
+        header = parseJson(bytes.substr(8, headerSize));
     } catch (const Error &e) {
         throw Error(label + ": malformed safetensors header: " + e.what());
     }
-    if (!header.isObject())
+    if (!header.is_object())
         throw Error(label + ": the safetensors header is not a JSON object");
     const size_t dataStart = 8 + headerSize;
     const size_t dataSize = bytes.size() - dataStart;
 
     SafetensorsFile file;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto &[name, entry] : header.asObject()) {
+    for (const auto &[name, entry] : header.items()) {
         const std::string where = label + ": tensor '" + name + "'";
         if (name == "__metadata__") {
-            if (!entry.isObject())
+            if (!entry.is_object())
                 throw Error(label + ": __metadata__ is not an object");
-            for (const auto &[key, value] : entry.asObject()) {
-                if (!value.isString())
+            for (const auto &[key, value] : entry.items()) {
+                if (!value.is_string())
                     throw Error(label + ": metadata '" + key + "' is not a string");
-                file.metadata[key] = value.asString();
+                file.metadata[key] = value.get<std::string>();
             }
             continue;
         }
         try {
-            torch::Dtype dtype = dtypeFromName(entry.at("dtype").asString(), where);
+            torch::Dtype dtype = dtypeFromName(json::getString(entry, "dtype"), where);
             std::vector<int64_t> shape;
             int64_t numel = 1;
-            for (const Json &dim : entry.at("shape").asArray()) {
-                int64_t d = dim.asInt();
+            for (const Json &dim : json::toArray(json::at(entry, "shape"), "shape")) {
+                int64_t d = json::toInt64(dim, "shape");
                 if (d < 0 || d > (int64_t(1) << 40))
                     throw Error("dimension " + std::to_string(d) + " out of range");
                 shape.push_back(d);
@@ -96,13 +132,16 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
                 if (numel > (int64_t(1) << 40))
                     throw Error("too many elements");
             }
-            const Json &offsets = entry.at("data_offsets");
-            const int64_t begin = offsets.at(0).asInt(), end = offsets.at(1).asInt();
-            if (begin < 0 || end < begin || static_cast<uint64_t>(end) > dataSize)
-                throw Error("data range [" + std::to_string(begin) + ", " + std::to_string(end)
-                            + ") lies outside the " + std::to_string(dataSize) + " data bytes (truncated file?)");
+            const Json &offsets = json::toArray(json::at(entry, "data_offsets"), "data_offsets");
+            if (offsets.size() != 2)
+                throw Error("data_offsets must hold 2 numbers, not " + std::to_string(offsets.size()));
+            const uint64_t begin = json::toUint64(offsets[0], "data_offsets"),
+                           end = json::toUint64(offsets[1], "data_offsets");
+            if (end < begin || end > dataSize)
+                throw Error("data range [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") lies outside the " + std::to_string(dataSize) + " data bytes (truncated file?)");
             const uint64_t need = static_cast<uint64_t>(numel) * c10::elementSize(dtype);
-            if (static_cast<uint64_t>(end - begin) != need)
+            if (end - begin != need)
                 throw Error("holds " + std::to_string(end - begin) + " bytes, its shape needs " + std::to_string(need));
             ranges.emplace_back(begin, end);
             torch::Tensor tensor = torch::empty(shape, torch::TensorOptions().dtype(dtype));
@@ -121,7 +160,10 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
     return file;
 }
 
-SafetensorsFile readSafetensors(const std::string &path) { return parseSafetensors(readFile(path), path); }
+SafetensorsFile readSafetensors(const std::string &path)
+{
+    return parseSafetensors(readFile(path), path);
+}
 
 std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
                                  const std::map<std::string, std::string> &metadata)
@@ -142,20 +184,14 @@ std::string serializeSafetensors(const std::vector<std::pair<std::string, torch:
         torch::Tensor cpu = tensor.detach().to(torch::kCPU).contiguous();
         Json entry = Json::object();
         entry["dtype"] = nameFromDtype(cpu.scalar_type());
-        Json shape = Json::array();
-        for (int64_t d : cpu.sizes())
-            shape.push_back(Json(d));
-        entry["shape"] = shape;
+        entry["shape"] = cpu.sizes().vec();
         const uint64_t size = static_cast<uint64_t>(cpu.numel()) * cpu.element_size();
-        Json offsets = Json::array();
-        offsets.push_back(Json(offset));
-        offsets.push_back(Json(offset + size));
-        entry["data_offsets"] = offsets;
+        entry["data_offsets"] = {offset, offset + size};
         header[name] = entry;
         offset += size;
         contiguous.push_back(cpu);
     }
-    std::string text = header.dump();
+    std::string text = dumpJson(header);
     text.append((8 - text.size() % 8) % 8, ' '); // the data section starts 8-byte aligned
     std::string out;
     out.reserve(8 + text.size() + offset);

@@ -31,6 +31,17 @@ void writeSafetensors(const std::string &path, const std::vector<std::pair<std::
 // Half-precision storage: every float32 tensor becomes float16 (others are left as they are).
 void convertFloat32ToFloat16(std::vector<std::pair<std::string, torch::Tensor>> &tensors);
 
+// Typed reads of a metadata value (metadata values are strings). The whole text must be the
+// number as std::to_string writes it (integers exact over their type's whole range; a double
+// also as "nan" or "inf"); otherwise sde::Error "<label>: metadata \"<key>\" is not ...: <text>".
+// A missing key is sde::Error "<label>: the metadata lack \"<key>\"".
+int64_t metadataInt64(const std::map<std::string, std::string> &metadata, const std::string &key,
+                      const std::string &label);
+uint64_t metadataUint64(const std::map<std::string, std::string> &metadata, const std::string &key,
+                        const std::string &label);
+double metadataDouble(const std::map<std::string, std::string> &metadata, const std::string &key,
+                      const std::string &label);
+
 std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
                                  const std::map<std::string, std::string> &metadata);
 

@@ -10,42 +10,36 @@ Json ClassifierConfig::toJson() const
 {
     Json out = Json::object();
     out["nf"] = nf;
-    Json mult = Json::array();
-    for (int64_t m : chMult)
-        mult.push_back(m);
-    out["ch_mult"] = mult;
+    out["ch_mult"] = chMult;
     out["num_res_blocks"] = numResBlocks;
     out["num_classes"] = numClasses;
-    Json names = Json::array();
-    for (const auto &name : classNames)
-        names.push_back(name);
-    out["class_names"] = names;
+    out["class_names"] = classNames;
     out["score_config"] = scoreConfig.toJson();
     return out;
 }
 
-ClassifierConfig ClassifierConfig::fromJson(const Json &json)
+ClassifierConfig ClassifierConfig::fromJson(const Json &document)
 {
     ClassifierConfig config;
-    if (!json.isObject())
+    if (!document.is_object())
         throw Error("a classifier config must be a JSON object");
-    if (!json.contains("score_config"))
+    if (!document.contains("score_config"))
         throw Error("the classifier config lacks \"score_config\" (the data and SDE of its score model)");
-    config.scoreConfig = ModelConfig::fromJson(json.at("score_config"));
-    if (json.contains("nf"))
-        config.nf = json.at("nf").asInt();
-    if (json.contains("ch_mult")) {
+    config.scoreConfig = ModelConfig::fromJson(json::at(document, "score_config"));
+    if (document.contains("nf"))
+        config.nf = json::getInt64(document, "nf");
+    if (document.contains("ch_mult")) {
         config.chMult.clear();
-        for (const auto &m : json.at("ch_mult").asArray())
-            config.chMult.push_back(m.asInt());
+        for (const Json &m : json::toArray(json::at(document, "ch_mult"), "ch_mult"))
+            config.chMult.push_back(json::toInt64(m, "ch_mult"));
     }
-    if (json.contains("num_res_blocks"))
-        config.numResBlocks = json.at("num_res_blocks").asInt();
-    if (json.contains("num_classes"))
-        config.numClasses = json.at("num_classes").asInt();
-    if (json.contains("class_names"))
-        for (const auto &name : json.at("class_names").asArray())
-            config.classNames.push_back(name.asString());
+    if (document.contains("num_res_blocks"))
+        config.numResBlocks = json::getInt64(document, "num_res_blocks");
+    if (document.contains("num_classes"))
+        config.numClasses = json::getInt64(document, "num_classes");
+    if (document.contains("class_names"))
+        for (const Json &name : json::toArray(json::at(document, "class_names"), "class_names"))
+            config.classNames.push_back(json::toString(name, "class_names"));
     config.validate();
     return config;
 }

@@ -1,9 +1,9 @@
 #pragma once
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "nets/blocks.h"
 #include "nets/layers.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <torch/torch.h>
 
@@ -21,7 +21,7 @@ struct ClassifierConfig {
     std::vector<std::string> classNames;
 
     Json toJson() const;
-    static ClassifierConfig fromJson(const Json &json);
+    static ClassifierConfig fromJson(const Json &document);
     void validate() const;
 };
 

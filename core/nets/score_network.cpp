@@ -1,6 +1,6 @@
 #include "nets/score_network.h"
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "nets/ddpm.h"
 #include "nets/layers.h"
 #include "nets/ncsnpp.h"

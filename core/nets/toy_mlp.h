@@ -1,6 +1,6 @@
 #pragma once
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "nets/layers.h"
 #include "nets/score_network.h"
 

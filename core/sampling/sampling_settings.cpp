@@ -2,6 +2,7 @@
 
 #include "model/score_model.h"
 #include "util/error.h"
+#include "util/number_text.h"
 
 #include <algorithm>
 
@@ -12,12 +13,40 @@ namespace {
 const char *odeMethodName(OdeMethod method)
 {
     switch (method) {
-    case OdeMethod::Rk45: return "rk45";
-    case OdeMethod::Euler: return "euler";
-    case OdeMethod::Heun: return "heun";
+    case OdeMethod::Rk45:
+        return "rk45";
+    case OdeMethod::Euler:
+        return "euler";
+    case OdeMethod::Heun:
+        return "heun";
     }
     return "rk45";
 }
+
+// One method's section of the settings ("pc", "fast" or "ode"); errors name its keys "pc.steps".
+class MethodSection {
+public:
+    MethodSection(const Json &settings, const std::string &name)
+        : values_(json::toObject(json::at(settings, name), name)), prefix_(name + ".")
+    {}
+
+    bool has(const std::string &key) const { return json::find(values_, key) != nullptr; }
+    bool boolean(const std::string &key) const { return json::toBool(at(key), prefix_ + key); }
+    double number(const std::string &key) const { return json::toDouble(at(key), prefix_ + key); }
+    int64_t integer(const std::string &key) const { return json::toInt64(at(key), prefix_ + key); }
+    std::string text(const std::string &key) const { return json::toString(at(key), prefix_ + key); }
+
+private:
+    const Json &at(const std::string &key) const
+    {
+        if (const Json *value = json::find(values_, key))
+            return *value;
+        throw Error("missing key \"" + prefix_ + key + "\"");
+    }
+
+    const Json &values_;
+    std::string prefix_;
+};
 
 } // namespace
 
@@ -34,7 +63,7 @@ Json SamplingSettings::toJson() const
 {
     Json out = Json::object();
     out["method"] = method;
-    out["seed"] = Json(static_cast<uint64_t>(seed));
+    out["seed"] = seed; // number_unsigned: exact up to 2^64 - 1
     out["batch"] = batch;
     out["precision"] = precisionId(precision);
     if (method == "pc") {
@@ -75,53 +104,53 @@ Json SamplingSettings::toJson() const
     return out;
 }
 
-SamplingSettings SamplingSettings::fromJson(const Json &json)
+SamplingSettings SamplingSettings::fromJson(const Json &document)
 {
     SamplingSettings s;
     try {
-        s.method = json.at("method").asString();
+        s.method = json::getString(document, "method");
         if (!isSamplingMethod(s.method))
             throw Error("method must be " + listOfIds(samplingMethodIds()));
-        s.seed = static_cast<uint64_t>(json.at("seed").asInt());
-        s.batch = json.at("batch").asInt();
+        s.seed = json::getUint64(document, "seed");
+        s.batch = json::getInt64(document, "batch");
         // Records written before the precision was a setting are float32.
-        if (json.contains("precision"))
-            s.precision = precisionFromId(json.at("precision").asString());
+        if (json::find(document, "precision"))
+            s.precision = precisionFromId(json::getString(document, "precision"));
         if (s.method == "pc") {
-            const Json &p = json.at("pc");
-            s.pc.predictor = p.at("predictor").asString();
-            s.pc.corrector = p.at("corrector").asString();
-            s.pc.snr = p.at("snr").asDouble();
-            s.pc.correctorSteps = p.at("corrector_steps").asInt();
-            s.pc.steps = p.at("steps").asInt();
-            s.pc.noiseRemoval = p.at("noise_removal").asBool();
-            s.pc.probabilityFlow = p.at("probability_flow").asBool();
-            s.pc.eps = p.at("eps").asDouble();
-            s.pc.temperature = p.at("temperature").asDouble();
+            const MethodSection p(document, "pc");
+            s.pc.predictor = p.text("predictor");
+            s.pc.corrector = p.text("corrector");
+            s.pc.snr = p.number("snr");
+            s.pc.correctorSteps = p.integer("corrector_steps");
+            s.pc.steps = p.integer("steps");
+            s.pc.noiseRemoval = p.boolean("noise_removal");
+            s.pc.probabilityFlow = p.boolean("probability_flow");
+            s.pc.eps = p.number("eps");
+            s.pc.temperature = p.number("temperature");
         } else if (isFastSolver(s.method)) {
-            const Json &f = json.at("fast");
+            const MethodSection f(document, "fast");
             s.fast.solver = s.method;
-            s.fast.steps = f.at("steps").asInt();
-            s.fast.eta = f.at("eta").asDouble();
-            s.fast.churn = f.at("churn").asDouble();
-            s.fast.rho = f.at("rho").asDouble();
+            s.fast.steps = f.integer("steps");
+            s.fast.eta = f.number("eta");
+            s.fast.churn = f.number("churn");
+            s.fast.rho = f.number("rho");
             // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
-            s.fast.grid = f.contains("grid") ? f.at("grid").asString() : "logsnr";
+            s.fast.grid = f.has("grid") ? f.text("grid") : "logsnr";
             if (!isTimeGrid(s.fast.grid))
                 throw Error("unknown time grid \"" + s.fast.grid + "\"");
-            s.fast.rtol = f.at("rtol").asDouble();
-            s.fast.atol = f.at("atol").asDouble();
-            s.fast.eps = f.at("eps").asDouble();
-            s.fast.temperature = f.at("temperature").asDouble();
+            s.fast.rtol = f.number("rtol");
+            s.fast.atol = f.number("atol");
+            s.fast.eps = f.number("eps");
+            s.fast.temperature = f.number("temperature");
         } else {
-            const Json &o = json.at("ode");
-            s.ode.ode.method = odeMethodFromName(o.at("solver").asString());
-            s.ode.ode.rtol = o.at("rtol").asDouble();
-            s.ode.ode.atol = o.at("atol").asDouble();
-            s.ode.ode.steps = o.at("steps").asInt();
-            s.ode.noiseRemoval = o.at("noise_removal").asBool();
-            s.ode.eps = o.at("eps").asDouble();
-            s.ode.temperature = o.at("temperature").asDouble();
+            const MethodSection o(document, "ode");
+            s.ode.ode.method = odeMethodFromName(o.text("solver"));
+            s.ode.ode.rtol = o.number("rtol");
+            s.ode.ode.atol = o.number("atol");
+            s.ode.ode.steps = o.integer("steps");
+            s.ode.noiseRemoval = o.boolean("noise_removal");
+            s.ode.eps = o.number("eps");
+            s.ode.temperature = o.number("temperature");
         }
     } catch (const Error &e) {
         throw Error(std::string("sampling settings: ") + e.what());
@@ -181,32 +210,33 @@ std::string describeSettings(const SamplingSettings &s)
 {
     std::string text;
     if (s.method == "pc") {
-        text = "PC " + s.pc.predictor + " + " + s.pc.corrector + ", snr " + Json(s.pc.snr).dump() + ", "
-               + (s.pc.steps > 0 ? std::to_string(s.pc.steps) : std::string("N")) + " steps";
+        text = "PC " + s.pc.predictor + " + " + s.pc.corrector + ", snr " + numberText(s.pc.snr) + ", " +
+               (s.pc.steps > 0 ? std::to_string(s.pc.steps) : std::string("N")) + " steps";
         if (s.pc.probabilityFlow)
             text += ", probability flow";
-        text += ", temperature " + Json(s.pc.temperature).dump();
+        text += ", temperature " + numberText(s.pc.temperature);
     } else if (isFastSolver(s.method)) {
         const FastSamplerOptions &f = s.fast;
         text = fastSolverTitle(s.method);
         if (s.method == "adaptive")
-            text += " (rtol " + Json(f.rtol).dump() + ", atol " + Json(f.atol).dump() + ")";
+            text += " (rtol " + numberText(f.rtol) + ", atol " + numberText(f.atol) + ")";
         else
-            text += ", " + std::to_string(f.steps) + " steps (" + std::to_string(plannedNfe(s.method, f.steps)) + " NFE)";
+            text +=
+                ", " + std::to_string(f.steps) + " steps (" + std::to_string(plannedNfe(s.method, f.steps)) + " NFE)";
         if (s.method == "ddim")
-            text += ", eta " + Json(f.eta).dump();
+            text += ", eta " + numberText(f.eta);
         if (s.method == "edm")
-            text += ", rho " + Json(f.rho).dump() + ", churn " + Json(f.churn).dump();
+            text += ", rho " + numberText(f.rho) + ", churn " + numberText(f.churn);
         if (usesTimeGrid(s.method))
-            text += f.grid == "karras" ? ", Karras grid (rho " + Json(f.rho).dump() + ")" : ", log-SNR grid";
-        text += ", temperature " + Json(f.temperature).dump();
+            text += f.grid == "karras" ? ", Karras grid (rho " + numberText(f.rho) + ")" : ", log-SNR grid";
+        text += ", temperature " + numberText(f.temperature);
     } else {
         text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);
         if (s.ode.ode.method == OdeMethod::Rk45)
-            text += " (rtol " + Json(s.ode.ode.rtol).dump() + ", atol " + Json(s.ode.ode.atol).dump() + ")";
+            text += " (rtol " + numberText(s.ode.ode.rtol) + ", atol " + numberText(s.ode.ode.atol) + ")";
         else
             text += ", " + std::to_string(s.ode.ode.steps) + " steps";
-        text += ", temperature " + Json(s.ode.temperature).dump();
+        text += ", temperature " + numberText(s.ode.temperature);
     }
     if (s.precision != EvaluationPrecision::Float32)
         text += ", " + precisionId(s.precision);

@@ -4,7 +4,7 @@
 #include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <string>
 #include <vector>
@@ -30,9 +30,13 @@ struct SamplingSettings {
 
     // The config's sampling section (method, predictor, corrector, snr, denoising).
     static SamplingSettings fromConfig(const ModelConfig &config);
+    // {"method", "seed", "batch", "precision", and a "pc", "fast" or "ode" section}; the seed is
+    // stored as an unsigned JSON integer, exact up to 2^64 - 1.
     Json toJson() const;
-    // Reads what toJson() wrote; throws sde::Error naming the key for bad values.
-    static SamplingSettings fromJson(const Json &json);
+    // Reads what toJson() wrote; throws sde::Error naming the key ("seed", "pc.steps") for a
+    // missing key or a bad value: a seed that is negative, fractional or above 2^64 - 1, a step
+    // count that is not an exact integer.
+    static SamplingSettings fromJson(const Json &document);
 };
 
 // Every method id: pc, ode, then fastSolverIds().

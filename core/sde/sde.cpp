@@ -1,6 +1,6 @@
 #include "sde/sde.h"
 
-#include "model/config.h"
+#include "config/model_config.h"
 #include "sde/subvp_sde.h"
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
@@ -37,7 +37,10 @@ std::pair<torch::Tensor, torch::Tensor> Sde::discretize(const torch::Tensor &x, 
     return {drift * dt, diffusion * std::sqrt(dt)};
 }
 
-torch::Tensor Sde::langevinAlpha(const torch::Tensor &t) const { return torch::ones_like(t); }
+torch::Tensor Sde::langevinAlpha(const torch::Tensor &t) const
+{
+    return torch::ones_like(t);
+}
 
 torch::Tensor Sde::timestepIndex(const torch::Tensor &t) const
 {

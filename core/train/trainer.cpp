@@ -1,13 +1,12 @@
 #include "train/trainer.h"
 
 #include "io/model_file.h"
-#include "io/safetensors.h"
 #include "nets/inference.h"
 #include "nets/score_network.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
-#include "util/build_info.h"
+#include "train/training_checkpoint.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -17,7 +16,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -32,7 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char *kStateFormat = "sdestudio-training-state";
 constexpr double kLossSmoothing = 0.98;
 constexpr double kLowLossScale = 128.0; // float16: a warning when the loss scale falls below it
 
@@ -43,81 +40,6 @@ double residentMemoryMiB()
     if (!(statm >> pages >> resident))
         return 0.0;
     return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
-}
-
-std::string checkpointName(int64_t step)
-{
-    char name[64];
-    std::snprintf(name, sizeof name, "checkpoint-%08lld.safetensors", static_cast<long long>(step));
-    return name;
-}
-
-std::string metadataValue(const std::map<std::string, std::string> &metadata, const std::string &key,
-                          const std::string &path)
-{
-    auto it = metadata.find(key);
-    if (it == metadata.end())
-        throw Error(path + ": the training state lacks \"" + key + "\" in its metadata");
-    return it->second;
-}
-
-int64_t metadataInt(const std::map<std::string, std::string> &metadata, const std::string &key, const std::string &path)
-{
-    const std::string text = metadataValue(metadata, key, path);
-    try {
-        size_t used = 0;
-        long long value = std::stoll(text, &used);
-        if (used == text.size())
-            return value;
-    } catch (const std::exception &) {
-    }
-    throw Error(path + ": metadata \"" + key + "\" is not an integer: " + text);
-}
-
-// The run described by a training state's metadata; the error names the file and the key.
-CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata, const std::string &path)
-{
-    if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
-        throw Error(path + ": not an SDE Studio training state");
-    CheckpointInfo info;
-    info.kind = metadataValue(metadata, "kind", path);
-    info.definition = Json::parse(metadataValue(metadata, "definition", path));
-    info.step = metadataInt(metadata, "step", path);
-    info.seed = static_cast<uint64_t>(std::stoull(metadataValue(metadata, "seed", path)));
-    info.batchSize = metadataInt(metadata, "batch_size", path);
-    info.data = metadata.count("data") ? metadata.at("data") : "";
-    if (metadata.count("precision")) {
-        try {
-            info.precision = precisionFromId(metadata.at("precision"));
-        } catch (const Error &) {
-            throw Error(path + ": metadata \"precision\" is not a precision: " + metadata.at("precision"));
-        }
-    }
-    return info;
-}
-
-// A checkpoint's tensors by their prefix: the network ("model."), its EMA ("ema.") and the Adam
-// moments ("adam."), the prefixes stripped. Anything else is an error naming the file.
-struct TrainingStateTensors {
-    std::vector<std::pair<std::string, torch::Tensor>> model;
-    std::map<std::string, torch::Tensor> ema;
-    std::vector<std::pair<std::string, torch::Tensor>> adam;
-};
-
-TrainingStateTensors splitTrainingState(const SafetensorsFile &file, const std::string &path)
-{
-    TrainingStateTensors state;
-    for (const auto &[name, tensor] : file.tensors) {
-        if (name.rfind("model.", 0) == 0)
-            state.model.emplace_back(name.substr(6), tensor);
-        else if (name.rfind("ema.", 0) == 0)
-            state.ema.emplace(name.substr(4), tensor);
-        else if (name.rfind("adam.", 0) == 0)
-            state.adam.emplace_back(name.substr(5), tensor);
-        else
-            throw Error(path + ": unexpected tensor \"" + name + "\" in the training state");
-    }
-    return state;
 }
 
 std::string formatDouble(double value)
@@ -179,34 +101,27 @@ public:
 
     std::string saveCheckpoint()
     {
-        std::vector<std::pair<std::string, torch::Tensor>> tensors;
-        for (const auto &[name, tensor] : stateDict(task_.module()))
-            tensors.emplace_back("model." + name, tensor);
+        TrainingCheckpoint checkpoint;
+        checkpoint.info.kind = task_.kind();
+        checkpoint.info.definition = task_.definition();
+        checkpoint.info.step = step;
+        checkpoint.info.seed = seed;
+        checkpoint.info.batchSize = batchSize_;
+        checkpoint.info.data = dataDescription_;
+        checkpoint.info.precision = options_.precision;
+        checkpoint.adamSteps = adam_->stepCount();
+        checkpoint.emaUpdates = ema_->updates();
+        checkpoint.smoothedLoss = smoothedLoss;
+        checkpoint.elapsedSeconds = elapsedSeconds;
+        checkpoint.lossScale = scaler_.scale();
+        checkpoint.lossScaleGoodSteps = scaler_.goodSteps();
+        checkpoint.model = stateDict(task_.module());
         for (size_t i = 0; i < parameters_.size(); ++i)
-            tensors.emplace_back("ema." + parameterNames_[i], ema_->shadow()[i]);
-        for (const auto &[name, tensor] : adam_->state())
-            tensors.emplace_back("adam." + name, tensor);
-        std::map<std::string, std::string> metadata{
-            {"format", kStateFormat},
-            {"format_version", "1"},
-            {"kind", task_.kind()},
-            {"definition", task_.definition().dump()},
-            {"step", std::to_string(step)},
-            {"seed", std::to_string(seed)},
-            {"batch_size", std::to_string(batchSize_)},
-            {"adam_steps", std::to_string(adam_->stepCount())},
-            {"ema_updates", std::to_string(ema_->updates())},
-            {"smoothed_loss", formatDouble(smoothedLoss)},
-            {"elapsed_seconds", formatDouble(elapsedSeconds)},
-            {"precision", precisionId(options_.precision)},
-            {"loss_scale", formatDouble(scaler_.scale())},
-            {"loss_scale_good_steps", std::to_string(scaler_.goodSteps())},
-            {"data", dataDescription_},
-            {"written_by", std::string("SDE Studio ") + SDE_VERSION},
-        };
+            checkpoint.ema.emplace_back(parameterNames_[i], ema_->shadow()[i]);
+        checkpoint.adam = adam_->state();
         const std::string folder = (fs::path(options_.outDir) / "checkpoints").string();
-        const std::string path = (fs::path(folder) / checkpointName(step)).string();
-        writeSafetensors(path, tensors, metadata);
+        const std::string path = (fs::path(folder) / checkpointFileName(step)).string();
+        writeTrainingCheckpoint(path, checkpoint);
 
         // The usable model beside the checkpoints, with the EMA weights.
         std::map<std::string, std::string> modelMetadata{
@@ -228,50 +143,36 @@ public:
 
     void loadCheckpoint(const std::string &path)
     {
-        SafetensorsFile file = readSafetensors(path);
-        const auto &metadata = file.metadata;
-        const CheckpointInfo info = checkpointInfo(metadata, path);
+        TrainingCheckpoint checkpoint = readTrainingCheckpoint(path);
+        const CheckpointInfo &info = checkpoint.info;
         if (info.kind != task_.kind())
             throw Error(path + ": this checkpoint trains a " + info.kind + " model, not a " + task_.kind() + " model");
-        if (task_.normalizedDefinition(info.definition).dump() != task_.definition().dump())
+        if (dumpJson(task_.normalizedDefinition(info.definition)) != dumpJson(task_.definition()))
             throw Error(path + ": the run was started with another model definition (config); resume it with the "
                                "config it was started with, or train into a new --out folder");
         if (info.batchSize != batchSize_)
             throw Error(path + ": the run was started with batch size " + std::to_string(info.batchSize) + ", not " +
                         std::to_string(batchSize_));
 
-        auto [model, ema, adam] = splitTrainingState(file, path);
-        loadStateDictStrict(task_.module(), model, path);
+        loadStateDictStrict(task_.module(), checkpoint.model, path);
         std::vector<torch::Tensor> shadow;
-        for (const auto &name : parameterNames_) {
-            auto it = ema.find(name);
-            if (it == ema.end())
-                throw Error(path + ": the EMA lacks \"" + name + "\"");
-            shadow.push_back(it->second.to(parameters_.front().device()));
-        }
-        ema_->load(shadow, metadataInt(metadata, "ema_updates", path));
-        for (auto &entry : adam)
+        for (const auto &name : parameterNames_)
+            shadow.push_back(checkpoint.emaOf(name, path).to(parameters_.front().device()));
+        ema_->load(shadow, checkpoint.emaUpdates);
+        for (auto &entry : checkpoint.adam)
             entry.second = entry.second.to(parameters_.front().device());
-        adam_->loadState(adam, metadataInt(metadata, "adam_steps", path), path);
+        adam_->loadState(checkpoint.adam, checkpoint.adamSteps, path);
         step = info.step;
         seed = info.seed;
-        smoothedLoss = std::stod(metadataValue(metadata, "smoothed_loss", path));
-        elapsedSeconds = std::stod(metadataValue(metadata, "elapsed_seconds", path));
+        smoothedLoss = checkpoint.smoothedLoss;
+        elapsedSeconds = checkpoint.elapsedSeconds;
         storedPrecision = info.precision;
         // A float16 run goes on with the loss scale it had reached.
         if (scaler_.enabled() && info.precision == EvaluationPrecision::Float16) {
-            const std::string text = metadataValue(metadata, "loss_scale", path);
-            double scale = std::numeric_limits<double>::quiet_NaN();
             try {
-                scale = std::stod(text);
-            } catch (const std::exception &) {
-                // Reported below with the file's name.
-            }
-            const int64_t goodSteps = metadataInt(metadata, "loss_scale_good_steps", path);
-            try {
-                scaler_.load(scale, goodSteps);
+                scaler_.load(checkpoint.lossScale, checkpoint.lossScaleGoodSteps);
             } catch (const Error &e) {
-                throw Error(path + ": metadata \"loss_scale\" " + text.substr(0, 40) + ": " + e.what());
+                throw Error(path + ": metadata \"loss_scale\" " + formatDouble(checkpoint.lossScale) + ": " + e.what());
             }
         }
     }
@@ -308,7 +209,7 @@ void truncateMetrics(const std::string &path, int64_t step)
     std::string kept, line;
     while (std::getline(lines, line)) {
         try {
-            if (!line.empty() && Json::parse(line).at("step").asInt() <= step)
+            if (!line.empty() && json::getInt64(parseJson(line), "step") <= step)
                 kept += line + "\n";
         } catch (const std::exception &) {
             // A torn last line of a killed run is dropped.
@@ -411,59 +312,6 @@ bool TrainingControl::waitWhilePaused()
     std::unique_lock<std::mutex> lock(mutex_);
     changed_.wait(lock, [&] { return !paused_ || stop_; });
     return !stop_;
-}
-
-std::vector<std::string> listCheckpoints(const std::string &outDir)
-{
-    std::vector<std::string> out;
-    std::error_code error;
-    const fs::path folder = fs::path(outDir) / "checkpoints";
-    if (!fs::is_directory(folder, error))
-        return out;
-    for (const auto &entry : fs::directory_iterator(folder, error)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind("checkpoint-", 0) == 0 && entry.path().extension() == ".safetensors")
-            out.push_back(entry.path().string());
-    }
-    // Zero-padded step numbers sort in step order.
-    std::sort(out.begin(), out.end());
-    return out;
-}
-
-CheckpointInfo readCheckpointInfo(const std::string &path)
-{
-    return checkpointInfo(readSafetensors(path).metadata, path);
-}
-
-std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info)
-{
-    if (info.kind == "classifier")
-        return std::make_unique<ClassifierTrainingTask>(ClassifierConfig::fromJson(info.definition));
-    return std::make_unique<ScoreTrainingTask>(ModelConfig::fromJson(info.definition));
-}
-
-std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool ema)
-{
-    SafetensorsFile file = readSafetensors(path);
-    const CheckpointInfo info = checkpointInfo(file.metadata, path);
-    if (info.kind != "score")
-        throw Error(path + ": a " + info.kind + " checkpoint, not a score model's");
-    const ModelConfig config = ModelConfig::fromJson(info.definition);
-    auto model = std::make_unique<ScoreModel>(config, createScoreNetwork(config));
-    const auto [raw, averaged, adam] = splitTrainingState(file, path);
-    loadStateDictStrict(*model->network(), raw, path);
-    if (ema) {
-        // The EMA holds the parameters; buffers keep the raw network's values.
-        torch::NoGradGuard noGrad;
-        for (auto &parameter : model->network()->named_parameters()) {
-            auto it = averaged.find(parameter.key());
-            if (it == averaged.end())
-                throw Error(path + ": the EMA lacks \"" + parameter.key() + "\"");
-            parameter.value().copy_(it->second);
-        }
-    }
-    model->setTraining(false);
-    return model;
 }
 
 TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
@@ -637,7 +485,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             record.elapsedSeconds = run.elapsedSeconds;
             if (accuracy >= 0.0)
                 record.accuracy = accuracySum / static_cast<double>(lossCount);
-            metrics << record.toJson().dump() << "\n";
+            metrics << dumpJson(record.toJson()) << "\n";
             metrics.flush();
             if (callbacks.onMetrics)
                 callbacks.onMetrics(record);

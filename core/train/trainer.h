@@ -99,32 +99,12 @@ struct TrainingResult {
 //   the reference's schedule; the step k update uses lr * min(k / warmup, 1), k from 0.
 // - Step k's batch, noise and dropout come from (seed, k) alone; with the model, EMA, optimizer
 //   and counters in the checkpoint, a resumed run equals an uninterrupted one bit for bit.
-// - Checkpoints (training state, safetensors) every checkpointEvery steps and at the end,
+// - Checkpoints (train/training_checkpoint.h) every checkpointEvery steps and at the end,
 //   written atomically, the newest keepCheckpoints kept; the EMA model is exported beside them.
 // - A non-finite loss or gradient skips the step with a warning; maxBadSteps in a row stop the
 //   run as Diverged with the last good checkpoint left in place.
 // Blocks until done; call it from a worker thread and steer it through `control`.
 TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOptions &options,
                      const TrainerCallbacks &callbacks = {}, TrainingControl *control = nullptr);
-
-// The checkpoints in `outDir`/checkpoints, oldest first.
-std::vector<std::string> listCheckpoints(const std::string &outDir);
-// What a checkpoint's metadata says of its run.
-struct CheckpointInfo {
-    std::string kind; // "score" or "classifier"
-    Json definition;  // the model's config (ModelConfig or ClassifierConfig JSON)
-    int64_t step = 0;
-    uint64_t seed = 0;
-    int64_t batchSize = 0;
-    std::string data;                                             // the training data's description
-    EvaluationPrecision precision = EvaluationPrecision::Float32; // states from before it was stored: float32
-};
-CheckpointInfo readCheckpointInfo(const std::string &path);
-// The task that wrote a checkpoint, built from its stored definition (to resume a run whose
-// config is not at hand).
-std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info);
-// A score model checkpoint as a model to sample from, with its EMA weights (or, with
-// ema = false, the raw ones). Throws sde::Error for a classifier's checkpoint or a broken file.
-std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool ema = true);
 
 } // namespace sde

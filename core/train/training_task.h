@@ -3,7 +3,7 @@
 #include "data/training_data.h"
 #include "model/score_model.h"
 #include "nets/noise_classifier.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <map>
 #include <memory>

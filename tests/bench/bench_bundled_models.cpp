@@ -14,6 +14,7 @@
 //                             [--sampler pc|dpm2m|... --nfe N] [--grid karras|logsnr]
 // The samples come from PC reverse diffusion with S steps (the reference's sampler), or from the
 // fast sampler --sampler names with a budget of --nfe evaluations (DPM-Solver++ on --grid).
+#include "config/model_config.h"
 #include "data/image_data.h"
 #include "data/toy_data.h"
 #include "io/bundled_models.h"
@@ -22,7 +23,6 @@
 #include "likelihood/likelihood.h"
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
-#include "model/config.h"
 #include "sampling/sampling_settings.h"
 #include "train/trainer.h"
 #include "util/device.h"

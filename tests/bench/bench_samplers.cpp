@@ -11,7 +11,7 @@
 //   ode      our probability-flow ODE sampler: RK45, rtol = atol = 1e-5, state on the device
 //   ode-ref  the reference's ODE loop reproduced: every evaluation copies the state to a float64
 //            host vector and back, as scipy.integrate.solve_ivp forces there
-#include "model/config.h"
+#include "config/presets.h"
 #include "model/score_model.h"
 #include "sampling/correctors.h"
 #include "sampling/ode_sampler.h"
@@ -86,8 +86,8 @@ int main(int argc, char **argv)
         torch::NoGradGuard noGrad;
         std::printf("config %s (%s, %s), %d threads, stopping each run after %.0f s\n\n", preset.c_str(),
                     config.architectureName().c_str(), config.sdeDescription().c_str(), at::get_num_threads(), seconds);
-        std::printf("%-8s %6s %8s %10s %10s %14s %12s\n", "sampler", "batch", "NFE", "seconds", "NFE/s",
-                    "image-NFE/s", "peak MiB");
+        std::printf("%-8s %6s %8s %10s %10s %14s %12s\n", "sampler", "batch", "NFE", "seconds", "NFE/s", "image-NFE/s",
+                    "peak MiB");
 
         for (int64_t batch : batches) {
             // Ours, stopped by the cancel token after the time budget.
@@ -103,9 +103,10 @@ int main(int argc, char **argv)
                 return Figure{r.nfe, std::chrono::duration<double>(Clock::now() - start).count(), peakRssKb()};
             };
             sde::PcSamplerOptions pc = sde::PcSamplerOptions::fromConfig(config);
-            print("pc", batch, timed([&](auto onStep, auto *cancel) { return sde::pcSample(model, batch, 1, pc, onStep, cancel); }));
+            print("pc", batch,
+                  timed([&](auto onStep, auto *cancel) { return sde::pcSample(model, batch, 1, pc, onStep, cancel); }));
 
-            {   // The reference's PC loop.
+            { // The reference's PC loop.
                 resetPeakRss();
                 const auto start = Clock::now();
                 const sde::Sde &sde = model.sde();
@@ -130,9 +131,11 @@ int main(int argc, char **argv)
             }
 
             sde::OdeSamplerOptions ode;
-            print("ode", batch, timed([&](auto onStep, auto *cancel) { return sde::odeSample(model, batch, 1, ode, onStep, cancel); }));
+            print("ode", batch, timed([&](auto onStep, auto *cancel) {
+                      return sde::odeSample(model, batch, 1, ode, onStep, cancel);
+                  }));
 
-            {   // The reference's ODE loop: a host float64 vector in, float32 tensors to the model, back out.
+            { // The reference's ODE loop: a host float64 vector in, float32 tensors to the model, back out.
                 resetPeakRss();
                 const auto start = Clock::now();
                 sde::ReverseSde flow(model.sde(), model.scoreFn(), true);
@@ -145,12 +148,12 @@ int main(int argc, char **argv)
                     return drift.to(torch::kCPU).to(torch::kFloat64).flatten().clone();
                 };
                 torch::Tensor y0 = (torch::randn(shape) * model.sde().priorStd()).to(torch::kFloat64).flatten();
-                sde::OdeResult r = sde::solveOde(rhs, 1.0, 1e-5, y0, sde::OdeOptions{},
-                                                 [&](int64_t, double, const torch::Tensor &, int64_t) {
-                                                     return std::chrono::duration<double>(Clock::now() - start).count()
-                                                            < seconds;
-                                                 });
-                print("ode-ref", batch, Figure{r.nfe, std::chrono::duration<double>(Clock::now() - start).count(), peakRssKb()});
+                sde::OdeResult r = sde::solveOde(
+                    rhs, 1.0, 1e-5, y0, sde::OdeOptions{}, [&](int64_t, double, const torch::Tensor &, int64_t) {
+                        return std::chrono::duration<double>(Clock::now() - start).count() < seconds;
+                    });
+                print("ode-ref", batch,
+                      Figure{r.nfe, std::chrono::duration<double>(Clock::now() - start).count(), peakRssKb()});
             }
         }
     } catch (const std::exception &e) {

@@ -20,8 +20,8 @@
 // Each batch size gets one warm-up evaluation, then as many timed evaluations as fit in
 // --seconds (at least two). Peak memory is the process's peak resident set (VmHWM), reset before
 // each batch size, and its growth over the resident set before that batch.
+#include "config/presets.h"
 #include "io/model_file.h"
-#include "model/config.h"
 #include "model/score_model.h"
 #include "nets/inference.h"
 #include "util/cuda_graphs.h"

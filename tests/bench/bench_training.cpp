@@ -10,8 +10,8 @@
 // it prints steps/s, examples/s and the peak memory (the process's resident memory on the CPU,
 // LibTorch's CUDA allocator peak on a GPU). Checkpoints are written only at the end, outside the
 // timed steps.
+#include "config/presets.h"
 #include "io/model_file.h"
-#include "model/config.h"
 #include "train/trainer.h"
 #include "util/cuda_support.h"
 #include "util/device.h"

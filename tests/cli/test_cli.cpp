@@ -4,7 +4,7 @@
 #include "io/safetensors.h"
 #include "nets/inference.h"
 #include "util/files.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include "test_support.h"
 
@@ -154,11 +154,11 @@ private Q_SLOTS:
 
         auto text = readPngText((dir + "/batch/sample-6.png").toStdString());
         QVERIFY(text.at("parameters").find("seed 6") != std::string::npos);
-        Json record = Json::parse(text.at("sdestudio"));
-        QCOMPARE(record.at("sampling").at("seed").asInt(), int64_t(6));
-        QCOMPARE(record.at("sampling").at("batch").asInt(), int64_t(1));
-        QCOMPARE(record.at("sampling").at("pc").at("steps").asInt(), int64_t(6));
-        QCOMPARE(record.at("model").at("config").at("model").at("nf").asInt(), int64_t(16));
+        Json record = parseJson(text.at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("seed").get<int64_t>(), int64_t(6));
+        QCOMPARE(record.at("sampling").at("batch").get<int64_t>(), int64_t(1));
+        QCOMPARE(record.at("sampling").at("pc").at("steps").get<int64_t>(), int64_t(6));
+        QCOMPARE(record.at("model").at("config").at("model").at("nf").get<int64_t>(), int64_t(16));
 
         Run alone =
             cli(QStringList{"sample"} + model + QStringList{"--steps", "6", "--seed", "6", "-o", dir + "/alone"});
@@ -178,11 +178,11 @@ private Q_SLOTS:
         QCOMPARE(run.exitCode, 0);
         QVERIFY2(run.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE)"), qPrintable(run.err));
         auto text = readPngText((dir + "/a/sample-3.png").toStdString());
-        Json record = Json::parse(text.at("sdestudio"));
-        QCOMPARE(record.at("sampling").at("method").asString(), std::string("dpm3m"));
-        QCOMPARE(record.at("sampling").at("fast").at("steps").asInt(), int64_t(10));
-        QCOMPARE(record.at("nfe").asInt(), int64_t(10));
-        QCOMPARE(record.at("sampling").at("fast").at("grid").asString(), std::string("karras"));
+        Json record = parseJson(text.at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("method").get<std::string>(), std::string("dpm3m"));
+        QCOMPARE(record.at("sampling").at("fast").at("steps").get<int64_t>(), int64_t(10));
+        QCOMPARE(record.at("nfe").get<int64_t>(), int64_t(10));
+        QCOMPARE(record.at("sampling").at("fast").at("grid").get<std::string>(), std::string("karras"));
         Run again = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "dpm3m", "--steps", "10",
                                     "--seed", "3", "-o", dir + "/b"});
         QCOMPARE(again.exitCode, 0);
@@ -197,8 +197,8 @@ private Q_SLOTS:
                                      "--grid", "logsnr", "--seed", "3", "-o", dir + "/g"});
         QCOMPARE(logSnr.exitCode, 0);
         QVERIFY2(logSnr.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), log-SNR grid"), qPrintable(logSnr.err));
-        Json logSnrRecord = Json::parse(readPngText((dir + "/g/sample-3.png").toStdString()).at("sdestudio"));
-        QCOMPARE(logSnrRecord.at("sampling").at("fast").at("grid").asString(), std::string("logsnr"));
+        Json logSnrRecord = parseJson(readPngText((dir + "/g/sample-3.png").toStdString()).at("sdestudio"));
+        QCOMPARE(logSnrRecord.at("sampling").at("fast").at("grid").get<std::string>(), std::string("logsnr"));
         const double moved = (loadImage((dir + "/g/sample-3.png").toStdString()) - a).abs().mean().item<double>();
         QVERIFY2(moved > 1e-3, qPrintable(QString("the grids gave images %1 apart").arg(moved)));
 
@@ -215,9 +215,9 @@ private Q_SLOTS:
             QVERIFY2(
                 half.err.contains("DPM-Solver++ 3M, 10 steps (10 NFE), Karras grid (rho 7), temperature 1, bfloat16"),
                 qPrintable(half.err));
-            Json halfRecord = Json::parse(readPngText((dir + "/d/sample-3.png").toStdString()).at("sdestudio"));
-            QCOMPARE(halfRecord.at("sampling").at("precision").asString(), std::string("bfloat16"));
-            QCOMPARE(record.at("sampling").at("precision").asString(), std::string("float32"));
+            Json halfRecord = parseJson(readPngText((dir + "/d/sample-3.png").toStdString()).at("sdestudio"));
+            QCOMPARE(halfRecord.at("sampling").at("precision").get<std::string>(), std::string("bfloat16"));
+            QCOMPARE(record.at("sampling").at("precision").get<std::string>(), std::string("float32"));
             torch::Tensor d = loadImage((dir + "/d/sample-3.png").toStdString());
             const double difference = (d - a).abs().mean().item<double>();
             QVERIFY2(difference > 0.0 && difference < 0.05, qPrintable(QString("difference %1").arg(difference)));
@@ -326,8 +326,8 @@ private Q_SLOTS:
         torch::Tensor fastFilled = loadImage(dir + "/fast/inpaint-4.png");
         QVERIFY(torch::equal(fastFilled.masked_select(keep), input.masked_select(keep)));
         QVERIFY(!torch::equal(fastFilled.masked_select(~keep), filled.masked_select(~keep)));
-        Json fastRecord = Json::parse(readPngText(dir + "/fast/inpaint-4.png").at("sdestudio"));
-        QCOMPARE(fastRecord.at("sampling").at("method").asString(), std::string("ddim"));
+        Json fastRecord = parseJson(readPngText(dir + "/fast/inpaint-4.png").at("sdestudio"));
+        QCOMPARE(fastRecord.at("sampling").at("method").get<std::string>(), std::string("ddim"));
 
         Run colorize =
             cli(QStringList{"colorize"} + model + QStringList{"--image", qdir + "/image.png", "-o", qdir + "/co"});
@@ -339,9 +339,9 @@ private Q_SLOTS:
         // networks produce colors far outside [0, 1], which a PNG clamps.)
         torch::Tensor result = loadImage(dir + "/co/" + colored.toStdString());
         QCOMPARE(result.sizes().vec(), (std::vector<int64_t>{3, 16, 16}));
-        Json record = Json::parse(readPngText(dir + "/co/" + colored.toStdString()).at("sdestudio"));
-        QCOMPARE(record.at("operation").asString(), std::string("colorize"));
-        QCOMPARE(record.at("inputs").at("image").asString(), std::string("image.png"));
+        Json record = parseJson(readPngText(dir + "/co/" + colored.toStdString()).at("sdestudio"));
+        QCOMPARE(record.at("operation").get<std::string>(), std::string("colorize"));
+        QCOMPARE(record.at("inputs").at("image").get<std::string>(), std::string("image.png"));
 
         Run interpolate = cli({"interpolate", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
                                fixture("ncsnpp_ve_small", "config.json"), "--first", qdir + "/image.png", "--second",
@@ -436,7 +436,7 @@ private Q_SLOTS:
         const QStringList records =
             QString::fromStdString(readFile((out + "/metrics.jsonl").toStdString())).split('\n', Qt::SkipEmptyParts);
         QCOMPARE(records.size(), 4);
-        QCOMPARE(Json::parse(records.last().toStdString()).at("step").asInt(), int64_t(40));
+        QCOMPARE(parseJson(records.last().toStdString()).at("step").get<int64_t>(), int64_t(40));
 
         // The trained model samples points: a CSV and a picture.
         const QString samples = QString::fromStdString(test::makeTempDir());

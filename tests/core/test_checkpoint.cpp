@@ -1,4 +1,5 @@
 // Reading the reference's .pth checkpoints without Python, and refusing bad files clearly.
+#include "config/presets.h"
 #include "io/model_file.h"
 #include "io/torch_checkpoint.h"
 #include "nets/layers.h"
@@ -15,8 +16,14 @@ using namespace sde;
 
 namespace {
 
-std::string fixtureCheckpoint() { return test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth"; }
-std::string fixtureConfig() { return test::fixtureDir("ncsnpp_ve_small") + "/config.json"; }
+std::string fixtureCheckpoint()
+{
+    return test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth";
+}
+std::string fixtureConfig()
+{
+    return test::fixtureDir("ncsnpp_ve_small") + "/config.json";
+}
 
 // A zip archive in torch.save's layout whose data.pkl is the given pickle.
 std::string writeArchive(const std::string &pickle)
@@ -122,13 +129,16 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("pickle");
         QTest::addColumn<QString>("named");
         // {'model': os.system('ls')} as protocol 2
-        QTest::newRow("os.system") << QByteArray::fromHex("80027d710058050000006d6f64656c7101636f730a73797374656d0a710258020000006c737103857104527105732e")
-                                   << "os.system";
+        QTest::newRow("os.system")
+            << QByteArray::fromHex(
+                   "80027d710058050000006d6f64656c7101636f730a73797374656d0a710258020000006c737103857104527105732e")
+            << "os.system";
         // builtins.eval via STACK_GLOBAL (protocol 4)
         QTest::newRow("builtins.eval") << QByteArray::fromHex("80048c086275696c74696e738c046576616c938c013185522e")
                                        << "builtins.eval";
         // An object constructed with NEWOBJ from an allowed global is still refused.
-        QTest::newRow("newobj") << QByteArray::fromHex("800263636f6c6c656374696f6e730a4f726465726564446963740a29812e") << "construct";
+        QTest::newRow("newobj") << QByteArray::fromHex("800263636f6c6c656374696f6e730a4f726465726564446963740a29812e")
+                                << "construct";
     }
 
     void refusesForeignPickle()
@@ -153,7 +163,8 @@ private Q_SLOTS:
     {
         LoadOptions options;
         options.config = test::fixtureDir("ddpmpp_vp_small") + "/config.json";
-        expectError(fixtureCheckpoint(), {"missing keys", "unexpected keys", "shape mismatches", "all_modules"}, options);
+        expectError(fixtureCheckpoint(), {"missing keys", "unexpected keys", "shape mismatches", "all_modules"},
+                    options);
     }
 
     void rawWeightsDifferFromEma()

@@ -1,5 +1,6 @@
 // Inpainting, colorization and class-conditional sampling: with the reference's PC sampler, and
 // with the probability-flow ODE and the fast samplers through knownDataScore / the guided score.
+#include "config/presets.h"
 #include "data/image_data.h"
 #include "editing/colorization.h"
 #include "editing/guidance.h"
@@ -136,7 +137,8 @@ private Q_SLOTS:
             inpaint(*loaded.model, torch::rand({1, 3, 8, 8}), torch::ones({1, 1, 8, 8}), 0, options);
             QFAIL("expected an error");
         } catch (const Error &e) {
-            QVERIFY2(QString(e.what()).contains("[1, 3, 8, 8]") && QString(e.what()).contains("[B, 3, 16, 16]"), e.what());
+            QVERIFY2(QString(e.what()).contains("[1, 3, 8, 8]") && QString(e.what()).contains("[B, 3, 16, 16]"),
+                     e.what());
         }
         try {
             inpaint(*loaded.model, torch::rand({1, 3, 16, 16}), torch::ones({1, 1, 8, 8}), 0, options);
@@ -200,7 +202,8 @@ private Q_SLOTS:
         QVERIFY2(std::abs(std / Mixture::s - 1.0) < 0.1, qPrintable(QString("std %1").arg(std)));
         SampleResult unguided = sampleClass(model, classifier, ones, 0.0, settings);
         const double positive = (unguided.x.flatten(1).mean(1) > 0).to(torch::kFloat64).mean().item<double>();
-        QVERIFY2(positive > 0.2 && positive < 0.8, qPrintable(QString("fraction in class 1 without guidance: %1").arg(positive)));
+        QVERIFY2(positive > 0.2 && positive < 0.8,
+                 qPrintable(QString("fraction in class 1 without guidance: %1").arg(positive)));
         QVERIFY_THROWS_EXCEPTION(Error, sampleClass(model, classifier, ones, -1.0, settings));
     }
 
@@ -332,7 +335,7 @@ private Q_SLOTS:
         QVERIFY(torch::allclose(slerp(z0, z1, 1.0), z1, 1e-5, 1e-5));
         const double middle = slerp(z0, z1, 0.5).norm().item<double>();
         QVERIFY(std::abs(middle - z0.norm().item<double>()) < 1e-3 * middle); // linear would shrink it
-        QVERIFY(torch::allclose(slerp(z0, z0, 0.3), z0, 1e-5, 1e-5));       // parallel: no division by 0
+        QVERIFY(torch::allclose(slerp(z0, z0, 0.3), z0, 1e-5, 1e-5));         // parallel: no division by 0
     }
 
     void interpolationEndpointsReproduceTheInputs()

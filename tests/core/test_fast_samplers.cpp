@@ -10,11 +10,13 @@
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
 
-#include "gaussian_oracle.h"
 #include "fixture_model.h"
+#include "gaussian_oracle.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
+
+#include <limits>
 
 using namespace sde;
 using sde::test::kDataStd;
@@ -28,8 +30,8 @@ torch::Tensor exactFlowEnd(const ScoreModel &model, int64_t batch, uint64_t seed
     std::vector<int64_t> shape = model.sampleShape();
     shape.insert(shape.begin(), batch);
     NoiseStreams streams(seed, batch);
-    torch::Tensor prior = streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32)) *
-                          (model.sde().priorStd() * temperature);
+    torch::Tensor prior =
+        streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32)) * (model.sde().priorStd() * temperature);
     NoiseSchedule schedule(model.sde());
     const double a = schedule.alpha(1.0);
     const double s = schedule.sigma(1.0);
@@ -46,7 +48,6 @@ double flowError(const std::string &sde, const std::string &solver, int64_t nfe,
     SampleResult r = fastSample(*model, 8, 5, options);
     return (r.x - exactFlowEnd(*model, 8, 5)).abs().max().item<double>() / kDataStd;
 }
-
 
 } // namespace
 
@@ -88,8 +89,8 @@ private Q_SLOTS:
         };
         // On the Karras grid 3M's error changes sign near 20 NFE for this data (1e-3 at 20, 2e-3
         // at 60, 1e-4 at 120 on VP), so two points give no order (0: not checked), only a size.
-        const Row rows[] = {{"dpm2m", "logsnr", 1.6, 0.02}, {"dpm3m", "logsnr", 2.4, 0.01},
-                            {"dpm2s", "logsnr", 1.6, 0.05}, {"dpm2m", "karras", 1.6, 0.03},
+        const Row rows[] = {{"dpm2m", "logsnr", 1.6, 0.02},  {"dpm3m", "logsnr", 2.4, 0.01},
+                            {"dpm2s", "logsnr", 1.6, 0.05},  {"dpm2m", "karras", 1.6, 0.03},
                             {"dpm3m", "karras", 0.0, 0.005}, {"dpm2s", "karras", 1.6, 0.05},
                             {"edm", "", 1.6, 0.1},           {"ddim", "", 0.9, 0.2}};
         for (const char *sde : {"vpsde", "subvpsde", "vesde"})
@@ -108,7 +109,8 @@ private Q_SLOTS:
         const double at20 = flowError(sde.toStdString(), id, 20, grid.toStdString());
         const double at60 = flowError(sde.toStdString(), id, 60, grid.toStdString());
         // Steps of the grid, each 1/(steps - 1) of the way: the error falls as (1/(steps - 1))^order.
-        const double ratio = static_cast<double>(stepsForNfe(id, 60) - 1) / static_cast<double>(stepsForNfe(id, 20) - 1);
+        const double ratio =
+            static_cast<double>(stepsForNfe(id, 60) - 1) / static_cast<double>(stepsForNfe(id, 20) - 1);
         const double observed = std::log(at20 / at60) / std::log(ratio);
         qInfo("%s %s (%s grid): worst error / data std %.2e at 20 NFE, %.2e at 60: order %.2f", qPrintable(sde),
               qPrintable(solver), qPrintable(grid), at20, at60, observed);
@@ -166,11 +168,16 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("sde");
         QTest::addColumn<QString>("solver");
-        QTest::newRow("vp ddim eta 1") << "vpsde" << "ddim";
-        QTest::newRow("ve ddim eta 1") << "vesde" << "ddim";
-        QTest::newRow("vp edm churn") << "vpsde" << "edm";
-        QTest::newRow("ve adaptive") << "vesde" << "adaptive";
-        QTest::newRow("subvp adaptive") << "subvpsde" << "adaptive";
+        QTest::newRow("vp ddim eta 1") << "vpsde"
+                                       << "ddim";
+        QTest::newRow("ve ddim eta 1") << "vesde"
+                                       << "ddim";
+        QTest::newRow("vp edm churn") << "vpsde"
+                                      << "edm";
+        QTest::newRow("ve adaptive") << "vesde"
+                                     << "adaptive";
+        QTest::newRow("subvp adaptive") << "subvpsde"
+                                        << "adaptive";
     }
     void stochasticSamplersRecoverGaussianData()
     {
@@ -288,25 +295,26 @@ private Q_SLOTS:
         settings.fast.temperature = 0.9;
         settings.seed = 17;
         settings.batch = 2;
-        const SamplingSettings back = SamplingSettings::fromJson(Json::parse(settings.toJson().dump()));
+        const SamplingSettings back = SamplingSettings::fromJson(parseJson(dumpJson(settings.toJson())));
         QCOMPARE(back.method, std::string("edm"));
         QCOMPARE(back.fast.steps, int64_t(12));
         QCOMPARE(back.fast.churn, 5.0);
         QCOMPARE(back.fast.rho, 5.0);
         QCOMPARE(back.temperature(), 0.9);
-        QCOMPARE(describeSettings(back), std::string("EDM Heun, 12 steps (23 NFE), rho 5, churn 5, temperature 0.9, seed 17"));
+        QCOMPARE(describeSettings(back),
+                 std::string("EDM Heun, 12 steps (23 NFE), rho 5, churn 5, temperature 0.9, seed 17"));
 
         // The DPM-Solver++ grid is recorded; a record from before it was a setting ran on log-SNR.
         SamplingSettings dpm = settings;
         dpm.method = "dpm3m";
         dpm.fast.grid = "karras";
-        const SamplingSettings dpmBack = SamplingSettings::fromJson(Json::parse(dpm.toJson().dump()));
+        const SamplingSettings dpmBack = SamplingSettings::fromJson(parseJson(dumpJson(dpm.toJson())));
         QCOMPARE(dpmBack.fast.grid, std::string("karras"));
         QCOMPARE(describeSettings(dpmBack),
                  std::string("DPM-Solver++ 3M, 12 steps (12 NFE), Karras grid (rho 5), temperature 0.9, seed 17"));
         Json old = dpm.toJson();
         Json oldFast = Json::object();
-        for (const auto &[key, value] : old.at("fast").asObject())
+        for (const auto &[key, value] : old.at("fast").items())
             if (key != "grid")
                 oldFast[key] = value;
         old["fast"] = oldFast;
@@ -329,6 +337,75 @@ private Q_SLOTS:
         Json bad = settings.toJson();
         bad["method"] = "dpm9";
         QVERIFY_THROWS_EXCEPTION(Error, SamplingSettings::fromJson(bad));
+    }
+
+    // The seed goes through toJson/fromJson exactly at the limits of uint64; anything that is not
+    // such an integer is refused naming the key.
+    void settingsKeepTheSeedExact_data()
+    {
+        QTest::addColumn<quint64>("seed");
+        QTest::newRow("0") << quint64(0);
+        QTest::newRow("2^53 + 1") << quint64(9007199254740993ull);
+        QTest::newRow("10^17") << quint64(100000000000000000ull);
+        QTest::newRow("2^64 - 1") << quint64(std::numeric_limits<uint64_t>::max());
+    }
+
+    void settingsKeepTheSeedExact()
+    {
+        QFETCH(quint64, seed);
+        SamplingSettings settings;
+        settings.method = "dpm2m";
+        settings.seed = seed;
+        settings.fast.steps = 9007199254740993;
+        const std::string text = dumpJson(settings.toJson());
+        QVERIFY2(text.find("\"seed\":" + std::to_string(seed) + ",") != std::string::npos, text.c_str());
+        const SamplingSettings back = SamplingSettings::fromJson(parseJson(text));
+        QCOMPARE(back.seed, static_cast<uint64_t>(seed));
+        QCOMPARE(back.fast.steps, int64_t(9007199254740993));
+        QCOMPARE(dumpJson(back.toJson()), text);
+    }
+
+    void settingsRefuseBadSeedsAndSteps_data()
+    {
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("value");
+        QTest::newRow("negative seed") << "seed"
+                                       << "-1";
+        QTest::newRow("fractional seed") << "seed"
+                                         << "1.5";
+        QTest::newRow("seed 2^64") << "seed"
+                                   << "18446744073709551616";
+        QTest::newRow("seed as text") << "seed"
+                                      << "\"7\"";
+        QTest::newRow("missing seed") << "seed"
+                                      << "";
+        QTest::newRow("fractional batch") << "batch"
+                                          << "2.5";
+        QTest::newRow("fractional steps") << "fast.steps"
+                                          << "12.5";
+        QTest::newRow("steps beyond int64") << "fast.steps"
+                                            << "9223372036854775808";
+    }
+
+    void settingsRefuseBadSeedsAndSteps()
+    {
+        QFETCH(QString, key);
+        QFETCH(QString, value);
+        SamplingSettings settings;
+        settings.method = "edm";
+        Json json = settings.toJson();
+        Json &section = key.startsWith("fast.") ? json["fast"] : json;
+        const std::string name = key.startsWith("fast.") ? key.mid(5).toStdString() : key.toStdString();
+        if (value.isEmpty())
+            section.erase(name);
+        else
+            section[name] = parseJson(value.toStdString());
+        try {
+            SamplingSettings::fromJson(json);
+            QFAIL("the settings were accepted");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains(key), e.what());
+        }
     }
 
     void refusesBadOptions()

@@ -1,18 +1,21 @@
 // PNG encoding with text chunks, image loading, grids.
+#include "config/presets.h"
 #include "data/image_data.h"
+#include "imaging/generation_record.h"
 #include "imaging/idx_file.h"
-#include "imaging/point_plot.h"
-#include "model/config.h"
 #include "imaging/image_io.h"
+#include "imaging/point_plot.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 
+#include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
 
 #include <filesystem>
+#include <limits>
 
 using namespace sde;
 
@@ -69,9 +72,9 @@ private Q_SLOTS:
             batch[i].fill_(0.1 * (i + 1));
         torch::Tensor grid = makeGrid(batch, 0, 1); // 3 columns, 2 rows
         QCOMPARE(grid.sizes().vec(), (std::vector<int64_t>{1, 2 * 3 + 1, 3 * 4 + 1}));
-        QVERIFY(std::abs(grid[0][1][1].item<float>() - 0.1f) < 1e-6);  // image 0
-        QVERIFY(std::abs(grid[0][4][5].item<float>() - 0.5f) < 1e-6);  // image 4: row 1, column 1
-        QCOMPARE(grid[0][4][9].item<float>(), 1.0f);                    // the empty sixth cell
+        QVERIFY(std::abs(grid[0][1][1].item<float>() - 0.1f) < 1e-6); // image 0
+        QVERIFY(std::abs(grid[0][4][5].item<float>() - 0.5f) < 1e-6); // image 4: row 1, column 1
+        QCOMPARE(grid[0][4][9].item<float>(), 1.0f);                  // the empty sixth cell
     }
 
     // Fashion-MNIST's test set as Debian's dataset-fashion-mnist ships it: 10,000 gzipped 28x28
@@ -113,12 +116,76 @@ private Q_SLOTS:
         s.ode.temperature = 0.8;
         s.seed = 123456789012ull;
         s.batch = 4;
-        SamplingSettings back = SamplingSettings::fromJson(Json::parse(s.toJson().dump()));
-        QCOMPARE(back.toJson().dump(), s.toJson().dump());
+        SamplingSettings back = SamplingSettings::fromJson(parseJson(dumpJson(s.toJson())));
+        QCOMPARE(dumpJson(back.toJson()), dumpJson(s.toJson()));
         QCOMPARE(back.seed, s.seed);
         Json broken = s.toJson();
         broken["method"] = "teleport";
         QVERIFY_THROWS_EXCEPTION(Error, SamplingSettings::fromJson(broken));
+    }
+
+    // A PNG's generation record keeps the seed exactly over the whole uint64 range.
+    void generationRecordKeepsTheSeedExact_data()
+    {
+        QTest::addColumn<quint64>("seed");
+        QTest::newRow("0") << quint64(0);
+        QTest::newRow("2^53 + 1") << quint64(9007199254740993ull);
+        QTest::newRow("10^17") << quint64(100000000000000000ull);
+        QTest::newRow("2^64 - 1") << quint64(std::numeric_limits<uint64_t>::max());
+    }
+
+    void generationRecordKeepsTheSeedExact()
+    {
+        QFETCH(quint64, seed);
+        const LoadedModel loaded = test::fixtureModel("ddpmpp_vp_small");
+        GenerationRecord record;
+        record.modelFile = "checkpoint.pth";
+        record.settings.method = "ddim";
+        record.settings.fast.steps = 3;
+        record.settings.seed = seed;
+        record.nfe = 3;
+        const std::string path = test::makeTempDir() + "/sample.png";
+        saveGeneratedImage(path, torch::zeros({3, 4, 4}), record, *loaded.model);
+        // Written as digits (not "1e+17"), read back as the same integer.
+        const std::string text = readPngText(path).at("sdestudio");
+        QVERIFY2(text.find("\"seed\":" + std::to_string(seed) + ",") != std::string::npos, text.c_str());
+        const StoredGeneration stored = readGeneratedImageSettings(path);
+        QCOMPARE(stored.settings.seed, static_cast<uint64_t>(seed));
+        QCOMPARE(stored.settings.fast.steps, int64_t(3));
+        QCOMPARE(stored.modelFile, std::string("checkpoint.pth"));
+    }
+
+    void generationRecordRefusesBadSeeds_data()
+    {
+        QTest::addColumn<QString>("seed");
+        QTest::newRow("negative") << "-1";
+        QTest::newRow("fraction") << "1.5";
+        QTest::newRow("2^64") << "18446744073709551616";
+        QTest::newRow("text") << "\"42\"";
+    }
+
+    void generationRecordRefusesBadSeeds()
+    {
+        QFETCH(QString, seed);
+        SamplingSettings settings;
+        settings.seed = 42;
+        std::string record = "{\"operation\":\"sample\",\"sampling\":" + dumpJson(settings.toJson()) + "}";
+        const std::string written = "\"seed\":42,";
+        record.replace(record.find(written), written.size(), "\"seed\":" + seed.toStdString() + ",");
+        const std::string path = test::makeTempDir() + "/crafted.png";
+        savePng(path, torch::zeros({1, 2, 2}), {{"sdestudio", record}});
+        try {
+            readGeneratedImageSettings(path);
+            QFAIL("the seed was accepted");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("crafted.png"), e.what());
+            QVERIFY2(QString(e.what()).contains("seed: expected an integer"), e.what());
+        }
+        // A record that is not JSON, or lacks its settings, is an error naming the file too.
+        savePng(path, torch::zeros({1, 2, 2}), {{"sdestudio", "{\"sampling\": [1,"}});
+        QVERIFY_THROWS_EXCEPTION(Error, readGeneratedImageSettings(path));
+        savePng(path, torch::zeros({1, 2, 2}), {{"sdestudio", "{\"operation\": 7}"}});
+        QVERIFY_THROWS_EXCEPTION(Error, readGeneratedImageSettings(path));
     }
 
     // Training data from a folder: every image resized and center-cropped to the model's size,
@@ -160,7 +227,8 @@ private Q_SLOTS:
         QCOMPARE(padded.classCount(), int64_t(10));
         int64_t label = -1;
         torch::Tensor image = padded.example(0, &label);
-        QCOMPARE(label, readIdxLabels("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")[0].item<int64_t>());
+        QCOMPARE(label,
+                 readIdxLabels("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz")[0].item<int64_t>());
         torch::Tensor raw = readIdxImages(path)[0].to(torch::kFloat32) / 255.0;
         QVERIFY(torch::equal(image[0].slice(0, 2, 30).slice(1, 2, 30), raw));
         QCOMPARE(image[0].slice(0, 0, 2).abs().sum().item<double>(), 0.0);
@@ -176,10 +244,10 @@ private Q_SLOTS:
         torch::Tensor points = torch::tensor({{0.0f, 0.0f}, {4.0f, 4.0f}, {-4.0f, -4.0f}});
         torch::Tensor picture = renderPointCloud(points, 90, 4.5);
         QCOMPARE(picture.sizes(), (std::vector<int64_t>{3, 90, 90}));
-        QVERIFY(picture[1][45][45].item<float>() < 0.5f);  // a point at the centre
-        QVERIFY(picture[1][5][85].item<float>() < 0.5f);   // (4, 4): top right
-        QVERIFY(picture[1][85][5].item<float>() < 0.5f);   // (-4, -4): bottom left
-        QCOMPARE(picture[1][5][5].item<float>(), 1.0f);    // empty corner
+        QVERIFY(picture[1][45][45].item<float>() < 0.5f); // a point at the centre
+        QVERIFY(picture[1][5][85].item<float>() < 0.5f);  // (4, 4): top right
+        QVERIFY(picture[1][85][5].item<float>() < 0.5f);  // (-4, -4): bottom left
+        QCOMPARE(picture[1][5][5].item<float>(), 1.0f);   // empty corner
         QCOMPARE(QString::fromStdString(pointsToCsv(points)).count('\n'), 4);
     }
 };

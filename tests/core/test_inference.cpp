@@ -6,6 +6,7 @@
 // equal to it (so they really ran in bfloat16), float32 again when switched back and whenever a
 // gradient is recorded, samples from the same seed close to float32's, and precisions a device
 // cannot run refused by name.
+#include "config/presets.h"
 #include "io/bundled_models.h"
 #include "io/classifier_file.h"
 #include "io/model_file.h"
@@ -170,7 +171,7 @@ private Q_SLOTS:
         // Settings saved before the precision existed read as float32.
         const Json saved = settings.toJson();
         Json old = Json::object();
-        for (const auto &[key, value] : saved.asObject())
+        for (const auto &[key, value] : saved.items())
             if (key != "precision")
                 old[key] = value;
         QCOMPARE(SamplingSettings::fromJson(old).precision, EvaluationPrecision::Float32);

@@ -1,9 +1,9 @@
 // Every official config builds a network whose state dict is exactly the reference's: the same
 // keys in the same order, shapes, dtypes and parameter count (layouts recorded from the reference).
-#include "model/config.h"
+#include "config/presets.h"
 #include "nets/score_network.h"
 #include "util/files.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include "test_support.h"
 
@@ -17,9 +17,12 @@ namespace {
 std::string dtypeName(torch::Dtype dtype)
 {
     switch (dtype) {
-    case torch::kFloat32: return "float32";
-    case torch::kFloat64: return "float64";
-    default: return c10::toString(dtype);
+    case torch::kFloat32:
+        return "float32";
+    case torch::kFloat64:
+        return "float64";
+    default:
+        return c10::toString(dtype);
     }
 }
 
@@ -47,26 +50,28 @@ private Q_SLOTS:
     void matchesReferenceLayout()
     {
         QFETCH(QString, name);
-        Json reference = Json::parse(readFile(test::dataDir() + "/reference/layouts/" + name.toStdString() + ".json"));
+        Json reference = parseJson(readFile(test::dataDir() + "/reference/layouts/" + name.toStdString() + ".json"));
         ModelConfig config = loadPreset(name.toStdString());
         int64_t parameters = 0;
         std::vector<TensorLayout> layout = networkLayout(config, &parameters);
 
-        const Json::Object &expected = reference.at("state_dict").asObject();
+        const Json &expected = reference.at("state_dict");
         QCOMPARE(layout.size(), expected.size());
-        for (size_t i = 0; i < layout.size(); ++i) {
-            const std::string key = expected[i].first.substr(std::string("module.").size());
+        size_t i = 0;
+        for (const auto &[name, entry] : expected.items()) {
+            const std::string key = name.substr(std::string("module.").size());
             QVERIFY2(layout[i].name == key, qPrintable(QString("entry %1: %2, reference %3")
                                                            .arg(i)
                                                            .arg(QString::fromStdString(layout[i].name))
                                                            .arg(QString::fromStdString(key))));
             std::vector<int64_t> shape;
-            for (const Json &d : expected[i].second.at("shape").asArray())
-                shape.push_back(d.asInt());
+            for (const Json &d : entry.at("shape"))
+                shape.push_back(d.get<int64_t>());
             QVERIFY2(layout[i].shape == shape, qPrintable(QString::fromStdString(key + ": shape differs")));
-            QCOMPARE(dtypeName(layout[i].dtype), expected[i].second.at("dtype").asString());
+            QCOMPARE(dtypeName(layout[i].dtype), entry.at("dtype").get<std::string>());
+            ++i;
         }
-        QCOMPARE(parameters, reference.at("parameters").asInt());
+        QCOMPARE(parameters, reference.at("parameters").get<int64_t>());
     }
 };
 

@@ -1,5 +1,6 @@
 // Bits/dim through the probability-flow ODE: parity with the reference's likelihood.py
 // (same RK45 step control, same probe), and the exact log-density of Gaussian data.
+#include "config/presets.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "likelihood/likelihood.h"
@@ -154,11 +155,12 @@ private Q_SLOTS:
     {
         OdeFunction decay = [](double, const torch::Tensor &y) { return -y; };
         int64_t seen = 0;
-        OdeResult r = solveOde(decay, 0.0, 1.0, torch::ones({2}, torch::kFloat64), OdeOptions{OdeMethod::Euler, 0, 0, 50},
-                               [&](int64_t step, double, const torch::Tensor &, int64_t) {
-                                   seen = step;
-                                   return step < 5;
-                               });
+        OdeResult r =
+            solveOde(decay, 0.0, 1.0, torch::ones({2}, torch::kFloat64), OdeOptions{OdeMethod::Euler, 0, 0, 50},
+                     [&](int64_t step, double, const torch::Tensor &, int64_t) {
+                         seen = step;
+                         return step < 5;
+                     });
         QVERIFY(!r.completed);
         QCOMPARE(seen, int64_t(5));
         QCOMPARE(r.steps, int64_t(5));

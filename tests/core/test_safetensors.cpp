@@ -11,6 +11,9 @@
 
 #include <QtTest/QtTest>
 
+#include <cmath>
+#include <limits>
+
 #include <sys/stat.h>
 
 using namespace sde;
@@ -75,6 +78,52 @@ private Q_SLOTS:
         QCOMPARE(headerSize % 8, uint64_t(0));
     }
 
+    // Metadata values are strings; seeds and steps read back exactly over their whole range.
+    void metadataIntegersAreExact_data()
+    {
+        QTest::addColumn<quint64>("seed");
+        QTest::newRow("0") << quint64(0);
+        QTest::newRow("2^53 + 1") << quint64(9007199254740993ull);
+        QTest::newRow("10^17") << quint64(100000000000000000ull);
+        QTest::newRow("2^64 - 1") << quint64(std::numeric_limits<uint64_t>::max());
+    }
+
+    void metadataIntegersAreExact()
+    {
+        QFETCH(quint64, seed);
+        const std::string path = test::makeTempDir() + "/meta.safetensors";
+        writeSafetensors(path, {{"a", torch::ones({1})}},
+                         {{"seed", std::to_string(seed)}, {"step", "-9007199254740993"}, {"loss", "nan"}});
+        const SafetensorsFile file = readSafetensors(path);
+        QCOMPARE(metadataUint64(file.metadata, "seed", path), static_cast<uint64_t>(seed));
+        QCOMPARE(metadataInt64(file.metadata, "step", path), int64_t(-9007199254740993));
+        QVERIFY(std::isnan(metadataDouble(file.metadata, "loss", path)));
+    }
+
+    void metadataRefusesInexactIntegers_data()
+    {
+        QTest::addColumn<QString>("text");
+        QTest::newRow("negative") << "-1";
+        QTest::newRow("fraction") << "1.5";
+        QTest::newRow("2^64") << "18446744073709551616";
+        QTest::newRow("exponent") << "1e+17";
+        QTest::newRow("space") << " 7";
+        QTest::newRow("empty") << "";
+    }
+
+    void metadataRefusesInexactIntegers()
+    {
+        QFETCH(QString, text);
+        const std::map<std::string, std::string> metadata{{"seed", text.toStdString()}};
+        try {
+            metadataUint64(metadata, "seed", "crafted.safetensors");
+            QFAIL("the seed was accepted");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("crafted.safetensors: metadata \"seed\""), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, metadataUint64(metadata, "missing", "crafted.safetensors"));
+    }
+
     void refusesBrokenFiles()
     {
         expectParseError("abc", "truncated");
@@ -84,8 +133,8 @@ private Q_SLOTS:
         expectParseError(huge + "{}", "truncated");
         expectParseError(withHeader(R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0')),
                          "outside");
-        expectParseError(withHeader(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", std::string(16, '\0')),
-                         "'t'");
+        expectParseError(
+            withHeader(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", std::string(16, '\0')), "'t'");
         expectParseError(withHeader(R"({"t":{"dtype":"Q7","shape":[1],"data_offsets":[0,1]}})", std::string(1, '\0')),
                          "dtype");
         expectParseError(withHeader(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"

@@ -1,5 +1,6 @@
 // The score-function conventions of each SDE (what label the network is fed and how its output
 // becomes a score), the discrete SMLD/DDPM losses, and every network option of the configs.
+#include "config/presets.h"
 #include "model/score_model.h"
 #include "nets/score_network.h"
 #include "sampling/correctors.h"

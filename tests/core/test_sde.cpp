@@ -1,7 +1,7 @@
 // Closed-form checks of the SDEs: marginals against the ODEs their moments satisfy, the prior
 // density against the Gaussian formula, and the SMLD/DDPM discretizations against their
 // telescoping and product identities. Independent of the reference fixtures.
-#include "model/config.h"
+#include "config/presets.h"
 #include "sde/reverse_sde.h"
 #include "sde/subvp_sde.h"
 #include "sde/ve_sde.h"
@@ -69,8 +69,9 @@ private Q_SLOTS:
             // -beta = 2 * drift / x for the linear drift; 0 for VE.
             const double minusBeta = 2.0 * drift[1][0].item<double>();
             const double expected = minusBeta * var[1].item<double>() + g2;
-            QVERIFY2(std::abs(dVar - expected) <= 1e-5 * std::max(1.0, std::abs(expected)),
-                     qPrintable(QString("%1 at t=%2: dVar/dt %3, expected %4").arg(name).arg(t0).arg(dVar).arg(expected)));
+            QVERIFY2(
+                std::abs(dVar - expected) <= 1e-5 * std::max(1.0, std::abs(expected)),
+                qPrintable(QString("%1 at t=%2: dVar/dt %3, expected %4").arg(name).arg(t0).arg(dVar).arg(expected)));
         }
     }
 
@@ -133,7 +134,8 @@ private Q_SLOTS:
             product *= 1.0 + f.item<double>();
         }
         const double expected = sde.sqrtAlphasCumprod()[n - 1].item<double>();
-        QVERIFY2(std::abs(product - expected) < 1e-4 * expected, qPrintable(QString("%1 vs %2").arg(product).arg(expected)));
+        QVERIFY2(std::abs(product - expected) < 1e-4 * expected,
+                 qPrintable(QString("%1 vs %2").arg(product).arg(expected)));
         // The continuous mean coefficient at t = 1 is exp(-1/2 sum beta_i) to first order; the
         // discrete product differs by exp(-1/4 sum beta_i^2), about 3 % here.
         const double continuous = sde.meanCoefficient(torch::ones({1}, torch::kFloat64)).item<double>();

@@ -1,6 +1,7 @@
 // The trainer: optimizer and EMA against independent implementations and closed forms, exact
 // resume, checkpoint rotation, non-finite losses, pause and stop, metrics, and that training
 // actually learns (a score model and a noise-conditional classifier).
+#include "config/presets.h"
 #include "data/toy_data.h"
 #include "data/training_data.h"
 #include "io/classifier_file.h"
@@ -8,16 +9,16 @@
 #include "io/safetensors.h"
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
-#include "model/config.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include "test_support.h"
 
@@ -26,6 +27,7 @@
 #include <cmath>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <sstream>
 
 using namespace sde;
@@ -286,7 +288,7 @@ private Q_SLOTS:
         const auto records = lines(parts + "/metrics.jsonl");
         QCOMPARE(int(records.size()), 7);
         for (int i = 0; i < 7; ++i)
-            QCOMPARE(Json::parse(records[i]).at("step").asInt(), int64_t(i + 1));
+            QCOMPARE(parseJson(records[i]).at("step").get<int64_t>(), int64_t(i + 1));
     }
 
     void resumeRefusesAnotherConfigOrMissingRun()
@@ -339,6 +341,40 @@ private Q_SLOTS:
         const torch::Tensor exported = loaded.model->score(x, t);
         SDE_COMPARE_TENSORS(loadCheckpointModel(kept[1])->score(x, t), exported, 1e-6, "checkpoint EMA model");
         QVERIFY(!torch::allclose(loadCheckpointModel(kept[1], false)->score(x, t), exported));
+    }
+
+    // The run's seed goes through the checkpoint's metadata exactly, up to 2^64 - 1; a crafted
+    // checkpoint whose seed is not such an integer is refused naming the file and the key.
+    void checkpointKeepsTheSeedExact()
+    {
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::TwoMoons);
+        TrainerOptions options = optionsIn(folder, 1);
+        options.seed = std::numeric_limits<uint64_t>::max();
+        train(task, data, options);
+        const std::string checkpoint = listCheckpoints(folder).back();
+        QCOMPARE(readCheckpointInfo(checkpoint).seed, std::numeric_limits<uint64_t>::max());
+        QCOMPARE(loadModelFile(folder + "/model.safetensors").info.metadata.at("training_seed"),
+                 std::string("18446744073709551615"));
+
+        SafetensorsFile file = readSafetensors(checkpoint);
+        for (const char *bad : {"-1", "1.5", "18446744073709551616", "seven"}) {
+            file.metadata["seed"] = bad;
+            const std::string crafted = folder + "/crafted.safetensors";
+            writeSafetensors(crafted, file.tensors, file.metadata);
+            try {
+                readCheckpointInfo(crafted);
+                QFAIL(qPrintable(QString("seed %1 was accepted").arg(bad)));
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()).contains("crafted.safetensors"), e.what());
+                QVERIFY2(QString(e.what()).contains("\"seed\""), e.what());
+            }
+        }
+        file.metadata["seed"] = "5";
+        file.metadata["definition"] = "{\"model\": ";
+        writeSafetensors(folder + "/crafted.safetensors", file.tensors, file.metadata);
+        QVERIFY_THROWS_EXCEPTION(Error, readCheckpointInfo(folder + "/crafted.safetensors"));
     }
 
     // One NaN batch is skipped and the run goes on; K in a row stop it with the last good
@@ -421,10 +457,10 @@ private Q_SLOTS:
         QCOMPARE(int(records.size()), 2);
         QCOMPARE(int(seen.size()), 2);
         for (const char *key : {"step", "loss", "ema_loss", "lr", "grad_norm", "steps_per_s", "memory_mib", "time_s"})
-            QVERIFY2(Json::parse(records[1]).contains(key), key);
+            QVERIFY2(parseJson(records[1]).contains(key), key);
         // A CPU run has no GPU memory and no loss scale to report.
-        QVERIFY(!Json::parse(records[1]).contains("gpu_memory_mib"));
-        QVERIFY(!Json::parse(records[1]).contains("loss_scale"));
+        QVERIFY(!parseJson(records[1]).contains("gpu_memory_mib"));
+        QVERIFY(!parseJson(records[1]).contains("loss_scale"));
         QCOMPARE(seen[1].gpuMemoryMiB, -1.0);
         QCOMPARE(seen[1].step, int64_t(6));
         // Warm-up of 10 steps: step index 5 (the sixth update) uses lr * 5 / 10.

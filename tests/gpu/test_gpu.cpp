@@ -11,6 +11,7 @@
 //
 // Exits 77 (CTest's skip) with a message when no CUDA GPU is usable (every CI machine), 1 when a
 // check fails, 0 when all pass. Each check prints the figures it compares.
+#include "config/presets.h"
 #include "editing/colorization.h"
 #include "editing/guidance.h"
 #include "editing/inpainting.h"
@@ -19,7 +20,6 @@
 #include "io/classifier_file.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
-#include "model/config.h"
 #include "nets/inference.h"
 #include "nets/score_network.h"
 #include "sampling/sampling_settings.h"

@@ -2,6 +2,7 @@
 
 // A score model whose score is exact for Gaussian data N(0, dataStd^2 I): the samplers' answers
 // are known in closed form, so a test can check them against truth.
+#include "config/presets.h"
 #include "model/score_model.h"
 #include "util/batch.h"
 

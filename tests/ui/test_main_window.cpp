@@ -9,7 +9,7 @@
 
 #include "nets/inference.h"
 #include "util/files.h"
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include "test_support.h"
 
@@ -191,7 +191,7 @@ private Q_SLOTS:
         QVERIFY(precision->itemData(2, Qt::ToolTipRole).toString().contains("CUDA"));
         Json float16 = panel->settings().toJson();
         float16["precision"] = "float16";
-        panel->restoreState(QString::fromStdString(float16.dump()));
+        panel->restoreState(QString::fromStdString(dumpJson(float16)));
         QCOMPARE(panel->settings().precision, EvaluationPrecision::Float32); // not applied where it cannot run
         if (!precisionUnsupportedReason(EvaluationPrecision::BFloat16, torch::kCPU).empty())
             QSKIP("this CPU does not evaluate in bfloat16");

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "util/json.h"
+#include "util/json_fields.h"
 
 #include <string>
 #include <vector>
@@ -14,7 +14,7 @@ struct DataConfig {
     std::string dataset = "CIFAR10";
     int64_t imageSize = 32;
     int64_t numChannels = 3;
-    bool centered = false;             // data in [-1, 1] instead of [0, 1]
+    bool centered = false; // data in [-1, 1] instead of [0, 1]
     bool uniformDequantization = false;
     bool randomFlip = true;
 };
@@ -31,11 +31,11 @@ struct NetworkConfig {
     bool fir = true;
     std::vector<double> firKernel{1, 3, 3, 1};
     bool skipRescale = true;
-    std::string resblockType = "biggan";    // biggan | ddpm
-    std::string progressive = "none";       // none | output_skip | residual
+    std::string resblockType = "biggan";       // biggan | ddpm
+    std::string progressive = "none";          // none | output_skip | residual
     std::string progressiveInput = "residual"; // none | input_skip | residual
-    std::string progressiveCombine = "sum"; // sum | cat
-    std::string embeddingType = "fourier";  // fourier | positional
+    std::string progressiveCombine = "sum";    // sum | cat
+    std::string embeddingType = "fourier";     // fourier | positional
     double fourierScale = 16.0;
     double initScale = 0.0;
     bool scaleBySigma = true;
@@ -109,17 +109,9 @@ private:
     void validateSdeAndSampling() const;
 };
 
-// Reads a config from a JSON file; the error names the file.
+// Reads a config from a JSON file: ModelConfig::fromJson of the parsed document. Throws sde::Error
+// naming the file for a missing file, a JSON syntax error (with line and column) or a bad value.
+// Presets and command-line configs: config/presets.h.
 ModelConfig loadConfigFile(const std::string &path);
-
-// The presets that ship in `models/presets` (the 27 official configs of the reference).
-// Names look like "ve/cifar10_ncsnpp_continuous" and "vp/ddpm/cifar10". The folder is found
-// next to the executable, in the install prefix, in the source tree, or from SDE_PRESETS_DIR.
-std::string presetsDir();
-std::vector<std::string> presetNames();
-ModelConfig loadPreset(const std::string &name);
-
-// A config given on a command line: a preset name, or a path to a JSON file.
-ModelConfig resolveConfig(const std::string &nameOrPath);
 
 } // namespace sde

@@ -1,62 +1,48 @@
-#include "model/config.h"
+#include "config/model_config.h"
 
-#include "util/build_info.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/number_text.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <dirent.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace sde {
 
 namespace {
 
-// Typed readers over one section: each takes the reference default when the key is missing and
-// names "section.key" in its error.
+// Typed readers over one section: each takes the reference default when the key is missing (or
+// null) and names "config key section.key" in its error.
 class Section {
 public:
     Section(const Json &document, std::string name) : name_(std::move(name))
     {
-        if (const Json *section = document.find(name_)) {
-            if (!section->isObject())
+        if (const Json *section = json::find(document, name_)) {
+            if (!section->is_object())
                 throw Error("config section \"" + name_ + "\" must be an object");
             json_ = section;
         }
     }
 
-    template <typename Reader>
-    auto read(const char *key, Reader reader, decltype(reader(Json())) fallback) const
-        -> decltype(reader(Json()))
-    {
-        const Json *value = json_ ? json_->find(key) : nullptr;
-        if (!value || value->isNull())
-            return fallback;
-        try {
-            return reader(*value);
-        } catch (const Error &e) {
-            throw Error("config key " + name_ + "." + key + ": " + e.what());
-        }
-    }
-
     bool boolean(const char *key, bool fallback) const
     {
-        return read(key, [](const Json &v) { return v.asBool(); }, fallback);
+        const Json *value = find(key);
+        return value ? json::toBool(*value, name(key)) : fallback;
     }
     double number(const char *key, double fallback) const
     {
-        return read(key, [](const Json &v) { return v.asDouble(); }, fallback);
+        const Json *value = find(key);
+        return value ? json::toDouble(*value, name(key)) : fallback;
     }
     int64_t integer(const char *key, int64_t fallback) const
     {
-        return read(key, [](const Json &v) { return v.asInt(); }, fallback);
+        const Json *value = find(key);
+        return value ? json::toInt64(*value, name(key)) : fallback;
     }
     std::string text(const char *key, const std::string &fallback) const
     {
-        return read(key, [](const Json &v) { return v.asString(); }, fallback);
+        const Json *value = find(key);
+        return value ? json::toString(*value, name(key)) : fallback;
     }
     std::string lowerText(const char *key, const std::string &fallback) const
     {
@@ -66,30 +52,33 @@ public:
     }
     std::vector<int64_t> integers(const char *key, const std::vector<int64_t> &fallback) const
     {
-        return read(
-            key,
-            [](const Json &v) {
-                std::vector<int64_t> out;
-                for (const Json &item : v.asArray())
-                    out.push_back(item.asInt());
-                return out;
-            },
-            fallback);
+        const Json *value = find(key);
+        if (!value)
+            return fallback;
+        std::vector<int64_t> out;
+        for (const Json &item : json::toArray(*value, name(key)))
+            out.push_back(json::toInt64(item, name(key) + "[" + std::to_string(out.size()) + "]"));
+        return out;
     }
     std::vector<double> numbers(const char *key, const std::vector<double> &fallback) const
     {
-        return read(
-            key,
-            [](const Json &v) {
-                std::vector<double> out;
-                for (const Json &item : v.asArray())
-                    out.push_back(item.asDouble());
-                return out;
-            },
-            fallback);
+        const Json *value = find(key);
+        if (!value)
+            return fallback;
+        std::vector<double> out;
+        for (const Json &item : json::toArray(*value, name(key)))
+            out.push_back(json::toDouble(item, name(key) + "[" + std::to_string(out.size()) + "]"));
+        return out;
     }
 
 private:
+    const Json *find(const char *key) const
+    {
+        const Json *value = json_ ? json::find(*json_, key) : nullptr;
+        return value && !value->is_null() ? value : nullptr;
+    }
+    std::string name(const char *key) const { return "config key " + name_ + "." + key; }
+
     std::string name_;
     const Json *json_ = nullptr;
 };
@@ -101,11 +90,10 @@ private:
 
 std::string show(double v)
 {
-    return Json(v).dump();
+    return numberText(v);
 }
 
-void requireOneOf(const std::string &key, const std::string &value,
-                  std::initializer_list<const char *> allowed)
+void requireOneOf(const std::string &key, const std::string &value, std::initializer_list<const char *> allowed)
 {
     std::string list;
     for (const char *option : allowed) {
@@ -116,62 +104,11 @@ void requireOneOf(const std::string &key, const std::string &value,
     outOfRange(key, "\"" + value + "\"", "must be one of " + list);
 }
 
-Json toJsonArray(const std::vector<int64_t> &values)
-{
-    Json out = Json::array();
-    for (int64_t v : values)
-        out.push_back(Json(v));
-    return out;
-}
-
-Json toJsonArray(const std::vector<double> &values)
-{
-    Json out = Json::array();
-    for (double v : values)
-        out.push_back(Json(v));
-    return out;
-}
-
-bool isDirectory(const std::string &path)
-{
-    struct stat info {};
-    return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-}
-
-std::string executableDir()
-{
-    char buffer[4096];
-    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-    if (n <= 0)
-        return {};
-    std::string path(buffer, static_cast<size_t>(n));
-    return path.substr(0, path.find_last_of('/'));
-}
-
-void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out)
-{
-    DIR *dir = ::opendir(root.c_str());
-    if (!dir)
-        return;
-    while (dirent *entry = ::readdir(dir)) {
-        std::string name = entry->d_name;
-        if (name == "." || name == "..")
-            continue;
-        std::string full = root + "/" + name;
-        if (isDirectory(full)) {
-            collectPresets(full, prefix + name + "/", out);
-        } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
-            out.push_back(prefix + name.substr(0, name.size() - 5));
-        }
-    }
-    ::closedir(dir);
-}
-
 } // namespace
 
 ModelConfig ModelConfig::fromJson(const Json &document)
 {
-    if (!document.isObject())
+    if (!document.is_object())
         throw Error("a model config must be a JSON object with sections data, model, training");
     if (!document.contains("model"))
         throw Error("config has no \"model\" section");
@@ -247,7 +184,7 @@ ModelConfig ModelConfig::fromJson(const Json &document)
 
 Json ModelConfig::toJson() const
 {
-    Json out = source.isObject() ? source : Json::object();
+    Json out = source.is_object() ? source : Json::object();
     Json &d = out["data"];
     d["dataset"] = data.dataset;
     d["image_size"] = data.imageSize;
@@ -258,14 +195,14 @@ Json ModelConfig::toJson() const
     Json &m = out["model"];
     m["name"] = model.name;
     m["nf"] = model.nf;
-    m["ch_mult"] = toJsonArray(model.chMult);
+    m["ch_mult"] = model.chMult;
     m["num_res_blocks"] = model.numResBlocks;
-    m["attn_resolutions"] = toJsonArray(model.attnResolutions);
+    m["attn_resolutions"] = model.attnResolutions;
     m["dropout"] = model.dropout;
     m["resamp_with_conv"] = model.resampWithConv;
     m["conditional"] = model.conditional;
     m["fir"] = model.fir;
-    m["fir_kernel"] = toJsonArray(model.firKernel);
+    m["fir_kernel"] = model.firKernel;
     m["skip_rescale"] = model.skipRescale;
     m["resblock_type"] = model.resblockType;
     m["progressive"] = model.progressive;
@@ -316,9 +253,11 @@ void ModelConfig::validate() const
     if (m.name == "toy_mlp") {
         // Points of a 2D (or few-dimensional) distribution, stored as [D, 1, 1] images.
         if (data.imageSize != 1)
-            outOfRange("data.image_size", std::to_string(data.imageSize), "the toy_mlp network takes points: image_size must be 1");
+            outOfRange("data.image_size", std::to_string(data.imageSize),
+                       "the toy_mlp network takes points: image_size must be 1");
         if (data.numChannels < 1 || data.numChannels > 64)
-            outOfRange("data.num_channels", std::to_string(data.numChannels), "the point dimension must be between 1 and 64");
+            outOfRange("data.num_channels", std::to_string(data.numChannels),
+                       "the point dimension must be between 1 and 64");
         if (m.nf < 4 || m.nf > 4096)
             outOfRange("model.nf", std::to_string(m.nf), "must be between 4 and 4096");
         if (m.numResBlocks < 0 || m.numResBlocks > 64)
@@ -422,66 +361,21 @@ std::string ModelConfig::sdeDescription() const
     return (training.sde == "vpsde" ? "VP SDE (" : "sub-VP SDE (") + betas;
 }
 
-double ModelConfig::samplingEps() const { return training.sde == "vesde" ? 1e-5 : 1e-3; }
+double ModelConfig::samplingEps() const
+{
+    return training.sde == "vesde" ? 1e-5 : 1e-3;
+}
 
 ModelConfig loadConfigFile(const std::string &path)
 {
     try {
-        return ModelConfig::fromJson(Json::parse(readFile(path)));
+        return ModelConfig::fromJson(parseJson(readFile(path)));
     } catch (const Error &e) {
         std::string what = e.what();
         if (what.find(path) != std::string::npos)
             throw;
         throw Error("config '" + path + "': " + what);
     }
-}
-
-std::string presetsDir()
-{
-    std::vector<std::string> candidates;
-    if (const char *env = std::getenv("SDE_PRESETS_DIR"))
-        candidates.push_back(env);
-    std::string exeDir = executableDir();
-    if (!exeDir.empty()) {
-        candidates.push_back(exeDir + "/../share/sdestudio/presets");
-        candidates.push_back(exeDir + "/presets");
-    }
-    candidates.push_back(SDE_INSTALL_PRESETS_DIR);
-    candidates.push_back(SDE_SOURCE_PRESETS_DIR);
-    for (const std::string &dir : candidates)
-        if (isDirectory(dir))
-            return dir;
-    throw Error("the model presets folder was not found (set SDE_PRESETS_DIR to models/presets)");
-}
-
-std::vector<std::string> presetNames()
-{
-    std::vector<std::string> names;
-    collectPresets(presetsDir(), "", names);
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-ModelConfig loadPreset(const std::string &name)
-{
-    std::vector<std::string> names = presetNames();
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-        std::string list;
-        for (const std::string &n : names)
-            list += "\n  " + n;
-        throw Error("unknown preset \"" + name + "\"; the presets are:" + list);
-    }
-    return loadConfigFile(presetsDir() + "/" + name + ".json");
-}
-
-ModelConfig resolveConfig(const std::string &nameOrPath)
-{
-    struct stat info {};
-    if (::stat(nameOrPath.c_str(), &info) == 0 && S_ISREG(info.st_mode))
-        return loadConfigFile(nameOrPath);
-    if (nameOrPath.size() > 5 && nameOrPath.compare(nameOrPath.size() - 5, 5, ".json") == 0)
-        throw Error("config file '" + nameOrPath + "' does not exist");
-    return loadPreset(nameOrPath);
 }
 
 } // namespace sde

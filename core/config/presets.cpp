@@ -1,0 +1,101 @@
+#include "config/presets.h"
+
+#include "util/build_info.h"
+#include "util/error.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace sde {
+
+namespace {
+
+bool isDirectory(const std::string &path)
+{
+    struct stat info {};
+    return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+std::string executableDir()
+{
+    char buffer[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n <= 0)
+        return {};
+    std::string path(buffer, static_cast<size_t>(n));
+    return path.substr(0, path.find_last_of('/'));
+}
+
+void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out)
+{
+    DIR *dir = ::opendir(root.c_str());
+    if (!dir)
+        return;
+    while (dirent *entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name == "." || name == "..")
+            continue;
+        std::string full = root + "/" + name;
+        if (isDirectory(full)) {
+            collectPresets(full, prefix + name + "/", out);
+        } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
+            out.push_back(prefix + name.substr(0, name.size() - 5));
+        }
+    }
+    ::closedir(dir);
+}
+
+} // namespace
+
+std::string presetsDir()
+{
+    std::vector<std::string> candidates;
+    if (const char *env = std::getenv("SDE_PRESETS_DIR"))
+        candidates.push_back(env);
+    std::string exeDir = executableDir();
+    if (!exeDir.empty()) {
+        candidates.push_back(exeDir + "/../share/sdestudio/presets");
+        candidates.push_back(exeDir + "/presets");
+    }
+    candidates.push_back(SDE_INSTALL_PRESETS_DIR);
+    candidates.push_back(SDE_SOURCE_PRESETS_DIR);
+    for (const std::string &dir : candidates)
+        if (isDirectory(dir))
+            return dir;
+    throw Error("the model presets folder was not found (set SDE_PRESETS_DIR to models/presets)");
+}
+
+std::vector<std::string> presetNames()
+{
+    std::vector<std::string> names;
+    collectPresets(presetsDir(), "", names);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+ModelConfig loadPreset(const std::string &name)
+{
+    std::vector<std::string> names = presetNames();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+        std::string list;
+        for (const std::string &n : names)
+            list += "\n  " + n;
+        throw Error("unknown preset \"" + name + "\"; the presets are:" + list);
+    }
+    return loadConfigFile(presetsDir() + "/" + name + ".json");
+}
+
+ModelConfig resolveConfig(const std::string &nameOrPath)
+{
+    struct stat info {};
+    if (::stat(nameOrPath.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+        return loadConfigFile(nameOrPath);
+    if (nameOrPath.size() > 5 && nameOrPath.compare(nameOrPath.size() - 5, 5, ".json") == 0)
+        throw Error("config file '" + nameOrPath + "' does not exist");
+    return loadPreset(nameOrPath);
+}
+
+} // namespace sde

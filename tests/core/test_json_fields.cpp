@@ -1,0 +1,192 @@
+// What the engine relies on from its JSON (nlohmann's ordered_json and util/json_fields.h):
+// insertion order, exact integers, sde::Error with line and column for bad text and with the key
+// for bad values, and no crash on hostile documents.
+#include "util/error.h"
+#include "util/json_fields.h"
+#include "util/number_text.h"
+
+#include <QtTest/QtTest>
+
+#include <cstdint>
+#include <limits>
+
+using namespace sde;
+
+namespace {
+
+// The sde::Error message of `work`, or a test failure when it throws none.
+template <typename Work>
+QString errorOf(Work &&work)
+{
+    try {
+        work();
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return QString();
+}
+
+} // namespace
+
+class TestJsonFields : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void keepsInsertionOrder()
+    {
+        Json doc = Json::object();
+        doc["sampling"] = "pc";
+        doc["model"] = Json::object();
+        doc["model"]["nf"] = 16;
+        doc["data"] = {1, 2.5, "x"};
+        QCOMPARE(dumpJson(doc), std::string(R"({"sampling":"pc","model":{"nf":16},"data":[1,2.5,"x"]})"));
+
+        const std::string text = "{\"z\":1,\"a\":{\"y\":true,\"b\":null},\"m\":[0.1,1e-05,\"\\u00e9\\\"q\"]}";
+        const Json parsed = parseJson(text);
+        QCOMPARE(parsed.begin().key(), std::string("z"));
+        QCOMPARE(dumpJson(parseJson(dumpJson(parsed))), dumpJson(parsed));
+        QCOMPARE(parsed.at("m").at(2).get<std::string>(), std::string("\xc3\xa9\"q"));
+        QCOMPARE(parsed.at("m").at(1).get<double>(), 1e-05);
+        // Doubles are written with enough digits to read back exactly.
+        const double third = 1.0 / 3.0;
+        QCOMPARE(parseJson(dumpJson(Json(third))).get<double>(), third);
+    }
+
+    void unsignedIntegersRoundTripExactly_data()
+    {
+        QTest::addColumn<quint64>("value");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("0") << quint64(0) << "0";
+        QTest::newRow("2^53 + 1") << quint64(9007199254740993ull) << "9007199254740993";
+        QTest::newRow("10^17") << quint64(100000000000000000ull) << "100000000000000000";
+        QTest::newRow("2^64 - 1") << quint64(std::numeric_limits<uint64_t>::max()) << "18446744073709551615";
+    }
+
+    void unsignedIntegersRoundTripExactly()
+    {
+        QFETCH(quint64, value);
+        QFETCH(QString, text);
+        Json doc = Json::object();
+        doc["seed"] = static_cast<uint64_t>(value);
+        // Written as digits, never through a double ("1e+17").
+        QCOMPARE(dumpJson(doc), "{\"seed\":" + text.toStdString() + "}");
+        QCOMPARE(json::getUint64(parseJson(dumpJson(doc)), "seed"), static_cast<uint64_t>(value));
+    }
+
+    void signedIntegersRoundTripExactly()
+    {
+        for (const int64_t value : {std::numeric_limits<int64_t>::min(), int64_t(-9007199254740993),
+                                    int64_t(9007199254740993), std::numeric_limits<int64_t>::max()}) {
+            Json doc = Json::object();
+            doc["step"] = value;
+            QCOMPARE(json::getInt64(parseJson(dumpJson(doc)), "step"), value);
+        }
+        // An integral float up to 2^53 (written by another tool) reads as the integer.
+        QCOMPARE(json::getInt64(parseJson(R"({"image_size": 32.0})"), "image_size"), int64_t(32));
+        QCOMPARE(json::getUint64(parseJson(R"({"seed": 42.0})"), "seed"), uint64_t(42));
+    }
+
+    void refusesInexactIntegers_data()
+    {
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<bool>("isSigned");
+        QTest::newRow("negative seed") << "-1" << false;
+        QTest::newRow("fractional seed") << "1.5" << false;
+        QTest::newRow("seed 2^64") << "18446744073709551616" << false;
+        QTest::newRow("seed as a float beyond 2^53") << "1e+17" << false;
+        QTest::newRow("seed as text") << "\"7\"" << false;
+        QTest::newRow("seed null") << "null" << false;
+        QTest::newRow("fractional step") << "2.5" << true;
+        QTest::newRow("step 2^63") << "9223372036854775808" << true;
+        QTest::newRow("step true") << "true" << true;
+    }
+
+    void refusesInexactIntegers()
+    {
+        QFETCH(QString, value);
+        QFETCH(bool, isSigned);
+        const Json doc = parseJson("{\"key\": " + value.toStdString() + "}");
+        const QString message = errorOf([&] {
+            if (isSigned)
+                json::toInt64(doc.at("key"), "seed");
+            else
+                json::toUint64(doc.at("key"), "seed");
+        });
+        QVERIFY2(message.startsWith("seed: expected "), qPrintable(message));
+    }
+
+    void typeErrorsNameTheKey()
+    {
+        const Json doc = parseJson(R"({"n": 1.5, "s": "x", "a": [1]})");
+        QVERIFY(errorOf([&] { json::getDouble(doc, "s"); }).contains("s: expected a number, found a string"));
+        QVERIFY(errorOf([&] { json::getString(doc, "n"); }).contains("n: expected a string, found 1.5"));
+        QVERIFY(errorOf([&] { json::getBool(doc, "a"); }).contains("found an array"));
+        QVERIFY(errorOf([&] { json::getInt64(doc, "missing"); }).contains("missing key \"missing\""));
+        QVERIFY(errorOf([&] { json::at(doc.at("a"), "k"); }).contains("\"k\""));
+        QVERIFY(json::find(doc, "missing") == nullptr);
+        QVERIFY(json::find(doc.at("a"), "n") == nullptr);
+    }
+
+    void reportsErrorPosition_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("truncated") << QByteArray("{\"a\": [1, 2") << "line 1, column 12";
+        QTest::newRow("bad token") << QByteArray("{\n  \"a\": tru\n}") << "line 2, column 11";
+        QTest::newRow("trailing") << QByteArray("{} x") << "line 1, column 4";
+        QTest::newRow("unterminated string") << QByteArray("\"abc") << "line 1, column 5";
+        QTest::newRow("missing colon") << QByteArray("{\"a\" 1}") << "line 1, column 6";
+        QTest::newRow("empty") << QByteArray("") << "line 1, column 1";
+        QTest::newRow("NaN is not JSON") << QByteArray("[NaN]") << "line 1, column 2";
+        QTest::newRow("invalid UTF-8") << QByteArray("\"\xff\"") << "line 1, column 2";
+    }
+
+    void reportsErrorPosition()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(QString, expected);
+        const QString message = errorOf([&] { parseJson(text.toStdString()); });
+        QVERIFY2(message.startsWith("JSON parse error at "), qPrintable(message));
+        QVERIFY2(message.contains(expected), qPrintable(message));
+    }
+
+    void deepNestingIsRefusedWithoutACrash()
+    {
+        const int deep = 1000000;
+        const QString unclosed = errorOf([&] { parseJson(std::string(deep, '[')); });
+        QVERIFY2(unclosed.contains("deeper than"), qPrintable(unclosed));
+        const QString closed = errorOf([&] { parseJson(std::string(deep, '[') + std::string(deep, ']')); });
+        QVERIFY2(closed.contains("deeper than"), qPrintable(closed));
+        const QString objects = errorOf([&] {
+            std::string text;
+            for (int i = 0; i < deep; ++i)
+                text += "{\"a\":";
+            parseJson(text);
+        });
+        QVERIFY2(objects.contains("deeper than"), qPrintable(objects));
+        // Within the limit, documents parse, copy and print.
+        const int depth = kMaxJsonDepth;
+        const Json nested = parseJson(std::string(depth, '[') + std::string(depth, ']'));
+        const Json copy = nested;
+        QCOMPARE(dumpJson(copy).size(), size_t(2 * depth));
+    }
+
+    void writesBytesThatAreNotUtf8()
+    {
+        Json doc = Json::object();
+        doc["file"] = std::string("caf\xe9.png"); // Latin-1, not UTF-8
+        const std::string text = dumpJson(doc);
+        QCOMPARE(text, std::string("{\"file\":\"caf\xef\xbf\xbd.png\"}"));
+        QCOMPARE(json::getString(parseJson(text), "file"), std::string("caf\xef\xbf\xbd.png"));
+    }
+
+    void numbersAsText()
+    {
+        QCOMPARE(numberText(50.0), std::string("50"));
+        QCOMPARE(numberText(0.16), std::string("0.16"));
+        QCOMPARE(numberText(1e-5), std::string("1e-05"));
+        QCOMPARE(numberText(0.1 + 0.2), std::string("0.30000000000000004"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestJsonFields)
+#include "test_json_fields.moc"
