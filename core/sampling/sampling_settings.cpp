@@ -1,25 +1,12 @@
 #include "sampling/sampling_settings.h"
 
 #include "model/score_model.h"
+#include "sampling/sampler_catalogue.h"
 #include "util/error.h"
 
 #include <algorithm>
 
 namespace sde {
-
-namespace {
-
-const char *odeMethodName(OdeMethod method)
-{
-    switch (method) {
-    case OdeMethod::Rk45: return "rk45";
-    case OdeMethod::Euler: return "euler";
-    case OdeMethod::Heun: return "heun";
-    }
-    return "rk45";
-}
-
-} // namespace
 
 SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
 {
@@ -32,46 +19,23 @@ SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
 
 Json SamplingSettings::toJson() const
 {
+    const SamplerDescription &sampler = samplerDescription(method);
     Json out = Json::object();
     out["method"] = method;
     out["seed"] = Json(static_cast<uint64_t>(seed));
     out["batch"] = batch;
     out["precision"] = precisionId(precision);
-    if (method == "pc") {
-        Json pcJson = Json::object();
-        pcJson["predictor"] = pc.predictor;
-        pcJson["corrector"] = pc.corrector;
-        pcJson["snr"] = pc.snr;
-        pcJson["corrector_steps"] = pc.correctorSteps;
-        pcJson["steps"] = pc.steps;
-        pcJson["noise_removal"] = pc.noiseRemoval;
-        pcJson["probability_flow"] = pc.probabilityFlow;
-        pcJson["eps"] = pc.eps;
-        pcJson["temperature"] = pc.temperature;
-        out["pc"] = pcJson;
-    } else if (isFastSolver(method)) {
-        Json fastJson = Json::object();
-        fastJson["steps"] = fast.steps;
-        fastJson["eta"] = fast.eta;
-        fastJson["churn"] = fast.churn;
-        fastJson["rho"] = fast.rho;
-        fastJson["grid"] = fast.grid;
-        fastJson["rtol"] = fast.rtol;
-        fastJson["atol"] = fast.atol;
-        fastJson["eps"] = fast.eps;
-        fastJson["temperature"] = fast.temperature;
-        out["fast"] = fastJson;
-    } else {
-        Json odeJson = Json::object();
-        odeJson["solver"] = odeMethodName(ode.ode.method);
-        odeJson["rtol"] = ode.ode.rtol;
-        odeJson["atol"] = ode.ode.atol;
-        odeJson["steps"] = ode.ode.steps;
-        odeJson["noise_removal"] = ode.noiseRemoval;
-        odeJson["eps"] = ode.eps;
-        odeJson["temperature"] = ode.temperature;
-        out["ode"] = odeJson;
+    // The sampler's knobs, each under its catalogue key.
+    Json knobs = Json::object();
+    for (const SamplerKnob &knob : sampler.knobs) {
+        switch (knob.kind) {
+        case KnobKind::Choice: knobs[knob.key] = knob.choice(*this); break;
+        case KnobKind::Flag: knobs[knob.key] = knob.number(*this) != 0.0; break;
+        case KnobKind::Integer: knobs[knob.key] = static_cast<int64_t>(knob.number(*this)); break;
+        case KnobKind::Real: knobs[knob.key] = knob.number(*this); break;
+        }
     }
+    out[sampler.section] = knobs;
     return out;
 }
 
@@ -82,47 +46,38 @@ SamplingSettings SamplingSettings::fromJson(const Json &json)
         s.method = json.at("method").asString();
         if (!isSamplingMethod(s.method))
             throw Error("method must be " + listOfIds(samplingMethodIds()));
+        const SamplerDescription &sampler = samplerDescription(s.method);
+        s.fast.solver = s.method;
         s.seed = static_cast<uint64_t>(json.at("seed").asInt());
         s.batch = json.at("batch").asInt();
         // Records written before the precision was a setting are float32.
         if (json.contains("precision"))
             s.precision = precisionFromId(json.at("precision").asString());
-        if (s.method == "pc") {
-            const Json &p = json.at("pc");
-            s.pc.predictor = p.at("predictor").asString();
-            s.pc.corrector = p.at("corrector").asString();
-            s.pc.snr = p.at("snr").asDouble();
-            s.pc.correctorSteps = p.at("corrector_steps").asInt();
-            s.pc.steps = p.at("steps").asInt();
-            s.pc.noiseRemoval = p.at("noise_removal").asBool();
-            s.pc.probabilityFlow = p.at("probability_flow").asBool();
-            s.pc.eps = p.at("eps").asDouble();
-            s.pc.temperature = p.at("temperature").asDouble();
-        } else if (isFastSolver(s.method)) {
-            const Json &f = json.at("fast");
-            s.fast.solver = s.method;
-            s.fast.steps = f.at("steps").asInt();
-            s.fast.eta = f.at("eta").asDouble();
-            s.fast.churn = f.at("churn").asDouble();
-            s.fast.rho = f.at("rho").asDouble();
-            // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
-            s.fast.grid = f.contains("grid") ? f.at("grid").asString() : "logsnr";
-            if (!isTimeGrid(s.fast.grid))
-                throw Error("unknown time grid \"" + s.fast.grid + "\"");
-            s.fast.rtol = f.at("rtol").asDouble();
-            s.fast.atol = f.at("atol").asDouble();
-            s.fast.eps = f.at("eps").asDouble();
-            s.fast.temperature = f.at("temperature").asDouble();
-        } else {
-            const Json &o = json.at("ode");
-            s.ode.ode.method = odeMethodFromName(o.at("solver").asString());
-            s.ode.ode.rtol = o.at("rtol").asDouble();
-            s.ode.ode.atol = o.at("atol").asDouble();
-            s.ode.ode.steps = o.at("steps").asInt();
-            s.ode.noiseRemoval = o.at("noise_removal").asBool();
-            s.ode.eps = o.at("eps").asDouble();
-            s.ode.temperature = o.at("temperature").asDouble();
+        const Json &knobs = json.at(sampler.section);
+        for (const SamplerKnob &knob : sampler.knobs) {
+            if (!knobs.contains(knob.key)) {
+                // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
+                if (knob.key == "grid") {
+                    knob.setChoice(s, "logsnr");
+                    continue;
+                }
+                throw Error("missing key \"" + knob.key + "\"");
+            }
+            const Json &value = knobs.at(knob.key);
+            switch (knob.kind) {
+            case KnobKind::Choice: {
+                const std::string id = value.asString();
+                if (auto problem = knob.problem(id))
+                    throw Error(knob.key + " " + *problem);
+                knob.setChoice(s, id);
+                break;
+            }
+            case KnobKind::Flag: knob.setNumber(s, value.asBool() ? 1.0 : 0.0); break;
+            case KnobKind::Integer: knob.setNumber(s, static_cast<double>(value.asInt())); break;
+            case KnobKind::Real: knob.setNumber(s, value.asDouble()); break;
+            }
         }
+        checkSamplingSettings(s, [](const SamplerKnob &knob) { return knob.key; });
     } catch (const Error &e) {
         throw Error(std::string("sampling settings: ") + e.what());
     }
@@ -141,8 +96,9 @@ double SamplingSettings::temperature() const
 const std::vector<std::string> &samplingMethodIds()
 {
     static const std::vector<std::string> ids = [] {
-        std::vector<std::string> out{"pc", "ode"};
-        out.insert(out.end(), fastSolverIds().begin(), fastSolverIds().end());
+        std::vector<std::string> out;
+        for (const SamplerDescription &d : samplerCatalogue())
+            out.push_back(d.id);
         return out;
     }();
     return ids;
@@ -163,6 +119,7 @@ SampleResult runSampler(const ScoreModel &model, const SamplingSettings &setting
 SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
                                  const SamplerCallback &onStep, const CancelToken *cancel)
 {
+    checkSamplingSettings(settings);
     checkPrecision(settings.precision, model.device());
     EvaluationPrecisionScope precision(settings.precision);
     if (settings.method == "ode")
@@ -201,7 +158,7 @@ std::string describeSettings(const SamplingSettings &s)
             text += f.grid == "karras" ? ", Karras grid (rho " + Json(f.rho).dump() + ")" : ", log-SNR grid";
         text += ", temperature " + Json(f.temperature).dump();
     } else {
-        text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);
+        text = std::string("probability-flow ODE, ") + odeMethodId(s.ode.ode.method);
         if (s.ode.ode.method == OdeMethod::Rk45)
             text += " (rtol " + Json(s.ode.ode.rtol).dump() + ", atol " + Json(s.ode.ode.atol).dump() + ")";
         else
