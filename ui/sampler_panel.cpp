@@ -17,11 +17,16 @@
 #include <QLineEdit>
 #include <QRandomGenerator>
 #include <QRegularExpressionValidator>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
 
 #include <torch/torch.h>
 
@@ -33,43 +38,74 @@ constexpr auto combo = makeCombo;
 constexpr auto number = makeNumber;
 constexpr auto integer = makeInteger;
 
+// Knobs every sampler has: the dock shows them once, below the sampler's own rows.
+bool isCommonKnob(const std::string &key)
+{
+    return key == "temperature" || key == "eps";
+}
+
+// The objectName of a knob's field (tests, screenshots and saved layouts find fields by it).
+QString fieldName(const std::string &section, const std::string &key)
+{
+    static const std::map<std::pair<std::string, std::string>, QString> names{
+        {{"pc", "corrector_steps"}, "correctorSteps"}, {{"ode", "solver"}, "odeSolver"},
+        {{"ode", "steps"}, "odeSteps"},                {{"ode", "noise_removal"}, "odeNoiseRemoval"},
+        {{"fast", "grid"}, "timeGrid"},                {{"fast", "eta"}, "ddimEta"},
+        {{"fast", "churn"}, "edmChurn"},               {{"fast", "rho"}, "edmRho"},
+        {{"fast", "rtol"}, "adaptiveRtol"},            {{"fast", "atol"}, "adaptiveAtol"},
+        {{"pc", "noise_removal"}, "pcNoiseRemoval"},   {{"pc", "probability_flow"}, "probabilityFlow"},
+    };
+    if (auto it = names.find({section, key}); it != names.end())
+        return it->second;
+    return QString::fromStdString(key);
+}
+
+double smallestStep(int decimals)
+{
+    return std::pow(10.0, -decimals);
+}
+
 } // namespace
 
 SamplerPanel::SamplerPanel(QWidget *parent)
-    : QWidget(parent),
-      method_(combo(this, "samplerMethod", {tr("Predictor-corrector (reverse SDE)"), tr("Probability-flow ODE")})),
-      pages_(new QStackedWidget(this)), fastForm_(nullptr), fastNfe_(integer(this, "fastNfe", 3, 100000, 20)),
-      eta_(number(this, "ddimEta", 0.0, 1.0, 0.0, 2)), churn_(number(this, "edmChurn", 0.0, 1000.0, 0.0, 2)),
-      rho_(number(this, "edmRho", 0.5, 100.0, 7.0, 1)), fastRtol_(number(this, "adaptiveRtol", 1e-4, 1.0, 0.05, 4)),
-      fastAtol_(number(this, "adaptiveAtol", 1e-5, 1.0, 0.0078, 4)), grid_(combo(this, "timeGrid", {})),
-      predictor_(combo(this, "predictor", {"reverse_diffusion", "euler_maruyama", "ancestral_sampling", "none"})),
-      corrector_(combo(this, "corrector", {"none", "langevin", "ald"})),
-      solver_(combo(this, "odeSolver", {"rk45", "euler", "heun"})), device_(combo(this, "device", {"cpu"})),
+    : QWidget(parent), method_(combo(this, "samplerMethod", {})), pages_(new QStackedWidget(this)),
+      fastNfe_(integer(this, "fastNfe", 3, 100000, 20)), device_(combo(this, "device", {"cpu"})),
       precision_(combo(this, "precision", {tr("float32 (exact)"), tr("bfloat16 (faster)"), tr("float16 (CUDA)")})),
-      snr_(number(this, "snr", 0.001, 10.0, 0.16, 3)), temperature_(number(this, "temperature", 0.0, 10.0, 1.0, 2)),
-      rtol_(number(this, "rtol", 1e-7, 1e-1, 1e-5, 7)), atol_(number(this, "atol", 1e-7, 1e-1, 1e-5, 7)),
-      correctorSteps_(integer(this, "correctorSteps", 1, 100, 1)), steps_(integer(this, "steps", 1, 100000, 1000)),
-      odeSteps_(integer(this, "odeSteps", 1, 100000, 100)), batch_(integer(this, "batch", 1, 1024, 16)),
+      temperature_(nullptr), eps_(nullptr), batch_(integer(this, "batch", 1, 1024, 16)),
       frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
       randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
 {
-    method_->setItemData(0, "pc");
-    method_->setItemData(1, "ode");
-    for (const std::string &id : fastSolverIds())
-        method_->addItem(QString::fromStdString(fastSolverTitle(id)), QString::fromStdString(id));
+    // The samplers and their rows come from core's catalogue: a new sampler or knob needs no
+    // change here.
+    for (const SamplerDescription &sampler : samplerCatalogue()) {
+        method_->addItem(QString::fromStdString(sampler.title), QString::fromStdString(sampler.id));
+        method_->setItemData(method_->count() - 1, QString::fromStdString(sampler.summary), Qt::ToolTipRole);
+        if (std::find(sections_.begin(), sections_.end(), sampler.section) == sections_.end()) {
+            sections_.push_back(sampler.section);
+            auto *page = new QWidget(pages_);
+            auto *form = new QFormLayout(page);
+            form->setContentsMargins(0, 0, 0, 0);
+            pages_->addWidget(page);
+            if (sampler.section == "fast") {
+                fastForm_ = form;
+                form->addRow(tr("Budget (NFE)"), fastNfe_);
+            }
+        }
+        const auto page = std::find(sections_.begin(), sections_.end(), sampler.section) - sections_.begin();
+        auto *form = static_cast<QFormLayout *>(pages_->widget(static_cast<int>(page))->layout());
+        for (const SamplerKnob &knob : sampler.knobs) {
+            const bool budget = sampler.section == "fast" && knob.key == "steps"; // the NFE budget sets it
+            const bool known = std::any_of(fields_.begin(), fields_.end(), [&](const KnobField &f) {
+                return f.knob->key == knob.key && (f.section == sampler.section || isCommonKnob(knob.key));
+            });
+            if (!budget && !known)
+                addKnobField(isCommonKnob(knob.key) ? std::string() : sampler.section, knob,
+                             isCommonKnob(knob.key) ? nullptr : form);
+        }
+    }
     method_->setToolTip(tr("DPM-Solver++, EDM Heun and DDIM reach the quality of a 1000-step run in about 20 "
                            "evaluations; the adaptive reverse SDE chooses its own steps"));
     fastNfe_->setToolTip(tr("The most score evaluations the sampler may use: the steps are chosen to fit"));
-    for (const std::string &id : timeGridIds())
-        grid_->addItem(QString::fromStdString(timeGridTitle(id)), QString::fromStdString(id));
-    grid_->setCurrentIndex(grid_->findData(QString::fromStdString(FastSamplerOptions{}.grid)));
-    grid_->setToolTip(tr("Where DPM-Solver++ places its steps: on EDM's sigma^(1/rho) grid, which spends more "
-                         "of them at high noise and does better at 10 NFE or fewer, or uniform in log-SNR"));
-    eta_->setToolTip(tr("DDIM's eta: 0 is deterministic, 1 adds the noise of ancestral sampling"));
-    churn_->setToolTip(tr("EDM's stochastic churn S_churn: fresh noise at every step (0: deterministic)"));
-    rho_->setToolTip(tr("The exponent of the sigma^(1/rho) grid: larger values take smaller steps at low noise"));
-    fastRtol_->setToolTip(tr("Relative tolerance of the adaptive reverse-SDE solver"));
-    fastAtol_->setToolTip(tr("Absolute tolerance of the adaptive reverse-SDE solver (in the model's range)"));
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
             device_->addItem(QString("cuda:%1").arg(i));
@@ -92,41 +128,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     connect(copySeed, &QToolButton::clicked, this, [this] { QApplication::clipboard()->setText(seed_->text()); });
     estimate_->setObjectName("nfeEstimate");
     estimate_->setWordWrap(true);
-    steps_->setToolTip(tr("Noise levels N of the reverse SDE (the model's num_scales by default)"));
-    snr_->setToolTip(tr("Signal-to-noise ratio of the Langevin corrector"));
     frameEvery_->setToolTip(tr("Record a frame (and update the live view) every k steps"));
-    temperature_->setToolTip(tr("Scales the prior sample: below 1 gives smoother, more typical samples"));
-    rtol_->setToolTip(tr("RK45 relative tolerance"));
-    atol_->setToolTip(tr("RK45 absolute tolerance"));
-
-    auto *pcPage = new QWidget(pages_);
-    auto *pc = new QFormLayout(pcPage);
-    pc->setContentsMargins(0, 0, 0, 0);
-    pc->addRow(tr("Predictor"), predictor_);
-    pc->addRow(tr("Corrector"), corrector_);
-    pc->addRow(tr("SNR"), snr_);
-    pc->addRow(tr("Corrector steps"), correctorSteps_);
-    pc->addRow(tr("Steps"), steps_);
-    auto *odePage = new QWidget(pages_);
-    auto *ode = new QFormLayout(odePage);
-    ode->setContentsMargins(0, 0, 0, 0);
-    ode->addRow(tr("Solver"), solver_);
-    ode->addRow(tr("rtol"), rtol_);
-    ode->addRow(tr("atol"), atol_);
-    ode->addRow(tr("Steps (Euler, Heun)"), odeSteps_);
-    auto *fastPage = new QWidget(pages_);
-    fastForm_ = new QFormLayout(fastPage);
-    fastForm_->setContentsMargins(0, 0, 0, 0);
-    fastForm_->addRow(tr("Budget (NFE)"), fastNfe_);
-    fastForm_->addRow(tr("Time grid"), grid_);
-    fastForm_->addRow(tr("Eta"), eta_);
-    fastForm_->addRow(tr("Churn"), churn_);
-    fastForm_->addRow(tr("Rho"), rho_);
-    fastForm_->addRow(tr("rtol"), fastRtol_);
-    fastForm_->addRow(tr("atol"), fastAtol_);
-    pages_->addWidget(pcPage);
-    pages_->addWidget(odePage);
-    pages_->addWidget(fastPage);
 
     auto *seedRow = new QHBoxLayout;
     seedRow->addWidget(seed_, 1);
@@ -137,7 +139,9 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     form->addRow(pages_);
     form->addRow(tr("Seed"), seedRow);
     form->addRow(tr("Batch"), batch_);
-    form->addRow(tr("Temperature"), temperature_);
+    for (const KnobField &field : fields_)
+        if (field.section.empty())
+            form->addRow(QString::fromStdString(field.knob->title), field.widget);
     form->addRow(tr("Device"), device_);
     form->addRow(tr("Precision"), precision_);
     form->addRow(tr("Frame every"), frameEvery_);
@@ -147,23 +151,112 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     layout->addStretch(1);
 
     connect(device_, &QComboBox::currentIndexChanged, this, [this] { updatePrecisions(); });
-    for (QComboBox *box : {method_, grid_, predictor_, corrector_, solver_, device_, precision_})
-        connect(box, &QComboBox::currentIndexChanged, this, [this] {
-            updateVisibility();
-            updateEstimate();
-            Q_EMIT changed();
-        });
-    for (QSpinBox *box : {correctorSteps_, steps_, odeSteps_, batch_, frameEvery_, fastNfe_})
-        connect(box, &QSpinBox::valueChanged, this, [this] {
-            updateEstimate();
-            Q_EMIT changed();
-        });
-    for (QDoubleSpinBox *box : {snr_, temperature_, rtol_, atol_, eta_, churn_, rho_, fastRtol_, fastAtol_})
-        connect(box, &QDoubleSpinBox::valueChanged, this, [this] { Q_EMIT changed(); });
+    for (QComboBox *box : {method_, device_, precision_})
+        connect(box, &QComboBox::currentIndexChanged, this, [this] { onEdited(); });
+    for (QSpinBox *box : {batch_, frameEvery_, fastNfe_})
+        connect(box, &QSpinBox::valueChanged, this, [this] { onEdited(); });
     connect(seed_, &QLineEdit::textChanged, this, [this] { Q_EMIT changed(); });
     updatePrecisions();
     updateVisibility();
     updateEstimate();
+}
+
+void SamplerPanel::addKnobField(const std::string &section, const SamplerKnob &knob, QFormLayout *form)
+{
+    const QString name = fieldName(section, knob.key);
+    const QByteArray objectName = name.toUtf8();
+    QWidget *widget = nullptr;
+    switch (knob.kind) {
+    case KnobKind::Integer: {
+        auto *box = integer(this, objectName.constData(), static_cast<int>(knob.minimum),
+                            static_cast<int>(knob.maximum), static_cast<int>(knob.defaultValue));
+        connect(box, &QSpinBox::valueChanged, this, [this] { onEdited(); });
+        widget = box;
+        break;
+    }
+    case KnobKind::Real: {
+        const double low = knob.minimumOpen ? knob.minimum + smallestStep(knob.decimals) : knob.minimum;
+        auto *box = number(this, objectName.constData(), knob.zeroMeansDefault ? 0.0 : low, knob.maximum,
+                           knob.defaultValue, knob.decimals);
+        if (knob.zeroMeansDefault)
+            box->setSpecialValueText(tr("default"));
+        connect(box, &QDoubleSpinBox::valueChanged, this, [this] { onEdited(); });
+        widget = box;
+        break;
+    }
+    case KnobKind::Flag: {
+        auto *box = new QCheckBox(this);
+        box->setObjectName(name);
+        box->setChecked(knob.defaultValue != 0.0);
+        connect(box, &QCheckBox::toggled, this, [this] { onEdited(); });
+        widget = box;
+        break;
+    }
+    case KnobKind::Choice: {
+        auto *box = combo(this, objectName.constData(), {});
+        for (size_t i = 0; i < knob.choices.size(); ++i)
+            box->addItem(QString::fromStdString(i < knob.choiceTitles.size() ? knob.choiceTitles[i] : knob.choices[i]),
+                         QString::fromStdString(knob.choices[i]));
+        box->setCurrentIndex(std::max(0, box->findData(QString::fromStdString(knob.defaultChoice))));
+        connect(box, &QComboBox::currentIndexChanged, this, [this] { onEdited(); });
+        widget = box;
+        break;
+    }
+    }
+    widget->setToolTip(QString::fromStdString(knob.help));
+    if (knob.key == "temperature")
+        temperature_ = static_cast<QDoubleSpinBox *>(widget);
+    if (knob.key == "eps")
+        eps_ = static_cast<QDoubleSpinBox *>(widget);
+    if (form)
+        form->addRow(QString::fromStdString(knob.title), widget);
+    fields_.push_back({section, &knob, widget, form});
+}
+
+void SamplerPanel::onEdited()
+{
+    updateVisibility();
+    updateEstimate();
+    Q_EMIT changed();
+}
+
+void SamplerPanel::readField(const KnobField &field, SamplingSettings &s) const
+{
+    // A common knob goes to every sampler's options; a section's knob to that section's.
+    const auto write = [&](const SamplerKnob &knob) {
+        switch (knob.kind) {
+        case KnobKind::Integer: knob.setNumber(s, static_cast<QSpinBox *>(field.widget)->value()); break;
+        case KnobKind::Real: knob.setNumber(s, static_cast<QDoubleSpinBox *>(field.widget)->value()); break;
+        case KnobKind::Flag: knob.setNumber(s, static_cast<QCheckBox *>(field.widget)->isChecked() ? 1.0 : 0.0); break;
+        case KnobKind::Choice:
+            knob.setChoice(s, static_cast<QComboBox *>(field.widget)->currentData().toString().toStdString());
+            break;
+        }
+    };
+    for (const SamplerDescription &sampler : samplerCatalogue())
+        if (field.section.empty() || sampler.section == field.section)
+            if (const SamplerKnob *knob = findKnob(sampler, field.knob->key))
+                write(*knob);
+}
+
+void SamplerPanel::writeField(const KnobField &field, const SamplingSettings &s)
+{
+    const SamplerKnob &knob = *field.knob;
+    const QSignalBlocker blocker(field.widget);
+    if (knob.kind == KnobKind::Choice) {
+        auto *box = static_cast<QComboBox *>(field.widget);
+        box->setCurrentIndex(std::max(0, box->findData(QString::fromStdString(knob.choice(s)))));
+        return;
+    }
+    const double value = knob.number(s);
+    if (knob.kind == KnobKind::Integer && knob.zeroMeansDefault && value == 0.0)
+        return; // the field keeps the model's default it shows
+    switch (knob.kind) {
+    case KnobKind::Integer: static_cast<QSpinBox *>(field.widget)->setValue(static_cast<int>(value)); break;
+    case KnobKind::Real: static_cast<QDoubleSpinBox *>(field.widget)->setValue(value); break;
+    case KnobKind::Flag: static_cast<QCheckBox *>(field.widget)->setChecked(value != 0.0); break;
+    case KnobKind::Choice: break;
+    }
 }
 
 QString SamplerPanel::methodId() const
@@ -173,29 +266,25 @@ QString SamplerPanel::methodId() const
 
 void SamplerPanel::updateVisibility()
 {
-    const QString method = methodId();
-    pages_->setCurrentIndex(method == "pc" ? 0 : method == "ode" ? 1 : 2);
+    const SamplerDescription *sampler = findSampler(methodId().toStdString());
+    if (!sampler)
+        return;
+    const auto page = std::find(sections_.begin(), sections_.end(), sampler->section) - sections_.begin();
+    pages_->setCurrentIndex(static_cast<int>(page));
     // The stack takes the height of the page in view only, so the rows below follow it.
     for (int i = 0; i < pages_->count(); ++i)
         pages_->widget(i)->setSizePolicy(QSizePolicy::Preferred,
                                          i == pages_->currentIndex() ? QSizePolicy::Preferred : QSizePolicy::Ignored);
     pages_->adjustSize();
-    const bool adaptive = method == "adaptive";
-    fastForm_->setRowVisible(fastNfe_, !adaptive);
-    fastForm_->setRowVisible(eta_, method == "ddim");
-    fastForm_->setRowVisible(churn_, method == "edm");
-    const bool gridded = usesTimeGrid(method.toStdString());
-    fastForm_->setRowVisible(grid_, gridded);
-    fastForm_->setRowVisible(rho_, method == "edm" || (gridded && grid_->currentData().toString() == "karras"));
-    fastForm_->setRowVisible(fastRtol_, adaptive);
-    fastForm_->setRowVisible(fastAtol_, adaptive);
-    const bool corrector = corrector_->currentText() != "none";
-    snr_->setEnabled(corrector);
-    correctorSteps_->setEnabled(corrector);
-    const bool fixed = solver_->currentText() != "rk45";
-    odeSteps_->setEnabled(fixed);
-    rtol_->setEnabled(!fixed);
-    atol_->setEnabled(!fixed);
+    const SamplingSettings s = settings();
+    for (const KnobField &field : fields_) {
+        if (!field.form)
+            continue;
+        const SamplerKnob *knob = findKnob(*sampler, field.knob->key);
+        field.form->setRowVisible(field.widget,
+                                  field.section == sampler->section && knob != nullptr && knob->appliesTo(s));
+    }
+    fastForm_->setRowVisible(fastNfe_, sampler->section == "fast" && !sampler->adaptive);
 }
 
 void SamplerPanel::updatePrecisions()
@@ -221,26 +310,27 @@ void SamplerPanel::updatePrecisions()
 
 void SamplerPanel::updateEstimate()
 {
+    const SamplingSettings s = settings();
+    const SamplerDescription *sampler = findSampler(s.method);
+    if (!sampler)
+        return;
     QString text;
-    const std::string method = methodId().toStdString();
-    if (method == "adaptive") {
+    if (s.method == "adaptive") {
         text = tr("adaptive (set by the tolerances: typically 100 to 400)");
-    } else if (isFastSolver(method)) {
-        text = QString::number(plannedNfe(method, stepsForNfe(method, fastNfe_->value())));
-    } else if (method == "ode") {
-        const QString solver = solver_->currentText();
-        if (solver == "rk45")
+    } else if (sampler->section == "fast") {
+        text = QString::number(plannedNfe(s.method, s.fast.steps));
+    } else if (s.method == "ode") {
+        if (s.ode.ode.method == OdeMethod::Rk45)
             text = tr("adaptive (RK45: typically 100 to 300)");
         else
-            text = QString::number(odeSteps_->value() * (solver == "heun" ? 2 : 1));
+            text = QString::number(s.ode.ode.steps * (s.ode.ode.method == OdeMethod::Heun ? 2 : 1));
     } else {
-        const int perStep = (predictor_->currentText() != "none" ? 1 : 0) +
-                            (corrector_->currentText() != "none" ? correctorSteps_->value() : 0);
-        text = QString::number(static_cast<qint64>(steps_->value()) * perStep);
-        // Below the VP schedule's floor the sampler refuses: say so before the run.
+        const int64_t perStep = (s.pc.predictor != "none" ? 1 : 0) + (s.pc.corrector != "none" ? s.pc.correctorSteps : 0);
+        text = QString::number(static_cast<qint64>(s.pc.steps * perStep));
+        // Below the DDPM schedule's floor the sampler refuses: say so before the run.
         if (model_) {
-            const int64_t least = minimumPcSteps(*model_, settings().pc);
-            if (steps_->value() < least) {
+            const int64_t least = minimumPcSteps(*model_, s.pc);
+            if (s.pc.steps < least) {
                 estimate_->setText(tr("%1 score evaluations; this model needs at least %2 steps with this "
                                       "predictor and corrector (or euler_maruyama without a corrector)")
                                        .arg(text)
@@ -256,28 +346,12 @@ SamplingSettings SamplerPanel::settings() const
 {
     SamplingSettings s;
     s.method = methodId().toStdString();
-    s.pc.predictor = predictor_->currentText().toStdString();
-    s.pc.corrector = corrector_->currentText().toStdString();
-    s.pc.snr = snr_->value();
-    s.pc.correctorSteps = correctorSteps_->value();
-    s.pc.steps = steps_->value();
-    s.pc.temperature = temperature_->value();
-    s.ode.ode.method = odeMethodFromName(solver_->currentText().toStdString());
-    s.ode.ode.rtol = rtol_->value();
-    s.ode.ode.atol = atol_->value();
-    s.ode.ode.steps = odeSteps_->value();
-    s.ode.temperature = temperature_->value();
+    for (const KnobField &field : fields_)
+        readField(field, s);
     if (isFastSolver(s.method)) {
         s.fast.solver = s.method;
         s.fast.steps = stepsForNfe(s.method, fastNfe_->value());
     }
-    s.fast.eta = eta_->value();
-    s.fast.churn = churn_->value();
-    s.fast.rho = rho_->value();
-    s.fast.grid = grid_->currentData().toString().toStdString();
-    s.fast.rtol = fastRtol_->value();
-    s.fast.atol = fastAtol_->value();
-    s.fast.temperature = temperature_->value();
     s.precision = precisionFromId(precision_->currentData().toString().toStdString());
     s.seed = seed();
     s.batch = batch_->value();
@@ -294,34 +368,26 @@ SamplingSettings SamplerPanel::takeSettings()
 void SamplerPanel::setSettings(const SamplingSettings &s)
 {
     const int index = method_->findData(QString::fromStdString(s.method));
-    method_->setCurrentIndex(index >= 0 ? index : 0);
-    if (isFastSolver(s.method)) {
-        fastNfe_->setValue(static_cast<int>(std::max<int64_t>(3, plannedNfe(s.method, s.fast.steps))));
-        eta_->setValue(s.fast.eta);
-        churn_->setValue(s.fast.churn);
-        rho_->setValue(s.fast.rho);
-        grid_->setCurrentIndex(std::max(0, grid_->findData(QString::fromStdString(s.fast.grid))));
-        fastRtol_->setValue(s.fast.rtol);
-        fastAtol_->setValue(s.fast.atol);
+    {
+        const QSignalBlocker blocker(method_);
+        method_->setCurrentIndex(index >= 0 ? index : 0);
     }
-    predictor_->setCurrentText(QString::fromStdString(s.pc.predictor));
-    corrector_->setCurrentText(QString::fromStdString(s.pc.corrector));
-    snr_->setValue(s.pc.snr);
-    correctorSteps_->setValue(static_cast<int>(s.pc.correctorSteps));
-    if (s.pc.steps > 0)
-        steps_->setValue(static_cast<int>(s.pc.steps));
-    const char *solvers[] = {"rk45", "euler", "heun"};
-    solver_->setCurrentText(solvers[static_cast<int>(s.ode.ode.method)]);
-    rtol_->setValue(s.ode.ode.rtol);
-    atol_->setValue(s.ode.ode.atol);
-    odeSteps_->setValue(static_cast<int>(s.ode.ode.steps));
-    temperature_->setValue(s.temperature());
+    const std::string section = samplerDescription(methodId().toStdString()).section;
+    if (isFastSolver(s.method)) {
+        const QSignalBlocker blocker(fastNfe_);
+        fastNfe_->setValue(static_cast<int>(std::max<int64_t>(3, plannedNfe(s.method, s.fast.steps))));
+    }
+    // The settings' own sampler's rows and the common ones; other samplers keep what they show.
+    for (const KnobField &field : fields_)
+        if (field.section.empty() || field.section == section)
+            writeField(field, s);
     const int precision = precision_->findData(QString::fromStdString(precisionId(s.precision)));
     const auto *items = qobject_cast<const QStandardItemModel *>(precision_->model());
     const bool usable = precision >= 0 && (!items || items->item(precision)->isEnabled());
     precision_->setCurrentIndex(usable ? precision : 0);
     seed_->setText(QString::number(s.seed));
     batch_->setValue(static_cast<int>(s.batch));
+    onEdited();
 }
 
 void SamplerPanel::setModelDefaults(const ModelConfig &config)

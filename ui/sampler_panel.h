@@ -1,11 +1,14 @@
 #pragma once
 
 #include "config/model_config.h"
+#include "sampling/sampler_catalogue.h"
 #include "sampling/sampling_settings.h"
 
 #include <QWidget>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 class QCheckBox;
 class QComboBox;
@@ -51,21 +54,33 @@ Q_SIGNALS:
     void changed();
 
 private:
+    // One row of the dock per knob of the sampler catalogue: a knob key of a section (pc, ode,
+    // fast) has one field, shared by the samplers of that section that have it.
+    struct KnobField {
+        std::string section;
+        const SamplerKnob *knob;
+        QWidget *widget;
+        class QFormLayout *form;
+    };
+    void addKnobField(const std::string &section, const SamplerKnob &knob, class QFormLayout *form);
+    void readField(const KnobField &field, SamplingSettings &settings) const;
+    void writeField(const KnobField &field, const SamplingSettings &settings);
     void updateVisibility();
     void updateEstimate();
     // Enables the precisions the chosen device evaluates in; falls back to float32.
     void updatePrecisions();
-
+    void onEdited();
     QString methodId() const;
 
     QComboBox *method_;
     QStackedWidget *pages_;
-    class QFormLayout *fastForm_;
+    std::vector<std::string> sections_; // the page of each section, in order
+    std::vector<KnobField> fields_;
+    class QFormLayout *fastForm_ = nullptr;
     QSpinBox *fastNfe_;
-    QDoubleSpinBox *eta_, *churn_, *rho_, *fastRtol_, *fastAtol_;
-    QComboBox *grid_, *predictor_, *corrector_, *solver_, *device_, *precision_;
-    QDoubleSpinBox *snr_, *temperature_, *rtol_, *atol_;
-    QSpinBox *correctorSteps_, *steps_, *odeSteps_, *batch_, *frameEvery_;
+    QComboBox *device_, *precision_;
+    QDoubleSpinBox *temperature_, *eps_;
+    QSpinBox *batch_, *frameEvery_;
     QLineEdit *seed_;
     QCheckBox *randomSeed_;
     QLabel *estimate_;

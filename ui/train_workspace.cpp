@@ -7,6 +7,7 @@
 
 #include "config/presets.h"
 #include "io/bundled_models.h"
+#include "sde/sde_catalogue.h"
 #include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -38,6 +39,19 @@ namespace sde::ui {
 
 namespace {
 
+// The SDEs as configs name them, from core's catalogue.
+QStringList sdeNameList()
+{
+    QStringList names;
+    for (const std::string &name : sdeNames())
+        names << QString::fromStdString(name);
+    return names;
+}
+
+} // namespace
+
+namespace {
+
 constexpr const char *kFolderData = "folder";
 constexpr const char *kPatchData = "patches";
 
@@ -50,7 +64,7 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "trainWorkspace", parent), worker_(new TrainingWorker(this)), chart_(new LossChart(this)),
       preview_(new ImageView(this)), folder_(new QLineEdit(this)), dataFolder_(new QLineEdit(this)),
       config_(makeCombo(this, "trainConfig", {})), data_(makeCombo(this, "trainData", {})),
-      sde_(makeCombo(this, "trainSde", {"vpsde", "subvpsde", "vesde"})),
+      sde_(makeCombo(this, "trainSde", sdeNameList())),
       device_(makeCombo(this, "trainDevice", {"cpu"})),
       precision_(makeCombo(this, "trainPrecision", {"float32", "bfloat16", "float16"})),
       batch_(makeInteger(this, "trainBatch", 1, 65536, 32)),

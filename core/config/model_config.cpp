@@ -1,5 +1,6 @@
 #include "config/model_config.h"
 
+#include "sde/sde_catalogue.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/number_text.h"
@@ -93,10 +94,10 @@ std::string show(double v)
     return numberText(v);
 }
 
-void requireOneOf(const std::string &key, const std::string &value, std::initializer_list<const char *> allowed)
+void requireOneOf(const std::string &key, const std::string &value, const std::vector<std::string> &allowed)
 {
     std::string list;
-    for (const char *option : allowed) {
+    for (const std::string &option : allowed) {
         if (value == option)
             return;
         list += list.empty() ? option : std::string(", ") + option;
@@ -249,7 +250,8 @@ void ModelConfig::validate() const
 {
     const NetworkConfig &m = model;
     requireOneOf("model.name", m.name, {"ncsnpp", "ddpm", "toy_mlp"});
-    requireOneOf("training.sde", training.sde, {"vesde", "vpsde", "subvpsde"});
+    requireOneOf("training.sde", training.sde, sdeNames());
+    const SdeDescription &kind = sde::sdeDescription(training.sde);
     if (m.name == "toy_mlp") {
         // Points of a 2D (or few-dimensional) distribution, stored as [D, 1, 1] images.
         if (data.imageSize != 1)
@@ -329,12 +331,12 @@ void ModelConfig::validateSdeAndSampling() const
         outOfRange("model.beta_max", show(m.betaMax), "must be larger than beta_min = " + show(m.betaMin));
     if (m.numScales < 2 || m.numScales > 100000)
         outOfRange("model.num_scales", std::to_string(m.numScales), "must be between 2 and 100000");
-    if (training.sde == "vpsde" && m.betaMax / static_cast<double>(m.numScales) >= 1.0)
+    if (kind.ddpmSchedule && m.betaMax / static_cast<double>(m.numScales) >= 1.0)
         outOfRange("model.beta_max", show(m.betaMax), "beta_max / num_scales must be below 1 (a DDPM beta)");
     if (m.emaRate < 0.0 || m.emaRate >= 1.0)
         outOfRange("model.ema_rate", show(m.emaRate), "must be in [0, 1)");
-    if (!training.continuous && training.sde == "subvpsde")
-        outOfRange("training.continuous", "false", "the sub-VP SDE is only trained with continuous time");
+    if (!training.continuous && !kind.discreteTraining)
+        outOfRange("training.continuous", "false", "the " + kind.title + " is only trained with continuous time");
     if (!(sampling.snr > 0.0) || !std::isfinite(sampling.snr))
         outOfRange("sampling.snr", show(sampling.snr), "must be positive");
     if (sampling.nStepsEach < 0 || sampling.nStepsEach > 1000)
@@ -354,16 +356,13 @@ std::string ModelConfig::architectureName() const
 
 std::string ModelConfig::sdeDescription() const
 {
-    const std::string n = ", N = " + std::to_string(model.numScales) + ")";
-    if (training.sde == "vesde")
-        return "VE SDE (sigma " + show(model.sigmaMin) + " to " + show(model.sigmaMax) + n;
-    const std::string betas = "beta " + show(model.betaMin) + " to " + show(model.betaMax) + n;
-    return (training.sde == "vpsde" ? "VP SDE (" : "sub-VP SDE (") + betas;
+    const SdeDescription &d = sde::sdeDescription(training.sde);
+    return d.title + " (" + d.parameterText(model) + ", N = " + std::to_string(model.numScales) + ")";
 }
 
 double ModelConfig::samplingEps() const
 {
-    return training.sde == "vesde" ? 1e-5 : 1e-3;
+    return sde::sdeDescription(training.sde).samplingEps;
 }
 
 ModelConfig loadConfigFile(const std::string &path)

@@ -1,5 +1,6 @@
 #include "nets/toy_mlp.h"
 
+#include "sde/sde_catalogue.h"
 #include <cmath>
 
 namespace sde {
@@ -45,7 +46,8 @@ ToyMlpImpl::ToyMlpImpl(const ModelConfig &config)
 torch::Tensor ToyMlpImpl::forward(const torch::Tensor &x, const torch::Tensor &labels)
 {
     const NetworkConfig &m = config_.model;
-    const bool continuousVe = config_.training.sde == "vesde" && config_.training.continuous;
+    const bool sigmaConditioned = sdeDescription(config_.training.sde).sigmaConditioned;
+    const bool continuousVe = sigmaConditioned && config_.training.continuous;
     // Continuous VE feeds sigma(t): map log sigma onto [0, 999] like the VP models' t * 999.
     torch::Tensor positions = labels.to(torch::kFloat32);
     if (continuousVe)
@@ -58,7 +60,7 @@ torch::Tensor ToyMlpImpl::forward(const torch::Tensor &x, const torch::Tensor &l
     for (auto &block : *blocks_)
         h = block->as<ToyResidualBlockImpl>()->forward(h, emb);
     torch::Tensor out = output_->forward(activate(act_, h)).view(x.sizes());
-    if (config_.training.sde == "vesde" && m.scaleBySigma) {
+    if (sigmaConditioned && m.scaleBySigma) {
         torch::Tensor sigma =
             continuousVe ? labels.to(torch::kFloat32)
                          : smldSigmas(m).to(x.device()).index_select(0, labels.to(torch::kLong)).to(torch::kFloat32);

@@ -39,6 +39,12 @@ std::pair<torch::Tensor, torch::Tensor> LangevinCorrector::update(const torch::T
     return {x, xMean};
 }
 
+const std::vector<std::string> &correctorIds()
+{
+    static const std::vector<std::string> ids{"none", "langevin", "ald"};
+    return ids;
+}
+
 std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &sde, ScoreFn score, double snr,
                                            int64_t nSteps, LangevinCorrector::Norms norms)
 {

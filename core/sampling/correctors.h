@@ -56,6 +56,10 @@ public:
     int evaluationsPerStep() const override { return 0; }
 };
 
+// The correctors' names as the reference spells them, in the order the studio lists them:
+// none, langevin, ald.
+const std::vector<std::string> &correctorIds();
+
 // Builds a corrector by the reference's name (langevin, ald, none).
 std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &sde, ScoreFn score, double snr,
                                            int64_t nSteps,

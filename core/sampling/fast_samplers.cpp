@@ -1,5 +1,8 @@
 #include "sampling/fast_samplers.h"
 
+#include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_settings.h"
+
 #include "model/score_model.h"
 #include "sampling/noise_schedule.h"
 #include "sampling/score_cache.h"
@@ -360,22 +363,15 @@ SampleResult adaptiveSde(FastRun &run, const FastSamplerOptions &options)
     return run.finish(x0, accepted, true);
 }
 
-const std::vector<std::pair<std::string, std::string>> &solverTable()
-{
-    static const std::vector<std::pair<std::string, std::string>> table{
-        {"dpm2m", "DPM-Solver++ 2M"}, {"dpm3m", "DPM-Solver++ 3M"}, {"dpm2s", "DPM-Solver++ 2S"},
-        {"edm", "EDM Heun"},          {"ddim", "DDIM"},             {"adaptive", "Adaptive reverse SDE"}};
-    return table;
-}
-
 } // namespace
 
 const std::vector<std::string> &fastSolverIds()
 {
     static const std::vector<std::string> ids = [] {
         std::vector<std::string> out;
-        for (const auto &entry : solverTable())
-            out.push_back(entry.first);
+        for (const SamplerDescription &d : samplerCatalogue())
+            if (d.section == "fast")
+                out.push_back(d.id);
         return out;
     }();
     return ids;
@@ -391,21 +387,20 @@ std::string listOfIds(const std::vector<std::string> &ids)
 
 std::string fastSolverTitle(const std::string &solver)
 {
-    for (const auto &entry : solverTable())
-        if (entry.first == solver)
-            return entry.second;
-    return solver;
+    const SamplerDescription *d = findSampler(solver);
+    return d ? d->title : solver;
 }
 
 bool isFastSolver(const std::string &solver)
 {
-    const auto &ids = fastSolverIds();
-    return std::find(ids.begin(), ids.end(), solver) != ids.end();
+    const SamplerDescription *d = findSampler(solver);
+    return d && d->section == "fast";
 }
 
 bool usesTimeGrid(const std::string &solver)
 {
-    return solver == "dpm2m" || solver == "dpm3m" || solver == "dpm2s";
+    const SamplerDescription *d = findSampler(solver);
+    return d && d->usesTimeGrid;
 }
 
 const std::vector<std::string> &timeGridIds()
@@ -427,18 +422,16 @@ std::string timeGridTitle(const std::string &grid)
 
 int64_t plannedNfe(const std::string &solver, int64_t steps)
 {
-    if (solver == "adaptive")
-        return 0;
-    if (solver == "dpm2s" || solver == "edm")
-        return 2 * steps - 1;
-    return steps;
+    const SamplerDescription &d = samplerDescription(solver);
+    return d.adaptive ? 0 : d.nfePerStep * steps + d.extraNfe;
 }
 
 int64_t stepsForNfe(const std::string &solver, int64_t nfe)
 {
-    if (solver == "dpm2s" || solver == "edm")
-        return std::max<int64_t>(2, (nfe + 1) / 2);
-    return std::max<int64_t>(2, nfe);
+    const SamplerDescription &d = samplerDescription(solver);
+    if (d.adaptive || d.nfePerStep < 1)
+        return std::max<int64_t>(2, nfe);
+    return std::max<int64_t>(2, (nfe - d.extraNfe) / d.nfePerStep);
 }
 
 namespace {
@@ -449,22 +442,11 @@ SampleResult runFast(const ScoreModel &model, const ScoreFn &score, int64_t batc
 {
     if (!isFastSolver(options.solver))
         throw Error("unknown sampler \"" + options.solver + "\" (expected " + listOfIds(fastSolverIds()) + ")");
-    if (batch < 1)
-        throw Error("the batch size must be at least 1");
-    if (!(options.temperature > 0.0))
-        throw Error("the temperature must be positive");
-    if (options.solver != "adaptive" && options.steps < 2)
-        throw Error(fastSolverTitle(options.solver) + " needs at least 2 steps");
-    if (options.eta < 0.0 || options.eta > 1.0)
-        throw Error("DDIM's eta must be between 0 and 1");
-    if (options.churn < 0.0)
-        throw Error("EDM's churn must not be negative");
-    if (!(options.rho > 0.0))
-        throw Error("the grid's rho must be positive");
-    if (!isTimeGrid(options.grid))
-        throw Error("unknown time grid \"" + options.grid + "\" (expected " + listOfIds(timeGridIds()) + ")");
-    if (!(options.rtol > 0.0) || !(options.atol > 0.0))
-        throw Error("the adaptive sampler's tolerances must be positive");
+    SamplingSettings settings;
+    settings.method = options.solver;
+    settings.fast = options;
+    settings.batch = latent.defined() ? std::max<int64_t>(1, latent.size(0)) : batch;
+    checkSamplingSettings(settings);
     torch::NoGradGuard noGrad;
     FastRun run(model, score, batch, seed, options, onStep, cancel);
     run.latent = latent;

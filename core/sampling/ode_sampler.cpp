@@ -1,5 +1,8 @@
 #include "sampling/ode_sampler.h"
 
+#include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_settings.h"
+
 #include "model/score_model.h"
 #include "sampling/predictors.h"
 #include "sampling/score_cache.h"
@@ -53,8 +56,11 @@ SampleResult sampleFlow(const ScoreModel &model, const ScoreFn &score, int64_t b
                         const OdeSamplerOptions &options, const SamplerCallback &onStep, const CancelToken *cancel,
                         const torch::Tensor &latent)
 {
-    if (!(options.temperature > 0.0))
-        throw Error("the temperature must be positive");
+    SamplingSettings settings;
+    settings.method = "ode";
+    settings.ode = options;
+    settings.batch = latent.defined() ? std::max<int64_t>(1, latent.dim() > 0 ? latent.size(0) : 1) : batch;
+    checkSamplingSettings(settings);
     const double eps = options.eps > 0.0 ? options.eps : model.config().samplingEps();
     const torch::Device device = model.device();
     std::vector<int64_t> shape = model.sampleShape();

@@ -19,6 +19,22 @@ OdeMethod odeMethodFromName(const std::string &name)
     throw Error("unknown ODE method \"" + name + "\" (expected rk45, euler or heun)");
 }
 
+const std::vector<std::string> &odeMethodIds()
+{
+    static const std::vector<std::string> ids{"rk45", "euler", "heun"};
+    return ids;
+}
+
+std::string odeMethodId(OdeMethod method)
+{
+    switch (method) {
+    case OdeMethod::Rk45: return "rk45";
+    case OdeMethod::Euler: return "euler";
+    case OdeMethod::Heun: return "heun";
+    }
+    return "rk45";
+}
+
 namespace {
 
 // The Dormand–Prince tableau (as scipy's RK45 lists it).

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace sde {
 
@@ -17,6 +18,9 @@ using OdeStepCallback = std::function<bool(int64_t step, double t, const torch::
 
 enum class OdeMethod { Rk45, Euler, Heun };
 OdeMethod odeMethodFromName(const std::string &name); // rk45 | euler | heun
+// The method ids in the order the studio lists them (rk45, euler, heun), and one method's id.
+const std::vector<std::string> &odeMethodIds();
+std::string odeMethodId(OdeMethod method);
 
 struct OdeOptions {
     OdeMethod method = OdeMethod::Rk45;

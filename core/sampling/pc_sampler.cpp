@@ -1,5 +1,9 @@
 #include "sampling/pc_sampler.h"
 
+#include "sampling/sampler_catalogue.h"
+#include "sde/sde_catalogue.h"
+#include "sampling/sampling_settings.h"
+
 #include "model/score_model.h"
 #include "sampling/correctors.h"
 #include "sampling/predictors.h"
@@ -12,14 +16,15 @@ namespace sde {
 
 int64_t minimumPcSteps(const ModelConfig &config, const PcSamplerOptions &options)
 {
-    // The DDPM schedule of the VP SDE, beta_i up to beta_max / N, needs beta_i < 1: with fewer
-    // steps reverse diffusion, ancestral sampling and Langevin take square roots of negative
-    // numbers and every pixel turns NaN (the reference does the same, silently).
+    // The DDPM schedule of the VP SDE (and of sub-VP, which borrows it), beta_i up to
+    // beta_max / N, needs beta_i < 1: with fewer steps reverse diffusion, ancestral sampling and
+    // Langevin take square roots of negative numbers and every pixel turns NaN or black (the
+    // reference does the same, silently).
     const bool usesSchedule = options.predictor == "reverse_diffusion" || options.predictor == "ancestral_sampling" ||
                               options.corrector != "none";
-    if (config.training.sde == "vpsde" && usesSchedule)
-        return std::max<int64_t>(2, static_cast<int64_t>(std::floor(config.model.betaMax)) + 1);
-    return 2;
+    if (!usesSchedule)
+        return 2;
+    return fewestScheduleSteps(sdeDescription(config.training.sde), config.model.betaMax);
 }
 
 PcSamplerOptions PcSamplerOptions::fromConfig(const ModelConfig &config)
@@ -44,10 +49,11 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
                                  const PcConditioning &constraint, const SamplerCallback &onStep,
                                  const CancelToken *cancel)
 {
-    if (batch < 1)
-        throw Error("the batch size must be at least 1");
-    if (!(options.temperature > 0.0))
-        throw Error("the temperature must be positive");
+    SamplingSettings settings;
+    settings.method = "pc";
+    settings.pc = options;
+    settings.batch = batch;
+    checkSamplingSettings(settings);
     ModelConfig config = model.config();
     const int64_t steps = options.steps > 0 ? options.steps : config.model.numScales;
     if (steps < 2)
@@ -58,7 +64,7 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     std::unique_ptr<Sde> sde = createSde(config);
     const int64_t least = minimumPcSteps(config, options);
     if (steps < least)
-        throw Error("with " + std::to_string(steps) + " steps the VP SDE's discrete beta reaches " +
+        throw Error("with " + std::to_string(steps) + " steps the " + sdeDescription(config.training.sde).title + "'s discrete beta reaches " +
                     std::to_string(config.model.betaMax / static_cast<double>(steps)) +
                     " (it must stay below 1): use at least " + std::to_string(least) +
                     " steps, or the euler_maruyama predictor without a corrector");

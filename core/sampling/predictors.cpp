@@ -1,5 +1,6 @@
 #include "sampling/predictors.h"
 
+#include "sde/sde_catalogue.h"
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
 #include "util/batch.h"
@@ -46,9 +47,9 @@ std::pair<torch::Tensor, torch::Tensor> ReverseDiffusionPredictor::update(const 
 AncestralSamplingPredictor::AncestralSamplingPredictor(const Sde &sde, ScoreFn score)
     : sde_(sde), score_(std::move(score))
 {
-    if (sde.kind() == Sde::Kind::SubVp)
-        throw Error("ancestral sampling is defined for the VE and VP SDEs only, not sub-VP; "
-                    "use reverse_diffusion or euler_maruyama");
+    if (!sdeDescription(sde.kind()).ancestralSampling)
+        throw Error("ancestral sampling is defined for the VE and VP SDEs only, not " + sdeDescription(sde.kind()).title
+                    + "; use reverse_diffusion or euler_maruyama");
 }
 
 std::pair<torch::Tensor, torch::Tensor> AncestralSamplingPredictor::update(const torch::Tensor &x,
@@ -69,6 +70,12 @@ std::pair<torch::Tensor, torch::Tensor> AncestralSamplingPredictor::update(const
     torch::Tensor score = score_(x, t);
     torch::Tensor xMean = (x + batchView(beta, x) * score) / batchView(torch::sqrt(1.0 - beta), x);
     return {xMean + batchView(torch::sqrt(beta), x) * noise(x), xMean};
+}
+
+const std::vector<std::string> &predictorIds()
+{
+    static const std::vector<std::string> ids{"reverse_diffusion", "euler_maruyama", "ancestral_sampling", "none"};
+    return ids;
 }
 
 std::unique_ptr<Predictor> createPredictor(const std::string &name, const Sde &sde, ScoreFn score,

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace sde {
 
@@ -72,6 +73,10 @@ public:
     }
     int evaluationsPerStep() const override { return 0; }
 };
+
+// The predictors' names as the reference spells them, in the order the studio lists them:
+// reverse_diffusion, euler_maruyama, ancestral_sampling, none.
+const std::vector<std::string> &predictorIds();
 
 // Builds a predictor by the reference's name (euler_maruyama, reverse_diffusion,
 // ancestral_sampling, none); the error lists the names.

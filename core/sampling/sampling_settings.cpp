@@ -1,6 +1,7 @@
 #include "sampling/sampling_settings.h"
 
 #include "model/score_model.h"
+#include "sampling/sampler_catalogue.h"
 #include "util/error.h"
 #include "util/number_text.h"
 
@@ -9,19 +10,6 @@
 namespace sde {
 
 namespace {
-
-const char *odeMethodName(OdeMethod method)
-{
-    switch (method) {
-    case OdeMethod::Rk45:
-        return "rk45";
-    case OdeMethod::Euler:
-        return "euler";
-    case OdeMethod::Heun:
-        return "heun";
-    }
-    return "rk45";
-}
 
 // One method's section of the settings ("pc", "fast" or "ode"); errors name its keys "pc.steps".
 class MethodSection {
@@ -61,46 +49,23 @@ SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
 
 Json SamplingSettings::toJson() const
 {
+    const SamplerDescription &sampler = samplerDescription(method);
     Json out = Json::object();
     out["method"] = method;
     out["seed"] = seed; // number_unsigned: exact up to 2^64 - 1
     out["batch"] = batch;
     out["precision"] = precisionId(precision);
-    if (method == "pc") {
-        Json pcJson = Json::object();
-        pcJson["predictor"] = pc.predictor;
-        pcJson["corrector"] = pc.corrector;
-        pcJson["snr"] = pc.snr;
-        pcJson["corrector_steps"] = pc.correctorSteps;
-        pcJson["steps"] = pc.steps;
-        pcJson["noise_removal"] = pc.noiseRemoval;
-        pcJson["probability_flow"] = pc.probabilityFlow;
-        pcJson["eps"] = pc.eps;
-        pcJson["temperature"] = pc.temperature;
-        out["pc"] = pcJson;
-    } else if (isFastSolver(method)) {
-        Json fastJson = Json::object();
-        fastJson["steps"] = fast.steps;
-        fastJson["eta"] = fast.eta;
-        fastJson["churn"] = fast.churn;
-        fastJson["rho"] = fast.rho;
-        fastJson["grid"] = fast.grid;
-        fastJson["rtol"] = fast.rtol;
-        fastJson["atol"] = fast.atol;
-        fastJson["eps"] = fast.eps;
-        fastJson["temperature"] = fast.temperature;
-        out["fast"] = fastJson;
-    } else {
-        Json odeJson = Json::object();
-        odeJson["solver"] = odeMethodName(ode.ode.method);
-        odeJson["rtol"] = ode.ode.rtol;
-        odeJson["atol"] = ode.ode.atol;
-        odeJson["steps"] = ode.ode.steps;
-        odeJson["noise_removal"] = ode.noiseRemoval;
-        odeJson["eps"] = ode.eps;
-        odeJson["temperature"] = ode.temperature;
-        out["ode"] = odeJson;
+    // The sampler's knobs, each under its catalogue key.
+    Json knobs = Json::object();
+    for (const SamplerKnob &knob : sampler.knobs) {
+        switch (knob.kind) {
+        case KnobKind::Choice: knobs[knob.key] = knob.choice(*this); break;
+        case KnobKind::Flag: knobs[knob.key] = knob.number(*this) != 0.0; break;
+        case KnobKind::Integer: knobs[knob.key] = static_cast<int64_t>(knob.number(*this)); break;
+        case KnobKind::Real: knobs[knob.key] = knob.number(*this); break;
+        }
     }
+    out[sampler.section] = knobs;
     return out;
 }
 
@@ -111,47 +76,39 @@ SamplingSettings SamplingSettings::fromJson(const Json &document)
         s.method = json::getString(document, "method");
         if (!isSamplingMethod(s.method))
             throw Error("method must be " + listOfIds(samplingMethodIds()));
+        const SamplerDescription &sampler = samplerDescription(s.method);
+        s.fast.solver = s.method;
         s.seed = json::getUint64(document, "seed");
         s.batch = json::getInt64(document, "batch");
         // Records written before the precision was a setting are float32.
         if (json::find(document, "precision"))
             s.precision = precisionFromId(json::getString(document, "precision"));
-        if (s.method == "pc") {
-            const MethodSection p(document, "pc");
-            s.pc.predictor = p.text("predictor");
-            s.pc.corrector = p.text("corrector");
-            s.pc.snr = p.number("snr");
-            s.pc.correctorSteps = p.integer("corrector_steps");
-            s.pc.steps = p.integer("steps");
-            s.pc.noiseRemoval = p.boolean("noise_removal");
-            s.pc.probabilityFlow = p.boolean("probability_flow");
-            s.pc.eps = p.number("eps");
-            s.pc.temperature = p.number("temperature");
-        } else if (isFastSolver(s.method)) {
-            const MethodSection f(document, "fast");
-            s.fast.solver = s.method;
-            s.fast.steps = f.integer("steps");
-            s.fast.eta = f.number("eta");
-            s.fast.churn = f.number("churn");
-            s.fast.rho = f.number("rho");
-            // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
-            s.fast.grid = f.has("grid") ? f.text("grid") : "logsnr";
-            if (!isTimeGrid(s.fast.grid))
-                throw Error("unknown time grid \"" + s.fast.grid + "\"");
-            s.fast.rtol = f.number("rtol");
-            s.fast.atol = f.number("atol");
-            s.fast.eps = f.number("eps");
-            s.fast.temperature = f.number("temperature");
-        } else {
-            const MethodSection o(document, "ode");
-            s.ode.ode.method = odeMethodFromName(o.text("solver"));
-            s.ode.ode.rtol = o.number("rtol");
-            s.ode.ode.atol = o.number("atol");
-            s.ode.ode.steps = o.integer("steps");
-            s.ode.noiseRemoval = o.boolean("noise_removal");
-            s.ode.eps = o.number("eps");
-            s.ode.temperature = o.number("temperature");
+        const MethodSection section(document, sampler.section);
+        for (const SamplerKnob &knob : sampler.knobs) {
+            if (!section.has(knob.key)) {
+                // Records written before the grid was a setting ran DPM-Solver++ uniform in log-SNR.
+                if (knob.key == "grid") {
+                    knob.setChoice(s, "logsnr");
+                    continue;
+                }
+                throw Error("missing key \"" + sampler.section + "." + knob.key + "\"");
+            }
+            switch (knob.kind) {
+            case KnobKind::Choice: {
+                const std::string id = section.text(knob.key);
+                if (auto problem = knob.problem(id))
+                    throw Error(sampler.section + "." + knob.key + " " + *problem);
+                knob.setChoice(s, id);
+                break;
+            }
+            case KnobKind::Flag: knob.setNumber(s, section.boolean(knob.key) ? 1.0 : 0.0); break;
+            case KnobKind::Integer: knob.setNumber(s, static_cast<double>(section.integer(knob.key))); break;
+            case KnobKind::Real: knob.setNumber(s, section.number(knob.key)); break;
+            }
         }
+        checkSamplingSettings(s, [&sampler = samplerDescription(s.method)](const SamplerKnob &knob) {
+            return sampler.section + "." + knob.key;
+        });
     } catch (const Error &e) {
         throw Error(std::string("sampling settings: ") + e.what());
     }
@@ -170,8 +127,9 @@ double SamplingSettings::temperature() const
 const std::vector<std::string> &samplingMethodIds()
 {
     static const std::vector<std::string> ids = [] {
-        std::vector<std::string> out{"pc", "ode"};
-        out.insert(out.end(), fastSolverIds().begin(), fastSolverIds().end());
+        std::vector<std::string> out;
+        for (const SamplerDescription &d : samplerCatalogue())
+            out.push_back(d.id);
         return out;
     }();
     return ids;
@@ -192,6 +150,7 @@ SampleResult runSampler(const ScoreModel &model, const SamplingSettings &setting
 SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings &settings, const ScoreFn &score,
                                  const SamplerCallback &onStep, const CancelToken *cancel)
 {
+    checkSamplingSettings(settings);
     checkPrecision(settings.precision, model.device());
     EvaluationPrecisionScope precision(settings.precision);
     if (settings.method == "ode")
@@ -231,7 +190,7 @@ std::string describeSettings(const SamplingSettings &s)
             text += f.grid == "karras" ? ", Karras grid (rho " + numberText(f.rho) + ")" : ", log-SNR grid";
         text += ", temperature " + numberText(f.temperature);
     } else {
-        text = std::string("probability-flow ODE, ") + odeMethodName(s.ode.ode.method);
+        text = std::string("probability-flow ODE, ") + odeMethodId(s.ode.ode.method);
         if (s.ode.ode.method == OdeMethod::Rk45)
             text += " (rtol " + numberText(s.ode.ode.rtol) + ", atol " + numberText(s.ode.ode.atol) + ")";
         else

@@ -1,6 +1,7 @@
 #include "sde/sde.h"
 
 #include "config/model_config.h"
+#include "sde/sde_catalogue.h"
 #include "sde/subvp_sde.h"
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
@@ -50,13 +51,12 @@ torch::Tensor Sde::timestepIndex(const torch::Tensor &t) const
 std::unique_ptr<Sde> createSde(const ModelConfig &config)
 {
     const NetworkConfig &m = config.model;
-    if (config.training.sde == "vesde")
-        return std::make_unique<VeSde>(m.sigmaMin, m.sigmaMax, m.numScales);
-    if (config.training.sde == "vpsde")
-        return std::make_unique<VpSde>(m.betaMin, m.betaMax, m.numScales);
-    if (config.training.sde == "subvpsde")
-        return std::make_unique<SubVpSde>(m.betaMin, m.betaMax, m.numScales);
-    throw Error("unknown SDE \"" + config.training.sde + "\" (expected vesde, vpsde or subvpsde)");
+    switch (sdeDescription(config.training.sde).kind) {
+    case Sde::Kind::Ve: return std::make_unique<VeSde>(m.sigmaMin, m.sigmaMax, m.numScales);
+    case Sde::Kind::Vp: return std::make_unique<VpSde>(m.betaMin, m.betaMax, m.numScales);
+    case Sde::Kind::SubVp: return std::make_unique<SubVpSde>(m.betaMin, m.betaMax, m.numScales);
+    }
+    throw Error("unknown SDE \"" + config.training.sde + "\"");
 }
 
 } // namespace sde

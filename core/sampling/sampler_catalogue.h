@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sde {
+
+struct SamplingSettings;
+
+// What kind of value a sampler's knob takes. Integer, Real and Flag values travel as double
+// (Flag: 0 or 1; every integer knob stays far below 2^53), Choice values as one of its ids.
+enum class KnobKind { Integer, Real, Flag, Choice };
+
+// One setting of one sampler, described once: the Sampler dock builds its row from it, the CLI
+// its option and help (`--` + the key with dashes), the PNG record its key, and core checks a
+// value against its range before any run.
+struct SamplerKnob {
+    std::string key;   // the record's key and the CLI option's stem: "corrector_steps" is --corrector-steps
+    std::string title; // a label for people: "Corrector steps"
+    KnobKind kind = KnobKind::Real;
+    std::string help;      // one line: what it does, in the paper's words
+    double defaultValue = 0.0;
+    double minimum = 0.0;  // the valid range, for Integer and Real knobs
+    double maximum = 0.0;
+    bool minimumOpen = false; // the minimum itself is not valid (a positive tolerance, say)
+    bool zeroMeansDefault = false; // 0 is valid too and means "the model's or the SDE's default"
+    int decimals = 0;         // digits the dock shows
+    std::vector<std::string> choices; // for Choice knobs, in the order the dock lists them
+    std::vector<std::string> choiceTitles; // what the dock shows for each choice; empty: the ids
+    std::string defaultChoice;
+    // The knob only matters when this holds (e.g. the ODE's step count with a fixed-step solver);
+    // unset: always.
+    std::function<bool(const SamplingSettings &)> applies;
+    // Reads and writes the knob's field of the settings.
+    std::function<double(const SamplingSettings &)> number;
+    std::function<void(SamplingSettings &, double)> setNumber;
+    std::function<std::string(const SamplingSettings &)> choice;
+    std::function<void(SamplingSettings &, const std::string &)> setChoice;
+
+    // "--corrector-steps".
+    std::string optionName() const;
+    // Why `value` is not valid for this knob ("must be between 0 and 1"), or nothing when it is.
+    std::optional<std::string> problem(double value) const;
+    std::optional<std::string> problem(const std::string &value) const;
+    // The range as people read it: "between 0 and 1", "in (0, 100]", "0 (the default) or 2 to 100000".
+    std::string rangeText() const;
+    bool appliesTo(const SamplingSettings &settings) const { return !applies || applies(settings); }
+};
+
+// One sampler: its id (SamplingSettings::method), its knobs, and the facts the front ends show.
+struct SamplerDescription {
+    std::string id;      // "pc", "ode", "dpm2m", ...
+    std::string title;   // "DPM-Solver++(2M)"
+    std::string summary; // one sentence, with the paper it follows
+    std::string section; // the key under which PNG records keep its knobs: "pc", "ode" or "fast"
+    std::vector<SamplerKnob> knobs;
+    // Score evaluations per step, and the extra ones at the end (0, 0: decided while it runs).
+    int64_t nfePerStep = 1;
+    int64_t extraNfe = 0;
+    bool adaptive = false;     // it chooses its own steps (RK45, the adaptive reverse SDE)
+    bool drawsNoise = false;   // with its default settings (ddim with eta > 0 and edm with churn also do)
+    bool usesTimeGrid = false; // walks FastSamplerOptions::grid (timeGridIds())
+    bool anySde = true;        // takes VE, VP and sub-VP alike
+};
+
+// Every sampler, in the order the studio lists them: pc, ode, dpm2m, dpm3m, dpm2s, edm, ddim,
+// adaptive.
+const std::vector<SamplerDescription> &samplerCatalogue();
+// The sampler with this id, or nullptr.
+const SamplerDescription *findSampler(const std::string &id);
+// The sampler with this id; throws sde::Error listing the ids for an unknown one.
+const SamplerDescription &samplerDescription(const std::string &id);
+// The knob of `sampler` with this key, or nullptr.
+const SamplerKnob *findKnob(const SamplerDescription &sampler, const std::string &key);
+
+// Every knob key of every sampler, once, in catalogue order (the CLI's options).
+std::vector<const SamplerKnob *> distinctKnobs();
+
+// Checks every knob of the settings' sampler that applies, and the batch; throws sde::Error
+// "<name> must be ..." with `nameOf(knob)` as the name (the key by default; the CLI passes the
+// option name). The one place a sampler's settings are validated: the samplers, the CLI, the
+// dock and records read from PNGs all call it.
+void checkSamplingSettings(const SamplingSettings &settings,
+                           const std::function<std::string(const SamplerKnob &)> &nameOf = nullptr);
+
+} // namespace sde
