@@ -207,8 +207,8 @@ void InterpolateWorkspace::startDecode(bool encode)
         if (!latents.defined()) {
             OdeSamplerOptions encodeOptions = options;
             encodeOptions.temperature = 1.0;
-            SampleResult encoded =
-                encodeLatent(*model, model->scaler(pair.to(model->device())), encodeOptions, report, context.cancelToken());
+            SampleResult encoded = encodeLatent(*model, model->scaler(pair.to(model->device())), encodeOptions, report,
+                                                context.cancelToken());
             result.nfe = encoded.nfe;
             if (!encoded.completed) {
                 result.completed = false;
@@ -268,39 +268,30 @@ void InterpolateWorkspace::updateReady()
                                  .arg(reconstructionError_, 0, 'g', 3)
                                  .arg(reconstructionError_ * 255.0, 0, 'f', 2));
     else
-        errorLabel_->setText(frames_.defined() ? tr("Reconstruction error: measured at temperature 1")
-                                               : QString());
+        errorLabel_->setText(frames_.defined() ? tr("Reconstruction error: measured at temperature 1") : QString());
 }
 
 bool InterpolateWorkspace::exportFrames(const QString &folder)
 {
-    try {
+    return reportingErrors(tr("Could not export the frames"), [&] {
         for (int64_t i = 0; i < frames_.size(0); ++i)
             savePng(QDir(folder).filePath(QString("frame-%1.png").arg(i, 3, 10, QChar('0'))).toStdString(), frames_[i]);
         savePng(QDir(folder).filePath("contact.png").toStdString(), makeGrid(frames_, frames_.size(0)));
-        Q_EMIT statusMessage(tr("Exported %1 frames to %2").arg(frames_.size(0)).arg(folder));
-        return true;
-    } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(tr("Could not export the frames: %1").arg(QString::fromStdString(e.what())));
-        return false;
-    }
+        return tr("Exported %1 frames to %2").arg(frames_.size(0)).arg(folder);
+    });
 }
 
 bool InterpolateWorkspace::exportVideo(const QString &path)
 {
-    try {
+    return reportingErrors(tr("Could not export the video"), [&] {
         std::vector<torch::Tensor> frames;
         for (int64_t i = 0; i < frames_.size(0); ++i)
             frames.push_back(frames_[i]);
         for (int64_t i = frames_.size(0) - 2; i > 0; --i) // and back again
             frames.push_back(frames_[i]);
         writeVideo(path.toStdString(), frames, 12.0);
-        Q_EMIT statusMessage(tr("Exported %1").arg(path));
-        return true;
-    } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(tr("Could not export the video: %1").arg(QString::fromStdString(e.what())));
-        return false;
-    }
+        return tr("Exported %1").arg(path);
+    });
 }
 
 } // namespace sde::ui

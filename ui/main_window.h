@@ -1,7 +1,6 @@
 #pragma once
 
 #include "io/model_file.h"
-#include "sampling_worker.h"
 
 #include <QByteArray>
 #include <QMainWindow>
@@ -13,16 +12,13 @@
 
 class QAction;
 class QDockWidget;
-class QLabel;
 class QMenu;
-class QProgressBar;
 class QTabWidget;
 
 namespace sde::ui {
 
-class ClassPanel;
 class ColorizeWorkspace;
-class ImageView;
+class GenerateWorkspace;
 class InpaintWorkspace;
 class InterpolateWorkspace;
 class LikelihoodWorkspace;
@@ -30,8 +26,8 @@ class LogView;
 class ModelPanel;
 class SamplerPanel;
 class TrainWorkspace;
-class TrajectoryScrubber;
 class Workspace;
+enum class SampleTarget;
 
 // The studio's main window: workspaces (Generate, Inpaint, Colorize, Interpolate, Likelihood,
 // Train) in the centre, docks for the model, the sampler settings and the log, every command a
@@ -53,8 +49,6 @@ public:
     // Restores the sampler settings and seed stored in a PNG this studio or the CLI wrote.
     bool restoreFromImage(const QString &path, bool quiet = false);
 
-    bool isGenerating() const { return generating_; }
-    const GenerationResult &lastResult() const { return lastResult_; }
     const ModelFileInfo &modelInfo() const { return info_; }
     std::shared_ptr<const ScoreModel> model() const { return model_; }
     QString lastError() const { return lastError_; }
@@ -62,34 +56,24 @@ public:
     QAction *generateAction() const { return generate_; }
     QAction *cancelAction() const { return cancel_; }
     SamplerPanel *samplerPanel() const { return sampler_; }
-    TrajectoryScrubber *scrubber() const { return scrubber_; }
-    ImageView *resultView() const { return result_; }
     QTabWidget *workspaces() const { return workspaces_; }
-    SamplingWorker *worker() const;
-    ClassPanel *classPanel() const { return classPanel_; }
+    GenerateWorkspace *generateWorkspace() const { return generateWorkspace_; }
     InpaintWorkspace *inpaintWorkspace() const { return inpaint_; }
     ColorizeWorkspace *colorizeWorkspace() const { return colorize_; }
     InterpolateWorkspace *interpolateWorkspace() const { return interpolate_; }
     LikelihoodWorkspace *likelihoodWorkspace() const { return likelihood_; }
     TrainWorkspace *trainWorkspace() const { return train_; }
-    // Sample `index` of the last result (as [C, H, W] in [0, 1]), sent to another workspace:
-    // "inpaint", "colorize", "start", "end" (of an interpolation) or "likelihood".
-    bool sendSample(int index, const QString &target);
-
-    // Saves each sample of the last result as <folder>/sample-<seed>.png with its settings.
-    QStringList saveImages(const QString &folder);
-    void saveGrid(const QString &path);
-    void exportFrames(const QString &folder);
-    void exportVideo(const QString &path);
 
 public Q_SLOTS:
+    // Generate's run, on the device chosen in the sampler dock (the model moves there first when
+    // no other run uses it).
     void generate();
+    // Stops the run of the workspace in view (a training run is stopped with its own button).
     void cancelGeneration();
     void resetLayout();
 
 Q_SIGNALS:
     void modelLoaded();
-    void generationFinished();
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -99,19 +83,19 @@ protected:
 private:
     void createActions();
     void createDocks();
-    QWidget *createGenerateWorkspace();
     void reportError(const QString &message, bool quiet);
     // Runs `load` unless a run is going, with a wait cursor; failures are reported.
-    std::optional<LoadedModel> loadWith(const QString &nameOrPath, bool quiet, const std::function<LoadedModel()> &load);
+    std::optional<LoadedModel> loadWith(const QString &nameOrPath, bool quiet,
+                                        const std::function<LoadedModel()> &load);
     bool installModel(LoadedModel loaded, const QString &nameOrPath, bool quiet);
     void addWorkspace(Workspace *workspace, const QString &title);
     Workspace *currentWorkspace() const;
     bool anyRunBusy() const;
-    void showResultMenu(const QPoint &pos);
+    // Shows a sample from Generate in the workspace of `target`.
+    void sendToWorkspace(const torch::Tensor &sample, const QString &name, SampleTarget target);
     void updateActions();
     void rememberRecent(const QString &path);
     void rebuildRecentMenu();
-    void onFinished(const GenerationResult &result);
     void showAbout();
     void loadSettings();
     void saveSettings();
@@ -119,26 +103,17 @@ private:
 
     std::shared_ptr<ScoreModel> model_;
     ModelFileInfo info_;
-    GenerationResult lastResult_;
-    SamplingSettings lastSettings_;
-    Json lastInputs_ = Json::object();
-    bool generating_ = false;
     QString lastError_;
     QByteArray defaultState_;
 
-    SamplingRunner *runner_;
     QTabWidget *workspaces_;
-    ClassPanel *classPanel_;
+    GenerateWorkspace *generateWorkspace_ = nullptr;
     InpaintWorkspace *inpaint_ = nullptr;
     ColorizeWorkspace *colorize_ = nullptr;
     InterpolateWorkspace *interpolate_ = nullptr;
     LikelihoodWorkspace *likelihood_ = nullptr;
     TrainWorkspace *train_ = nullptr;
-    std::vector<Workspace *> editors_; // the workspaces after Generate
-    ImageView *result_;
-    TrajectoryScrubber *scrubber_;
-    QProgressBar *progress_;
-    QLabel *progressLabel_;
+    std::vector<Workspace *> allWorkspaces_; // in tab order
     SamplerPanel *sampler_;
     ModelPanel *modelPanel_;
     LogView *log_;

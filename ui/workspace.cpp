@@ -20,7 +20,7 @@ Workspace::Workspace(SamplerPanel *sampler, const QString &name, QWidget *parent
     connect(runner_, &SamplingRunner::started, this, &Workspace::busyChanged);
     connect(runner_, &SamplingRunner::finished, this, &Workspace::busyChanged);
     connect(runner_, &SamplingRunner::failed, this, [this](const QString &message) {
-        Q_EMIT errorOccurred(message);
+        Q_EMIT errorOccurred(failureMessage(message));
         Q_EMIT busyChanged();
     });
 }
@@ -52,10 +52,8 @@ torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels
         torch::Tensor image = loadImage(path.toStdString(), channels > 0 ? channels : shape[0]);
         if (image.size(1) != shape[1] || image.size(2) != shape[2]) {
             image = resizeShorterSide(image, shape[1], shape[1]);
-            Q_EMIT statusMessage(tr("%1 was scaled and center-cropped to the model's %2 x %3")
-                                     .arg(path)
-                                     .arg(shape[2])
-                                     .arg(shape[1]));
+            Q_EMIT statusMessage(
+                tr("%1 was scaled and center-cropped to the model's %2 x %3").arg(path).arg(shape[2]).arg(shape[1]));
         }
         return image;
     } catch (const std::exception &e) {
@@ -85,7 +83,7 @@ QStringList Workspace::saveResults(const torch::Tensor &images, const std::strin
         folder = QFileDialog::getExistingDirectory(this, tr("Save the results to"));
     if (folder.isEmpty())
         return written;
-    try {
+    reportingErrors(tr("Could not save the results"), [&] {
         GenerationRecord record;
         record.operation = operation;
         record.modelFile = baseName(info_.path);
@@ -95,11 +93,20 @@ QStringList Workspace::saveResults(const torch::Tensor &images, const std::strin
         record.inputs = inputs;
         for (const std::string &path : saveGeneratedBatch(folder.toStdString(), images, record, *model_))
             written << QString::fromStdString(path);
-        Q_EMIT statusMessage(tr("Saved %1 image(s) to %2").arg(written.size()).arg(folder));
-    } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(tr("Could not save the results: %1").arg(QString::fromStdString(e.what())));
-    }
+        return tr("Saved %1 image(s) to %2").arg(written.size()).arg(folder);
+    });
     return written;
+}
+
+bool Workspace::reportingErrors(const QString &failure, const std::function<QString()> &work)
+{
+    try {
+        Q_EMIT statusMessage(work());
+        return true;
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(QString("%1: %2").arg(failure, QString::fromStdString(e.what())));
+        return false;
+    }
 }
 
 } // namespace sde::ui

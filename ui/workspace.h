@@ -8,6 +8,7 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <functional>
 #include <memory>
 
 namespace sde::ui {
@@ -15,9 +16,9 @@ namespace sde::ui {
 class SamplerPanel;
 class SamplingRunner;
 
-// A workspace of the main window (Inpaint, Colorize, ...): it follows the loaded model, runs its
-// work on a SamplingRunner of its own with the sampler dock's settings, and reports problems to
-// the window (status bar, log, message box) through errorOccurred.
+// A workspace of the main window (Generate, Inpaint, Colorize, ...): it follows the loaded model,
+// runs its work on a SamplingRunner of its own with the sampler dock's settings, and reports
+// problems to the window (status bar, log, message box) through errorOccurred.
 class Workspace : public QWidget {
     Q_OBJECT
 public:
@@ -45,9 +46,13 @@ protected:
     QString askImageFile(const QString &title);
     // Saves images [B, C, H, W] as <folder>/<operation>-<seed + i>.png carrying `settings`
     // (asks for the folder when empty); returns the paths written.
-    QStringList saveResults(const torch::Tensor &images, const std::string &operation,
-                            const SamplingSettings &settings, int64_t nfe, const Json &inputs,
-                            QString folder = QString());
+    QStringList saveResults(const torch::Tensor &images, const std::string &operation, const SamplingSettings &settings,
+                            int64_t nfe, const Json &inputs, QString folder = QString());
+    // Runs `work`, which returns the status message of its success; an exception is reported as
+    // "<failure>: <reason>" (failure: "Could not save the grid"). False when it failed.
+    bool reportingErrors(const QString &failure, const std::function<QString()> &work);
+    // What errorOccurred says when a run fails with `message`.
+    virtual QString failureMessage(const QString &message) const { return message; }
 
     std::shared_ptr<ScoreModel> model_;
     ModelFileInfo info_;

@@ -8,6 +8,7 @@
 // the bundled photo-rgb model and colorizes PHOTO (a color photograph, default one of
 // mate-backgrounds); Train runs the toy config for a few seconds.
 #include "colorize_workspace.h"
+#include "generate_workspace.h"
 #include "inpaint_workspace.h"
 #include "interpolate_workspace.h"
 #include "likelihood_workspace.h"
@@ -89,17 +90,17 @@ int main(int argc, char **argv)
         panel->findChild<QSpinBox *>("fastNfe")->setValue(steps);
         panel->findChild<QSpinBox *>("frameEvery")->setValue(1);
     }
-    QSignalSpy finished(&window, &MainWindow::generationFinished);
+    QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
     window.generate();
     if (!finished.wait(600000))
         return 1;
-    window.scrubber()->setCurrentFrame(window.scrubber()->frameCount() / 2);
+    window.generateWorkspace()->scrubber()->setCurrentFrame(window.generateWorkspace()->scrubber()->frameCount() / 2);
     shoot(window, folder, window.workspaces()->widget(0));
     if (window.model()->config().isPointModel())
         return 0;
 
     // Inpaint: a stroke across sample 1, four variants.
-    window.sendSample(0, "inpaint");
+    window.generateWorkspace()->sendSample(0, SampleTarget::Inpaint);
     InpaintWorkspace *inpaint = window.inpaintWorkspace();
     MaskCanvas *canvas = inpaint->canvas();
     window.workspaces()->setCurrentWidget(inpaint);
@@ -120,8 +121,8 @@ int main(int argc, char **argv)
     // Interpolate from sample 1 to sample 2 (Heun, 40 steps).
     panel->findChild<QComboBox *>("odeSolver")->setCurrentText("heun");
     panel->findChild<QSpinBox *>("odeSteps")->setValue(40);
-    window.sendSample(0, "start");
-    window.sendSample(1, "end");
+    window.generateWorkspace()->sendSample(0, SampleTarget::InterpolationStart);
+    window.generateWorkspace()->sendSample(1, SampleTarget::InterpolationEnd);
     window.interpolateWorkspace()->interpolate();
     if (!waitRun(window.interpolateWorkspace()))
         return 1;
@@ -130,8 +131,8 @@ int main(int argc, char **argv)
 
     // Likelihood of four samples.
     for (int i = 1; i < 4; ++i)
-        window.sendSample(i, "likelihood");
-    window.sendSample(0, "likelihood");
+        window.generateWorkspace()->sendSample(i, SampleTarget::Likelihood);
+    window.generateWorkspace()->sendSample(0, SampleTarget::Likelihood);
     window.likelihoodWorkspace()->findChild<QDoubleSpinBox *>("likelihoodTolerance")->setValue(1e-3);
     window.likelihoodWorkspace()->compute();
     if (!waitRun(window.likelihoodWorkspace()))

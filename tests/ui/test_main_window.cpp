@@ -1,6 +1,7 @@
 // The studio's main window, driven through QTest on the offscreen platform: Generate with the
 // bundled model, the trajectory scrubber, Cancel, a corrupt model file, and a saved PNG that
 // restores its seed when dropped on the window.
+#include "generate_workspace.h"
 #include "image_view.h"
 #include "main_window.h"
 #include "point_cloud_plot.h"
@@ -80,18 +81,18 @@ private Q_SLOTS:
         QVERIFY(window.samplerPanel()->findChild<QLabel *>("nfeEstimate")->text().contains("at least 21 steps"));
         quickSettings(window, 22, 2, 8);
         QVERIFY(!window.samplerPanel()->findChild<QLabel *>("nfeEstimate")->text().contains("at least"));
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         clickGenerate(window);
-        QVERIFY(window.isGenerating());
+        QVERIFY(window.generateWorkspace()->busy());
         QVERIFY(!window.generateAction()->isEnabled());
         QVERIFY(finished.wait(120000));
 
-        const GenerationResult &result = window.lastResult();
+        const GenerationResult &result = window.generateWorkspace()->lastResult();
         QVERIFY(result.completed);
         QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
-        QVERIFY(!window.resultView()->image().isNull());
+        QVERIFY(!window.generateWorkspace()->resultView()->image().isNull());
         // Frames at steps 1, 8, 16 and 22: the scrubber's range is exactly the recorded steps.
-        TrajectoryScrubber *scrubber = window.scrubber();
+        TrajectoryScrubber *scrubber = window.generateWorkspace()->scrubber();
         QCOMPARE(int(result.frames.size()), 4);
         QCOMPARE(scrubber->frameCount(), 4);
         QCOMPARE(scrubber->slider()->minimum(), 0);
@@ -109,9 +110,9 @@ private Q_SLOTS:
 
         // Export: a PNG pair per recorded frame, and a video.
         const QString folder = QString::fromStdString(test::makeTempDir());
-        window.exportFrames(folder);
+        window.generateWorkspace()->exportFrames(folder);
         QCOMPARE(QDir(folder).entryList({"*.png"}).size(), 8);
-        window.exportVideo(folder + "/trajectory.avi");
+        window.generateWorkspace()->exportVideo(folder + "/trajectory.avi");
         QVERIFY2(QFileInfo(folder + "/trajectory.avi").size() > 1000, qPrintable(window.lastError()));
         QVERIFY(!QFileInfo::exists(folder + "/trajectory.avi.partial.avi"));
     }
@@ -165,14 +166,14 @@ private Q_SLOTS:
         grid->setCurrentIndex(grid->findData("karras"));
         QCOMPARE(panel->settings().method, std::string("dpm2s"));
 
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
-        const GenerationResult &result = window.lastResult();
+        const GenerationResult &result = window.generateWorkspace()->lastResult();
         QVERIFY(result.completed);
         QCOMPARE(result.nfe, int64_t(9));
         QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
-        QCOMPARE(window.scrubber()->frameCount(), 5); // one frame per step
+        QCOMPARE(window.generateWorkspace()->scrubber()->frameCount(), 5); // one frame per step
     }
 
     void precisionFromTheDock()
@@ -202,10 +203,10 @@ private Q_SLOTS:
         panel->findChild<QSpinBox *>("batch")->setValue(2);
         panel->setRandomSeed(false);
         panel->findChild<QLineEdit *>("seed")->setText("5");
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
-        const torch::Tensor exact = window.lastResult().samples.clone();
+        const torch::Tensor exact = window.generateWorkspace()->lastResult().samples.clone();
 
         precision->setCurrentIndex(precision->findData("bfloat16"));
         QCOMPARE(panel->settings().precision, EvaluationPrecision::BFloat16);
@@ -215,9 +216,10 @@ private Q_SLOTS:
         QCOMPARE(panel->settings().precision, EvaluationPrecision::BFloat16);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
-        QVERIFY(window.lastResult().completed);
+        QVERIFY(window.generateWorkspace()->lastResult().completed);
         // The same seed in bfloat16: close to the float32 samples, not equal to them.
-        const double difference = (window.lastResult().samples - exact).abs().mean().item<double>();
+        const double difference =
+            (window.generateWorkspace()->lastResult().samples - exact).abs().mean().item<double>();
         QVERIFY2(difference > 1e-6 && difference < 0.02, qPrintable(QString("difference %1").arg(difference)));
         precision->setCurrentIndex(0); // the other tests run in float32
     }
@@ -227,16 +229,16 @@ private Q_SLOTS:
         MainWindow window;
         QVERIFY(window.openModel("fashion-mnist", true));
         quickSettings(window, 1000, 1, 1);
-        QSignalSpy frames(window.worker(), &SamplingWorker::frameReady);
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy frames(window.generateWorkspace()->runner()->worker(), &SamplingWorker::frameReady);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(frames.wait(60000));
         window.cancelAction()->trigger();
         QVERIFY(finished.wait(60000));
-        const GenerationResult &result = window.lastResult();
+        const GenerationResult &result = window.generateWorkspace()->lastResult();
         QVERIFY(!result.completed);
         QVERIFY(result.steps < 1000);
-        QVERIFY(window.scrubber()->frameCount() >= 1);
+        QVERIFY(window.generateWorkspace()->scrubber()->frameCount() >= 1);
         QVERIFY(!result.samples.defined());
         QVERIFY(window.generateAction()->isEnabled());
     }
@@ -263,11 +265,11 @@ private Q_SLOTS:
         QVERIFY(window.openModel("fashion-mnist", true));
         quickSettings(window, 21, 2, 5);
         window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("77");
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
         const QString folder = QString::fromStdString(test::makeTempDir());
-        const QStringList written = window.saveImages(folder);
+        const QStringList written = window.generateWorkspace()->saveImages(folder);
         QCOMPARE(written.size(), 2);
         QVERIFY(written[1].endsWith("sample-78.png"));
 
@@ -291,12 +293,13 @@ private Q_SLOTS:
         MainWindow window;
         QVERIFY(window.openModel("toy-2d", true));
         quickSettings(window, 21, 50, 4);
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(60000));
-        QVERIFY(window.scrubber()->pointPlot()->isVisibleTo(window.scrubber()));
-        QCOMPARE(window.scrubber()->pointPlot()->particleCount(), 50);
-        QCOMPARE(window.lastResult().samples.size(0), int64_t(50));
+        QVERIFY(
+            window.generateWorkspace()->scrubber()->pointPlot()->isVisibleTo(window.generateWorkspace()->scrubber()));
+        QCOMPARE(window.generateWorkspace()->scrubber()->pointPlot()->particleCount(), 50);
+        QCOMPARE(window.generateWorkspace()->lastResult().samples.size(0), int64_t(50));
     }
 
     void resetLayoutBringsTheDocksBack()

@@ -1,9 +1,10 @@
-// The studio's editing and training workspaces, driven through QTest on the offscreen platform:
+// The studio's workspaces, driven through QTest on the offscreen platform: Generate on its own;
 // mask painting with synthetic mouse strokes, undo/redo, invert and clear; inpainting keeps the
 // unmasked pixels; colorization keeps the gray level; the interpolation's ends reproduce its
 // inputs; class-conditional generation; bits/dim; a short training run with pause and resume.
 #include "class_panel.h"
 #include "colorize_workspace.h"
+#include "generate_workspace.h"
 #include "image_view.h"
 #include "inpaint_workspace.h"
 #include "interpolate_workspace.h"
@@ -37,6 +38,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
@@ -293,6 +295,56 @@ private Q_SLOTS:
         QVERIFY(canvas->mask() == saved);
     }
 
+    void generateRunsOnItsOwn()
+    {
+        SamplerPanel sampler;
+        quickSampler(sampler, 21);
+        sampler.findChild<QSpinBox *>("batch")->setValue(3);
+        GenerateWorkspace workspace(&sampler);
+        workspace.resize(900, 600);
+        workspace.show();
+        QVERIFY(!workspace.generate()); // no model yet
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QSignalSpy finished(&workspace, &GenerateWorkspace::finished);
+        QSignalSpy frames(workspace.runner(), &SamplingRunner::frameReady);
+        QSignalSpy errors(&workspace, &Workspace::errorOccurred);
+        QVERIFY(workspace.generate());
+        QVERIFY(workspace.busy());
+        QVERIFY(!workspace.generate()); // one run at a time
+        QVERIFY(finished.wait(120000));
+        QVERIFY(!workspace.busy());
+        QCOMPARE(errors.size(), 0);
+
+        const GenerationResult &result = workspace.lastResult();
+        QVERIFY(result.completed);
+        QCOMPARE(result.samples.sizes(), (std::vector<int64_t>{3, 1, 28, 28}));
+        QVERIFY(torch::isfinite(result.samples).all().item<bool>());
+        QVERIFY(workspace.hasSamples());
+        QCOMPARE(workspace.resultView()->image(), batchToGrid(result.samples));
+        // Frames every 2 steps, the first and the last: steps 1, 2, 4, ..., 20, 21, shown live and kept.
+        QCOMPARE(int(result.frames.size()), 12);
+        QCOMPARE(frames.size(), 12);
+        QCOMPARE(workspace.scrubber()->frameCount(), 12);
+        QCOMPARE(workspace.scrubber()->frames().back().step, int64_t(21));
+        // Without a window the progress line stays on the page.
+        QCOMPARE(workspace.progressBar()->parentWidget(), &workspace);
+        QVERIFY(workspace.progressLabel()->text().startsWith("3 samples"));
+
+        // Samples save with their seeds (3, 4, 5) and go on to other workspaces by signal.
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        const QStringList written = workspace.saveImages(folder);
+        QCOMPARE(written.size(), 3);
+        QVERIFY(written[2].endsWith("sample-5.png"));
+        QSignalSpy sent(&workspace, &GenerateWorkspace::sampleSent);
+        QVERIFY(workspace.sendSample(1, SampleTarget::Likelihood));
+        QCOMPARE(sent.size(), 1);
+        QVERIFY(torch::equal(sent.front().at(0).value<torch::Tensor>(), result.samples[1]));
+        QCOMPARE(sent.front().at(1).toString(), QString("sample 2 (seed 4)"));
+        QVERIFY(sent.front().at(2).value<SampleTarget>() == SampleTarget::Likelihood);
+        QVERIFY(!workspace.sendSample(3, SampleTarget::Inpaint));
+        QCOMPARE(sent.size(), 1);
+    }
+
     void inpaintingKeepsTheUnmaskedPixels()
     {
         SamplerPanel sampler;
@@ -443,40 +495,41 @@ private Q_SLOTS:
     {
         MainWindow window;
         QVERIFY(window.openModel("toy-2d", true));
-        QVERIFY(!window.classPanel()->active());
-        QVERIFY(!window.classPanel()->findChild<QCheckBox *>("classConditional")->isEnabled());
+        QVERIFY(!window.generateWorkspace()->classPanel()->active());
+        QVERIFY(!window.generateWorkspace()->classPanel()->findChild<QCheckBox *>("classConditional")->isEnabled());
         QVERIFY(window.openModel("fashion-mnist", true));
-        auto *classes = window.classPanel()->findChild<QComboBox *>("classChoice");
+        auto *classes = window.generateWorkspace()->classPanel()->findChild<QComboBox *>("classChoice");
         QCOMPARE(classes->count(), 10);
         QCOMPARE(classes->itemText(3), QString("Dress"));
         QCOMPARE(classes->itemText(9), QString("Ankle boot"));
-        window.classPanel()->setActive(true);
-        QVERIFY(window.classPanel()->active());
-        window.classPanel()->setClassIndex(1);
-        window.classPanel()->findChild<QDoubleSpinBox *>("guidanceScale")->setValue(2.0);
+        window.generateWorkspace()->classPanel()->setActive(true);
+        QVERIFY(window.generateWorkspace()->classPanel()->active());
+        window.generateWorkspace()->classPanel()->setClassIndex(1);
+        window.generateWorkspace()->classPanel()->findChild<QDoubleSpinBox *>("guidanceScale")->setValue(2.0);
         quickSampler(*window.samplerPanel(), 21);
         window.samplerPanel()->findChild<QSpinBox *>("batch")->setValue(2);
-        QSignalSpy finished(&window, &MainWindow::generationFinished);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
         window.generateAction()->trigger();
         QVERIFY(finished.wait(120000));
-        QVERIFY(window.lastResult().completed);
+        QVERIFY(window.generateWorkspace()->lastResult().completed);
         // The saved images name the class and the guidance.
         const QString folder = QString::fromStdString(test::makeTempDir());
-        const QStringList written = window.saveImages(folder);
+        const QStringList written = window.generateWorkspace()->saveImages(folder);
         QCOMPARE(written.size(), 2);
         const std::string text = readPngText(written[0].toStdString()).at("sdestudio");
         QVERIFY2(text.find("\"class_name\":\"Trouser\"") != std::string::npos, text.c_str());
         QVERIFY(text.find("\"guidance\":2") != std::string::npos);
 
         // A sample can go on to the other workspaces.
-        QVERIFY(window.sendSample(1, "inpaint"));
-        QVERIFY(torch::equal(window.inpaintWorkspace()->imageTensor(), window.lastResult().samples[1]));
-        QVERIFY(window.sendSample(0, "start"));
-        QVERIFY(window.sendSample(1, "end"));
+        QVERIFY(window.generateWorkspace()->sendSample(1, SampleTarget::Inpaint));
+        QVERIFY(torch::equal(window.inpaintWorkspace()->imageTensor(),
+                             window.generateWorkspace()->lastResult().samples[1]));
+        QVERIFY(window.generateWorkspace()->sendSample(0, SampleTarget::InterpolationStart));
+        QVERIFY(window.generateWorkspace()->sendSample(1, SampleTarget::InterpolationEnd));
         QVERIFY(window.interpolateWorkspace()->endpoint(1).defined());
-        QVERIFY(window.sendSample(0, "likelihood"));
+        QVERIFY(window.generateWorkspace()->sendSample(0, SampleTarget::Likelihood));
         QCOMPARE(window.likelihoodWorkspace()->imageCount(), 1);
-        QVERIFY(!window.sendSample(5, "inpaint"));
+        QVERIFY(!window.generateWorkspace()->sendSample(5, SampleTarget::Inpaint));
         // The grid maps clicks to samples: 2 samples of 28 x 28 in two columns.
         QCOMPARE(gridIndexAt(QPoint(3, 3), 2, 28, 28), 0);
         QCOMPARE(gridIndexAt(QPoint(2 + 30 + 5, 10), 2, 28, 28), 1);
