@@ -1,6 +1,5 @@
 #include "commands.h"
 
-#include "arguments.h"
 #include "model_options.h"
 
 #include "io/model_file.h"
@@ -32,18 +31,14 @@ std::string withThousands(int64_t n)
     return out;
 }
 
-} // namespace
+struct InfoOptions {
+    std::string file;
+    ModelOptions model;
+};
 
-int runInfo(const std::vector<std::string> &argv)
+int runInfo(const InfoOptions &o)
 {
-    Arguments args("info", "FILE [options]",
-                   "Describes a model file: a reference checkpoint (.pth) or an SDE Studio model (.safetensors).");
-    args.positional("FILE", "the model file");
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-
-    LoadedModel loaded = loadModelFile(args.positionalValue(0), modelOptions(args));
+    LoadedModel loaded = loadModelFile(o.file, loadOptions(o.model));
     const ModelConfig &config = loaded.model->config();
     const ModelFileInfo &info = loaded.info;
     std::ostringstream out;
@@ -78,22 +73,19 @@ int runInfo(const std::vector<std::string> &argv)
     return 0;
 }
 
-int runConvert(const std::vector<std::string> &argv)
+struct ConvertOptions {
+    std::string input, output;
+    ModelOptions model;
+};
+
+int runConvert(const ConvertOptions &o)
 {
-    Arguments args("convert", "IN.pth --config NAME|FILE -o OUT.safetensors [options]",
-                   "Converts a reference checkpoint into one .safetensors file with its config in the metadata.");
-    args.positional("IN", "the reference checkpoint (.pth)")
-        .option("--output", "FILE", "the .safetensors file to write (-o)");
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    const std::string input = args.positionalValue(0);
-    const std::string output = args.required("--output");
+    const std::string &input = o.input, &output = o.output;
     if (output == input)
         throw Error("the output would overwrite the input '" + input + "'");
 
-    LoadedModel loaded = loadModelFile(input, modelOptions(args));
-    if (!args.value("--config"))
+    LoadedModel loaded = loadModelFile(input, loadOptions(o.model));
+    if (!o.model.config)
         std::cerr << "note: " << loaded.info.configOrigin << "\n";
     std::map<std::string, std::string> metadata{{"source", baseName(input)}};
     if (loaded.info.step >= 0)
@@ -105,22 +97,16 @@ int runConvert(const std::vector<std::string> &argv)
     return 0;
 }
 
-int runScore(const std::vector<std::string> &argv)
+struct ScoreOptions {
+    std::string model, input, output;
+    ModelOptions load;
+};
+
+int runScore(const ScoreOptions &o)
 {
-    Arguments args("score", "--model FILE --input IN.safetensors -o OUT.safetensors [options]",
-                   "Evaluates the score function s(x, t) on the tensors 'x' [B, C, H, W] and 't' [B] of the input\n"
-                   "file and writes 'score' (with 'x' and 't') to the output, for parity checks.");
-    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--input", "FILE", "a .safetensors file with tensors x and t")
-        .option("--output", "FILE", "the .safetensors file to write (-o)")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    const std::string inputPath = args.required("--input");
-    const std::string outputPath = args.required("--output");
-    LoadOptions options = modelOptions(args);
-    LoadedModel loaded = loadModelFile(args.required("--model"), options);
+    const std::string &inputPath = o.input, &outputPath = o.output;
+    LoadOptions options = loadOptions(o.load);
+    LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
 
     SafetensorsFile input = readSafetensors(inputPath);
@@ -150,6 +136,47 @@ int runScore(const std::vector<std::string> &argv)
     std::cout << "wrote " << outputPath << ": score " << shapeText(score.sizes()) << " with the "
               << loaded.info.loadedWeights << " weights\n";
     return 0;
+}
+
+} // namespace
+
+CommandRun addInfoCommand(CLI::App &program)
+{
+    auto o = std::make_shared<InfoOptions>();
+    CLI::App *command = addCommand(
+        program, "info", "FILE [options]", "describe a model file (.pth reference checkpoint or .safetensors)",
+        "Describes a model file: a reference checkpoint (.pth) or an SDE Studio model (.safetensors).");
+    command->add_option("FILE", o->file, "the model file")->required();
+    addModelOptions(*command, o->model, false);
+    return [o] { return runInfo(*o); };
+}
+
+CommandRun addConvertCommand(CLI::App &program)
+{
+    auto o = std::make_shared<ConvertOptions>();
+    CLI::App *command =
+        addCommand(program, "convert", "IN.pth --config NAME|FILE -o OUT.safetensors [options]",
+                   "convert a reference checkpoint to a .safetensors model",
+                   "Converts a reference checkpoint into one .safetensors file with its config in the metadata.");
+    command->add_option("IN", o->input, "the reference checkpoint (.pth)")->required();
+    command->add_option("-o,--output", o->output, "the .safetensors file to write")->type_name("FILE")->required();
+    addModelOptions(*command, o->model, false);
+    return [o] { return runConvert(*o); };
+}
+
+CommandRun addScoreCommand(CLI::App &program)
+{
+    auto o = std::make_shared<ScoreOptions>();
+    CLI::App *command =
+        addCommand(program, "score", "--model FILE --input IN.safetensors -o OUT.safetensors [options]",
+                   "evaluate the score function s(x, t) on given tensors",
+                   "Evaluates the score function s(x, t) on the tensors 'x' [B, C, H, W] and 't' [B] of the input\n"
+                   "file and writes 'score' (with 'x' and 't') to the output, for parity checks.");
+    command->add_option("--model", o->model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
+    command->add_option("--input", o->input, "a .safetensors file with tensors x and t")->type_name("FILE")->required();
+    command->add_option("-o,--output", o->output, "the .safetensors file to write")->type_name("FILE")->required();
+    addModelOptions(*command, o->load, true);
+    return [o] { return runScore(*o); };
 }
 
 } // namespace sde::cli

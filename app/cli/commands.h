@@ -1,20 +1,19 @@
 #pragma once
 
-#include <string>
-#include <vector>
+#include "command_line.h"
 
 namespace sde::cli {
 
-// Each command returns the process exit code; errors are thrown as sde::Error and reported by
-// main with exit code 1.
-int runInfo(const std::vector<std::string> &args);
-int runConvert(const std::vector<std::string> &args);
-int runScore(const std::vector<std::string> &args);
-int runSample(const std::vector<std::string> &args);
-int runBpd(const std::vector<std::string> &args);
-int runInpaint(const std::vector<std::string> &args);
-int runColorize(const std::vector<std::string> &args);
-int runInterpolate(const std::vector<std::string> &args);
-int runTrain(const std::vector<std::string> &args);
+// Each adds its command to the program (makeProgram) with the options bound to state of its own,
+// and returns what runs it once the command line has been parsed.
+CommandRun addInfoCommand(CLI::App &program);
+CommandRun addConvertCommand(CLI::App &program);
+CommandRun addScoreCommand(CLI::App &program);
+CommandRun addSampleCommand(CLI::App &program);
+CommandRun addBpdCommand(CLI::App &program);
+CommandRun addInpaintCommand(CLI::App &program);
+CommandRun addColorizeCommand(CLI::App &program);
+CommandRun addInterpolateCommand(CLI::App &program);
+CommandRun addTrainCommand(CLI::App &program);
 
 } // namespace sde::cli

@@ -1,7 +1,6 @@
 // sdestudio-cli inpaint, colorize and interpolate.
 #include "commands.h"
 
-#include "arguments.h"
 #include "model_options.h"
 #include "progress.h"
 #include "sampler_options.h"
@@ -27,30 +26,37 @@ SamplerCallback progressCallback(ProgressBar &progress)
     return [&progress](const SamplerStep &step) { progress.update(step.step, step.totalSteps, step.nfe); };
 }
 
-} // namespace
+// What inpaint and colorize take: a model, images, a folder, and the sampler options.
+struct EditOptions {
+    std::string model, image, mask, folder;
+    int64_t batch = 1;
+    OptionValues sampler;
+    ModelOptions load;
+};
 
-int runInpaint(const std::vector<std::string> &argv)
+// Adds the options EditOptions holds (--mask only `withMask`) to an editing command.
+void addEditOptions(CLI::App &command, EditOptions &o, const std::string &imageHelp, bool withMask)
 {
-    Arguments args("inpaint", "--model FILE --image IMAGE --mask MASK -o FOLDER [options]",
-                   "Fills the masked region of an image: with the PC inpainter of the reference (--sampler pc, the\n"
-                   "default), the probability-flow ODE or a fast sampler. In the mask PNG, white (>= 50 %) marks the\n"
-                   "pixels to fill and black the pixels to keep; the kept pixels stay exactly as given.");
-    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--image", "IMAGE", "the image, at the model's size")
-        .option("--mask", "MASK", "the mask PNG, at the model's size")
-        .option("--output", "FOLDER", "where to write the results (-o)")
-        .option("--batch", "B", "variants with seeds S, S+1, ... (default 1)");
-    addSamplerOptions(args);
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    const std::string folder = args.required("--output");
-    LoadedModel loaded = loadModelFile(args.required("--model"), modelOptions(args));
+    command.add_option("--model", o.model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
+    command.add_option("--image", o.image, imageHelp)->type_name("IMAGE")->required();
+    if (withMask)
+        command.add_option("--mask", o.mask, "the mask PNG, at the model's size")->type_name("MASK")->required();
+    command.add_option("-o,--output", o.folder, "where to write the results")->type_name("FOLDER")->required();
+    addNumberOption(command, "--batch", o.batch, "B", "variants with seeds S, S+1, ... (default 1)",
+                    OptionRange::between(1, 4096));
+    addSamplerOptions(command, o.sampler);
+    addModelOptions(command, o.load, true);
+}
+
+int runInpaint(const EditOptions &o)
+{
+    const std::string &folder = o.folder;
+    LoadedModel loaded = loadModelFile(o.model, loadOptions(o.load));
     const ScoreModel &model = *loaded.model;
-    const std::string imagePath = args.required("--image"), maskPath = args.required("--mask");
+    const std::string &imagePath = o.image, &maskPath = o.mask;
     torch::Tensor image = loadModelImage(imagePath, model);
     torch::Tensor fill = loadModelImage(maskPath, model, 1);
-    SamplingSettings settings = settingsFromArguments(args, model.config());
+    SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
     makeFolder(folder);
 
     torch::Tensor images = image.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
@@ -72,29 +78,17 @@ int runInpaint(const std::vector<std::string> &argv)
     return 0;
 }
 
-int runColorize(const std::vector<std::string> &argv)
+int runColorize(const EditOptions &o)
 {
-    Arguments args("colorize", "--model FILE --image IMAGE -o FOLDER [options]",
-                   "Colorizes a gray image with the PC colorizer of the reference (--sampler pc, the default), the\n"
-                   "probability-flow ODE or a fast sampler (a color image is turned to gray first: the mean of R, G\n"
-                   "and B). The result keeps the input's gray level. Needs an RGB model.");
-    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--image", "IMAGE", "the gray (or color) image, at the model's size")
-        .option("--output", "FOLDER", "where to write the results (-o)")
-        .option("--batch", "B", "variants with seeds S, S+1, ... (default 1)");
-    addSamplerOptions(args);
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    const std::string folder = args.required("--output");
-    LoadedModel loaded = loadModelFile(args.required("--model"), modelOptions(args));
+    const std::string &folder = o.folder;
+    LoadedModel loaded = loadModelFile(o.model, loadOptions(o.load));
     const ScoreModel &model = *loaded.model;
     if (model.sampleShape()[0] != 3)
         throw Error("colorization needs an RGB model; this one has " + std::to_string(model.sampleShape()[0]) +
                     " channel(s)");
-    const std::string imagePath = args.required("--image");
+    const std::string &imagePath = o.image;
     torch::Tensor gray = grayLevel(loadModelImage(imagePath, model).unsqueeze(0));
-    SamplingSettings settings = settingsFromArguments(args, model.config());
+    SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
     makeFolder(folder);
 
     std::cerr << "sampler: " << describeSettings(settings) << "\n";
@@ -114,40 +108,29 @@ int runColorize(const std::vector<std::string> &argv)
     return 0;
 }
 
-int runInterpolate(const std::vector<std::string> &argv)
+struct InterpolateOptions {
+    std::string model, first, second, folder;
+    int64_t frames = 9;
+    double temperature = 1.0;
+    std::string solver = "rk45";
+    int64_t steps = 100;
+    double rtol = 1e-5, atol = 1e-5;
+    ModelOptions load;
+};
+
+int runInterpolate(const InterpolateOptions &o)
 {
-    Arguments args("interpolate", "--model FILE --first A --second B -o FOLDER [options]",
-                   "Encodes two images with the probability-flow ODE, interpolates the latents spherically and\n"
-                   "decodes the frames; writes frame-NN.png and contact.png (all frames in one row).");
-    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--first", "IMAGE", "the first image, at the model's size")
-        .option("--second", "IMAGE", "the second image, at the model's size")
-        .option("--output", "FOLDER", "where to write the frames (-o)")
-        .option("--frames", "N", "frames from the first image to the second, both included (default 9)")
-        .option("--temperature", "T", "scale of the interpolated latents (default 1)")
-        .option("--solver", "NAME", "ODE solver: rk45 (adaptive, default), euler or heun")
-        .option("--steps", "N", "steps of euler / heun")
-        .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
-        .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    const std::string folder = args.required("--output");
-    const int64_t frames = args.integer("--frames", 9);
-    if (frames < 2 || frames > 1000)
-        throw Error("--frames must be between 2 and 1000");
+    const std::string &folder = o.folder;
+    const int64_t frames = o.frames;
     OdeSamplerOptions options;
-    options.ode.method = odeMethodFromName(args.value("--solver", "rk45"));
-    options.ode.steps = args.integer("--steps", 100);
-    options.ode.rtol = args.number("--rtol", 1e-5);
-    options.ode.atol = args.number("--atol", 1e-5);
-    options.temperature = args.number("--temperature", 1.0);
-    if (!(options.temperature > 0.0) || !(options.ode.rtol > 0.0) || !(options.ode.atol > 0.0) || options.ode.steps < 1)
-        throw Error("--temperature, --rtol, --atol and --steps must be positive");
-    LoadedModel loaded = loadModelFile(args.required("--model"), modelOptions(args));
+    options.ode.method = odeMethodFromName(o.solver);
+    options.ode.steps = o.steps;
+    options.ode.rtol = o.rtol;
+    options.ode.atol = o.atol;
+    options.temperature = o.temperature;
+    LoadedModel loaded = loadModelFile(o.model, loadOptions(o.load));
     const ScoreModel &model = *loaded.model;
-    const std::string firstPath = args.required("--first"), secondPath = args.required("--second");
+    const std::string &firstPath = o.first, &secondPath = o.second;
     torch::Tensor first = loadModelImage(firstPath, model), second = loadModelImage(secondPath, model);
     makeFolder(folder);
 
@@ -190,6 +173,62 @@ int runInterpolate(const std::vector<std::string> &argv)
     savePng(folder + "/contact.png", makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}});
     std::cout << folder << "/contact.png\n";
     return 0;
+}
+
+} // namespace
+
+CommandRun addInpaintCommand(CLI::App &program)
+{
+    auto o = std::make_shared<EditOptions>();
+    CLI::App *command =
+        addCommand(program, "inpaint", "--model FILE --image IMAGE --mask MASK -o FOLDER [options]",
+                   "fill a masked region of an image",
+                   "Fills the masked region of an image: with the PC inpainter of the reference (--sampler pc, the\n"
+                   "default), the probability-flow ODE or a fast sampler. In the mask PNG, white (>= 50 %) marks the\n"
+                   "pixels to fill and black the pixels to keep; the kept pixels stay exactly as given.");
+    addEditOptions(*command, *o, "the image, at the model's size", true);
+    return [o] { return runInpaint(*o); };
+}
+
+CommandRun addColorizeCommand(CLI::App &program)
+{
+    auto o = std::make_shared<EditOptions>();
+    CLI::App *command =
+        addCommand(program, "colorize", "--model FILE --image IMAGE -o FOLDER [options]", "colorize a gray image",
+                   "Colorizes a gray image with the PC colorizer of the reference (--sampler pc, the default), the\n"
+                   "probability-flow ODE or a fast sampler (a color image is turned to gray first: the mean of R, G\n"
+                   "and B). The result keeps the input's gray level. Needs an RGB model.");
+    addEditOptions(*command, *o, "the gray (or color) image, at the model's size", false);
+    return [o] { return runColorize(*o); };
+}
+
+CommandRun addInterpolateCommand(CLI::App &program)
+{
+    auto o = std::make_shared<InterpolateOptions>();
+    CLI::App *command =
+        addCommand(program, "interpolate", "--model FILE --first A --second B -o FOLDER [options]",
+                   "interpolate between two images through the probability-flow ODE",
+                   "Encodes two images with the probability-flow ODE, interpolates the latents spherically and\n"
+                   "decodes the frames; writes frame-NN.png and contact.png (all frames in one row).");
+    command->add_option("--model", o->model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
+    command->add_option("--first", o->first, "the first image, at the model's size")->type_name("IMAGE")->required();
+    command->add_option("--second", o->second, "the second image, at the model's size")->type_name("IMAGE")->required();
+    command->add_option("-o,--output", o->folder, "where to write the frames")->type_name("FOLDER")->required();
+    addNumberOption(*command, "--frames", o->frames, "N",
+                    "frames from the first image to the second, both included (default 9)",
+                    OptionRange::between(2, 1000));
+    addNumberOption(*command, "--temperature", o->temperature, "T", "scale of the interpolated latents (default 1)",
+                    OptionRange::positive());
+    command->add_option("--solver", o->solver, "ODE solver: rk45 (adaptive, default), euler or heun")
+        ->type_name("NAME")
+        ->check(oneOf({"rk45", "euler", "heun"}));
+    addNumberOption(*command, "--steps", o->steps, "N", "steps of euler / heun (default 100)", OptionRange::atLeast(1));
+    addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
+                    OptionRange::positive());
+    addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",
+                    OptionRange::positive());
+    addModelOptions(*command, o->load, true);
+    return [o] { return runInterpolate(*o); };
 }
 
 } // namespace sde::cli

@@ -1,7 +1,6 @@
 // sdestudio-cli sample and bpd.
 #include "commands.h"
 
-#include "arguments.h"
 #include "model_options.h"
 #include "progress.h"
 #include "sampler_options.h"
@@ -48,35 +47,27 @@ int64_t classIndex(const ClassifierConfig &config, const std::string &text)
                 (names.empty() ? std::string() : " or one of " + names));
 }
 
-} // namespace
+struct SampleOptions {
+    std::string model, folder;
+    int64_t batch = 1;
+    int64_t frameEvery = 0;
+    std::optional<std::string> classifier, label;
+    double guidance = 1.0;
+    OptionValues sampler;
+    ModelOptions load;
+};
 
-int runSample(const std::vector<std::string> &argv)
+int runSample(const SampleOptions &o)
 {
-    Arguments args("sample", "--model FILE -o FOLDER [options]",
-                   "Generates images with the reverse-time SDE (predictor-corrector), the probability-flow ODE, or a fast sampler.\n"
-                   "Each image is a PNG whose text chunks hold the exact settings and seed that make it again.");
-    args.option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--output", "FOLDER", "where to write the images (-o); created if missing")
-        .option("--batch", "B", "images to generate (default 1)")
-        .option("--frames", "K", "also save the trajectory (x_t and denoised x_0) every K steps")
-        .option("--classifier", "FILE", "class-conditional sampling with this noise-conditional classifier")
-        .option("--class", "K", "the class to generate: an index or a name of the classifier's classes")
-        .option("--guidance", "S", "classifier guidance scale (default 1: exact Bayes)");
-    addSamplerOptions(args);
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    if (args.has("--classifier") != args.has("--class"))
+    if (o.classifier.has_value() != o.label.has_value())
         throw Error("class-conditional sampling needs both --classifier and --class");
-    const std::string folder = args.required("--output");
-    const int64_t frameEvery = args.integer("--frames", 0);
-    if (frameEvery < 0)
-        throw Error("--frames must be positive");
+    const std::string &folder = o.folder;
+    const int64_t frameEvery = o.frameEvery;
 
-    LoadOptions options = modelOptions(args);
-    LoadedModel loaded = loadModelFile(args.required("--model"), options);
+    LoadOptions options = loadOptions(o.load);
+    LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
-    SamplingSettings settings = settingsFromArguments(args, model.config());
+    SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
     makeFolder(folder);
     if (frameEvery > 0)
         makeFolder(folder + "/trajectory");
@@ -96,20 +87,20 @@ int runSample(const std::vector<std::string> &argv)
     };
     SampleResult result;
     Json inputs = Json::object();
-    if (args.has("--classifier")) {
-        LoadedClassifier classifier = loadClassifierFile(args.required("--classifier"), model.device());
-        const int64_t label = classIndex(classifier.config(), args.required("--class"));
+    if (o.classifier) {
+        LoadedClassifier classifier = loadClassifierFile(*o.classifier, model.device());
+        const int64_t label = classIndex(classifier.config(), *o.label);
         const DataConfig &data = classifier.config().scoreConfig.data;
         if (data.imageSize != model.config().data.imageSize || data.numChannels != model.config().data.numChannels ||
             classifier.config().scoreConfig.training.sde != model.config().training.sde)
             throw Error("the classifier was trained for " + std::to_string(data.numChannels) + " x " +
                         std::to_string(data.imageSize) + " images of the " +
                         classifier.config().scoreConfig.training.sde + "; the model differs");
-        const double guidance = args.number("--guidance", 1.0);
+        const double guidance = o.guidance;
         ClassifierFn classify = [&](const torch::Tensor &x, const torch::Tensor &t) {
             return classifier.network->forward(x, t);
         };
-        inputs["classifier"] = baseName(resolveModelPath(args.required("--classifier")));
+        inputs["classifier"] = baseName(resolveModelPath(*o.classifier));
         inputs["class"] = label;
         inputs["guidance"] = guidance;
         InterruptScope interrupts;
@@ -127,53 +118,41 @@ int runSample(const std::vector<std::string> &argv)
     return 0;
 }
 
-int runBpd(const std::vector<std::string> &argv)
+struct BpdOptions {
+    std::vector<std::string> images;
+    std::optional<std::string> idx;
+    int64_t first = 0, count = 10;
+    std::string model;
+    std::string probe = "rademacher";
+    uint64_t seed = 0;
+    bool dequantize = false;
+    double rtol = 1e-5, atol = 1e-5;
+    ModelOptions load;
+};
+
+int runBpd(const BpdOptions &o)
 {
-    Arguments args(
-        "bpd", "--model FILE (IMAGE... | --idx FILE) [options]",
-        "Bits per dimension of images through the probability-flow ODE (the reference's likelihood):\n"
-        "per image and the mean, with the NFE used. Images must have the model's size and channels; IDX images\n"
-        "smaller than the model (28x28 in a 32x32 model) are padded with black borders.");
-    args.positionalList("IMAGE", "PNG or JPEG images (8-bit); or none with --idx")
-        .option("--idx", "FILE", "an IDX image file (.gz or plain), e.g. Fashion-MNIST's t10k-images-idx3-ubyte.gz")
-        .option("--first", "K", "with --idx: the first image to use (default 0)")
-        .option("--count", "N", "with --idx: how many images (default 10)")
-        .option("--model", "FILE", "the model file (.pth or .safetensors)")
-        .option("--probe", "KIND", "Hutchinson probe: rademacher (default) or gaussian")
-        .option("--seed", "S", "seed of the probe and the dequantization noise (default 0)")
-        .flag("--dequantize", "add uniform dequantization noise, as training with it does")
-        .option("--rtol", "X", "RK45 relative tolerance (default 1e-5)")
-        .option("--atol", "X", "RK45 absolute tolerance (default 1e-5)")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)");
-    addModelOptions(args);
-    if (!args.parse(argv))
-        return 0;
-    LoadOptions options = modelOptions(args);
-    LoadedModel loaded = loadModelFile(args.required("--model"), options);
+    LoadOptions options = loadOptions(o.load);
+    LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
     const auto shape = model.sampleShape();
 
     LikelihoodOptions likelihood;
-    const std::string probe = args.value("--probe", "rademacher");
-    if (probe == "gaussian")
+    if (o.probe == "gaussian")
         likelihood.probe = HutchinsonProbe::Gaussian;
-    else if (probe != "rademacher")
-        throw Error("--probe must be rademacher or gaussian, not '" + probe + "'");
-    likelihood.ode.rtol = args.number("--rtol", 1e-5);
-    likelihood.ode.atol = args.number("--atol", 1e-5);
-    if (!(likelihood.ode.rtol > 0.0) || !(likelihood.ode.atol > 0.0))
-        throw Error("--rtol and --atol must be positive");
-    const int64_t seed = args.integer("--seed", 0);
+    likelihood.ode.rtol = o.rtol;
+    likelihood.ode.atol = o.atol;
+    const uint64_t seed = o.seed;
 
     // Read and check every image before the long work starts.
     std::vector<torch::Tensor> images;
     std::vector<std::string> names;
-    if (auto idx = args.value("--idx")) {
-        if (!args.positionalValues().empty())
+    if (const auto &idx = o.idx) {
+        if (!o.images.empty())
             throw Error("give images or --idx, not both");
         torch::Tensor all = readIdxImages(*idx);
-        const int64_t first = args.integer("--first", 0), count = args.integer("--count", 10);
-        if (first < 0 || count < 1 || first + count > all.size(0))
+        const int64_t first = o.first, count = o.count;
+        if (first + count > all.size(0))
             throw Error("--first " + std::to_string(first) + " --count " + std::to_string(count) + " is outside the " +
                         std::to_string(all.size(0)) + " images of '" + *idx + "'");
         if (shape[0] != 1)
@@ -189,9 +168,9 @@ int runBpd(const std::vector<std::string> &argv)
             names.push_back(baseName(*idx) + "[" + std::to_string(i) + "]");
         }
     } else {
-        if (args.positionalValues().empty())
+        if (o.images.empty())
             throw Error("'bpd' needs images or --idx FILE (see sdestudio-cli bpd --help)");
-        for (const std::string &path : args.positionalValues()) {
+        for (const std::string &path : o.images) {
             images.push_back(loadModelImage(path, model));
             names.push_back(path);
         }
@@ -201,9 +180,9 @@ int runBpd(const std::vector<std::string> &argv)
     InterruptScope interrupts;
     for (size_t i = 0; i < images.size(); ++i) {
         // Each image gets its own probe stream, so its figure does not depend on the others.
-        auto generator = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(seed) + i);
+        auto generator = at::make_generator<at::CPUGeneratorImpl>(seed + i);
         torch::Tensor x = images[i].unsqueeze(0);
-        if (args.has("--dequantize"))
+        if (o.dequantize)
             x = (x * 255.0 + torch::rand(x.sizes(), generator)) / 256.0;
         likelihood.generator = generator;
         ProgressBar progress(baseName(names[i]));
@@ -224,6 +203,67 @@ int runBpd(const std::vector<std::string> &argv)
     }
     std::printf("mean\t%.4f bits/dim\t(%zu images)\n", total / static_cast<double>(images.size()), images.size());
     return 0;
+}
+
+} // namespace
+
+CommandRun addSampleCommand(CLI::App &program)
+{
+    auto o = std::make_shared<SampleOptions>();
+    CLI::App *command = addCommand(
+        program, "sample", "--model FILE -o FOLDER [options]",
+        "generate images (PC sampler, probability-flow ODE or a fast sampler)",
+        "Generates images with the reverse-time SDE (predictor-corrector), the probability-flow ODE, or a fast "
+        "sampler.\nEach image is a PNG whose text chunks hold the exact settings and seed that make it again.");
+    command->add_option("--model", o->model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
+    command->add_option("-o,--output", o->folder, "where to write the images; created if missing")
+        ->type_name("FOLDER")
+        ->required();
+    addNumberOption(*command, "--batch", o->batch, "B", "images to generate (default 1)",
+                    OptionRange::between(1, 4096));
+    addNumberOption(*command, "--frames", o->frameEvery, "K",
+                    "also save the trajectory (x_t and denoised x_0) every K steps", OptionRange::atLeast(0));
+    command
+        ->add_option("--classifier", o->classifier, "class-conditional sampling with this noise-conditional classifier")
+        ->type_name("FILE");
+    command->add_option("--class", o->label, "the class to generate: an index or a name of the classifier's classes")
+        ->type_name("K");
+    addNumberOption(*command, "--guidance", o->guidance, "S", "classifier guidance scale (default 1: exact Bayes)");
+    addSamplerOptions(*command, o->sampler);
+    addModelOptions(*command, o->load, true);
+    return [o] { return runSample(*o); };
+}
+
+CommandRun addBpdCommand(CLI::App &program)
+{
+    auto o = std::make_shared<BpdOptions>();
+    CLI::App *command = addCommand(
+        program, "bpd", "--model FILE (IMAGE... | --idx FILE) [options]",
+        "bits/dim of images through the probability-flow ODE",
+        "Bits per dimension of images through the probability-flow ODE (the reference's likelihood):\n"
+        "per image and the mean, with the NFE used. Images must have the model's size and channels; IDX images\n"
+        "smaller than the model (28x28 in a 32x32 model) are padded with black borders.");
+    command->add_option("IMAGE", o->images, "PNG or JPEG images (8-bit); or none with --idx");
+    command
+        ->add_option("--idx", o->idx,
+                     "an IDX image file (.gz or plain), e.g. Fashion-MNIST's t10k-images-idx3-ubyte.gz")
+        ->type_name("FILE");
+    addNumberOption(*command, "--first", o->first, "K", "with --idx: the first image to use (default 0)",
+                    OptionRange::atLeast(0));
+    addNumberOption(*command, "--count", o->count, "N", "with --idx: how many images (default 10)",
+                    OptionRange::atLeast(1));
+    command->add_option("--model", o->model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
+    command->add_option("--probe", o->probe, "Hutchinson probe: rademacher (default) or gaussian")
+        ->type_name("KIND")
+        ->check(oneOf({"rademacher", "gaussian"}));
+    addNumberOption(*command, "--seed", o->seed, "S", "seed of the probe and the dequantization noise (default 0)");
+    command->add_flag("--dequantize", o->dequantize, "add uniform dequantization noise, as training with it does");
+    addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
+                    OptionRange::positive());
+    addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",
+                    OptionRange::positive());
+    addModelOptions(*command, o->load, true);
+    return [o] { return runBpd(*o); };
 }
 
 } // namespace sde::cli

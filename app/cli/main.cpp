@@ -8,61 +8,49 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <functional>
 #include <iostream>
 #include <map>
 
-namespace {
-
-const char *kUsage = R"(Usage: sdestudio-cli COMMAND [options]
-
-Commands:
-  info FILE        describe a model file (.pth reference checkpoint or .safetensors)
-  convert IN.pth   convert a reference checkpoint to a .safetensors model
-  score            evaluate the score function s(x, t) on given tensors
-  sample           generate images (PC sampler or probability-flow ODE)
-  bpd IMAGE...     bits/dim of images through the probability-flow ODE
-  inpaint          fill a masked region of an image
-  colorize         colorize a gray image
-  interpolate      interpolate between two images through the probability-flow ODE
-  train            train a score model or a noise-conditional classifier
-
-Run 'sdestudio-cli COMMAND --help' for a command's options.
-)";
-
-} // namespace
-
 int main(int argc, char **argv)
 {
+    using namespace sde::cli;
     spdlog::set_pattern("%^%l%$: %v");
-    const std::map<std::string, std::function<int(const std::vector<std::string> &)>> commands = {
-        {"info", sde::cli::runInfo},
-        {"convert", sde::cli::runConvert},
-        {"score", sde::cli::runScore},
-        {"sample", sde::cli::runSample},
-        {"bpd", sde::cli::runBpd},
-        {"inpaint", sde::cli::runInpaint},
-        {"colorize", sde::cli::runColorize},
-        {"interpolate", sde::cli::runInterpolate},
-        {"train", sde::cli::runTrain},
+    std::unique_ptr<CLI::App> program =
+        makeProgram("The headless front end of SDE Studio: score-based generative models through SDEs.",
+                    std::string("sdestudio-cli ") + SDE_VERSION + " (LibTorch " + TORCH_VERSION + ")");
+    const std::map<std::string, CommandRun> commands = {
+        {"info", addInfoCommand(*program)},         {"convert", addConvertCommand(*program)},
+        {"score", addScoreCommand(*program)},       {"sample", addSampleCommand(*program)},
+        {"bpd", addBpdCommand(*program)},           {"inpaint", addInpaintCommand(*program)},
+        {"colorize", addColorizeCommand(*program)}, {"interpolate", addInterpolateCommand(*program)},
+        {"train", addTrainCommand(*program)},
     };
-    if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-        std::cout << kUsage;
-        return argc < 2 ? 2 : 0;
-    }
-    const std::string name = argv[1];
-    if (name == "--version") {
-        std::cout << "sdestudio-cli " << SDE_VERSION << " (LibTorch " << TORCH_VERSION << ")\n";
-        return 0;
-    }
-    auto command = commands.find(name);
-    if (command == commands.end()) {
-        std::cerr << "error: unknown command '" << name << "'\n\n" << kUsage;
+    if (argc < 2) {
+        std::cout << program->help();
         return 2;
     }
     try {
+        program->parse(argc, argv);
+    } catch (const CLI::CallForHelp &) {
+        std::cout << program->help(); // the chosen command's, if any
+        return 0;
+    } catch (const CLI::CallForVersion &version) {
+        std::cout << version.what() << "\n";
+        return 0;
+    } catch (const CLI::ParseError &error) {
+        const std::vector<CLI::App *> chosen = program->get_subcommands();
+        if (chosen.empty()) {
+            std::cerr << "error: unknown command '" << argv[1] << "'\n\n" << program->help();
+            return 2;
+        }
+        std::cerr << "error: " << parseErrorMessage(error, chosen.front()) << "\n";
+        return 1;
+    }
+    const CLI::App &command = *program->get_subcommands().front();
+    try {
+        checkRemaining(command);
         sde::configureThreads();
-        return command->second(std::vector<std::string>(argv + 2, argv + argc));
+        return commands.at(command.get_name())();
     } catch (const sde::Error &e) {
         std::cerr << "error: " << e.what() << "\n";
     } catch (const c10::Error &e) {

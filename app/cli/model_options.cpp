@@ -4,20 +4,23 @@
 
 namespace sde::cli {
 
-void addModelOptions(Arguments &args)
+void addModelOptions(CLI::App &command, ModelOptions &options, bool withDevice)
 {
-    args.option("--config", "NAME|FILE", "config preset name or JSON file (default: guessed or stored)")
-        .flag("--raw-weights", "use the raw weights instead of the EMA weights");
+    command.add_option("--config", options.config, "config preset name or JSON file (default: guessed or stored)")
+        ->type_name("NAME|FILE");
+    command.add_flag("--raw-weights", options.rawWeights, "use the raw weights instead of the EMA weights");
+    if (withDevice)
+        command.add_option("--device", options.device, "cpu, cuda, cuda:N or auto (default cpu)")->type_name("DEVICE");
 }
 
-LoadOptions modelOptions(const Arguments &args)
+LoadOptions loadOptions(const ModelOptions &options)
 {
-    LoadOptions options;
-    options.config = args.value("--config");
-    options.weights = args.has("--raw-weights") ? WeightSet::Raw : WeightSet::Ema;
-    if (auto device = args.value("--device"))
-        options.device = parseDevice(*device);
-    return options;
+    LoadOptions load;
+    load.config = options.config;
+    load.weights = options.rawWeights ? WeightSet::Raw : WeightSet::Ema;
+    if (options.device)
+        load.device = parseDevice(*options.device);
+    return load;
 }
 
 } // namespace sde::cli

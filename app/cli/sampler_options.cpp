@@ -6,7 +6,11 @@
 #include "util/build_info.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/number_text.h"
 
+#include "sampling/sampler_catalogue.h"
+
+#include <algorithm>
 #include <iostream>
 
 #include <csignal>
@@ -45,112 +49,171 @@ int cancelled(ProgressBar &progress, int64_t steps)
     return 130;
 }
 
-void addSamplerOptions(Arguments &args)
+namespace {
+
+std::string joined(const std::vector<std::string> &items, const std::string &separator)
 {
-    args.option("--sampler", "NAME",
-                "pc (predictor-corrector), ode (probability flow), or a fast sampler: dpm2m, dpm3m, dpm2s "
-                "(DPM-Solver++), edm (Heun), ddim, adaptive (reverse SDE with error control); default: the "
-                "config's");
-    args.option("--predictor", "NAME", "euler_maruyama, reverse_diffusion, ancestral_sampling or none")
-        .option("--corrector", "NAME", "langevin, ald or none")
-        .option("--snr", "R", "signal-to-noise ratio of the Langevin corrector")
-        .option("--corrector-steps", "K", "corrector steps per noise level")
-        .option("--steps", "N", "noise levels (pc), fixed solver steps (ode euler/heun) or grid points (fast samplers)")
-        .option("--eps", "T", "last time of the reverse process (default 1e-5 VE, 1e-3 VP)")
-        .flag("--denoise", "finish with the noise-free mean (default: the config's)")
-        .flag("--no-denoise", "keep the last step's noise")
-        .option("--seed", "S", "seed; image i uses S + i (default: random, printed)")
-        .option("--temperature", "T", "scale of the prior sample (default 1)")
-        .option("--device", "DEVICE", "cpu, cuda, cuda:N or auto (default cpu)")
-        .option("--precision", "NAME",
-                "the network's number format: float32 (default), bfloat16 (CPUs with AVX-512, CUDA) or float16 "
-                "(CUDA); the sampler's state stays float32")
-        .option("--solver", "NAME", "ODE solver: rk45 (adaptive), euler or heun")
-        .option("--rtol", "X", "RK45 relative tolerance (default 1e-5); adaptive: 0.05")
-        .option("--atol", "X", "RK45 absolute tolerance (default 1e-5); adaptive: 0.0078")
-        .option("--nfe", "N", "fast samplers: the most score evaluations (default 20); sets --steps")
-        .option("--eta", "X", "ddim: 0 deterministic (default) to 1 ancestral")
-        .option("--churn", "X", "edm: stochastic churn S_churn (default 0)")
-        .option("--grid", "NAME", "dpm2m, dpm3m, dpm2s: the time grid, logsnr or karras (default karras)")
-        .option("--rho", "X", "edm, and the karras grid: the exponent of the noise grid (default 7)");
+    std::string text;
+    for (const std::string &item : items)
+        text += (text.empty() ? "" : separator) + item;
+    return text;
 }
 
-SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config)
+// Every knob of the catalogue with this option name, with the samplers that have it.
+std::vector<std::pair<const SamplerDescription *, const SamplerKnob *>> knobsNamed(const std::string &option)
+{
+    std::vector<std::pair<const SamplerDescription *, const SamplerKnob *>> out;
+    for (const SamplerDescription &d : samplerCatalogue())
+        for (const SamplerKnob &k : d.knobs)
+            if (k.optionName() == option)
+                out.emplace_back(&d, &k);
+    return out;
+}
+
+std::string defaultText(const SamplerKnob &knob)
+{
+    if (knob.kind == KnobKind::Choice)
+        return knob.defaultChoice;
+    if (knob.zeroMeansDefault && knob.defaultValue == 0.0)
+        return "";
+    return numberText(knob.defaultValue);
+}
+
+// One option for a knob key: its help says which samplers take it and, where they differ, what it
+// means and defaults to for each.
+OptionSpec knobOption(const std::string &option)
+{
+    const auto knobs = knobsNamed(option);
+    const SamplerKnob &first = *knobs.front().second;
+    // Group the samplers by what the knob is for them.
+    std::vector<std::pair<std::string, std::vector<std::string>>> meanings;
+    std::vector<std::string> choices;
+    for (const auto &[sampler, knob] : knobs) {
+        std::string meaning = knob->help;
+        const std::string fallback = defaultText(*knob);
+        if (knob->kind != KnobKind::Flag && !fallback.empty())
+            meaning += " (default " + fallback + ")";
+        auto it = std::find_if(meanings.begin(), meanings.end(), [&](const auto &m) { return m.first == meaning; });
+        if (it == meanings.end())
+            meanings.push_back({meaning, {sampler->id}});
+        else
+            it->second.push_back(sampler->id);
+        for (const std::string &c : knob->choices)
+            if (std::find(choices.begin(), choices.end(), c) == choices.end())
+                choices.push_back(c);
+    }
+    std::string help;
+    if (meanings.size() == 1 && meanings.front().second.size() == samplerCatalogue().size()) {
+        help = meanings.front().first;
+    } else {
+        for (const auto &[meaning, samplers] : meanings)
+            help += (help.empty() ? "" : "; ") + joined(samplers, ", ") + ": " + meaning;
+    }
+    const std::string valueName = first.kind == KnobKind::Choice    ? "NAME"
+                                  : first.kind == KnobKind::Integer ? "N"
+                                                                    : "X";
+    switch (first.kind) {
+    case KnobKind::Choice: return OptionSpec::text(option, valueName, help, choices);
+    case KnobKind::Integer: return OptionSpec::integer(option, valueName, help);
+    case KnobKind::Real: return OptionSpec::number(option, valueName, help);
+    case KnobKind::Flag: return OptionSpec::flag(option, help);
+    }
+    return OptionSpec::text(option, valueName, help);
+}
+
+} // namespace
+
+const std::vector<OptionSpec> &samplerOptionSpecs()
+{
+    using O = OptionSpec;
+    using R = OptionRange;
+    static const std::vector<OptionSpec> specs = [] {
+        std::vector<std::string> samplers;
+        for (const SamplerDescription &d : samplerCatalogue())
+            samplers.push_back(d.id + " (" + d.title + ")");
+        std::vector<OptionSpec> out = {
+            O::text("--sampler", "NAME", "the sampler: " + joined(samplers, ", ") + "; default: the config's",
+                    samplingMethodIds()),
+            O::unsignedInteger("--seed", "S", "seed; image i uses S + i (default: random, printed)"),
+            O::text("--precision", "NAME",
+                    "the network's number format: float32, bfloat16 (CPUs with AVX-512, CUDA) or float16 (CUDA); "
+                    "the sampler's state stays float32",
+                    precisionIds(), "float32"),
+            O::integer("--nfe", "N", "fast samplers: the most score evaluations; sets --steps", R::between(3, 100000),
+                       "20"),
+        };
+        // The samplers' own settings, one option per knob key of the catalogue; the ranges are
+        // checked once the sampler is known (checkSamplingSettings), so they can differ by sampler.
+        std::vector<std::string> seen;
+        for (const SamplerDescription &d : samplerCatalogue())
+            for (const SamplerKnob &k : d.knobs) {
+                const std::string option = k.optionName();
+                if (std::find(seen.begin(), seen.end(), option) != seen.end())
+                    continue;
+                seen.push_back(option);
+                out.push_back(knobOption(option));
+                if (k.kind == KnobKind::Flag)
+                    out.push_back(O::flag("--no-" + option.substr(2), "turn " + option + " off"));
+            }
+        return out;
+    }();
+    return specs;
+}
+
+void addSamplerOptions(CLI::App &command, OptionValues &values)
+{
+    addOptions(command, samplerOptionSpecs(), values);
+}
+
+SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig &config, int64_t batch)
 {
     SamplingSettings s = SamplingSettings::fromConfig(config);
-    s.method = args.value("--sampler", s.method);
-    if (!isSamplingMethod(s.method))
-        throw Error("--sampler must be " + listOfIds(samplingMethodIds()) + ", not '" + s.method + "'");
-    if (isFastSolver(s.method)) {
-        FastSamplerOptions &f = s.fast;
-        f.solver = s.method;
-        const int64_t nfe = args.integer("--nfe", 20);
-        if (nfe < 3 || nfe > 100000)
-            throw Error("--nfe must be between 3 and 100000");
-        f.steps = args.has("--steps") ? args.integer("--steps", 0) : stepsForNfe(s.method, nfe);
-        if (f.steps < 2 || f.steps > 100000)
-            throw Error("--steps must be between 2 and 100000");
-        f.eta = args.number("--eta", f.eta);
-        if (f.eta < 0.0 || f.eta > 1.0)
-            throw Error("--eta must be between 0 and 1");
-        f.churn = args.number("--churn", f.churn);
-        if (f.churn < 0.0 || f.churn > 1000.0)
-            throw Error("--churn must be between 0 and 1000");
-        f.grid = args.value("--grid", f.grid);
-        if (!isTimeGrid(f.grid))
-            throw Error("--grid must be " + listOfIds(timeGridIds()) + ", not '" + f.grid + "'");
-        f.rho = args.number("--rho", f.rho);
-        if (!(f.rho > 0.0) || f.rho > 100.0)
-            throw Error("--rho must be in (0, 100]");
-        f.rtol = args.number("--rtol", f.rtol);
-        f.atol = args.number("--atol", f.atol);
-        if (!(f.rtol > 0.0) || !(f.atol > 0.0))
-            throw Error("--rtol and --atol must be positive");
+    s.method = values.text("--sampler").value_or(s.method);
+    const SamplerDescription &sampler = samplerDescription(s.method);
+    s.fast.solver = s.method;
+    // Settings that apply to the chosen sampler come from its knobs; others are named and ignored.
+    std::vector<std::string> used{"--sampler", "--seed", "--precision"};
+    if (sampler.section == "fast" && !sampler.adaptive) {
+        s.fast.steps = stepsForNfe(s.method, *values.integer("--nfe"));
+        used.push_back("--nfe");
     }
-    s.pc.predictor = args.value("--predictor", s.pc.predictor);
-    s.pc.corrector = args.value("--corrector", s.pc.corrector);
-    s.pc.snr = args.number("--snr", s.pc.snr);
-    s.pc.correctorSteps = args.integer("--corrector-steps", s.pc.correctorSteps);
-    s.pc.steps = args.integer("--steps", s.pc.steps);
-    s.pc.eps = s.ode.eps = s.fast.eps = args.number("--eps", 0.0);
-    s.pc.temperature = s.ode.temperature = s.fast.temperature = args.number("--temperature", 1.0);
-    s.ode.ode.method = odeMethodFromName(args.value("--solver", "rk45"));
-    s.ode.ode.rtol = args.number("--rtol", s.ode.ode.rtol);
-    s.ode.ode.atol = args.number("--atol", s.ode.ode.atol);
-    s.ode.ode.steps = args.integer("--steps", s.ode.ode.steps);
-    if (args.has("--no-denoise"))
-        s.pc.noiseRemoval = s.ode.noiseRemoval = false;
-    if (args.has("--denoise"))
-        s.pc.noiseRemoval = s.ode.noiseRemoval = true;
-    const std::string precision = args.value("--precision", "float32");
-    try {
-        s.precision = precisionFromId(precision);
-    } catch (const Error &) {
-        throw Error("--precision must be " + listOfIds(precisionIds()) + ", not '" + precision + "'");
+    for (const SamplerKnob &knob : sampler.knobs) {
+        const std::string option = knob.optionName();
+        used.push_back(option);
+        switch (knob.kind) {
+        case KnobKind::Choice:
+            if (const auto text = values.text(option)) {
+                if (const auto problem = knob.problem(*text))
+                    throw Error(option + " " + *problem);
+                knob.setChoice(s, *text);
+            }
+            break;
+        case KnobKind::Integer:
+            if (const auto value = values.integer(option))
+                knob.setNumber(s, static_cast<double>(*value));
+            break;
+        case KnobKind::Real:
+            if (const auto value = values.number(option))
+                knob.setNumber(s, *value);
+            break;
+        case KnobKind::Flag: {
+            const std::string off = "--no-" + option.substr(2);
+            used.push_back(off);
+            if (values.flag(off))
+                knob.setNumber(s, 0.0);
+            if (values.flag(option))
+                knob.setNumber(s, 1.0);
+            break;
+        }
+        }
     }
-    s.batch = args.integer("--batch", 1);
-    if (s.batch < 1 || s.batch > 4096)
-        throw Error("--batch must be between 1 and 4096");
-    if (s.pc.steps < 0 || s.pc.steps == 1 || s.pc.steps > 100000)
-        throw Error("--steps must be between 2 and 100000");
-    if (s.pc.correctorSteps < 0 || s.pc.correctorSteps > 1000)
-        throw Error("--corrector-steps must be between 0 and 1000");
-    if (!(s.pc.temperature > 0.0) || s.pc.temperature > 100.0)
-        throw Error("--temperature must be in (0, 100]");
-    if (!(s.pc.snr > 0.0))
-        throw Error("--snr must be positive");
-    if (s.pc.eps < 0.0 || s.pc.eps >= 1.0)
-        throw Error("--eps must be in (0, 1)");
-    if (!(s.ode.ode.rtol > 0.0) || !(s.ode.ode.atol > 0.0))
-        throw Error("--rtol and --atol must be positive");
-    if (auto seed = args.value("--seed")) {
-        const int64_t value = args.integer("--seed", 0);
-        if (value < 0)
-            throw Error("--seed must not be negative");
-        s.seed = static_cast<uint64_t>(value);
-    } else {
-        s.seed = std::random_device{}() & 0x7fffffffu;
-    }
+    for (const OptionSpec &spec : samplerOptionSpecs())
+        if (values.given(spec.name) && std::find(used.begin(), used.end(), spec.name) == used.end())
+            std::cerr << "warning: " << spec.name << " is not a setting of " << sampler.title << "; ignored\n";
+    s.precision = precisionFromId(*values.text("--precision"));
+    s.batch = batch;
+    checkSamplingSettings(s, [](const SamplerKnob &knob) { return knob.optionName(); });
+    s.seed = values.unsignedInteger("--seed").value_or(std::random_device{}() & 0x7fffffffu);
     return s;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "arguments.h"
+#include "option_table.h"
 #include "progress.h"
 
 #include "io/model_file.h"
@@ -11,10 +11,14 @@
 
 namespace sde::cli {
 
-// The sampler options of sample, inpaint and colorize: every sampler, and its settings.
-void addSamplerOptions(Arguments &args);
-// The config's sampling settings, overridden by the options; errors name the option.
-SamplingSettings settingsFromArguments(const Arguments &args, const ModelConfig &config);
+// The sampler options of sample, inpaint and colorize, as data: every sampler, and its settings
+// with their types, ranges and defaults (the sampler catalogue will supply this list).
+const std::vector<OptionSpec> &samplerOptionSpecs();
+// Adds samplerOptionSpecs() to `command`.
+void addSamplerOptions(CLI::App &command, OptionValues &values);
+// The config's sampling settings, overridden by the options given, for `batch` images; errors
+// name the option. Without --seed the seed is random (and printed with the settings).
+SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig &config, int64_t batch);
 
 // Set by Ctrl+C while an InterruptScope is alive; long runs pass it as their cancel token.
 extern CancelToken interruptToken;

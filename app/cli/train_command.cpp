@@ -1,7 +1,6 @@
 // sdestudio-cli train: trains a score model or a noise-conditional classifier.
 #include "commands.h"
 
-#include "arguments.h"
 #include "progress.h"
 #include "sampler_options.h"
 
@@ -56,68 +55,46 @@ std::string formatLoss(double loss)
     return text;
 }
 
-} // namespace
+struct TrainOptions {
+    std::optional<std::string> preset, config;
+    std::string data, out;
+    bool resume = false;
+    std::optional<int64_t> steps;
+    int64_t batch = 0;
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    std::optional<int64_t> threads;
+    int64_t checkpointEvery = 1000, keep = 3, logEvery = 10;
+    int64_t snapshotEvery = 0, snapshotCount = 16, snapshotSteps = 100;
+    int64_t maxBadSteps = 5;
+    std::optional<std::string> precision;
+    bool mixedPrecision = false, half = false, classifier = false;
+    int64_t classifierWidth = 32;
+};
 
-int runTrain(const std::vector<std::string> &argv)
+int runTrain(const TrainOptions &o)
 {
-    Arguments args("train", "(--preset NAME | --config FILE) --data DATA --out FOLDER [options]",
-                   "Trains a score model (or, with --classifier, a noise-conditional classifier) with the\n"
-                   "reference's objective, Adam with warm-up and clipping, and the EMA. Checkpoints are written\n"
-                   "atomically to FOLDER/checkpoints (the newest --keep kept), the EMA model to\n"
-                   "FOLDER/model.safetensors, metrics to FOLDER/metrics.jsonl. --resume continues exactly.\n"
-                   "DATA: a folder of images, patches:FOLDER, an IDX file, fashion-mnist, or toy:NAME\n"
-                   "(moons, 8gaussians, checkerboard, swissroll).");
-    args.option("--preset", "NAME", "a preset config (see models/presets)")
-        .option("--config", "FILE", "a config JSON file")
-        .option("--data", "DATA", "the training data (see above)")
-        .option("--out", "FOLDER", "the run's folder; created if missing")
-        .flag("--resume", "continue the run in FOLDER from its newest checkpoint")
-        .option("--steps", "N", "train until N steps in all (default: the config's training.n_iters)")
-        .option("--batch", "B", "batch size (default: the config's training.batch_size)")
-        .option("--seed", "S", "seed of the data order and noise (default 0)")
-        .option("--device", "DEV", "cpu, cuda, cuda:N or auto (default cpu)")
-        .option("--threads", "N", "CPU threads (default: all cores)")
-        .option("--checkpoint-every", "N", "write a checkpoint every N steps (default 1000)")
-        .option("--keep", "K", "keep the newest K checkpoints (default 3)")
-        .option("--log-every", "N", "a metrics record every N steps (default 10)")
-        .option("--snapshot-every", "N", "preview samples every N steps into FOLDER/samples (default: off)")
-        .option("--snapshot-count", "N", "samples in a preview (default 16)")
-        .option("--snapshot-steps", "N", "sampler steps of a preview (default 100)")
-        .option("--max-bad-steps", "K", "stop after K non-finite losses in a row (default 5)")
-        .option("--precision", "P",
-                "the forward pass's number format: float32 (default; a resumed run: its own), bfloat16 or "
-                "float16 (CUDA only; float16 with dynamic loss scaling); weights, gradients and Adam stay float32")
-        .flag("--mixed-precision", "the same as --precision bfloat16")
-        .flag("--half", "store the exported model in float16")
-        .flag("--classifier", "train the noise-conditional classifier of the config's SDE and data")
-        .option("--classifier-nf", "N", "classifier width (default 32)");
-    if (!args.parse(argv))
-        return 0;
-
     TrainerOptions options;
-    options.outDir = args.required("--out");
-    options.resume = args.has("--resume");
-    options.batchSize = args.integer("--batch", 0);
-    const int64_t seed = args.integer("--seed", 0);
-    if (seed < 0)
-        throw Error("--seed must not be negative");
-    options.seed = static_cast<uint64_t>(seed);
-    options.device = parseDevice(args.value("--device", "cpu"));
-    if (args.has("--threads"))
-        configureThreads(static_cast<int>(args.integer("--threads", 0)));
-    options.checkpointEvery = args.integer("--checkpoint-every", 1000);
-    options.keepCheckpoints = static_cast<int>(args.integer("--keep", 3));
-    options.logEvery = args.integer("--log-every", 10);
-    options.snapshotEvery = args.integer("--snapshot-every", 0);
-    options.snapshotCount = args.integer("--snapshot-count", 16);
-    options.snapshotSteps = args.integer("--snapshot-steps", 100);
-    options.maxBadSteps = static_cast<int>(args.integer("--max-bad-steps", 5));
-    if (args.has("--mixed-precision") && args.has("--precision"))
+    options.outDir = o.out;
+    options.resume = o.resume;
+    options.batchSize = o.batch;
+    options.seed = o.seed;
+    options.device = parseDevice(o.device);
+    if (o.threads)
+        configureThreads(static_cast<int>(*o.threads));
+    options.checkpointEvery = o.checkpointEvery;
+    options.keepCheckpoints = static_cast<int>(o.keep);
+    options.logEvery = o.logEvery;
+    options.snapshotEvery = o.snapshotEvery;
+    options.snapshotCount = o.snapshotCount;
+    options.snapshotSteps = o.snapshotSteps;
+    options.maxBadSteps = static_cast<int>(o.maxBadSteps);
+    if (o.mixedPrecision && o.precision)
         throw Error("give --precision or --mixed-precision, not both");
-    if (args.has("--mixed-precision")) {
+    if (o.mixedPrecision) {
         options.precision = EvaluationPrecision::BFloat16;
-    } else if (args.has("--precision")) {
-        options.precision = precisionFromId(args.required("--precision"));
+    } else if (o.precision) {
+        options.precision = precisionFromId(*o.precision);
     } else if (options.resume) {
         // A resumed run keeps the precision it was trained in unless told otherwise.
         const auto checkpoints = listCheckpoints(options.outDir);
@@ -128,25 +105,24 @@ int runTrain(const std::vector<std::string> &argv)
                         ", which needs a CUDA device: resume it with --device cuda, or on " + options.device.str() +
                         " with --precision float32");
     }
-    options.halfPrecisionExport = args.has("--half");
-    const std::string dataSpec = args.required("--data");
+    options.halfPrecisionExport = o.half;
+    const std::string &dataSpec = o.data;
 
     // The model: from --preset/--config, or, when resuming without them, from the checkpoint.
-    const bool classifier = args.has("--classifier");
-    if (args.has("--preset") && args.has("--config"))
+    const bool classifier = o.classifier;
+    if (o.preset && o.config)
         throw Error("give --preset or --config, not both");
     std::unique_ptr<TrainingTask> task;
     ModelConfig scoreConfig;
     // The initial weights come from the seed too: the same command trains the same model.
     torch::manual_seed(options.seed);
-    if (args.has("--preset") || args.has("--config")) {
-        scoreConfig =
-            args.has("--preset") ? loadPreset(args.required("--preset")) : loadConfigFile(args.required("--config"));
+    if (o.preset || o.config) {
+        scoreConfig = o.preset ? loadPreset(*o.preset) : loadConfigFile(*o.config);
         scoreConfig.validate();
         if (classifier) {
             ClassifierConfig config;
             config.scoreConfig = scoreConfig;
-            config.nf = args.integer("--classifier-nf", 32);
+            config.nf = o.classifierWidth;
             if (dataSpec.rfind("fashion-mnist", 0) == 0)
                 config.classNames = kFashionMnistClasses;
             task = std::make_unique<ClassifierTrainingTask>(config);
@@ -165,7 +141,7 @@ int runTrain(const std::vector<std::string> &argv)
     } else {
         throw Error("give the model with --preset NAME or --config FILE");
     }
-    options.steps = args.integer("--steps", scoreConfig.training.nIters);
+    options.steps = o.steps.value_or(scoreConfig.training.nIters);
     if (task->kind() == "classifier")
         options.exportName = "classifier.safetensors";
     std::unique_ptr<TrainingData> data = openTrainingData(dataSpec, scoreConfig);
@@ -237,6 +213,60 @@ int runTrain(const std::vector<std::string> &argv)
         return 3;
     }
     return 1;
+}
+
+} // namespace
+
+CommandRun addTrainCommand(CLI::App &program)
+{
+    auto o = std::make_shared<TrainOptions>();
+    CLI::App *command =
+        addCommand(program, "train", "(--preset NAME | --config FILE) --data DATA --out FOLDER [options]",
+                   "train a score model or a noise-conditional classifier",
+                   "Trains a score model (or, with --classifier, a noise-conditional classifier) with the\n"
+                   "reference's objective, Adam with warm-up and clipping, and the EMA. Checkpoints are written\n"
+                   "atomically to FOLDER/checkpoints (the newest --keep kept), the EMA model to\n"
+                   "FOLDER/model.safetensors, metrics to FOLDER/metrics.jsonl. --resume continues exactly.\n"
+                   "DATA: a folder of images, patches:FOLDER, an IDX file, fashion-mnist, or toy:NAME\n"
+                   "(moons, 8gaussians, checkerboard, swissroll).");
+    const OptionRange positive = OptionRange::atLeast(1);
+    command->add_option("--preset", o->preset, "a preset config (see models/presets)")->type_name("NAME");
+    command->add_option("--config", o->config, "a config JSON file")->type_name("FILE");
+    command->add_option("--data", o->data, "the training data (see above)")->type_name("DATA")->required();
+    command->add_option("--out", o->out, "the run's folder; created if missing")->type_name("FOLDER")->required();
+    command->add_flag("--resume", o->resume, "continue the run in FOLDER from its newest checkpoint");
+    addNumberOption(*command, "--steps", o->steps, "N",
+                    "train until N steps in all (default: the config's training.n_iters)", positive);
+    addNumberOption(*command, "--batch", o->batch, "B",
+                    "batch size (default: the config's training.batch_size; a resumed run: its own)",
+                    OptionRange::between(0, 65536));
+    addNumberOption(*command, "--seed", o->seed, "S", "seed of the data order and noise (default 0)");
+    command->add_option("--device", o->device, "cpu, cuda, cuda:N or auto (default cpu)")->type_name("DEV");
+    addNumberOption(*command, "--threads", o->threads, "N", "CPU threads (default: all cores)", positive);
+    addNumberOption(*command, "--checkpoint-every", o->checkpointEvery, "N",
+                    "write a checkpoint every N steps (default 1000)", positive);
+    addNumberOption(*command, "--keep", o->keep, "K", "keep the newest K checkpoints (default 3)", positive);
+    addNumberOption(*command, "--log-every", o->logEvery, "N", "a metrics record every N steps (default 10)", positive);
+    addNumberOption(*command, "--snapshot-every", o->snapshotEvery, "N",
+                    "preview samples every N steps into FOLDER/samples (default: off)", OptionRange::atLeast(0));
+    addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N", "samples in a preview (default 16)", positive);
+    addNumberOption(*command, "--snapshot-steps", o->snapshotSteps, "N", "sampler steps of a preview (default 100)",
+                    positive);
+    addNumberOption(*command, "--max-bad-steps", o->maxBadSteps, "K",
+                    "stop after K non-finite losses in a row (default 5)", positive);
+    command
+        ->add_option("--precision", o->precision,
+                     "the forward pass's number format: float32 (default; a resumed run: its own), bfloat16 or "
+                     "float16 (CUDA only; float16 with dynamic loss scaling); weights, gradients and Adam stay "
+                     "float32")
+        ->type_name("P")
+        ->check(oneOf(precisionIds()));
+    command->add_flag("--mixed-precision", o->mixedPrecision, "the same as --precision bfloat16");
+    command->add_flag("--half", o->half, "store the exported model in float16");
+    command->add_flag("--classifier", o->classifier,
+                      "train the noise-conditional classifier of the config's SDE and data");
+    addNumberOption(*command, "--classifier-nf", o->classifierWidth, "N", "classifier width (default 32)", positive);
+    return [o] { return runTrain(*o); };
 }
 
 } // namespace sde::cli

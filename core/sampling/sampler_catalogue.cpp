@@ -127,8 +127,10 @@ SamplerDescription pcSampler()
                              &SamplingSettings::pc, &PcSamplerOptions::steps);
     steps.zeroMeansDefault = true;
     k.push_back(steps);
-    k.push_back(bind(flag("noise_removal", "Denoise", "finish with the noise-free mean of the last step", true),
-                     &SamplingSettings::pc, &PcSamplerOptions::noiseRemoval));
+    SamplerKnob denoise = bind(flag("noise_removal", "Denoise", "finish with the noise-free mean of the last step", true),
+                               &SamplingSettings::pc, &PcSamplerOptions::noiseRemoval);
+    denoise.optionStem = "denoise";
+    k.push_back(denoise);
     k.push_back(bind(flag("probability_flow", "Probability flow",
                           "predict along the probability-flow ODE instead of the reverse SDE", false),
                      &SamplingSettings::pc, &PcSamplerOptions::probabilityFlow));
@@ -168,8 +170,10 @@ SamplerDescription odeSampler()
     steps.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.steps = static_cast<int64_t>(v); };
     steps.applies = [isRk45](const SamplingSettings &s) { return !isRk45(s); };
     k.push_back(steps);
-    k.push_back(bind(flag("noise_removal", "Denoise", "one noise-free reverse-diffusion step at eps", false),
-                     &SamplingSettings::ode, &OdeSamplerOptions::noiseRemoval));
+    SamplerKnob denoise = bind(flag("noise_removal", "Denoise", "one noise-free reverse-diffusion step at eps", false),
+                               &SamplingSettings::ode, &OdeSamplerOptions::noiseRemoval);
+    denoise.optionStem = "denoise";
+    k.push_back(denoise);
     addCommonKnobs(k, &SamplingSettings::ode);
     return d;
 }
@@ -241,7 +245,7 @@ SamplerDescription fastSampler(std::string id, std::string title, std::string su
 
 std::string SamplerKnob::optionName() const
 {
-    std::string name = "--" + key;
+    std::string name = "--" + (optionStem.empty() ? key : optionStem);
     for (char &c : name)
         if (c == '_')
             c = '-';

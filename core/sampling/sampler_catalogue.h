@@ -19,6 +19,7 @@ enum class KnobKind { Integer, Real, Flag, Choice };
 // value against its range before any run.
 struct SamplerKnob {
     std::string key;   // the record's key and the CLI option's stem: "corrector_steps" is --corrector-steps
+    std::string optionStem; // the CLI option's stem when it is not the key ("denoise" for noise_removal)
     std::string title; // a label for people: "Corrector steps"
     KnobKind kind = KnobKind::Real;
     std::string help;      // one line: what it does, in the paper's words
@@ -40,7 +41,7 @@ struct SamplerKnob {
     std::function<std::string(const SamplingSettings &)> choice;
     std::function<void(SamplingSettings &, const std::string &)> setChoice;
 
-    // "--corrector-steps".
+    // "--corrector-steps"; a Flag knob also has "--no-" + the stem to turn it off.
     std::string optionName() const;
     // Why `value` is not valid for this knob ("must be between 0 and 1"), or nothing when it is.
     std::optional<std::string> problem(double value) const;
