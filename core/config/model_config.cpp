@@ -251,7 +251,6 @@ void ModelConfig::validate() const
     const NetworkConfig &m = model;
     requireOneOf("model.name", m.name, {"ncsnpp", "ddpm", "toy_mlp"});
     requireOneOf("training.sde", training.sde, sdeNames());
-    const SdeDescription &kind = sde::sdeDescription(training.sde);
     if (m.name == "toy_mlp") {
         // Points of a 2D (or few-dimensional) distribution, stored as [D, 1, 1] images.
         if (data.imageSize != 1)
@@ -319,6 +318,7 @@ void ModelConfig::validate() const
 
 void ModelConfig::validateSdeAndSampling() const
 {
+    const SdeDescription &kind = sde::sdeDescription(training.sde);
     const NetworkConfig &m = model;
     requireOneOf("model.nonlinearity", m.nonlinearity, {"swish", "elu", "relu", "lrelu"});
     if (!(m.sigmaMin > 0.0) || !std::isfinite(m.sigmaMin))

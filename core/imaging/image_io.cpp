@@ -5,8 +5,8 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <zlib.h>
 
-#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -14,22 +14,11 @@ namespace sde {
 
 namespace {
 
-uint32_t crc32(const std::string &bytes)
+// The chunk CRC of the PNG specification is zlib's CRC-32.
+uint32_t crc32Of(const std::string &bytes)
 {
-    static const std::array<uint32_t, 256> table = [] {
-        std::array<uint32_t, 256> t{};
-        for (uint32_t n = 0; n < 256; ++n) {
-            uint32_t c = n;
-            for (int k = 0; k < 8; ++k)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[n] = c;
-        }
-        return t;
-    }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char b : bytes)
-        c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return static_cast<uint32_t>(
+        ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
 
 void appendBigEndian(std::string &out, uint32_t v)
@@ -51,7 +40,7 @@ std::string chunk(const std::string &type, const std::string &data)
     std::string out;
     appendBigEndian(out, static_cast<uint32_t>(data.size()));
     out += type + data;
-    appendBigEndian(out, crc32(type + data));
+    appendBigEndian(out, crc32Of(type + data));
     return out;
 }
 
