@@ -487,7 +487,7 @@ void TrainWorkspace::start(bool resume)
         Q_EMIT errorOccurred(tr("Choose a run folder: checkpoints, curves and the model go there."));
         return;
     }
-    TrainingRequest request;
+    TrainingRunRequest request;
     request.data = dataSpec().toStdString();
     const QString kind = data_->currentData().toString();
     if ((kind == kFolderData || kind == kPatchData) && dataFolder_->text().trimmed().isEmpty()) {
@@ -497,7 +497,7 @@ void TrainWorkspace::start(bool resume)
     TrainerOptions &options = request.options;
     options.outDir = folder.toStdString();
     options.resume = resume;
-    options.steps = steps_->value();
+    request.steps = steps_->value();
     options.seed = static_cast<uint64_t>(seed_->value());
     options.checkpointEvery = checkpointEvery_->value();
     options.snapshotEvery = snapshotEvery_->value();
@@ -511,7 +511,7 @@ void TrainWorkspace::start(bool resume)
                 precision_->setCurrentText(
                     QString::fromStdString(precisionId(readCheckpointInfo(checkpoints.back()).precision)));
         }
-        options.precision = precisionFromId(precision_->currentText().toStdString());
+        request.precision = precisionFromId(precision_->currentText().toStdString());
         if (!resume) {
             if (!listCheckpoints(options.outDir).empty()) {
                 Q_EMIT errorOccurred(tr("%1 already holds a run: resume it, or choose another run folder for a new "

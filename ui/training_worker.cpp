@@ -2,7 +2,6 @@
 
 #include "tensor_image.h"
 
-#include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 #include "train/training_checkpoint.h"
@@ -31,7 +30,7 @@ TrainingWorker::~TrainingWorker()
     thread_.wait();
 }
 
-bool TrainingWorker::start(const TrainingRequest &request)
+bool TrainingWorker::start(const TrainingRunRequest &request)
 {
     if (running_)
         return false;
@@ -64,40 +63,17 @@ void TrainingWorker::stop()
         control_.stop();
 }
 
-void TrainingWorker::run(const TrainingRequest &request)
+void TrainingWorker::run(const TrainingRunRequest &request)
 {
     auto done = [this] {
         QMetaObject::invokeMethod(
             this, [this] { running_ = false; }, Qt::QueuedConnection);
     };
     try {
-        TrainerOptions options = request.options;
-        std::unique_ptr<TrainingTask> task;
-        // The initial weights come from the seed too: the same settings train the same model.
-        torch::manual_seed(options.seed);
-        if (request.config) {
-            request.config->validate();
-            task = std::make_unique<ScoreTrainingTask>(*request.config);
-        } else {
-            const auto checkpoints = listCheckpoints(options.outDir);
-            if (checkpoints.empty())
-                throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
-            const CheckpointInfo info = readCheckpointInfo(checkpoints.back());
-            task = taskForCheckpoint(info);
-            if (options.batchSize == 0)
-                options.batchSize = info.batchSize;
-        }
-        if (task->kind() == "classifier")
-            options.exportName = "classifier.safetensors";
-        const ModelConfig config = task->config();
-        std::unique_ptr<TrainingData> data = openTrainingData(request.data, config);
-        makeFolder(options.outDir);
-        if (options.snapshotEvery > 0)
-            makeFolder(options.outDir + "/samples");
-        const bool points = config.isPointModel();
-        const QString description = QString::fromStdString(config.architectureName() + ", " + config.sdeDescription() +
-                                                           "; data: " + data->description());
-        Q_EMIT started(description);
+        TrainingRun training = prepareTrainingRun(request);
+        const TrainerOptions &options = training.options;
+        const bool points = training.config().isPointModel();
+        Q_EMIT started(QString::fromStdString(training.modelDescription() + "; data: " + training.data->description()));
 
         using Clock = std::chrono::steady_clock;
         auto lastStep = Clock::now() - std::chrono::seconds(1);
@@ -121,7 +97,7 @@ void TrainingWorker::run(const TrainingRequest &request)
             Q_EMIT checkpoint(step, QString::fromStdString(path));
         };
         callbacks.onWarning = [this](const std::string &message) { Q_EMIT warning(QString::fromStdString(message)); };
-        const TrainingResult result = train(*task, *data, options, callbacks, &control_);
+        const TrainingResult result = training.run(callbacks, &control_);
         const char *outcome = result.outcome == TrainingOutcome::Finished  ? "finished"
                               : result.outcome == TrainingOutcome::Stopped ? "stopped"
                                                                            : "diverged";

@@ -1,27 +1,17 @@
 #pragma once
 
 #include "config/model_config.h"
-#include "train/trainer.h"
+#include "train/training_run.h"
 
 #include <QImage>
 #include <QObject>
 #include <QString>
 #include <QThread>
 
-#include <optional>
-
 namespace sde::ui {
 
-// What the Train tab asks for: a model config (or, resuming, the one stored in the run's
-// checkpoint), the data, and the trainer's options.
-struct TrainingRequest {
-    std::optional<ModelConfig> config; // unset: resume with the checkpoint's own definition
-    std::string data;                  // openTrainingData's spec: fashion-mnist, toy:NAME, FOLDER, patches:FOLDER
-    TrainerOptions options;
-};
-
-// Runs sde::train on its own thread and reports through queued signals; pause, resume and stop
-// are thread-safe and take effect between steps.
+// Prepares (sde::prepareTrainingRun) and runs a training run on its own thread and reports through queued signals;
+// pause, resume and stop are thread-safe and take effect between steps.
 class TrainingWorker : public QObject {
     Q_OBJECT
 public:
@@ -31,7 +21,7 @@ public:
     bool running() const { return running_; }
     bool paused() const { return control_.paused(); }
     // False (nothing started) while a run is going.
-    bool start(const TrainingRequest &request);
+    bool start(const TrainingRunRequest &request);
     void pause();
     void resume();
     void stop();
@@ -49,7 +39,7 @@ Q_SIGNALS:
     void pausedChanged(bool paused);
 
 private:
-    void run(const TrainingRequest &request); // on the thread
+    void run(const TrainingRunRequest &request); // on the thread
 
     QThread thread_;
     QObject *context_; // lives on thread_: runs the jobs there

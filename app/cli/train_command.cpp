@@ -5,11 +5,10 @@
 #include "sampler_options.h"
 
 #include "config/presets.h"
-#include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
-#include "train/trainer.h"
 #include "train/training_checkpoint.h"
+#include "train/training_run.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -25,9 +24,6 @@
 namespace sde::cli {
 
 namespace {
-
-const std::vector<std::string> kFashionMnistClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 std::string stepName(int64_t step)
 {
@@ -74,87 +70,48 @@ struct TrainOptions {
 
 int runTrain(const TrainOptions &o)
 {
-    TrainerOptions options;
-    options.outDir = o.out;
-    options.resume = o.resume;
-    options.batchSize = o.batch;
-    options.seed = o.seed;
-    options.device = parseDevice(o.device);
-    if (o.threads)
-        configureThreads(static_cast<int>(*o.threads));
-    options.checkpointEvery = o.checkpointEvery;
-    options.keepCheckpoints = static_cast<int>(o.keep);
-    options.logEvery = o.logEvery;
-    options.snapshotEvery = o.snapshotEvery;
-    options.snapshotCount = o.snapshotCount;
-    options.snapshotSteps = o.snapshotSteps;
-    options.maxBadSteps = static_cast<int>(o.maxBadSteps);
-    if (o.mixedPrecision && o.precision)
-        throw Error("give --precision or --mixed-precision, not both");
-    if (o.mixedPrecision) {
-        options.precision = EvaluationPrecision::BFloat16;
-    } else if (o.precision) {
-        options.precision = precisionFromId(*o.precision);
-    } else if (options.resume) {
-        // A resumed run keeps the precision it was trained in unless told otherwise.
-        const auto checkpoints = listCheckpoints(options.outDir);
-        if (!checkpoints.empty())
-            options.precision = readCheckpointInfo(checkpoints.back()).precision;
-        if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
-            throw Error("the run in '" + options.outDir + "' was trained in " + precisionId(options.precision) +
-                        ", which needs a CUDA device: resume it with --device cuda, or on " + options.device.str() +
-                        " with --precision float32");
-    }
-    options.halfPrecisionExport = o.half;
-    const std::string &dataSpec = o.data;
-
-    // The model: from --preset/--config, or, when resuming without them, from the checkpoint.
-    const bool classifier = o.classifier;
     if (o.preset && o.config)
         throw Error("give --preset or --config, not both");
-    std::unique_ptr<TrainingTask> task;
-    ModelConfig scoreConfig;
-    // The initial weights come from the seed too: the same command trains the same model.
-    torch::manual_seed(options.seed);
-    if (o.preset || o.config) {
-        scoreConfig = o.preset ? loadPreset(*o.preset) : loadConfigFile(*o.config);
-        scoreConfig.validate();
-        if (classifier) {
-            ClassifierConfig config;
-            config.scoreConfig = scoreConfig;
-            config.nf = o.classifierWidth;
-            if (dataSpec.rfind("fashion-mnist", 0) == 0)
-                config.classNames = kFashionMnistClasses;
-            task = std::make_unique<ClassifierTrainingTask>(config);
-        } else {
-            task = std::make_unique<ScoreTrainingTask>(scoreConfig);
-        }
-    } else if (options.resume) {
-        const auto checkpoints = listCheckpoints(options.outDir);
-        if (checkpoints.empty())
-            throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
-        const CheckpointInfo info = readCheckpointInfo(checkpoints.back());
-        task = taskForCheckpoint(info);
-        scoreConfig = task->config();
-        if (options.batchSize == 0)
-            options.batchSize = info.batchSize;
-    } else {
+    if (o.mixedPrecision && o.precision)
+        throw Error("give --precision or --mixed-precision, not both");
+    if (!o.preset && !o.config && !o.resume)
         throw Error("give the model with --preset NAME or --config FILE");
-    }
-    options.steps = o.steps.value_or(scoreConfig.training.nIters);
-    if (task->kind() == "classifier")
-        options.exportName = "classifier.safetensors";
-    std::unique_ptr<TrainingData> data = openTrainingData(dataSpec, scoreConfig);
-    const bool points = scoreConfig.isPointModel();
+    if (o.threads)
+        configureThreads(static_cast<int>(*o.threads));
 
-    makeFolder(options.outDir);
-    if (options.snapshotEvery > 0)
-        makeFolder(options.outDir + "/samples");
-    std::cerr << "training: " << (classifier ? "noise-conditional classifier" : scoreConfig.architectureName()) << ", "
-              << scoreConfig.sdeDescription() << "\n"
-              << "data: " << data->description() << "\n"
-              << "device: " << options.device.str() << ", batch "
-              << (options.batchSize > 0 ? options.batchSize : scoreConfig.training.batchSize) << "\n";
+    TrainingRunRequest request;
+    // The model: from --preset/--config, or, when resuming without them, from the checkpoint.
+    if (o.preset || o.config)
+        request.config = o.preset ? loadPreset(*o.preset) : loadConfigFile(*o.config);
+    request.classifier = o.classifier;
+    request.classifierWidth = o.classifierWidth;
+    request.data = o.data;
+    request.steps = o.steps;
+    if (o.mixedPrecision)
+        request.precision = EvaluationPrecision::BFloat16;
+    else if (o.precision)
+        request.precision = precisionFromId(*o.precision);
+    TrainerOptions &given = request.options;
+    given.outDir = o.out;
+    given.resume = o.resume;
+    given.batchSize = o.batch;
+    given.seed = o.seed;
+    given.device = parseDevice(o.device);
+    given.checkpointEvery = o.checkpointEvery;
+    given.keepCheckpoints = static_cast<int>(o.keep);
+    given.logEvery = o.logEvery;
+    given.snapshotEvery = o.snapshotEvery;
+    given.snapshotCount = o.snapshotCount;
+    given.snapshotSteps = o.snapshotSteps;
+    given.maxBadSteps = static_cast<int>(o.maxBadSteps);
+    given.halfPrecisionExport = o.half;
+
+    TrainingRun run = prepareTrainingRun(request);
+    const TrainerOptions &options = run.options;
+    const bool points = run.config().isPointModel();
+    std::cerr << "training: " << run.modelDescription() << "\n"
+              << "data: " << run.data->description() << "\n"
+              << "device: " << options.device.str() << ", batch " << run.batchSize() << "\n";
 
     int64_t firstStep = -1;
     std::unique_ptr<ProgressBar> progress;
@@ -188,7 +145,7 @@ int runTrain(const TrainOptions &o)
             }
         });
         try {
-            result = train(*task, *data, options, callbacks, &control);
+            result = run.run(callbacks, &control);
         } catch (...) {
             done = true;
             watcher.join();

@@ -14,6 +14,7 @@
 #include "train/loss_scaler.h"
 #include "train/trainer.h"
 #include "train/training_checkpoint.h"
+#include "train/training_run.h"
 #include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
@@ -25,6 +26,7 @@
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -310,6 +312,69 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, optionsIn(folder, 4)));
         options.outDir = test::makeTempDir();
         QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, options));
+    }
+
+    // The one setup of a run that the CLI and the studio share: a fresh run gets the config's
+    // model, seeded, and trains from step 0; a resume reads the run's own model and batch, and is
+    // refused when given another config, naming what differs.
+    void preparedRunsStartFreshOrResumeTheirOwnModel()
+    {
+        const std::string folder = test::makeTempDir() + "/run";
+        TrainingRunRequest request;
+        request.config = toyConfig();
+        request.data = "toy:moons";
+        request.options = optionsIn(folder, 1000);
+        request.steps = 2;
+        TrainingRun fresh = prepareTrainingRun(request);
+        QCOMPARE(fresh.task->kind(), std::string("score"));
+        QCOMPARE(fresh.config().toJson().dump(), toyConfig().toJson().dump());
+        QVERIFY(!fresh.resumed);
+        QCOMPARE(fresh.options.steps, int64_t(2));
+        QCOMPARE(fresh.batchSize(), int64_t(64));
+        QCOMPARE(fresh.options.precision, EvaluationPrecision::Float32);
+        QCOMPARE(fresh.options.exportName, std::string("model.safetensors"));
+        QCOMPARE(fresh.data->exampleShape(), (std::vector<int64_t>{2, 1, 1}));
+        QVERIFY(std::filesystem::is_directory(folder));
+        // The seed decides the initial weights.
+        TrainingRun same = prepareTrainingRun(request);
+        const auto a = fresh.task->module().parameters(), b = same.task->module().parameters();
+        QCOMPARE(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i)
+            QVERIFY(torch::equal(a[i], b[i]));
+        QCOMPARE(fresh.run().step, int64_t(2));
+        QCOMPARE(parseJson(lines(folder + "/metrics.jsonl").front()).at("step").get<int64_t>(), int64_t(1));
+
+        TrainingRunRequest resume;
+        resume.data = "toy:moons";
+        resume.options = optionsIn(folder, 1000);
+        resume.options.resume = true;
+        TrainingRun resumed = prepareTrainingRun(resume);
+        QVERIFY(resumed.resumed.has_value());
+        QCOMPARE(resumed.resumed->step, int64_t(2));
+        QCOMPARE(resumed.config().toJson().dump(), toyConfig().toJson().dump());
+        QCOMPARE(resumed.batchSize(), int64_t(64));
+        QCOMPARE(resumed.options.steps, toyConfig().training.nIters);
+
+        resume.config = toyConfig();
+        resume.config->model.nf = 64;
+        resume.config->optim.lr = 2e-3;
+        try {
+            prepareTrainingRun(resume);
+            QFAIL("a resume with another config was accepted");
+        } catch (const Error &e) {
+            const QString message = e.what();
+            QVERIFY2(message.contains("another model definition") &&
+                         message.contains("model.nf is 32 in the run, 64 here") &&
+                         message.contains("optim.lr is 0.001 in the run, 0.002 here"),
+                     e.what());
+        }
+        resume.options.outDir = test::makeTempDir();
+        try {
+            prepareTrainingRun(resume);
+            QFAIL("a resume of nothing was accepted");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("nothing to resume"), e.what());
+        }
     }
 
     void keepsTheNewestCheckpoints()

@@ -1,0 +1,136 @@
+#include "train/training_run.h"
+
+#include "data/image_data.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include <torch/torch.h>
+
+namespace sde {
+
+namespace {
+
+const std::vector<std::string> kFashionMnistClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+// Where two model definitions differ, as "key.path is X in the run, Y here", key by key.
+void collectDifferences(const Json &run, const Json &here, const std::string &path, std::vector<std::string> &out)
+{
+    const std::string where = path.empty() ? "the definition" : path;
+    if (run.is_object() && here.is_object()) {
+        for (const auto &[key, value] : run.items()) {
+            const std::string child = path.empty() ? key : path + "." + key;
+            if (const Json *other = json::find(here, key))
+                collectDifferences(value, *other, child, out);
+            else
+                out.push_back(child + " is set in the run only");
+        }
+        for (const auto &[key, value] : here.items())
+            if (!run.contains(key))
+                out.push_back((path.empty() ? key : path + "." + key) + " is set here only");
+        return;
+    }
+    if (run != here)
+        out.push_back(where + " is " + dumpJson(run) + " in the run, " + dumpJson(here) + " here");
+}
+
+// A resumed run must go on with the model it was started with.
+void checkSameModel(const TrainingTask &task, const CheckpointInfo &info, const std::string &path)
+{
+    if (info.kind != task.kind())
+        throw Error(path + ": this checkpoint trains a " + info.kind + " model, not a " + task.kind() + " model");
+    std::vector<std::string> differences;
+    collectDifferences(task.normalizedDefinition(info.definition), task.definition(), "", differences);
+    if (differences.empty())
+        return;
+    std::string list;
+    for (size_t i = 0; i < differences.size() && i < 5; ++i)
+        list += (i ? "; " : "") + differences[i];
+    if (differences.size() > 5)
+        list += "; and " + std::to_string(differences.size() - 5) + " more";
+    throw Error(path + ": the run was started with another model definition (config): " + list +
+                ". Resume it with the config it was started with, or train into a new folder");
+}
+
+} // namespace
+
+int64_t TrainingRun::batchSize() const
+{
+    return options.batchSize > 0 ? options.batchSize : config().training.batchSize;
+}
+
+std::string TrainingRun::modelDescription() const
+{
+    const ModelConfig &score = config();
+    return (task->kind() == "classifier" ? std::string("noise-conditional classifier") : score.architectureName()) +
+           ", " + score.sdeDescription();
+}
+
+TrainingResult TrainingRun::run(const TrainerCallbacks &callbacks, TrainingControl *control)
+{
+    return train(*task, *data, options, callbacks, control);
+}
+
+TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
+{
+    TrainingRun run;
+    TrainerOptions &options = run.options;
+    options = request.options;
+
+    if (options.resume) {
+        const std::vector<std::string> checkpoints = listCheckpoints(options.outDir);
+        if (checkpoints.empty())
+            throw Error("nothing to resume: '" + options.outDir + "/checkpoints' holds no checkpoint");
+        run.resumed = readCheckpointInfo(checkpoints.back());
+    }
+
+    // A resumed run keeps the precision it was trained in unless told otherwise.
+    if (request.precision)
+        options.precision = *request.precision;
+    else if (run.resumed)
+        options.precision = run.resumed->precision;
+    else
+        options.precision = EvaluationPrecision::Float32;
+    if (!request.precision && options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
+        throw Error("the run in '" + options.outDir + "' was trained in " + precisionId(options.precision) +
+                    ", which needs a CUDA device: resume it with --device cuda, or on " + options.device.str() +
+                    " with --precision float32");
+
+    // The initial weights come from the seed too: the same request trains the same model.
+    torch::manual_seed(options.seed);
+    if (request.config) {
+        request.config->validate();
+        if (request.classifier) {
+            ClassifierConfig classifier;
+            classifier.scoreConfig = *request.config;
+            classifier.nf = request.classifierWidth;
+            if (request.data.rfind("fashion-mnist", 0) == 0)
+                classifier.classNames = kFashionMnistClasses;
+            run.task = std::make_unique<ClassifierTrainingTask>(classifier);
+        } else {
+            run.task = std::make_unique<ScoreTrainingTask>(*request.config);
+        }
+        if (run.resumed)
+            checkSameModel(*run.task, *run.resumed, listCheckpoints(options.outDir).back());
+    } else if (run.resumed) {
+        run.task = taskForCheckpoint(*run.resumed);
+    } else {
+        throw Error("a new training run needs a model config (only a resumed run reads its model from its "
+                    "checkpoint)");
+    }
+
+    const ModelConfig &config = run.task->config();
+    if (options.batchSize == 0 && run.resumed)
+        options.batchSize = run.resumed->batchSize;
+    options.steps = request.steps.value_or(config.training.nIters);
+    if (run.task->kind() == "classifier")
+        options.exportName = "classifier.safetensors";
+    run.data = openTrainingData(request.data, config);
+
+    makeFolder(options.outDir);
+    if (options.snapshotEvery > 0)
+        makeFolder(options.outDir + "/samples");
+    return run;
+}
+
+} // namespace sde
