@@ -20,8 +20,9 @@ constexpr const char *kBundledClassifier = "fashion-mnist-classifier";
 }
 
 ClassPanel::ClassPanel(QWidget *parent)
-    : QWidget(parent), enabled_(new QCheckBox(tr("Class-conditional"), this)), class_(makeCombo(this, "classChoice", {})),
-      guidance_(makeNumber(this, "guidanceScale", 0.0, 50.0, 1.0, 2)), info_(new QLabel(this))
+    : QWidget(parent), enabled_(new QCheckBox(tr("Class-conditional"), this)),
+      class_(makeCombo(this, "classChoice", {})), guidance_(makeNumber(this, "guidanceScale", 0.0, 50.0, 1.0, 2)),
+      info_(new QLabel(this))
 {
     enabled_->setObjectName("classConditional");
     enabled_->setToolTip(tr("Guide sampling towards a class with a noise-conditional classifier; "
@@ -77,7 +78,8 @@ bool ClassPanel::loadClassifier(const QString &nameOrPath)
         updateState();
         return true;
     } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(tr("Could not open the classifier %1: %2").arg(nameOrPath, QString::fromStdString(e.what())));
+        Q_EMIT errorOccurred(
+            tr("Could not open the classifier %1: %2").arg(nameOrPath, QString::fromStdString(e.what())));
         return false;
     }
 }
@@ -137,8 +139,9 @@ void ClassPanel::updateState()
         class_->clear();
         const auto &names = classifier_->config().classNames;
         for (int64_t i = 0; i < classifier_->config().numClasses; ++i)
-            class_->addItem(i < static_cast<int64_t>(names.size()) ? QString::fromStdString(names[static_cast<size_t>(i)])
-                                                                   : tr("class %1").arg(i));
+            class_->addItem(i < static_cast<int64_t>(names.size())
+                                ? QString::fromStdString(names[static_cast<size_t>(i)])
+                                : tr("class %1").arg(i));
     }
     enabled_->setEnabled(fits_);
     class_->setEnabled(active());

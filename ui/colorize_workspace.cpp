@@ -29,7 +29,8 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
       grayView_(new ImageView(this)), runBar_(new RunBar(tr("Colorize"), runner_, this)),
       results_(new VariantStrip(this)), scrubber_(new TrajectoryScrubber(this)),
       variants_(makeInteger(this, "colorizeVariants", 1, 64, 4)),
-      loadRgb_(new QPushButton(tr("Load the bundled RGB model"), this)), save_(new QPushButton(tr("Save results…"), this))
+      loadRgb_(new QPushButton(tr("Load the bundled RGB model"), this)),
+      save_(new QPushButton(tr("Save results…"), this))
 {
     originalView_->setObjectName("originalView");
     originalView_->setCaption(tr("original"));
@@ -46,9 +47,8 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
             openImageFile(path);
     });
     connect(loadRgb_, &QPushButton::clicked, this, [this] { Q_EMIT modelRequested(kRgbModel); });
-    connect(save_, &QPushButton::clicked, this, [this] {
-        saveResults(lastResult_.samples, "colorize", lastSettings_, lastResult_.nfe, Json::object());
-    });
+    connect(save_, &QPushButton::clicked, this,
+            [this] { saveResults(lastResult_.samples, "colorize", lastSettings_, lastResult_.nfe, Json::object()); });
 
     auto *controls = new QHBoxLayout;
     controls->addWidget(open);

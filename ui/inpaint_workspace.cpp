@@ -81,7 +81,8 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
             loadMask(path);
     });
     files->addAction(tr("Save mask…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save the mask"), "mask.png", tr("PNG images (*.png)"));
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Save the mask"), "mask.png", tr("PNG images (*.png)"));
         if (!path.isEmpty())
             saveMask(path);
     });
@@ -111,8 +112,9 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     brushes->addWidget(brushSize_);
     QAction *smaller = shortcut(new QAction(tr("Smaller brush"), this), QKeySequence(Qt::Key_BracketLeft));
     QAction *larger = shortcut(new QAction(tr("Larger brush"), this), QKeySequence(Qt::Key_BracketRight));
-    connect(smaller, &QAction::triggered, this,
-            [this] { brushSize_->setValue(std::max(1.0, brushSize_->value() - std::max(1.0, brushSize_->value() * 0.15))); });
+    connect(smaller, &QAction::triggered, this, [this] {
+        brushSize_->setValue(std::max(1.0, brushSize_->value() - std::max(1.0, brushSize_->value() * 0.15)));
+    });
     connect(larger, &QAction::triggered, this,
             [this] { brushSize_->setValue(brushSize_->value() + std::max(1.0, brushSize_->value() * 0.15)); });
     brushes->addWidget(new QLabel(tr(" Hardness "), this));
@@ -120,7 +122,8 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
 
     edits->addWidget(new QLabel(tr("Overlay "), this));
     edits->addWidget(opacity_);
-    QAction *invert = shortcut(edits->addAction(tr("Invert"), canvas_, &MaskCanvas::invertMask), QKeySequence("Shift+V"));
+    QAction *invert =
+        shortcut(edits->addAction(tr("Invert"), canvas_, &MaskCanvas::invertMask), QKeySequence("Shift+V"));
     invert->setObjectName("invertMask");
     invert->setToolTip(tr("Invert the mask (Shift+V)"));
     QAction *clear = edits->addAction(tr("Clear"), canvas_, &MaskCanvas::clearMask);

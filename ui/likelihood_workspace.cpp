@@ -56,8 +56,9 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
             this->exportCsv(path);
     });
     connect(addImages, &QPushButton::clicked, this, [this] {
-        const QStringList paths = QFileDialog::getOpenFileNames(
-            this, tr("Images to measure"), QString(), tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm);;All files (*)"));
+        const QStringList paths =
+            QFileDialog::getOpenFileNames(this, tr("Images to measure"), QString(),
+                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm);;All files (*)"));
         addFiles(paths);
     });
     connect(addFolder, &QPushButton::clicked, this, [this] {
@@ -226,11 +227,9 @@ void LikelihoodWorkspace::updateSummary()
             sum += entry.bpd;
             ++done;
         }
-    summary_->setText(done > 0 ? tr("Mean %1 bits/dim over %2 of %3 image(s)")
-                                     .arg(sum / done, 0, 'f', 4)
-                                     .arg(done)
-                                     .arg(imageCount())
-                               : tr("%1 image(s)").arg(imageCount()));
+    summary_->setText(
+        done > 0 ? tr("Mean %1 bits/dim over %2 of %3 image(s)").arg(sum / done, 0, 'f', 4).arg(done).arg(imageCount())
+                 : tr("%1 image(s)").arg(imageCount()));
 }
 
 void LikelihoodWorkspace::updateReady()

@@ -17,8 +17,7 @@ class MaskEdit : public QUndoCommand {
 public:
     MaskEdit(MaskCanvas *canvas, QImage before, QImage after, const QString &text)
         : QUndoCommand(text), canvas_(canvas), before_(std::move(before)), after_(std::move(after))
-    {
-    }
+    {}
     void undo() override { canvas_->applyMask(before_); }
     void redo() override { canvas_->applyMask(after_); }
 

@@ -63,9 +63,8 @@ RunBar::RunBar(const QString &actionText, SamplingRunner *runner, QWidget *paren
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
         progress_->setRange(0, 1);
         progress_->setValue(result.completed ? 1 : 0);
-        status_->setText(result.completed
-                             ? tr("done: %1 NFE, %2 s").arg(result.nfe).arg(result.seconds, 0, 'f', 1)
-                             : tr("cancelled at step %1").arg(result.steps));
+        status_->setText(result.completed ? tr("done: %1 NFE, %2 s").arg(result.nfe).arg(result.seconds, 0, 'f', 1)
+                                          : tr("cancelled at step %1").arg(result.steps));
         update();
     });
     connect(runner_, &SamplingRunner::failed, this, [this](const QString &message) {

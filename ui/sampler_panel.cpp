@@ -48,12 +48,18 @@ bool isCommonKnob(const std::string &key)
 QString fieldName(const std::string &section, const std::string &key)
 {
     static const std::map<std::pair<std::string, std::string>, QString> names{
-        {{"pc", "corrector_steps"}, "correctorSteps"}, {{"ode", "solver"}, "odeSolver"},
-        {{"ode", "steps"}, "odeSteps"},                {{"ode", "noise_removal"}, "odeNoiseRemoval"},
-        {{"fast", "grid"}, "timeGrid"},                {{"fast", "eta"}, "ddimEta"},
-        {{"fast", "churn"}, "edmChurn"},               {{"fast", "rho"}, "edmRho"},
-        {{"fast", "rtol"}, "adaptiveRtol"},            {{"fast", "atol"}, "adaptiveAtol"},
-        {{"pc", "noise_removal"}, "pcNoiseRemoval"},   {{"pc", "probability_flow"}, "probabilityFlow"},
+        {{"pc", "corrector_steps"}, "correctorSteps"},
+        {{"ode", "solver"}, "odeSolver"},
+        {{"ode", "steps"}, "odeSteps"},
+        {{"ode", "noise_removal"}, "odeNoiseRemoval"},
+        {{"fast", "grid"}, "timeGrid"},
+        {{"fast", "eta"}, "ddimEta"},
+        {{"fast", "churn"}, "edmChurn"},
+        {{"fast", "rho"}, "edmRho"},
+        {{"fast", "rtol"}, "adaptiveRtol"},
+        {{"fast", "atol"}, "adaptiveAtol"},
+        {{"pc", "noise_removal"}, "pcNoiseRemoval"},
+        {{"pc", "probability_flow"}, "probabilityFlow"},
     };
     if (auto it = names.find({section, key}); it != names.end())
         return it->second;
@@ -225,9 +231,15 @@ void SamplerPanel::readField(const KnobField &field, SamplingSettings &s) const
     // A common knob goes to every sampler's options; a section's knob to that section's.
     const auto write = [&](const SamplerKnob &knob) {
         switch (knob.kind) {
-        case KnobKind::Integer: knob.setNumber(s, static_cast<QSpinBox *>(field.widget)->value()); break;
-        case KnobKind::Real: knob.setNumber(s, static_cast<QDoubleSpinBox *>(field.widget)->value()); break;
-        case KnobKind::Flag: knob.setNumber(s, static_cast<QCheckBox *>(field.widget)->isChecked() ? 1.0 : 0.0); break;
+        case KnobKind::Integer:
+            knob.setNumber(s, static_cast<QSpinBox *>(field.widget)->value());
+            break;
+        case KnobKind::Real:
+            knob.setNumber(s, static_cast<QDoubleSpinBox *>(field.widget)->value());
+            break;
+        case KnobKind::Flag:
+            knob.setNumber(s, static_cast<QCheckBox *>(field.widget)->isChecked() ? 1.0 : 0.0);
+            break;
         case KnobKind::Choice:
             knob.setChoice(s, static_cast<QComboBox *>(field.widget)->currentData().toString().toStdString());
             break;
@@ -252,10 +264,17 @@ void SamplerPanel::writeField(const KnobField &field, const SamplingSettings &s)
     if (knob.kind == KnobKind::Integer && knob.zeroMeansDefault && value == 0.0)
         return; // the field keeps the model's default it shows
     switch (knob.kind) {
-    case KnobKind::Integer: static_cast<QSpinBox *>(field.widget)->setValue(static_cast<int>(value)); break;
-    case KnobKind::Real: static_cast<QDoubleSpinBox *>(field.widget)->setValue(value); break;
-    case KnobKind::Flag: static_cast<QCheckBox *>(field.widget)->setChecked(value != 0.0); break;
-    case KnobKind::Choice: break;
+    case KnobKind::Integer:
+        static_cast<QSpinBox *>(field.widget)->setValue(static_cast<int>(value));
+        break;
+    case KnobKind::Real:
+        static_cast<QDoubleSpinBox *>(field.widget)->setValue(value);
+        break;
+    case KnobKind::Flag:
+        static_cast<QCheckBox *>(field.widget)->setChecked(value != 0.0);
+        break;
+    case KnobKind::Choice:
+        break;
     }
 }
 
@@ -325,7 +344,8 @@ void SamplerPanel::updateEstimate()
         else
             text = QString::number(s.ode.ode.steps * (s.ode.ode.method == OdeMethod::Heun ? 2 : 1));
     } else {
-        const int64_t perStep = (s.pc.predictor != "none" ? 1 : 0) + (s.pc.corrector != "none" ? s.pc.correctorSteps : 0);
+        const int64_t perStep =
+            (s.pc.predictor != "none" ? 1 : 0) + (s.pc.corrector != "none" ? s.pc.correctorSteps : 0);
         text = QString::number(static_cast<qint64>(s.pc.steps * perStep));
         // Below the DDPM schedule's floor the sampler refuses: say so before the run.
         if (model_) {

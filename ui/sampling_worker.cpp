@@ -28,8 +28,7 @@ GenerationResult fromSampleResult(const SampleResult &sampled)
     return result;
 }
 
-SamplingJob generationJob(std::shared_ptr<const ScoreModel> model, const SamplingSettings &settings,
-                          int64_t frameEvery)
+SamplingJob generationJob(std::shared_ptr<const ScoreModel> model, const SamplingSettings &settings, int64_t frameEvery)
 {
     SamplingJob job;
     job.model = model;
@@ -154,7 +153,8 @@ bool SamplingRunner::start(const SamplingJob &job)
     worker_->resetCancel();
     Q_EMIT started();
     SamplingWorker *worker = worker_;
-    QMetaObject::invokeMethod(worker_, [worker, job] { worker->run(job); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        worker_, [worker, job] { worker->run(job); }, Qt::QueuedConnection);
     return true;
 }
 

@@ -23,9 +23,9 @@ std::string duration(double seconds)
 } // namespace
 
 ProgressBar::ProgressBar(std::string label, int64_t firstStep)
-    : label_(std::move(label)), firstStep_(firstStep), start_(std::chrono::steady_clock::now()), terminal_(::isatty(STDERR_FILENO) != 0)
-{
-}
+    : label_(std::move(label)), firstStep_(firstStep), start_(std::chrono::steady_clock::now()),
+      terminal_(::isatty(STDERR_FILENO) != 0)
+{}
 
 void ProgressBar::update(int64_t step, int64_t total, int64_t nfe)
 {

@@ -109,14 +109,16 @@ OptionSpec knobOption(const std::string &option)
         for (const auto &[meaning, samplers] : meanings)
             help += (help.empty() ? "" : "; ") + joined(samplers, ", ") + ": " + meaning;
     }
-    const std::string valueName = first.kind == KnobKind::Choice    ? "NAME"
-                                  : first.kind == KnobKind::Integer ? "N"
-                                                                    : "X";
+    const std::string valueName = first.kind == KnobKind::Choice ? "NAME" : first.kind == KnobKind::Integer ? "N" : "X";
     switch (first.kind) {
-    case KnobKind::Choice: return OptionSpec::text(option, valueName, help, choices);
-    case KnobKind::Integer: return OptionSpec::integer(option, valueName, help);
-    case KnobKind::Real: return OptionSpec::number(option, valueName, help);
-    case KnobKind::Flag: return OptionSpec::flag(option, help);
+    case KnobKind::Choice:
+        return OptionSpec::text(option, valueName, help, choices);
+    case KnobKind::Integer:
+        return OptionSpec::integer(option, valueName, help);
+    case KnobKind::Real:
+        return OptionSpec::number(option, valueName, help);
+    case KnobKind::Flag:
+        return OptionSpec::flag(option, help);
     }
     return OptionSpec::text(option, valueName, help);
 }

@@ -11,9 +11,8 @@ void requireModelShape(const ScoreModel &model, const torch::Tensor &images, con
 {
     const auto shape = model.sampleShape();
     if (images.dim() != 4 || images.size(1) != shape[0] || images.size(2) != shape[1] || images.size(3) != shape[2])
-        throw Error(what + " have shape " + shapeText(images.sizes()) + ", the model takes [B, "
-                    + std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2])
-                    + "]");
+        throw Error(what + " have shape " + shapeText(images.sizes()) + ", the model takes [B, " +
+                    std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + ", " + std::to_string(shape[2]) + "]");
 }
 
 namespace {
@@ -24,8 +23,8 @@ torch::Tensor knownMask(const torch::Tensor &maskIn, const torch::Tensor &images
     if (maskIn.dim() != 4 || (maskIn.size(0) != 1 && maskIn.size(0) != images.size(0)) ||
         (maskIn.size(1) != 1 && maskIn.size(1) != images.size(1)) || maskIn.size(2) != images.size(2) ||
         maskIn.size(3) != images.size(3))
-        throw Error("the mask has shape " + shapeText(maskIn.sizes()) + "; it must be [1 or B, 1 or C, "
-                    + std::to_string(images.size(2)) + ", " + std::to_string(images.size(3)) + "]");
+        throw Error("the mask has shape " + shapeText(maskIn.sizes()) + "; it must be [1 or B, 1 or C, " +
+                    std::to_string(images.size(2)) + ", " + std::to_string(images.size(3)) + "]");
     return (maskIn.to(device, torch::kFloat32) >= 0.5)
         .to(torch::kFloat32)
         .expand({images.size(0), images.size(1), images.size(2), images.size(3)})

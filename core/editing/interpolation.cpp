@@ -18,7 +18,8 @@ torch::Tensor slerp(const torch::Tensor &z0, const torch::Tensor &z1, double alp
     torch::Tensor nearlyParallel = sinTheta.abs() < 1e-6;
     torch::Tensor w0 = torch::where(nearlyParallel, torch::full_like(theta, 1.0 - alpha),
                                     torch::sin((1.0 - alpha) * theta) / sinTheta);
-    torch::Tensor w1 = torch::where(nearlyParallel, torch::full_like(theta, alpha), torch::sin(alpha * theta) / sinTheta);
+    torch::Tensor w1 =
+        torch::where(nearlyParallel, torch::full_like(theta, alpha), torch::sin(alpha * theta) / sinTheta);
     torch::Tensor out = batchView(w0, a) * a + batchView(w1, b) * b;
     return out.view(z0.sizes()).to(z0.scalar_type());
 }
@@ -49,9 +50,9 @@ Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &fi
     return result;
 }
 
-Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents, const std::vector<double> &alphas,
-                                  const OdeSamplerOptions &options, const SamplerCallback &onStep,
-                                  const CancelToken *cancel)
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
+                                  const std::vector<double> &alphas, const OdeSamplerOptions &options,
+                                  const SamplerCallback &onStep, const CancelToken *cancel)
 {
     if (alphas.empty())
         throw Error("an interpolation needs at least one position");

@@ -31,8 +31,8 @@ Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &fi
 // The decoding half of interpolateImages: latents [2, C, H, W] (two codes from encodeLatent)
 // interpolated at `alphas`, scaled by options.temperature and decoded in one batch. The studio
 // encodes once and decodes again when the temperature changes.
-Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents, const std::vector<double> &alphas,
-                                  const OdeSamplerOptions &options, const SamplerCallback &onStep = nullptr,
-                                  const CancelToken *cancel = nullptr);
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
+                                  const std::vector<double> &alphas, const OdeSamplerOptions &options,
+                                  const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 
 } // namespace sde

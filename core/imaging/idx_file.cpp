@@ -41,8 +41,8 @@ std::string readMaybeGzip(const std::string &path)
 
 uint32_t bigEndian(const std::string &bytes, size_t at)
 {
-    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16)
-           | (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
+    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) |
+           (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
 }
 
 torch::Tensor readIdx(const std::string &path, uint32_t dims)
@@ -53,12 +53,14 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
         throw Error("'" + path + "' is truncated (no IDX header)");
     const uint32_t magic = bigEndian(bytes, 0);
     if (magic != (0x0800u | dims))
-        throw Error("'" + path + "' is not an IDX file of unsigned bytes with " + std::to_string(dims)
-                    + " dimension(s) (magic 0x" + [&] {
-                          char b[16];
-                          std::snprintf(b, sizeof b, "%08x", magic);
-                          return std::string(b);
-                      }() + ")");
+        throw Error("'" + path + "' is not an IDX file of unsigned bytes with " + std::to_string(dims) +
+                    " dimension(s) (magic 0x" +
+                    [&] {
+                        char b[16];
+                        std::snprintf(b, sizeof b, "%08x", magic);
+                        return std::string(b);
+                    }() +
+                    ")");
     std::vector<int64_t> shape;
     size_t count = 1;
     for (uint32_t i = 0; i < dims; ++i) {
@@ -66,8 +68,8 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
         count *= static_cast<size_t>(shape.back());
     }
     if (bytes.size() - header != count)
-        throw Error("'" + path + "' holds " + std::to_string(bytes.size() - header) + " data bytes, its header promises "
-                    + std::to_string(count));
+        throw Error("'" + path + "' holds " + std::to_string(bytes.size() - header) +
+                    " data bytes, its header promises " + std::to_string(count));
     torch::Tensor out = torch::empty(shape, torch::kUInt8);
     if (count)
         std::memcpy(out.data_ptr(), bytes.data() + header, count);
@@ -76,8 +78,14 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
 
 } // namespace
 
-torch::Tensor readIdxImages(const std::string &path) { return readIdx(path, 3); }
+torch::Tensor readIdxImages(const std::string &path)
+{
+    return readIdx(path, 3);
+}
 
-torch::Tensor readIdxLabels(const std::string &path) { return readIdx(path, 1).to(torch::kInt64); }
+torch::Tensor readIdxLabels(const std::string &path)
+{
+    return readIdx(path, 1).to(torch::kInt64);
+}
 
 } // namespace sde

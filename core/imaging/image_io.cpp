@@ -17,8 +17,8 @@ namespace {
 // The chunk CRC of the PNG specification is zlib's CRC-32.
 uint32_t crc32Of(const std::string &bytes)
 {
-    return static_cast<uint32_t>(
-        ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(bytes.data()), static_cast<uInt>(bytes.size())));
+    return static_cast<uint32_t>(::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(bytes.data()),
+                                         static_cast<uInt>(bytes.size())));
 }
 
 void appendBigEndian(std::string &out, uint32_t v)
@@ -31,8 +31,8 @@ void appendBigEndian(std::string &out, uint32_t v)
 
 uint32_t readBigEndian(const std::string &bytes, size_t at)
 {
-    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16)
-           | (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
+    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) |
+           (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
 }
 
 std::string chunk(const std::string &type, const std::string &data)
@@ -82,8 +82,8 @@ std::string encodePng(const torch::Tensor &input, const std::map<std::string, st
                             .to(torch::kUInt8)
                             .permute({1, 2, 0})
                             .contiguous();
-    cv::Mat image(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)),
-                  hwc.size(2) == 1 ? CV_8UC1 : CV_8UC3, hwc.data_ptr());
+    cv::Mat image(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), hwc.size(2) == 1 ? CV_8UC1 : CV_8UC3,
+                  hwc.data_ptr());
     cv::Mat bgr;
     if (hwc.size(2) == 3)
         cv::cvtColor(image, bgr, cv::COLOR_RGB2BGR);

@@ -16,10 +16,10 @@ enum class WeightSet { Ema, Raw };
 // What a model file holds, as `sdestudio-cli info` and the studio's model panel show it.
 struct ModelFileInfo {
     std::string path;
-    std::string format;       // "reference checkpoint (.pth)" or "SDE Studio model (.safetensors)"
-    std::string configOrigin; // where the config came from: the file, the user, or a layout match
+    std::string format;                            // "reference checkpoint (.pth)" or "SDE Studio model (.safetensors)"
+    std::string configOrigin;                      // where the config came from: the file, the user, or a layout match
     std::vector<std::string> otherMatchingPresets; // presets with the same layout, when guessed
-    bool hasEma = false;      // the file holds EMA weights
+    bool hasEma = false;                           // the file holds EMA weights
     bool hasRawWeights = false;
     std::string loadedWeights; // "ema" or "raw": which set was loaded
     int64_t step = -1;

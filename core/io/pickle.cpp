@@ -18,23 +18,34 @@ PyRef PyValue::make(Kind kind)
 std::string PyValue::describe() const
 {
     switch (kind) {
-    case Kind::None: return "None";
-    case Kind::Bool: return "a bool";
-    case Kind::Int: return "an int";
-    case Kind::Float: return "a float";
-    case Kind::String: return "a string";
-    case Kind::Bytes: return "bytes";
-    case Kind::Tuple: return "a tuple";
-    case Kind::List: return "a list";
-    case Kind::Dict: return "a dict";
+    case Kind::None:
+        return "None";
+    case Kind::Bool:
+        return "a bool";
+    case Kind::Int:
+        return "an int";
+    case Kind::Float:
+        return "a float";
+    case Kind::String:
+        return "a string";
+    case Kind::Bytes:
+        return "bytes";
+    case Kind::Tuple:
+        return "a tuple";
+    case Kind::List:
+        return "a list";
+    case Kind::Dict:
+        return "a dict";
     case Kind::Tensor: {
         std::string shape;
         for (int64_t s : tensor.sizes())
             shape += (shape.empty() ? "" : ", ") + std::to_string(s);
         return "a tensor [" + shape + "]";
     }
-    case Kind::Global: return "the global " + text;
-    case Kind::StorageRef: return "a storage";
+    case Kind::Global:
+        return "the global " + text;
+    case Kind::StorageRef:
+        return "a storage";
     }
     return "?";
 }
@@ -90,16 +101,16 @@ const std::set<std::string> &allowedGlobals()
 torch::Dtype storageDtype(const std::string &global)
 {
     static const std::map<std::string, torch::Dtype> types = {
-        {"torch FloatStorage", torch::kFloat32}, {"torch float32", torch::kFloat32},
-        {"torch DoubleStorage", torch::kFloat64}, {"torch float64", torch::kFloat64},
-        {"torch HalfStorage", torch::kFloat16},  {"torch float16", torch::kFloat16},
+        {"torch FloatStorage", torch::kFloat32},     {"torch float32", torch::kFloat32},
+        {"torch DoubleStorage", torch::kFloat64},    {"torch float64", torch::kFloat64},
+        {"torch HalfStorage", torch::kFloat16},      {"torch float16", torch::kFloat16},
         {"torch BFloat16Storage", torch::kBFloat16}, {"torch bfloat16", torch::kBFloat16},
-        {"torch LongStorage", torch::kInt64},    {"torch int64", torch::kInt64},
-        {"torch IntStorage", torch::kInt32},     {"torch int32", torch::kInt32},
-        {"torch ShortStorage", torch::kInt16},   {"torch int16", torch::kInt16},
-        {"torch CharStorage", torch::kInt8},     {"torch int8", torch::kInt8},
-        {"torch ByteStorage", torch::kUInt8},    {"torch uint8", torch::kUInt8},
-        {"torch BoolStorage", torch::kBool},     {"torch bool", torch::kBool},
+        {"torch LongStorage", torch::kInt64},        {"torch int64", torch::kInt64},
+        {"torch IntStorage", torch::kInt32},         {"torch int32", torch::kInt32},
+        {"torch ShortStorage", torch::kInt16},       {"torch int16", torch::kInt16},
+        {"torch CharStorage", torch::kInt8},         {"torch int8", torch::kInt8},
+        {"torch ByteStorage", torch::kUInt8},        {"torch uint8", torch::kUInt8},
+        {"torch BoolStorage", torch::kBool},         {"torch bool", torch::kBool},
     };
     auto it = types.find(global);
     if (it == types.end())
@@ -111,8 +122,7 @@ class Unpickler {
 public:
     Unpickler(const std::string &data, const StorageLoader &loader, const std::string &label)
         : data_(data), loader_(loader), label_(label)
-    {
-    }
+    {}
 
     PyRef run()
     {
@@ -238,8 +248,8 @@ private:
     {
         std::string full = module + " " + name;
         if (!allowedGlobals().count(full))
-            fail("refusing to load the Python global '" + module + "." + name
-                 + "': a checkpoint needs only tensors and dicts, and this file names other code");
+            fail("refusing to load the Python global '" + module + "." + name +
+                 "': a checkpoint needs only tensors and dicts, and this file names other code");
         return makeString(full, PyValue::Kind::Global);
     }
 
@@ -249,9 +259,8 @@ private:
             fail("SETITEM on " + dict->describe());
         for (auto &entry : dict->dict) {
             const PyRef &k = entry.first;
-            bool same = (k->kind == key->kind)
-                        && ((k->kind == PyValue::Kind::String && k->text == key->text)
-                            || (k->kind == PyValue::Kind::Int && k->integer == key->integer));
+            bool same = (k->kind == key->kind) && ((k->kind == PyValue::Kind::String && k->text == key->text) ||
+                                                   (k->kind == PyValue::Kind::Int && k->integer == key->integer));
             if (same) {
                 entry.second = std::move(value);
                 return;
@@ -282,8 +291,8 @@ private:
     // persistent_id ('storage', storage_type, key, location, numel) -> the whole storage.
     PyRef persistentLoad(const PyRef &pid)
     {
-        if (pid->kind != PyValue::Kind::Tuple || pid->items.size() < 5 || pid->items[0]->kind != PyValue::Kind::String
-            || pid->items[0]->text != "storage")
+        if (pid->kind != PyValue::Kind::Tuple || pid->items.size() < 5 ||
+            pid->items[0]->kind != PyValue::Kind::String || pid->items[0]->text != "storage")
             fail("unsupported persistent id " + pid->describe());
         const PyRef &type = pid->items[1];
         const PyRef &key = pid->items[2];
@@ -326,8 +335,7 @@ private:
         if (offset < 0 || (!empty && last >= storage.numel()))
             fail("a tensor reaches past the end of its storage");
         PyRef v = PyValue::make(PyValue::Kind::Tensor);
-        v->tensor = empty ? torch::empty(size, storage.options())
-                          : storage.as_strided(size, stride, offset);
+        v->tensor = empty ? torch::empty(size, storage.options()) : storage.as_strided(size, stride, offset);
         return v;
     }
 
@@ -366,19 +374,49 @@ private:
     {
         using K = PyValue::Kind;
         switch (op) {
-        case 0x80: readByte(); break;                  // PROTO
-        case 0x95: readLittle<uint64_t>(); break;      // FRAME
-        case '(': marks_.push_back(stack_.size()); break; // MARK
-        case '0': pop(); break;                        // POP
-        case '1': popToMark(); break;                  // POP_MARK
-        case '2': push(top()); break;                  // DUP
-        case 'N': push(PyValue::make(K::None)); break;
-        case 0x88: { PyRef v = PyValue::make(K::Bool); v->boolean = true; push(v); break; }
-        case 0x89: { PyRef v = PyValue::make(K::Bool); v->boolean = false; push(v); break; }
-        case 'K': push(makeInt(readByte())); break;    // BININT1
-        case 'M': push(makeInt(readLittle<uint16_t>())); break; // BININT2
-        case 'J': push(makeInt(readLittle<int32_t>())); break;  // BININT
-        case 0x8a: {                                    // LONG1
+        case 0x80:
+            readByte();
+            break; // PROTO
+        case 0x95:
+            readLittle<uint64_t>();
+            break; // FRAME
+        case '(':
+            marks_.push_back(stack_.size());
+            break; // MARK
+        case '0':
+            pop();
+            break; // POP
+        case '1':
+            popToMark();
+            break; // POP_MARK
+        case '2':
+            push(top());
+            break; // DUP
+        case 'N':
+            push(PyValue::make(K::None));
+            break;
+        case 0x88: {
+            PyRef v = PyValue::make(K::Bool);
+            v->boolean = true;
+            push(v);
+            break;
+        }
+        case 0x89: {
+            PyRef v = PyValue::make(K::Bool);
+            v->boolean = false;
+            push(v);
+            break;
+        }
+        case 'K':
+            push(makeInt(readByte()));
+            break; // BININT1
+        case 'M':
+            push(makeInt(readLittle<uint16_t>()));
+            break; // BININT2
+        case 'J':
+            push(makeInt(readLittle<int32_t>()));
+            break;   // BININT
+        case 0x8a: { // LONG1
             uint8_t n = readByte();
             std::string bytes = readBytes(n);
             if (n > 8)
@@ -391,7 +429,7 @@ private:
             push(makeInt(v));
             break;
         }
-        case 'I': {                                     // INT (text)
+        case 'I': { // INT (text)
             std::string line = readLine();
             if (line == "01" || line == "00") {
                 PyRef v = PyValue::make(K::Bool);
@@ -406,7 +444,7 @@ private:
             }
             break;
         }
-        case 'L': {                                     // LONG (text)
+        case 'L': { // LONG (text)
             std::string line = readLine();
             if (!line.empty() && line.back() == 'L')
                 line.pop_back();
@@ -417,7 +455,7 @@ private:
             }
             break;
         }
-        case 'G': {                                     // BINFLOAT (big endian)
+        case 'G': { // BINFLOAT (big endian)
             std::string bytes = readBytes(8);
             uint64_t bits = 0;
             for (char c : bytes)
@@ -427,7 +465,7 @@ private:
             push(v);
             break;
         }
-        case 'F': {                                     // FLOAT (text)
+        case 'F': { // FLOAT (text)
             PyRef v = PyValue::make(K::Float);
             try {
                 v->real = std::stod(readLine());
@@ -437,23 +475,67 @@ private:
             push(v);
             break;
         }
-        case 'X': push(makeString(readBytes(readLittle<uint32_t>()))); break;  // BINUNICODE
-        case 0x8c: push(makeString(readBytes(readByte()))); break;             // SHORT_BINUNICODE
-        case 0x8d: push(makeString(readBytes(readLittle<uint64_t>()))); break; // BINUNICODE8
-        case 'V': push(makeString(readLine())); break;                         // UNICODE (raw)
-        case 'T': push(makeString(readBytes(readLittle<uint32_t>()))); break;  // BINSTRING
-        case 'U': push(makeString(readBytes(readByte()))); break;              // SHORT_BINSTRING
-        case 'B': push(makeString(readBytes(readLittle<uint32_t>()), K::Bytes)); break; // BINBYTES
-        case 'C': push(makeString(readBytes(readByte()), K::Bytes)); break;             // SHORT_BINBYTES
-        case 0x8e: push(makeString(readBytes(readLittle<uint64_t>()), K::Bytes)); break; // BINBYTES8
-        case ')': push(makeTuple({})); break;          // EMPTY_TUPLE
-        case 't': push(makeTuple(popToMark())); break; // TUPLE
-        case 0x85: { PyRef a = pop(); push(makeTuple({a})); break; }
-        case 0x86: { PyRef b = pop(); PyRef a = pop(); push(makeTuple({a, b})); break; }
-        case 0x87: { PyRef c = pop(); PyRef b = pop(); PyRef a = pop(); push(makeTuple({a, b, c})); break; }
-        case ']': push(PyValue::make(K::List)); break; // EMPTY_LIST
-        case 'l': { PyRef v = PyValue::make(K::List); v->items = popToMark(); push(v); break; }
-        case 'a': {                                    // APPEND
+        case 'X':
+            push(makeString(readBytes(readLittle<uint32_t>())));
+            break; // BINUNICODE
+        case 0x8c:
+            push(makeString(readBytes(readByte())));
+            break; // SHORT_BINUNICODE
+        case 0x8d:
+            push(makeString(readBytes(readLittle<uint64_t>())));
+            break; // BINUNICODE8
+        case 'V':
+            push(makeString(readLine()));
+            break; // UNICODE (raw)
+        case 'T':
+            push(makeString(readBytes(readLittle<uint32_t>())));
+            break; // BINSTRING
+        case 'U':
+            push(makeString(readBytes(readByte())));
+            break; // SHORT_BINSTRING
+        case 'B':
+            push(makeString(readBytes(readLittle<uint32_t>()), K::Bytes));
+            break; // BINBYTES
+        case 'C':
+            push(makeString(readBytes(readByte()), K::Bytes));
+            break; // SHORT_BINBYTES
+        case 0x8e:
+            push(makeString(readBytes(readLittle<uint64_t>()), K::Bytes));
+            break; // BINBYTES8
+        case ')':
+            push(makeTuple({}));
+            break; // EMPTY_TUPLE
+        case 't':
+            push(makeTuple(popToMark()));
+            break; // TUPLE
+        case 0x85: {
+            PyRef a = pop();
+            push(makeTuple({a}));
+            break;
+        }
+        case 0x86: {
+            PyRef b = pop();
+            PyRef a = pop();
+            push(makeTuple({a, b}));
+            break;
+        }
+        case 0x87: {
+            PyRef c = pop();
+            PyRef b = pop();
+            PyRef a = pop();
+            push(makeTuple({a, b, c}));
+            break;
+        }
+        case ']':
+            push(PyValue::make(K::List));
+            break; // EMPTY_LIST
+        case 'l': {
+            PyRef v = PyValue::make(K::List);
+            v->items = popToMark();
+            push(v);
+            break;
+        }
+        case 'a': { // APPEND
             PyRef item = pop();
             PyRef &list = top();
             if (list->kind != K::List)
@@ -461,7 +543,7 @@ private:
             list->items.push_back(item);
             break;
         }
-        case 'e': {                                    // APPENDS
+        case 'e': { // APPENDS
             std::vector<PyRef> items = popToMark();
             PyRef &list = top();
             if (list->kind != K::List)
@@ -469,8 +551,10 @@ private:
             list->items.insert(list->items.end(), items.begin(), items.end());
             break;
         }
-        case '}': push(PyValue::make(K::Dict)); break; // EMPTY_DICT
-        case 'd': {                                    // DICT
+        case '}':
+            push(PyValue::make(K::Dict));
+            break;  // EMPTY_DICT
+        case 'd': { // DICT
             std::vector<PyRef> items = popToMark();
             if (items.size() % 2)
                 fail("DICT with an odd number of items");
@@ -480,13 +564,13 @@ private:
             push(dict);
             break;
         }
-        case 's': {                                    // SETITEM
+        case 's': { // SETITEM
             PyRef value = pop();
             PyRef key = pop();
             setItem(top(), key, value);
             break;
         }
-        case 'u': {                                    // SETITEMS
+        case 'u': { // SETITEMS
             std::vector<PyRef> items = popToMark();
             if (items.size() % 2)
                 fail("SETITEMS with an odd number of items");
@@ -494,8 +578,10 @@ private:
                 setItem(top(), items[i], items[i + 1]);
             break;
         }
-        case 0x8f: push(PyValue::make(K::List)); break; // EMPTY_SET (as a list)
-        case 0x90: {                                    // ADDITEMS
+        case 0x8f:
+            push(PyValue::make(K::List));
+            break;   // EMPTY_SET (as a list)
+        case 0x90: { // ADDITEMS
             std::vector<PyRef> items = popToMark();
             PyRef &set = top();
             if (set->kind != K::List)
@@ -503,21 +589,40 @@ private:
             set->items.insert(set->items.end(), items.begin(), items.end());
             break;
         }
-        case 0x91: { PyRef v = PyValue::make(K::List); v->items = popToMark(); push(v); break; } // FROZENSET
-        case 'p': memoPut(std::stoull("0" + readLine())); break; // PUT
-        case 'q': memoPut(readByte()); break;                     // BINPUT
-        case 'r': memoPut(readLittle<uint32_t>()); break;         // LONG_BINPUT
-        case 0x94: memoPut(memo_.size()); break;                  // MEMOIZE
-        case 'g': push(memoGet(std::stoull("0" + readLine()))); break; // GET
-        case 'h': push(memoGet(readByte())); break;               // BINGET
-        case 'j': push(memoGet(readLittle<uint32_t>())); break;   // LONG_BINGET
-        case 'c': {                                               // GLOBAL
+        case 0x91: {
+            PyRef v = PyValue::make(K::List);
+            v->items = popToMark();
+            push(v);
+            break;
+        } // FROZENSET
+        case 'p':
+            memoPut(std::stoull("0" + readLine()));
+            break; // PUT
+        case 'q':
+            memoPut(readByte());
+            break; // BINPUT
+        case 'r':
+            memoPut(readLittle<uint32_t>());
+            break; // LONG_BINPUT
+        case 0x94:
+            memoPut(memo_.size());
+            break; // MEMOIZE
+        case 'g':
+            push(memoGet(std::stoull("0" + readLine())));
+            break; // GET
+        case 'h':
+            push(memoGet(readByte()));
+            break; // BINGET
+        case 'j':
+            push(memoGet(readLittle<uint32_t>()));
+            break;  // LONG_BINGET
+        case 'c': { // GLOBAL
             std::string module = readLine();
             std::string name = readLine();
             push(makeGlobal(module, name));
             break;
         }
-        case 0x93: {                                              // STACK_GLOBAL
+        case 0x93: { // STACK_GLOBAL
             PyRef name = pop();
             PyRef module = pop();
             if (module->kind != K::String || name->kind != K::String)
@@ -525,27 +630,31 @@ private:
             push(makeGlobal(module->text, name->text));
             break;
         }
-        case 'R': {                                               // REDUCE
+        case 'R': { // REDUCE
             PyRef args = pop();
             PyRef callable = pop();
             push(reduce(callable, args));
             break;
         }
-        case 'b': {                                               // BUILD
+        case 'b': { // BUILD
             PyRef state = pop();
             (void)state; // OrderedDict._metadata and tensor state carry nothing we use
             if (top()->kind == K::Global)
                 fail("BUILD on " + top()->describe());
             break;
         }
-        case 'Q': push(persistentLoad(pop())); break;             // BINPERSID
-        case 'P': fail("text persistent ids are not supported");  // PERSID
-        case 0x81:                                                // NEWOBJ
-        case 0x92:                                                // NEWOBJ_EX
-        case 'i':                                                 // INST
-        case 'o':                                                 // OBJ
+        case 'Q':
+            push(persistentLoad(pop()));
+            break; // BINPERSID
+        case 'P':
+            fail("text persistent ids are not supported"); // PERSID
+        case 0x81:                                         // NEWOBJ
+        case 0x92:                                         // NEWOBJ_EX
+        case 'i':                                          // INST
+        case 'o':                                          // OBJ
             fail("refusing to construct a Python object (opcode 0x" + hex(op) + ")");
-        default: fail("unknown pickle opcode 0x" + hex(op));
+        default:
+            fail("unknown pickle opcode 0x" + hex(op));
         }
     }
 

@@ -37,8 +37,7 @@ std::vector<std::pair<std::string, torch::Tensor>> tensorDict(const PyRef &dict,
         if (key->kind != PyValue::Kind::String)
             throw Error(path + ": '" + what + "' has a key that is " + key->describe() + ", not a name");
         if (value->kind != PyValue::Kind::Tensor)
-            throw Error(path + ": '" + what + "' entry '" + key->text + "' is " + value->describe()
-                        + ", not a tensor");
+            throw Error(path + ": '" + what + "' entry '" + key->text + "' is " + value->describe() + ", not a tensor");
         out.emplace_back(key->text, value->tensor);
     }
     return out;
@@ -89,8 +88,8 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
             auto [data, size] = reader->getRecord(record);
             const size_t need = static_cast<size_t>(numel) * c10::elementSize(dtype);
             if (size < need)
-                throw Error(path + ": the storage " + record + " holds " + std::to_string(size) + " bytes, "
-                            + std::to_string(need) + " expected");
+                throw Error(path + ": the storage " + record + " holds " + std::to_string(size) + " bytes, " +
+                            std::to_string(need) + " expected");
             torch::Tensor out = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
             std::memcpy(out.data_ptr(), data.get(), need);
             return out;
@@ -108,8 +107,8 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
         return checkpoint;
     }
     if (root->kind != PyValue::Kind::Dict || !root->get("model"))
-        throw Error(path + ": the checkpoint holds " + root->describe()
-                    + " without a 'model' entry; expected the reference's {'model', 'ema', 'optimizer', 'step'}");
+        throw Error(path + ": the checkpoint holds " + root->describe() +
+                    " without a 'model' entry; expected the reference's {'model', 'ema', 'optimizer', 'step'}");
     checkpoint.model = tensorDict(root->get("model"), "model", path);
 
     if (PyRef ema = root->get("ema"); ema && ema->kind == PyValue::Kind::Dict) {
@@ -120,8 +119,8 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
             throw Error(path + ": 'ema' has no list 'shadow_params'");
         for (size_t i = 0; i < shadow->items.size(); ++i) {
             if (shadow->items[i]->kind != PyValue::Kind::Tensor)
-                throw Error(path + ": ema.shadow_params[" + std::to_string(i) + "] is "
-                            + shadow->items[i]->describe() + ", not a tensor");
+                throw Error(path + ": ema.shadow_params[" + std::to_string(i) + "] is " + shadow->items[i]->describe() +
+                            ", not a tensor");
             checkpoint.shadowParams.push_back(shadow->items[i]->tensor);
         }
         checkpoint.hasEma = true;

@@ -14,8 +14,8 @@ enum class HutchinsonProbe { Rademacher, Gaussian };
 
 struct LikelihoodOptions {
     HutchinsonProbe probe = HutchinsonProbe::Rademacher;
-    OdeOptions ode;    // RK45 with rtol = atol = 1e-5 by default, as the reference
-    double eps = 1e-5; // the ODE runs from t = eps to T
+    OdeOptions ode;                         // RK45 with rtol = atol = 1e-5 by default, as the reference
+    double eps = 1e-5;                      // the ODE runs from t = eps to T
     c10::optional<at::Generator> generator; // draws the probe
 };
 

@@ -2,7 +2,6 @@
 
 #include "util/batch.h"
 
-
 namespace sde {
 
 DdpmImpl::DdpmImpl(const ModelConfig &config)
@@ -25,9 +24,7 @@ DdpmImpl::DdpmImpl(const ModelConfig &config)
         o.ddpmGroups = true;
         return ResnetBlockDdpmpp(o).ptr();
     };
-    auto attnBlock = [&](int64_t channels) {
-        return AttnBlock(AttnBlockOptions{channels, false, 0.0, true}).ptr();
-    };
+    auto attnBlock = [&](int64_t channels) { return AttnBlock(AttnBlockOptions{channels, false, 0.0, true}).ptr(); };
 
     // Noise-level embedding (always conditional; validate() refuses conditional = false).
     add(Dense(nf, nf * 4).ptr());

@@ -10,9 +10,18 @@ namespace {
 thread_local int layoutOnlyDepth = 0;
 } // namespace
 
-LayoutOnlyScope::LayoutOnlyScope() { ++layoutOnlyDepth; }
-LayoutOnlyScope::~LayoutOnlyScope() { --layoutOnlyDepth; }
-bool LayoutOnlyScope::active() { return layoutOnlyDepth > 0; }
+LayoutOnlyScope::LayoutOnlyScope()
+{
+    ++layoutOnlyDepth;
+}
+LayoutOnlyScope::~LayoutOnlyScope()
+{
+    --layoutOnlyDepth;
+}
+bool LayoutOnlyScope::active()
+{
+    return layoutOnlyDepth > 0;
+}
 
 Nonlinearity nonlinearityFromName(const std::string &name)
 {
@@ -30,10 +39,14 @@ Nonlinearity nonlinearityFromName(const std::string &name)
 torch::Tensor activate(Nonlinearity act, const torch::Tensor &x)
 {
     switch (act) {
-    case Nonlinearity::Swish: return torch::silu(x);
-    case Nonlinearity::Elu: return torch::elu(x);
-    case Nonlinearity::Relu: return torch::relu(x);
-    case Nonlinearity::LeakyRelu: return torch::leaky_relu(x, 0.2);
+    case Nonlinearity::Swish:
+        return torch::silu(x);
+    case Nonlinearity::Elu:
+        return torch::elu(x);
+    case Nonlinearity::Relu:
+        return torch::relu(x);
+    case Nonlinearity::LeakyRelu:
+        return torch::leaky_relu(x, 0.2);
     }
     return x;
 }
@@ -66,8 +79,8 @@ torch::Tensor onesInit(at::IntArrayRef shape)
 
 Conv2dImpl::Conv2dImpl(const Conv2dOptions &options) : options_(options)
 {
-    weight = register_parameter("weight",
-                                defaultInit({options.out, options.in, options.kernel, options.kernel}, options.initScale));
+    weight = register_parameter(
+        "weight", defaultInit({options.out, options.in, options.kernel, options.kernel}, options.initScale));
     if (options.bias)
         bias = register_parameter("bias", zerosInit({options.out}));
 }
@@ -107,8 +120,8 @@ torch::Tensor DenseImpl::forward(const torch::Tensor &x)
 GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels) : groups_(groups)
 {
     if (groups < 1 || channels % groups != 0)
-        throw Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into "
-                    + std::to_string(groups) + " groups");
+        throw Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into " +
+                    std::to_string(groups) + " groups");
     weight = register_parameter("weight", onesInit({channels}));
     bias = register_parameter("bias", zerosInit({channels}));
 }
@@ -118,7 +131,10 @@ torch::Tensor GroupNormImpl::forward(const torch::Tensor &x)
     return torch::group_norm(x, groups_, weight, bias, 1e-6);
 }
 
-int64_t groupsFor(int64_t channels) { return std::min<int64_t>(channels / 4, 32); }
+int64_t groupsFor(int64_t channels)
+{
+    return std::min<int64_t>(channels / 4, 32);
+}
 
 NinImpl::NinImpl(int64_t in, int64_t out, double initScale)
 {

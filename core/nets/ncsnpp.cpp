@@ -181,8 +181,8 @@ torch::Tensor NcsnppImpl::forward(const torch::Tensor &input, const torch::Tenso
             hs.push_back(h);
         }
         if (level != numResolutions_ - 1) {
-            torch::Tensor h = m.resblockType == "ddpm" ? block<DownsampleImpl>(idx).forward(hs.back())
-                                                       : resnet(hs.back());
+            torch::Tensor h =
+                m.resblockType == "ddpm" ? block<DownsampleImpl>(idx).forward(hs.back()) : resnet(hs.back());
             if (m.progressiveInput == "input_skip") {
                 inputPyramid = m.fir ? downsample2d(inputPyramid, m.firKernel) : torch::avg_pool2d(inputPyramid, 2, 2);
                 h = block<CombineImpl>(idx).forward(inputPyramid, h);

@@ -11,8 +11,8 @@ namespace sde {
 
 // upfirdn2d: zero-insert upsampling by `up`, padding (pad0 before, pad1 after, both axes),
 // true convolution with the 2D kernel, then keeping every `down`-th sample.
-torch::Tensor upfirdn2d(const torch::Tensor &x, const torch::Tensor &kernel2d, int64_t up, int64_t down,
-                        int64_t pad0, int64_t pad1);
+torch::Tensor upfirdn2d(const torch::Tensor &x, const torch::Tensor &kernel2d, int64_t up, int64_t down, int64_t pad0,
+                        int64_t pad1);
 
 // The normalized 2D kernel: outer(k, k) / sum.
 torch::Tensor setupKernel(const std::vector<double> &kernel);

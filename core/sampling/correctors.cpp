@@ -8,8 +8,7 @@ namespace sde {
 LangevinCorrector::LangevinCorrector(const Sde &sde, ScoreFn score, double snr, int64_t nSteps, StepRule rule,
                                      Norms norms)
     : sde_(sde), score_(std::move(score)), snr_(snr), nSteps_(nSteps), rule_(rule), norms_(norms)
-{
-}
+{}
 
 std::pair<torch::Tensor, torch::Tensor> LangevinCorrector::update(const torch::Tensor &input, const torch::Tensor &t,
                                                                   const NoiseFn &noise) const

@@ -138,8 +138,9 @@ std::vector<double> dpmTimes(const FastRun &run, const FastSamplerOptions &optio
     const double last = run.schedule.lambda(run.eps);
     std::vector<double> t(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
-        t[i] = i == 0 ? run.T : i == n - 1 ? run.eps
-                                           : run.schedule.timeOf(first + (last - first) * i / static_cast<double>(n - 1));
+        t[i] = i == 0       ? run.T
+               : i == n - 1 ? run.eps
+                            : run.schedule.timeOf(first + (last - first) * i / static_cast<double>(n - 1));
     return t;
 }
 

@@ -33,17 +33,17 @@ class ScoreModel;
 //                 for the final Tweedie step.
 struct FastSamplerOptions {
     std::string solver = "dpm2m";
-    int64_t steps = 20;     // time points of the grid (see stepsForNfe); not used by adaptive
-    double eta = 0.0;       // ddim
-    double churn = 0.0;     // edm: S_churn (0: deterministic)
-    double rho = 7.0;       // edm, and the dpm samplers on the karras grid
+    int64_t steps = 20; // time points of the grid (see stepsForNfe); not used by adaptive
+    double eta = 0.0;   // ddim
+    double churn = 0.0; // edm: S_churn (0: deterministic)
+    double rho = 7.0;   // edm, and the dpm samplers on the karras grid
     // dpm2m, dpm3m, dpm2s: "karras" (the sigma^(1/rho) grid) or "logsnr" (uniform in log-SNR).
     // On the bundled Fashion-MNIST model the Karras grid gives FD-FMNIST 1.69 against 2.43 at 5
     // NFE and 0.40 against 0.45 at 10, and the same within noise from 20 NFE (bench_quality_per_nfe).
     std::string grid = "karras";
-    double rtol = 0.05;     // adaptive
-    double atol = 0.0078;   // adaptive (in the model's range)
-    double eps = 0.0;       // the last time; 0: 1e-5 for VE, 1e-3 otherwise
+    double rtol = 0.05;   // adaptive
+    double atol = 0.0078; // adaptive (in the model's range)
+    double eps = 0.0;     // the last time; 0: 1e-5 for VE, 1e-3 otherwise
     double temperature = 1.0;
 };
 

@@ -15,7 +15,8 @@ torch::Tensor scalar(double t)
 
 } // namespace
 
-NoiseSchedule::NoiseSchedule(const Sde &sde) : sde_(sde) {}
+NoiseSchedule::NoiseSchedule(const Sde &sde) : sde_(sde)
+{}
 
 double NoiseSchedule::alpha(double t) const
 {

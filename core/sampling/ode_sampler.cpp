@@ -76,15 +76,16 @@ SampleResult sampleFlow(const ScoreModel &model, const ScoreFn &score, int64_t b
             throw Error("the batch size must be at least 1");
         shape.insert(shape.begin(), batch);
         NoiseStreams streams(seed, batch);
-        x = streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32).device(device))
-            * (model.sde().priorStd() * options.temperature);
+        x = streams.randn(shape, torch::TensorOptions().dtype(torch::kFloat32).device(device)) *
+            (model.sde().priorStd() * options.temperature);
     }
     SampleResult result = integrateFlow(model, score, x, model.sde().T(), eps, options, onStep, cancel);
     if (result.completed && options.noiseRemoval) {
         torch::NoGradGuard noGrad;
         ReverseDiffusionPredictor denoise(model.sde(), score ? score : model.scoreFn(), false);
         torch::Tensor vt = torch::full({result.x.size(0)}, eps, result.x.options());
-        result.x = denoise.update(result.x, vt, [](const torch::Tensor &like) { return torch::zeros_like(like); }).second;
+        result.x =
+            denoise.update(result.x, vt, [](const torch::Tensor &like) { return torch::zeros_like(like); }).second;
         ++result.nfe;
     }
     result.samples = model.inverseScaler(result.x);

@@ -28,9 +28,12 @@ const std::vector<std::string> &odeMethodIds()
 std::string odeMethodId(OdeMethod method)
 {
     switch (method) {
-    case OdeMethod::Rk45: return "rk45";
-    case OdeMethod::Euler: return "euler";
-    case OdeMethod::Heun: return "heun";
+    case OdeMethod::Rk45:
+        return "rk45";
+    case OdeMethod::Euler:
+        return "euler";
+    case OdeMethod::Heun:
+        return "heun";
     }
     return "rk45";
 }
@@ -70,8 +73,8 @@ torch::Tensor checkedEval(const OdeFunction &f, double t, const torch::Tensor &y
 }
 
 // scipy.integrate._ivp.common.select_initial_step for an order-4 error estimator.
-double initialStep(const OdeFunction &f, double t0, const torch::Tensor &y0, const torch::Tensor &f0,
-                   double direction, double interval, const OdeOptions &o, int64_t &nfe)
+double initialStep(const OdeFunction &f, double t0, const torch::Tensor &y0, const torch::Tensor &f0, double direction,
+                   double interval, const OdeOptions &o, int64_t &nfe)
 {
     torch::Tensor scale = o.atol + y0.abs() * o.rtol;
     const double d0 = rmsNorm(y0 / scale);
@@ -82,8 +85,8 @@ double initialStep(const OdeFunction &f, double t0, const torch::Tensor &y0, con
     torch::Tensor y1 = y0 + h0 * direction * f0;
     torch::Tensor f1 = checkedEval(f, t0 + h0 * direction, y1, nfe);
     const double d2 = rmsNorm((f1 - f0) / scale) / h0;
-    const double h1 = (d1 <= 1e-15 && d2 <= 1e-15) ? std::max(1e-6, h0 * 1e-3)
-                                                   : std::pow(0.01 / std::max(d1, d2), 1.0 / 5.0);
+    const double h1 =
+        (d1 <= 1e-15 && d2 <= 1e-15) ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / std::max(d1, d2), 1.0 / 5.0);
     return std::min({100 * h0, h1, interval});
 }
 
@@ -98,7 +101,8 @@ OdeResult solveRk45(const OdeFunction &f, double t0, double t1, const torch::Ten
     double hAbs = initialStep(f, t, y, fy, direction, std::abs(t1 - t0), o, r.nfe);
     torch::Tensor K[7];
     while (direction * (t1 - t) > 0) {
-        const double minStep = 10.0 * std::abs(std::nextafter(t, direction * std::numeric_limits<double>::infinity()) - t);
+        const double minStep =
+            10.0 * std::abs(std::nextafter(t, direction * std::numeric_limits<double>::infinity()) - t);
         hAbs = std::max(hAbs, minStep);
         bool rejected = false;
         torch::Tensor yNew, fNew;
@@ -134,8 +138,8 @@ OdeResult solveRk45(const OdeFunction &f, double t0, double t1, const torch::Ten
             torch::Tensor scale = o.atol + torch::maximum(y.abs(), yNew.abs()) * o.rtol;
             const double errorNorm = rmsNorm(error / scale);
             if (errorNorm < 1.0) {
-                double factor = errorNorm == 0.0 ? kMaxFactor
-                                                 : std::min(kMaxFactor, kSafety * std::pow(errorNorm, kErrorExponent));
+                double factor =
+                    errorNorm == 0.0 ? kMaxFactor : std::min(kMaxFactor, kSafety * std::pow(errorNorm, kErrorExponent));
                 if (rejected)
                     factor = std::min(1.0, factor);
                 hAbs *= factor;

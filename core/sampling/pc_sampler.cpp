@@ -1,8 +1,8 @@
 #include "sampling/pc_sampler.h"
 
 #include "sampling/sampler_catalogue.h"
-#include "sde/sde_catalogue.h"
 #include "sampling/sampling_settings.h"
+#include "sde/sde_catalogue.h"
 
 #include "model/score_model.h"
 #include "sampling/correctors.h"
@@ -64,8 +64,8 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     std::unique_ptr<Sde> sde = createSde(config);
     const int64_t least = minimumPcSteps(config, options);
     if (steps < least)
-        throw Error("with " + std::to_string(steps) + " steps the " + sdeDescription(config.training.sde).title + "'s discrete beta reaches " +
-                    std::to_string(config.model.betaMax / static_cast<double>(steps)) +
+        throw Error("with " + std::to_string(steps) + " steps the " + sdeDescription(config.training.sde).title +
+                    "'s discrete beta reaches " + std::to_string(config.model.betaMax / static_cast<double>(steps)) +
                     " (it must stay below 1): use at least " + std::to_string(least) +
                     " steps, or the euler_maruyama predictor without a corrector");
 

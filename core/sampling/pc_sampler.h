@@ -18,8 +18,8 @@ struct PcSamplerOptions {
     int64_t steps = 0;          // number of noise levels N; 0: the model's num_scales
     bool noiseRemoval = true;   // return the last step's mean (no final noise)
     bool probabilityFlow = false;
-    double eps = 0.0;           // the last time; 0: 1e-5 for VE, 1e-3 otherwise
-    double temperature = 1.0;   // scales the prior sample
+    double eps = 0.0;         // the last time; 0: 1e-5 for VE, 1e-3 otherwise
+    double temperature = 1.0; // scales the prior sample
 
     // The sampling section of a config (the reference's defaults for that model).
     static PcSamplerOptions fromConfig(const ModelConfig &config);

@@ -12,8 +12,7 @@ namespace sde {
 
 EulerMaruyamaPredictor::EulerMaruyamaPredictor(const Sde &sde, ScoreFn score, bool probabilityFlow)
     : reverse_(sde, std::move(score), probabilityFlow)
-{
-}
+{}
 
 std::pair<torch::Tensor, torch::Tensor> EulerMaruyamaPredictor::update(const torch::Tensor &x, const torch::Tensor &t,
                                                                        const NoiseFn &noise) const
@@ -29,12 +28,10 @@ std::pair<torch::Tensor, torch::Tensor> EulerMaruyamaPredictor::update(const tor
 
 ReverseDiffusionPredictor::ReverseDiffusionPredictor(const Sde &sde, ScoreFn score, bool probabilityFlow)
     : reverse_(sde, std::move(score), probabilityFlow)
-{
-}
+{}
 
-std::pair<torch::Tensor, torch::Tensor> ReverseDiffusionPredictor::update(const torch::Tensor &x,
-                                                                          const torch::Tensor &t,
-                                                                          const NoiseFn &noise) const
+std::pair<torch::Tensor, torch::Tensor>
+ReverseDiffusionPredictor::update(const torch::Tensor &x, const torch::Tensor &t, const NoiseFn &noise) const
 {
     auto [f, G] = reverse_.discretize(x, t);
     torch::Tensor xMean = x - f;
@@ -48,13 +45,12 @@ AncestralSamplingPredictor::AncestralSamplingPredictor(const Sde &sde, ScoreFn s
     : sde_(sde), score_(std::move(score))
 {
     if (!sdeDescription(sde.kind()).ancestralSampling)
-        throw Error("ancestral sampling is defined for the VE and VP SDEs only, not " + sdeDescription(sde.kind()).title
-                    + "; use reverse_diffusion or euler_maruyama");
+        throw Error("ancestral sampling is defined for the VE and VP SDEs only, not " +
+                    sdeDescription(sde.kind()).title + "; use reverse_diffusion or euler_maruyama");
 }
 
-std::pair<torch::Tensor, torch::Tensor> AncestralSamplingPredictor::update(const torch::Tensor &x,
-                                                                           const torch::Tensor &t,
-                                                                           const NoiseFn &noise) const
+std::pair<torch::Tensor, torch::Tensor>
+AncestralSamplingPredictor::update(const torch::Tensor &x, const torch::Tensor &t, const NoiseFn &noise) const
 {
     if (sde_.kind() == Sde::Kind::Ve) {
         const auto &ve = static_cast<const VeSde &>(sde_);
@@ -78,8 +74,7 @@ const std::vector<std::string> &predictorIds()
     return ids;
 }
 
-std::unique_ptr<Predictor> createPredictor(const std::string &name, const Sde &sde, ScoreFn score,
-                                           bool probabilityFlow)
+std::unique_ptr<Predictor> createPredictor(const std::string &name, const Sde &sde, ScoreFn score, bool probabilityFlow)
 {
     if (name == "euler_maruyama")
         return std::make_unique<EulerMaruyamaPredictor>(sde, std::move(score), probabilityFlow);
@@ -92,8 +87,8 @@ std::unique_ptr<Predictor> createPredictor(const std::string &name, const Sde &s
     }
     if (name == "none")
         return std::make_unique<NonePredictor>();
-    throw Error("unknown predictor \"" + name
-                + "\" (expected euler_maruyama, reverse_diffusion, ancestral_sampling or none)");
+    throw Error("unknown predictor \"" + name +
+                "\" (expected euler_maruyama, reverse_diffusion, ancestral_sampling or none)");
 }
 
 } // namespace sde

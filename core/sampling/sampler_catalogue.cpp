@@ -85,10 +85,10 @@ SamplerKnob choiceKnob(std::string key, std::string title, std::string help, std
 template <typename Part>
 void addCommonKnobs(std::vector<SamplerKnob> &knobs, Part SamplingSettings::*part)
 {
-    SamplerKnob eps = bind(real("eps", "End time",
-                                "the last time of the reverse process; 0: the SDE's (1e-5 VE, 1e-3 VP and sub-VP)",
-                                0.0, 0.0, 1.0, false, 6),
-                           part, &Part::eps);
+    SamplerKnob eps =
+        bind(real("eps", "End time", "the last time of the reverse process; 0: the SDE's (1e-5 VE, 1e-3 VP and sub-VP)",
+                  0.0, 0.0, 1.0, false, 6),
+             part, &Part::eps);
     eps.zeroMeansDefault = true;
     // Below 1e-6 the VP marginal std is 0 in float32 and the score divides by it.
     eps.minimum = 1e-6;
@@ -110,25 +110,26 @@ SamplerDescription pcSampler()
     k.push_back(bindChoice(choiceKnob("predictor", "Predictor", "one step of the reverse SDE per noise level",
                                       predictorIds(), "reverse_diffusion"),
                            &SamplingSettings::pc, &PcSamplerOptions::predictor));
-    k.push_back(bindChoice(choiceKnob("corrector", "Corrector", "score-based MCMC steps at each noise level",
-                                      correctorIds(), "langevin"),
-                           &SamplingSettings::pc, &PcSamplerOptions::corrector));
-    SamplerKnob snr = bind(real("snr", "SNR", "signal-to-noise ratio of the Langevin corrector's step size", 0.16,
-                                0.0, 100.0, true, 3),
-                           &SamplingSettings::pc, &PcSamplerOptions::snr);
+    k.push_back(bindChoice(
+        choiceKnob("corrector", "Corrector", "score-based MCMC steps at each noise level", correctorIds(), "langevin"),
+        &SamplingSettings::pc, &PcSamplerOptions::corrector));
+    SamplerKnob snr = bind(
+        real("snr", "SNR", "signal-to-noise ratio of the Langevin corrector's step size", 0.16, 0.0, 100.0, true, 3),
+        &SamplingSettings::pc, &PcSamplerOptions::snr);
     snr.applies = [](const SamplingSettings &s) { return s.pc.corrector != "none"; };
     k.push_back(snr);
-    SamplerKnob correctorSteps = bind(integer("corrector_steps", "Corrector steps",
-                                              "corrector steps per noise level", 1, 0, 1000),
-                                      &SamplingSettings::pc, &PcSamplerOptions::correctorSteps);
+    SamplerKnob correctorSteps =
+        bind(integer("corrector_steps", "Corrector steps", "corrector steps per noise level", 1, 0, 1000),
+             &SamplingSettings::pc, &PcSamplerOptions::correctorSteps);
     correctorSteps.applies = snr.applies;
     k.push_back(correctorSteps);
     SamplerKnob steps = bind(integer("steps", "Steps", "noise levels N; 0: the model's num_scales", 0, 2, 100000),
                              &SamplingSettings::pc, &PcSamplerOptions::steps);
     steps.zeroMeansDefault = true;
     k.push_back(steps);
-    SamplerKnob denoise = bind(flag("noise_removal", "Denoise", "finish with the noise-free mean of the last step", true),
-                               &SamplingSettings::pc, &PcSamplerOptions::noiseRemoval);
+    SamplerKnob denoise =
+        bind(flag("noise_removal", "Denoise", "finish with the noise-free mean of the last step", true),
+             &SamplingSettings::pc, &PcSamplerOptions::noiseRemoval);
     denoise.optionStem = "denoise";
     k.push_back(denoise);
     k.push_back(bind(flag("probability_flow", "Probability flow",
@@ -148,8 +149,8 @@ SamplerDescription odeSampler()
     d.adaptive = true;
     d.nfePerStep = 0;
     auto &k = d.knobs;
-    SamplerKnob solver = choiceKnob("solver", "Solver", "rk45 (adaptive, the reference's), euler or heun",
-                                    odeMethodIds(), "rk45");
+    SamplerKnob solver =
+        choiceKnob("solver", "Solver", "rk45 (adaptive, the reference's), euler or heun", odeMethodIds(), "rk45");
     solver.choice = [](const SamplingSettings &s) { return odeMethodId(s.ode.ode.method); };
     solver.setChoice = [](SamplingSettings &s, const std::string &v) { s.ode.ode.method = odeMethodFromName(v); };
     k.push_back(solver);
@@ -164,8 +165,8 @@ SamplerDescription odeSampler()
     atol.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.atol = v; };
     atol.applies = isRk45;
     k.push_back(atol);
-    SamplerKnob steps = integer("steps", "Steps (Euler, Heun)", "fixed steps of the euler and heun solvers", 100, 1,
-                                100000);
+    SamplerKnob steps =
+        integer("steps", "Steps (Euler, Heun)", "fixed steps of the euler and heun solvers", 100, 1, 100000);
     steps.number = [](const SamplingSettings &s) { return static_cast<double>(s.ode.ode.steps); };
     steps.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.steps = static_cast<int64_t>(v); };
     steps.applies = [isRk45](const SamplingSettings &s) { return !isRk45(s); };
@@ -201,31 +202,32 @@ SamplerDescription fastSampler(std::string id, std::string title, std::string su
     d.drawsNoise = d.id == "adaptive";
     auto &k = d.knobs;
     if (!d.adaptive)
-        k.push_back(bind(integer("steps", "Steps", "time points of the grid (--nfe sets it from a budget)", 20, 2,
-                                 100000),
-                         &SamplingSettings::fast, &FastSamplerOptions::steps));
+        k.push_back(
+            bind(integer("steps", "Steps", "time points of the grid (--nfe sets it from a budget)", 20, 2, 100000),
+                 &SamplingSettings::fast, &FastSamplerOptions::steps));
     if (d.usesTimeGrid) {
-        SamplerKnob grid = bindChoice(choiceKnob("grid", "Time grid",
-                                                 "where the steps lie: karras (the sigma^(1/rho) grid of EDM, better at "
-                                                 "10 NFE or fewer) or logsnr (uniform in log-SNR)",
-                                                 timeGridIds(), "karras"),
-                                      &SamplingSettings::fast, &FastSamplerOptions::grid);
+        SamplerKnob grid =
+            bindChoice(choiceKnob("grid", "Time grid",
+                                  "where the steps lie: karras (the sigma^(1/rho) grid of EDM, better at "
+                                  "10 NFE or fewer) or logsnr (uniform in log-SNR)",
+                                  timeGridIds(), "karras"),
+                       &SamplingSettings::fast, &FastSamplerOptions::grid);
         for (const std::string &id : grid.choices)
             grid.choiceTitles.push_back(timeGridTitle(id));
         k.push_back(grid);
     }
     if (d.id == "ddim")
-        k.push_back(bind(real("eta", "Eta", "0 is deterministic, 1 adds the noise of ancestral sampling", 0.0, 0.0,
-                              1.0, false, 2),
-                         &SamplingSettings::fast, &FastSamplerOptions::eta));
+        k.push_back(bind(
+            real("eta", "Eta", "0 is deterministic, 1 adds the noise of ancestral sampling", 0.0, 0.0, 1.0, false, 2),
+            &SamplingSettings::fast, &FastSamplerOptions::eta));
     if (d.id == "edm")
-        k.push_back(bind(real("churn", "Churn", "EDM's stochastic churn S_churn (0: deterministic)", 0.0, 0.0, 1000.0,
-                              false, 2),
-                         &SamplingSettings::fast, &FastSamplerOptions::churn));
+        k.push_back(bind(
+            real("churn", "Churn", "EDM's stochastic churn S_churn (0: deterministic)", 0.0, 0.0, 1000.0, false, 2),
+            &SamplingSettings::fast, &FastSamplerOptions::churn));
     if (d.id == "edm" || d.usesTimeGrid) {
-        SamplerKnob rho = bind(real("rho", "Rho", "the exponent of the sigma^(1/rho) noise grid", 7.0, 0.0, 100.0,
-                                    true, 1),
-                               &SamplingSettings::fast, &FastSamplerOptions::rho);
+        SamplerKnob rho =
+            bind(real("rho", "Rho", "the exponent of the sigma^(1/rho) noise grid", 7.0, 0.0, 100.0, true, 1),
+                 &SamplingSettings::fast, &FastSamplerOptions::rho);
         if (d.usesTimeGrid)
             rho.applies = [](const SamplingSettings &s) { return s.fast.grid == "karras"; };
         k.push_back(rho);

@@ -18,18 +18,18 @@ enum class KnobKind { Integer, Real, Flag, Choice };
 // its option and help (`--` + the key with dashes), the PNG record its key, and core checks a
 // value against its range before any run.
 struct SamplerKnob {
-    std::string key;   // the record's key and the CLI option's stem: "corrector_steps" is --corrector-steps
+    std::string key;        // the record's key and the CLI option's stem: "corrector_steps" is --corrector-steps
     std::string optionStem; // the CLI option's stem when it is not the key ("denoise" for noise_removal)
-    std::string title; // a label for people: "Corrector steps"
+    std::string title;      // a label for people: "Corrector steps"
     KnobKind kind = KnobKind::Real;
-    std::string help;      // one line: what it does, in the paper's words
+    std::string help; // one line: what it does, in the paper's words
     double defaultValue = 0.0;
-    double minimum = 0.0;  // the valid range, for Integer and Real knobs
+    double minimum = 0.0; // the valid range, for Integer and Real knobs
     double maximum = 0.0;
-    bool minimumOpen = false; // the minimum itself is not valid (a positive tolerance, say)
-    bool zeroMeansDefault = false; // 0 is valid too and means "the model's or the SDE's default"
-    int decimals = 0;         // digits the dock shows
-    std::vector<std::string> choices; // for Choice knobs, in the order the dock lists them
+    bool minimumOpen = false;              // the minimum itself is not valid (a positive tolerance, say)
+    bool zeroMeansDefault = false;         // 0 is valid too and means "the model's or the SDE's default"
+    int decimals = 0;                      // digits the dock shows
+    std::vector<std::string> choices;      // for Choice knobs, in the order the dock lists them
     std::vector<std::string> choiceTitles; // what the dock shows for each choice; empty: the ids
     std::string defaultChoice;
     // The knob only matters when this holds (e.g. the ODE's step count with a fixed-step solver);

@@ -59,10 +59,18 @@ Json SamplingSettings::toJson() const
     Json knobs = Json::object();
     for (const SamplerKnob &knob : sampler.knobs) {
         switch (knob.kind) {
-        case KnobKind::Choice: knobs[knob.key] = knob.choice(*this); break;
-        case KnobKind::Flag: knobs[knob.key] = knob.number(*this) != 0.0; break;
-        case KnobKind::Integer: knobs[knob.key] = static_cast<int64_t>(knob.number(*this)); break;
-        case KnobKind::Real: knobs[knob.key] = knob.number(*this); break;
+        case KnobKind::Choice:
+            knobs[knob.key] = knob.choice(*this);
+            break;
+        case KnobKind::Flag:
+            knobs[knob.key] = knob.number(*this) != 0.0;
+            break;
+        case KnobKind::Integer:
+            knobs[knob.key] = static_cast<int64_t>(knob.number(*this));
+            break;
+        case KnobKind::Real:
+            knobs[knob.key] = knob.number(*this);
+            break;
         }
     }
     out[sampler.section] = knobs;
@@ -101,9 +109,15 @@ SamplingSettings SamplingSettings::fromJson(const Json &document)
                 knob.setChoice(s, id);
                 break;
             }
-            case KnobKind::Flag: knob.setNumber(s, section.boolean(knob.key) ? 1.0 : 0.0); break;
-            case KnobKind::Integer: knob.setNumber(s, static_cast<double>(section.integer(knob.key))); break;
-            case KnobKind::Real: knob.setNumber(s, section.number(knob.key)); break;
+            case KnobKind::Flag:
+                knob.setNumber(s, section.boolean(knob.key) ? 1.0 : 0.0);
+                break;
+            case KnobKind::Integer:
+                knob.setNumber(s, static_cast<double>(section.integer(knob.key)));
+                break;
+            case KnobKind::Real:
+                knob.setNumber(s, section.number(knob.key));
+                break;
             }
         }
         checkSamplingSettings(s, [&sampler = samplerDescription(s.method)](const SamplerKnob &knob) {

@@ -22,6 +22,9 @@ torch::Tensor NoiseStreams::randn(at::IntArrayRef shape, const torch::TensorOpti
     return torch::cat(parts).to(options.device(), options.dtype().toScalarType());
 }
 
-torch::Tensor NoiseStreams::randn(const torch::Tensor &like) { return randn(like.sizes(), like.options()); }
+torch::Tensor NoiseStreams::randn(const torch::Tensor &like)
+{
+    return randn(like.sizes(), like.options());
+}
 
 } // namespace sde

@@ -6,8 +6,7 @@ namespace sde {
 
 ScoreCache::ScoreCache(const ScoreModel &model, ScoreFn score)
     : model_(model), score_(score ? std::move(score) : model.scoreFn()), state_(std::make_shared<State>())
-{
-}
+{}
 
 ScoreFn ScoreCache::scoreFn()
 {

@@ -10,8 +10,7 @@ class ReverseSde {
 public:
     ReverseSde(const Sde &forward, ScoreFn score, bool probabilityFlow = false)
         : forward_(forward), score_(std::move(score)), probabilityFlow_(probabilityFlow)
-    {
-    }
+    {}
 
     const Sde &forward() const { return forward_; }
     bool probabilityFlow() const { return probabilityFlow_; }

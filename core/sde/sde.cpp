@@ -52,9 +52,12 @@ std::unique_ptr<Sde> createSde(const ModelConfig &config)
 {
     const NetworkConfig &m = config.model;
     switch (sdeDescription(config.training.sde).kind) {
-    case Sde::Kind::Ve: return std::make_unique<VeSde>(m.sigmaMin, m.sigmaMax, m.numScales);
-    case Sde::Kind::Vp: return std::make_unique<VpSde>(m.betaMin, m.betaMax, m.numScales);
-    case Sde::Kind::SubVp: return std::make_unique<SubVpSde>(m.betaMin, m.betaMax, m.numScales);
+    case Sde::Kind::Ve:
+        return std::make_unique<VeSde>(m.sigmaMin, m.sigmaMax, m.numScales);
+    case Sde::Kind::Vp:
+        return std::make_unique<VpSde>(m.betaMin, m.betaMax, m.numScales);
+    case Sde::Kind::SubVp:
+        return std::make_unique<SubVpSde>(m.betaMin, m.betaMax, m.numScales);
     }
     throw Error("unknown SDE \"" + config.training.sde + "\"");
 }

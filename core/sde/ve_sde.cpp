@@ -18,7 +18,8 @@ torch::Tensor VeSde::sigma(const torch::Tensor &t) const
 std::pair<torch::Tensor, torch::Tensor> VeSde::sde(const torch::Tensor &x, const torch::Tensor &t) const
 {
     // g(t) = sigma(t) sqrt(2 log(sigma_max / sigma_min)).
-    torch::Tensor diffusion = sigma(t) * static_cast<float>(std::sqrt(2.0 * (std::log(sigmaMax_) - std::log(sigmaMin_))));
+    torch::Tensor diffusion =
+        sigma(t) * static_cast<float>(std::sqrt(2.0 * (std::log(sigmaMax_) - std::log(sigmaMin_))));
     return {torch::zeros_like(x), diffusion};
 }
 

@@ -2,8 +2,7 @@
 
 namespace sde {
 
-VpSde::VpSde(double betaMin, double betaMax, int64_t numScales)
-    : Sde(numScales), beta0_(betaMin), beta1_(betaMax)
+VpSde::VpSde(double betaMin, double betaMax, int64_t numScales) : Sde(numScales), beta0_(betaMin), beta1_(betaMax)
 {
     const double n = static_cast<double>(numScales);
     discreteBetas_ = torch::linspace(betaMin / n, betaMax / n, numScales);
@@ -13,14 +12,20 @@ VpSde::VpSde(double betaMin, double betaMax, int64_t numScales)
     sqrtOneMinusAlphasCumprod_ = torch::sqrt(1.0 - cumprod);
 }
 
-torch::Tensor VpSde::beta(const torch::Tensor &t) const { return beta0_ + t * (beta1_ - beta0_); }
+torch::Tensor VpSde::beta(const torch::Tensor &t) const
+{
+    return beta0_ + t * (beta1_ - beta0_);
+}
 
 torch::Tensor VpSde::logMeanCoefficient(const torch::Tensor &t) const
 {
     return -0.25 * t.pow(2) * (beta1_ - beta0_) - 0.5 * t * beta0_;
 }
 
-torch::Tensor VpSde::meanCoefficient(const torch::Tensor &t) const { return torch::exp(logMeanCoefficient(t)); }
+torch::Tensor VpSde::meanCoefficient(const torch::Tensor &t) const
+{
+    return torch::exp(logMeanCoefficient(t));
+}
 
 std::pair<torch::Tensor, torch::Tensor> VpSde::sde(const torch::Tensor &x, const torch::Tensor &t) const
 {

@@ -1,9 +1,9 @@
 #pragma once
 
-#include "data/training_data.h"
 #include "config/model_config.h"
-#include "train/training_checkpoint.h"
+#include "data/training_data.h"
 #include "train/trainer.h"
+#include "train/training_checkpoint.h"
 #include "train/training_task.h"
 
 #include <memory>

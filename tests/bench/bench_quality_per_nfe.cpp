@@ -135,9 +135,10 @@ int main(int argc, char **argv)
                     TORCH_VERSION, threads, precisionName.c_str(), model.config().architectureName().c_str(),
                     model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step),
                     static_cast<long long>(samples));
-        std::printf("FD-FMNIST of %lld real training images (the floor at this count): %.3f\n\n",
-                    static_cast<long long>(samples),
-                    distance(IdxTrainingData(fashionMnistImagesPath("train"), 28, 1, false).images().slice(0, 0, samples)));
+        std::printf(
+            "FD-FMNIST of %lld real training images (the floor at this count): %.3f\n\n",
+            static_cast<long long>(samples),
+            distance(IdxTrainingData(fashionMnistImagesPath("train"), 28, 1, false).images().slice(0, 0, samples)));
         std::printf("%-34s %6s %10s %10s %12s\n", "sampler", "NFE", "FD-FMNIST", "seconds", "s/image");
         std::vector<Row> rows;
         auto record = [&](const std::string &name, const std::function<SampleResult(int64_t, uint64_t)> &sample) {
@@ -171,7 +172,8 @@ int main(int argc, char **argv)
             pc.predictor = "reverse_diffusion";
             pc.corrector = "langevin";
             pc.steps = nfe / 2;
-            record("PC reverse diffusion + Langevin", [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
+            record("PC reverse diffusion + Langevin",
+                   [&](int64_t b, uint64_t seed) { return pcSample(model, b, seed, pc); });
         }
         for (const std::string &solver : solvers) {
             if (solver == "adaptive") {
@@ -204,8 +206,8 @@ int main(int argc, char **argv)
             std::printf("\nbest figure at 1000 NFE or more: %.3f; at about 20 NFE (target: within 10 %%):\n", best1000);
             for (const Row &row : rows)
                 if (row.nfe >= 19 && row.nfe <= 20)
-                    std::printf("  %-32s %6lld %10.3f  %+6.1f %%\n", row.sampler.c_str(), static_cast<long long>(row.nfe),
-                                row.fd, 100.0 * (row.fd / best1000 - 1.0));
+                    std::printf("  %-32s %6lld %10.3f  %+6.1f %%\n", row.sampler.c_str(),
+                                static_cast<long long>(row.nfe), row.fd, 100.0 * (row.fd / best1000 - 1.0));
         }
 
         if (bpdImages > 0) {
@@ -215,8 +217,9 @@ int main(int argc, char **argv)
             LikelihoodOptions options;
             options.generator = generator;
             LikelihoodResult result = bitsPerDim(model, model.scaler(x), options);
-            std::printf("\ntest bits/dim of the probability-flow ODE (RK45, first %lld test images, dequantized): %.4f\n",
-                        static_cast<long long>(bpdImages), result.bitsPerDim.mean().item<double>());
+            std::printf(
+                "\ntest bits/dim of the probability-flow ODE (RK45, first %lld test images, dequantized): %.4f\n",
+                static_cast<long long>(bpdImages), result.bitsPerDim.mean().item<double>());
             // The deterministic samplers decode the same flow: RK45 latents of test images come back.
             SampleResult latents = encodeLatent(model, model.scaler(x), OdeSamplerOptions{});
             std::printf("round trip (RK45 encode, decode by the sampler), mean |x - decoded| in [0, 1]:\n");

@@ -37,8 +37,7 @@ public:
         : classifier_(loadClassifierFile("fashion-mnist-classifier")),
           test_(fashionMnistImagesPath("test"), 28, 1, false),
           testStats_(featureStatistics(classifierFeatures(classifier_, test_.images())))
-    {
-    }
+    {}
     double operator()(const torch::Tensor &images01)
     {
         return frechetDistance(featureStatistics(classifierFeatures(classifier_, images01)), testStats_);

@@ -157,12 +157,12 @@ private Q_SLOTS:
         // likelihood_weighting=True (the fixture README says otherwise, but the numbers match only
         // this: e.g. 7315.77 for the VE case against 429.47 unweighted), with the config's
         // reduce_mean and the EMA weights.
-        torch::Tensor loss = denoisingScoreMatchingLoss(model, f["x0"], f["loss_t"], f["loss_z"],
-                                                        training.reduceMean, /*likelihoodWeighting=*/true);
+        torch::Tensor loss = denoisingScoreMatchingLoss(model, f["x0"], f["loss_t"], f["loss_z"], training.reduceMean,
+                                                        /*likelihoodWeighting=*/true);
         SDE_COMPARE_TENSORS(loss.reshape({1}), f["loss"], kTolerance, "loss");
         // Without the weighting the loss is a different number (so the test tells them apart).
-        torch::Tensor plain = denoisingScoreMatchingLoss(model, f["x0"], f["loss_t"], f["loss_z"],
-                                                         training.reduceMean, false);
+        torch::Tensor plain =
+            denoisingScoreMatchingLoss(model, f["x0"], f["loss_t"], f["loss_z"], training.reduceMean, false);
         QVERIFY(test::relativeError(plain.reshape({1}), f["loss"]) > 0.1);
     }
 

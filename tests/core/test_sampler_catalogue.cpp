@@ -93,8 +93,8 @@ private Q_SLOTS:
         QTest::addColumn<QString>("key");
         for (const SamplerDescription &d : samplerCatalogue())
             for (const SamplerKnob &k : d.knobs)
-                QTest::newRow((d.id + "/" + k.key).c_str()) << QString::fromStdString(d.id)
-                                                            << QString::fromStdString(k.key);
+                QTest::newRow((d.id + "/" + k.key).c_str())
+                    << QString::fromStdString(d.id) << QString::fromStdString(k.key);
     }
 
     void everyKnob()
@@ -149,9 +149,9 @@ private Q_SLOTS:
                 continue;
             QCOMPARE(refusal(ok), std::string());
         }
-        const double below = knob->minimumOpen ? knob->minimum
+        const double below = knob->minimumOpen                 ? knob->minimum
                              : knob->kind == KnobKind::Integer ? knob->minimum - 1
-                                                                : knob->minimum * 0.5 - 1e-12;
+                                                               : knob->minimum * 0.5 - 1e-12;
         const double above = knob->kind == KnobKind::Integer ? knob->maximum + 1 : knob->maximum * 1.5 + 1e-12;
         for (const double value : {below, above, std::numeric_limits<double>::quiet_NaN()}) {
             if (knob->zeroMeansDefault && value == 0.0)
@@ -220,8 +220,8 @@ private Q_SLOTS:
     {
         QCOMPARE(sdeNames(), (std::vector<std::string>{"vpsde", "subvpsde", "vesde"}));
         for (const SdeDescription &d : sdeCatalogue()) {
-            ModelConfig config = loadPreset(d.kind == Sde::Kind::Ve ? "ve/cifar10_ncsnpp_continuous"
-                                                                   : "vp/cifar10_ddpmpp_continuous");
+            ModelConfig config =
+                loadPreset(d.kind == Sde::Kind::Ve ? "ve/cifar10_ncsnpp_continuous" : "vp/cifar10_ddpmpp_continuous");
             config.training.sde = d.name;
             const std::unique_ptr<Sde> sde = createSde(config);
             QCOMPARE(sde->kind(), d.kind);

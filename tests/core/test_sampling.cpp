@@ -8,8 +8,8 @@
 #include "sampling/predictors.h"
 #include "util/error.h"
 
-#include "gaussian_oracle.h"
 #include "fixture_model.h"
+#include "gaussian_oracle.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
@@ -26,11 +26,21 @@ private Q_SLOTS:
         QTest::addColumn<QString>("sde");
         QTest::addColumn<QString>("predictor");
         QTest::addColumn<QString>("corrector");
-        QTest::newRow("ve reverse_diffusion+langevin") << "vesde" << "reverse_diffusion" << "langevin";
-        QTest::newRow("ve ancestral") << "vesde" << "ancestral_sampling" << "none";
-        QTest::newRow("vp euler_maruyama") << "vpsde" << "euler_maruyama" << "none";
-        QTest::newRow("vp ancestral+ald") << "vpsde" << "ancestral_sampling" << "ald";
-        QTest::newRow("subvp reverse_diffusion+langevin") << "subvpsde" << "reverse_diffusion" << "langevin";
+        QTest::newRow("ve reverse_diffusion+langevin") << "vesde"
+                                                       << "reverse_diffusion"
+                                                       << "langevin";
+        QTest::newRow("ve ancestral") << "vesde"
+                                      << "ancestral_sampling"
+                                      << "none";
+        QTest::newRow("vp euler_maruyama") << "vpsde"
+                                           << "euler_maruyama"
+                                           << "none";
+        QTest::newRow("vp ancestral+ald") << "vpsde"
+                                          << "ancestral_sampling"
+                                          << "ald";
+        QTest::newRow("subvp reverse_diffusion+langevin") << "subvpsde"
+                                                          << "reverse_diffusion"
+                                                          << "langevin";
     }
     void pcSamplerRecoversGaussianData()
     {
@@ -56,9 +66,12 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("sde");
         QTest::addColumn<QString>("method");
-        QTest::newRow("vp rk45") << "vpsde" << "rk45";
-        QTest::newRow("ve rk45") << "vesde" << "rk45";
-        QTest::newRow("subvp heun") << "subvpsde" << "heun";
+        QTest::newRow("vp rk45") << "vpsde"
+                                 << "rk45";
+        QTest::newRow("ve rk45") << "vesde"
+                                 << "rk45";
+        QTest::newRow("subvp heun") << "subvpsde"
+                                    << "heun";
     }
     void odeSamplerRecoversGaussianData()
     {
@@ -177,13 +190,14 @@ private Q_SLOTS:
         CancelToken odeCancel;
         int64_t odeSteps = 0;
         OdeSamplerOptions ode;
-        SampleResult o = odeSample(*loaded.model, 1, 7, ode,
-                                   [&](const SamplerStep &step) {
-                                       odeSteps = step.step;
-                                       if (step.step == 2)
-                                           odeCancel.cancel();
-                                   },
-                                   &odeCancel);
+        SampleResult o = odeSample(
+            *loaded.model, 1, 7, ode,
+            [&](const SamplerStep &step) {
+                odeSteps = step.step;
+                if (step.step == 2)
+                    odeCancel.cancel();
+            },
+            &odeCancel);
         QVERIFY(!o.completed);
         QCOMPARE(odeSteps, int64_t(2));
     }
@@ -221,7 +235,8 @@ private Q_SLOTS:
         auto subvp = oracleModel("subvpsde");
         LangevinCorrector langevin(subvp->sde(), subvp->scoreFn(), 0.16, 1);
         torch::Tensor x = torch::randn({2, 1, 16, 16});
-        auto [next, mean] = langevin.update(x, torch::full({2}, 0.5f), [](const torch::Tensor &l) { return torch::randn_like(l); });
+        auto [next, mean] =
+            langevin.update(x, torch::full({2}, 0.5f), [](const torch::Tensor &l) { return torch::randn_like(l); });
         QVERIFY(torch::isfinite(next).all().item<bool>());
     }
 

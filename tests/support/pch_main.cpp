@@ -1,2 +1,5 @@
 // Only here to own the precompiled header that the test executables reuse.
-int main() { return 0; }
+int main()
+{
+    return 0;
+}

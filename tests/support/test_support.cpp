@@ -11,11 +11,20 @@
 
 namespace sde::test {
 
-std::string dataDir() { return SDE_TEST_DATA_DIR; }
+std::string dataDir()
+{
+    return SDE_TEST_DATA_DIR;
+}
 
-std::string fixtureDir(const std::string &name) { return dataDir() + "/reference/fixtures/" + name; }
+std::string fixtureDir(const std::string &name)
+{
+    return dataDir() + "/reference/fixtures/" + name;
+}
 
-std::string cliPath() { return SDE_CLI_PATH_FILE; }
+std::string cliPath()
+{
+    return SDE_CLI_PATH_FILE;
+}
 
 double relativeError(const torch::Tensor &actual, const torch::Tensor &expected)
 {

@@ -24,15 +24,15 @@ std::string makeTempDir();
 } // namespace sde::test
 
 // Compares two tensors within a relative tolerance and names them on failure.
-#define SDE_COMPARE_TENSORS(actual, expected, tolerance, name)                                              \
-    do {                                                                                                   \
-        const torch::Tensor a_ = (actual);                                                                 \
-        const torch::Tensor e_ = (expected);                                                               \
-        QVERIFY2(a_.sizes().equals(e_.sizes()),                                                            \
-                 qPrintable(QString("%1: shape differs").arg(QString::fromStdString(name))));               \
-        const double err_ = sde::test::relativeError(a_, e_);                                              \
-        QVERIFY2(err_ <= (tolerance), qPrintable(QString("%1: relative error %2 > %3")                     \
-                                                     .arg(QString::fromStdString(name))                    \
-                                                     .arg(err_)                                            \
-                                                     .arg(tolerance)));                                    \
+#define SDE_COMPARE_TENSORS(actual, expected, tolerance, name)                                                         \
+    do {                                                                                                               \
+        const torch::Tensor a_ = (actual);                                                                             \
+        const torch::Tensor e_ = (expected);                                                                           \
+        QVERIFY2(a_.sizes().equals(e_.sizes()),                                                                        \
+                 qPrintable(QString("%1: shape differs").arg(QString::fromStdString(name))));                          \
+        const double err_ = sde::test::relativeError(a_, e_);                                                          \
+        QVERIFY2(                                                                                                      \
+            err_ <= (tolerance),                                                                                       \
+            qPrintable(                                                                                                \
+                QString("%1: relative error %2 > %3").arg(QString::fromStdString(name)).arg(err_).arg(tolerance)));    \
     } while (0)
