@@ -96,26 +96,30 @@ int64_t NoiseConditionalClassifierImpl::featureSize() const
     return config_.nf * config_.chMult.back();
 }
 
+// The time embedding and input as in ncsnpp.NCSNpp.forward ("positional"), then the residual
+// blocks of its downsampling path without attention or skips.
 torch::Tensor NoiseConditionalClassifierImpl::features(const torch::Tensor &x, const torch::Tensor &t)
 {
     // log sigma(t) of the VE SDE is linear in t, so t * 999 serves every SDE as the position.
-    torch::Tensor temb = timestepEmbedding(t.to(torch::kFloat32) * 999.0, config_.nf);
-    temb = timeDense1_->forward(activate(act_, timeDense0_->forward(temb)));
+    torch::Tensor temb = timestepEmbedding(t.to(torch::kFloat32) * 999.0, config_.nf); // temb: [B, nf]
+    temb = timeDense1_->forward(activate(act_, timeDense0_->forward(temb)));           // temb: [B, nf * 4]
+    // Data in [0, 1] is mapped to [-1, 1]; h: [B, nf, H, W]
     torch::Tensor h = input_->forward(config_.scoreConfig.data.centered ? x : 2.0 * x - 1.0);
     size_t index = 0;
     for (size_t level = 0; level < config_.chMult.size(); ++level) {
         for (int64_t i = 0; i < config_.numResBlocks; ++i)
+            // h: [B, nf * ch_mult[i], H / 2^i, W / 2^i] (layerspp.ResnetBlockDDPMpp)
             h = blocks_[index++]->as<ResnetBlockDdpmppImpl>()->forward(h, temb);
         if (level + 1 < config_.chMult.size())
-            h = torch::avg_pool2d(h, 2);
+            h = torch::avg_pool2d(h, 2); // h: [B, nf * ch_mult[i], H / 2^(i+1), W / 2^(i+1)]
     }
-    h = activate(act_, outputNorm_->forward(h));
-    return h.mean({2, 3});
+    h = activate(act_, outputNorm_->forward(h)); // h: [B, F, H / 2^(L-1), W / 2^(L-1)], F = nf * ch_mult[-1]
+    return h.mean({2, 3});                       // [B, F]
 }
 
 torch::Tensor NoiseConditionalClassifierImpl::forward(const torch::Tensor &x, const torch::Tensor &t)
 {
-    return head_->forward(features(x, t));
+    return head_->forward(features(x, t)); // [B, F] -> [B, K]
 }
 
 } // namespace sde

@@ -12,6 +12,7 @@
 
 namespace sde {
 
+// models/utils.py get_sigmas: np.exp(np.linspace(np.log(sigma_max), np.log(sigma_min), num_scales)), [N]
 torch::Tensor smldSigmas(const NetworkConfig &m)
 {
     return torch::exp(torch::linspace(std::log(m.sigmaMax), std::log(m.sigmaMin), m.numScales,
@@ -23,6 +24,8 @@ bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolutio
     return std::find(attnResolutions.begin(), attnResolutions.end(), resolution) != attnResolutions.end();
 }
 
+// models/utils.py create_model (less its DataParallel wrapper: the checkpoint loader drops the
+// `module.` prefix instead).
 ScoreNetwork createScoreNetwork(const ModelConfig &config)
 {
     config.validate();
@@ -37,6 +40,7 @@ ScoreNetwork createScoreNetwork(const ModelConfig &config)
 
 namespace {
 
+// nn.Module.state_dict's order: own parameters, own buffers, then each child recursively.
 void collectState(const torch::nn::Module &module, const std::string &prefix,
                   std::vector<std::pair<std::string, torch::Tensor>> &out)
 {

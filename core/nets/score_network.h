@@ -12,10 +12,12 @@ namespace sde {
 struct ModelConfig;
 struct NetworkConfig;
 
-// A time-conditional network s_theta(x, label). What the label means (t * 999, a noise level
-// sigma, a discrete index) is the business of ScoreModel, which turns the network into a score.
+// A time-conditional network s_theta(x, label), the model_fn the reference's models/utils.py
+// get_model_fn calls. What the label means (t * 999, a noise level sigma, a discrete index) is the
+// business of ScoreModel (get_score_fn of the reference), which turns the network into a score.
 class ScoreNetworkImpl : public torch::nn::Module {
 public:
+    // x: [B, C, H, W] (points: [B, D, 1, 1]), labels: [B] -> the same shape as x.
     virtual torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) = 0;
 };
 using ScoreNetwork = std::shared_ptr<ScoreNetworkImpl>;
@@ -48,12 +50,13 @@ private:
 // Whether `resolution` is among the configured attention resolutions.
 bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolution);
 
-// Builds the network a config names (model.name: ncsnpp or ddpm), randomly initialised as the
-// reference initialises it. Throws sde::Error for a config it cannot build.
+// models/utils.py create_model: builds the network a config names (model.name: ncsnpp, ddpm or
+// toy_mlp), randomly initialised as the reference initialises it. Throws sde::Error for a config it
+// cannot build (ModelConfig::validate, or an unknown name).
 ScoreNetwork createScoreNetwork(const ModelConfig &config);
 
-// The buffer "sigmas" both networks carry (utils.get_sigmas of the reference): the SMLD noise
-// levels exp(linspace(log sigma_max, log sigma_min, N)), descending, in float64.
+// The buffer "sigmas" both networks carry (models/utils.py get_sigmas of the reference): the SMLD
+// noise levels exp(linspace(log sigma_max, log sigma_min, N)), descending, [N = num_scales], float64.
 torch::Tensor smldSigmas(const NetworkConfig &model);
 
 // One entry of a state dict: its name, shape and dtype.

@@ -16,6 +16,7 @@ public:
           second_(register_module("Dense_1", Dense(width, width)))
     {}
 
+    // h: [B, nf], emb: [B, nf] -> [B, nf]
     torch::Tensor forward(const torch::Tensor &h, const torch::Tensor &emb)
     {
         torch::Tensor inner = first_->forward(activate(act_, h)) + time_->forward(emb);
@@ -53,13 +54,15 @@ torch::Tensor ToyMlpImpl::forward(const torch::Tensor &x, const torch::Tensor &l
     if (continuousVe)
         positions =
             (torch::log(positions) - std::log(m.sigmaMin)) / (std::log(m.sigmaMax) - std::log(m.sigmaMin)) * 999.0;
+    // As layers.get_timestep_embedding in the U-Nets, then one Dense: emb: [B, nf]
     torch::Tensor emb = timeInput_->forward(timestepEmbedding(positions, m.nf));
 
     // [B, D, 1, 1] -> [B, D]
-    torch::Tensor h = input_->forward(x.flatten(1)) + emb;
+    torch::Tensor h = input_->forward(x.flatten(1)) + emb; // h: [B, nf]
     for (auto &block : *blocks_)
-        h = block->as<ToyResidualBlockImpl>()->forward(h, emb);
-    torch::Tensor out = output_->forward(activate(act_, h)).view(x.sizes());
+        h = block->as<ToyResidualBlockImpl>()->forward(h, emb);              // h: [B, nf]
+    torch::Tensor out = output_->forward(activate(act_, h)).view(x.sizes()); // [B, D] -> [B, D, 1, 1]
+    // As ncsnpp.NCSNpp / ddpm.DDPM with scale_by_sigma: h / used_sigmas, used_sigmas [B] -> [B, 1, 1, 1].
     if (sigmaConditioned && m.scaleBySigma) {
         torch::Tensor sigma =
             continuousVe ? labels.to(torch::kFloat32)
