@@ -11,6 +11,7 @@
 #include "variant_strip.h"
 
 #include "editing/inpainting.h"
+#include "sampling/sampler_catalogue.h"
 
 #include <QAction>
 #include <QActionGroup>
@@ -290,23 +291,6 @@ void InpaintWorkspace::updateReady()
     saveResults_->setEnabled(haveResult && !runner_->busy());
 }
 
-namespace {
-
-// Whether a sampler draws fresh noise as it goes: only those can correct a fill that started to
-// disagree with the kept pixels (README, Benchmarks: inpainting).
-bool drawsNoise(const SamplingSettings &settings)
-{
-    if (settings.method == "pc" || settings.method == "adaptive")
-        return true;
-    if (settings.method == "ddim")
-        return settings.fast.eta > 0.0;
-    if (settings.method == "edm")
-        return settings.fast.churn > 0.0;
-    return false;
-}
-
-} // namespace
-
 void InpaintWorkspace::inpaint()
 {
     if (!model_ || !image_.defined() || runner_->busy() || canvas_->maskIsEmpty())
@@ -314,6 +298,8 @@ void InpaintWorkspace::inpaint()
     SamplingSettings settings = sampler_->takeSettings();
     settings.batch = variants_->value();
     lastSettings_ = settings;
+    // Only a sampler that draws fresh noise as it goes can correct a fill that started to disagree
+    // with the kept pixels (README, Benchmarks: inpainting).
     if (!drawsNoise(settings))
         spdlog::info("inpainting with a deterministic sampler ({}): its fills follow the kept pixels less "
                      "closely than those of a sampler that draws noise, such as DDIM with eta 1",

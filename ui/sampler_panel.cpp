@@ -334,7 +334,7 @@ void SamplerPanel::updateEstimate()
     if (!sampler)
         return;
     QString text;
-    if (s.method == "adaptive") {
+    if (sampler->adaptive && sampler->section == "fast") {
         text = tr("adaptive (set by the tolerances: typically 100 to 400)");
     } else if (sampler->section == "fast") {
         text = QString::number(plannedNfe(s.method, s.fast.steps));

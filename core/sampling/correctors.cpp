@@ -1,5 +1,6 @@
 #include "sampling/correctors.h"
 
+#include "sampling/fast_samplers.h"
 #include "util/batch.h"
 #include "util/error.h"
 
@@ -55,7 +56,7 @@ std::unique_ptr<Corrector> createCorrector(const std::string &name, const Sde &s
                                                    LangevinCorrector::StepRule::Annealed, norms);
     if (name == "none")
         return std::make_unique<NoneCorrector>();
-    throw Error("unknown corrector \"" + name + "\" (expected langevin, ald or none)");
+    throw Error("unknown corrector \"" + name + "\" (expected " + listOfIds(correctorIds()) + ")");
 }
 
 } // namespace sde

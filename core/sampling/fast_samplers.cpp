@@ -463,7 +463,10 @@ SampleResult runFast(const ScoreModel &model, const ScoreFn &score, int64_t batc
         return edmHeun(run, options);
     if (options.solver == "ddim")
         return ddim(run, options);
-    return adaptiveSde(run, options);
+    if (options.solver == "adaptive")
+        return adaptiveSde(run, options);
+    // A catalogue row without a case here must not run another sampler silently.
+    throw Error("the sampler \"" + options.solver + "\" has no implementation");
 }
 
 } // namespace

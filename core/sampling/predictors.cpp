@@ -1,5 +1,6 @@
 #include "sampling/predictors.h"
 
+#include "sampling/fast_samplers.h"
 #include "sde/sde_catalogue.h"
 #include "sde/ve_sde.h"
 #include "sde/vp_sde.h"
@@ -87,8 +88,7 @@ std::unique_ptr<Predictor> createPredictor(const std::string &name, const Sde &s
     }
     if (name == "none")
         return std::make_unique<NonePredictor>();
-    throw Error("unknown predictor \"" + name +
-                "\" (expected euler_maruyama, reverse_diffusion, ancestral_sampling or none)");
+    throw Error("unknown predictor \"" + name + "\" (expected " + listOfIds(predictorIds()) + ")");
 }
 
 } // namespace sde

@@ -216,14 +216,20 @@ SamplerDescription fastSampler(std::string id, std::string title, std::string su
             grid.choiceTitles.push_back(timeGridTitle(id));
         k.push_back(grid);
     }
-    if (d.id == "ddim")
-        k.push_back(bind(
+    if (d.id == "ddim") {
+        SamplerKnob eta = bind(
             real("eta", "Eta", "0 is deterministic, 1 adds the noise of ancestral sampling", 0.0, 0.0, 1.0, false, 2),
-            &SamplingSettings::fast, &FastSamplerOptions::eta));
-    if (d.id == "edm")
-        k.push_back(bind(
+            &SamplingSettings::fast, &FastSamplerOptions::eta);
+        eta.addsNoise = true;
+        k.push_back(eta);
+    }
+    if (d.id == "edm") {
+        SamplerKnob churn = bind(
             real("churn", "Churn", "EDM's stochastic churn S_churn (0: deterministic)", 0.0, 0.0, 1000.0, false, 2),
-            &SamplingSettings::fast, &FastSamplerOptions::churn));
+            &SamplingSettings::fast, &FastSamplerOptions::churn);
+        churn.addsNoise = true;
+        k.push_back(churn);
+    }
     if (d.id == "edm" || d.usesTimeGrid) {
         SamplerKnob rho =
             bind(real("rho", "Rho", "the exponent of the sigma^(1/rho) noise grid", 7.0, 0.0, 100.0, true, 1),
@@ -337,6 +343,17 @@ const SamplerKnob *findKnob(const SamplerDescription &sampler, const std::string
         if (k.key == key)
             return &k;
     return nullptr;
+}
+
+bool drawsNoise(const SamplingSettings &settings)
+{
+    const SamplerDescription &sampler = samplerDescription(settings.method);
+    if (sampler.drawsNoise)
+        return true;
+    for (const SamplerKnob &knob : sampler.knobs)
+        if (knob.addsNoise && knob.appliesTo(settings) && knob.number(settings) > 0.0)
+            return true;
+    return false;
 }
 
 std::vector<const SamplerKnob *> distinctKnobs()

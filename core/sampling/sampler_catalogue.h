@@ -29,6 +29,7 @@ struct SamplerKnob {
     bool minimumOpen = false;              // the minimum itself is not valid (a positive tolerance, say)
     bool zeroMeansDefault = false;         // 0 is valid too and means "the model's or the SDE's default"
     int decimals = 0;                      // digits the dock shows
+    bool addsNoise = false;                // above 0 the sampler draws noise (DDIM's eta, EDM's churn)
     std::vector<std::string> choices;      // for Choice knobs, in the order the dock lists them
     std::vector<std::string> choiceTitles; // what the dock shows for each choice; empty: the ids
     std::string defaultChoice;
@@ -76,6 +77,10 @@ const SamplerDescription *findSampler(const std::string &id);
 const SamplerDescription &samplerDescription(const std::string &id);
 // The knob of `sampler` with this key, or nullptr.
 const SamplerKnob *findKnob(const SamplerDescription &sampler, const std::string &key);
+
+// Whether a run with these settings draws noise: a stochastic sampler, or a deterministic one
+// with a noise knob (addsNoise) above 0. Inpainting follows the kept pixels more closely then.
+bool drawsNoise(const SamplingSettings &settings);
 
 // Every knob key of every sampler, once, in catalogue order (the CLI's options).
 std::vector<const SamplerKnob *> distinctKnobs();

@@ -202,6 +202,29 @@ private Q_SLOTS:
         }
     }
 
+    // Which settings draw noise, from the table: the stochastic samplers, and the deterministic
+    // ones whose noise knob is above 0.
+    void drawsNoiseFollowsTheTable()
+    {
+        SamplingSettings s;
+        QVERIFY(drawsNoise(s)); // pc
+        s.method = "ode";
+        QVERIFY(!drawsNoise(s));
+        for (const char *id : {"dpm2m", "dpm3m", "dpm2s", "edm", "ddim"}) {
+            s.method = id;
+            QVERIFY2(!drawsNoise(s), id);
+        }
+        s.method = "adaptive";
+        QVERIFY(drawsNoise(s));
+        s.method = "ddim";
+        s.fast.eta = 1.0;
+        QVERIFY(drawsNoise(s));
+        s.method = "edm";
+        QVERIFY(!drawsNoise(s)); // eta is not EDM's
+        s.fast.churn = 5.0;
+        QVERIFY(drawsNoise(s));
+    }
+
     void recordWithABadValueIsRefused()
     {
         SamplingSettings s = defaultsOf(samplerDescription("ddim"));
