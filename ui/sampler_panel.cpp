@@ -77,9 +77,8 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     : QWidget(parent), method_(combo(this, "samplerMethod", {})), pages_(new QStackedWidget(this)),
       fastNfe_(integer(this, "fastNfe", 3, 100000, 20)), device_(combo(this, "device", {"cpu"})),
       precision_(combo(this, "precision", {tr("float32 (exact)"), tr("bfloat16 (faster)"), tr("float16 (CUDA)")})),
-      temperature_(nullptr), eps_(nullptr), batch_(integer(this, "batch", 1, 1024, 16)),
-      frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
-      randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
+      batch_(integer(this, "batch", 1, 1024, 16)), frameEvery_(integer(this, "frameEvery", 1, 10000, 10)),
+      seed_(new QLineEdit(this)), randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
 {
     // The samplers and their rows come from core's catalogue: a new sampler or knob needs no
     // change here.
@@ -210,10 +209,6 @@ void SamplerPanel::addKnobField(const std::string &section, const SamplerKnob &k
     }
     }
     widget->setToolTip(QString::fromStdString(knob.help));
-    if (knob.key == "temperature")
-        temperature_ = static_cast<QDoubleSpinBox *>(widget);
-    if (knob.key == "eps")
-        eps_ = static_cast<QDoubleSpinBox *>(widget);
     if (form)
         form->addRow(QString::fromStdString(knob.title), widget);
     fields_.push_back({section, &knob, widget, form});

@@ -79,7 +79,6 @@ private:
     class QFormLayout *fastForm_ = nullptr;
     QSpinBox *fastNfe_;
     QComboBox *device_, *precision_;
-    QDoubleSpinBox *temperature_, *eps_;
     QSpinBox *batch_, *frameEvery_;
     QLineEdit *seed_;
     QCheckBox *randomSeed_;

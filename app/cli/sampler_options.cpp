@@ -72,6 +72,8 @@ std::vector<std::pair<const SamplerDescription *, const SamplerKnob *>> knobsNam
 
 std::string defaultText(const SamplerKnob &knob)
 {
+    if (knob.configDefault)
+        return "from the config";
     if (knob.kind == KnobKind::Choice)
         return knob.defaultChoice;
     if (knob.zeroMeansDefault && knob.defaultValue == 0.0)
@@ -146,17 +148,12 @@ const std::vector<OptionSpec> &samplerOptionSpecs()
         };
         // The samplers' own settings, one option per knob key of the catalogue; the ranges are
         // checked once the sampler is known (checkSamplingSettings), so they can differ by sampler.
-        std::vector<std::string> seen;
-        for (const SamplerDescription &d : samplerCatalogue())
-            for (const SamplerKnob &k : d.knobs) {
-                const std::string option = k.optionName();
-                if (std::find(seen.begin(), seen.end(), option) != seen.end())
-                    continue;
-                seen.push_back(option);
-                out.push_back(knobOption(option));
-                if (k.kind == KnobKind::Flag)
-                    out.push_back(O::flag("--no-" + option.substr(2), "turn " + option + " off"));
-            }
+        for (const SamplerKnob *k : distinctKnobs()) {
+            const std::string option = k->optionName();
+            out.push_back(knobOption(option));
+            if (k->kind == KnobKind::Flag)
+                out.push_back(O::flag("--no-" + option.substr(2), "turn " + option + " off"));
+        }
         return out;
     }();
     return specs;

@@ -5,6 +5,7 @@
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -135,6 +136,9 @@ SamplerDescription pcSampler()
     k.push_back(bind(flag("probability_flow", "Probability flow",
                           "predict along the probability-flow ODE instead of the reverse SDE", false),
                      &SamplingSettings::pc, &PcSamplerOptions::probabilityFlow));
+    // Every pc knob but the step count (and the common ones below) defaults to the config's.
+    for (SamplerKnob &knob : k)
+        knob.configDefault = knob.key != "steps";
     addCommonKnobs(k, &SamplingSettings::pc);
     return d;
 }
@@ -360,13 +364,10 @@ std::vector<const SamplerKnob *> distinctKnobs()
 {
     std::vector<const SamplerKnob *> out;
     for (const SamplerDescription &d : samplerCatalogue())
-        for (const SamplerKnob &k : d.knobs) {
-            bool seen = false;
-            for (const SamplerKnob *o : out)
-                seen = seen || o->key == k.key;
-            if (!seen)
+        for (const SamplerKnob &k : d.knobs)
+            if (std::none_of(out.begin(), out.end(),
+                             [&](const SamplerKnob *o) { return o->optionName() == k.optionName(); }))
                 out.push_back(&k);
-        }
     return out;
 }
 

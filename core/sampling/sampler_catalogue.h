@@ -26,10 +26,11 @@ struct SamplerKnob {
     double defaultValue = 0.0;
     double minimum = 0.0; // the valid range, for Integer and Real knobs
     double maximum = 0.0;
-    bool minimumOpen = false;              // the minimum itself is not valid (a positive tolerance, say)
-    bool zeroMeansDefault = false;         // 0 is valid too and means "the model's or the SDE's default"
-    int decimals = 0;                      // digits the dock shows
-    bool addsNoise = false;                // above 0 the sampler draws noise (DDIM's eta, EDM's churn)
+    bool minimumOpen = false;      // the minimum itself is not valid (a positive tolerance, say)
+    bool zeroMeansDefault = false; // 0 is valid too and means "the model's or the SDE's default"
+    int decimals = 0;              // digits the dock shows
+    bool configDefault = false;    // a model's config sets it (the sampling section); defaultValue is the reference's
+    bool addsNoise = false;        // above 0 the sampler draws noise (DDIM's eta, EDM's churn)
     std::vector<std::string> choices;      // for Choice knobs, in the order the dock lists them
     std::vector<std::string> choiceTitles; // what the dock shows for each choice; empty: the ids
     std::string defaultChoice;
@@ -82,7 +83,7 @@ const SamplerKnob *findKnob(const SamplerDescription &sampler, const std::string
 // with a noise knob (addsNoise) above 0. Inpainting follows the kept pixels more closely then.
 bool drawsNoise(const SamplingSettings &settings);
 
-// Every knob key of every sampler, once, in catalogue order (the CLI's options).
+// Every knob of every sampler, once per option name, in catalogue order (the CLI's options).
 std::vector<const SamplerKnob *> distinctKnobs();
 
 // Checks every knob of the settings' sampler that applies, and the batch; throws sde::Error
