@@ -1,6 +1,7 @@
 #include "sampling/sampler_catalogue.h"
 
 #include "sampling/correctors.h"
+#include "sampling/fast_samplers.h"
 #include "sampling/predictors.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
@@ -266,12 +267,8 @@ std::string SamplerKnob::optionName() const
 
 std::string SamplerKnob::rangeText() const
 {
-    if (kind == KnobKind::Choice) {
-        std::string text;
-        for (size_t i = 0; i < choices.size(); ++i)
-            text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-        return text;
-    }
+    if (kind == KnobKind::Choice)
+        return listOfIds(choices);
     if (kind == KnobKind::Flag)
         return "0 or 1";
     std::string range = minimumOpen ? "in (" + numberText(minimum) + ", " + numberText(maximum) + "]"
