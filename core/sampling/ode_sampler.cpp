@@ -25,25 +25,41 @@ SampleResult integrateFlow(const ScoreModel &model, const ScoreFn &score, const 
     const int64_t batch = x.size(0);
     const auto shape = x.sizes().vec();
     const auto floatOptions = x.options().dtype(torch::kFloat32);
-    OdeFunction rhs = [&](double t, const torch::Tensor &state) {
-        torch::Tensor xt = state.view(shape).to(torch::kFloat32);
-        return flow.sde(xt, torch::full({batch}, t, floatOptions)).first.to(torch::kFloat64);
+    // Every sample is its own ODE (per-sample step control), so image i is the same whatever its
+    // batch. A given score may hold data per sample (a label, known pixels), so it sees the whole
+    // batch: the samples not being evaluated at their current state and time.
+    torch::Tensor current = x.to(torch::kFloat64);
+    torch::Tensor currentT = torch::full({batch}, from, torch::TensorOptions().dtype(torch::kFloat64));
+    BatchOdeFunction rhs = [&](const torch::Tensor &t, const torch::Tensor &state, const torch::Tensor &rows) {
+        std::vector<int64_t> rowShape = shape;
+        rowShape[0] = state.size(0);
+        torch::Tensor xt = state.view(rowShape).to(torch::kFloat32);
+        torch::Tensor tt = t.to(floatOptions);
+        if (score && state.size(0) < batch) {
+            torch::Tensor whole = current.view(shape).to(torch::kFloat32).index_copy(0, rows, xt);
+            torch::Tensor wholeT = currentT.to(floatOptions).index_copy(0, rows, tt);
+            return flow.sde(whole, wholeT).first.index_select(0, rows).to(torch::kFloat64);
+        }
+        return flow.sde(xt, tt).first.to(torch::kFloat64);
     };
     const int64_t planned = options.ode.method == OdeMethod::Rk45 ? 0 : options.ode.steps;
-    OdeStepCallback stepCallback = [&](int64_t step, double t, const torch::Tensor &y, int64_t nfe) {
+    BatchOdeStepCallback stepCallback = [&](int64_t step, const torch::Tensor &t, const torch::Tensor &y, int64_t nfe) {
+        current = y;
+        currentT = t;
         if (onStep) {
             SamplerStep info;
             info.step = step;
             info.totalSteps = planned;
-            info.t = t;
+            // The progress shown is the sample furthest from the end.
+            info.t = to < from ? t.max().item<double>() : t.min().item<double>();
             info.x = y.view(shape).to(torch::kFloat32);
             info.nfe = nfe;
-            info.denoised = cache.tweedie(info.x, torch::full({batch}, t, floatOptions));
+            info.denoised = cache.tweedie(info.x, t.to(floatOptions));
             onStep(info);
         }
         return !(cancel && cancel->requested());
     };
-    OdeResult solution = solveOde(rhs, from, to, x.to(torch::kFloat64), options.ode, stepCallback);
+    OdeResult solution = solveOdePerSample(rhs, from, to, current, options.ode, stepCallback);
     SampleResult result;
     result.x = solution.y.view(shape).to(torch::kFloat32);
     result.nfe = solution.nfe;

@@ -47,4 +47,26 @@ struct OdeResult {
 OdeResult solveOde(const OdeFunction &f, double t0, double t1, const torch::Tensor &y0, const OdeOptions &options,
                    const OdeStepCallback &onStep = nullptr);
 
+// dy/dt = f(t, y) for a batch of independent states. y [m, ...] holds the rows `rows` ([m] int64,
+// on y's device) of the batch, and t [m] (float64, on the CPU) their own times; f returns dy/dt for
+// those rows, shaped as y.
+using BatchOdeFunction =
+    std::function<torch::Tensor(const torch::Tensor &t, const torch::Tensor &y, const torch::Tensor &rows)>;
+
+// Called after every round in which at least one sample accepted a step, with the round's index,
+// every sample's time t [n] (float64, CPU), the whole batch y [n, ...] and the evaluations so far;
+// return false to stop early.
+using BatchOdeStepCallback =
+    std::function<bool(int64_t round, const torch::Tensor &t, const torch::Tensor &y, int64_t nfe)>;
+
+// Integrates every sample of the batch y0 [n, ...] from t0 to t1 as its own ODE: RK45 picks each
+// sample's steps from that sample's error alone (the RMS norm over its own elements), so sample i
+// takes the same path whatever the batch holds. All samples are evaluated together, those still
+// running in one call of f per stage. With batch 1 this is solveOde's RK45 step for step; the
+// fixed-step methods share one grid. The reference (score_sde_pytorch's sampling.get_ode_sampler)
+// instead integrates the flattened batch as one state, which couples the samples' step sizes.
+// nfe counts the calls of f; steps the rounds with an accepted step. Throws as solveOde.
+OdeResult solveOdePerSample(const BatchOdeFunction &f, double t0, double t1, const torch::Tensor &y0,
+                            const OdeOptions &options, const BatchOdeStepCallback &onStep = nullptr);
+
 } // namespace sde

@@ -355,6 +355,61 @@ private Q_SLOTS:
         QVERIFY((r.frames[1] - a).abs().max().item<double>() > 0.01);
     }
 
+    // Image i is made again by its seed alone, whatever its batch (README): a table over every
+    // sampler of the catalogue, for generation, inpainting and colorization, on both fixture
+    // networks. Issue 18, case 3: RK45 sized one step for the whole batch, so an image changed
+    // with the other images of its batch.
+    void imageDependsOnItsSeedAlone_data()
+    {
+        QTest::addColumn<QString>("fixture");
+        QTest::addColumn<QString>("method");
+        QTest::addColumn<QString>("task");
+        for (const char *fixture : {"ncsnpp_ve_small", "ddpmpp_vp_small"})
+            for (const std::string &method : samplingMethodIds())
+                for (const std::string task : {"generate", "inpaint", "colorize"})
+                    if (task != "colorize" || std::string(fixture) == "ncsnpp_ve_small") // the RGB one
+                        QTest::newRow((std::string(fixture) + " " + method + " " + task).c_str())
+                            << fixture << QString::fromStdString(method) << QString::fromStdString(task);
+    }
+    void imageDependsOnItsSeedAlone()
+    {
+        QFETCH(QString, fixture);
+        QFETCH(QString, method);
+        QFETCH(QString, task);
+        LoadedModel loaded = fixtureModel(fixture.toStdString());
+        const ScoreModel &model = *loaded.model;
+        const std::string id = method.toStdString();
+        SamplingSettings settings = SamplingSettings::fromConfig(model.config());
+        settings.method = id;
+        settings.fast.solver = id;
+        settings.pc.steps = std::max<int64_t>(6, minimumPcSteps(model.config(), settings.pc));
+        settings.ode.ode.rtol = settings.ode.ode.atol = 1e-2;
+        settings.fast.steps = 4;
+        settings.fast.eta = 1.0;    // ancestral DDIM
+        settings.fast.churn = 10.0; // EDM with fresh noise
+        settings.fast.rtol = settings.fast.atol = 0.5;
+        const std::vector<int64_t> shape = model.sampleShape();
+        torch::manual_seed(5);
+        const torch::Tensor images = torch::rand({3, shape[0], shape[1], shape[2]});
+        torch::Tensor mask = torch::zeros({1, 1, shape[1], shape[2]});
+        mask.slice(2, 0, shape[1] / 2).fill_(1.0); // the upper half is known
+        auto run = [&](const torch::Tensor &inputs, uint64_t seed) {
+            SamplingSettings s = settings;
+            s.seed = seed;
+            s.batch = inputs.size(0);
+            if (task == "inpaint")
+                return inpaint(model, inputs, mask, s).samples;
+            if (task == "colorize")
+                return colorize(model, grayLevel(inputs), s).samples;
+            return runSampler(model, s).samples;
+        };
+        const torch::Tensor batch = run(images, 42);
+        const torch::Tensor alone = run(images.slice(0, 2, 3), 44);
+        QVERIFY(torch::isfinite(batch).all().item<bool>());
+        SDE_COMPARE_TENSORS(alone[0], batch[2], 1e-4, "image 3 of the batch against its seed alone");
+        QVERIFY2((batch[2] - batch[1]).abs().max().item<double>() > 1e-3, "images 2 and 3 should differ");
+    }
+
     void colorizationNeedsAnRgbModel()
     {
         LoadedModel gray = fixtureModel("ddpmpp_vp_small");

@@ -151,6 +151,57 @@ private Q_SLOTS:
         QCOMPARE(solveOde(decay, 0.0, 1.0, y0, OdeOptions{OdeMethod::Heun, 0, 0, 10}).nfe, int64_t(20));
     }
 
+    // Per-sample RK45: dy/dt = -k_i y^3 with a rate per sample, stiff for one and gentle for the
+    // others. Each sample gets the path it gets alone (the coupled solver, which sizes one step for
+    // the whole state, does not), its value is exact (y(1) = y0 / sqrt(1 + 2 k y0^2)), and with
+    // batch 1 it is solveOde's RK45 step for step.
+    void perSampleRk45DependsOnTheSampleAlone()
+    {
+        const torch::Tensor rates = torch::tensor({8.0, 0.5, 2.0}, torch::kFloat64);
+        auto rhsOf = [](const torch::Tensor &k) {
+            return [k](const torch::Tensor &, const torch::Tensor &y, const torch::Tensor &rows) {
+                return -k.index_select(0, rows).view({-1, 1}) * y.pow(3);
+            };
+        };
+        const torch::Tensor y0 = torch::tensor({1.0, 1.5, -0.7, 0.9, 1.1, 0.4}, torch::kFloat64).view({3, 2});
+        OdeOptions options;
+        options.rtol = options.atol = 1e-3;
+        std::vector<int64_t> roundsSeen;
+        bool wholeBatchSeen = true;
+        OdeResult batch =
+            solveOdePerSample(rhsOf(rates), 0.0, 1.0, y0, options,
+                              [&](int64_t round, const torch::Tensor &t, const torch::Tensor &y, int64_t) -> bool {
+                                  roundsSeen.push_back(round);
+                                  wholeBatchSeen = wholeBatchSeen && t.size(0) == 3 && y.size(0) == 3;
+                                  return true;
+                              });
+        QVERIFY(wholeBatchSeen);
+        QCOMPARE(batch.t, 1.0);
+        QCOMPARE(static_cast<int64_t>(roundsSeen.size()), batch.steps);
+        const torch::Tensor exact = y0 / (1.0 + 2.0 * rates.view({3, 1}) * y0.pow(2)).sqrt();
+        QVERIFY((batch.y - exact).abs().max().item<double>() < 1e-2);
+        OdeFunction coupled = [&](double, const torch::Tensor &y) { return -rates.view({3, 1}) * y.pow(3); };
+        const torch::Tensor coupledY = solveOde(coupled, 0.0, 1.0, y0, options).y;
+        double coupledGap = 0.0;
+        for (int64_t i = 0; i < 3; ++i) {
+            const torch::Tensor k = rates.slice(0, i, i + 1);
+            OdeResult alone = solveOdePerSample(rhsOf(k), 0.0, 1.0, y0.slice(0, i, i + 1), options);
+            QVERIFY2((alone.y[0] - batch.y[i]).abs().max().item<double>() < 1e-12,
+                     qPrintable(QString("sample %1 differs from its run alone").arg(i)));
+            OdeFunction one = [k](double, const torch::Tensor &y) { return -k.view({-1, 1}) * y.pow(3); };
+            OdeResult scalar = solveOde(one, 0.0, 1.0, y0.slice(0, i, i + 1), options);
+            QCOMPARE(scalar.steps, alone.steps);
+            QCOMPARE(scalar.nfe, alone.nfe);
+            QVERIFY((scalar.y - alone.y).abs().max().item<double>() < 1e-12);
+            coupledGap = std::max(coupledGap, (coupledY[i] - alone.y[0]).abs().max().item<double>());
+        }
+        // The coupled solver's answer does depend on the batch, by more than this test's tolerance.
+        QVERIFY2(coupledGap > 1e-6, qPrintable(QString("coupled gap %1").arg(coupledGap)));
+        // Fixed-step methods share one grid.
+        OdeResult heun = solveOdePerSample(rhsOf(rates), 0.0, 1.0, y0, OdeOptions{OdeMethod::Heun, 0, 0, 10});
+        QCOMPARE(heun.nfe, int64_t(20));
+    }
+
     void stepCallbackCanStop()
     {
         OdeFunction decay = [](double, const torch::Tensor &y) { return -y; };
