@@ -11,6 +11,7 @@
 #include "variant_strip.h"
 
 #include "editing/inpainting.h"
+#include "imaging/mask_file.h"
 #include "sampling/sampler_catalogue.h"
 
 #include <QAction>
@@ -22,7 +23,6 @@
 #include <QLabel>
 #include <QPointer>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
@@ -239,35 +239,32 @@ void InpaintWorkspace::setImage(const torch::Tensor &image)
 
 bool InpaintWorkspace::loadMask(const QString &path)
 {
-    QImage mask(path);
-    if (mask.isNull()) {
-        Q_EMIT errorOccurred(tr("Could not read the mask %1: not an image").arg(path));
-        return false;
-    }
     if (!canvas_->hasImage()) {
         Q_EMIT errorOccurred(tr("Open an image before its mask"));
         return false;
     }
-    if (mask.size() != canvas_->image().size()) {
-        Q_EMIT errorOccurred(tr("The mask %1 is %2 x %3; the image is %4 x %5")
-                                 .arg(path)
-                                 .arg(mask.width())
-                                 .arg(mask.height())
-                                 .arg(canvas_->image().width())
-                                 .arg(canvas_->image().height()));
+    try {
+        // The CLI's reader: the same file means the same fill weights here (README, Masks).
+        const torch::Tensor fill =
+            loadFillMask(path.toStdString(), canvas_->image().height(), canvas_->image().width());
+        canvas_->setMask(tensorToImage(fill));
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not load the mask: %1").arg(QString::fromStdString(e.what())));
         return false;
     }
-    canvas_->setMask(mask.convertToFormat(QImage::Format_Grayscale8));
     return true;
 }
 
 bool InpaintWorkspace::saveMask(const QString &path)
 {
-    QSaveFile file(path);
-    if (!canvas_->hasImage() || !file.open(QIODevice::WriteOnly) || !canvas_->mask().save(&file, "PNG") ||
-        !file.commit()) {
-        Q_EMIT errorOccurred(tr("Could not save the mask to %1: %2")
-                                 .arg(path, canvas_->hasImage() ? file.errorString() : tr("no image is open")));
+    if (!canvas_->hasImage()) {
+        Q_EMIT errorOccurred(tr("Could not save the mask to %1: no image is open").arg(path));
+        return false;
+    }
+    try {
+        saveFillMask(path.toStdString(), canvas_->maskTensor());
+    } catch (const std::exception &e) {
+        Q_EMIT errorOccurred(tr("Could not save the mask to %1: %2").arg(path, QString::fromStdString(e.what())));
         return false;
     }
     Q_EMIT statusMessage(tr("Saved the mask to %1").arg(path));
@@ -304,21 +301,18 @@ void InpaintWorkspace::inpaint()
         spdlog::info("inpainting with a deterministic sampler ({}): its fills follow the kept pixels less "
                      "closely than those of a sampler that draws noise, such as DDIM with eta 1",
                      describeSettings(settings));
-    const torch::Tensor fill = canvas_->maskTensor(); // [1, H, W], soft edges in (0, 1)
+    const torch::Tensor fill = canvas_->maskTensor().unsqueeze(0); // [1, 1, H, W], soft edges in (0, 1)
     const torch::Tensor images = image_.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
-    const torch::Tensor known = (fill <= 0).to(torch::kFloat32).unsqueeze(0);
     std::shared_ptr<const ScoreModel> model = model_;
     SamplingJob job;
     job.model = model;
     job.frameEvery = sampler_->frameEvery();
     job.what = "inpainted " + std::to_string(settings.batch) + " variant(s)";
-    job.run = [model, settings, images, known, fill](JobContext &context) {
+    job.run = [model, settings, images, fill](JobContext &context) {
         const torch::Device device = model->device();
-        GenerationResult result = fromSampleResult(sde::inpaint(*model, images.to(device), known.to(device), settings,
-                                                                context.onStep(), context.cancelToken()));
-        if (result.completed) // soft edges: blend the filled pixels into the kept ones
-            result.samples = images * (1.0 - fill) + result.samples * fill;
-        return result;
+        // The CLI's inpainting: the same mask fills and blends the same pixels (README, Masks).
+        return fromSampleResult(sde::inpaintWithFillMask(*model, images.to(device), fill.to(device), settings,
+                                                         context.onStep(), context.cancelToken()));
     };
     scrubber_->clear();
     runner_->start(job);

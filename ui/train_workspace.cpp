@@ -3,9 +3,11 @@
 #include "form_widgets.h"
 #include "image_view.h"
 #include "loss_chart.h"
+#include "tensor_image.h"
 #include "training_worker.h"
 
 #include "config/presets.h"
+#include "imaging/image_io.h"
 #include "io/bundled_models.h"
 #include "sde/sde_catalogue.h"
 #include "train/training_checkpoint.h"
@@ -34,6 +36,8 @@
 #include <QVBoxLayout>
 
 #include <filesystem>
+
+#include <spdlog/spdlog.h>
 
 namespace sde::ui {
 
@@ -420,8 +424,13 @@ void TrainWorkspace::loadRunHistory()
     const QStringList previews =
         QDir(QDir(runFolder()).filePath("samples")).entryList({"step-*.png"}, QDir::Files, QDir::Name);
     if (!previews.isEmpty()) {
-        preview_->setImage(QImage(QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last())));
-        preview_->setCaption(tr("preview %1").arg(previews.last()));
+        const QString path = QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last());
+        try {
+            preview_->setImage(tensorToImage(loadImage(path.toStdString())));
+            preview_->setCaption(tr("preview %1").arg(previews.last()));
+        } catch (const std::exception &e) {
+            spdlog::warn("could not show the preview {}: {}", path.toStdString(), e.what());
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 #include "editing/inpainting.h"
 #include "editing/interpolation.h"
 #include "imaging/image_io.h"
+#include "imaging/mask_file.h"
 #include "io/model_file.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -40,7 +41,9 @@ void addEditOptions(CLI::App &command, EditOptions &o, const std::string &imageH
     command.add_option("--model", o.model, "the model file (.pth or .safetensors)")->type_name("FILE")->required();
     command.add_option("--image", o.image, imageHelp)->type_name("IMAGE")->required();
     if (withMask)
-        command.add_option("--mask", o.mask, "the mask PNG, at the model's size")->type_name("MASK")->required();
+        command.add_option("--mask", o.mask, "the mask image, at the image's size (README, Masks)")
+            ->type_name("MASK")
+            ->required();
     command.add_option("-o,--output", o.folder, "where to write the results")->type_name("FOLDER")->required();
     addNumberOption(command, "--batch", o.batch, "B", "variants with seeds S, S+1, ... (default 1)",
                     OptionRange::between(1, 4096));
@@ -55,18 +58,17 @@ int runInpaint(const EditOptions &o)
     const ScoreModel &model = *loaded.model;
     const std::string &imagePath = o.image, &maskPath = o.mask;
     torch::Tensor image = loadModelImage(imagePath, model);
-    torch::Tensor fill = loadModelImage(maskPath, model, 1);
+    torch::Tensor fill = loadFillMask(maskPath, image.size(1), image.size(2)).unsqueeze(0); // [1, 1, H, W]
     SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
     makeFolder(folder);
 
     torch::Tensor images = image.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
-    torch::Tensor known = 1.0 - (fill >= 0.5).to(torch::kFloat32).unsqueeze(0);
     std::cerr << "sampler: " << describeSettings(settings) << "\n";
     ProgressBar progress("inpainting");
     SampleResult result;
     {
         InterruptScope interrupts;
-        result = inpaint(model, images, known, settings, progressCallback(progress), &interruptToken);
+        result = inpaintWithFillMask(model, images, fill, settings, progressCallback(progress), &interruptToken);
     }
     if (!result.completed)
         return cancelled(progress, result.steps);
@@ -184,8 +186,9 @@ CommandRun addInpaintCommand(CLI::App &program)
         addCommand(program, "inpaint", "--model FILE --image IMAGE --mask MASK -o FOLDER [options]",
                    "fill a masked region of an image",
                    "Fills the masked region of an image: with the PC inpainter of the reference (--sampler pc, the\n"
-                   "default), the probability-flow ODE or a fast sampler. In the mask PNG, white (>= 50 %) marks the\n"
-                   "pixels to fill and black the pixels to keep; the kept pixels stay exactly as given.");
+                   "default), the probability-flow ODE or a fast sampler. The mask's gray level is the weight of the\n"
+                   "generated content: black keeps a pixel exactly as given, white fills it, and grays (soft\n"
+                   "edges) are filled and blended, w * filled + (1 - w) * given (README, Masks).");
     addEditOptions(*command, *o, "the image, at the model's size", true);
     return [o] { return runInpaint(*o); };
 }

@@ -74,6 +74,26 @@ SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const
     return result;
 }
 
+torch::Tensor knownPixels(const torch::Tensor &fillMask)
+{
+    return (fillMask <= 0).to(torch::kFloat32);
+}
+
+SampleResult inpaintWithFillMask(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &fillMask,
+                                 const SamplingSettings &settings, const SamplerCallback &onStep,
+                                 const CancelToken *cancel)
+{
+    if (fillMask.numel() > 0 && (fillMask.min().item<double>() < 0.0 || fillMask.max().item<double>() > 1.0))
+        throw Error("the fill mask has weights outside [0, 1]");
+    SampleResult result = inpaint(model, images, knownPixels(fillMask), settings, onStep, cancel);
+    if (result.completed && result.samples.defined() && result.samples.numel() > 0) {
+        const torch::Tensor weight = fillMask.to(result.samples.device(), torch::kFloat32);
+        const torch::Tensor known = images.to(result.samples.device(), torch::kFloat32);
+        result.samples = weight * result.samples + (1.0 - weight) * known;
+    }
+    return result;
+}
+
 ScoreFn knownDataScore(const ScoreModel &model, torch::Tensor data, torch::Tensor mask, TensorMap into, TensorMap back)
 {
     if (!into || !back)

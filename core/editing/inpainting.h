@@ -32,6 +32,27 @@ SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const
                      const SamplingSettings &settings, const SamplerCallback &onStep = nullptr,
                      const CancelToken *cancel = nullptr);
 
+// The front ends' masks (the CLI's --mask, the studio's painted mask, mask PNGs) are fill masks:
+//   fillMask [B or 1, 1 or C, H, W] in [0, 1], the weight of the generated content at each pixel:
+//   0 keeps the known pixel, 1 generates it, and values between blend the two in the result,
+//     result = fillMask * generated + (1 - fillMask) * known.
+// The sampler generates every pixel of nonzero weight and holds the others to the image, so its
+// known-pixel mask (inpaint()'s `mask`, the reference's convention) is knownPixels(fillMask).
+// A mask file's gray value m in 0..255 is the weight m / 255 (imaging/mask_file.h).
+
+// 1 where fillMask is 0 (a known pixel), 0 where it is above 0 (a pixel to generate); same shape.
+torch::Tensor knownPixels(const torch::Tensor &fillMask);
+
+// Inpainting with a fill mask, as the CLI and the studio run it: inpaint() with settings on the
+// region fillMask > 0, then the samples blended with the images by the fill mask (above), so
+// pixels of weight 0 are the images' exactly and soft mask edges fade the generated content in.
+// images [B, C, H, W] in [0, 1] at the model's shape. When the run completes, result.samples is
+// the blend ([B, C, H, W] in [0, 1]); result.x stays the sampler's state. Throws sde::Error for
+// shapes that do not fit (fillMask as inpaint()'s `mask`) and for weights outside [0, 1].
+SampleResult inpaintWithFillMask(const ScoreModel &model, const torch::Tensor &images, const torch::Tensor &fillMask,
+                                 const SamplingSettings &settings, const SamplerCallback &onStep = nullptr,
+                                 const CancelToken *cancel = nullptr);
+
 // A linear map of states, e.g. into the decoupled colors of colorization and back.
 using TensorMap = std::function<torch::Tensor(const torch::Tensor &)>;
 

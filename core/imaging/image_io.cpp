@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <string_view>
 
 namespace sde {
 
@@ -46,31 +48,210 @@ std::string chunk(const std::string &type, const std::string &data)
 
 const char kPngSignature[] = "\x89PNG\r\n\x1a\n";
 
+bool isPng(const std::string &bytes)
+{
+    return bytes.size() >= 8 && bytes.compare(0, 8, kPngSignature, 8) == 0;
+}
+
+// Calls visit(type, data) for each chunk of a PNG file's bytes until IEND or until visit returns
+// false. Returns false when a chunk runs past the end of the bytes (a truncated file).
+bool forEachPngChunk(const std::string &bytes,
+                     const std::function<bool(const std::string &type, std::string_view data)> &visit)
+{
+    size_t at = 8;
+    while (at + 12 <= bytes.size()) {
+        const uint32_t length = readBigEndian(bytes, at);
+        if (length > bytes.size() - at - 12)
+            return false;
+        const std::string type = bytes.substr(at + 4, 4);
+        if (type == "IEND" || !visit(type, std::string_view(bytes).substr(at + 8, length)))
+            return true;
+        at += 12 + length;
+    }
+    return true;
+}
+
+// The orientation tag (0x0112) of the first IFD of TIFF-structured bytes, as an EXIF APP1 segment
+// (after its "Exif\0\0") and a PNG eXIf chunk hold them: 1 to 8, or 1 when absent or malformed.
+int tiffOrientation(const std::string &tiff)
+{
+    if (tiff.size() < 8 || (tiff.compare(0, 2, "II") != 0 && tiff.compare(0, 2, "MM") != 0))
+        return 1;
+    const bool little = tiff[0] == 'I';
+    auto u16 = [&](size_t at) -> uint32_t {
+        const uint32_t a = uint8_t(tiff[at]), b = uint8_t(tiff[at + 1]);
+        return little ? a | (b << 8) : (a << 8) | b;
+    };
+    auto u32 = [&](size_t at) -> uint32_t {
+        return little ? u16(at) | (u16(at + 2) << 16) : (u16(at) << 16) | u16(at + 2);
+    };
+    if (u16(2) != 42)
+        return 1;
+    const size_t ifd = u32(4);
+    if (ifd + 2 > tiff.size())
+        return 1;
+    const uint32_t entries = u16(ifd);
+    for (uint32_t i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= tiff.size(); ++i) {
+        const size_t entry = ifd + 2 + 12 * i;
+        // A SHORT (type 3), count 1: the value sits in the first two bytes of the value field.
+        if (u16(entry) == 0x0112 && u16(entry + 2) == 3) {
+            const uint32_t value = u16(entry + 8);
+            return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+        }
+    }
+    return 1;
+}
+
+// The EXIF orientation of a JPEG (APP1 "Exif" segment) or PNG (eXIf chunk) file's bytes; 1 (as
+// stored) for other formats and files without one.
+int exifOrientation(const std::string &bytes)
+{
+    if (bytes.size() > 4 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8) {
+        size_t at = 2;
+        while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {
+            const uint8_t marker = uint8_t(bytes[at + 1]);
+            if (marker == 0xFF) { // fill byte
+                ++at;
+                continue;
+            }
+            if (marker == 0xDA || marker == 0xD9) // start of scan, end of image: no header after
+                break;
+            const size_t length = (size_t(uint8_t(bytes[at + 2])) << 8) | uint8_t(bytes[at + 3]);
+            if (length < 2 || at + 2 + length > bytes.size())
+                break;
+            if (marker == 0xE1 && length >= 8 && bytes.compare(at + 4, 6, std::string("Exif\0\0", 6)) == 0)
+                return tiffOrientation(bytes.substr(at + 10, length - 8));
+            at += 2 + length;
+        }
+        return 1;
+    }
+    int orientation = 1;
+    if (isPng(bytes))
+        forEachPngChunk(bytes, [&](const std::string &type, std::string_view data) {
+            if (type == "eXIf")
+                orientation = tiffOrientation(std::string(data));
+            return type != "eXIf" && type != "IDAT";
+        });
+    return orientation;
+}
+
+// Turns stored pixels into the picture a viewer shows. The EXIF orientations: 1 as stored,
+// 2 mirrored left to right, 3 turned 180 degrees, 4 mirrored top to bottom, 5 transposed, 6 to be
+// turned 90 degrees clockwise, 7 transverse, 8 to be turned 90 degrees counterclockwise. OpenCV's
+// own table (ApplyExifOrientation, which imread applies to JPEGs except with IMREAD_UNCHANGED).
+void applyExifOrientation(cv::Mat &image, int orientation)
+{
+    if (orientation >= 5) {
+        cv::Mat transposed;
+        cv::transpose(image, transposed);
+        image = transposed;
+    }
+    switch (orientation) {
+    case 2: // mirrored
+    case 6: // rotated 90 degrees clockwise for display
+        cv::flip(image, image, 1);
+        break;
+    case 3: // upside down
+    case 7:
+        cv::flip(image, image, -1);
+        break;
+    case 4:
+    case 8: // rotated 90 degrees counterclockwise for display
+        cv::flip(image, image, 0);
+        break;
+    default: // 1 as stored, 5 transposed
+        break;
+    }
+}
+
+// Whether a file's picture is gray: one color channel, a PNG of color type 0 (gray) or 4 (gray +
+// alpha; OpenCV expands it to BGRA), or a palette PNG (type 3) whose pixels are all gray.
+bool storesGray(const std::string &bytes, const cv::Mat &color)
+{
+    if (color.channels() == 1)
+        return true;
+    if (!isPng(bytes) || bytes.size() < 26 || bytes.compare(12, 4, "IHDR") != 0)
+        return false;
+    const int colorType = uint8_t(bytes[25]);
+    if (colorType == 0 || colorType == 4)
+        return true;
+    if (colorType != 3)
+        return false;
+    std::vector<cv::Mat> planes;
+    cv::split(color, planes);
+    return cv::countNonZero(planes[0] != planes[1]) == 0 && cv::countNonZero(planes[1] != planes[2]) == 0;
+}
+
+// An 8- or 16-bit image [H, W, C] as a tensor [C, H, W] of value / (2^bits - 1): exactly v / 255
+// and v / 65535.
+torch::Tensor unitRange(const cv::Mat &image)
+{
+    cv::Mat wide;
+    double top = 255.0;
+    torch::Tensor hwc;
+    if (image.depth() == CV_16U) {
+        image.convertTo(wide, CV_32S); // LibTorch has no general 16-bit unsigned type
+        top = 65535.0;
+        hwc = torch::from_blob(wide.data, {wide.rows, wide.cols, wide.channels()}, torch::kInt32).clone();
+    } else {
+        wide = image.isContinuous() ? image : image.clone();
+        hwc = torch::from_blob(wide.data, {wide.rows, wide.cols, wide.channels()}, torch::kUInt8).clone();
+    }
+    return hwc.permute({2, 0, 1}).contiguous().to(torch::kFloat32) / top;
+}
+
 } // namespace
 
 torch::Tensor loadImage(const std::string &path, int64_t channels)
 {
+    if (channels != 0 && channels != 1 && channels != 3)
+        throw Error("'" + path + "': images load with 1 or 3 channels (0: the file's own), not " +
+                    std::to_string(channels));
     requireReadableFile(path);
-    cv::Mat image = cv::imread(path, cv::IMREAD_UNCHANGED);
+    const std::string bytes = readFile(path);
+    cv::Mat image;
+    if (!bytes.empty())
+        image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),
+                             cv::IMREAD_UNCHANGED); // keeps alpha and 16 bits; orientation is ours to apply
     if (image.empty())
         throw Error("'" + path + "' is not an image OpenCV can read");
-    if (image.depth() == CV_16U)
-        image.convertTo(image, CV_8U, 1.0 / 257.0);
-    if (image.depth() != CV_8U)
+    if (image.depth() != CV_8U && image.depth() != CV_16U)
         throw Error("'" + path + "': only 8- and 16-bit images are supported");
-    if (image.channels() == 4)
-        cv::cvtColor(image, image, cv::COLOR_BGRA2BGR);
-    const int64_t want = channels == 0 ? (image.channels() == 1 ? 1 : 3) : channels;
-    if (want == 1 && image.channels() == 3)
-        cv::cvtColor(image, image, cv::COLOR_BGR2GRAY);
-    else if (want == 3 && image.channels() == 1)
-        cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
-    if (want == 3)
-        cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
-    if (want != 1 && want != 3)
-        throw Error("images have 1 or 3 channels, not " + std::to_string(want));
-    torch::Tensor hwc = torch::from_blob(image.data, {image.rows, image.cols, image.channels()}, torch::kUInt8).clone();
-    return hwc.permute({2, 0, 1}).contiguous().to(torch::kFloat32) / 255.0;
+    applyExifOrientation(image, exifOrientation(bytes));
+
+    // The color (gray or BGR) and the alpha channel apart.
+    cv::Mat color, alpha;
+    switch (image.channels()) {
+    case 1:
+    case 3:
+        color = image;
+        break;
+    case 2: // gray + alpha
+        cv::extractChannel(image, color, 0);
+        cv::extractChannel(image, alpha, 1);
+        break;
+    case 4:
+        cv::cvtColor(image, color, cv::COLOR_BGRA2BGR);
+        cv::extractChannel(image, alpha, 3);
+        break;
+    default:
+        throw Error("'" + path + "' has " + std::to_string(image.channels()) + " channels; images have 1 to 4");
+    }
+    const int64_t want = channels != 0 ? channels : (storesGray(bytes, color) ? 1 : 3);
+    // In the file's own depth, so a gray image stored as RGB (R = G = B) turns back to gray exactly.
+    if (want == 1 && color.channels() == 3)
+        cv::cvtColor(color, color, cv::COLOR_BGR2GRAY);
+    else if (want == 3 && color.channels() == 1)
+        cv::cvtColor(color, color, cv::COLOR_GRAY2RGB);
+    else if (want == 3)
+        cv::cvtColor(color, color, cv::COLOR_BGR2RGB);
+    torch::Tensor out = unitRange(color);
+    if (!alpha.empty()) {
+        // Straight (not premultiplied) alpha, as PNG stores it, over a white background.
+        const torch::Tensor a = unitRange(alpha);
+        out = out * a + (1.0 - a);
+    }
+    return out;
 }
 
 std::string encodePng(const torch::Tensor &input, const std::map<std::string, std::string> &text)
@@ -113,33 +294,27 @@ void savePng(const std::string &path, const torch::Tensor &image, const std::map
 std::map<std::string, std::string> readPngText(const std::string &path)
 {
     std::string bytes = readFile(path);
-    if (bytes.size() < 8 || bytes.compare(0, 8, kPngSignature, 8) != 0)
+    if (!isPng(bytes))
         throw Error("'" + path + "' is not a PNG file");
     std::map<std::string, std::string> text;
-    size_t at = 8;
-    while (at + 12 <= bytes.size()) {
-        const uint32_t length = readBigEndian(bytes, at);
-        if (length > bytes.size() - at - 12)
-            throw Error("'" + path + "' is a truncated PNG file");
-        const std::string type = bytes.substr(at + 4, 4);
-        const std::string data = bytes.substr(at + 8, length);
+    const bool whole = forEachPngChunk(bytes, [&text](const std::string &type, std::string_view data) {
         if (type == "tEXt") {
             size_t zero = data.find('\0');
             if (zero != std::string::npos)
-                text[data.substr(0, zero)] = data.substr(zero + 1);
+                text[std::string(data.substr(0, zero))] = std::string(data.substr(zero + 1));
         } else if (type == "iTXt") {
             size_t zero = data.find('\0');
             if (zero != std::string::npos && zero + 2 < data.size() && data[zero + 1] == 0) {
                 size_t language = data.find('\0', zero + 3);
                 size_t translated = language == std::string::npos ? language : data.find('\0', language + 1);
                 if (translated != std::string::npos)
-                    text[data.substr(0, zero)] = data.substr(translated + 1);
+                    text[std::string(data.substr(0, zero))] = std::string(data.substr(translated + 1));
             }
-        } else if (type == "IEND") {
-            break;
         }
-        at += 12 + length;
-    }
+        return true;
+    });
+    if (!whole)
+        throw Error("'" + path + "' is a truncated PNG file");
     return text;
 }
 

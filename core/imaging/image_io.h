@@ -11,8 +11,17 @@ namespace sde {
 // Images as tensors [C, H, W] in [0, 1] (C = 1 or 3, RGB order). This is the only part of core
 // that uses OpenCV.
 
-// Reads a PNG/JPEG/... file. `channels` 1 converts to gray, 3 to RGB, 0 keeps the file's own.
-// Throws sde::Error naming the file when it is missing or not an image.
+// Reads a PNG/JPEG/... file as an image viewer shows it; the one reader of image files for the
+// CLI, the studio and training data. Returns [C, H, W] float32 in [0, 1]:
+//   - EXIF orientation (JPEG APP1, PNG eXIf) is applied: H x W are the picture's as displayed;
+//   - 8-bit values v become v / 255, 16-bit ones v / 65535 (no rounding to 8 bits);
+//   - alpha (RGBA, gray + alpha, a palette's tRNS) is straight alpha composited over white:
+//     c a + (1 - a) (README, Image files);
+//   - palette PNGs expand to their colors.
+// `channels` 1 converts to gray (ITU-R BT.601 luma, in the file's depth, so R = G = B stays
+// exact), 3 to RGB, 0 keeps the file's own: 1 for gray files (gray, gray + alpha, a palette PNG
+// whose pixels are all gray), else 3. Throws sde::Error naming the file when it is missing, not an image,
+// not 8 or 16 bits, or `channels` is not 0, 1 or 3.
 torch::Tensor loadImage(const std::string &path, int64_t channels = 0);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry

@@ -6,6 +6,7 @@
 #include "editing/guidance.h"
 #include "editing/inpainting.h"
 #include "editing/interpolation.h"
+#include "imaging/mask_file.h"
 #include "io/bundled_models.h"
 #include "io/model_file.h"
 #include "model/score_model.h"
@@ -17,6 +18,8 @@
 #include "test_support.h"
 
 #include <QtTest/QtTest>
+
+#include <opencv2/imgcodecs.hpp>
 
 #include <filesystem>
 
@@ -205,6 +208,70 @@ private Q_SLOTS:
         QVERIFY2(positive > 0.2 && positive < 0.8,
                  qPrintable(QString("fraction in class 1 without guidance: %1").arg(positive)));
         QVERIFY_THROWS_EXCEPTION(Error, sampleClass(model, classifier, ones, -1.0, settings));
+    }
+
+    // The masks of the front ends (README, Masks): a mask file's gray level m is the fill weight
+    // m / 255. Weight 0 keeps the image's pixel exactly, every pixel above 0 is generated, and the
+    // result is m generated + (1 - m) image: checked against the plain inpainter run on the region
+    // m > 0 with the same seed.
+    void fillMasksGenerateAndBlend()
+    {
+        auto model = test::oracleModel("vpsde");
+        SamplingSettings settings = settingsFor(model->config(), "ddim", 6, 5, true);
+        settings.batch = 2;
+        torch::manual_seed(13);
+        const torch::Tensor images = torch::rand({2, 1, 16, 16});
+        // A soft-edged mask file: levels 0 (keep), 1, 128, 254 and 255 (generate) across the middle.
+        torch::Tensor levels = torch::zeros({1, 16, 16});
+        const int edge[] = {0, 1, 128, 254, 255, 255, 254, 128, 1, 0};
+        for (int x = 0; x < 10; ++x)
+            levels.slice(1, 4, 12).select(2, 3 + x).fill_(edge[x]);
+        const std::string path = test::makeTempDir() + "/mask.png";
+        saveFillMask(path, levels / 255.0);
+        const torch::Tensor fill = loadFillMask(path, 16, 16);
+        QCOMPARE((fill * 255.0 - levels).abs().max().item<float>(), 0.0f);
+        QVERIFY(torch::equal(knownPixels(fill), (levels == 0).to(torch::kFloat32)));
+
+        const torch::Tensor weight = fill.unsqueeze(0); // [1, 1, 16, 16]
+        SampleResult r = inpaintWithFillMask(*model, images, weight, settings);
+        QVERIFY(r.completed);
+        const SampleResult plain = inpaint(*model, images, knownPixels(weight), settings);
+        const torch::Tensor w = weight.expand_as(images);
+        SDE_COMPARE_TENSORS(r.samples, w * plain.samples + (1.0 - w) * images, 1e-6, "the blend");
+        const torch::Tensor keep = w == 0;
+        QVERIFY(torch::equal(r.samples.masked_select(keep), images.masked_select(keep)));
+        const torch::Tensor full = w == 1;
+        QVERIFY(torch::equal(r.samples.masked_select(full), plain.samples.masked_select(full)));
+        QVERIFY((r.samples - images).masked_select(full).abs().mean().item<double>() > 0.05);
+        QVERIFY_THROWS_EXCEPTION(Error, inpaintWithFillMask(*model, images, weight * 2.0, settings));
+    }
+
+    // Mask files load through loadImage: 16-bit levels round to the nearest of the 256 steps, a
+    // transparent pixel is white (fill), and a mask of another size is an error naming the file.
+    void maskFilesOfEveryKind()
+    {
+        const std::string dir = test::makeTempDir();
+        cv::Mat deep(1, 4, CV_16UC1);
+        const int deepLevels[] = {0, 1, 128 * 257, 65535};
+        for (int x = 0; x < 4; ++x)
+            deep.at<uint16_t>(0, x) = static_cast<uint16_t>(deepLevels[x]);
+        QVERIFY(cv::imwrite(dir + "/deep.png", deep));
+        const torch::Tensor fromDeep = loadFillMask(dir + "/deep.png", 1, 4);
+        QCOMPARE(fromDeep.sizes().vec(), (std::vector<int64_t>{1, 1, 4}));
+        QVERIFY(torch::equal(fromDeep * 255.0, torch::tensor({0.0f, 0.0f, 128.0f, 255.0f}).view({1, 1, 4})));
+
+        cv::Mat rgba(1, 2, CV_8UC4);
+        rgba.at<cv::Vec4b>(0, 0) = {0, 0, 0, 255}; // opaque black: keep
+        rgba.at<cv::Vec4b>(0, 1) = {0, 0, 0, 0};   // transparent: white, fill
+        QVERIFY(cv::imwrite(dir + "/alpha.png", rgba));
+        QVERIFY(torch::equal(loadFillMask(dir + "/alpha.png", 1, 2), torch::tensor({0.0f, 1.0f}).view({1, 1, 2})));
+
+        try {
+            loadFillMask(dir + "/alpha.png", 16, 16);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("alpha.png") && QString(e.what()).contains("2 x 1"), e.what());
+        }
     }
 
     // With data of independent pixels (the Gaussian oracle) the known pixels tell nothing about

@@ -25,7 +25,9 @@
 #include "editing/colorization.h"
 #include "imaging/generation_record.h"
 #include "imaging/image_io.h"
+#include "imaging/mask_file.h"
 #include "io/model_file.h"
+#include "sampling/sampling_settings.h"
 #include "util/files.h"
 
 #include "test_support.h"
@@ -38,6 +40,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QProcess>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -343,6 +346,74 @@ private Q_SLOTS:
         QVERIFY(sent.front().at(2).value<SampleTarget>() == SampleTarget::Likelihood);
         QVERIFY(!workspace.sendSample(3, SampleTarget::Inpaint));
         QCOMPARE(sent.size(), 1);
+    }
+
+    // One mask convention (README, Masks): a soft-edged mask file, loaded into the studio's canvas
+    // and saved from it, and the same image, sampler and seed fill and blend the same pixels in
+    // the studio and in the CLI.
+    void aMaskFileMeansTheSameInTheStudioAndTheCli()
+    {
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        const std::string dir = folder.toStdString();
+        savePng(dir + "/image.png", blob(1, 28));
+        // Fill a block (level 255) with ramps of grays at its left and right ends; keep the rest.
+        torch::Tensor levels = torch::zeros({1, 28, 28});
+        levels.slice(1, 8, 20).slice(2, 6, 22).fill_(255.0);
+        const float ramp[] = {40.0f, 128.0f, 215.0f};
+        for (int i = 0; i < 3; ++i) {
+            levels.slice(1, 8, 20).select(2, 3 + i).fill_(ramp[i]);
+            levels.slice(1, 8, 20).select(2, 24 - i).fill_(ramp[i]);
+        }
+        saveFillMask(dir + "/mask.png", levels / 255.0);
+
+        std::shared_ptr<ScoreModel> model = loadShared("fashion-mnist");
+        SamplerPanel sampler;
+        sampler.setModelDefaults(model->config()); // as the main window does on loading a model
+        auto *method = sampler.findChild<QComboBox *>("samplerMethod");
+        method->setCurrentIndex(method->findText("DDIM"));
+        sampler.findChild<QSpinBox *>("fastNfe")->setValue(5);
+        sampler.setRandomSeed(false);
+        sampler.findChild<QLineEdit *>("seed")->setText("4");
+        InpaintWorkspace workspace(&sampler);
+        workspace.resize(900, 600);
+        workspace.show();
+        workspace.setModel(model, infoOf("fashion-mnist"));
+        QVERIFY(workspace.openImageFile(folder + "/image.png"));
+        QVERIFY(workspace.loadMask(folder + "/mask.png"));
+        // The canvas holds the file's levels, and saves them back unchanged.
+        const torch::Tensor fill = workspace.canvas()->maskTensor();
+        QVERIFY(torch::equal((fill * 255.0).round(), levels));
+        QVERIFY(torch::equal(fill, loadFillMask(dir + "/mask.png", 28, 28)));
+        QVERIFY(workspace.saveMask(folder + "/saved.png"));
+        QVERIFY(torch::equal(loadFillMask(dir + "/saved.png", 28, 28), fill));
+
+        workspace.findChild<QSpinBox *>("inpaintVariants")->setValue(1);
+        QTest::mouseClick(workspace.runBar()->runButton(), Qt::LeftButton);
+        QVERIFY(waitFinished(workspace.runner(), 120000));
+        const GenerationResult &studio = workspace.lastResult();
+        QVERIFY(studio.completed);
+        QCOMPARE(studio.samples.sizes(), (std::vector<int64_t>{1, 1, 28, 28}));
+
+        // The CLI with the mask the studio saved.
+        QProcess cli;
+        cli.start(QString::fromStdString(test::cliPath()),
+                  {"inpaint", "--model", "fashion-mnist", "--image", folder + "/image.png", "--mask",
+                   folder + "/saved.png", "--sampler", "ddim", "--steps", "5", "--seed", "4", "-o", folder + "/cli"});
+        QVERIFY(cli.waitForFinished(120000));
+        const QString err = QString::fromUtf8(cli.readAllStandardError());
+        QVERIFY2(cli.exitStatus() == QProcess::NormalExit && cli.exitCode() == 0, qPrintable(err));
+        QVERIFY2(err.contains(QString::fromStdString(describeSettings(sampler.settings()))), qPrintable(err));
+        const torch::Tensor fromCli = loadImage(dir + "/cli/inpaint-4.png");
+
+        // The same 8-bit pixels; kept pixels are the image's, fully filled ones are new, and the
+        // soft edge lies between.
+        const torch::Tensor fromStudio = (studio.samples[0].clamp(0.0, 1.0) * 255.0).round() / 255.0;
+        QCOMPARE((fromStudio - fromCli).abs().max().item<float>(), 0.0f);
+        const torch::Tensor image = loadImage(dir + "/image.png");
+        const torch::Tensor keep = fill == 0, full = fill == 1;
+        QVERIFY(torch::equal(fromCli.masked_select(keep), image.masked_select(keep)));
+        QVERIFY((fromCli - image).masked_select(full).abs().mean().item<double>() > 0.02);
+        QCOMPARE(keep.sum().item<int64_t>() + full.sum().item<int64_t>() + 2 * 3 * 12, int64_t(28 * 28));
     }
 
     void inpaintingKeepsTheUnmaskedPixels()

@@ -1,0 +1,347 @@
+// Image files load as an image viewer shows them (loadImage): EXIF orientation applied, alpha
+// composited over white, 16-bit values scaled exactly, palette PNGs expanded, gray and RGB converted
+// on request. Every file is crafted here, byte by byte where OpenCV cannot write the kind (palette
+// and gray + alpha PNGs, EXIF segments), and checked against pixel values known by construction.
+#include "imaging/image_io.h"
+#include "util/error.h"
+#include "util/files.h"
+
+#include "test_support.h"
+
+#include <QtTest/QtTest>
+
+#include <opencv2/imgcodecs.hpp>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+using namespace sde;
+
+namespace {
+
+std::string bigEndian32(uint32_t v)
+{
+    return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+std::string pngChunk(const std::string &type, const std::string &data)
+{
+    const std::string body = type + data;
+    const uLong crc =
+        ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(body.data()), static_cast<uInt>(body.size()));
+    return bigEndian32(static_cast<uint32_t>(data.size())) + body + bigEndian32(static_cast<uint32_t>(crc));
+}
+
+// A PNG written by hand: IHDR, `chunks` (PLTE, tRNS, eXIf, ...), one IDAT of `rows` (each row's
+// packed samples; filter type 0 is prepended here), IEND.
+std::string handPng(int width, int height, int bitDepth, int colorType, const std::vector<std::string> &rows,
+                    const std::string &chunks = {})
+{
+    std::string ihdr = bigEndian32(width) + bigEndian32(height);
+    ihdr += {char(bitDepth), char(colorType), 0, 0, 0}; // deflate, filter method 0, no interlace
+    std::string raw;
+    for (const std::string &row : rows)
+        raw += '\0' + row;
+    uLongf size = compressBound(static_cast<uLong>(raw.size()));
+    std::string deflated(size, '\0');
+    if (compress(reinterpret_cast<Bytef *>(&deflated[0]), &size, reinterpret_cast<const Bytef *>(raw.data()),
+                 static_cast<uLong>(raw.size())) != Z_OK)
+        throw Error("zlib failed");
+    deflated.resize(size);
+    return std::string("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", ihdr) + chunks + pngChunk("IDAT", deflated) +
+           pngChunk("IEND", "");
+}
+
+std::string bytes(std::initializer_list<int> values)
+{
+    std::string out;
+    for (int v : values)
+        out += static_cast<char>(v);
+    return out;
+}
+
+// TIFF-structured EXIF data with one IFD entry: the orientation (tag 0x0112, SHORT, count 1), in
+// big-endian ("MM") or little-endian ("II") byte order.
+std::string exifTiff(int orientation, bool bigEndianOrder)
+{
+    if (bigEndianOrder)
+        return bytes({'M', 'M', 0, 42, 0, 0,           0, 8, /* one entry */ 0,   1, 0x01, 0x12, 0, 3,
+                      0,   0,   0, 1,  0, orientation, 0, 0, /* no next IFD */ 0, 0, 0,    0});
+    return bytes({'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, orientation, 0, 0, 0, 0, 0, 0, 0});
+}
+
+// A JPEG with an EXIF APP1 segment spliced in right after SOI, as cameras write it.
+std::string withExif(const std::vector<uchar> &jpeg, const std::string &tiff)
+{
+    const std::string payload = std::string("Exif\0\0", 6) + tiff;
+    const size_t length = payload.size() + 2;
+    std::string app1 = bytes({0xFF, 0xE1, int(length >> 8), int(length & 0xFF)}) + payload;
+    std::string out(jpeg.begin(), jpeg.end());
+    out.insert(2, app1);
+    return out;
+}
+
+std::string writeTemp(const std::string &name, const std::string &content)
+{
+    const std::string path = test::makeTempDir() + "/" + name;
+    writeFileAtomically(path, content);
+    return path;
+}
+
+std::string encoded(const std::string &extension, const cv::Mat &image, const std::vector<int> &params = {})
+{
+    std::vector<uchar> out;
+    if (!cv::imencode(extension, image, out, params))
+        throw Error("OpenCV could not encode " + extension);
+    return std::string(out.begin(), out.end());
+}
+
+// Expected values, written out pixel by pixel: [C, H, W] from rows of RGB (or gray) triples.
+torch::Tensor expected(const std::vector<std::vector<double>> &channels, int64_t height, int64_t width)
+{
+    std::vector<torch::Tensor> planes;
+    for (const auto &plane : channels)
+        planes.push_back(torch::tensor(plane, torch::kFloat64).view({height, width}));
+    return torch::stack(planes);
+}
+
+// The largest difference from an expected [C, H, W] (float64) tensor.
+double maxError(const torch::Tensor &actual, const torch::Tensor &truth)
+{
+    if (!actual.sizes().equals(truth.sizes()))
+        return 1e9;
+    return (actual.to(torch::kFloat64) - truth).abs().max().item<double>();
+}
+
+QString shapeOf(const torch::Tensor &t)
+{
+    QStringList sides;
+    for (int64_t s : t.sizes())
+        sides << QString::number(s);
+    return "[" + sides.join(", ") + "]";
+}
+
+} // namespace
+
+class TestImageFiles : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    // 16-bit values v are v / 65535, not rounded to 8 bits first (1 / 65535 stays above 0).
+    void sixteenBitValuesScaleExactly()
+    {
+        cv::Mat gray(1, 5, CV_16UC1);
+        const std::vector<int> levels{0, 1, 257, 32768, 65535};
+        for (int x = 0; x < 5; ++x)
+            gray.at<uint16_t>(0, x) = static_cast<uint16_t>(levels[x]);
+        const std::string grayPath = writeTemp("gray16.png", encoded(".png", gray));
+        std::vector<double> truth;
+        for (int v : levels)
+            truth.push_back(v / 65535.0);
+        const torch::Tensor loaded = loadImage(grayPath);
+        QCOMPARE(loaded.scalar_type(), torch::kFloat32);
+        QVERIFY2(maxError(loaded, expected({truth}, 1, 5)) < 1e-7, qPrintable(shapeOf(loaded)));
+        QVERIFY(loaded[0][0][1].item<float>() > 0.0f);
+
+        // Color, stored BGR by OpenCV: R = 1, G = 40000, B = 65535.
+        cv::Mat color(1, 1, CV_16UC3, cv::Scalar(65535, 40000, 1));
+        const torch::Tensor rgb = loadImage(writeTemp("rgb16.png", encoded(".png", color)));
+        QVERIFY(maxError(rgb, expected({{1 / 65535.0}, {40000 / 65535.0}, {1.0}}, 1, 1)) < 1e-7);
+    }
+
+    // Straight alpha over white: c a + (1 - a), for RGBA (8 and 16 bits) and gray + alpha.
+    void alphaIsCompositedOverWhite()
+    {
+        // BGRA: opaque red, transparent "black", and (R 200, G 100, B 0) at alpha 51 (0.2).
+        cv::Mat rgba(1, 3, CV_8UC4);
+        rgba.at<cv::Vec4b>(0, 0) = {0, 0, 255, 255};
+        rgba.at<cv::Vec4b>(0, 1) = {0, 0, 0, 0};
+        rgba.at<cv::Vec4b>(0, 2) = {0, 100, 200, 51};
+        const double a = 51 / 255.0;
+        const torch::Tensor loaded = loadImage(writeTemp("rgba.png", encoded(".png", rgba)));
+        const torch::Tensor truth = expected(
+            {{1.0, 1.0, 200 / 255.0 * a + 1 - a}, {0.0, 1.0, 100 / 255.0 * a + 1 - a}, {0.0, 1.0, 0.0 * a + 1 - a}}, 1,
+            3);
+        QVERIFY2(maxError(loaded, truth) < 1e-6, qPrintable(shapeOf(loaded)));
+
+        cv::Mat rgba16(1, 1, CV_16UC4, cv::Scalar(0, 0, 65535, 32768)); // red at alpha 32768 / 65535
+        const double a16 = 32768 / 65535.0;
+        QVERIFY(maxError(loadImage(writeTemp("rgba16.png", encoded(".png", rgba16))),
+                         expected({{1.0}, {1 - a16}, {1 - a16}}, 1, 1)) < 1e-6);
+
+        // Gray + alpha (PNG color type 4), which OpenCV cannot write: (gray, alpha) pairs.
+        const std::string path = writeTemp("gray-alpha.png", handPng(3, 1, 8, 4, {bytes({0, 255, 0, 0, 100, 128})}));
+        const double b = 128 / 255.0;
+        const torch::Tensor gray = loadImage(path);
+        QVERIFY2(maxError(gray, expected({{0.0, 1.0, 100 / 255.0 * b + 1 - b}}, 1, 3)) < 1e-6,
+                 qPrintable(shapeOf(gray))); // a gray file: one channel
+        const torch::Tensor asRgb = loadImage(path, 3);
+        QCOMPARE(asRgb.size(0), int64_t(3));
+        QVERIFY(torch::equal(asRgb[0], gray[0]) && torch::equal(asRgb[2], gray[0]));
+    }
+
+    // Palette PNGs (color type 3) expand to their colors; a palette of grays is a gray image, and
+    // exactly so when one channel is asked for; tRNS entries are alpha.
+    void palettePngs_data()
+    {
+        QTest::addColumn<int>("channels");
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("color") << 0 << "color";
+        QTest::newRow("color as gray") << 1 << "color";
+        QTest::newRow("gray palette") << 0 << "gray";
+        QTest::newRow("gray palette as gray") << 1 << "gray";
+        QTest::newRow("gray palette as RGB") << 3 << "gray";
+        QTest::newRow("transparent entry") << 0 << "tRNS";
+        QTest::newRow("1 bit a pixel") << 0 << "1 bit";
+    }
+    void palettePngs()
+    {
+        QFETCH(int, channels);
+        QFETCH(QString, kind);
+        // 2 x 2 pixels of palette indices [[0, 1], [2, 1]].
+        const std::vector<std::string> rows{bytes({0, 1}), bytes({2, 1})};
+        std::string png;
+        torch::Tensor truth;
+        if (kind == "color") {
+            png = handPng(2, 2, 8, 3, rows, pngChunk("PLTE", bytes({255, 0, 0, 0, 128, 255, 10, 20, 30})));
+            truth = expected({{255, 0, 10, 0}, {0, 128, 20, 128}, {0, 255, 30, 255}}, 2, 2) / 255.0;
+            if (channels == 1) // BT.601 luma, rounded to 8 bits: 76.245, 104.206, 18.15
+                truth = expected({{76, 104, 18, 104}}, 2, 2) / 255.0;
+        } else if (kind == "gray") {
+            png = handPng(2, 2, 8, 3, rows, pngChunk("PLTE", bytes({0, 0, 0, 77, 77, 77, 255, 255, 255})));
+            truth = expected({{0, 77, 255, 77}}, 2, 2) / 255.0;
+            if (channels == 3)
+                truth = truth.expand({3, 2, 2});
+        } else if (kind == "tRNS") { // entry 1 fully transparent, entry 2 at alpha 0.2
+            png = handPng(2, 2, 8, 3, rows,
+                          pngChunk("PLTE", bytes({255, 0, 0, 0, 128, 255, 10, 20, 30})) +
+                              pngChunk("tRNS", bytes({255, 0, 51})));
+            const double a = 0.2;
+            truth = expected({{1, 1, 10 / 255.0 * a + 1 - a, 1},
+                              {0, 1, 20 / 255.0 * a + 1 - a, 1},
+                              {0, 1, 30 / 255.0 * a + 1 - a, 1}},
+                             2, 2);
+        } else { // 1 bit a pixel, 3 x 1: indices 1, 0, 1 packed from the high bit
+            png = handPng(3, 1, 1, 3, {bytes({0b10100000})}, pngChunk("PLTE", bytes({0, 0, 255, 255, 255, 0})));
+            truth = expected({{255, 0, 255}, {255, 0, 255}, {0, 255, 0}}, 1, 3) / 255.0;
+        }
+        const torch::Tensor loaded = loadImage(writeTemp("palette.png", png), channels);
+        QVERIFY2(maxError(loaded, truth) < 1e-6,
+                 qPrintable(QString("got %1 %2").arg(shapeOf(loaded)).arg(maxError(loaded, truth))));
+    }
+
+    // EXIF orientation, in a JPEG's APP1 segment or a PNG's eXIf chunk, turns the stored pixels
+    // into the displayed picture. Stored, 2 x 3 (blocks of 8 x 8 pixels in the JPEGs, so the
+    // compression keeps each block's level):
+    //   a b c
+    //   d e f
+    // 6 shows it turned clockwise (3 x 2: d a / e b / f c), 8 counterclockwise (c f / b e / a d),
+    // 3 upside down (f e d / c b a), 2 mirrored (c b a / f e d).
+    void exifOrientationIsApplied_data()
+    {
+        QTest::addColumn<QString>("format");
+        QTest::addColumn<int>("orientation");
+        QTest::addColumn<bool>("bigEndianOrder");
+        QTest::addColumn<QString>("shown"); // rows of the displayed picture, by stored block name
+        for (const char *format : {"jpeg", "png"}) {
+            QTest::addRow("%s none", format) << format << 0 << true << "abc/def";
+            QTest::addRow("%s 1", format) << format << 1 << true << "abc/def";
+            QTest::addRow("%s 2", format) << format << 2 << false << "cba/fed";
+            QTest::addRow("%s 3", format) << format << 3 << true << "fed/cba";
+            QTest::addRow("%s 6 MM", format) << format << 6 << true << "da/eb/fc";
+            QTest::addRow("%s 6 II", format) << format << 6 << false << "da/eb/fc";
+            QTest::addRow("%s 8 MM", format) << format << 8 << true << "cf/be/ad";
+            QTest::addRow("%s 8 II", format) << format << 8 << false << "cf/be/ad";
+        }
+    }
+    void exifOrientationIsApplied()
+    {
+        QFETCH(QString, format);
+        QFETCH(int, orientation);
+        QFETCH(bool, bigEndianOrder);
+        QFETCH(QString, shown);
+        const QString names = "abcdef";
+        const int levels[] = {20, 60, 100, 140, 180, 220}; // a .. f
+        const int block = format == "jpeg" ? 8 : 1;
+        cv::Mat stored(2 * block, 3 * block, CV_8UC1);
+        for (int y = 0; y < stored.rows; ++y)
+            for (int x = 0; x < stored.cols; ++x)
+                stored.at<uchar>(y, x) = static_cast<uchar>(levels[(y / block) * 3 + x / block]);
+        std::string file;
+        if (format == "jpeg") {
+            std::vector<uchar> jpeg;
+            QVERIFY(cv::imencode(".jpg", stored, jpeg, {cv::IMWRITE_JPEG_QUALITY, 100}));
+            file = orientation == 0 ? std::string(jpeg.begin(), jpeg.end())
+                                    : withExif(jpeg, exifTiff(orientation, bigEndianOrder));
+        } else {
+            std::vector<std::string> rows;
+            for (int y = 0; y < 2; ++y)
+                rows.push_back(std::string(reinterpret_cast<const char *>(stored.ptr(y)), 3));
+            file = handPng(3, 2, 8, 0, rows,
+                           orientation == 0 ? "" : pngChunk("eXIf", exifTiff(orientation, bigEndianOrder)));
+        }
+        const std::string path = writeTemp("oriented." + format.toStdString(), file);
+        const torch::Tensor loaded = loadImage(path);
+        const QStringList shownRows = shown.split('/');
+        QCOMPARE(shapeOf(loaded), shapeOf(torch::zeros({1, shownRows.size() * block, shownRows[0].size() * block})));
+        for (int r = 0; r < shownRows.size(); ++r)
+            for (int c = 0; c < shownRows[r].size(); ++c) {
+                const int level = levels[names.indexOf(shownRows[r][c])];
+                // The block's center pixel; JPEG keeps a flat 8 x 8 block within a level or two.
+                const int y = r * block + block / 2, x = c * block + block / 2;
+                const double got = loaded[0][y][x].item<double>() * 255.0;
+                QVERIFY2(std::abs(got - level) <= (block > 1 ? 2.0 : 1e-3),
+                         qPrintable(QString("block (%1, %2): %3, expected %4 (%5)")
+                                        .arg(r)
+                                        .arg(c)
+                                        .arg(got)
+                                        .arg(level)
+                                        .arg(shownRows[r][c])));
+            }
+        if (format == "jpeg" && orientation != 0) {
+            // OpenCV's own EXIF reading (imread without IMREAD_UNCHANGED) agrees.
+            cv::Mat viewer = cv::imread(path, cv::IMREAD_GRAYSCALE);
+            QCOMPARE(viewer.rows, static_cast<int>(loaded.size(1)));
+            QCOMPARE(viewer.cols, static_cast<int>(loaded.size(2)));
+            const torch::Tensor opencv =
+                torch::from_blob(viewer.data, {viewer.rows, viewer.cols}, torch::kUInt8).to(torch::kFloat32) / 255.0;
+            QCOMPARE((opencv - loaded[0]).abs().max().item<float>(), 0.0f);
+        }
+    }
+
+    // Gray files asked for as RGB repeat the gray; RGB asked for as gray is its luma.
+    void grayAndRgbConvert()
+    {
+        cv::Mat bgr(1, 2, CV_8UC3);
+        bgr.at<cv::Vec3b>(0, 0) = {0, 0, 255};  // red
+        bgr.at<cv::Vec3b>(0, 1) = {90, 90, 90}; // gray stored as color
+        const std::string path = writeTemp("rgb.png", encoded(".png", bgr));
+        QCOMPARE(loadImage(path).size(0), int64_t(3));
+        QVERIFY(maxError(loadImage(path, 1), expected({{76, 90}}, 1, 2) / 255.0) < 1e-6);
+        cv::Mat gray(1, 1, CV_8UC1, cv::Scalar(90));
+        QVERIFY(maxError(loadImage(writeTemp("gray.png", encoded(".png", gray)), 3),
+                         expected({{90}, {90}, {90}}, 1, 1) / 255.0) < 1e-6);
+    }
+
+    void errorsNameTheFileAndTheProblem()
+    {
+        const std::string path = writeTemp("image.png", encoded(".png", cv::Mat(1, 1, CV_8UC1, cv::Scalar(0))));
+        try {
+            loadImage(path, 2);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("image.png") && QString(e.what()).contains("1 or 3 channels"),
+                     e.what());
+        }
+        const std::string broken = writeTemp("broken.png", handPng(2, 2, 8, 0, {bytes({1, 2})}).substr(0, 40));
+        try {
+            loadImage(broken);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QVERIFY2(QString(e.what()).contains("broken.png") && QString(e.what()).contains("not an image"), e.what());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestImageFiles)
+#include "test_image_files.moc"
