@@ -15,7 +15,8 @@ ModelConfig shrunkConfig(const ModelConfig &config)
     tiny.model.numResBlocks = 1;
     // Few noise scales, except where NCSN++'s positional embedding looks its sigma up at the time
     // label 999 t (continuous VP and sub-VP; ModelConfig::validate explains).
-    const bool labels999 = tiny.training.sde != "vesde" && (tiny.training.continuous || tiny.training.sde == "subvpsde");
+    const bool labels999 =
+        tiny.training.sde != "vesde" && (tiny.training.continuous || tiny.training.sde == "subvpsde");
     if (!(tiny.model.name == "ncsnpp" && tiny.model.embeddingType == "positional" && labels999))
         tiny.model.numScales = 50;
     tiny.training.batchSize = 4;
