@@ -302,6 +302,15 @@ void ModelConfig::validate() const
         if (m.embeddingType == "fourier" && !training.continuous)
             outOfRange("model.embedding_type", "\"fourier\"",
                        "Fourier features are only used for continuous training (training.continuous = true)");
+        // With positional embedding NCSN++ looks its sigma up at the time label (the reference's
+        // self.sigmas[time_cond]); the VP-type SDEs label time t as 999 t when trained in
+        // continuous time, and sub-VP always (ScoreModel::networkLabels): the table needs 1000 rows.
+        const SdeDescription &kind = sde::sdeDescription(training.sde);
+        const bool labels999 = kind.kind != Sde::Kind::Ve && (training.continuous || kind.kind == Sde::Kind::SubVp);
+        if (m.embeddingType == "positional" && labels999 && m.numScales < 1000)
+            outOfRange("model.num_scales", std::to_string(m.numScales),
+                       "must be at least 1000 for NCSN++ with positional embedding under the " + kind.title +
+                           " in continuous time (its sigma is looked up at the time label 999 t)");
         if (m.fir) {
             if (m.firKernel.empty() || m.firKernel.size() > 16)
                 outOfRange("model.fir_kernel", std::to_string(m.firKernel.size()) + " taps", "needs 1 to 16 taps");

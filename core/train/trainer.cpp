@@ -7,6 +7,7 @@
 #include "train/ema.h"
 #include "train/loss_scaler.h"
 #include "train/training_checkpoint.h"
+#include "train/training_mode_guard.h"
 #include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -50,17 +51,38 @@ std::string formatDouble(double value)
     return out.str();
 }
 
+// Puts the global CPU generator back where it was when the scope ends: work between steps (a
+// preview) must not move the random stream that dropout draws from.
+class GlobalGeneratorGuard {
+public:
+    GlobalGeneratorGuard()
+    {
+        std::lock_guard<std::mutex> lock(generator_.mutex());
+        state_ = generator_.get_state();
+    }
+    ~GlobalGeneratorGuard()
+    {
+        std::lock_guard<std::mutex> lock(generator_.mutex());
+        generator_.set_state(state_);
+    }
+    GlobalGeneratorGuard(const GlobalGeneratorGuard &) = delete;
+    GlobalGeneratorGuard &operator=(const GlobalGeneratorGuard &) = delete;
+
+private:
+    at::Generator generator_ = at::detail::getDefaultCPUGenerator();
+    torch::Tensor state_;
+};
+
 // The run's mutable state: network, optimizer, EMA and counters, and how they go to a checkpoint.
 class TrainingRun {
 public:
     TrainingRun(TrainingTask &task, const TrainerOptions &options, int64_t batchSize, std::string dataDescription)
         : task_(task), options_(options), batchSize_(batchSize), dataDescription_(std::move(dataDescription))
     {
-        for (const auto &item : task.module().named_parameters())
-            if (item.value().requires_grad()) {
-                parameterNames_.push_back(item.key());
-                parameters_.push_back(item.value());
-            }
+        for (const auto &[name, parameter] : trainableParameters(task.module())) {
+            parameterNames_.push_back(name);
+            parameters_.push_back(parameter);
+        }
         const OptimConfig &optim = task.config().optim;
         adam_ = std::make_unique<AdamOptimizer>(
             parameters_, AdamOptimizer::Options{optim.beta1, 0.999, optim.eps, optim.weightDecay});
@@ -154,10 +176,15 @@ public:
             throw Error(path + ": the run was started with batch size " + std::to_string(info.batchSize) + ", not " +
                         std::to_string(batchSize_));
 
-        loadStateDictStrict(task_.module(), checkpoint.model, path);
-        std::vector<torch::Tensor> shadow;
-        for (const auto &name : parameterNames_)
-            shadow.push_back(checkpoint.emaOf(name, path).to(parameters_.front().device()));
+        // The run's own EMA, optimizer and loss scale first, the task's network last (strict
+        // loading checks every key and shape before it copies): a checkpoint that does not fit
+        // leaves the network as it was.
+        std::vector<std::pair<std::string, torch::Tensor>> trainable;
+        for (size_t i = 0; i < parameters_.size(); ++i)
+            trainable.emplace_back(parameterNames_[i], parameters_[i]);
+        std::vector<torch::Tensor> shadow = checkpoint.emaOfTrainable(trainable, path);
+        for (auto &average : shadow)
+            average = average.to(parameters_.front().device());
         ema_->load(shadow, checkpoint.emaUpdates);
         for (auto &entry : checkpoint.adam)
             entry.second = entry.second.to(parameters_.front().device());
@@ -175,6 +202,7 @@ public:
                 throw Error(path + ": metadata \"loss_scale\" " + formatDouble(checkpoint.lossScale) + ": " + e.what());
             }
         }
+        loadStateDictStrict(task_.module(), checkpoint.model, path);
     }
 
     std::string modelPath() const { return (fs::path(options_.outDir) / options_.exportName).string(); }
@@ -494,16 +522,23 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             secondsSinceRecord = 0.0;
         }
         if (options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
-            // A preview that fails is reported; the run goes on.
-            torch::Tensor samples;
+            // A preview that fails (sampling, or handing the samples over) is reported and the run
+            // goes on as if it had not been tried: the guards put back the network's training
+            // mode (dropout) and the global generator, withEmaWeights the trained weights, on
+            // every path; the optimizer and the EMA are not touched.
             try {
-                run.withEmaWeights(
-                    [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+                torch::Tensor samples;
+                {
+                    TrainingModeGuard mode(task.module());
+                    GlobalGeneratorGuard generator;
+                    run.withEmaWeights(
+                        [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+                }
+                if (samples.defined())
+                    callbacks.onSnapshot(run.step, samples);
             } catch (const std::exception &e) {
                 warn("the preview samples of step " + std::to_string(run.step) + " failed: " + e.what());
             }
-            if (samples.defined())
-                callbacks.onSnapshot(run.step, samples);
         }
         // Checkpoints are written from good states only: during a streak of skipped steps the
         // newest one stays the last good one.

@@ -4,13 +4,16 @@
 #include "io/safetensors.h"
 #include "model/score_model.h"
 #include "nets/score_network.h"
+#include "train/ema.h"
 #include "util/build_info.h"
 #include "util/error.h"
+#include "util/shape_text.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string_view>
 
@@ -90,6 +93,26 @@ const torch::Tensor &TrainingCheckpoint::emaOf(const std::string &name, const st
         if (parameter == name)
             return tensor;
     throw Error(path + ": the EMA lacks \"" + name + "\"");
+}
+
+std::vector<torch::Tensor>
+TrainingCheckpoint::emaOfTrainable(const std::vector<std::pair<std::string, torch::Tensor>> &trainable,
+                                   const std::string &path) const
+{
+    std::set<std::string> names;
+    std::vector<torch::Tensor> out;
+    for (const auto &[name, parameter] : trainable) {
+        names.insert(name);
+        const torch::Tensor &average = emaOf(name, path);
+        if (!average.sizes().equals(parameter.sizes()))
+            throw Error(path + ": the EMA of \"" + name + "\" has shape " + shapeText(average.sizes()) +
+                        ", the parameter " + shapeText(parameter.sizes()));
+        out.push_back(average);
+    }
+    for (const auto &[name, average] : ema)
+        if (!names.count(name))
+            throw Error(path + ": the EMA holds \"" + name + "\", which is not a trainable parameter of the network");
+    return out;
 }
 
 std::string checkpointFileName(int64_t step)
@@ -193,10 +216,13 @@ std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool em
     auto model = std::make_unique<ScoreModel>(config, createScoreNetwork(config));
     loadStateDictStrict(*model->network(), checkpoint.model, path);
     if (ema) {
-        // The EMA holds the parameters; buffers keep the raw network's values.
+        // The EMA holds the trainable parameters only; the fixed ones (the Fourier embedding's W)
+        // and the buffers keep the model state's values.
+        const auto trainable = trainableParameters(*model->network());
+        const std::vector<torch::Tensor> averages = checkpoint.emaOfTrainable(trainable, path);
         torch::NoGradGuard noGrad;
-        for (auto &parameter : model->network()->named_parameters())
-            parameter.value().copy_(checkpoint.emaOf(parameter.key(), path));
+        for (size_t i = 0; i < trainable.size(); ++i)
+            trainable[i].second.copy_(averages[i]);
     }
     model->setTraining(false);
     return model;

@@ -59,6 +59,13 @@ struct TrainingCheckpoint {
 
     // The EMA of the parameter named `name`; throws sde::Error naming `path` when it has none.
     const torch::Tensor &emaOf(const std::string &name, const std::string &path) const;
+    // The EMA of a network's trainable parameters (train/ema.h's trainableParameters: name and
+    // tensor), one average per parameter in their order, each of its parameter's shape. Throws
+    // sde::Error naming `path` and the parameter for one the EMA lacks or holds in another shape,
+    // and for an average of a parameter that is not among them (a fixed parameter or buffer
+    // comes from the model state, never from the EMA).
+    std::vector<torch::Tensor> emaOfTrainable(const std::vector<std::pair<std::string, torch::Tensor>> &trainable,
+                                              const std::string &path) const;
 };
 
 // "checkpoint-00000042.safetensors": the zero padding makes names sort in step order.
@@ -79,8 +86,12 @@ CheckpointInfo readCheckpointInfo(const std::string &path);
 // The task that wrote a checkpoint, built from its stored definition (to resume a run whose
 // config is not at hand). Throws sde::Error for a definition that is not a valid config.
 std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info);
-// A score model checkpoint as a model to sample from, with its EMA weights (or, with
-// ema = false, the raw ones). Throws sde::Error for a classifier's checkpoint or a broken file.
+// A score model checkpoint as a model to sample from, in evaluation mode, on the CPU: the model
+// state (parameters and buffers), then with ema = true the EMA over the trainable parameters,
+// so the fixed ones (the Fourier embedding's W) and the buffers keep the model state's values;
+// with ema = false the raw weights. Throws sde::Error naming the file for a classifier's
+// checkpoint, a broken file, a model state that does not fit the network, or an EMA that does
+// not fit its trainable parameters (TrainingCheckpoint::emaOfTrainable).
 std::unique_ptr<ScoreModel> loadCheckpointModel(const std::string &path, bool ema = true);
 
 } // namespace sde

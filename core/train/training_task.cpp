@@ -4,6 +4,7 @@
 #include "io/model_file.h"
 #include "sampling/pc_sampler.h"
 #include "train/losses.h"
+#include "train/training_mode_guard.h"
 #include "util/error.h"
 
 namespace sde {
@@ -52,10 +53,10 @@ torch::Tensor ScoreTrainingTask::snapshot(int64_t count, uint64_t seed, int64_t 
     // SDE and takes any number.
     if (steps < minimumPcSteps(model_->config(), options))
         options.predictor = "euler_maruyama";
+    // Evaluation mode for the preview, and the mode it had afterwards, also when sampling fails.
+    TrainingModeGuard mode(*model_->network());
     model_->setTraining(false);
-    SampleResult result = pcSample(*model_, count, seed, options);
-    model_->setTraining(true);
-    return result.samples;
+    return pcSample(*model_, count, seed, options).samples;
 }
 
 ClassifierTrainingTask::ClassifierTrainingTask(const ClassifierConfig &classifier)

@@ -39,7 +39,9 @@ public:
                              const std::map<std::string, std::string> &metadata) = 0;
 
     // Samples [count, C, H, W] in [0, 1] (points as [count, D, 1, 1]) from the weights the
-    // module holds, for the previews of a run; undefined when the task has none.
+    // module holds, for the previews of a run; undefined when the task has none. Leaves the
+    // module in the training mode it had, also when it throws (sde::Error for sampler settings
+    // it cannot run, e.g. fewer steps than the sampler takes).
     virtual torch::Tensor snapshot(int64_t /*count*/, uint64_t /*seed*/, int64_t /*steps*/) { return {}; }
 };
 

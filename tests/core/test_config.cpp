@@ -112,6 +112,27 @@ private Q_SLOTS:
         }
     }
 
+    // NCSN++ with positional embedding looks its sigma up at the time label, 999 t under the
+    // continuous VP and the sub-VP SDE: fewer than 1000 scales are refused naming the key
+    // (rather than an index error in the first training step); discrete VP labels t (N - 1).
+    void positionalNcsnppNeedsAThousandScales()
+    {
+        for (const char *name : {"vp/cifar10_ddpmpp_continuous", "subvp/cifar10_ncsnpp_continuous"}) {
+            ModelConfig config = loadPreset(name);
+            config.validate();
+            config.model.numScales = 999;
+            try {
+                config.validate();
+                QFAIL(qPrintable(QString("%1 with 999 scales was accepted").arg(name)));
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()).contains("model.num_scales"), e.what());
+            }
+        }
+        ModelConfig discrete = loadPreset("vp/cifar10_ddpmpp");
+        discrete.model.numScales = 50;
+        discrete.validate();
+    }
+
     void missingFileIsAClearError()
     {
         try {

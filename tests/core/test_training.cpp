@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
+#include "nets/score_network.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
@@ -22,14 +23,17 @@
 #include "util/json_fields.h"
 
 #include "test_support.h"
+#include "tiny_models.h"
 
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
+#include <set>
 #include <sstream>
 
 using namespace sde;
@@ -104,6 +108,62 @@ private:
     torch::Tensor images_, labels_;
 };
 
+// A score task whose loss at the steps listed in `nanGradientSteps` is finite but has a NaN
+// gradient: + sqrt(0 p), whose derivative is 0 * inf.
+class NanGradientTask : public ScoreTrainingTask {
+public:
+    using ScoreTrainingTask::ScoreTrainingTask;
+    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy) override
+    {
+        torch::Tensor loss = ScoreTrainingTask::loss(batch, generator, accuracy);
+        if (nanGradientSteps.count(batch.step))
+            loss = loss + torch::sqrt(module().parameters().front().sum() * 0.0);
+        return loss;
+    }
+    std::set<int64_t> nanGradientSteps;
+};
+
+// What a run holds between steps that a test can see from outside: the network's training mode,
+// its parameters and buffers (cloned) and the global generator's state.
+struct NetworkState {
+    explicit NetworkState(torch::nn::Module &module)
+        : training(module.is_training()), generator(at::detail::getDefaultCPUGenerator().get_state())
+    {
+        for (const auto &[name, tensor] : stateDict(module))
+            tensors.emplace_back(name, tensor.detach().clone());
+    }
+    bool training;
+    torch::Tensor generator;
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+};
+
+// Empty when `module` is in `before`'s state, else what differs.
+std::string differences(const NetworkState &before, torch::nn::Module &module)
+{
+    const NetworkState now(module);
+    std::string out;
+    if (now.training != before.training)
+        out += std::string("the network is in ") + (now.training ? "training" : "evaluation") + " mode; ";
+    if (!torch::equal(now.generator, before.generator))
+        out += "the global generator moved; ";
+    for (size_t i = 0; i < now.tensors.size(); ++i)
+        if (!torch::equal(now.tensors[i].second, before.tensors[i].second))
+            out += now.tensors[i].first + " changed; ";
+    return out;
+}
+
+// The network's tensors against a checkpoint's model state, exactly.
+void compareWithModelState(torch::nn::Module &module, const std::string &checkpoint)
+{
+    const TrainingCheckpoint saved = readTrainingCheckpoint(checkpoint);
+    const auto tensors = stateDict(module);
+    QCOMPARE(tensors.size(), saved.model.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        QCOMPARE(tensors[i].first, saved.model[i].first);
+        QVERIFY2(torch::equal(tensors[i].second, saved.model[i].second), tensors[i].first.c_str());
+    }
+}
+
 TrainerOptions optionsIn(const std::string &folder, int64_t steps)
 {
     TrainerOptions options;
@@ -133,6 +193,16 @@ void compareFilesExactly(const std::string &a, const std::string &b)
         QCOMPARE(x.tensors[i].first, y.tensors[i].first);
         QVERIFY2(torch::equal(x.tensors[i].second, y.tensors[i].second), x.tensors[i].first.c_str());
     }
+}
+
+// Two checkpoints hold the same training state: every tensor (model, EMA, Adam) and the
+// counters, whatever their step.
+void compareTrainingStates(const std::string &a, const std::string &b)
+{
+    compareFilesExactly(a, b);
+    const auto x = readSafetensors(a).metadata, y = readSafetensors(b).metadata;
+    for (const char *key : {"adam_steps", "ema_updates", "smoothed_loss"})
+        QVERIFY2(x.at(key) == y.at(key), key);
 }
 
 } // namespace
@@ -408,6 +478,72 @@ private Q_SLOTS:
         QVERIFY(!torch::allclose(loadCheckpointModel(kept[1], false)->score(x, t), exported));
     }
 
+    // The NCSN++ of the continuous VE presets embeds time in random Fourier features whose W is
+    // fixed (not trained, so not in the EMA). Its checkpoint opens as a model: W from the model
+    // state, every trainable parameter from the EMA saved; a checkpoint whose EMA lacks a
+    // trainable parameter, has one of another shape or names one the network does not train
+    // is refused by name.
+    void fourierCheckpointOpensAsAModel()
+    {
+        const ModelConfig config = test::shrunkConfig(loadPreset("ve/cifar10_ncsnpp_continuous"));
+        QCOMPARE(config.model.embeddingType, std::string("fourier"));
+        const std::string folder = test::makeTempDir();
+        ScoreTrainingTask task(config);
+        test::RandomImages data(config);
+        QCOMPARE(train(task, data, optionsIn(folder, 1)).outcome, TrainingOutcome::Finished);
+        const std::string path = listCheckpoints(folder).back();
+        const TrainingCheckpoint saved = readTrainingCheckpoint(path);
+        auto savedModel = [&](const std::string &name) {
+            for (const auto &[key, tensor] : saved.model)
+                if (key == name)
+                    return tensor;
+            return torch::Tensor();
+        };
+
+        std::unique_ptr<ScoreModel> opened = loadCheckpointModel(path);
+        int fixed = 0, trainable = 0;
+        for (const auto &item : opened->network()->named_parameters()) {
+            const torch::Tensor expected =
+                item.value().requires_grad() ? saved.emaOf(item.key(), path) : savedModel(item.key());
+            QVERIFY2(expected.defined() && torch::equal(item.value(), expected), item.key().c_str());
+            ++(item.value().requires_grad() ? trainable : fixed);
+        }
+        QCOMPARE(fixed, 1); // the Fourier embedding's W
+        QCOMPARE(trainable, int(saved.ema.size()));
+        // The EMA model scores as the exported one, and differs from the raw weights.
+        torch::NoGradGuard noGrad;
+        const torch::Tensor x = torch::randn({2, 3, 8, 8}), t = torch::tensor({0.3, 0.8});
+        const torch::Tensor exported = loadModelFile(folder + "/model.safetensors").model->score(x, t);
+        SDE_COMPARE_TENSORS(opened->score(x, t), exported, 0.0, "checkpoint EMA model");
+        QVERIFY(!torch::allclose(loadCheckpointModel(path, false)->score(x, t), exported));
+
+        SafetensorsFile file = readSafetensors(path);
+        const std::string crafted = folder + "/crafted.safetensors";
+        auto refused = [&](const std::vector<std::pair<std::string, torch::Tensor>> &tensors, const QString &named) {
+            writeSafetensors(crafted, tensors, file.metadata);
+            try {
+                loadCheckpointModel(crafted);
+            } catch (const Error &e) {
+                return QString(e.what()).contains(named) && QString(e.what()).contains("crafted.safetensors");
+            }
+            return false;
+        };
+        auto without = file.tensors;
+        auto firstEma = std::find_if(without.begin(), without.end(),
+                                     [](const auto &entry) { return entry.first.rfind("ema.", 0) == 0; });
+        const QString firstName = QString::fromStdString(firstEma->first.substr(4));
+        without.erase(firstEma);
+        QVERIFY(refused(without, firstName));
+        auto reshaped = file.tensors;
+        for (auto &entry : reshaped)
+            if (entry.first == "ema." + firstName.toStdString())
+                entry.second = torch::zeros({1});
+        QVERIFY(refused(reshaped, firstName));
+        auto extra = file.tensors;
+        extra.emplace_back("ema.all_modules.0.W", savedModel("all_modules.0.W"));
+        QVERIFY(refused(extra, "all_modules.0.W"));
+    }
+
     // The run's seed goes through the checkpoint's metadata exactly, up to 2^64 - 1; a crafted
     // checkpoint whose seed is not such an integer is refused naming the file and the key.
     void checkpointKeepsTheSeedExact()
@@ -474,6 +610,212 @@ private Q_SLOTS:
             QCOMPARE(readCheckpointInfo(kept.back()).step, int64_t(4));
             for (const auto &[name, tensor] : readSafetensors(kept.back()).tensors)
                 QVERIFY2(torch::isfinite(tensor).all().item<bool>(), name.c_str());
+        }
+    }
+
+    // A preview that fails (fewer sampler steps than the PC sampler takes) is reported, and the
+    // run goes on as if it had not been tried: right after the failure the network is back in
+    // training mode (dropout on) with its trained weights and the global generator where it
+    // was; every checkpoint (weights, EMA, Adam) and the exported model equal those of the
+    // same run without previews, and so do those of a run whose previews succeed.
+    void failedPreviewLeavesTheRunAsItWas()
+    {
+        const ModelConfig config = tinyImageConfig();
+        QVERIFY(config.model.dropout > 0.0);
+        auto runIn = [&](const std::string &folder, int64_t snapshotSteps, std::vector<std::string> *failures) {
+            torch::manual_seed(1);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            TrainerOptions options = optionsIn(folder, 4);
+            options.checkpointEvery = 1;
+            options.keepCheckpoints = 10;
+            options.snapshotEvery = snapshotSteps > 0 ? 1 : 0;
+            options.snapshotCount = 2;
+            options.snapshotSteps = std::max<int64_t>(snapshotSteps, 1);
+            std::unique_ptr<NetworkState> before;
+            int previews = 0;
+            TrainerCallbacks callbacks;
+            callbacks.onStep = [&](int64_t, int64_t, double) {
+                before = std::make_unique<NetworkState>(task.module());
+            };
+            callbacks.onSnapshot = [&](int64_t, const torch::Tensor &samples) {
+                ++previews;
+                QVERIFY(torch::isfinite(samples).all().item<bool>());
+            };
+            callbacks.onWarning = [&](const std::string &message) {
+                failures->push_back(message + " | " + differences(*before, task.module()));
+            };
+            QCOMPARE(train(task, data, options, callbacks).outcome, TrainingOutcome::Finished);
+            QCOMPARE(previews, snapshotSteps > 1 ? 4 : 0);
+            QVERIFY(task.module().is_training());
+        };
+        const std::string failing = test::makeTempDir(), working = test::makeTempDir(), none = test::makeTempDir();
+        std::vector<std::string> failures, noFailures;
+        runIn(failing, 1, &failures);
+        QCOMPARE(int(failures.size()), 4);
+        for (const std::string &failure : failures) {
+            QVERIFY2(failure.find("preview samples of step") != std::string::npos, failure.c_str());
+            QVERIFY2(failure.substr(failure.size() - 3) == " | ", failure.c_str());
+        }
+        runIn(working, 2, &noFailures);
+        runIn(none, 0, &noFailures);
+        QVERIFY(noFailures.empty());
+        const auto withFailures = listCheckpoints(failing), withPreviews = listCheckpoints(working),
+                   without = listCheckpoints(none);
+        QCOMPARE(int(without.size()), 4);
+        QCOMPARE(withFailures.size(), without.size());
+        QCOMPARE(withPreviews.size(), without.size());
+        for (size_t i = 0; i < without.size(); ++i) {
+            compareTrainingStates(withFailures[i], without[i]);
+            compareTrainingStates(withPreviews[i], without[i]);
+        }
+        compareFilesExactly(failing + "/model.safetensors", none + "/model.safetensors");
+    }
+
+    // A skipped step (a NaN loss, or a finite loss with a NaN gradient) changes nothing: the
+    // network holds the same weights in the same mode right after it, and a run that ends on
+    // it holds the training state (weights, EMA, Adam and its step count, the smoothed loss)
+    // of the same run one step shorter.
+    void skippedStepsLeaveTheStateAsItWas()
+    {
+        const ModelConfig config = tinyImageConfig();
+        for (const bool nanGradient : {false, true}) {
+            const std::string skipped = test::makeTempDir(), shorter = test::makeTempDir();
+            {
+                torch::manual_seed(1);
+                NanGradientTask task(config);
+                SyntheticImages data;
+                if (nanGradient)
+                    task.nanGradientSteps = {2};
+                else
+                    data.nanSteps = {2};
+                std::unique_ptr<NetworkState> before;
+                std::string changed = "(no step 3)", warning;
+                TrainerCallbacks callbacks;
+                callbacks.onStep = [&](int64_t step, int64_t, double) {
+                    if (step == 3)
+                        changed = differences(*before, task.module());
+                    before = std::make_unique<NetworkState>(task.module());
+                };
+                callbacks.onWarning = [&](const std::string &message) { warning = message; };
+                QCOMPARE(train(task, data, optionsIn(skipped, 3), callbacks).outcome, TrainingOutcome::Finished);
+                // onStep's states differ by the generator, which every step seeds afresh.
+                QVERIFY2(changed == "the global generator moved; ", changed.c_str());
+                QVERIFY2(warning.find(nanGradient ? "gradient norm is not finite" : "loss is not finite") !=
+                             std::string::npos,
+                         warning.c_str());
+            }
+            {
+                torch::manual_seed(1);
+                ScoreTrainingTask task(config);
+                SyntheticImages data;
+                train(task, data, optionsIn(shorter, 2));
+            }
+            QCOMPARE(readCheckpointInfo(listCheckpoints(skipped).back()).step, int64_t(3));
+            compareTrainingStates(listCheckpoints(skipped).back(), listCheckpoints(shorter).back());
+            compareFilesExactly(skipped + "/model.safetensors", shorter + "/model.safetensors");
+        }
+    }
+
+    // A checkpoint or an exported model that cannot be written stops the run with an error
+    // naming the file; the network keeps its trained weights (not the EMA's), in training mode,
+    // the checkpoints before stay as they were with no temporary file beside them, and the run
+    // resumes from the last of them to the state of a run that never failed.
+    void failedCheckpointWriteLeavesTheRunAsItWas()
+    {
+        const ModelConfig config = tinyImageConfig();
+        auto optionsOf = [&](const std::string &folder) {
+            TrainerOptions options = optionsIn(folder, 4);
+            options.checkpointEvery = 2;
+            return options;
+        };
+        const std::string twin = test::makeTempDir();
+        {
+            torch::manual_seed(1);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            train(task, data, optionsOf(twin));
+        }
+        const auto twinCheckpoints = listCheckpoints(twin);
+        QCOMPARE(int(twinCheckpoints.size()), 2);
+
+        // A folder where the file should go, made once the run is under way, makes the write fail.
+        for (const std::string blocked : {"checkpoints/" + checkpointFileName(4), std::string("model.safetensors")}) {
+            const std::string folder = test::makeTempDir();
+            const bool checkpointBlocked = blocked != "model.safetensors";
+            torch::manual_seed(1);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            TrainerCallbacks callbacks;
+            callbacks.onStep = [&](int64_t step, int64_t, double) {
+                if (step == 1)
+                    std::filesystem::create_directories(folder + "/" + blocked + "/x");
+            };
+            try {
+                train(task, data, optionsOf(folder), callbacks);
+                QFAIL("a run that could not write its checkpoint finished");
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()).contains(QString::fromStdString(blocked)), e.what());
+            }
+            QVERIFY(task.module().is_training());
+            // A blocked checkpoint fails at step 4, a blocked export at the first one (step 2).
+            compareWithModelState(task.module(), twinCheckpoints[checkpointBlocked ? 1 : 0]);
+            int temporary = 0;
+            for (const auto &entry : std::filesystem::recursive_directory_iterator(folder))
+                temporary += entry.path().filename().string().find(".tmp") != std::string::npos;
+            QCOMPARE(temporary, 0);
+            if (!checkpointBlocked)
+                continue;
+            compareTrainingStates(listCheckpoints(folder).front(), twinCheckpoints[0]);
+
+            std::filesystem::remove_all(folder + "/" + blocked);
+            ScoreTrainingTask resumed(config);
+            TrainerOptions options = optionsOf(folder);
+            options.resume = true;
+            QCOMPARE(train(resumed, data, options).step, int64_t(4));
+            compareTrainingStates(listCheckpoints(folder).back(), twinCheckpoints[1]);
+            compareFilesExactly(folder + "/model.safetensors", twin + "/model.safetensors");
+        }
+    }
+
+    // A resume from a checkpoint that does not fit (an optimizer state or an EMA that lacks a
+    // tensor) is refused naming the file, and leaves the network's weights as they were.
+    void failedResumeLeavesTheNetworkAsItWas()
+    {
+        const ModelConfig config = tinyImageConfig();
+        const std::string source = test::makeTempDir();
+        {
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            train(task, data, optionsIn(source, 1));
+        }
+        const SafetensorsFile file = readSafetensors(listCheckpoints(source).back());
+        for (const std::string dropped : {"adam.0.exp_avg", "ema.all_modules.0.weight"}) {
+            const std::string folder = test::makeTempDir();
+            std::filesystem::create_directories(folder + "/checkpoints");
+            auto tensors = file.tensors;
+            const auto before = tensors.size();
+            tensors.erase(std::remove_if(tensors.begin(), tensors.end(),
+                                         [&](const auto &entry) { return entry.first == dropped; }),
+                          tensors.end());
+            QCOMPARE(tensors.size() + 1, before);
+            writeSafetensors(folder + "/checkpoints/" + checkpointFileName(1), tensors, file.metadata);
+
+            torch::manual_seed(2);
+            ScoreTrainingTask task(config);
+            SyntheticImages data;
+            task.module().train();
+            const NetworkState initial(task.module());
+            TrainerOptions options = optionsIn(folder, 2);
+            options.resume = true;
+            try {
+                train(task, data, options);
+                QFAIL("a resume from a broken checkpoint was accepted");
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()).contains(QString::fromStdString(checkpointFileName(1))), e.what());
+            }
+            const std::string changed = differences(initial, task.module());
+            QVERIFY2(changed.empty(), changed.c_str());
         }
     }
 
