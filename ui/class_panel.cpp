@@ -2,6 +2,7 @@
 
 #include "form_widgets.h"
 
+#include "editing/guidance.h"
 #include "io/bundled_models.h"
 #include "util/files.h"
 
@@ -21,8 +22,8 @@ constexpr const char *kBundledClassifier = "fashion-mnist-classifier";
 
 ClassPanel::ClassPanel(QWidget *parent)
     : QWidget(parent), enabled_(new QCheckBox(tr("Class-conditional"), this)),
-      class_(makeCombo(this, "classChoice", {})), guidance_(makeNumber(this, "guidanceScale", 0.0, 50.0, 1.0, 2)),
-      info_(new QLabel(this))
+      class_(makeCombo(this, "classChoice", {})),
+      guidance_(makeNumber(this, "guidanceScale", 0.0, kMaxGuidanceScale, 1.0, 2)), info_(new QLabel(this))
 {
     enabled_->setObjectName("classConditional");
     enabled_->setToolTip(tr("Guide sampling towards a class with a noise-conditional classifier; "

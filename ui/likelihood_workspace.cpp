@@ -9,6 +9,7 @@
 #include "imaging/image_io.h"
 #include "likelihood/likelihood.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -33,7 +34,8 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 4, this)),
       runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
       probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
-      tolerance_(makeNumber(this, "likelihoodTolerance", 1e-7, 1e-1, 1e-5, 7)), summary_(new QLabel(this))
+      tolerance_(makeNumber(this, "likelihoodTolerance", 1e-7, 1e-1, 1e-5, 7)),
+      dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new QLabel(this))
 {
     table_->setObjectName("likelihoodTable");
     table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status")});
@@ -42,6 +44,10 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     probe_->setToolTip(tr("The Hutchinson estimator's probe noise (the reference uses Rademacher)"));
     tolerance_->setToolTip(tr("RK45 rtol and atol (the reference: 1e-5)"));
+    dequantize_->setObjectName("likelihoodDequantize");
+    dequantize_->setChecked(true);
+    dequantize_->setToolTip(tr("Add uniform noise to the 8-bit levels first, x = (255 x + u) / 256, as the reference "
+                               "evaluates (and the CLI's bpd by default); off: the image as it is"));
     summary_->setObjectName("likelihoodSummary");
     summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto *addImages = new QPushButton(tr("Add images…"), this);
@@ -77,6 +83,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     files->addWidget(probe_);
     files->addWidget(new QLabel(tr("Tolerance"), this));
     files->addWidget(tolerance_);
+    files->addWidget(dequantize_);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(files);
     layout->addWidget(runBar_);
@@ -270,22 +277,22 @@ void LikelihoodWorkspace::compute()
     options.probe = probe_->currentIndex() == 0 ? HutchinsonProbe::Rademacher : HutchinsonProbe::Gaussian;
     options.ode.rtol = options.ode.atol = tolerance_->value();
     const uint64_t seed = sampler_->settings().seed;
+    const bool dequantize = dequantize_->isChecked();
     std::shared_ptr<const ScoreModel> model = model_;
     SamplingJob job;
     job.model = model;
     job.what = "bits/dim of " + std::to_string(images.size()) + " image(s)";
-    job.run = [model, options, images, seed](JobContext &context) {
+    job.run = [model, options, images, seed, dequantize](JobContext &context) {
         GenerationResult result;
         const int64_t count = static_cast<int64_t>(images.size());
         for (int64_t i = 0; i < count && !context.cancelled(); ++i) {
-            LikelihoodOptions run = options;
-            run.generator = at::detail::createCPUGenerator(seed + static_cast<uint64_t>(i));
-            const torch::Tensor x = model->scaler(images[static_cast<size_t>(i)].unsqueeze(0)).to(model->device());
             OdeStepCallback onStep = [&](int64_t, double, const torch::Tensor &, int64_t nfe) {
                 context.progress(i, count, nfe);
                 return !context.cancelled();
             };
-            LikelihoodResult r = sde::bitsPerDim(*model, x, run, {}, onStep);
+            // Image i uses seed + i, as the CLI's bpd does.
+            LikelihoodResult r = imageBitsPerDim(*model, images[static_cast<size_t>(i)], dequantize,
+                                                 seed + static_cast<uint64_t>(i), options, onStep);
             if (!r.completed)
                 break;
             result.nfe += r.nfe;

@@ -2,6 +2,7 @@
 
 #include "workspace.h"
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -55,6 +56,7 @@ private:
     RunBar *runBar_;
     QComboBox *probe_;
     QDoubleSpinBox *tolerance_;
+    QCheckBox *dequantize_;
     QLabel *summary_;
 };
 

@@ -16,13 +16,13 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QRandomGenerator>
-#include <QRegularExpressionValidator>
 #include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <QValidator>
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +33,24 @@
 namespace sde::ui {
 
 namespace {
+
+// Decimal seeds from 0 to 2^64 - 1, every one the CLI and the PNG records take (a regular
+// expression cannot bound the value).
+class SeedValidator : public QValidator {
+public:
+    using QValidator::QValidator;
+    State validate(QString &input, int &) const override
+    {
+        if (input.isEmpty())
+            return Intermediate;
+        for (const QChar c : input)
+            if (c < QLatin1Char('0') || c > QLatin1Char('9'))
+                return Invalid;
+        bool ok = false;
+        input.toULongLong(&ok, 10);
+        return ok ? Acceptable : Invalid;
+    }
+};
 
 constexpr auto combo = makeCombo;
 constexpr auto number = makeNumber;
@@ -120,7 +138,7 @@ SamplerPanel::SamplerPanel(QWidget *parent)
                               "CPUs with AVX512-BF16; samples differ slightly from float32. The sampler's state "
                               "stays float32."));
     seed_->setObjectName("seed");
-    seed_->setValidator(new QRegularExpressionValidator(QRegularExpression("[0-9]{1,18}"), seed_));
+    seed_->setValidator(new SeedValidator(seed_));
     seed_->setText("0");
     seed_->setToolTip(
         tr("The seed of sample 1; sample i uses seed + i - 1. Always shown, so a result can be made again."));

@@ -221,7 +221,7 @@ CommandRun addInterpolateCommand(CLI::App &program)
                     "frames from the first image to the second, both included (default 9)",
                     OptionRange::between(2, 1000));
     addNumberOption(*command, "--temperature", o->temperature, "T", "scale of the interpolated latents (default 1)",
-                    OptionRange::positive());
+                    OptionRange::positive(100));
     command->add_option("--solver", o->solver, "ODE solver: rk45 (adaptive, default), euler or heun")
         ->type_name("NAME")
         ->check(oneOf({"rk45", "euler", "heun"}));

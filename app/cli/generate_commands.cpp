@@ -125,7 +125,7 @@ struct BpdOptions {
     std::string model;
     std::string probe = "rademacher";
     uint64_t seed = 0;
-    bool dequantize = false;
+    bool dequantize = true; // the reference's evaluation protocol (imageBitsPerDim)
     double rtol = 1e-5, atol = 1e-5;
     ModelOptions load;
 };
@@ -179,18 +179,14 @@ int runBpd(const BpdOptions &o)
     double total = 0.0;
     InterruptScope interrupts;
     for (size_t i = 0; i < images.size(); ++i) {
-        // Each image gets its own probe stream, so its figure does not depend on the others.
-        auto generator = at::make_generator<at::CPUGeneratorImpl>(seed + i);
-        torch::Tensor x = images[i].unsqueeze(0);
-        if (o.dequantize)
-            x = (x * 255.0 + torch::rand(x.sizes(), generator)) / 256.0;
-        likelihood.generator = generator;
+        // Each image gets its own noise and probe stream, so its figure does not depend on the others.
         ProgressBar progress(baseName(names[i]));
         OdeStepCallback onStep = [&](int64_t step, double, const torch::Tensor &, int64_t nfe) {
             progress.update(step, 0, nfe);
             return !interruptToken.requested();
         };
-        LikelihoodResult r = bitsPerDim(model, model.scaler(x).to(options.device), likelihood, {}, onStep);
+        LikelihoodResult r =
+            imageBitsPerDim(model, images[i], o.dequantize, seed + static_cast<uint64_t>(i), likelihood, onStep);
         if (!r.completed) {
             progress.finish("cancelled");
             return 130;
@@ -228,7 +224,9 @@ CommandRun addSampleCommand(CLI::App &program)
         ->type_name("FILE");
     command->add_option("--class", o->label, "the class to generate: an index or a name of the classifier's classes")
         ->type_name("K");
-    addNumberOption(*command, "--guidance", o->guidance, "S", "classifier guidance scale (default 1: exact Bayes)");
+    addNumberOption(*command, "--guidance", o->guidance, "S",
+                    "classifier guidance scale (default 1: exact Bayes; 0: unconditional)",
+                    OptionRange::between(0, kMaxGuidanceScale));
     addSamplerOptions(*command, o->sampler);
     addModelOptions(*command, o->load, true);
     return [o] { return runSample(*o); };
@@ -257,7 +255,9 @@ CommandRun addBpdCommand(CLI::App &program)
         ->type_name("KIND")
         ->check(oneOf({"rademacher", "gaussian"}));
     addNumberOption(*command, "--seed", o->seed, "S", "seed of the probe and the dequantization noise (default 0)");
-    command->add_flag("--dequantize", o->dequantize, "add uniform dequantization noise, as training with it does");
+    command->add_flag("--dequantize,!--no-dequantize", o->dequantize,
+                      "add uniform noise to the 8-bit levels first, x = (255 x + u) / 256, as the reference evaluates "
+                      "(the default; --no-dequantize: the image as it is)");
     addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
                     OptionRange::positive());
     addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",

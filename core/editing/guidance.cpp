@@ -7,6 +7,9 @@ namespace sde {
 
 ScoreFn guidedScore(const ScoreModel &model, ClassifierFn classifier, torch::Tensor labels, double scale)
 {
+    if (!(scale >= 0.0 && scale <= kMaxGuidanceScale))
+        throw Error("the guidance scale must be between 0 and " + std::to_string(static_cast<int>(kMaxGuidanceScale)) +
+                    ", not " + std::to_string(scale));
     ScoreFn base = model.scoreFn();
     return [base, classifier = std::move(classifier), labels = std::move(labels), scale](const torch::Tensor &x,
                                                                                          const torch::Tensor &t) {
@@ -42,8 +45,6 @@ SampleResult sampleClass(const ScoreModel &model, const ClassifierFn &classifier
 {
     if (labels.dim() != 1 || labels.size(0) < 1)
         throw Error("class-conditional sampling needs one class label per sample");
-    if (scale < 0.0)
-        throw Error("the guidance scale must not be negative");
     SamplingSettings run = settings;
     run.batch = labels.size(0);
     return runSamplerWithScore(model, run, guidedScore(model, classifier, labels.to(torch::kLong), scale), onStep,

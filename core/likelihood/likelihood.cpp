@@ -4,6 +4,8 @@
 #include "sde/reverse_sde.h"
 #include "util/error.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <cmath>
 
 namespace sde {
@@ -78,6 +80,20 @@ LikelihoodResult bitsPerDim(const ScoreModel &model, const torch::Tensor &data, 
     const double offset = 7.0 - model.inverseScaler(torch::full({1}, -1.0)).item<double>();
     result.bitsPerDim = bpd + offset;
     return result;
+}
+
+LikelihoodResult imageBitsPerDim(const ScoreModel &model, const torch::Tensor &image, bool dequantize, uint64_t seed,
+                                 const LikelihoodOptions &options, const OdeStepCallback &onStep)
+{
+    if (image.dim() != 3)
+        throw Error("bits/dim of an image needs [C, H, W], not " + std::to_string(image.dim()) + " dimensions");
+    at::Generator generator = at::detail::createCPUGenerator(seed);
+    torch::Tensor x = image.to(torch::kCPU, torch::kFloat32).unsqueeze(0);
+    if (dequantize)
+        x = (x * 255.0 + torch::rand(x.sizes(), generator, torch::kFloat32)) / 256.0;
+    LikelihoodOptions run = options;
+    run.generator = generator;
+    return bitsPerDim(model, model.scaler(x).to(model.device()), run, {}, onStep);
 }
 
 } // namespace sde

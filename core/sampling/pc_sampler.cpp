@@ -62,19 +62,19 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     // The discretization follows the number of steps; the network's time labels stay the model's.
     config.model.numScales = steps;
     std::unique_ptr<Sde> sde = createSde(config);
+    torch::NoGradGuard noGrad;
+    ScoreCache cache(model, constraint.score);
+    ScoreFn score = cache.scoreFn();
+    // A predictor or corrector this SDE does not have is refused first: no step count would help.
+    auto predictor = createPredictor(options.predictor, *sde, score, options.probabilityFlow);
+    auto corrector = createCorrector(options.corrector, *sde, score, options.snr, options.correctorSteps,
+                                     LangevinCorrector::Norms::PerSample);
     const int64_t least = minimumPcSteps(config, options);
     if (steps < least)
         throw Error("with " + std::to_string(steps) + " steps the " + sdeDescription(config.training.sde).title +
                     "'s discrete beta reaches " + std::to_string(config.model.betaMax / static_cast<double>(steps)) +
                     " (it must stay below 1): use at least " + std::to_string(least) +
                     " steps, or the euler_maruyama predictor without a corrector");
-
-    torch::NoGradGuard noGrad;
-    ScoreCache cache(model, constraint.score);
-    ScoreFn score = cache.scoreFn();
-    auto predictor = createPredictor(options.predictor, *sde, score, options.probabilityFlow);
-    auto corrector = createCorrector(options.corrector, *sde, score, options.snr, options.correctorSteps,
-                                     LangevinCorrector::Norms::PerSample);
 
     const torch::Device device = model.device();
     const auto floatOptions = torch::TensorOptions().dtype(torch::kFloat32).device(device);

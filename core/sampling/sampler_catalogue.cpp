@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace sde {
@@ -92,8 +93,7 @@ void addCommonKnobs(std::vector<SamplerKnob> &knobs, Part SamplingSettings::*par
                   0.0, 0.0, 1.0, false, 6),
              part, &Part::eps);
     eps.zeroMeansDefault = true;
-    // Below 1e-6 the VP marginal std is 0 in float32 and the score divides by it.
-    eps.minimum = 1e-6;
+    eps.minimum = kSmallestEndTime;
     knobs.push_back(eps);
     knobs.push_back(bind(real("temperature", "Temperature", "scale of the prior sample (1: the model's distribution)",
                               1.0, 0.0, 100.0, true, 2),
@@ -374,6 +374,10 @@ void checkSamplingSettings(const SamplingSettings &settings,
     const SamplerDescription &sampler = samplerDescription(settings.method);
     if (settings.batch < 1)
         throw Error("the batch size must be at least 1");
+    // Image i uses seed + i: the last image's seed must not wrap past 2^64 - 1.
+    if (settings.seed > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(settings.batch - 1))
+        throw Error("the seed " + std::to_string(settings.seed) + " leaves no room for a batch of " +
+                    std::to_string(settings.batch) + " (image i uses seed + i, at most 18446744073709551615)");
     for (const SamplerKnob &knob : sampler.knobs) {
         if (!knob.appliesTo(settings))
             continue;

@@ -86,7 +86,14 @@ bool drawsNoise(const SamplingSettings &settings);
 // Every knob of every sampler, once per option name, in catalogue order (the CLI's options).
 std::vector<const SamplerKnob *> distinctKnobs();
 
-// Checks every knob of the settings' sampler that applies, and the batch; throws sde::Error
+// The smallest end time (eps) a sampler takes, 0 meaning the SDE's default. The VP and sub-VP
+// marginal std is the reference's sqrt(1 - exp(2 log a(t))) in float32 (kept for parity), which is
+// exactly 0 below t of about 3e-7, and the score divides by it; at 1e-5, the reference's own
+// smallest end time (VE sampling, likelihoods), it is within 5% of the exact value.
+constexpr double kSmallestEndTime = 1e-5;
+
+// Checks every knob of the settings' sampler that applies, the batch, and that the seeds
+// seed .. seed + batch - 1 fit in 64 bits; throws sde::Error
 // "<name> must be ..." with `nameOf(knob)` as the name (the key by default; the CLI passes the
 // option name). The one place a sampler's settings are validated: the samplers, the CLI, the
 // dock and records read from PNGs all call it.

@@ -207,7 +207,8 @@ private Q_SLOTS:
         const double positive = (unguided.x.flatten(1).mean(1) > 0).to(torch::kFloat64).mean().item<double>();
         QVERIFY2(positive > 0.2 && positive < 0.8,
                  qPrintable(QString("fraction in class 1 without guidance: %1").arg(positive)));
-        QVERIFY_THROWS_EXCEPTION(Error, sampleClass(model, classifier, ones, -1.0, settings));
+        for (const double bad : {-1.0, kMaxGuidanceScale * 1.01, std::nan("")})
+            QVERIFY_THROWS_EXCEPTION(Error, sampleClass(model, classifier, ones, bad, settings));
     }
 
     // The masks of the front ends (README, Masks): a mask file's gray level m is the fill weight

@@ -2,6 +2,7 @@
 // density against the Gaussian formula, and the SMLD/DDPM discretizations against their
 // telescoping and product identities. Independent of the reference fixtures.
 #include "config/presets.h"
+#include "sampling/sampler_catalogue.h"
 #include "sde/reverse_sde.h"
 #include "sde/subvp_sde.h"
 #include "sde/ve_sde.h"
@@ -177,6 +178,26 @@ private Q_SLOTS:
         auto subvp = createSde(loadPreset("subvp/cifar10_ddpmpp_continuous"));
         QCOMPARE(subvp->name(), std::string("subvpsde"));
         QCOMPARE(subvp->N(), int64_t(1000));
+    }
+
+    // The VP and sub-VP marginal std is the reference's sqrt(1 - exp(2 log a(t))) in float32,
+    // for parity (the stable -expm1 form moves the reference's bits/dim by 1.6e-3 on the
+    // ddpmpp_vp_small fixture). That form keeps no digit of 2 log a(t) below about 3e-8: below
+    // t = 3e-7 the std is exactly 0 and the score divides by it (issue 18, case 4). So end times
+    // are refused below kSmallestEndTime (1e-5, the reference's own smallest), where it is still
+    // within 5% of the exact value, and within 0.1% from t = 1e-3 (the VP sampling default).
+    void marginalStdAtTheSmallestEndTime()
+    {
+        const VpSde vp(0.1, 20.0, 1000);
+        auto relativeError = [&](double t) {
+            const double logA = -0.25 * t * t * (20.0 - 0.1) - 0.5 * t * 0.1;
+            const double exact = std::sqrt(-std::expm1(2.0 * logA));
+            return std::abs(vp.marginalStd(torch::full({1}, t, torch::kFloat32)).item<double>() / exact - 1.0);
+        };
+        QVERIFY(vp.marginalStd(torch::full({1}, 2e-7, torch::kFloat32)).item<double>() == 0.0);
+        QVERIFY2(relativeError(kSmallestEndTime) < 0.05, qPrintable(QString::number(relativeError(kSmallestEndTime))));
+        QVERIFY2(relativeError(1e-3) < 1e-3, qPrintable(QString::number(relativeError(1e-3))));
+        QVERIFY(relativeError(1e-6) > 0.05); // below the floor the float32 form is off by more
     }
 };
 

@@ -635,6 +635,33 @@ private Q_SLOTS:
         QCOMPARE(csv.size(), 3);
         QVERIFY(std::abs(csv[1].split(',').at(1).toDouble() - picture) < 1e-6);
 
+        // One protocol: the CLI's bpd on the same files with the same seed prints the same figures
+        // (both dequantize by default, image i with seed + i), and dequantization is a real step:
+        // without it the figures change.
+        QVERIFY(workspace.findChild<QCheckBox *>("likelihoodDequantize")->isChecked());
+        auto cliFigures = [&](const QStringList &extra) {
+            QProcess cli;
+            cli.start(QString::fromStdString(test::cliPath()),
+                      QStringList{"bpd", "--model", "fashion-mnist", "--rtol", "1e-3", "--atol", "1e-3", "--seed",
+                                  QString::number(sampler.settings().seed), folder + "/blob.png",
+                                  folder + "/noise.png"} +
+                          extra);
+            cli.waitForFinished(300000);
+            const QStringList lines = QString::fromUtf8(cli.readAllStandardOutput()).trimmed().split('\n');
+            std::vector<double> figures;
+            for (int i = 0; i < 2 && i < lines.size(); ++i)
+                figures.push_back(lines[i].split('\t').value(1).split(' ').value(0).toDouble());
+            return figures;
+        };
+        const std::vector<double> fromCli = cliFigures({});
+        QCOMPARE(fromCli.size(), size_t(2));
+        QVERIFY2(
+            std::abs(fromCli[0] - picture) < 1e-4 && std::abs(fromCli[1] - noise) < 1e-4,
+            qPrintable(QString("CLI %1 %2, studio %3 %4").arg(fromCli[0]).arg(fromCli[1]).arg(picture).arg(noise)));
+        const std::vector<double> plain = cliFigures({"--no-dequantize"});
+        QCOMPARE(plain.size(), size_t(2));
+        QVERIFY2(std::abs(plain[0] - picture) > 1e-3, qPrintable(QString("%1 %2").arg(plain[0]).arg(picture)));
+
         // Cancel stops within one ODE step; what was not measured says so.
         workspace.compute();
         QTest::qWait(50);
