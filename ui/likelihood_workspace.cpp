@@ -8,6 +8,7 @@
 #include "data/image_data.h"
 #include "imaging/image_io.h"
 #include "likelihood/likelihood.h"
+#include "sampling/sampler_catalogue.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -34,7 +35,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 4, this)),
       runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
       probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
-      tolerance_(makeNumber(this, "likelihoodTolerance", 1e-7, 1e-1, 1e-5, 7)),
+      tolerance_(makeNumber(this, "likelihoodTolerance", kSmallestOdeTolerance, 1e-1, 1e-5, 7)),
       dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new QLabel(this))
 {
     table_->setObjectName("likelihoodTable");

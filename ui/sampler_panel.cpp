@@ -95,8 +95,9 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     : QWidget(parent), method_(combo(this, "samplerMethod", {})), pages_(new QStackedWidget(this)),
       fastNfe_(integer(this, "fastNfe", 3, 100000, 20)), device_(combo(this, "device", {"cpu"})),
       precision_(combo(this, "precision", {tr("float32 (exact)"), tr("bfloat16 (faster)"), tr("float16 (CUDA)")})),
-      batch_(integer(this, "batch", 1, 1024, 16)), frameEvery_(integer(this, "frameEvery", 1, 10000, 10)),
-      seed_(new QLineEdit(this)), randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
+      batch_(integer(this, "batch", 1, static_cast<int>(kLargestBatch), 16)),
+      frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
+      randomSeed_(new QCheckBox(tr("Random"), this)), estimate_(new QLabel(this))
 {
     // The samplers and their rows come from core's catalogue: a new sampler or knob needs no
     // change here.
@@ -296,11 +297,23 @@ QString SamplerPanel::methodId() const
     return method_->currentData().toString();
 }
 
+void SamplerPanel::updateBudgetRange()
+{
+    const SamplerDescription *sampler = findSampler(methodId().toStdString());
+    const SamplerKnob *steps = sampler ? findKnob(*sampler, "steps") : nullptr;
+    if (!sampler || sampler->section != "fast" || !steps)
+        return;
+    const QSignalBlocker blocker(fastNfe_);
+    fastNfe_->setRange(static_cast<int>(plannedNfe(sampler->id, static_cast<int64_t>(steps->minimum))),
+                       static_cast<int>(plannedNfe(sampler->id, static_cast<int64_t>(steps->maximum))));
+}
+
 void SamplerPanel::updateVisibility()
 {
     const SamplerDescription *sampler = findSampler(methodId().toStdString());
     if (!sampler)
         return;
+    updateBudgetRange();
     const auto page = std::find(sections_.begin(), sections_.end(), sampler->section) - sections_.begin();
     pages_->setCurrentIndex(static_cast<int>(page));
     // The stack takes the height of the page in view only, so the rows below follow it.
@@ -407,8 +420,9 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
     }
     const std::string section = samplerDescription(methodId().toStdString()).section;
     if (isFastSolver(s.method)) {
+        updateBudgetRange();
         const QSignalBlocker blocker(fastNfe_);
-        fastNfe_->setValue(static_cast<int>(std::max<int64_t>(3, plannedNfe(s.method, s.fast.steps))));
+        fastNfe_->setValue(static_cast<int>(plannedNfe(s.method, s.fast.steps)));
     }
     // The settings' own sampler's rows and the common ones; other samplers keep what they show.
     for (const KnobField &field : fields_)

@@ -66,6 +66,8 @@ private:
     void readField(const KnobField &field, SamplingSettings &settings) const;
     void writeField(const KnobField &field, const SamplingSettings &settings);
     void updateVisibility();
+    // The NFE budget's range: that of the fast sampler's steps, as evaluations.
+    void updateBudgetRange();
     void updateEstimate();
     // Enables the precisions the chosen device evaluates in; falls back to float32.
     void updatePrecisions();

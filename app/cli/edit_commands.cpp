@@ -11,6 +11,7 @@
 #include "imaging/image_io.h"
 #include "imaging/mask_file.h"
 #include "io/model_file.h"
+#include "sampling/sampler_catalogue.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/number_text.h"
@@ -46,7 +47,7 @@ void addEditOptions(CLI::App &command, EditOptions &o, const std::string &imageH
             ->required();
     command.add_option("-o,--output", o.folder, "where to write the results")->type_name("FOLDER")->required();
     addNumberOption(command, "--batch", o.batch, "B", "variants with seeds S, S+1, ... (default 1)",
-                    OptionRange::between(1, 4096));
+                    OptionRange::between(1, static_cast<double>(kLargestBatch)));
     addSamplerOptions(command, o.sampler);
     addModelOptions(command, o.load, true);
 }
@@ -227,9 +228,9 @@ CommandRun addInterpolateCommand(CLI::App &program)
         ->check(oneOf({"rk45", "euler", "heun"}));
     addNumberOption(*command, "--steps", o->steps, "N", "steps of euler / heun (default 100)", OptionRange::atLeast(1));
     addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
-                    OptionRange::positive());
+                    OptionRange::between(kSmallestOdeTolerance, 1.0));
     addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",
-                    OptionRange::positive());
+                    OptionRange::between(kSmallestOdeTolerance, 1.0));
     addModelOptions(*command, o->load, true);
     return [o] { return runInterpolate(*o); };
 }

@@ -12,6 +12,7 @@
 #include "io/classifier_file.h"
 #include "io/model_file.h"
 #include "likelihood/likelihood.h"
+#include "sampling/sampler_catalogue.h"
 #include "sampling/sampling_settings.h"
 #include "util/build_info.h"
 #include "util/error.h"
@@ -216,7 +217,7 @@ CommandRun addSampleCommand(CLI::App &program)
         ->type_name("FOLDER")
         ->required();
     addNumberOption(*command, "--batch", o->batch, "B", "images to generate (default 1)",
-                    OptionRange::between(1, 4096));
+                    OptionRange::between(1, static_cast<double>(kLargestBatch)));
     addNumberOption(*command, "--frames", o->frameEvery, "K",
                     "also save the trajectory (x_t and denoised x_0) every K steps", OptionRange::atLeast(0));
     command
@@ -259,9 +260,9 @@ CommandRun addBpdCommand(CLI::App &program)
                       "add uniform noise to the 8-bit levels first, x = (255 x + u) / 256, as the reference evaluates "
                       "(the default; --no-dequantize: the image as it is)");
     addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
-                    OptionRange::positive());
+                    OptionRange::between(kSmallestOdeTolerance, 1.0));
     addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",
-                    OptionRange::positive());
+                    OptionRange::between(kSmallestOdeTolerance, 1.0));
     addModelOptions(*command, o->load, true);
     return [o] { return runBpd(*o); };
 }

@@ -83,8 +83,9 @@ SampleResult inpaintWithFillMask(const ScoreModel &model, const torch::Tensor &i
                                  const SamplingSettings &settings, const SamplerCallback &onStep,
                                  const CancelToken *cancel)
 {
-    if (fillMask.numel() > 0 && (fillMask.min().item<double>() < 0.0 || fillMask.max().item<double>() > 1.0))
-        throw Error("the fill mask has weights outside [0, 1]");
+    // Written so that NaN, which fails every comparison, is refused too.
+    if (!((fillMask >= 0.0) & (fillMask <= 1.0)).all().item<bool>())
+        throw Error("the fill mask has weights outside [0, 1] (or NaN)");
     SampleResult result = inpaint(model, images, knownPixels(fillMask), settings, onStep, cancel);
     if (result.completed && result.samples.defined() && result.samples.numel() > 0) {
         const torch::Tensor weight = fillMask.to(result.samples.device(), torch::kFloat32);

@@ -89,8 +89,12 @@ LikelihoodResult imageBitsPerDim(const ScoreModel &model, const torch::Tensor &i
         throw Error("bits/dim of an image needs [C, H, W], not " + std::to_string(image.dim()) + " dimensions");
     at::Generator generator = at::detail::createCPUGenerator(seed);
     torch::Tensor x = image.to(torch::kCPU, torch::kFloat32).unsqueeze(0);
+    if (!torch::isfinite(x).all().item<bool>())
+        throw Error("bits/dim of an image with NaN or infinite values");
+    // The reference's data are 8-bit levels; an image that is not (a 16-bit file, a generated
+    // sample) is rounded to them first, else the noise would be added to values between levels.
     if (dequantize)
-        x = (x * 255.0 + torch::rand(x.sizes(), generator, torch::kFloat32)) / 256.0;
+        x = ((x * 255.0).round().clamp(0.0, 255.0) + torch::rand(x.sizes(), generator, torch::kFloat32)) / 256.0;
     LikelihoodOptions run = options;
     run.generator = generator;
     return bitsPerDim(model, model.scaler(x).to(model.device()), run, {}, onStep);

@@ -43,10 +43,12 @@ LikelihoodResult bitsPerDim(const ScoreModel &model, const torch::Tensor &data, 
 // The evaluation protocol that the CLI's `bpd` and the studio's Likelihood tab share, for one
 // 8-bit image [C, H, W] with values in [0, 1]. With `dequantize` (the default in both, as the
 // reference evaluates: run_lib.evaluate reads its bpd data with uniform_dequantization=True,
-// datasets.py: x = (255 x + u) / 256, u ~ U[0, 1)^D) the image is dequantized, then scaled to
+// datasets.py: x = (255 x + u) / 256, u ~ U[0, 1)^D) the image is first rounded to its nearest
+// 8-bit levels (in [0, 255]; a 16-bit file or a generated sample), dequantized, then scaled to
 // the model's range, and its bits/dim computed as bitsPerDim does. The dequantization noise and
 // then the Hutchinson probe are drawn from one generator seeded with `seed` (image i of a list
-// uses seed + i), so a figure is made again by its seed. options.generator is ignored.
+// uses seed + i), so a figure is made again by its seed. options.generator is ignored. Throws
+// sde::Error for an image that is not [C, H, W] or holds NaN or infinity.
 LikelihoodResult imageBitsPerDim(const ScoreModel &model, const torch::Tensor &image, bool dequantize, uint64_t seed,
                                  const LikelihoodOptions &options = {}, const OdeStepCallback &onStep = nullptr);
 

@@ -117,12 +117,14 @@ struct SigmaGrid {
 };
 SigmaGrid karrasGrid(const FastRun &run, int64_t n, double rho)
 {
-    const double top = std::pow(run.schedule.scaledSigma(run.T), 1.0 / rho);
-    const double bottom = std::pow(run.schedule.scaledSigma(run.eps), 1.0 / rho);
+    const double highest = run.schedule.scaledSigma(run.T), lowest = run.schedule.scaledSigma(run.eps);
+    const double top = std::pow(highest, 1.0 / rho);
+    const double bottom = std::pow(lowest, 1.0 / rho);
     SigmaGrid grid{std::vector<double>(static_cast<size_t>(n)), std::vector<double>(static_cast<size_t>(n))};
     for (int64_t i = 0; i < n; ++i) {
         const double f = static_cast<double>(i) / static_cast<double>(n - 1);
-        grid.sigmas[i] = std::pow(top + f * (bottom - top), rho);
+        // The ends exactly: at a small rho, top - bottom rounds to top and the last level to 0.
+        grid.sigmas[i] = i == 0 ? highest : i == n - 1 ? lowest : std::pow(top + f * (bottom - top), rho);
         grid.t[i] = i == 0 ? run.T : i == n - 1 ? run.eps : run.schedule.timeOf(-std::log(grid.sigmas[i]));
     }
     return grid;

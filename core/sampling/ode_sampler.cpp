@@ -59,7 +59,8 @@ SampleResult integrateFlow(const ScoreModel &model, const ScoreFn &score, const 
         }
         return !(cancel && cancel->requested());
     };
-    OdeResult solution = solveOdePerSample(rhs, from, to, current, options.ode, stepCallback);
+    OdeResult solution = solveOdePerSample(rhs, from, to, current, options.ode, stepCallback,
+                                           [cancel] { return cancel && cancel->requested(); });
     SampleResult result;
     result.x = solution.y.view(shape).to(torch::kFloat32);
     result.nfe = solution.nfe;

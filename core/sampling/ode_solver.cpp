@@ -228,7 +228,8 @@ torch::Tensor checkedRowsEval(const BatchOdeFunction &f, const std::vector<doubl
 }
 
 OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, const torch::Tensor &y0,
-                             const OdeOptions &o, const BatchOdeStepCallback &onStep)
+                             const OdeOptions &o, const BatchOdeStepCallback &onStep,
+                             const std::function<bool()> &stopRequested)
 {
     OdeResult r;
     const int64_t n = y0.size(0);
@@ -262,18 +263,21 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
         }
     }
 
-    std::vector<char> done(static_cast<size_t>(n), 0), rejected(static_cast<size_t>(n), 0);
+    std::vector<char> rejected(static_cast<size_t>(n), 0);
+    // A sample's last step lands on t1 exactly, so one that reached it stays there.
     auto reached = [&](int64_t i) { return !(direction * (t1 - t[i]) > 0); };
     std::vector<torch::Tensor> K(7);
     while (true) {
         std::vector<int64_t> active;
         for (int64_t i = 0; i < n; ++i)
-            if (!done[i] && !reached(i))
+            if (!reached(i))
                 active.push_back(i);
-            else
-                done[i] = 1;
         if (active.empty())
             break;
+        if (stopRequested && stopRequested()) {
+            r.completed = false;
+            break;
+        }
         const int64_t m = static_cast<int64_t>(active.size());
         std::vector<double> h(m), tNew(m), tStage(m);
         for (int64_t k = 0; k < m; ++k) {
@@ -355,14 +359,15 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
 } // namespace
 
 OdeResult solveOdePerSample(const BatchOdeFunction &f, double t0, double t1, const torch::Tensor &y0,
-                            const OdeOptions &options, const BatchOdeStepCallback &onStep)
+                            const OdeOptions &options, const BatchOdeStepCallback &onStep,
+                            const std::function<bool()> &stopRequested)
 {
     if (y0.dim() < 1 || y0.size(0) < 1)
         throw Error("the ODE solver needs a batch of at least one state");
     if (options.method == OdeMethod::Rk45) {
         if (!(options.rtol > 0) || !(options.atol > 0))
             throw Error("RK45 tolerances must be positive");
-        return solveRk45PerSample(f, t0, t1, y0, options, onStep);
+        return solveRk45PerSample(f, t0, t1, y0, options, onStep, stopRequested);
     }
     // The fixed-step methods share one grid, so the batch moves as one state.
     const int64_t n = y0.size(0);

@@ -65,8 +65,11 @@ using BatchOdeStepCallback =
 // running in one call of f per stage. With batch 1 this is solveOde's RK45 step for step; the
 // fixed-step methods share one grid. The reference (score_sde_pytorch's sampling.get_ode_sampler)
 // instead integrates the flattened batch as one state, which couples the samples' step sizes.
-// nfe counts the calls of f; steps the rounds with an accepted step. Throws as solveOde.
+// nfe counts the calls of f; steps the rounds with an accepted step. `stopRequested` is asked
+// before every round, also those in which every sample rejected its step (onStep is not called
+// then); true stops as onStep's false does, with completed = false. Throws as solveOde.
 OdeResult solveOdePerSample(const BatchOdeFunction &f, double t0, double t1, const torch::Tensor &y0,
-                            const OdeOptions &options, const BatchOdeStepCallback &onStep = nullptr);
+                            const OdeOptions &options, const BatchOdeStepCallback &onStep = nullptr,
+                            const std::function<bool()> &stopRequested = nullptr);
 
 } // namespace sde

@@ -90,7 +90,7 @@ void addCommonKnobs(std::vector<SamplerKnob> &knobs, Part SamplingSettings::*par
 {
     SamplerKnob eps =
         bind(real("eps", "End time", "the last time of the reverse process; 0: the SDE's (1e-5 VE, 1e-3 VP and sub-VP)",
-                  0.0, 0.0, 1.0, false, 6),
+                  0.0, 0.0, kLargestEndTime, false, 6),
              part, &Part::eps);
     eps.zeroMeansDefault = true;
     eps.minimum = kSmallestEndTime;
@@ -160,12 +160,12 @@ SamplerDescription odeSampler()
     solver.setChoice = [](SamplingSettings &s, const std::string &v) { s.ode.ode.method = odeMethodFromName(v); };
     k.push_back(solver);
     const auto isRk45 = [](const SamplingSettings &s) { return s.ode.ode.method == OdeMethod::Rk45; };
-    SamplerKnob rtol = real("rtol", "rtol", "RK45's relative tolerance", 1e-5, 0.0, 1.0, true, 7);
+    SamplerKnob rtol = real("rtol", "rtol", "RK45's relative tolerance", 1e-5, kSmallestOdeTolerance, 1.0, false, 7);
     rtol.number = [](const SamplingSettings &s) { return s.ode.ode.rtol; };
     rtol.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.rtol = v; };
     rtol.applies = isRk45;
     k.push_back(rtol);
-    SamplerKnob atol = real("atol", "atol", "RK45's absolute tolerance", 1e-5, 0.0, 1.0, true, 7);
+    SamplerKnob atol = real("atol", "atol", "RK45's absolute tolerance", 1e-5, kSmallestOdeTolerance, 1.0, false, 7);
     atol.number = [](const SamplingSettings &s) { return s.ode.ode.atol; };
     atol.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.atol = v; };
     atol.applies = isRk45;
@@ -237,17 +237,18 @@ SamplerDescription fastSampler(std::string id, std::string title, std::string su
     }
     if (d.id == "edm" || d.usesTimeGrid) {
         SamplerKnob rho =
-            bind(real("rho", "Rho", "the exponent of the sigma^(1/rho) noise grid", 7.0, 0.0, 100.0, true, 1),
+            bind(real("rho", "Rho", "the exponent of the sigma^(1/rho) noise grid", 7.0, kSmallestRho, 100.0, false, 1),
                  &SamplingSettings::fast, &FastSamplerOptions::rho);
         if (d.usesTimeGrid)
             rho.applies = [](const SamplingSettings &s) { return s.fast.grid == "karras"; };
         k.push_back(rho);
     }
     if (d.adaptive) {
-        k.push_back(bind(real("rtol", "rtol", "relative tolerance of the step-size control", 0.05, 0.0, 1.0, true, 4),
+        k.push_back(bind(real("rtol", "rtol", "relative tolerance of the step-size control", 0.05,
+                              kSmallestSdeTolerance, 1.0, false, 4),
                          &SamplingSettings::fast, &FastSamplerOptions::rtol));
         k.push_back(bind(real("atol", "atol", "absolute tolerance of the step-size control (in the model's range)",
-                              0.0078, 0.0, 1.0, true, 4),
+                              0.0078, kSmallestSdeTolerance, 1.0, false, 4),
                          &SamplingSettings::fast, &FastSamplerOptions::atol));
     }
     addCommonKnobs(k, &SamplingSettings::fast);
@@ -372,8 +373,9 @@ void checkSamplingSettings(const SamplingSettings &settings,
                            const std::function<std::string(const SamplerKnob &)> &nameOf)
 {
     const SamplerDescription &sampler = samplerDescription(settings.method);
-    if (settings.batch < 1)
-        throw Error("the batch size must be at least 1");
+    if (settings.batch < 1 || settings.batch > kLargestBatch)
+        throw Error("the batch size must be between 1 and " + std::to_string(kLargestBatch) + ", not " +
+                    std::to_string(settings.batch));
     // Image i uses seed + i: the last image's seed must not wrap past 2^64 - 1.
     if (settings.seed > std::numeric_limits<uint64_t>::max() - static_cast<uint64_t>(settings.batch - 1))
         throw Error("the seed " + std::to_string(settings.seed) + " leaves no room for a batch of " +

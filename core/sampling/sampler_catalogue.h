@@ -91,6 +91,24 @@ std::vector<const SamplerKnob *> distinctKnobs();
 // exactly 0 below t of about 3e-7, and the score divides by it; at 1e-5, the reference's own
 // smallest end time (VE sampling, likelihoods), it is within 5% of the exact value.
 constexpr double kSmallestEndTime = 1e-5;
+// The most images one run makes (the CLI's --batch, the studio's Batch field, a record's batch).
+constexpr int64_t kLargestBatch = 4096;
+
+// The largest end time: the reverse process runs from T = 1 down to eps, and the fast samplers
+// need a span to step over.
+constexpr double kLargestEndTime = 0.5;
+
+// The smallest exponent of the Karras grid sigma^(1/rho): below it the highest noise level's
+// sigma^(1/rho) overflows a double (sigma reaches 1e3 for the 256-pixel VE configs).
+constexpr double kSmallestRho = 0.1;
+
+// The smallest RK45 tolerances (sampling, bits/dim, the interpolation's encoder): the state is
+// float32, whose rounding (1.2e-7 relative) the error estimate cannot see below.
+constexpr double kSmallestOdeTolerance = 1e-7;
+
+// The smallest tolerances of the adaptive reverse-SDE sampler, whose error estimate compares two
+// stochastic steps: tighter ones need millions of steps (Jolicoeur-Martineau et al. 2021 use 1e-2).
+constexpr double kSmallestSdeTolerance = 1e-4;
 
 // Checks every knob of the settings' sampler that applies, the batch, and that the seeds
 // seed .. seed + batch - 1 fit in 64 bits; throws sde::Error

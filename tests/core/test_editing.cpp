@@ -245,6 +245,10 @@ private Q_SLOTS:
         QVERIFY(torch::equal(r.samples.masked_select(full), plain.samples.masked_select(full)));
         QVERIFY((r.samples - images).masked_select(full).abs().mean().item<double>() > 0.05);
         QVERIFY_THROWS_EXCEPTION(Error, inpaintWithFillMask(*model, images, weight * 2.0, settings));
+        QVERIFY_THROWS_EXCEPTION(Error, inpaintWithFillMask(*model, images, weight - 0.01, settings));
+        torch::Tensor withNan = weight.clone();
+        withNan.view({-1})[3] = std::numeric_limits<float>::quiet_NaN();
+        QVERIFY_THROWS_EXCEPTION(Error, inpaintWithFillMask(*model, images, withNan, settings));
     }
 
     // Mask files load through loadImage: 16-bit levels round to the nearest of the 256 steps, a

@@ -7,10 +7,12 @@
 #include "model/score_model.h"
 #include "sampling/ode_solver.h"
 #include "sde/sde.h"
+#include "util/error.h"
 #include "util/torch_compat.h"
 
 #include "test_support.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <QtTest/QtTest>
 
 #include <cmath>
@@ -123,6 +125,53 @@ private Q_SLOTS:
         QVERIFY((r.bitsPerDim.to(torch::kFloat64) - bpd).abs().max().item<double>() < 1e-3);
     }
 
+    // The bits/dim protocol of the CLI and the studio against the reference's evaluation done by
+    // hand: round to the 8-bit levels k, dequantize to (k + u) / 256 with u drawn first from the
+    // seed's generator, scale to [-1, 1], and take the exact Gaussian log-density there (offset 7
+    // for centered data). An image between levels (a 16-bit file, a generated sample) gives the
+    // figure of its rounded 8-bit twin; without dequantization the image is taken as it is.
+    void imageBitsPerDimIsTheReferenceProtocol()
+    {
+        ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+        config.data.numChannels = 1;
+        config.data.imageSize = 2; // D = 4
+        const double s = 0.5;
+        auto sdeForOracle = createSde(config);
+        ScoreModel model(config, std::make_shared<GaussianOracle>(*sdeForOracle, s));
+        LikelihoodOptions options;
+        options.eps = 1e-5;
+        torch::Tensor te = torch::full({1}, options.eps, torch::kFloat64);
+        const double a = sdeForOracle->meanCoefficient(te).item<double>();
+        const double std = sdeForOracle->marginalStd(te).item<double>();
+        const double v = a * a * s * s + std * std;
+        auto exactBpd = [&](const torch::Tensor &y) { // y [1, 2, 2] in the model's range
+            const double sq = y.to(torch::kFloat64).pow(2).sum().item<double>();
+            const double logp = -4.0 / 2.0 * std::log(2 * M_PI * v) - sq / (2 * v);
+            return -logp / (4.0 * std::log(2.0)) + 7.0;
+        };
+
+        const torch::Tensor levels = torch::tensor({90.0f, 128.0f, 140.0f, 201.0f}).reshape({1, 2, 2});
+        const torch::Tensor image = levels / 255.0;
+        const torch::Tensor between = (levels + torch::tensor({0.3f, -0.4f, 0.49f, -0.2f}).reshape({1, 2, 2})) / 255.0;
+        const uint64_t seed = 17;
+        const double got = imageBitsPerDim(model, image, true, seed, options).bitsPerDim.item<double>();
+        at::Generator generator = at::detail::createCPUGenerator(seed);
+        const torch::Tensor u = torch::rand({1, 1, 2, 2}, generator, torch::kFloat32);
+        const double want = exactBpd(2.0 * (levels.unsqueeze(0) + u) / 256.0 - 1.0);
+        QVERIFY2(std::abs(got - want) < 1e-3,
+                 qPrintable(QString("%1 bits/dim, the protocol gives %2").arg(got).arg(want)));
+        QCOMPARE(imageBitsPerDim(model, between, true, seed, options).bitsPerDim.item<double>(), got);
+        // Another seed, other noise: a different figure.
+        QVERIFY(imageBitsPerDim(model, image, true, seed + 1, options).bitsPerDim.item<double>() != got);
+
+        const double plain = imageBitsPerDim(model, between, false, seed, options).bitsPerDim.item<double>();
+        QVERIFY(std::abs(plain - exactBpd(2.0 * between - 1.0)) < 1e-3);
+
+        torch::Tensor broken = image.clone();
+        broken.view({-1})[2] = std::numeric_limits<float>::quiet_NaN();
+        QVERIFY_THROWS_EXCEPTION(Error, imageBitsPerDim(model, broken, true, seed, options));
+    }
+
     // RK45 on dy/dt = -y has y(1) = e^-1 y(0); Euler and Heun converge at order 1 and 2.
     void odeSolversConverge()
     {
@@ -200,6 +249,30 @@ private Q_SLOTS:
         // Fixed-step methods share one grid.
         OdeResult heun = solveOdePerSample(rhsOf(rates), 0.0, 1.0, y0, OdeOptions{OdeMethod::Heun, 0, 0, 10});
         QCOMPARE(heun.nfe, int64_t(20));
+    }
+
+    // A stop asked for between rounds ends the run there. It is asked before every round, also one
+    // in which every sample rejected its step (onStep is called only after rounds with an accepted
+    // step, so it cannot stop those): 2 evaluations to choose the first step, then 6 per round.
+    void perSampleRk45StopsBetweenRounds()
+    {
+        const torch::Tensor y0 = torch::tensor({1.0, 2.0}, torch::kFloat64).view({2, 1});
+        BatchOdeFunction stiff = [](const torch::Tensor &, const torch::Tensor &y, const torch::Tensor &) {
+            return -1000.0 * y.pow(3);
+        };
+        OdeOptions options;
+        options.rtol = options.atol = 1e-7;
+        int asked = 0, reported = 0;
+        OdeResult r = solveOdePerSample(
+            stiff, 0.0, 1.0, y0, options,
+            [&](int64_t, const torch::Tensor &, const torch::Tensor &, int64_t) { return ++reported, true; },
+            [&] { return ++asked == 3; });
+        QVERIFY(!r.completed);
+        QCOMPARE(asked, 3);
+        QCOMPARE(r.nfe, int64_t(2 + 6 * 2));
+        QVERIFY(r.steps <= 2);
+        QCOMPARE(int64_t(reported), r.steps);
+        QVERIFY(torch::isfinite(r.y).all().item<bool>());
     }
 
     void stepCallbackCanStop()

@@ -1,9 +1,12 @@
 // The .safetensors reader/writer and the native model file.
 #include "io/model_file.h"
 #include "io/safetensors.h"
+#include "model/score_model.h"
 #include "nets/inference.h"
+#include "nets/score_network.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/json_fields.h"
 
 #include "util/torch_compat.h"
 
@@ -150,6 +153,39 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, writeSafetensors(path, {{"a", torch::ones({2})}}));
         struct stat info {};
         QVERIFY(::stat(path.c_str(), &info) != 0);
+    }
+
+    // Issue 18: the sizes a model file records (image size, channels, noise scales, the training
+    // batch and length) come back exactly from its metadata at both ends of their ranges.
+    void configSizesRoundTripAtTheirLimits()
+    {
+        const std::string dir = test::fixtureDir("ddpmpp_vp_small");
+        LoadOptions options;
+        options.config = dir + "/config.json";
+        const ModelConfig base = loadModelFile(dir + "/checkpoint.pth", options).model->config();
+        for (const bool top : {false, true}) {
+            ModelConfig c = base;
+            c.data.imageSize = top ? 4096 : 4;
+            c.data.numChannels = top ? 64 : 1;
+            c.model.numScales = top ? 100000 : 1000; // NCSN++ positional under continuous VP: 1000 at least
+            c.training.batchSize = top ? 65536 : 1;
+            c.training.nIters = top ? int64_t(9007199254740993) : 1; // 2^53 + 1: not a double
+            c.validate();
+            ScoreModel model(c, createScoreNetwork(c));
+            const std::string path = test::makeTempDir() + "/model.safetensors";
+            saveModelFile(path, model, "ema");
+            const ModelConfig back = loadModelFile(path).model->config();
+            QCOMPARE(back.data.imageSize, c.data.imageSize);
+            QCOMPARE(back.data.numChannels, c.data.numChannels);
+            QCOMPARE(back.model.numScales, c.model.numScales);
+            QCOMPARE(back.training.batchSize, c.training.batchSize);
+            QCOMPARE(back.training.nIters, c.training.nIters);
+            QCOMPARE(dumpJson(back.toJson()), dumpJson(c.toJson()));
+            // One past the end is refused by the config's check.
+            ModelConfig outside = c;
+            outside.data.imageSize = top ? 8192 : 2;
+            QVERIFY_THROWS_EXCEPTION(Error, outside.validate());
+        }
     }
 
     void nativeModelFileKeepsScores()

@@ -336,6 +336,71 @@ private Q_SLOTS:
         checkSamplingSettings(full);
     }
 
+    // Issue 18: every integer setting we record (each sampler's step counts, the batch) at both ends
+    // of its range comes back exactly from the studio's fields, the dock's saved state and a PNG
+    // record dropped on the studio; one past either end is refused.
+    void stepsAndBatchRoundTripAtTheirLimits()
+    {
+        MainWindow window;
+        QVERIFY(window.openModel("fashion-mnist", true));
+        SamplerPanel *panel = window.samplerPanel();
+        int checked = 0;
+        for (const SamplerDescription &d : samplerCatalogue())
+            for (const SamplerKnob &knob : d.knobs) {
+                if (knob.kind != KnobKind::Integer)
+                    continue;
+                for (const bool top : {false, true}) {
+                    SamplingSettings settings = panel->settings();
+                    settings.method = d.id;
+                    settings.fast.solver = d.id;
+                    // The choice that makes the knob matter: the ODE's fixed-step solver, a corrector.
+                    if (!knob.appliesTo(settings))
+                        settings.ode.ode.method = OdeMethod::Heun;
+                    if (!knob.appliesTo(settings))
+                        settings.pc.corrector = "langevin";
+                    QVERIFY2(knob.appliesTo(settings), knob.key.c_str());
+                    const double value = top ? knob.maximum : knob.minimum;
+                    knob.setNumber(settings, value);
+                    settings.batch = top ? kLargestBatch : 1;
+                    settings.seed = 5;
+                    checkSamplingSettings(settings);
+                    const QString row = QString("%1 %2 = %3").arg(d.id.c_str(), knob.key.c_str()).arg(value);
+
+                    panel->setSettings(settings);
+                    QVERIFY2(knob.number(panel->settings()) == value, qPrintable(row));
+                    QCOMPARE(panel->settings().batch, settings.batch);
+                    const QString state = panel->saveState();
+                    SamplingSettings other = settings;
+                    knob.setNumber(other, top ? value - 1 : value + 1);
+                    other.batch = 2;
+                    panel->setSettings(other);
+                    panel->restoreState(state);
+                    QVERIFY2(knob.number(panel->settings()) == value, qPrintable(row + " (saved state)"));
+                    QCOMPARE(panel->settings().batch, settings.batch);
+
+                    GenerationRecord record;
+                    record.modelFile = "fashion-mnist";
+                    record.settings = settings;
+                    const std::string png = test::makeTempDir() + "/sample.png";
+                    saveGeneratedImage(png, torch::zeros({1, 28, 28}), record, *window.model());
+                    panel->setSettings(other);
+                    QVERIFY2(window.restoreFromImage(QString::fromStdString(png), true),
+                             qPrintable(window.lastError()));
+                    QVERIFY2(knob.number(panel->settings()) == value, qPrintable(row + " (PNG record)"));
+                    QCOMPARE(panel->settings().batch, settings.batch);
+
+                    SamplingSettings outside = settings;
+                    knob.setNumber(outside, top ? value + 1 : value - 1);
+                    QVERIFY_THROWS_EXCEPTION(Error, checkSamplingSettings(outside));
+                    ++checked;
+                }
+            }
+        QVERIFY(checked >= 10);
+        SamplingSettings tooMany = panel->settings();
+        tooMany.batch = kLargestBatch + 1;
+        QVERIFY_THROWS_EXCEPTION(Error, checkSamplingSettings(tooMany));
+    }
+
     void toyModelMovesParticles()
     {
         MainWindow window;
