@@ -102,10 +102,38 @@ int tiffOrientation(const std::string &tiff)
     return 1;
 }
 
-// The EXIF orientation of a JPEG (APP1 "Exif" segment) or PNG (eXIf chunk) file's bytes; 1 (as
-// stored) for other formats and files without one.
+// The orientation tag of a WebP file's EXIF chunk (RIFF "WEBP" container, chunks of a fourcc, a
+// little-endian size and the data padded to an even length); some writers start its data with
+// JPEG's "Exif\0\0". 1 when there is none or the container is malformed.
+int webpOrientation(const std::string &bytes)
+{
+    size_t at = 12;
+    while (at + 8 <= bytes.size()) {
+        const uint32_t size = uint32_t(uint8_t(bytes[at + 4])) | uint32_t(uint8_t(bytes[at + 5])) << 8 |
+                              uint32_t(uint8_t(bytes[at + 6])) << 16 | uint32_t(uint8_t(bytes[at + 7])) << 24;
+        if (size > bytes.size() - at - 8)
+            return 1;
+        if (bytes.compare(at, 4, "EXIF") == 0) {
+            std::string data = bytes.substr(at + 8, size);
+            if (data.compare(0, 6, std::string("Exif\0\0", 6)) == 0)
+                data.erase(0, 6);
+            return tiffOrientation(data);
+        }
+        at += 8 + size + (size & 1);
+    }
+    return 1;
+}
+
+// The orientation a viewer applies that imdecode leaves to us: the EXIF orientation of a JPEG
+// (APP1 "Exif" segment), a PNG (eXIf chunk before the image data, as the PNG specification places
+// it) or a WebP (EXIF chunk); 1 (as stored) for other formats and files without one. A TIFF's own
+// orientation tag is applied by OpenCV's TIFF decoder itself, also with IMREAD_UNCHANGED (the
+// tests check all three kinds of file).
 int exifOrientation(const std::string &bytes)
 {
+    if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0)
+        return webpOrientation(bytes);
+
     if (bytes.size() > 4 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8) {
         size_t at = 2;
         while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {

@@ -1,4 +1,5 @@
-// Image files load as an image viewer shows them (loadImage): EXIF orientation applied, alpha
+// Image files load as an image viewer shows them (loadImage): orientation applied (JPEG, PNG, WebP
+// EXIF; TIFF's tag), malformed orientation data ignored, alpha
 // composited over white, 16-bit values scaled exactly, palette PNGs expanded, gray and RGB converted
 // on request. Every file is crafted here, byte by byte where OpenCV cannot write the kind (palette
 // and gray + alpha PNGs, EXIF segments), and checked against pixel values known by construction.
@@ -80,6 +81,58 @@ std::string withExif(const std::vector<uchar> &jpeg, const std::string &tiff)
     std::string out(jpeg.begin(), jpeg.end());
     out.insert(2, app1);
     return out;
+}
+
+// An uncompressed 8-bit gray TIFF written by hand (width x height `pixels`, one strip), with an
+// orientation tag unless `orientation` is 0. SHORT values sit in the first two bytes of an
+// entry's value field, in the file's byte order.
+std::string handTiff(int width, int height, const std::string &pixels, int orientation, bool bigEndianOrder)
+{
+    auto u16 = [&](uint32_t v) {
+        return bigEndianOrder ? bytes({int(v >> 8), int(v & 0xFF)}) : bytes({int(v & 0xFF), int(v >> 8)});
+    };
+    auto u32 = [&](uint32_t v) {
+        return bigEndianOrder ? u16(v >> 16) + u16(v & 0xFFFF) : u16(v & 0xFFFF) + u16(v >> 16);
+    };
+    struct Entry {
+        uint32_t tag, type, value;
+    };
+    std::vector<Entry> entries = {{256, 3, uint32_t(width)},
+                                  {257, 3, uint32_t(height)},
+                                  {258, 3, 8},
+                                  {259, 3, 1},
+                                  {262, 3, 1} /* black is zero */,
+                                  {273, 4, 0} /* the strip's offset */};
+    if (orientation != 0)
+        entries.push_back({274, 3, uint32_t(orientation)});
+    entries.insert(entries.end(), {{277, 3, 1}, {278, 3, uint32_t(height)}, {279, 4, uint32_t(width * height)}});
+    const uint32_t dataAt = 8 + 2 + 12 * uint32_t(entries.size()) + 4;
+    std::string out =
+        (bigEndianOrder ? std::string("MM") : std::string("II")) + u16(42) + u32(8) + u16(uint32_t(entries.size()));
+    for (const Entry &e : entries) {
+        const uint32_t value = e.tag == 273 ? dataAt : e.value;
+        out += u16(e.tag) + u16(e.type) + u32(1) + (e.type == 3 ? u16(value) + u16(0) : u32(value));
+    }
+    return out + u32(0) + pixels;
+}
+
+std::string littleEndian32(uint32_t v)
+{
+    return {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+}
+
+// A WebP in the extended format: a VP8X chunk announcing EXIF, the image chunks of a simple WebP
+// (OpenCV writes those), then an EXIF chunk holding `tiff`.
+std::string webpWithExif(const std::string &simple, int width, int height, const std::string &tiff)
+{
+    auto u24 = [](uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16)}; };
+    const std::string vp8x =
+        std::string("VP8X") + littleEndian32(10) + bytes({0x08, 0, 0, 0}) + u24(width - 1) + u24(height - 1);
+    std::string exif = std::string("EXIF") + littleEndian32(uint32_t(tiff.size())) + tiff;
+    if (tiff.size() % 2)
+        exif += '\0';
+    const std::string body = std::string("WEBP") + vp8x + simple.substr(12) + exif;
+    return std::string("RIFF") + littleEndian32(uint32_t(body.size())) + body;
 }
 
 std::string writeTemp(const std::string &name, const std::string &content)
@@ -243,7 +296,7 @@ private Q_SLOTS:
         QTest::addColumn<int>("orientation");
         QTest::addColumn<bool>("bigEndianOrder");
         QTest::addColumn<QString>("shown"); // rows of the displayed picture, by stored block name
-        for (const char *format : {"jpeg", "png"}) {
+        for (const char *format : {"jpeg", "png", "tiff", "webp"}) {
             QTest::addRow("%s none", format) << format << 0 << true << "abc/def";
             QTest::addRow("%s 1", format) << format << 1 << true << "abc/def";
             QTest::addRow("%s 2", format) << format << 2 << false << "cba/fed";
@@ -262,7 +315,7 @@ private Q_SLOTS:
         QFETCH(QString, shown);
         const QString names = "abcdef";
         const int levels[] = {20, 60, 100, 140, 180, 220}; // a .. f
-        const int block = format == "jpeg" ? 8 : 1;
+        const int block = format == "jpeg" ? 8 : 1;        // WebP: lossless
         cv::Mat stored(2 * block, 3 * block, CV_8UC1);
         for (int y = 0; y < stored.rows; ++y)
             for (int x = 0; x < stored.cols; ++x)
@@ -273,15 +326,21 @@ private Q_SLOTS:
             QVERIFY(cv::imencode(".jpg", stored, jpeg, {cv::IMWRITE_JPEG_QUALITY, 100}));
             file = orientation == 0 ? std::string(jpeg.begin(), jpeg.end())
                                     : withExif(jpeg, exifTiff(orientation, bigEndianOrder));
-        } else {
+        } else if (format == "png") {
             std::vector<std::string> rows;
             for (int y = 0; y < 2; ++y)
                 rows.push_back(std::string(reinterpret_cast<const char *>(stored.ptr(y)), 3));
             file = handPng(3, 2, 8, 0, rows,
                            orientation == 0 ? "" : pngChunk("eXIf", exifTiff(orientation, bigEndianOrder)));
+        } else if (format == "tiff") {
+            file = handTiff(3, 2, std::string(reinterpret_cast<const char *>(stored.data), 6), orientation,
+                            bigEndianOrder);
+        } else {
+            const std::string simple = encoded(".webp", stored, {cv::IMWRITE_WEBP_QUALITY, 101}); // lossless
+            file = orientation == 0 ? simple : webpWithExif(simple, 3, 2, exifTiff(orientation, bigEndianOrder));
         }
         const std::string path = writeTemp("oriented." + format.toStdString(), file);
-        const torch::Tensor loaded = loadImage(path);
+        const torch::Tensor loaded = loadImage(path, 1); // OpenCV writes a gray WebP as RGB
         const QStringList shownRows = shown.split('/');
         QCOMPARE(shapeOf(loaded), shapeOf(torch::zeros({1, shownRows.size() * block, shownRows[0].size() * block})));
         for (int r = 0; r < shownRows.size(); ++r)
@@ -307,6 +366,99 @@ private Q_SLOTS:
                 torch::from_blob(viewer.data, {viewer.rows, viewer.cols}, torch::kUInt8).to(torch::kFloat32) / 255.0;
             QCOMPARE((opencv - loaded[0]).abs().max().item<float>(), 0.0f);
         }
+    }
+
+    // Malformed orientation data, as a hostile or broken file holds it, is ignored (the picture as
+    // stored) and never read past its segment; a file whose image data it breaks is an error naming
+    // the file. Each payload goes into a JPEG's APP1 segment and a PNG's eXIf chunk; then the
+    // container's own faults.
+    void malformedOrientationDataIsIgnored()
+    {
+        const int levels[] = {20, 60, 100, 140, 180, 220}; // a .. f, in 8 x 8 blocks
+        cv::Mat stored(16, 24, CV_8UC1);
+        for (int y = 0; y < stored.rows; ++y)
+            for (int x = 0; x < stored.cols; ++x)
+                stored.at<uchar>(y, x) = static_cast<uchar>(levels[(y / 8) * 3 + x / 8]);
+        std::vector<uchar> jpegBytes;
+        QVERIFY(cv::imencode(".jpg", stored, jpegBytes, {cv::IMWRITE_JPEG_QUALITY, 100}));
+        const std::string jpeg(jpegBytes.begin(), jpegBytes.end());
+        std::vector<std::string> rows;
+        for (int y = 0; y < 16; ++y)
+            rows.push_back(std::string(reinterpret_cast<const char *>(stored.ptr(y)), 24));
+        // How the loaded picture shows the stored blocks ("abc/def" as stored, "da/eb/fc" turned
+        // clockwise), or "error".
+        auto shown = [&](const std::string &name, const std::string &file) -> QString {
+            const std::string path = writeTemp(name, file);
+            torch::Tensor loaded;
+            try {
+                loaded = loadImage(path, 1);
+            } catch (const Error &e) {
+                return QString(e.what()).contains(QString::fromStdString(name)) ? "error" : "unnamed error";
+            }
+            QString out;
+            for (int64_t r = 0; r < loaded.size(1) / 8; ++r) {
+                if (r > 0)
+                    out += '/';
+                for (int64_t c = 0; c < loaded.size(2) / 8; ++c) {
+                    const double level = loaded[0][r * 8 + 4][c * 8 + 4].item<double>() * 255.0;
+                    int nearest = 0;
+                    for (int i = 1; i < 6; ++i)
+                        if (std::abs(level - levels[i]) < std::abs(level - levels[nearest]))
+                            nearest = i;
+                    out += QChar('a' + nearest);
+                }
+            }
+            return out;
+        };
+        const std::string mm = "MM" + bytes({0, 42, 0, 0, 0, 8});
+        std::string longType = exifTiff(6, true);
+        longType[8 + 2 + 3] = 4; // the orientation entry as a LONG: not the tag's type
+        const std::vector<std::pair<std::string, std::string>> payloads = {
+            {"empty", ""},
+            {"not TIFF", "XX" + bytes({0, 42, 0, 0, 0, 8, 0, 1})},
+            {"IFD offset 0xFFFFFFFF", "MM" + bytes({0, 42, 0xFF, 0xFF, 0xFF, 0xFF})},
+            {"IFD offset at the end", "MM" + bytes({0, 42, 0, 0, 0, 7})},
+            {"65535 entries, none there", mm + bytes({0xFF, 0xFF})},
+            {"entry cut short", mm + bytes({0, 1, 0x01, 0x12, 0, 3, 0, 0})},
+            {"orientation 0", exifTiff(0, true)},
+            {"orientation 9", exifTiff(9, true)},
+            {"orientation 65535", mm + bytes({0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0xFF, 0xFF, 0, 0})},
+            {"orientation as a LONG", longType},
+        };
+        for (const auto &[what, tiff] : payloads) {
+            QCOMPARE(shown("exif.jpg", withExif(jpegBytes, tiff)) + " (" + what.c_str() + ", JPEG)",
+                     QString("abc/def (%1, JPEG)").arg(what.c_str()));
+            QCOMPARE(shown("exif.png", handPng(24, 16, 8, 0, rows, pngChunk("eXIf", tiff))) + " (" + what.c_str() +
+                         ", PNG)",
+                     QString("abc/def (%1, PNG)").arg(what.c_str()));
+        }
+        // The JPEG container: fill bytes before a valid APP1 are skipped (as libjpeg does) and the
+        // orientation applies; an APP1 whose length runs past the end, a file cut after its
+        // markers, a trailing 0xFF.
+        std::string filled = withExif(jpegBytes, exifTiff(6, true));
+        filled.insert(2, bytes({0xFF, 0xFF}));
+        QCOMPARE(shown("filled.jpg", filled), QString("da/eb/fc"));
+        const std::string pastEnd =
+            jpeg.substr(0, 2) + bytes({0xFF, 0xE1, 0xFF, 0xF0}) + "Exif" + bytes({0, 0}) + exifTiff(6, true);
+        QCOMPARE(shown("past-end.jpg", pastEnd), QString("error"));
+        QCOMPARE(shown("markers-only.jpg", bytes({0xFF, 0xD8, 0xFF})), QString("error"));
+        QCOMPARE(shown("trailing.jpg", withExif(jpegBytes, exifTiff(3, true)) + bytes({0xFF})), QString("fed/cba"));
+        // PNG: an eXIf chunk after the image data is not read (the specification puts it before).
+        const std::string png = handPng(24, 16, 8, 0, rows);
+        const size_t iend = png.size() - 12;
+        QCOMPARE(shown("late.png", png.substr(0, iend) + pngChunk("eXIf", exifTiff(6, true)) + png.substr(iend)),
+                 QString("abc/def"));
+        // WebP: an EXIF chunk whose size runs past the end is not read.
+        const std::string webp = encoded(".webp", stored, {cv::IMWRITE_WEBP_QUALITY, 101});
+        std::string cut = webpWithExif(webp, 24, 16, exifTiff(6, true));
+        cut.replace(cut.size() - exifTiff(6, true).size() - 4, 4, littleEndian32(0x7FFFFFFF));
+        const QString cutShown = shown("cut.webp", cut);
+        QVERIFY2(cutShown == "abc/def" || cutShown == "error", qPrintable(cutShown));
+        QCOMPARE(shown("exif.webp", webpWithExif(webp, 24, 16, exifTiff(6, true))), QString("da/eb/fc"));
+        // TIFF: the file's own orientation tag.
+        QCOMPARE(shown("turned.tiff",
+                       handTiff(24, 16, std::string(reinterpret_cast<const char *>(stored.data), 24 * 16), 6, false)),
+                 QString("da/eb/fc"));
     }
 
     // Gray files asked for as RGB repeat the gray; RGB asked for as gray is its luma.
