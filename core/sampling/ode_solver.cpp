@@ -57,12 +57,6 @@ constexpr double kMinFactor = 0.2;
 constexpr double kMaxFactor = 10.0;
 constexpr double kErrorExponent = -1.0 / 5.0; // -1 / (error estimator order + 1)
 
-// scipy's RMS norm: ||x|| / sqrt(n).
-double rmsNorm(const torch::Tensor &x)
-{
-    return x.norm().item<double>() / std::sqrt(static_cast<double>(x.numel()));
-}
-
 torch::Tensor checkedEval(const OdeFunction &f, double t, const torch::Tensor &y, int64_t &nfe)
 {
     torch::Tensor dy = f(t, y).to(y.scalar_type());
@@ -70,97 +64,6 @@ torch::Tensor checkedEval(const OdeFunction &f, double t, const torch::Tensor &y
     if (!torch::isfinite(dy).all().item<bool>())
         throw Error("the ODE's right-hand side is not finite at t = " + std::to_string(t));
     return dy;
-}
-
-// scipy.integrate._ivp.common.select_initial_step for an order-4 error estimator.
-double initialStep(const OdeFunction &f, double t0, const torch::Tensor &y0, const torch::Tensor &f0, double direction,
-                   double interval, const OdeOptions &o, int64_t &nfe)
-{
-    torch::Tensor scale = o.atol + y0.abs() * o.rtol;
-    const double d0 = rmsNorm(y0 / scale);
-    const double d1 = rmsNorm(f0 / scale);
-    // As newer scipy does, the probe step stays inside the interval (the ODE may be undefined
-    // beyond it, e.g. at t < 0).
-    const double h0 = std::min((d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1, interval);
-    torch::Tensor y1 = y0 + h0 * direction * f0;
-    torch::Tensor f1 = checkedEval(f, t0 + h0 * direction, y1, nfe);
-    const double d2 = rmsNorm((f1 - f0) / scale) / h0;
-    const double h1 =
-        (d1 <= 1e-15 && d2 <= 1e-15) ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / std::max(d1, d2), 1.0 / 5.0);
-    return std::min({100 * h0, h1, interval});
-}
-
-OdeResult solveRk45(const OdeFunction &f, double t0, double t1, const torch::Tensor &y0, const OdeOptions &o,
-                    const OdeStepCallback &onStep)
-{
-    OdeResult r;
-    const double direction = t1 >= t0 ? 1.0 : -1.0;
-    double t = t0;
-    torch::Tensor y = y0;
-    torch::Tensor fy = checkedEval(f, t, y, r.nfe);
-    double hAbs = initialStep(f, t, y, fy, direction, std::abs(t1 - t0), o, r.nfe);
-    torch::Tensor K[7];
-    while (direction * (t1 - t) > 0) {
-        const double minStep =
-            10.0 * std::abs(std::nextafter(t, direction * std::numeric_limits<double>::infinity()) - t);
-        hAbs = std::max(hAbs, minStep);
-        bool rejected = false;
-        torch::Tensor yNew, fNew;
-        double tNew = t;
-        while (true) {
-            if (hAbs < minStep)
-                throw Error("the ODE solver's step size fell below its minimum at t = " + std::to_string(t));
-            double h = hAbs * direction;
-            tNew = t + h;
-            if (direction * (tNew - t1) > 0)
-                tNew = t1;
-            h = tNew - t;
-            hAbs = std::abs(h);
-
-            K[0] = fy;
-            for (int s = 1; s < 6; ++s) {
-                torch::Tensor dy = K[0] * kA[s][0];
-                for (int j = 1; j < s; ++j)
-                    if (kA[s][j] != 0.0)
-                        dy = dy + K[j] * kA[s][j];
-                K[s] = checkedEval(f, t + kC[s] * h, y + dy * h, r.nfe);
-            }
-            torch::Tensor sum = K[0] * kB[0];
-            for (int j = 2; j < 6; ++j)
-                sum = sum + K[j] * kB[j];
-            yNew = y + sum * h;
-            fNew = checkedEval(f, tNew, yNew, r.nfe);
-            K[6] = fNew;
-            torch::Tensor error = K[0] * kE[0];
-            for (int j = 2; j < 7; ++j)
-                error = error + K[j] * kE[j];
-            error = error * h;
-            torch::Tensor scale = o.atol + torch::maximum(y.abs(), yNew.abs()) * o.rtol;
-            const double errorNorm = rmsNorm(error / scale);
-            if (errorNorm < 1.0) {
-                double factor =
-                    errorNorm == 0.0 ? kMaxFactor : std::min(kMaxFactor, kSafety * std::pow(errorNorm, kErrorExponent));
-                if (rejected)
-                    factor = std::min(1.0, factor);
-                hAbs *= factor;
-                break;
-            }
-            hAbs *= std::max(kMinFactor, kSafety * std::pow(errorNorm, kErrorExponent));
-            rejected = true;
-            ++r.rejected;
-        }
-        t = tNew;
-        y = yNew;
-        fy = fNew;
-        ++r.steps;
-        if (onStep && !onStep(r.steps, t, y, r.nfe)) {
-            r.completed = false;
-            break;
-        }
-    }
-    r.y = y;
-    r.t = t;
-    return r;
 }
 
 OdeResult solveFixed(const OdeFunction &f, double t0, double t1, const torch::Tensor &y0, const OdeOptions &o,
@@ -288,7 +191,7 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
                 hAbs[i] = std::max(hAbs[i], minStep);
             else if (hAbs[i] < minStep)
                 throw Error("the ODE solver's step size fell below its minimum at t = " + std::to_string(t[i]) +
-                            " (sample " + std::to_string(i + 1) + ")");
+                            (n > 1 ? " (sample " + std::to_string(i + 1) + ")" : std::string()));
             tNew[k] = t[i] + hAbs[i] * direction;
             if (direction * (tNew[k] - t1) > 0)
                 tNew[k] = t1;
@@ -353,6 +256,25 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
     }
     r.y = y;
     r.t = direction > 0 ? *std::min_element(t.begin(), t.end()) : *std::max_element(t.begin(), t.end());
+    return r;
+}
+
+// The coupled RK45 (the reference's): the whole state as the one sample of the per-sample solver,
+// so one step size and one error norm for all of it.
+OdeResult solveRk45(const OdeFunction &f, double t0, double t1, const torch::Tensor &y0, const OdeOptions &o,
+                    const OdeStepCallback &onStep)
+{
+    const std::vector<int64_t> shape = y0.sizes().vec();
+    BatchOdeFunction one = [&](const torch::Tensor &t, const torch::Tensor &y, const torch::Tensor &) {
+        return f(t[0].item<double>(), y.view(shape)).reshape({1, -1});
+    };
+    BatchOdeStepCallback report;
+    if (onStep)
+        report = [&](int64_t step, const torch::Tensor &t, const torch::Tensor &y, int64_t nfe) {
+            return onStep(step, t[0].item<double>(), y.view(shape).clone(), nfe); // y changes in place
+        };
+    OdeResult r = solveRk45PerSample(one, t0, t1, y0.reshape({1, -1}), o, report, nullptr);
+    r.y = r.y.view(shape);
     return r;
 }
 

@@ -62,8 +62,8 @@ using BatchOdeStepCallback =
 // Integrates every sample of the batch y0 [n, ...] from t0 to t1 as its own ODE: RK45 picks each
 // sample's steps from that sample's error alone (the RMS norm over its own elements), so sample i
 // takes the same path whatever the batch holds. All samples are evaluated together, those still
-// running in one call of f per stage. With batch 1 this is solveOde's RK45 step for step; the
-// fixed-step methods share one grid. The reference (score_sde_pytorch's sampling.get_ode_sampler)
+// running in one call of f per stage. solveOde's RK45 is this solver with the whole state as its
+// one sample; the fixed-step methods share one grid. The reference (score_sde_pytorch's sampling.get_ode_sampler)
 // instead integrates the flattened batch as one state, which couples the samples' step sizes.
 // nfe counts the calls of f; steps the rounds with an accepted step. `stopRequested` is asked
 // before every round, also those in which every sample rejected its step (onStep is not called
