@@ -35,7 +35,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 4, this)),
       runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
       probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
-      tolerance_(makeNumber(this, "likelihoodTolerance", kSmallestOdeTolerance, 1e-1, 1e-5, 7)),
+      tolerance_(makeNumber(this, "likelihoodTolerance", kSmallestOdeTolerance, 1.0, 1e-5, 7)),
       dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new QLabel(this))
 {
     table_->setObjectName("likelihoodTable");
@@ -47,7 +47,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     tolerance_->setToolTip(tr("RK45 rtol and atol (the reference: 1e-5)"));
     dequantize_->setObjectName("likelihoodDequantize");
     dequantize_->setChecked(true);
-    dequantize_->setToolTip(tr("Add uniform noise to the 8-bit levels first, x = (255 x + u) / 256, as the reference "
+    dequantize_->setToolTip(tr("Round to the 8-bit levels k and add uniform noise, x = (k + u) / 256, as the reference "
                                "evaluates (and the CLI's bpd by default); off: the image as it is"));
     summary_->setObjectName("likelihoodSummary");
     summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);

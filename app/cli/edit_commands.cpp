@@ -226,7 +226,8 @@ CommandRun addInterpolateCommand(CLI::App &program)
     command->add_option("--solver", o->solver, "ODE solver: rk45 (adaptive, default), euler or heun")
         ->type_name("NAME")
         ->check(oneOf({"rk45", "euler", "heun"}));
-    addNumberOption(*command, "--steps", o->steps, "N", "steps of euler / heun (default 100)", OptionRange::atLeast(1));
+    addNumberOption(*command, "--steps", o->steps, "N", "steps of euler / heun (default 100)",
+                    OptionRange::between(1, static_cast<double>(kMostSteps)));
     addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
                     OptionRange::between(kSmallestOdeTolerance, 1.0));
     addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",

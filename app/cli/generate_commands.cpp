@@ -256,9 +256,10 @@ CommandRun addBpdCommand(CLI::App &program)
         ->type_name("KIND")
         ->check(oneOf({"rademacher", "gaussian"}));
     addNumberOption(*command, "--seed", o->seed, "S", "seed of the probe and the dequantization noise (default 0)");
-    command->add_flag("--dequantize,!--no-dequantize", o->dequantize,
-                      "add uniform noise to the 8-bit levels first, x = (255 x + u) / 256, as the reference evaluates "
-                      "(the default; --no-dequantize: the image as it is)");
+    command->add_flag(
+        "--dequantize,!--no-dequantize", o->dequantize,
+        "round to the 8-bit levels k and add uniform noise, x = (k + u) / 256, as the reference evaluates "
+        "(the default; --no-dequantize: the image as it is)");
     addNumberOption(*command, "--rtol", o->rtol, "X", "RK45 relative tolerance (default 1e-5)",
                     OptionRange::between(kSmallestOdeTolerance, 1.0));
     addNumberOption(*command, "--atol", o->atol, "X", "RK45 absolute tolerance (default 1e-5)",

@@ -3,6 +3,7 @@
 #include "imaging/generation_record.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "sampling/fast_samplers.h"
 #include "util/build_info.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include <csignal>
 #include <filesystem>
@@ -57,6 +59,19 @@ std::string joined(const std::vector<std::string> &items, const std::string &sep
     for (const std::string &item : items)
         text += (text.empty() ? "" : separator) + item;
     return text;
+}
+
+// The budgets --nfe can mean: from the fewest evaluations of any fast sampler's smallest grid to
+// the most of any one's largest (each sampler's own steps range is checked once it is known).
+OptionRange nfeRange()
+{
+    int64_t fewest = std::numeric_limits<int64_t>::max(), most = 0;
+    for (const SamplerDescription &d : samplerCatalogue())
+        if (const SamplerKnob *steps = d.section == "fast" ? findKnob(d, "steps") : nullptr) {
+            fewest = std::min(fewest, plannedNfe(d.id, static_cast<int64_t>(steps->minimum)));
+            most = std::max(most, plannedNfe(d.id, static_cast<int64_t>(steps->maximum)));
+        }
+    return OptionRange::between(static_cast<double>(fewest), static_cast<double>(most));
 }
 
 // Every knob of the catalogue with this option name, with the samplers that have it.
@@ -143,8 +158,7 @@ const std::vector<OptionSpec> &samplerOptionSpecs()
                     "the network's number format: float32, bfloat16 (CPUs with AVX-512, CUDA) or float16 (CUDA); "
                     "the sampler's state stays float32",
                     precisionIds(), "float32"),
-            O::integer("--nfe", "N", "fast samplers: the most score evaluations; sets --steps", R::between(3, 100000),
-                       "20"),
+            O::integer("--nfe", "N", "fast samplers: the most score evaluations; sets --steps", nfeRange(), "20"),
         };
         // The samplers' own settings, one option per knob key of the catalogue; the ranges are
         // checked once the sampler is known (checkSamplingSettings), so they can differ by sampler.
@@ -173,7 +187,14 @@ SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig 
     // Settings that apply to the chosen sampler come from its knobs; others are named and ignored.
     std::vector<std::string> used{"--sampler", "--seed", "--precision"};
     if (sampler.section == "fast" && !sampler.adaptive) {
-        s.fast.steps = stepsForNfe(s.method, *values.integer("--nfe"));
+        const int64_t nfe = *values.integer("--nfe");
+        s.fast.steps = stepsForNfe(s.method, nfe);
+        const SamplerKnob &steps = *findKnob(sampler, "steps");
+        const int64_t fewest = plannedNfe(s.method, static_cast<int64_t>(steps.minimum));
+        const int64_t most = plannedNfe(s.method, static_cast<int64_t>(steps.maximum));
+        if (nfe < fewest || nfe > most)
+            throw Error("--nfe must be between " + std::to_string(fewest) + " and " + std::to_string(most) + " for " +
+                        s.method + ", not " + std::to_string(nfe));
         used.push_back("--nfe");
     }
     for (const SamplerKnob &knob : sampler.knobs) {

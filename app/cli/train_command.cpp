@@ -7,6 +7,7 @@
 #include "config/presets.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "sampling/sampler_catalogue.h"
 #include "train/training_checkpoint.h"
 #include "train/training_run.h"
 #include "util/device.h"
@@ -206,9 +207,10 @@ CommandRun addTrainCommand(CLI::App &program)
     addNumberOption(*command, "--log-every", o->logEvery, "N", "a metrics record every N steps (default 10)", positive);
     addNumberOption(*command, "--snapshot-every", o->snapshotEvery, "N",
                     "preview samples every N steps into FOLDER/samples (default: off)", OptionRange::atLeast(0));
-    addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N", "samples in a preview (default 16)", positive);
+    addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N", "samples in a preview (default 16)",
+                    OptionRange::between(1, static_cast<double>(kLargestBatch)));
     addNumberOption(*command, "--snapshot-steps", o->snapshotSteps, "N", "sampler steps of a preview (default 100)",
-                    positive);
+                    OptionRange::between(1, static_cast<double>(kMostSteps)));
     addNumberOption(*command, "--max-bad-steps", o->maxBadSteps, "K",
                     "stop after K non-finite losses in a row (default 5)", positive);
     command

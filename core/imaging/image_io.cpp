@@ -94,7 +94,7 @@ int tiffOrientation(const std::string &tiff)
     for (uint32_t i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= tiff.size(); ++i) {
         const size_t entry = ifd + 2 + 12 * i;
         // A SHORT (type 3), count 1: the value sits in the first two bytes of the value field.
-        if (u16(entry) == 0x0112 && u16(entry + 2) == 3) {
+        if (u16(entry) == 0x0112 && u16(entry + 2) == 3 && u32(entry + 4) == 1) {
             const uint32_t value = u16(entry + 8);
             return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
         }

@@ -1,6 +1,7 @@
 #include "sampling/ode_solver.h"
 
 #include "util/error.h"
+#include "util/number_text.h"
 
 #include <algorithm>
 #include <cmath>
@@ -142,7 +143,8 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
     std::vector<double> t(static_cast<size_t>(n), t0);
     torch::Tensor y = y0.clone();
     torch::Tensor all = torch::arange(n, longOptions);
-    torch::Tensor fy = checkedRowsEval(f, t, y, all, r.nfe);
+    // Ours: rows of it are overwritten in place below, and f may return a tensor it keeps.
+    torch::Tensor fy = checkedRowsEval(f, t, y, all, r.nfe).clone();
 
     // scipy's select_initial_step for every sample, from its own norms.
     std::vector<double> hAbs(static_cast<size_t>(n));
@@ -278,6 +280,13 @@ OdeResult solveRk45(const OdeFunction &f, double t0, double t1, const torch::Ten
     return r;
 }
 
+void checkTolerances(const OdeOptions &o)
+{
+    if (!(o.rtol >= kSmallestOdeTolerance) || !(o.atol >= kSmallestOdeTolerance))
+        throw Error("RK45 tolerances must be at least " + numberText(kSmallestOdeTolerance) + ", not rtol " +
+                    numberText(o.rtol) + " and atol " + numberText(o.atol));
+}
+
 } // namespace
 
 OdeResult solveOdePerSample(const BatchOdeFunction &f, double t0, double t1, const torch::Tensor &y0,
@@ -287,8 +296,7 @@ OdeResult solveOdePerSample(const BatchOdeFunction &f, double t0, double t1, con
     if (y0.dim() < 1 || y0.size(0) < 1)
         throw Error("the ODE solver needs a batch of at least one state");
     if (options.method == OdeMethod::Rk45) {
-        if (!(options.rtol > 0) || !(options.atol > 0))
-            throw Error("RK45 tolerances must be positive");
+        checkTolerances(options);
         return solveRk45PerSample(f, t0, t1, y0, options, onStep, stopRequested);
     }
     // The fixed-step methods share one grid, so the batch moves as one state.
@@ -309,8 +317,7 @@ OdeResult solveOde(const OdeFunction &f, double t0, double t1, const torch::Tens
                    const OdeStepCallback &onStep)
 {
     if (options.method == OdeMethod::Rk45) {
-        if (!(options.rtol > 0) || !(options.atol > 0))
-            throw Error("RK45 tolerances must be positive");
+        checkTolerances(options);
         return solveRk45(f, t0, t1, y0, options, onStep);
     }
     return solveFixed(f, t0, t1, y0, options, onStep);

@@ -22,6 +22,11 @@ OdeMethod odeMethodFromName(const std::string &name); // rk45 | euler | heun
 const std::vector<std::string> &odeMethodIds();
 std::string odeMethodId(OdeMethod method);
 
+// The smallest RK45 tolerances (sampling, bits/dim, the interpolation's encoder): the state is
+// float64, but f is evaluated in float32, whose rounding (1.2e-7 relative) the error estimate
+// cannot see below; tighter tolerances only shrink the step until it underflows.
+constexpr double kSmallestOdeTolerance = 1e-7;
+
 struct OdeOptions {
     OdeMethod method = OdeMethod::Rk45;
     double rtol = 1e-5; // RK45 tolerances, as the reference's defaults

@@ -125,7 +125,7 @@ SamplerDescription pcSampler()
              &SamplingSettings::pc, &PcSamplerOptions::correctorSteps);
     correctorSteps.applies = snr.applies;
     k.push_back(correctorSteps);
-    SamplerKnob steps = bind(integer("steps", "Steps", "noise levels N; 0: the model's num_scales", 0, 2, 100000),
+    SamplerKnob steps = bind(integer("steps", "Steps", "noise levels N; 0: the model's num_scales", 0, 2, kMostSteps),
                              &SamplingSettings::pc, &PcSamplerOptions::steps);
     steps.zeroMeansDefault = true;
     k.push_back(steps);
@@ -171,7 +171,7 @@ SamplerDescription odeSampler()
     atol.applies = isRk45;
     k.push_back(atol);
     SamplerKnob steps =
-        integer("steps", "Steps (Euler, Heun)", "fixed steps of the euler and heun solvers", 100, 1, 100000);
+        integer("steps", "Steps (Euler, Heun)", "fixed steps of the euler and heun solvers", 100, 1, kMostSteps);
     steps.number = [](const SamplingSettings &s) { return static_cast<double>(s.ode.ode.steps); };
     steps.setNumber = [](SamplingSettings &s, double v) { s.ode.ode.steps = static_cast<int64_t>(v); };
     steps.applies = [isRk45](const SamplingSettings &s) { return !isRk45(s); };
@@ -208,7 +208,7 @@ SamplerDescription fastSampler(std::string id, std::string title, std::string su
     auto &k = d.knobs;
     if (!d.adaptive)
         k.push_back(
-            bind(integer("steps", "Steps", "time points of the grid (--nfe sets it from a budget)", 20, 2, 100000),
+            bind(integer("steps", "Steps", "time points of the grid (--nfe sets it from a budget)", 20, 2, kMostSteps),
                  &SamplingSettings::fast, &FastSamplerOptions::steps));
     if (d.usesTimeGrid) {
         SamplerKnob grid =

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "sampling/ode_solver.h" // kSmallestOdeTolerance
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -98,13 +100,13 @@ constexpr int64_t kLargestBatch = 4096;
 // need a span to step over.
 constexpr double kLargestEndTime = 0.5;
 
-// The smallest exponent of the Karras grid sigma^(1/rho): below it the highest noise level's
-// sigma^(1/rho) overflows a double (sigma reaches 1e3 for the 256-pixel VE configs).
+// The smallest exponent of the Karras grid sigma^(1/rho). Near 0.01 the highest level's
+// sigma^(1/rho) overflows a double (sigma_max reaches 1348 in the 256-pixel VE configs); at 0.1
+// it is 1e31, ten times below, and all but the last levels already lie next to sigma_max.
 constexpr double kSmallestRho = 0.1;
 
-// The smallest RK45 tolerances (sampling, bits/dim, the interpolation's encoder): the state is
-// float32, whose rounding (1.2e-7 relative) the error estimate cannot see below.
-constexpr double kSmallestOdeTolerance = 1e-7;
+// The most steps (noise levels, grid points, fixed ODE steps) of any sampler.
+constexpr int64_t kMostSteps = 100000;
 
 // The smallest tolerances of the adaptive reverse-SDE sampler, whose error estimate compares two
 // stochastic steps: tighter ones need millions of steps (Jolicoeur-Martineau et al. 2021 use 1e-2).

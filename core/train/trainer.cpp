@@ -3,6 +3,7 @@
 #include "io/model_file.h"
 #include "nets/inference.h"
 #include "nets/score_network.h"
+#include "sampling/sampler_catalogue.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
@@ -260,8 +261,16 @@ void validateOptions(const TrainerOptions &options, int64_t batchSize)
         throw Error("--keep must be at least 1");
     if (options.logEvery < 1)
         throw Error("--log-every must be at least 1");
-    if (options.snapshotEvery < 0 || options.snapshotCount < 1 || options.snapshotSteps < 1)
-        throw Error("snapshots need every >= 0, a count >= 1 and steps >= 1");
+    // A preview is one sampler run: its count is a batch and its steps a sampler's. (A step count
+    // the model's sampler cannot take fails that preview alone, with a warning.)
+    if (options.snapshotEvery < 0)
+        throw Error("--snapshot-every must be at least 0");
+    if (options.snapshotCount < 1 || options.snapshotCount > kLargestBatch)
+        throw Error("--snapshot-count must be between 1 and " + std::to_string(kLargestBatch) + ", not " +
+                    std::to_string(options.snapshotCount));
+    if (options.snapshotSteps < 1 || options.snapshotSteps > kMostSteps)
+        throw Error("--snapshot-steps must be between 1 and " + std::to_string(kMostSteps) + ", not " +
+                    std::to_string(options.snapshotSteps));
     if (options.maxBadSteps < 1)
         throw Error("--max-bad-steps must be at least 1");
     if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())

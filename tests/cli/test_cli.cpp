@@ -242,6 +242,14 @@ private Q_SLOTS:
         QTest::newRow("nfe too small") << QStringList{"sample", "--model",   ckpt,    "--config", config, "-o",
                                                       "/tmp/x", "--sampler", "dpm2m", "--nfe",    "1"}
                                        << "--nfe";
+        QTest::newRow("nfe beyond the sampler's steps")
+            << QStringList{"sample", "--model",   ckpt,    "--config", config,  "-o",
+                           "/tmp/x", "--sampler", "dpm2m", "--nfe",    "150000"}
+            << "--nfe must be between 2 and 100000 for dpm2m, not 150000";
+        QTest::newRow("nfe below edm's smallest grid")
+            << QStringList{"sample", "--model",   ckpt,  "--config", config, "-o",
+                           "/tmp/x", "--sampler", "edm", "--nfe",    "2"}
+            << "--nfe must be between 3 and 199999 for edm, not 2";
         QTest::newRow("bad grid") << QStringList{"sample", "--model",   ckpt,    "--config", config,  "-o",
                                                  "/tmp/x", "--sampler", "dpm2m", "--grid",   "cosine"}
                                   << "--grid must be logsnr or karras, not 'cosine'";

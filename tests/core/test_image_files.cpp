@@ -83,10 +83,11 @@ std::string withExif(const std::vector<uchar> &jpeg, const std::string &tiff)
     return out;
 }
 
-// An uncompressed 8-bit gray TIFF written by hand (width x height `pixels`, one strip), with an
-// orientation tag unless `orientation` is 0. SHORT values sit in the first two bytes of an
-// entry's value field, in the file's byte order.
-std::string handTiff(int width, int height, const std::string &pixels, int orientation, bool bigEndianOrder)
+// An uncompressed gray TIFF of `bits` (8 or 16) per sample written by hand (width x height
+// `pixels`, one strip), with an orientation tag unless `orientation` is 0. SHORT values sit in
+// the first two bytes of an entry's value field, in the file's byte order.
+std::string handTiff(int width, int height, const std::string &pixels, int orientation, bool bigEndianOrder,
+                     int bits = 8)
 {
     auto u16 = [&](uint32_t v) {
         return bigEndianOrder ? bytes({int(v >> 8), int(v & 0xFF)}) : bytes({int(v & 0xFF), int(v >> 8)});
@@ -97,15 +98,12 @@ std::string handTiff(int width, int height, const std::string &pixels, int orien
     struct Entry {
         uint32_t tag, type, value;
     };
-    std::vector<Entry> entries = {{256, 3, uint32_t(width)},
-                                  {257, 3, uint32_t(height)},
-                                  {258, 3, 8},
-                                  {259, 3, 1},
-                                  {262, 3, 1} /* black is zero */,
-                                  {273, 4, 0} /* the strip's offset */};
+    std::vector<Entry> entries = {{256, 3, uint32_t(width)},       {257, 3, uint32_t(height)},
+                                  {258, 3, uint32_t(bits)},        {259, 3, 1},
+                                  {262, 3, 1} /* black is zero */, {273, 4, 0} /* the strip's offset */};
     if (orientation != 0)
         entries.push_back({274, 3, uint32_t(orientation)});
-    entries.insert(entries.end(), {{277, 3, 1}, {278, 3, uint32_t(height)}, {279, 4, uint32_t(width * height)}});
+    entries.insert(entries.end(), {{277, 3, 1}, {278, 3, uint32_t(height)}, {279, 4, uint32_t(pixels.size())}});
     const uint32_t dataAt = 8 + 2 + 12 * uint32_t(entries.size()) + 4;
     std::string out =
         (bigEndianOrder ? std::string("MM") : std::string("II")) + u16(42) + u32(8) + u16(uint32_t(entries.size()));
@@ -424,6 +422,7 @@ private Q_SLOTS:
             {"orientation 9", exifTiff(9, true)},
             {"orientation 65535", mm + bytes({0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0xFF, 0xFF, 0, 0})},
             {"orientation as a LONG", longType},
+            {"orientation with count 2", mm + bytes({0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 2, 0, 6, 0, 0})},
         };
         for (const auto &[what, tiff] : payloads) {
             QCOMPARE(shown("exif.jpg", withExif(jpegBytes, tiff)) + " (" + what.c_str() + ", JPEG)",
@@ -455,10 +454,13 @@ private Q_SLOTS:
         const QString cutShown = shown("cut.webp", cut);
         QVERIFY2(cutShown == "abc/def" || cutShown == "error", qPrintable(cutShown));
         QCOMPARE(shown("exif.webp", webpWithExif(webp, 24, 16, exifTiff(6, true))), QString("da/eb/fc"));
-        // TIFF: the file's own orientation tag.
-        QCOMPARE(shown("turned.tiff",
-                       handTiff(24, 16, std::string(reinterpret_cast<const char *>(stored.data), 24 * 16), 6, false)),
-                 QString("da/eb/fc"));
+        // TIFF: the file's own orientation tag, in 8 and 16 bits.
+        const std::string pixels(reinterpret_cast<const char *>(stored.data), 24 * 16);
+        QCOMPARE(shown("turned.tiff", handTiff(24, 16, pixels, 6, false)), QString("da/eb/fc"));
+        std::string wide;
+        for (const char level : pixels)
+            wide += std::string{level, 0}; // big-endian: level * 256
+        QCOMPARE(shown("turned16.tiff", handTiff(24, 16, wide, 8, true, 16)), QString("cf/be/ad"));
     }
 
     // Gray files asked for as RGB repeat the gray; RGB asked for as gray is its luma.

@@ -253,26 +253,36 @@ private Q_SLOTS:
 
     // A stop asked for between rounds ends the run there. It is asked before every round, also one
     // in which every sample rejected its step (onStep is called only after rounds with an accepted
-    // step, so it cannot stop those): 2 evaluations to choose the first step, then 6 per round.
+    // step, so it cannot stop those). The right-hand side turns 1000 times faster at t = 0.5, so
+    // the step that crosses it is rejected; the predicate stops right after that round: 2
+    // evaluations to choose the first step, then 6 per round run.
     void perSampleRk45StopsBetweenRounds()
     {
-        const torch::Tensor y0 = torch::tensor({1.0, 2.0}, torch::kFloat64).view({2, 1});
-        BatchOdeFunction stiff = [](const torch::Tensor &, const torch::Tensor &y, const torch::Tensor &) {
-            return -1000.0 * y.pow(3);
+        BatchOdeFunction jump = [](const torch::Tensor &t, const torch::Tensor &y, const torch::Tensor &) {
+            const torch::Tensor rate = torch::where(t > 0.5, torch::full_like(t, 1000.0), torch::ones_like(t));
+            return -rate.to(y.scalar_type()).view({-1, 1}) * y;
         };
         OdeOptions options;
-        options.rtol = options.atol = 1e-7;
-        int asked = 0, reported = 0;
+        options.rtol = options.atol = 1e-6;
+        int rounds = 0, reported = 0, reportedBefore = 0;
+        bool stoppedAfterRejection = false;
         OdeResult r = solveOdePerSample(
-            stiff, 0.0, 1.0, y0, options,
+            jump, 0.0, 1.0, torch::ones({1, 1}, torch::kFloat64), options,
             [&](int64_t, const torch::Tensor &, const torch::Tensor &, int64_t) { return ++reported, true; },
-            [&] { return ++asked == 3; });
+            [&] {
+                if (rounds > 0 && reported == reportedBefore)
+                    return stoppedAfterRejection = true;
+                ++rounds;
+                reportedBefore = reported;
+                return false;
+            });
+        QVERIFY(stoppedAfterRejection);
         QVERIFY(!r.completed);
-        QCOMPARE(asked, 3);
-        QCOMPARE(r.nfe, int64_t(2 + 6 * 2));
-        QVERIFY(r.steps <= 2);
+        QVERIFY(r.rejected >= 1);
+        QCOMPARE(r.nfe, int64_t(2 + 6 * rounds));
         QCOMPARE(int64_t(reported), r.steps);
-        QVERIFY(torch::isfinite(r.y).all().item<bool>());
+        QCOMPARE(r.steps + r.rejected, int64_t(rounds));
+        QVERIFY(r.t < 1.0);
     }
 
     void stepCallbackCanStop()

@@ -156,7 +156,8 @@ private Q_SLOTS:
     }
 
     // Issue 18: the sizes a model file records (image size, channels, noise scales, the training
-    // batch and length) come back exactly from its metadata at both ends of their ranges.
+    // batch and length) come back exactly from its metadata at both ends of their ranges (the
+    // noise scales from this network's own floor, 1000), and one past either end is refused.
     void configSizesRoundTripAtTheirLimits()
     {
         const std::string dir = test::fixtureDir("ddpmpp_vp_small");
@@ -182,9 +183,16 @@ private Q_SLOTS:
             QCOMPARE(back.training.nIters, c.training.nIters);
             QCOMPARE(dumpJson(back.toJson()), dumpJson(c.toJson()));
             // One past the end is refused by the config's check.
-            ModelConfig outside = c;
-            outside.data.imageSize = top ? 8192 : 2;
-            QVERIFY_THROWS_EXCEPTION(Error, outside.validate());
+            for (int field = 0; field < 3; ++field) {
+                ModelConfig outside = c;
+                if (field == 0)
+                    outside.data.imageSize = top ? 8192 : 2;
+                else if (field == 1)
+                    outside.data.numChannels = top ? 65 : 0;
+                else
+                    outside.model.numScales = top ? 100001 : 999;
+                QVERIFY_THROWS_EXCEPTION(Error, outside.validate());
+            }
         }
     }
 
