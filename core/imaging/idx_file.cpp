@@ -6,36 +6,38 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace sde {
 
 namespace {
 
-// The whole file, gunzipped when it is gzip (zlib's gz functions read plain files as they are).
-std::string readMaybeGzip(const std::string &path)
+// What an IDX file may declare: the largest public sets (EMNIST, 814,255 images of 28 x 28) are
+// far inside. Checked from the header, before any data is read or inflated.
+constexpr uint64_t kMaxIdxDataBytes = uint64_t(1) << 30; // 1 GiB
+constexpr int64_t kMaxIdxItems = int64_t(1) << 24;       // 16,777,216 (labels become 8-byte integers)
+constexpr int64_t kMaxIdxImageSide = 4096;
+
+using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
+
+// Up to `n` bytes from the file, gunzipped when it is gzip (zlib's gz functions read plain files
+// as they are): fewer only at the end of the data.
+std::string readUpTo(gzFile file, uint64_t n, const std::string &path)
 {
-    requireReadableFile(path);
-    gzFile file = gzopen(path.c_str(), "rb");
-    if (!file)
-        throw Error("cannot open '" + path + "'");
     std::string out;
     std::vector<char> buffer(1 << 16);
-    while (true) {
-        int n = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()));
-        if (n < 0) {
+    while (out.size() < n) {
+        const unsigned want = static_cast<unsigned>(std::min<uint64_t>(buffer.size(), n - out.size()));
+        const int got = gzread(file, buffer.data(), want);
+        if (got < 0) {
             int code = 0;
-            std::string message = gzerror(file, &code);
-            gzclose(file);
-            throw Error("'" + path + "' is corrupt or truncated: " + message);
+            throw Error("'" + path + "' is corrupt or truncated: " + gzerror(file, &code));
         }
-        if (n == 0)
+        if (got == 0)
             break;
-        out.append(buffer.data(), static_cast<size_t>(n));
-        if (out.size() > (size_t(1) << 32))
-            throw Error("'" + path + "' is larger than 4 GiB");
+        out.append(buffer.data(), static_cast<size_t>(got));
     }
-    gzclose(file);
     return out;
 }
 
@@ -45,13 +47,18 @@ uint32_t bigEndian(const std::string &bytes, size_t at)
            (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
 }
 
+// `dims` = 3: images [N, H, W]; 1: labels [N].
 torch::Tensor readIdx(const std::string &path, uint32_t dims)
 {
-    std::string bytes = readMaybeGzip(path);
+    requireReadableFile(path);
+    GzFile file(gzopen(path.c_str(), "rb"), &gzclose);
+    if (!file)
+        throw Error("cannot open '" + path + "'");
     const size_t header = 4 + 4 * dims;
-    if (bytes.size() < header)
+    const std::string head = readUpTo(file.get(), header, path);
+    if (head.size() < header)
         throw Error("'" + path + "' is truncated (no IDX header)");
-    const uint32_t magic = bigEndian(bytes, 0);
+    const uint32_t magic = bigEndian(head, 0);
     if (magic != (0x0800u | dims))
         throw Error("'" + path + "' is not an IDX file of unsigned bytes with " + std::to_string(dims) +
                     " dimension(s) (magic 0x" +
@@ -62,17 +69,39 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
                     }() +
                     ")");
     std::vector<int64_t> shape;
-    size_t count = 1;
-    for (uint32_t i = 0; i < dims; ++i) {
-        shape.push_back(bigEndian(bytes, 4 + 4 * i));
-        count *= static_cast<size_t>(shape.back());
+    for (uint32_t i = 0; i < dims; ++i)
+        shape.push_back(bigEndian(head, 4 + 4 * i));
+    const std::string items = dims == 3 ? "images" : "labels";
+    if (shape[0] == 0)
+        throw Error("'" + path + "' holds 0 " + items);
+    if (shape[0] > kMaxIdxItems)
+        throw Error("'" + path + "' declares " + std::to_string(shape[0]) + " " + items + ", more than the " +
+                    std::to_string(kMaxIdxItems) + " an IDX file may hold");
+    if (dims == 3) {
+        const int64_t h = shape[1], w = shape[2];
+        if (h == 0 || w == 0)
+            throw Error("'" + path + "' holds " + std::to_string(h) + " x " + std::to_string(w) +
+                        " images; an image needs at least 1 x 1 pixels");
+        if (h > kMaxIdxImageSide || w > kMaxIdxImageSide)
+            throw Error("'" + path + "' holds " + std::to_string(h) + " x " + std::to_string(w) +
+                        " images, larger than the " + std::to_string(kMaxIdxImageSide) + " x " +
+                        std::to_string(kMaxIdxImageSide) + " an IDX image may be");
     }
-    if (bytes.size() - header != count)
-        throw Error("'" + path + "' holds " + std::to_string(bytes.size() - header) +
+    // At most 2^24 x 2^12 x 2^12: no overflow.
+    uint64_t count = 1;
+    for (int64_t d : shape)
+        count *= static_cast<uint64_t>(d);
+    if (count > kMaxIdxDataBytes)
+        throw Error("'" + path + "' declares " + std::to_string(count) + " bytes of " + items + ", more than the " +
+                    std::to_string(kMaxIdxDataBytes >> 20) + " MiB an IDX file may hold");
+    // One byte more than promised tells a file with trailing data without inflating all of it.
+    const std::string data = readUpTo(file.get(), count + 1, path);
+    if (data.size() != count)
+        throw Error("'" + path + "' holds " +
+                    (data.size() > count ? "more than " + std::to_string(count) : std::to_string(data.size())) +
                     " data bytes, its header promises " + std::to_string(count));
     torch::Tensor out = torch::empty(shape, torch::kUInt8);
-    if (count)
-        std::memcpy(out.data_ptr(), bytes.data() + header, count);
+    std::memcpy(out.data_ptr(), data.data(), count);
     return out;
 }
 

@@ -8,7 +8,9 @@ namespace sde {
 
 // IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed.
 // Images: uint8 [N, H, W]; labels: int64 [N]. Throws sde::Error naming the file for a wrong magic
-// number, a truncated file or dimensions that do not add up.
+// number, a truncated file, dimensions that do not add up, no items, images of 0 pixels, or a
+// header that declares more than 2^24 items, images over 4096 x 4096 or data over 1 GiB (refused
+// from the header, before anything is inflated).
 torch::Tensor readIdxImages(const std::string &path);
 torch::Tensor readIdxLabels(const std::string &path);
 

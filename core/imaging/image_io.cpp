@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <string_view>
 
@@ -47,6 +48,10 @@ std::string chunk(const std::string &type, const std::string &data)
 }
 
 const char kPngSignature[] = "\x89PNG\r\n\x1a\n";
+
+// What readPngText reads of a PNG's text: SDE Studio's own record is a few kB in two chunks.
+constexpr size_t kMaxPngTextChunks = 1000;
+constexpr uint64_t kMaxPngTextBytes = uint64_t(16) << 20;
 
 bool isPng(const std::string &bytes)
 {
@@ -321,28 +326,59 @@ void savePng(const std::string &path, const torch::Tensor &image, const std::map
 
 std::map<std::string, std::string> readPngText(const std::string &path)
 {
-    std::string bytes = readFile(path);
-    if (!isPng(bytes))
+    // The chunks are walked in the file, reading only the text ones: the image data (often
+    // most of the file) is skipped, and what the text may take is bounded before it is read.
+    requireReadableFile(path);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const auto end = in.tellg();
+    if (!in || end < 0)
+        throw Error("cannot open '" + path + "'");
+    const uint64_t fileSize = static_cast<uint64_t>(end);
+    const auto readAt = [&](uint64_t offset, uint64_t size) {
+        std::string bytes(size, '\0');
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(bytes.data(), static_cast<std::streamsize>(size));
+        if (static_cast<uint64_t>(in.gcount()) != size)
+            throw Error("error while reading '" + path + "'");
+        return bytes;
+    };
+    if (fileSize < 8 || !isPng(readAt(0, 8)))
         throw Error("'" + path + "' is not a PNG file");
+
     std::map<std::string, std::string> text;
-    const bool whole = forEachPngChunk(bytes, [&text](const std::string &type, std::string_view data) {
-        if (type == "tEXt") {
-            size_t zero = data.find('\0');
-            if (zero != std::string::npos)
-                text[std::string(data.substr(0, zero))] = std::string(data.substr(zero + 1));
-        } else if (type == "iTXt") {
-            size_t zero = data.find('\0');
-            if (zero != std::string::npos && zero + 2 < data.size() && data[zero + 1] == 0) {
-                size_t language = data.find('\0', zero + 3);
-                size_t translated = language == std::string::npos ? language : data.find('\0', language + 1);
+    size_t textChunks = 0;
+    uint64_t textBytes = 0;
+    for (uint64_t at = 8; at + 12 <= fileSize;) {
+        const std::string head = readAt(at, 8);
+        const uint32_t length = readBigEndian(head, 0);
+        const std::string type = head.substr(4, 4);
+        if (length > fileSize - at - 12)
+            throw Error("'" + path + "' is a truncated PNG file");
+        if (type == "IEND")
+            break;
+        if (type == "tEXt" || type == "iTXt") {
+            if (++textChunks > kMaxPngTextChunks)
+                throw Error("'" + path + "' holds more than " + std::to_string(kMaxPngTextChunks) + " text chunks");
+            if (length > kMaxPngTextBytes - textBytes)
+                throw Error("'" + path + "' holds more than " + std::to_string(kMaxPngTextBytes >> 20) +
+                            " MiB of text chunks");
+            textBytes += length;
+            const std::string data = readAt(at + 8, length);
+            const size_t zero = data.find('\0');
+            if (type == "tEXt") {
+                if (zero != std::string::npos)
+                    text[data.substr(0, zero)] = data.substr(zero + 1);
+            } else if (zero != std::string::npos && zero + 2 < data.size() && data[zero + 1] == 0) {
+                // keyword \0, compression flag 0 (compressed ones are skipped), method, language
+                // tag \0, translated keyword \0, text
+                const size_t language = data.find('\0', zero + 3);
+                const size_t translated = language == std::string::npos ? language : data.find('\0', language + 1);
                 if (translated != std::string::npos)
-                    text[std::string(data.substr(0, zero))] = std::string(data.substr(translated + 1));
+                    text[data.substr(0, zero)] = data.substr(translated + 1);
             }
         }
-        return true;
-    });
-    if (!whole)
-        throw Error("'" + path + "' is a truncated PNG file");
+        at += 12 + uint64_t(length);
+    }
     return text;
 }
 

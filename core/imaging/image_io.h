@@ -30,7 +30,9 @@ std::string encodePng(const torch::Tensor &image, const std::map<std::string, st
 // encodePng, written atomically.
 void savePng(const std::string &path, const torch::Tensor &image, const std::map<std::string, std::string> &text = {});
 
-// The tEXt and iTXt chunks of a PNG file (uncompressed ones).
+// The tEXt and iTXt chunks of a PNG file (uncompressed ones; zTXt and compressed iTXt are
+// skipped, so nothing is inflated). Throws sde::Error naming the file when it is not a PNG, is
+// truncated, or holds more than 1000 text chunks or 16 MiB of text.
 std::map<std::string, std::string> readPngText(const std::string &path);
 
 // A grid of a batch [B, C, H, W]: `columns` per row (0: about square), `padding` pixels between.

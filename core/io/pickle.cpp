@@ -5,8 +5,33 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace sde {
+
+PyValue::~PyValue()
+{
+    // Each child whose last owner is being released gives up its own children first, so a chain
+    // of any length is released in this loop instead of one destructor call deep per level.
+    std::vector<PyRef> orphans;
+    const auto adopt = [&orphans](PyValue &value) {
+        for (PyRef &item : value.items)
+            orphans.push_back(std::move(item));
+        for (auto &[key, item] : value.dict) {
+            orphans.push_back(std::move(key));
+            orphans.push_back(std::move(item));
+        }
+        value.items.clear();
+        value.dict.clear();
+    };
+    adopt(*this);
+    while (!orphans.empty()) {
+        PyRef value = std::move(orphans.back());
+        orphans.pop_back();
+        if (value && value.use_count() == 1)
+            adopt(*value);
+    }
+}
 
 PyRef PyValue::make(Kind kind)
 {
@@ -59,6 +84,9 @@ PyRef PyValue::get(const std::string &key) const
 }
 
 namespace {
+
+// A saved tensor has a handful of dimensions.
+constexpr size_t kMaxTensorDims = 64;
 
 // The constructors a state-dict checkpoint needs; everything else is refused.
 const std::set<std::string> &allowedGlobals()
@@ -178,7 +206,56 @@ private:
         return line;
     }
 
-    void push(PyRef value) { stack_.push_back(std::move(value)); }
+    void push(PyRef value)
+    {
+        if (stack_.size() >= kMaxPickleValues)
+            tooLarge();
+        stack_.push_back(std::move(value));
+    }
+
+    [[noreturn]] void tooLarge() const
+    {
+        fail("the pickle holds more than " + std::to_string(kMaxPickleValues) + " values");
+    }
+
+    [[noreturn]] void tooDeep() const
+    {
+        fail("the pickle nests deeper than " + std::to_string(kMaxPickleDepth) + " levels");
+    }
+
+    // Counts `n` values made or placed in containers against kMaxPickleValues.
+    void spend(size_t n)
+    {
+        if (n > kMaxPickleValues - spent_)
+            tooLarge();
+        spent_ += n;
+    }
+
+    PyRef make(PyValue::Kind kind)
+    {
+        spend(1);
+        PyRef value = PyValue::make(kind);
+        if (kind == PyValue::Kind::Tuple || kind == PyValue::Kind::List || kind == PyValue::Kind::Dict)
+            value->depth = 1;
+        return value;
+    }
+
+    // Puts `items` into `container` (a tuple, list or dict being built or filled): each item is
+    // placed for good, and the container, which must not itself have been placed yet (that would
+    // change a value already inside another, or put a value inside itself), grows deeper.
+    void place(const PyRef &container, const std::vector<PyRef> &items)
+    {
+        spend(items.size());
+        for (const PyRef &item : items) {
+            item->placed = true;
+            if (item->depth >= kMaxPickleDepth)
+                tooDeep();
+            container->depth = std::max(container->depth, item->depth + 1);
+        }
+        if (container->placed)
+            fail("the pickle changes " + container->describe() +
+                 " after placing it inside another value (a recursive structure, which no checkpoint holds)");
+    }
 
     PyRef pop()
     {
@@ -209,29 +286,30 @@ private:
 
     PyRef makeString(std::string s, PyValue::Kind kind = PyValue::Kind::String)
     {
-        PyRef v = PyValue::make(kind);
+        PyRef v = make(kind);
         v->text = std::move(s);
         return v;
     }
 
     PyRef makeInt(int64_t i)
     {
-        PyRef v = PyValue::make(PyValue::Kind::Int);
+        PyRef v = make(PyValue::Kind::Int);
         v->integer = i;
         return v;
     }
 
     PyRef makeTuple(std::vector<PyRef> items)
     {
-        PyRef v = PyValue::make(PyValue::Kind::Tuple);
+        PyRef v = make(PyValue::Kind::Tuple);
+        place(v, items);
         v->items = std::move(items);
         return v;
     }
 
     void memoPut(uint64_t index)
     {
-        if (index > 10'000'000)
-            fail("memo index out of range");
+        if (index >= kMaxPickleValues)
+            fail("memo index " + std::to_string(index) + " out of range");
         if (memo_.size() <= index)
             memo_.resize(index + 1);
         memo_[index] = top();
@@ -253,16 +331,25 @@ private:
         return makeString(full, PyValue::Kind::Global);
     }
 
+    // dict[key] = value: a key seen before (a string or an int, compared by value) keeps its
+    // place and takes the new value, as in Python; found through an index, so that a dict of many
+    // keys fills in linear time.
     void setItem(const PyRef &dict, PyRef key, PyRef value)
     {
         if (dict->kind != PyValue::Kind::Dict)
             fail("SETITEM on " + dict->describe());
-        for (auto &entry : dict->dict) {
-            const PyRef &k = entry.first;
-            bool same = (k->kind == key->kind) && ((k->kind == PyValue::Kind::String && k->text == key->text) ||
-                                                   (k->kind == PyValue::Kind::Int && k->integer == key->integer));
-            if (same) {
-                entry.second = std::move(value);
+        place(dict, {key, value});
+        std::string name;
+        if (key->kind == PyValue::Kind::String)
+            name = "s" + key->text;
+        else if (key->kind == PyValue::Kind::Int)
+            name = "i" + std::to_string(key->integer);
+        if (!name.empty()) {
+            DictIndex &index = dictIndex_[dict.get()];
+            index.dict = dict; // keeps the address from being reused by another dict
+            const auto [it, added] = index.keys.emplace(std::move(name), dict->dict.size());
+            if (!added) {
+                dict->dict[it->second].second = std::move(value);
                 return;
             }
         }
@@ -304,7 +391,7 @@ private:
         auto cached = storages_.find(key->text);
         if (cached != storages_.end())
             return cached->second;
-        PyRef storage = PyValue::make(PyValue::Kind::StorageRef);
+        PyRef storage = make(PyValue::Kind::StorageRef);
         storage->tensor = loader_(key->text, storageDtype(type->text), numel);
         storages_[key->text] = storage;
         return storage;
@@ -321,33 +408,52 @@ private:
         std::vector<int64_t> stride = asInts(args[3], "a tensor stride");
         if (size.size() != stride.size())
             fail("a tensor's size and stride differ in length");
-        // The furthest element addressed must lie inside the storage.
+        if (size.size() > kMaxTensorDims)
+            fail("a tensor has " + std::to_string(size.size()) + " dimensions, more than " +
+                 std::to_string(kMaxTensorDims));
+        // The furthest element addressed must lie inside the storage, and the element count (of
+        // the non-empty dimensions, as LibTorch computes it) must fit in its byte size.
+        if (offset < 0)
+            fail("a tensor starts at offset " + std::to_string(offset));
         int64_t last = offset;
+        int64_t bytes = static_cast<int64_t>(storage.element_size());
         bool empty = false;
         for (size_t i = 0; i < size.size(); ++i) {
             if (size[i] < 0 || stride[i] < 0)
                 fail("negative tensor size or stride");
+            int64_t reach = 0;
             if (size[i] == 0)
                 empty = true;
-            else
-                last += (size[i] - 1) * stride[i];
+            else if (__builtin_mul_overflow(size[i] - 1, stride[i], &reach) ||
+                     __builtin_add_overflow(last, reach, &last))
+                fail("a tensor's size and stride reach beyond any storage (they overflow 64 bits)");
+            if (size[i] > 0 && __builtin_mul_overflow(bytes, size[i], &bytes))
+                fail("a tensor's size holds more elements than 64 bits can count");
         }
-        if (offset < 0 || (!empty && last >= storage.numel()))
+        if (!empty && last >= storage.numel())
             fail("a tensor reaches past the end of its storage");
-        PyRef v = PyValue::make(PyValue::Kind::Tensor);
+        PyRef v = make(PyValue::Kind::Tensor);
         v->tensor = empty ? torch::empty(size, storage.options()) : storage.as_strided(size, stride, offset);
         return v;
     }
 
-    PyRef reduce(const PyRef &callable, const PyRef &args)
+    PyRef reduce(PyRef callable, PyRef args)
     {
+        // (func, type, args, state): rebuild with func(*args), ignore the subclass.
+        while (callable->kind == PyValue::Kind::Global && callable->text == "torch._tensor _rebuild_from_type_v2") {
+            if (args->kind != PyValue::Kind::Tuple || args->items.size() < 3)
+                fail("malformed tensor subclass record");
+            PyRef inner = args->items[0];
+            args = args->items[2];
+            callable = std::move(inner);
+        }
         if (callable->kind != PyValue::Kind::Global)
             fail("REDUCE on " + callable->describe());
         if (args->kind != PyValue::Kind::Tuple)
             fail("REDUCE with arguments " + args->describe());
         const std::string &name = callable->text;
         if (name == "collections OrderedDict")
-            return PyValue::make(PyValue::Kind::Dict);
+            return make(PyValue::Kind::Dict);
         if (name == "torch._utils _rebuild_tensor_v2")
             return rebuildTensor(args->items);
         if (name == "torch._utils _rebuild_parameter" || name == "torch._utils _rebuild_parameter_with_state") {
@@ -355,16 +461,12 @@ private:
                 fail("malformed parameter record");
             return args->items[0];
         }
-        if (name == "torch._tensor _rebuild_from_type_v2") {
-            // (func, type, args, state): rebuild with func(*args), ignore the subclass.
-            if (args->items.size() < 3)
-                fail("malformed tensor subclass record");
-            return reduce(args->items[0], args->items[2]);
-        }
         if (name == "builtins set" || name == "__builtin__ set") {
-            PyRef list = PyValue::make(PyValue::Kind::List);
-            if (!args->items.empty())
+            PyRef list = make(PyValue::Kind::List);
+            if (!args->items.empty()) {
+                place(list, args->items[0]->items);
                 list->items = args->items[0]->items;
+            }
             return list;
         }
         fail("refusing to call the Python global '" + name + "'");
@@ -381,6 +483,8 @@ private:
             readLittle<uint64_t>();
             break; // FRAME
         case '(':
+            if (marks_.size() >= static_cast<size_t>(kMaxPickleDepth))
+                tooDeep(); // each mark opens a container, so its values would nest at least as deep
             marks_.push_back(stack_.size());
             break; // MARK
         case '0':
@@ -393,16 +497,16 @@ private:
             push(top());
             break; // DUP
         case 'N':
-            push(PyValue::make(K::None));
+            push(make(K::None));
             break;
         case 0x88: {
-            PyRef v = PyValue::make(K::Bool);
+            PyRef v = make(K::Bool);
             v->boolean = true;
             push(v);
             break;
         }
         case 0x89: {
-            PyRef v = PyValue::make(K::Bool);
+            PyRef v = make(K::Bool);
             v->boolean = false;
             push(v);
             break;
@@ -432,7 +536,7 @@ private:
         case 'I': { // INT (text)
             std::string line = readLine();
             if (line == "01" || line == "00") {
-                PyRef v = PyValue::make(K::Bool);
+                PyRef v = make(K::Bool);
                 v->boolean = line == "01";
                 push(v);
             } else {
@@ -460,13 +564,13 @@ private:
             uint64_t bits = 0;
             for (char c : bytes)
                 bits = (bits << 8) | static_cast<uint8_t>(c);
-            PyRef v = PyValue::make(K::Float);
+            PyRef v = make(K::Float);
             std::memcpy(&v->real, &bits, 8);
             push(v);
             break;
         }
         case 'F': { // FLOAT (text)
-            PyRef v = PyValue::make(K::Float);
+            PyRef v = make(K::Float);
             try {
                 v->real = std::stod(readLine());
             } catch (...) {
@@ -527,11 +631,13 @@ private:
             break;
         }
         case ']':
-            push(PyValue::make(K::List));
+            push(make(K::List));
             break; // EMPTY_LIST
         case 'l': {
-            PyRef v = PyValue::make(K::List);
-            v->items = popToMark();
+            PyRef v = make(K::List);
+            std::vector<PyRef> items = popToMark();
+            place(v, items);
+            v->items = std::move(items);
             push(v);
             break;
         }
@@ -540,6 +646,7 @@ private:
             PyRef &list = top();
             if (list->kind != K::List)
                 fail("APPEND to " + list->describe());
+            place(list, {item});
             list->items.push_back(item);
             break;
         }
@@ -548,17 +655,18 @@ private:
             PyRef &list = top();
             if (list->kind != K::List)
                 fail("APPENDS to " + list->describe());
+            place(list, items);
             list->items.insert(list->items.end(), items.begin(), items.end());
             break;
         }
         case '}':
-            push(PyValue::make(K::Dict));
+            push(make(K::Dict));
             break;  // EMPTY_DICT
         case 'd': { // DICT
             std::vector<PyRef> items = popToMark();
             if (items.size() % 2)
                 fail("DICT with an odd number of items");
-            PyRef dict = PyValue::make(K::Dict);
+            PyRef dict = make(K::Dict);
             for (size_t i = 0; i < items.size(); i += 2)
                 setItem(dict, items[i], items[i + 1]);
             push(dict);
@@ -579,19 +687,22 @@ private:
             break;
         }
         case 0x8f:
-            push(PyValue::make(K::List));
+            push(make(K::List));
             break;   // EMPTY_SET (as a list)
         case 0x90: { // ADDITEMS
             std::vector<PyRef> items = popToMark();
             PyRef &set = top();
             if (set->kind != K::List)
                 fail("ADDITEMS to " + set->describe());
+            place(set, items);
             set->items.insert(set->items.end(), items.begin(), items.end());
             break;
         }
         case 0x91: {
-            PyRef v = PyValue::make(K::List);
-            v->items = popToMark();
+            PyRef v = make(K::List);
+            std::vector<PyRef> items = popToMark();
+            place(v, items);
+            v->items = std::move(items);
             push(v);
             break;
         } // FROZENSET
@@ -672,6 +783,12 @@ private:
     std::vector<size_t> marks_;
     std::vector<PyRef> memo_;
     std::map<std::string, PyRef> storages_;
+    struct DictIndex {
+        PyRef dict;
+        std::unordered_map<std::string, size_t> keys; // "s<text>" or "i<integer>" -> position
+    };
+    std::unordered_map<const PyValue *, DictIndex> dictIndex_;
+    size_t spent_ = 0; // values made and placed, against kMaxPickleValues
 };
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json_fields.h"
+#include "util/shape_text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -31,6 +32,10 @@ torch::Dtype dtypeFromName(const std::string &name, const std::string &where)
             return d.dtype;
     throw Error(where + ": unsupported dtype \"" + name + "\"");
 }
+
+// A tensor's bounds: 2^40 elements (8 TiB of float64) and 64 dimensions are beyond any model.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+constexpr size_t kMaxDims = 64;
 
 const char *nameFromDtype(torch::Dtype dtype)
 {
@@ -121,16 +126,21 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
         }
         try {
             torch::Dtype dtype = dtypeFromName(json::getString(entry, "dtype"), where);
+            const Json &dims = json::toArray(json::at(entry, "shape"), "shape");
+            if (dims.size() > kMaxDims)
+                throw Error("has " + std::to_string(dims.size()) + " dimensions, more than " +
+                            std::to_string(kMaxDims));
             std::vector<int64_t> shape;
             int64_t numel = 1;
-            for (const Json &dim : json::toArray(json::at(entry, "shape"), "shape")) {
-                int64_t d = json::toInt64(dim, "shape");
-                if (d < 0 || d > (int64_t(1) << 40))
+            int64_t nonEmpty = 1; // LibTorch sizes a tensor's storage from every dimension but zeros
+            for (const Json &dim : dims) {
+                const int64_t d = json::toInt64(dim, "shape");
+                if (d < 0 || d > kMaxElements)
                     throw Error("dimension " + std::to_string(d) + " out of range");
                 shape.push_back(d);
-                numel *= d;
-                if (numel > (int64_t(1) << 40))
-                    throw Error("too many elements");
+                if (d > 0 && (__builtin_mul_overflow(nonEmpty, d, &nonEmpty) || nonEmpty > kMaxElements))
+                    throw Error("a shape beginning " + shapeText(shape) + " holds more than 2^40 elements");
+                numel *= d; // at most nonEmpty
             }
             const Json &offsets = json::toArray(json::at(entry, "data_offsets"), "data_offsets");
             if (offsets.size() != 2)

@@ -20,7 +20,9 @@ struct SafetensorsFile {
 };
 
 // Reads every tensor onto the CPU. Throws sde::Error naming the file and the entry for a
-// truncated file, a malformed header, overlapping or out-of-range data, or an unknown dtype.
+// truncated file, a malformed header (nested deeper than kMaxJsonDepth, or naming a tensor or a
+// metadata key twice), overlapping or out-of-range data, an unknown dtype, or a shape of more
+// than 64 dimensions or 2^40 elements (counted, as LibTorch sizes storage, without its zeros).
 SafetensorsFile readSafetensors(const std::string &path);
 // Parses the bytes of a safetensors file; `label` names it in errors.
 SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &label);

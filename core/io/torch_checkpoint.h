@@ -25,6 +25,9 @@ struct TorchCheckpoint {
 
 // Reads a .pth file without Python. Throws sde::Error naming the file for a missing, truncated
 // or corrupt archive, a legacy (pre-1.6) file, or a pickle that names code (see unpickle()).
+// The archive's directory is checked before any record is read: a stored record must lie inside
+// the file, a compressed one may inflate to at most 256 MiB, and a storage must hold the
+// elements its tensors ask for.
 TorchCheckpoint readTorchCheckpoint(const std::string &path);
 
 // The state dict keys without the "module." prefix DataParallel adds.

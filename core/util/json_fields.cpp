@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
+#include <vector>
 
 namespace sde {
 
@@ -34,16 +36,29 @@ std::string describe(const Json &value)
 Json parseJson(const std::string &text)
 {
     // nlohmann's parser keeps its own stack, so any depth parses; the limit keeps the recursive
-    // copy and dump of what we read within the thread's stack.
-    const Json::parser_callback_t limitDepth = [](int depth, Json::parse_event_t event, Json &) {
+    // copy and dump of what we read within the thread's stack. A key given twice in one object
+    // is refused: nlohmann would keep the last silently (a safetensors header naming a tensor
+    // twice, a config setting one field twice), and no writer of ours repeats one.
+    std::vector<std::set<std::string>> keys; // of each object being read, innermost last
+    const Json::parser_callback_t check = [&keys](int depth, Json::parse_event_t event, Json &parsed) {
         if (depth >= kMaxJsonDepth &&
             (event == Json::parse_event_t::object_start || event == Json::parse_event_t::array_start))
             throw Error("JSON parse error: arrays and objects nest deeper than " + std::to_string(kMaxJsonDepth) +
                         " levels");
+        if (event == Json::parse_event_t::object_start)
+            keys.emplace_back();
+        else if (event == Json::parse_event_t::object_end && !keys.empty())
+            keys.pop_back();
+        else if (event == Json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
+                 !keys.back().insert(parsed.get<std::string>()).second) {
+            const std::string key = parsed.get<std::string>();
+            throw Error("JSON parse error: the key \"" + (key.size() > 60 ? key.substr(0, 57) + "..." : key) +
+                        "\" appears twice in one object");
+        }
         return true;
     };
     try {
-        return Json::parse(text, limitDepth);
+        return Json::parse(text, check);
     } catch (const Json::parse_error &e) {
         // "[json.exception.parse_error.101] parse error at line 3, column 0: syntax error ...": the
         // position is recomputed to be the offending character's (nlohmann's is the one after it).

@@ -19,7 +19,8 @@ constexpr int kMaxJsonDepth = 200;
 
 // Parses a whole document. Files from users are untrusted: a syntax error throws sde::Error
 // "JSON parse error at line L, column C: ...", nesting deeper than kMaxJsonDepth throws
-// sde::Error too; no nlohmann exception leaves this function.
+// sde::Error too, and so does a key given twice in one object ("JSON parse error: the key \"x\"
+// appears twice in one object"); no nlohmann exception leaves this function.
 Json parseJson(const std::string &text);
 
 // The document as text: compact for indent < 0, else indented by that many spaces. Bytes that

@@ -109,6 +109,35 @@ private Q_SLOTS:
         QVERIFY2(run.err.contains("error: ") && run.err.contains(message), qPrintable(run.err));
     }
 
+    // Issue 16: the shared hostile files (copied to tests/data/hostile) end with exit 1 and one
+    // line naming the file and the problem.
+    void hostileFilesEndWithOneErrorLine_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("line");
+        const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
+        const QString pth = hostile + "pth_nested_tuples_100k_deflated.pth";
+        QTest::newRow("pickle 100k deep")
+            << QStringList{"info", pth}
+            << "error: " + pth + ": the pickle nests deeper than 1000 levels (at byte 1004 of the pickle)";
+        const QString st = hostile + "st_meta_step_text_min.safetensors";
+        QTest::newRow("step not a number")
+            << QStringList{"info", st} << "error: " + st + ": metadata \"step\" is not an integer: abc";
+        const QString idx = hostile + "idx_zero_dims-images-idx3-ubyte";
+        QTest::newRow("0 x 0 images") << QStringList{"bpd", "--model", "fashion-mnist", "--idx", idx, "--count", "1"}
+                                      << "error: '" + idx +
+                                             "' holds 0 x 0 images; an image needs at least 1 x 1 pixels";
+    }
+
+    void hostileFilesEndWithOneErrorLine()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, line);
+        Run run = cli(arguments);
+        QCOMPARE(run.exitCode, 1);
+        QCOMPARE(run.err, line + "\n");
+    }
+
     void convertThenScoreMatchesTheReference()
     {
         const QString dir = QString::fromStdString(test::makeTempDir());

@@ -35,6 +35,113 @@ std::string writeArchive(const std::string &pickle)
     return path;
 }
 
+// The message readTorchCheckpoint throws for `path`, or "" when it reads the file.
+QString checkpointError(const std::string &path)
+{
+    try {
+        readTorchCheckpoint(path);
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+// The message unpickle throws for `pickle` (labelled "crafted.pkl"), or "" when it reads it.
+// Storages are zeros of the size their reference asks for.
+QString pickleError(const std::string &pickle)
+{
+    const StorageLoader zeros = [](const std::string &, torch::Dtype dtype, int64_t numel) {
+        return torch::zeros({numel}, torch::TensorOptions().dtype(dtype));
+    };
+    try {
+        unpickle(pickle, zeros, "crafted.pkl");
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+// The pickle opcode LONG1 with an 8-byte little-endian integer.
+std::string long8(int64_t value)
+{
+    std::string out = "\x8a\x08";
+    for (int i = 0; i < 8; ++i)
+        out += static_cast<char>((static_cast<uint64_t>(value) >> (8 * i)) & 0xff);
+    return out;
+}
+
+// A protocol 2 pickle of torch._utils._rebuild_tensor_v2 over a float storage of 16 elements.
+std::string tensorPickle(const std::vector<int64_t> &size, const std::vector<int64_t> &stride)
+{
+    std::string out = "\x80\x02"
+                      "ctorch._utils\n_rebuild_tensor_v2\n(";
+    out += std::string("(X\x07\x00\x00\x00", 6) + "storagectorch\nFloatStorage\n" +
+           std::string("X\x01\x00\x00\x00", 5) + "0" + std::string("X\x03\x00\x00\x00", 5) + "cpuK\x10tQ";
+    out += std::string("K\x00(", 3);
+    for (int64_t s : size)
+        out += long8(s);
+    out += "t(";
+    for (int64_t s : stride)
+        out += long8(s);
+    out += "t\x89)tR.";
+    return out;
+}
+
+void appendLittle(std::string &out, uint64_t value, int width)
+{
+    for (int i = 0; i < width; ++i)
+        out += static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+// A zip archive holding one record "archive/data.pkl" whose directory entry declares `method`,
+// `compressed` and `size` bytes (zip64 extra field when `zip64`), with 16 bytes of data.
+std::string craftedZip(uint16_t method, uint64_t compressed, uint64_t size, bool zip64)
+{
+    const std::string name = "archive/data.pkl";
+    const std::string data(16, '\x03');
+    std::string local = "PK\x03\x04";
+    appendLittle(local, 20, 2);
+    appendLittle(local, 0, 2);
+    appendLittle(local, method, 2);
+    appendLittle(local, 0, 8); // time, date, crc
+    appendLittle(local, data.size(), 4);
+    appendLittle(local, zip64 ? 0xffffffff : size, 4);
+    appendLittle(local, name.size(), 2);
+    appendLittle(local, 0, 2);
+    local += name + data;
+
+    std::string extra;
+    if (zip64) {
+        appendLittle(extra, 1, 2);
+        appendLittle(extra, 16, 2);
+        appendLittle(extra, size, 8);
+        appendLittle(extra, compressed, 8);
+    }
+    std::string entry = "PK\x01\x02";
+    appendLittle(entry, 45, 2);
+    appendLittle(entry, 45, 2);
+    appendLittle(entry, 0, 2);
+    appendLittle(entry, method, 2);
+    appendLittle(entry, 0, 8); // time, date, crc
+    appendLittle(entry, zip64 ? 0xffffffff : compressed, 4);
+    appendLittle(entry, zip64 ? 0xffffffff : size, 4);
+    appendLittle(entry, name.size(), 2);
+    appendLittle(entry, extra.size(), 2);
+    appendLittle(entry, 0, 6); // comment length, disk, internal attributes
+    appendLittle(entry, 0, 4); // external attributes
+    appendLittle(entry, 0, 4); // the local header's offset
+    entry += name + extra;
+
+    std::string end = "PK\x05\x06";
+    appendLittle(end, 0, 4);
+    appendLittle(end, 1, 2);
+    appendLittle(end, 1, 2);
+    appendLittle(end, entry.size(), 4);
+    appendLittle(end, local.size(), 4);
+    appendLittle(end, 0, 2);
+    return local + entry + end;
+}
+
 void expectError(const std::string &path, const QStringList &fragments, const LoadOptions &options = {})
 {
     try {
@@ -152,11 +259,205 @@ private Q_SLOTS:
     void refusesMalformedPickle()
     {
         // Truncated in the middle of a string, and a stack underflow.
-        for (const std::string &pickle :
-             {std::string("\x80\x02X\xff\x00\x00\x00abc", 10), std::string("\x80\x02s.", 4)}) {
+        for (const std::string &pickle : {std::string("\x80\x02X\xff\x00\x00\x00"
+                                                      "abc",
+                                                      10),
+                                          std::string("\x80\x02s.", 4)}) {
             const std::string path = writeArchive(pickle);
             expectError(path, {path.c_str()});
         }
+    }
+
+    // Issue 16: the hostile file of ../shared/hostile, 463 bytes whose data.pkl nests 100,000
+    // tuples, crashed the CLI (signal 11); the marks that open them are counted.
+    void refusesTheSharedDeepPickle()
+    {
+        const std::string path = test::dataDir() + "/hostile/pth_nested_tuples_100k_deflated.pth";
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) +
+                                            ": the pickle nests deeper than 1000 levels (at byte 1004 of the pickle)");
+    }
+
+    // Nesting through every kind of container, with and without marks, is bounded; at the bound
+    // itself it reads.
+    void boundsNesting_data()
+    {
+        QTest::addColumn<QByteArray>("pickle");
+        QTest::addColumn<QString>("message");
+        const auto repeat = [](const char *unit, int n) {
+            QByteArray out;
+            for (int i = 0; i < n; ++i)
+                out += unit;
+            return out;
+        };
+        const QString tooDeep = "crafted.pkl: the pickle nests deeper than 1000 levels (at byte ";
+        QTest::newRow("1000 tuples") << "\x80\x02N" + repeat("\x85", 1000) + "."
+                                     << "";
+        QTest::newRow("1001 tuples") << "\x80\x02N" + repeat("\x85", 1001) + "." << tooDeep + "1004 of the pickle)";
+        QTest::newRow("100k tuples") << "\x80\x02N" + repeat("\x85", 100000) + "." << tooDeep + "1004 of the pickle)";
+        QTest::newRow("100k marks") << "\x80\x02]" + repeat("(", 100000) + repeat("l", 100000) + "."
+                                    << tooDeep + "1004 of the pickle)";
+        // d0[1] = d1 ... : the 1000th SETITEM would place a dict 1000 deep inside another.
+        QTest::newRow("100k dicts") << "\x80\x02}" + repeat("K\x01}", 100000) + repeat("s", 100000) + "."
+                                    << tooDeep + "301003 of the pickle)";
+        QTest::newRow("100k appends") << "\x80\x02]" + repeat("]", 100000) + repeat("a", 100000) + "."
+                                      << tooDeep + "101003 of the pickle)";
+    }
+
+    void boundsNesting()
+    {
+        QFETCH(QByteArray, pickle);
+        QFETCH(QString, message);
+        QCOMPARE(pickleError(pickle.toStdString()), message);
+    }
+
+    // A container changed after it went into another (how a pickle builds a list holding
+    // itself) is refused: no checkpoint holds one, and the value would never be freed.
+    void refusesRecursiveStructures_data()
+    {
+        QTest::addColumn<QByteArray>("pickle");
+        QTest::addColumn<QString>("message");
+        // l = []; l.append(l)
+        QTest::newRow("list in itself") << QByteArray("\x80\x02]q\x00h\x00"
+                                                      "a.",
+                                                      9)
+                                        << "crafted.pkl: the pickle changes a list after placing it inside another "
+                                           "value (a recursive structure, which no checkpoint holds) (at byte 8 of "
+                                           "the pickle)";
+        // d = {}; t = (d,); d[1] = t
+        QTest::newRow("dict through a tuple")
+            << QByteArray("\x80\x02}q\x00h\x00\x85q\x01\x30K\x01h\x01s.", 17)
+            << "crafted.pkl: the pickle changes a dict after placing it inside another value (a recursive "
+               "structure, which no checkpoint holds) (at byte 16 of the pickle)";
+    }
+
+    void refusesRecursiveStructures()
+    {
+        QFETCH(QByteArray, pickle);
+        QFETCH(QString, message);
+        QCOMPARE(pickleError(pickle.toStdString()), message);
+    }
+
+    void boundsTheNumberOfValues()
+    {
+        // 4,000,001 Nones on the stack.
+        const std::string nones = "\x80\x02(" + std::string(kMaxPickleValues + 1, 'N') + "l.";
+        QCOMPARE(pickleError(nones),
+                 QString("crafted.pkl: the pickle holds more than 4000000 values (at byte %1 of the "
+                         "pickle)")
+                     .arg(3 + kMaxPickleValues + 1));
+        // A dict of 100,000 keys, each set twice, fills in linear time and keeps the last values.
+        std::string pickle = "\x80\x02}(";
+        for (int round = 0; round < 2; ++round)
+            for (int32_t key = 0; key < 100000; ++key) {
+                pickle += 'J';
+                appendLittle(pickle, static_cast<uint32_t>(key), 4);
+                pickle += 'J';
+                appendLittle(pickle, static_cast<uint32_t>(key + round), 4);
+            }
+        pickle += "u.";
+        const StorageLoader none = [](const std::string &, torch::Dtype, int64_t) { return torch::Tensor(); };
+        const PyRef dict = unpickle(pickle, none, "crafted.pkl");
+        QCOMPARE(dict->dict.size(), size_t(100000));
+        QCOMPARE(dict->dict.back().first->integer, int64_t(99999));
+        QCOMPARE(dict->dict.back().second->integer, int64_t(100000));
+    }
+
+    // A value nested far deeper than any pickle may build is freed without a deep recursion.
+    void deepValuesAreFreedWithoutRecursion()
+    {
+        PyRef root = PyValue::make(PyValue::Kind::List);
+        PyValue *tail = root.get();
+        for (int i = 0; i < 300000; ++i) {
+            tail->items.push_back(PyValue::make(i % 2 ? PyValue::Kind::Tuple : PyValue::Kind::Dict));
+            if (i % 2) {
+                tail = tail->items.back().get();
+            } else {
+                tail->items.back()->dict.emplace_back(PyValue::make(PyValue::Kind::String),
+                                                      PyValue::make(PyValue::Kind::List));
+                tail = tail->items.back()->dict.back().second.get();
+            }
+        }
+        PyRef shared = root->items.front(); // still owned here after the root goes
+        root.reset();
+        QCOMPARE(shared->kind, PyValue::Kind::Dict);
+        shared.reset();
+    }
+
+    // Sizes, strides and offsets whose arithmetic would overflow 64 bits are refused by name.
+    void refusesOverflowingTensors_data()
+    {
+        QTest::addColumn<QList<qint64>>("size");
+        QTest::addColumn<QList<qint64>>("stride");
+        QTest::addColumn<QString>("message");
+        const qint64 big = qint64(1) << 62;
+        QTest::newRow("in range") << QList<qint64>{4, 4} << QList<qint64>{4, 1} << "";
+        QTest::newRow("past the storage") << QList<qint64>{4, 5} << QList<qint64>{4, 1}
+                                          << "crafted.pkl: a tensor reaches past the end of its storage (at byte 137 "
+                                             "of the pickle)";
+        QTest::newRow("reach overflows") << QList<qint64>{4, 1} << QList<qint64>{big, 1}
+                                         << "crafted.pkl: a tensor's size and stride reach beyond any storage (they "
+                                            "overflow 64 bits) (at byte 137 of the pickle)";
+        QTest::newRow("count overflows") << QList<qint64>{big, 4} << QList<qint64>{0, 0}
+                                         << "crafted.pkl: a tensor's size holds more elements than 64 bits can count "
+                                            "(at byte 137 of the pickle)";
+        QTest::newRow("empty but overflowing") << QList<qint64>{0, big, big} << QList<qint64>{1, 1, 1}
+                                               << "crafted.pkl: a tensor's size holds more elements than 64 bits can "
+                                                  "count (at byte 157 of the pickle)";
+    }
+
+    void refusesOverflowingTensors()
+    {
+        QFETCH(QList<qint64>, size);
+        QFETCH(QList<qint64>, stride);
+        QFETCH(QString, message);
+        QCOMPARE(pickleError(tensorPickle({size.begin(), size.end()}, {stride.begin(), stride.end()})), message);
+    }
+
+    // The archive's directory is read first: a record that would inflate past 256 MiB, or whose
+    // data lies outside the file, is refused before anything is allocated.
+    void refusesArchivesDeclaringTooMuch_data()
+    {
+        QTest::addColumn<QByteArray>("zip");
+        QTest::addColumn<QString>("message");
+        const auto bytes = [](const std::string &s) { return QByteArray(s.data(), static_cast<qsizetype>(s.size())); };
+        const QString bomb = ": the archive's record 'archive/data.pkl' would inflate to %1 bytes, more than the 256 "
+                             "MiB a checkpoint's record may (a zip bomb?)";
+        QTest::newRow("deflated 4 GB") << bytes(craftedZip(8, 16, 0xfffffffe, false)) << bomb.arg(4294967294);
+        QTest::newRow("deflated 1 TB, zip64")
+            << bytes(craftedZip(8, 16, uint64_t(1) << 40, true)) << bomb.arg(1099511627776);
+        QTest::newRow("stored past the end") << bytes(craftedZip(0, 1000000, 1000000, false))
+                                             << ": the checkpoint archive is corrupt or truncated (the record "
+                                                "'archive/data.pkl' of 1000000 bytes lies outside the file's 146)";
+        QTest::newRow("stored sizes differ") << bytes(craftedZip(0, 16, 1000000, true))
+                                             << ": the checkpoint archive is corrupt or truncated (the stored record "
+                                                "'archive/data.pkl' declares 1000000 bytes and holds 16)";
+    }
+
+    void refusesArchivesDeclaringTooMuch()
+    {
+        QFETCH(QByteArray, zip);
+        QFETCH(QString, message);
+        const std::string path = test::makeTempDir() + "/crafted.pth";
+        writeFileAtomically(path, zip.toStdString());
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) + message);
+    }
+
+    // A storage whose element count times its element size overflows is refused, not allocated.
+    void refusesStoragesLargerThanTheirRecord()
+    {
+        const std::string path = test::makeTempDir() + "/storage.pth";
+        {
+            std::string pickle = tensorPickle({4}, {1});
+            pickle.replace(pickle.find("cpuK\x10"), 5, "cpu" + long8(int64_t(1) << 62));
+            caffe2::serialize::PyTorchStreamWriter writer(path);
+            writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+            const std::string data(64, '\0');
+            writer.writeRecord("data/0", data.data(), data.size());
+            writer.writeEndOfFile();
+        }
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) +
+                                            ": the storage data/0 holds 64 bytes, too few for 4611686018427387904 "
+                                            "elements of 4 bytes");
     }
 
     void wrongConfigNamesTheKeys()

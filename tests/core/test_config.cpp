@@ -142,6 +142,34 @@ private Q_SLOTS:
             QVERIFY2(QString(e.what()).contains("/nonexistent/config.json"), e.what());
         }
     }
+
+    // Issue 16: a config of 100,000 nested arrays, or one that sets a key twice, is an error
+    // naming the file, not a crash or a silent choice of one value.
+    void hostileConfigFilesAreClearErrors_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("100k arrays") << QByteArray(100000, '[')
+                                     << "JSON parse error: arrays and objects nest deeper than 200 levels";
+        QTest::newRow("100k objects") << QByteArray("{\"a\":").repeated(100000)
+                                      << "JSON parse error: arrays and objects nest deeper than 200 levels";
+        QTest::newRow("lr twice") << QByteArray(R"({"optim": {"lr": 0.001, "lr": -1}})")
+                                  << "JSON parse error: the key \"lr\" appears twice in one object";
+    }
+
+    void hostileConfigFilesAreClearErrors()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(QString, message);
+        const std::string path = test::makeTempDir() + "/config.json";
+        writeFileAtomically(path, text.toStdString());
+        try {
+            loadConfigFile(path);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), "config '" + QString::fromStdString(path) + "': " + message);
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestConfig)

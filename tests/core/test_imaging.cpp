@@ -14,10 +14,54 @@
 
 #include <QtTest/QtTest>
 
+#include <zlib.h>
+
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 using namespace sde;
+
+namespace {
+
+std::string bigEndian32(uint32_t v)
+{
+    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// An IDX header: magic 0x0000080<dims.size()>, then each dimension.
+std::string idxHeader(const std::vector<uint32_t> &dims)
+{
+    std::string out = std::string("\0\0\x08", 3) + static_cast<char>(dims.size());
+    for (uint32_t d : dims)
+        out += bigEndian32(d);
+    return out;
+}
+
+// The message `read` throws, or "".
+QString errorOf(const std::function<void()> &read)
+{
+    try {
+        read();
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+// A small PNG with `chunks` (type and data; CRCs left zero, which readers of text ignore)
+// inserted before IEND.
+std::string pngWithChunks(const std::vector<std::pair<std::string, std::string>> &chunks)
+{
+    std::string png = encodePng(torch::zeros({1, 2, 2}));
+    std::string inserted;
+    for (const auto &[type, data] : chunks)
+        inserted += bigEndian32(static_cast<uint32_t>(data.size())) + type + data + std::string(4, '\0');
+    png.insert(png.size() - 12, inserted);
+    return png;
+}
+
+} // namespace
 
 class TestImaging : public QObject {
     Q_OBJECT
@@ -105,6 +149,97 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, readIdxLabels(dir + "/short.idx")); // images are not labels
         writeFileAtomically(dir + "/text.idx", "hello");
         QVERIFY_THROWS_EXCEPTION(Error, readIdxImages(dir + "/text.idx"));
+    }
+
+    // Issue 16: the shared hostile file, 5 images of 0 x 0 pixels, trained on blank images.
+    void refusesTheSharedZeroByZeroIdx()
+    {
+        const std::string path = test::dataDir() + "/hostile/idx_zero_dims-images-idx3-ubyte";
+        QCOMPARE(errorOf([&] { readIdxImages(path); }),
+                 "'" + QString::fromStdString(path) + "' holds 0 x 0 images; an image needs at least 1 x 1 pixels");
+    }
+
+    // What a header declares is checked before any data is read or inflated.
+    void refusesHostileIdxHeaders_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<bool>("images");
+        QTest::addColumn<QString>("message");
+        const auto idx = [](const std::vector<uint32_t> &dims, size_t data) {
+            const std::string bytes = idxHeader(dims) + std::string(data, '\x07');
+            return QByteArray(bytes.data(), static_cast<qsizetype>(bytes.size()));
+        };
+        QTest::newRow("no images") << idx({0, 28, 28}, 0) << true << "holds 0 images";
+        QTest::newRow("no labels") << idx({0}, 0) << false << "holds 0 labels";
+        QTest::newRow("28 x 0") << idx({3, 28, 0}, 0) << true
+                                << "holds 28 x 0 images; an image needs at least 1 x 1 pixels";
+        // 2^32 - 1 cubed overflowed 64 bits in the element count.
+        QTest::newRow("sides 2^32 - 1") << idx({0xffffffff, 0xffffffff, 0xffffffff}, 4) << true
+                                        << "declares 4294967295 images, more than the 16777216 an IDX file may hold";
+        QTest::newRow("4097 x 1") << idx({1, 4097, 1}, 4097) << true
+                                  << "holds 4097 x 1 images, larger than the 4096 x 4096 an IDX image may be";
+        QTest::newRow("2^24 x 4096 x 4096") << idx({1 << 24, 4096, 4096}, 16) << true
+                                            << "declares 281474976710656 bytes of images, more than the 1024 MiB an "
+                                               "IDX file may hold";
+        QTest::newRow("2^32 - 1 labels") << idx({0xffffffff}, 16) << false
+                                         << "declares 4294967295 labels, more than the 16777216 an IDX file may hold";
+        QTest::newRow("trailing data") << idx({2, 2, 2}, 9) << true
+                                       << "holds more than 8 data bytes, its header promises 8";
+        QTest::newRow("short data") << idx({2, 2, 2}, 7) << true << "holds 7 data bytes, its header promises 8";
+    }
+
+    void refusesHostileIdxHeaders()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(bool, images);
+        QFETCH(QString, message);
+        const std::string path = test::makeTempDir() + "/crafted-idx";
+        writeFileAtomically(path, bytes.toStdString());
+        QCOMPARE(errorOf([&] { images ? readIdxImages(path) : readIdxLabels(path); }),
+                 "'" + QString::fromStdString(path) + "' " + message);
+    }
+
+    // A gzip that inflates far beyond its header's promise is read no further than the promise.
+    void stopsInflatingAtTheDeclaredSize()
+    {
+        const std::string path = test::makeTempDir() + "/bomb-images-idx3-ubyte.gz";
+        gzFile file = gzopen(path.c_str(), "wb9");
+        QVERIFY(file);
+        const std::string header = idxHeader({1, 28, 28});
+        gzwrite(file, header.data(), static_cast<unsigned>(header.size()));
+        const std::string zeros(1 << 20, '\0');
+        for (int i = 0; i < 256; ++i) // 256 MiB inflated, about 256 kB on disk
+            gzwrite(file, zeros.data(), static_cast<unsigned>(zeros.size()));
+        gzclose(file);
+        QCOMPARE(errorOf([&] { readIdxImages(path); }),
+                 "'" + QString::fromStdString(path) + "' holds more than 784 data bytes, its header promises 784");
+    }
+
+    // The PNG text reader bounds how many text chunks and how much text it takes.
+    void boundsPngText()
+    {
+        const std::string dir = test::makeTempDir();
+        const QString qdir = QString::fromStdString(dir);
+        std::vector<std::pair<std::string, std::string>> chunks(1000, {"tEXt", std::string("k\0v", 3)});
+        writeFileAtomically(dir + "/1000.png", pngWithChunks(chunks));
+        QCOMPARE(readPngText(dir + "/1000.png").at("k"), std::string("v"));
+        chunks.emplace_back("tEXt", std::string("k\0v", 3));
+        writeFileAtomically(dir + "/1001.png", pngWithChunks(chunks));
+        QCOMPARE(errorOf([&] { readPngText(dir + "/1001.png"); }),
+                 "'" + qdir + "/1001.png' holds more than 1000 text chunks");
+
+        const std::string large(9 << 20, 'x');
+        writeFileAtomically(dir + "/large.png", pngWithChunks({{"iTXt", "a" + std::string(5, '\0') + large},
+                                                               {"tEXt", "b" + std::string(1, '\0') + large}}));
+        QCOMPARE(errorOf([&] { readPngText(dir + "/large.png"); }),
+                 "'" + qdir + "/large.png' holds more than 16 MiB of text chunks");
+
+        // The text chunk's length reaches past the end: IEND and 2 bytes of its CRC are gone.
+        std::string truncated = pngWithChunks({{"tEXt", std::string("k\0v", 3)}});
+        truncated.resize(truncated.size() - 14);
+        writeFileAtomically(dir + "/truncated.png", truncated);
+        QCOMPARE(errorOf([&] { readPngText(dir + "/truncated.png"); }),
+                 "'" + qdir + "/truncated.png' is a truncated PNG file");
     }
 
     void samplingSettingsRoundTrip()

@@ -170,6 +170,21 @@ private Q_SLOTS:
         QCOMPARE(dumpJson(copy).size(), size_t(2 * depth));
     }
 
+    // nlohmann keeps the last of two equal keys silently; a document of ours never repeats one,
+    // so a repeated key is a mistake or an attack (a tensor named twice in a safetensors header).
+    void repeatedKeysAreRefused()
+    {
+        QCOMPARE(errorOf([] { parseJson(R"({"a": 1, "b": {"a": 2, "c": [{"a": 3}, {"a": 4}]}, "c": 5})"); }),
+                 QString());
+        QCOMPARE(errorOf([] { parseJson(R"({"a": 1, "b": 2, "a": 3})"); }),
+                 QString("JSON parse error: the key \"a\" appears twice in one object"));
+        QCOMPARE(errorOf([] { parseJson(R"([{"x": {"y": 1, "y": 2}}])"); }),
+                 QString("JSON parse error: the key \"y\" appears twice in one object"));
+        const std::string longKey(100, 'k');
+        QCOMPARE(errorOf([&] { parseJson("{\"" + longKey + "\": 1, \"" + longKey + "\": 2}"); }),
+                 "JSON parse error: the key \"" + QString(57, 'k') + "...\" appears twice in one object");
+    }
+
     void writesBytesThatAreNotUtf8()
     {
         Json doc = Json::object();

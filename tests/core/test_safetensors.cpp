@@ -23,6 +23,17 @@ using namespace sde;
 
 namespace {
 
+// The message parseSafetensors throws for `bytes` (labelled "crafted.safetensors"), or "".
+QString parseError(const std::string &bytes)
+{
+    try {
+        parseSafetensors(bytes, "crafted.safetensors");
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
 void expectParseError(const std::string &bytes, const QString &fragment)
 {
     try {
@@ -144,6 +155,73 @@ private Q_SLOTS:
                                     R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                     std::string(12, '\0')),
                          "overlap");
+    }
+
+    // Issue 16: every size, shape and offset a header declares is checked for overflow before
+    // anything is allocated; a tensor named twice is refused (the JSON reader kept the last).
+    void refusesHostileHeaders_data()
+    {
+        QTest::addColumn<QByteArray>("header");
+        QTest::addColumn<int>("dataBytes");
+        QTest::addColumn<QString>("message");
+        const QString file = "crafted.safetensors: ";
+        QTest::newRow("named twice") << QByteArray(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                                   R"("t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})")
+                                     << 8
+                                     << file + "malformed safetensors header: JSON parse error: the key \"t\" appears "
+                                               "twice in one object";
+        QTest::newRow("metadata twice") << QByteArray(R"({"__metadata__":{"step":"1","step":"2"}})") << 0
+                                        << file + "malformed safetensors header: JSON parse error: the key \"step\" "
+                                                  "appears twice in one object";
+        // 2^40 x 2^40 wrapped to 0 elements in 64 bits, matching an empty data range.
+        QTest::newRow("shape overflows") << QByteArray(R"({"t":{"dtype":"F32","shape":[1099511627776,1099511627776],)"
+                                                       R"("data_offsets":[0,0]}})")
+                                         << 0
+                                         << file + "tensor 't': a shape beginning [1099511627776, 1099511627776] holds "
+                                                   "more than 2^40 elements";
+        // Zero elements, but LibTorch would size the storage from the other dimensions.
+        QTest::newRow("empty, huge") << QByteArray(R"({"t":{"dtype":"F32","shape":[0,1099511627776,2048],)"
+                                                   R"("data_offsets":[0,0]}})")
+                                     << 0
+                                     << file + "tensor 't': a shape beginning [0, 1099511627776, 2048] holds more "
+                                               "than 2^40 elements";
+        QTest::newRow("65 dimensions") << QByteArray(R"({"t":{"dtype":"F32","shape":[)" +
+                                                     QByteArray("1,").repeated(64) + R"(1],"data_offsets":[0,4]}})")
+                                       << 4 << file + "tensor 't': has 65 dimensions, more than 64";
+        QTest::newRow("dimension 2^63") << QByteArray(R"({"t":{"dtype":"U8","shape":[9223372036854775808],)"
+                                                      R"("data_offsets":[0,1]}})")
+                                        << 1
+                                        << file + "tensor 't': shape: expected an integer below 2^63, found "
+                                                  "9223372036854775808";
+        QTest::newRow("end 2^64 - 1") << QByteArray(R"({"t":{"dtype":"U8","shape":[1],)"
+                                                    R"("data_offsets":[18446744073709551614,18446744073709551615]}})")
+                                      << 1
+                                      << file + "tensor 't': data range [18446744073709551614, 18446744073709551615) "
+                                                "lies outside the 1 data bytes (truncated file?)";
+        QTest::newRow("deep header") << QByteArray(100000, '[') << 0
+                                     << file + "malformed safetensors header: JSON parse error: arrays and objects "
+                                               "nest deeper than 200 levels";
+    }
+
+    void refusesHostileHeaders()
+    {
+        QFETCH(QByteArray, header);
+        QFETCH(int, dataBytes);
+        QFETCH(QString, message);
+        QCOMPARE(parseError(withHeader(header.toStdString(), std::string(static_cast<size_t>(dataBytes), '\0'))),
+                 message);
+    }
+
+    // The shared hostile model file whose metadata "step" is "abc" printed "error: stoll".
+    void metadataThatIsNotANumberNamesTheKey()
+    {
+        const std::string path = test::dataDir() + "/hostile/st_meta_step_text_min.safetensors";
+        try {
+            loadModelFile(path);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString::fromStdString(path) + ": metadata \"step\" is not an integer: abc");
+        }
     }
 
     void failedWriteLeavesNoFile()
