@@ -119,13 +119,17 @@ int runScore(const ScoreOptions &o)
         throw Error(inputPath + ": 'x' has shape " + shapeText(x->sizes()) + ", the model takes [B, " +
                     std::to_string(expected[0]) + ", " + std::to_string(expected[1]) + ", " +
                     std::to_string(expected[2]) + "]");
+    if (x->size(0) == 0)
+        throw Error(inputPath + ": the batch is empty ('x' has shape " + shapeText(x->sizes()) + ")");
     if (t->dim() != 1 || t->size(0) != x->size(0))
         throw Error(inputPath + ": 't' has shape " + shapeText(t->sizes()) + ", expected [" +
                     std::to_string(x->size(0)) + "] (one time per sample)");
     if (!x->is_floating_point() || !t->is_floating_point())
         throw Error(inputPath + ": 'x' and 't' must be floating-point tensors");
-    if ((*t <= 0).any().item<bool>() || (*t > 1).any().item<bool>())
+    if (!((*t > 0) & (*t <= 1)).all().item<bool>()) // NaN is outside too
         throw Error(inputPath + ": the times 't' must lie in (0, 1]");
+    if (!torch::isfinite(*x).all().item<bool>())
+        throw Error(inputPath + ": 'x' holds a value that is not finite (NaN or infinity)");
 
     torch::NoGradGuard noGrad;
     torch::Tensor xs = x->to(torch::kFloat32).to(options.device);

@@ -224,7 +224,7 @@ CommandRun addSampleCommand(CLI::App &program)
         ->add_option("--classifier", o->classifier, "class-conditional sampling with this noise-conditional classifier")
         ->type_name("FILE");
     command->add_option("--class", o->label, "the class to generate: an index or a name of the classifier's classes")
-        ->type_name("K");
+        ->type_name("CLASS");
     addNumberOption(*command, "--guidance", o->guidance, "S",
                     "classifier guidance scale (default 1: exact Bayes; 0: unconditional)",
                     OptionRange::between(0, kMaxGuidanceScale));

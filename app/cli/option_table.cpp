@@ -66,6 +66,12 @@ ParsedNumber parseReal(const std::string &text)
         out.error = "needs a number, not '" + text + "'";
         return out;
     }
+    // strtod reads "nan" and "inf"; no option means either, and NaN slips through a range check
+    // that is written as `value < min`.
+    if (!std::isfinite(value)) {
+        out.error = "needs a finite number, not '" + text + "'";
+        return out;
+    }
     out.value = value;
     // Hexadecimal: exact through CLI11's strtold and the cast back to double.
     char canonical[64];

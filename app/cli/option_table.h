@@ -98,7 +98,8 @@ void addOptions(CLI::App &command, const std::vector<OptionSpec> &specs, OptionV
 // Checks for options bound directly to variables. Their messages read after the option's name
 // ("--eta must be between 0 and 1, not 1.5"); see parseErrorMessage in command_line.h.
 //
-// A number is read strictly (decimal, the whole text), checked against `range`, and rewritten
+// A number is read strictly (decimal, the whole text; a real one finite: never NaN or
+// infinity, "--eta needs a finite number, not 'nan'"), checked against `range`, and rewritten
 // exactly for CLI11's own conversion, which alone would read "010" as octal, wrap "-1" around
 // in an unsigned option and round a real number through long double. Unsigned: 0 to 2^64 - 1.
 enum class NumberKind { Integer, Unsigned, Real };

@@ -200,7 +200,8 @@ CommandRun addTrainCommand(CLI::App &program)
                     OptionRange::between(0, 65536));
     addNumberOption(*command, "--seed", o->seed, "S", "seed of the data order and noise (default 0)");
     command->add_option("--device", o->device, "cpu, cuda, cuda:N or auto (default cpu)")->type_name("DEV");
-    addNumberOption(*command, "--threads", o->threads, "N", "CPU threads (default: all cores)", positive);
+    addNumberOption(*command, "--threads", o->threads, "N", "CPU threads (default: all cores)",
+                    OptionRange::between(1, kMostThreads));
     addNumberOption(*command, "--checkpoint-every", o->checkpointEvery, "N",
                     "write a checkpoint every N steps (default 1000)", positive);
     addNumberOption(*command, "--keep", o->keep, "K", "keep the newest K checkpoints (default 3)", positive);

@@ -266,6 +266,7 @@ void ModelConfig::validate() const
     } else if (data.imageSize < 4 || data.imageSize > 4096)
         outOfRange("data.image_size", std::to_string(data.imageSize), "must be between 4 and 4096");
     validateSdeAndSampling();
+    validateTraining();
     if (m.name == "toy_mlp")
         return;
     if (data.numChannels < 1 || data.numChannels > 64)
@@ -283,7 +284,7 @@ void ModelConfig::validate() const
                    "must be divisible by 2^(len(ch_mult)-1) = " + std::to_string(int64_t(1) << (levels - 1)));
     if (m.numResBlocks < 1 || m.numResBlocks > 64)
         outOfRange("model.num_res_blocks", std::to_string(m.numResBlocks), "must be between 1 and 64");
-    if (m.dropout < 0.0 || m.dropout >= 1.0)
+    if (!(m.dropout >= 0.0 && m.dropout < 1.0))
         outOfRange("model.dropout", show(m.dropout), "must be in [0, 1)");
     if (m.name == "ddpm") {
         // The original DDPM network uses GroupNorm with 32 groups everywhere.
@@ -323,6 +324,47 @@ void ModelConfig::validate() const
         if (!(m.fourierScale > 0.0) || !std::isfinite(m.fourierScale))
             outOfRange("model.fourier_scale", show(m.fourierScale), "must be positive");
     }
+    // The reference's default_init: a variance scale, 0 meaning its smallest (1e-10).
+    if (!(m.initScale >= 0.0) || !std::isfinite(m.initScale))
+        outOfRange("model.init_scale", show(m.initScale), "must be 0 or positive");
+}
+
+void ModelConfig::validateTraining() const
+{
+    if (training.batchSize < 1 || training.batchSize > kMostTrainingBatch)
+        outOfRange("training.batch_size", std::to_string(training.batchSize),
+                   "must be between 1 and " + std::to_string(kMostTrainingBatch));
+    if (training.nIters < 1 || training.nIters > kMostTrainingSteps)
+        outOfRange("training.n_iters", std::to_string(training.nIters),
+                   "must be between 1 and " + std::to_string(kMostTrainingSteps));
+    // The reference's keys SDE Studio keeps but does not use (the CLI and the studio have their
+    // own intervals); checked so that a config written here stays one the reference runs.
+    if (const Json *section = json::find(source, "training"); section && section->is_object())
+        for (const char *key : {"log_freq", "eval_freq", "snapshot_freq", "snapshot_freq_for_preemption"}) {
+            const Json *value = json::find(*section, key);
+            if (!value || value->is_null())
+                continue;
+            const std::string name = std::string("training.") + key;
+            const int64_t every = json::toInt64(*value, "config key " + name);
+            if (every < 1 || every > kMostTrainingSteps)
+                outOfRange(name, std::to_string(every), "must be between 1 and " + std::to_string(kMostTrainingSteps));
+        }
+
+    requireOneOf("optim.optimizer", optim.optimizer, {"Adam"});
+    if (!(optim.lr > 0.0 && optim.lr <= 1.0))
+        outOfRange("optim.lr", show(optim.lr), "the learning rate must be positive, at most 1");
+    if (!(optim.beta1 >= 0.0 && optim.beta1 < 1.0))
+        outOfRange("optim.beta1", show(optim.beta1), "must be in [0, 1)");
+    if (!(optim.eps > 0.0 && optim.eps <= 1.0))
+        outOfRange("optim.eps", show(optim.eps), "must be positive, at most 1");
+    if (!(optim.weightDecay >= 0.0 && optim.weightDecay <= 1.0))
+        outOfRange("optim.weight_decay", show(optim.weightDecay), "must be between 0 and 1");
+    if (optim.warmup < 0 || optim.warmup > kMostTrainingSteps)
+        outOfRange("optim.warmup", std::to_string(optim.warmup),
+                   "must be between 0 and " + std::to_string(kMostTrainingSteps));
+    // As in the reference, a negative bound turns clipping off.
+    if (!std::isfinite(optim.gradClip))
+        outOfRange("optim.grad_clip", show(optim.gradClip), "must be a finite number (negative: no clipping)");
 }
 
 void ModelConfig::validateSdeAndSampling() const
@@ -342,7 +384,7 @@ void ModelConfig::validateSdeAndSampling() const
         outOfRange("model.num_scales", std::to_string(m.numScales), "must be between 2 and 100000");
     if (kind.ddpmSchedule && m.betaMax / static_cast<double>(m.numScales) >= 1.0)
         outOfRange("model.beta_max", show(m.betaMax), "beta_max / num_scales must be below 1 (a DDPM beta)");
-    if (m.emaRate < 0.0 || m.emaRate >= 1.0)
+    if (!(m.emaRate >= 0.0 && m.emaRate < 1.0))
         outOfRange("model.ema_rate", show(m.emaRate), "must be in [0, 1)");
     if (!training.continuous && !kind.discreteTraining)
         outOfRange("training.continuous", "false", "the " + kind.title + " is only trained with continuous time");

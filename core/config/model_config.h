@@ -48,6 +48,15 @@ struct NetworkConfig {
     double emaRate = 0.999;
 };
 
+// The valid ranges of the training fields, checked by ModelConfig::validate:
+//   training.batch_size 1 to kMostTrainingBatch; training.n_iters 1 to kMostTrainingSteps (and the
+//   reference's log_freq, eval_freq, snapshot_freq, snapshot_freq_for_preemption, when present);
+//   optim.optimizer "Adam"; optim.lr in (0, 1]; optim.beta1 in [0, 1); optim.eps in (0, 1];
+//   optim.weight_decay in [0, 1]; optim.warmup 0 to kMostTrainingSteps; optim.grad_clip finite
+//   (negative: no clipping); model.ema_rate in [0, 1).
+constexpr int64_t kMostTrainingBatch = 65536;
+constexpr int64_t kMostTrainingSteps = 1'000'000'000'000'000'000; // 10^18: any count, not a wrapped one
+
 struct TrainingConfig {
     std::string sde = "vesde"; // vesde | vpsde | subvpsde
     bool continuous = true;
@@ -107,6 +116,7 @@ struct ModelConfig {
 
 private:
     void validateSdeAndSampling() const;
+    void validateTraining() const;
 };
 
 // Reads a config from a JSON file: ModelConfig::fromJson of the parsed document. Throws sde::Error

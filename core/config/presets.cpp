@@ -29,8 +29,13 @@ std::string executableDir()
     return path.substr(0, path.find_last_of('/'));
 }
 
-void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out)
+// Presets lie at most a few folders deep (vp/ddpm/cifar10); the bound ends a symlink loop.
+constexpr int kMostPresetDepth = 8;
+
+void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out, int depth = 0)
 {
+    if (depth > kMostPresetDepth)
+        return;
     DIR *dir = ::opendir(root.c_str());
     if (!dir)
         return;
@@ -40,7 +45,7 @@ void collectPresets(const std::string &root, const std::string &prefix, std::vec
             continue;
         std::string full = root + "/" + name;
         if (isDirectory(full)) {
-            collectPresets(full, prefix + name + "/", out);
+            collectPresets(full, prefix + name + "/", out, depth + 1);
         } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
             out.push_back(prefix + name.substr(0, name.size() - 5));
         }

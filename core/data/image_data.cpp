@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
+#include <sys/stat.h>
+#include <utility>
 
 namespace sde {
 
@@ -61,20 +64,47 @@ std::vector<std::string> listImageFiles(const std::string &folder)
     std::error_code error;
     if (!fs::is_directory(folder, error))
         throw Error("'" + folder + "' is not a folder");
+    // Each folder is walked once, known by its device and inode: a symlink back to a folder
+    // above (`ln -s . loop`) would otherwise be followed without end.
+    std::set<std::pair<dev_t, ino_t>> visited;
+    std::vector<std::string> pending{folder};
     std::vector<std::string> files;
-    const auto options =
-        fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
-    for (auto it = fs::recursive_directory_iterator(folder, options, error);
-         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-        if (!it->is_regular_file(error))
+    while (!pending.empty()) {
+        const std::string current = pending.back();
+        pending.pop_back();
+        struct stat info {};
+        if (::stat(current.c_str(), &info) != 0 || !visited.emplace(info.st_dev, info.st_ino).second)
             continue;
-        const std::string extension = lower(it->path().extension().string());
-        if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" ||
-            extension == ".webp")
-            files.push_back(it->path().string());
+        if (visited.size() > kMostImageFolders)
+            throw Error("'" + folder + "' holds more than " + std::to_string(kMostImageFolders) +
+                        " folders; give a folder of images");
+        std::vector<std::string> folders;
+        for (auto it = fs::directory_iterator(current, fs::directory_options::skip_permission_denied, error);
+             !error && it != fs::directory_iterator(); it.increment(error)) {
+            const std::string path = it->path().string();
+            // stat follows symlinks: a link to an image or a folder counts as what it points to.
+            struct stat entry {};
+            if (::stat(path.c_str(), &entry) != 0)
+                continue;
+            if (S_ISDIR(entry.st_mode)) {
+                folders.push_back(path);
+                continue;
+            }
+            if (!S_ISREG(entry.st_mode))
+                continue; // FIFOs, devices and sockets are never opened
+            const std::string extension = lower(it->path().extension().string());
+            if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" ||
+                extension == ".webp")
+                files.push_back(path);
+            if (files.size() > kMostImageFiles)
+                throw Error("'" + folder + "' holds more than " + std::to_string(kMostImageFiles) + " images");
+        }
+        if (error)
+            throw Error("cannot list '" + current + "': " + error.message());
+        // Sorted and pushed in reverse: the walk goes depth first in name order.
+        std::sort(folders.rbegin(), folders.rend());
+        pending.insert(pending.end(), folders.begin(), folders.end());
     }
-    if (error)
-        throw Error("cannot list '" + folder + "': " + error.message());
     std::sort(files.begin(), files.end());
     if (files.empty())
         throw Error("'" + folder + "' holds no PNG, JPEG, BMP or WebP images");

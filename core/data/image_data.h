@@ -2,6 +2,7 @@
 
 #include "data/training_data.h"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,7 +86,13 @@ private:
     bool randomFlip_;
 };
 
-// The image files below a folder (recursive, sorted), by extension.
+// The most image files, and folders, one training folder may hold: a bound on the walk.
+constexpr size_t kMostImageFiles = 1'000'000;
+constexpr size_t kMostImageFolders = 100'000;
+
+// The image files below a folder (recursive, sorted), by extension. Symlinks are followed, each
+// folder is walked once (a link to a folder above is not followed again), only regular files
+// count; more than kMostImageFiles images or kMostImageFolders folders is an error.
 std::vector<std::string> listImageFiles(const std::string &folder);
 
 // An image [C, H, W] scaled (antialiased) so its shorter side is `shorterSide`, then, when

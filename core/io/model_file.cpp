@@ -92,6 +92,14 @@ stripped(const std::vector<std::pair<std::string, torch::Tensor>> &entries)
     return out;
 }
 
+// Throws sde::Error naming the file (`label`) and the tensor when `tensor` holds NaN or infinity.
+void requireFinite(const torch::Tensor &tensor, const std::string &label, const std::string &what)
+{
+    if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
+        throw Error(label + ": the weights hold a value that is not finite (NaN or infinity) in " + what +
+                    "; the model cannot be used");
+}
+
 // Replaces the trainable parameters (in parameter order) by the EMA shadow parameters.
 void applyEma(ScoreNetworkImpl &network, const std::vector<torch::Tensor> &shadow, const std::string &path)
 {
@@ -109,6 +117,7 @@ void applyEma(ScoreNetworkImpl &network, const std::vector<torch::Tensor> &shado
             throw Error(path + ": ema.shadow_params[" + std::to_string(i) + "] has shape " +
                         shapeText(shadow[i].sizes()) + ", parameter '" + trainable[i].first + "' has " +
                         shapeText(param.sizes()));
+        requireFinite(shadow[i], path, "ema.shadow_params[" + std::to_string(i) + "] ('" + trainable[i].first + "')");
         param.copy_(shadow[i]);
     }
 }
@@ -150,6 +159,10 @@ void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<
             message += "\nshape mismatches (" + std::to_string(mismatched.size()) + "):" + listSome(mismatched);
         throw Error(message);
     }
+    // NaN or infinity in a weight turns every sample black (or NaN) without a word: refused here,
+    // naming the first such tensor in the file's order.
+    for (const auto &[name, tensor] : entries)
+        requireFinite(tensor, label, "'" + name + "'");
     torch::NoGradGuard noGrad;
     for (const auto &[name, tensor] : entries) {
         torch::Tensor &dst = target.at(name);

@@ -41,8 +41,9 @@ struct LoadedModel {
 // Opens a reference .pth checkpoint or a native .safetensors model. For a .pth without a config,
 // the config is guessed from the checkpoint's layout among the presets (ranked by the EMA decay
 // and by the preset's name appearing in the path); ambiguity is reported in the info. Loading is
-// strict: missing or unexpected keys and shape mismatches are errors naming them. With
-// WeightSet::Ema the EMA weights are used when the file has them, else it is an error.
+// strict: missing or unexpected keys, shape mismatches and weights that are not finite are
+// errors naming them. With WeightSet::Ema the EMA weights are used when the file has them, else
+// it is an error.
 // A bundled model's name ("fashion-mnist") opens that model.
 LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &options = {});
 
@@ -52,7 +53,8 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
 void saveModelFile(const std::string &path, const ScoreModel &model, const std::string &weights,
                    const std::map<std::string, std::string> &extraMetadata = {}, bool halfPrecision = false);
 
-// Copies a state dict into a module, strictly. `label` names the file in errors.
+// Copies a state dict into a module, strictly; a tensor holding NaN or infinity is refused by
+// name. `label` names the file in errors.
 void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<std::string, torch::Tensor>> &entries,
                          const std::string &label);
 

@@ -56,19 +56,25 @@ public:
     bool cancelled() const { return cancel_ && cancel_->requested(); }
 
     // Reports a step with the state x at time t; `x0` is the estimate the step computed.
+    // Every sampler reports each step: a run whose estimate (so its score) at this step turned
+    // non-finite stops here.
     void report(int64_t step, int64_t total, double t, const torch::Tensor &x, const torch::Tensor &x0)
     {
+        requireFiniteState(x0, step, total, t);
         send(step, total, t, x, [x0] { return x0; });
     }
     // The same for per-sample times (adaptive): the estimate is made only when asked for.
     void report(int64_t step, double t, const torch::Tensor &x, const torch::Tensor &tPerSample)
     {
+        requireFiniteState(x, step, 0, t);
         if (onStep_)
             send(step, 0, t, x, cache_.tweedie(x, tPerSample));
     }
 
     SampleResult finish(const torch::Tensor &x, int64_t steps, bool completed) const
     {
+        if (completed) // the last estimate, at eps
+            requireFiniteState(x, steps, steps, eps);
         SampleResult result;
         result.x = x;
         result.samples = scoreModel.inverseScaler(x);
@@ -345,8 +351,10 @@ SampleResult adaptiveSde(FastRun &run, const FastSamplerOptions &options)
         torch::Tensor error =
             (((x1 - better) / scale).pow(2).reshape({xa.size(0), -1}).sum(1) / static_cast<double>(dims)).sqrt();
         torch::Tensor errorCpu = error.to(torch::kCPU, torch::kFloat64);
-        if (!torch::isfinite(errorCpu).all().item<bool>())
-            throw Error("the adaptive sampler's state is not finite (NaN or infinity): the model fails here");
+        if (!torch::isfinite(errorCpu).all().item<bool>()) {
+            requireFiniteState(better, accepted + 1, 0, ta.max().item<double>());
+            throw Error("the adaptive sampler's error estimate is not finite at step " + std::to_string(accepted + 1));
+        }
         torch::Tensor accept = errorCpu <= 1.0;
         torch::Tensor acceptDevice = accept.to(x.device());
         x.index_copy_(0, index, torch::where(batchView(acceptDevice, xa), better, xa));

@@ -104,6 +104,8 @@ SampleResult sampleFlow(const ScoreModel &model, const ScoreFn &score, int64_t b
         result.x =
             denoise.update(result.x, vt, [](const torch::Tensor &like) { return torch::zeros_like(like); }).second;
         ++result.nfe;
+        // The solver checks every evaluation it makes; this one is outside it.
+        requireFiniteState(result.x, result.steps, 0, eps);
     }
     result.samples = model.inverseScaler(result.x);
     return result;

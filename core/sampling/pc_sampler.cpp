@@ -106,6 +106,7 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
         torch::Tensor corrected = x;
         std::tie(x, xMean) = predictor->update(x, vt, noise);
         constrain(vt);
+        requireFiniteState(x, i + 1, steps, t);
         result.steps = i + 1;
         if (onStep) {
             SamplerStep step;
@@ -120,6 +121,8 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     }
     result.nfe = cache.evaluations();
     result.x = options.noiseRemoval ? xMean : x;
+    if (result.steps > 0)
+        requireFiniteState(result.x, result.steps, steps, times[result.steps - 1].item<double>());
     result.samples = model.inverseScaler(result.x);
     return result;
 }

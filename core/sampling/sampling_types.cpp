@@ -1,8 +1,23 @@
 #include "sampling/sampling_types.h"
 
+#include "util/error.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cstdio>
+
 namespace sde {
+
+void requireFiniteState(const torch::Tensor &x, int64_t step, int64_t totalSteps, double t)
+{
+    if (torch::isfinite(x).all().item<bool>())
+        return;
+    char time[32];
+    std::snprintf(time, sizeof time, "%.4g", t); // the grids' times are float32: 0.445, not 0.44499999
+    throw Error("sampling stopped at step " + std::to_string(step) +
+                (totalSteps > 0 ? " of " + std::to_string(totalSteps) : std::string()) + " (t = " + time +
+                "): the state is not finite (NaN or infinity); the model's score is not finite there");
+}
 
 NoiseStreams::NoiseStreams(uint64_t seed, int64_t batch)
 {

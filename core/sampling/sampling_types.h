@@ -47,6 +47,11 @@ struct SampleResult {
     bool completed = true; // false when cancelled
 };
 
+// Throws sde::Error when the state x of a sampler holds NaN or infinity, naming the step (1-based;
+// "of totalSteps" when that is known, i.e. not 0) and the time t. Samplers call it once per
+// step, so a run whose score turns non-finite stops there instead of writing black images.
+void requireFiniteState(const torch::Tensor &x, int64_t step, int64_t totalSteps, double t);
+
 // Independent standard-normal streams, one per sample: sample i of a batch draws from a
 // generator seeded with seed + i, so its noise (and so its output) is the same whatever batch it
 // runs in.

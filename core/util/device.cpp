@@ -5,6 +5,7 @@
 
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -54,6 +55,7 @@ int configureThreads(int requested)
     }
     if (threads <= 0)
         threads = static_cast<int>(std::thread::hardware_concurrency());
+    threads = std::min(threads, kMostThreads);
     if (threads > 0)
         at::set_num_threads(threads);
     return at::get_num_threads();

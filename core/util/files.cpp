@@ -14,13 +14,37 @@
 
 namespace sde {
 
+namespace {
+
+// What a stat'ed thing is, in words, when it is not a regular file (nullptr: some other kind).
+const char *kindOfNonFile(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return nullptr;
+}
+
+} // namespace
+
 void requireReadableFile(const std::string &path)
 {
+    // stat, not open: opening a FIFO for reading blocks until a writer comes, and reading a
+    // device (/dev/zero) never ends.
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0)
         throw Error("cannot open '" + path + "': " + std::strerror(errno));
-    if (S_ISDIR(info.st_mode))
-        throw Error("'" + path + "' is a folder, not a file");
+    if (!S_ISREG(info.st_mode)) {
+        const char *kind = kindOfNonFile(info.st_mode);
+        throw Error("'" + path + "' is " + (kind ? std::string(kind) + ", not a file" : "not a regular file"));
+    }
     if (::access(path.c_str(), R_OK) != 0)
         throw Error("cannot read '" + path + "': " + std::strerror(errno));
 }

@@ -1,6 +1,7 @@
 // sdestudio-cli end to end: exit codes, messages, and a convert -> score round trip that
 // reproduces the reference's golden score.
 #include "imaging/image_io.h"
+#include "io/model_file.h"
 #include "io/safetensors.h"
 #include "nets/inference.h"
 #include "util/files.h"
@@ -9,9 +10,14 @@
 #include "test_support.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QtTest/QtTest>
+
+#include <limits>
+#include <sys/stat.h>
 
 using namespace sde;
 
@@ -440,6 +446,168 @@ private Q_SLOTS:
         QCOMPARE(run.exitCode, 1);
         QVERIFY2(run.err.contains("[2, 3, 8, 8]") && run.err.contains("[B, 3, 16, 16]"), qPrintable(run.err));
         QVERIFY(!QFileInfo::exists(output));
+    }
+
+    // Hostile inputs (issue 16; the files are copies from shared/hostile, see tests/data/README.md):
+    // each run ends with exit 1, one error line naming the file or the option, and no output.
+    void hostileInputsGiveOneErrorLine_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("error");
+        QTest::addColumn<QString>("output"); // must not exist afterwards
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
+        const QString toy = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        const QString out = dir + "/out";
+
+        // A FIFO blocked `info` forever, a device never ends: refused from stat, unopened.
+        const QString fifo = dir + "/model.safetensors";
+        QCOMPARE(::mkfifo(fifo.toLocal8Bit().constData(), 0600), 0);
+        QTest::newRow("FIFO as a model") << QStringList{"info", fifo}
+                                         << QString("error: '%1' is a FIFO, not a file\n").arg(fifo) << out;
+        QTest::newRow("device as a model")
+            << QStringList{"info", "/dev/null"} << "error: '/dev/null' is a character device, not a file\n"
+            << out;
+        QTest::newRow("FIFO as score input")
+            << QStringList{"score", "--model", "fashion-mnist", "--input", fifo, "-o", out + "/s.safetensors"}
+            << QString("error: '%1' is a FIFO, not a file\n").arg(fifo) << out + "/s.safetensors";
+        QTest::newRow("FIFO as a config") << QStringList{"train", "--config", fifo, "--data", "toy:moons", "--out", out}
+                                          << QString("error: '%1' is a FIFO, not a file\n").arg(fifo) << out;
+
+        // `ln -s . loop` in an image folder walked forever.
+        const QString loop = dir + "/loop";
+        QVERIFY(QDir().mkpath(loop));
+        QVERIFY(QFile::link(".", loop + "/self"));
+        QTest::newRow("image folder that links to itself")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", loop, "--out", out}
+            << QString("error: '%1' holds no PNG, JPEG, BMP or WebP images\n").arg(loop) << out;
+
+        QTest::newRow("score: empty batch")
+            << QStringList{"score",
+                           "--model",
+                           "fashion-mnist",
+                           "--input",
+                           hostile + "score_empty_batch.safetensors",
+                           "-o",
+                           out + "/s.safetensors"}
+            << "error: " + hostile +
+                   "score_empty_batch.safetensors: the batch is empty ('x' has shape [0, 1, 28, 28])\n"
+            << out + "/s.safetensors";
+        // Trained by gradient ascent to a loss of 3e19 with exit 0.
+        QTest::newRow("negative learning rate")
+            << QStringList{"train",  "--config",         hostile + "cfg_toy_negative_lr.json",
+                           "--data", "toy:checkerboard", "--out",
+                           out,      "--steps",          "300"}
+            << "error: config '" + hostile +
+                   "cfg_toy_negative_lr.json': config key optim.lr = -0.001 is out of range: the learning rate must "
+                   "be positive, at most 1\n"
+            << out;
+        // Hung the process starting 100000 threads.
+        QTest::newRow("threads 100000") << QStringList{"train", "--config", toy,         "--data", "toy:moons",
+                                                       "--out", out,        "--threads", "100000"}
+                                        << "error: --threads must be between 1 and 256, not 100000\n"
+                                        << out;
+    }
+    void hostileInputsGiveOneErrorLine()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, error);
+        QFETCH(QString, output);
+        Run run = cli(arguments);
+        QCOMPARE(run.exitCode, 1);
+        QCOMPARE(run.err, error);
+        QVERIFY(!QFileInfo::exists(output));
+    }
+
+    // NaN (and infinity) given to any number option of any command is refused naming the option:
+    // `--eta nan` sampled NaN images with exit 0. The options are read from each command's help:
+    // those whose value is a number (N, X, S, B, K, T).
+    void everyNumberOptionRefusesNan_data()
+    {
+        QTest::addColumn<QString>("command");
+        QTest::addColumn<QString>("option");
+        const QRegularExpression commandLine("^  ([a-z]+) ");
+        const QRegularExpression numberOption("^  (?:-[a-z],)?(--[a-z-]+) (?:N|X|S|B|K|T)\\s");
+        QStringList seen;
+        const Run usage = cli({});
+        for (const QString &line : usage.out.split('\n')) {
+            const QRegularExpressionMatch command = commandLine.match(line);
+            if (!command.hasMatch() || !usage.out.contains("Commands:"))
+                continue;
+            const QString name = command.captured(1);
+            const Run help = cli({name, "--help"});
+            QCOMPARE(help.exitCode, 0);
+            for (const QString &optionLine : help.out.split('\n')) {
+                const QRegularExpressionMatch option = numberOption.match(optionLine);
+                if (!option.hasMatch())
+                    continue;
+                QTest::newRow(qPrintable(name + " " + option.captured(1))) << name << option.captured(1);
+                seen << name + " " + option.captured(1);
+            }
+        }
+        for (const char *expected : {"sample --eta", "sample --churn", "sample --eps", "sample --temperature",
+                                     "inpaint --eta", "colorize --snr", "interpolate --temperature", "bpd --rtol",
+                                     "train --threads", "train --steps", "sample --seed"})
+            QVERIFY2(seen.contains(expected), expected);
+    }
+    void everyNumberOptionRefusesNan()
+    {
+        QFETCH(QString, command);
+        QFETCH(QString, option);
+        for (const QString value : {"nan", "inf"}) {
+            Run run = cli({command, option, value});
+            QCOMPARE(run.exitCode, 1);
+            const QString real = QString("error: %1 needs a finite number, not '%2'\n").arg(option, value);
+            const QString whole = QString("error: %1 needs a whole number, not '%2'\n").arg(option, value);
+            QVERIFY2(run.err == real || run.err == whole, qPrintable(command + ": " + run.err));
+        }
+    }
+
+    // A model file with NaN in its weights sampled black images with exit 0; a model whose score
+    // overflows stops at the step it does. Either: exit 1, one error line, no image.
+    void nonFiniteModelsWriteNothing()
+    {
+        const std::string dir = test::makeTempDir();
+        LoadOptions options;
+        options.config = test::fixtureDir("ncsnpp_ve_small") + "/config.json";
+        LoadedModel loaded = loadModelFile(test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth", options);
+        const auto parameters = loaded.model->network()->named_parameters();
+        const std::string last = parameters[parameters.size() - 1].key();
+        {
+            torch::NoGradGuard noGrad;
+            parameters[parameters.size() - 1].value().view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+        }
+        const std::string nanModel = dir + "/nan.safetensors";
+        saveModelFile(nanModel, *loaded.model, "ema");
+        const QString out = QString::fromStdString(dir + "/images");
+        Run run = cli(
+            {"sample", "--model", QString::fromStdString(nanModel), "-o", out, "--sampler", "dpm2m", "--steps", "4"});
+        QCOMPARE(run.exitCode, 1);
+        QCOMPARE(run.err, QString::fromStdString("error: " + nanModel +
+                                                 ": the weights hold a value that is not finite (NaN or infinity) "
+                                                 "in '" +
+                                                 last + "'; the model cannot be used\n"));
+        QVERIFY(!QFileInfo::exists(out));
+
+        // Finite weights whose output overflows float32: the sampler's state turns non-finite.
+        {
+            torch::NoGradGuard noGrad;
+            for (auto &item : parameters)
+                item.value().fill_(3e38f);
+        }
+        const std::string hugeModel = dir + "/huge.safetensors";
+        saveModelFile(hugeModel, *loaded.model, "ema");
+        for (const QString sampler : {"pc", "dpm2m", "edm"}) {
+            Run huge = cli({"sample", "--model", QString::fromStdString(hugeModel), "-o", out, "--sampler", sampler,
+                            "--steps", "4"});
+            QCOMPARE(huge.exitCode, 1);
+            // The model and sampler lines come first (the output folder is made before sampling).
+            const QStringList errors = huge.err.split('\n').filter(QRegularExpression("^error: "));
+            QVERIFY2(errors.size() == 1, qPrintable(sampler + ": " + huge.err));
+            QCOMPARE(errors[0], QString("error: sampling stopped at step 1 of 4 (t = 1): the state is not finite (NaN "
+                                        "or infinity); the model's score is not finite there"));
+            QVERIFY(QDir(out).entryList(QDir::Files | QDir::NoDotAndDotDot).isEmpty());
+        }
     }
 
     // train: a toy run, then --resume continues it to more steps from its checkpoint alone.

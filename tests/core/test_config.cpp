@@ -6,6 +6,11 @@
 
 #include <QtTest/QtTest>
 
+#include <functional>
+#include <limits>
+#include <utility>
+#include <vector>
+
 using namespace sde;
 
 class TestConfig : public QObject {
@@ -109,6 +114,118 @@ private Q_SLOTS:
         } catch (const Error &e) {
             // The message names the offending key.
             QVERIFY2(QString(e.what()).contains(section + "." + key), e.what());
+        }
+    }
+
+    // Every numeric field of the training and optim sections has a range (model_config.h); a
+    // value outside is refused before training, with the key, the value and the rule.
+    void rejectsOutOfRangeTrainingValues_data()
+    {
+        QTest::addColumn<QString>("section");
+        QTest::addColumn<QString>("key");
+        QTest::addColumn<QString>("value");
+        QTest::addColumn<QString>("message");
+        const QString lr = "the learning rate must be positive, at most 1";
+        const QString steps = "must be between 1 and 1000000000000000000";
+        struct Row {
+            const char *name, *section, *key, *value;
+            QString rule;
+        };
+        const Row rows[] = {
+            // cfg_toy_negative_lr.json trained by gradient ascent to a loss of 3e19.
+            {"negative lr", "optim", "lr", "-0.001", lr},
+            {"zero lr", "optim", "lr", "0", lr},
+            {"lr above 1", "optim", "lr", "2", lr},
+            {"beta1 1", "optim", "beta1", "1", "must be in [0, 1)"},
+            {"negative beta1", "optim", "beta1", "-0.1", "must be in [0, 1)"},
+            {"zero eps", "optim", "eps", "0", "must be positive, at most 1"},
+            {"eps above 1", "optim", "eps", "10", "must be positive, at most 1"},
+            {"negative weight decay", "optim", "weight_decay", "-0.01", "must be between 0 and 1"},
+            {"weight decay above 1", "optim", "weight_decay", "1.5", "must be between 0 and 1"},
+            {"negative warmup", "optim", "warmup", "-1", "must be between 0 and 1000000000000000000"},
+            {"another optimizer", "optim", "optimizer", "\"SGD\"", "must be one of Adam"},
+            {"zero batch", "training", "batch_size", "0", "must be between 1 and 65536"},
+            {"batch above the limit", "training", "batch_size", "65537", "must be between 1 and 65536"},
+            {"zero n_iters", "training", "n_iters", "0", steps},
+            {"negative n_iters", "training", "n_iters", "-5", steps},
+            {"zero log_freq", "training", "log_freq", "0", steps},
+            {"zero eval_freq", "training", "eval_freq", "0", steps},
+            {"negative snapshot_freq", "training", "snapshot_freq", "-50000", steps},
+            {"zero snapshot_freq_for_preemption", "training", "snapshot_freq_for_preemption", "0", steps},
+            {"negative ema rate", "model", "ema_rate", "-0.5", "must be in [0, 1)"},
+            {"ema rate 1", "model", "ema_rate", "1", "must be in [0, 1)"},
+            {"negative init_scale", "model", "init_scale", "-1", "must be 0 or positive"},
+        };
+        for (const Row &row : rows)
+            QTest::newRow(row.name)
+                << row.section << row.key << row.value
+                << QString("config key %1.%2 = %3 is out of range: %4").arg(row.section, row.key, row.value, row.rule);
+    }
+    void rejectsOutOfRangeTrainingValues()
+    {
+        QFETCH(QString, section);
+        QFETCH(QString, key);
+        QFETCH(QString, value);
+        QFETCH(QString, message);
+        Json doc = parseJson(readFile(test::fixtureDir("ncsnpp_ve_small") + "/config.json"));
+        doc[section.toStdString()][key.toStdString()] = parseJson(value.toStdString());
+        try {
+            ModelConfig::fromJson(doc);
+            QFAIL("expected the config to be refused");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), message);
+        }
+    }
+
+    // The ends of each range are valid, and so is a negative grad_clip (the reference's "no
+    // clipping").
+    void acceptsTrainingValuesAtTheirLimits()
+    {
+        ModelConfig c = loadConfigFile(test::fixtureDir("ncsnpp_ve_small") + "/config.json");
+        c.optim.lr = 1.0;
+        c.optim.beta1 = 0.0;
+        c.optim.eps = 1.0;
+        c.optim.weightDecay = 1.0;
+        c.optim.warmup = 0;
+        c.optim.gradClip = -1.0;
+        c.training.batchSize = kMostTrainingBatch;
+        c.training.nIters = kMostTrainingSteps;
+        c.model.emaRate = 0.0;
+        c.validate();
+        c.optim.lr = 1e-12;
+        c.training.batchSize = 1;
+        c.training.nIters = 1;
+        c.validate();
+    }
+
+    // NaN and infinity (which JSON cannot carry but a caller's struct can) are refused too.
+    void rejectsNonFiniteTrainingValues()
+    {
+        const ModelConfig base = loadConfigFile(test::fixtureDir("ncsnpp_ve_small") + "/config.json");
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        const double inf = std::numeric_limits<double>::infinity();
+        const std::vector<std::pair<std::string, std::function<void(ModelConfig &)>>> cases = {
+            {"optim.lr = nan", [&](ModelConfig &c) { c.optim.lr = nan; }},
+            {"optim.beta1 = nan", [&](ModelConfig &c) { c.optim.beta1 = nan; }},
+            {"optim.eps = nan", [&](ModelConfig &c) { c.optim.eps = nan; }},
+            {"optim.weight_decay = nan", [&](ModelConfig &c) { c.optim.weightDecay = nan; }},
+            {"optim.grad_clip = nan", [&](ModelConfig &c) { c.optim.gradClip = nan; }},
+            {"optim.grad_clip = inf", [&](ModelConfig &c) { c.optim.gradClip = inf; }},
+            {"model.ema_rate = nan", [&](ModelConfig &c) { c.model.emaRate = nan; }},
+            {"model.dropout = nan", [&](ModelConfig &c) { c.model.dropout = nan; }},
+            {"model.init_scale = inf", [&](ModelConfig &c) { c.model.initScale = inf; }},
+        };
+        for (const auto &[what, apply] : cases) {
+            ModelConfig c = base;
+            apply(c);
+            try {
+                c.validate();
+                QFAIL(qPrintable(QString::fromStdString(what) + " was accepted"));
+            } catch (const Error &e) {
+                QVERIFY2(
+                    QString(e.what()).startsWith(QString::fromStdString("config key " + what + " is out of range")),
+                    e.what());
+            }
         }
     }
 

@@ -5,6 +5,9 @@
 #include "imaging/idx_file.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "io/model_file.h"
+#include "io/safetensors.h"
+#include "io/torch_checkpoint.h"
 #include "sampling/sampling_settings.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -19,6 +22,9 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <sys/stat.h>
+#include <utility>
+#include <vector>
 
 using namespace sde;
 
@@ -350,6 +356,75 @@ private Q_SLOTS:
         }
         QVERIFY(sawWhite && sawGray);
         QVERIFY_THROWS_EXCEPTION(Error, ImageFolderTrainingData(test::makeTempDir(), 8, 3, false));
+    }
+
+    // A FIFO given as a model blocked `info` forever (and froze the studio at start-up), a device
+    // reads without end: every reader refuses what is not a regular file, from stat, unopened.
+    void thingsThatAreNotFilesAreRefused_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("kind");
+        const std::string dir = test::makeTempDir();
+        const std::string fifo = dir + "/model.safetensors";
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        QTest::newRow("FIFO") << QString::fromStdString(fifo) << "a FIFO";
+        QTest::newRow("character device") << "/dev/null"
+                                          << "a character device";
+        std::filesystem::create_directories(dir + "/folder.png");
+        QTest::newRow("folder") << QString::fromStdString(dir + "/folder.png") << "a folder";
+    }
+    void thingsThatAreNotFilesAreRefused()
+    {
+        QFETCH(QString, path);
+        QFETCH(QString, kind);
+        const std::string file = path.toStdString();
+        const QString expected = QString("'%1' is %2, not a file").arg(path, kind);
+        const std::vector<std::pair<const char *, std::function<void()>>> readers = {
+            {"readFile", [&] { readFile(file); }},
+            {"loadImage", [&] { loadImage(file); }},
+            {"readPngText", [&] { readPngText(file); }},
+            {"readIdxImages", [&] { readIdxImages(file); }},
+            {"readSafetensors", [&] { readSafetensors(file); }},
+            {"readTorchCheckpoint", [&] { readTorchCheckpoint(file); }},
+            {"loadModelFile", [&] { loadModelFile(file); }},
+            {"loadConfigFile", [&] { loadConfigFile(file); }},
+        };
+        for (const auto &[name, read] : readers) {
+            try {
+                read();
+                QFAIL(qPrintable(QString("%1 read %2").arg(name, path)));
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()) == expected, qPrintable(QString("%1: %2").arg(name, e.what())));
+            }
+        }
+    }
+
+    // `ln -s . loop` in an image folder made training walk forever: each folder is walked once
+    // (known by device and inode), links to images count, FIFOs named like images are skipped.
+    void imageFolderWalksEachFolderOnce()
+    {
+        namespace fs = std::filesystem;
+        const std::string folder = test::makeTempDir();
+        fs::create_directories(folder + "/sub");
+        savePng(folder + "/a.png", torch::full({1, 4, 4}, 0.25));
+        savePng(folder + "/sub/b.png", torch::full({1, 4, 4}, 0.75));
+        fs::create_directory_symlink(".", folder + "/loop");
+        fs::create_directory_symlink("..", folder + "/sub/up");
+        fs::create_symlink("a.png", folder + "/link.png");
+        QCOMPARE(::mkfifo((folder + "/fifo.png").c_str(), 0600), 0);
+        const std::vector<std::string> files = listImageFiles(folder);
+        QCOMPARE(files, (std::vector<std::string>{folder + "/a.png", folder + "/link.png", folder + "/sub/b.png"}));
+        ImageFolderTrainingData data(folder, 4, 1, false);
+        QCOMPARE(data.size(), int64_t(3));
+        // A folder that only loops holds no images.
+        const std::string empty = test::makeTempDir();
+        fs::create_directory_symlink(".", empty + "/loop");
+        try {
+            listImageFiles(empty);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString("'%1' holds no PNG, JPEG, BMP or WebP images").arg(empty.c_str()));
+        }
     }
 
     // Fashion-MNIST padded into a 32 x 32 model: the 28 x 28 image sits in the centre.

@@ -274,6 +274,37 @@ private Q_SLOTS:
         }
     }
 
+    // A model file with NaN or infinity in its weights sampled black images with exit 0: refused
+    // on load, naming the file and the tensor (in float32 and in float16 storage).
+    void nonFiniteWeightsAreRefusedOnLoad()
+    {
+        const std::string dir = test::fixtureDir("ddpmpp_vp_small");
+        LoadOptions options;
+        options.config = dir + "/config.json";
+        const std::string folder = test::makeTempDir();
+        for (const bool half : {false, true}) {
+            LoadedModel loaded = loadModelFile(dir + "/checkpoint.pth", options);
+            const auto parameters = loaded.model->network()->named_parameters();
+            const std::string name = parameters[parameters.size() / 2].key();
+            {
+                torch::NoGradGuard noGrad;
+                parameters[parameters.size() / 2].value().view(-1)[0] =
+                    half ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+            }
+            const std::string path = folder + (half ? "/inf16.safetensors" : "/nan.safetensors");
+            saveModelFile(path, *loaded.model, "ema", {}, half);
+            try {
+                loadModelFile(path);
+                QFAIL("a model with non-finite weights was loaded");
+            } catch (const Error &e) {
+                QCOMPARE(QString(e.what()), QString::fromStdString(path +
+                                                                   ": the weights hold a value that is not "
+                                                                   "finite (NaN or infinity) in '" +
+                                                                   name + "'; the model cannot be used"));
+            }
+        }
+    }
+
     void nativeModelFileKeepsScores()
     {
         const std::string dir = test::fixtureDir("ddpmpp_vp_small");

@@ -3,6 +3,7 @@
 #include "io/model_file.h"
 #include "model/score_model.h"
 #include "sampling/correctors.h"
+#include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
 #include "sampling/predictors.h"
@@ -14,9 +15,48 @@
 
 #include <QtTest/QtTest>
 
+#include <functional>
+#include <limits>
+#include <memory>
+
 using namespace sde;
 using sde::test::kDataStd;
 using sde::test::oracleModel;
+
+namespace {
+
+// A VP-type score network that returns NaN at times below `below` (its labels are 999 t) and
+// the score of N(0, I) data elsewhere: a model that turns non-finite part-way through a run.
+class NanBelow : public ScoreNetworkImpl {
+public:
+    explicit NanBelow(double below) : below_(below) {}
+    torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &labels) override
+    {
+        torch::Tensor bad = (labels / 999.0 < below_).view({-1, 1, 1, 1}).expand_as(x);
+        return torch::where(bad, torch::full_like(x, std::numeric_limits<float>::quiet_NaN()), x);
+    }
+
+private:
+    double below_;
+};
+
+std::unique_ptr<ScoreModel> nanModel(double below)
+{
+    const ModelConfig config = oracleModel("vpsde")->config();
+    return std::make_unique<ScoreModel>(config, std::make_shared<NanBelow>(below));
+}
+
+QString errorOf(const std::function<void()> &run)
+{
+    try {
+        run();
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+} // namespace
 
 class TestSampling : public QObject {
     Q_OBJECT
@@ -238,6 +278,33 @@ private Q_SLOTS:
         auto [next, mean] =
             langevin.update(x, torch::full({2}, 0.5f), [](const torch::Tensor &l) { return torch::randn_like(l); });
         QVERIFY(torch::isfinite(next).all().item<bool>());
+    }
+
+    // A model with NaN weights sampled black images with exit 0: a run whose state turns
+    // non-finite stops with an error naming the step and t, whichever sampler runs it.
+    void nonFiniteScoreStopsTheRun()
+    {
+        const QString rest = "the state is not finite (NaN or infinity); the model's score is not finite there";
+        PcSamplerOptions pc;
+        pc.steps = 30; // the DDPM schedule needs more than beta_max steps
+        QCOMPARE(errorOf([&] { pcSample(*nanModel(2.0), 2, 0, pc); }),
+                 "sampling stopped at step 1 of 30 (t = 1): " + rest);
+        // linspace(1, 1e-3, 30): step 16 is the first below 0.5, at 1 - 15 * 0.999 / 29.
+        QCOMPARE(errorOf([&] { pcSample(*nanModel(0.5), 2, 0, pc); }),
+                 "sampling stopped at step 16 of 30 (t = 0.4833): " + rest);
+        FastSamplerOptions fast;
+        fast.steps = 10;
+        for (const std::string &solver : fastSolverIds()) {
+            fast.solver = solver;
+            const QString expected = solver == "adaptive" ? "sampling stopped at step 1 (t = 1): " + rest
+                                                          : "sampling stopped at step 1 of 10 (t = 1): " + rest;
+            QCOMPARE(errorOf([&] { fastSample(*nanModel(2.0), 2, 0, fast); }), expected);
+        }
+        OdeSamplerOptions ode;
+        ode.ode.method = OdeMethod::Heun;
+        ode.ode.steps = 4;
+        QCOMPARE(errorOf([&] { odeSample(*nanModel(2.0), 2, 0, ode); }),
+                 QString("the ODE's right-hand side is not finite at t = 1.000000"));
     }
 
     void refusesBadSettings()
