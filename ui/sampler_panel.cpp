@@ -299,13 +299,14 @@ QString SamplerPanel::methodId() const
 
 void SamplerPanel::updateBudgetRange()
 {
-    const SamplerDescription *sampler = findSampler(methodId().toStdString());
-    const SamplerKnob *steps = sampler ? findKnob(*sampler, "steps") : nullptr;
-    if (!sampler || sampler->section != "fast" || !steps)
+    const std::string id = methodId().toStdString();
+    if (!isFastSolver(id))
         return;
+    const auto [fewest, most] = plannedNfeRange(id);
+    if (most == 0)
+        return; // the adaptive sampler plans no budget
     const QSignalBlocker blocker(fastNfe_);
-    fastNfe_->setRange(static_cast<int>(plannedNfe(sampler->id, static_cast<int64_t>(steps->minimum))),
-                       static_cast<int>(plannedNfe(sampler->id, static_cast<int64_t>(steps->maximum))));
+    fastNfe_->setRange(static_cast<int>(fewest), static_cast<int>(most));
 }
 
 void SamplerPanel::updateVisibility()

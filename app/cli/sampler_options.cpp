@@ -66,10 +66,10 @@ std::string joined(const std::vector<std::string> &items, const std::string &sep
 OptionRange nfeRange()
 {
     int64_t fewest = std::numeric_limits<int64_t>::max(), most = 0;
-    for (const SamplerDescription &d : samplerCatalogue())
-        if (const SamplerKnob *steps = d.section == "fast" ? findKnob(d, "steps") : nullptr) {
-            fewest = std::min(fewest, plannedNfe(d.id, static_cast<int64_t>(steps->minimum)));
-            most = std::max(most, plannedNfe(d.id, static_cast<int64_t>(steps->maximum)));
+    for (const std::string &id : fastSolverIds())
+        if (const auto [low, high] = plannedNfeRange(id); high > 0) {
+            fewest = std::min(fewest, low);
+            most = std::max(most, high);
         }
     return OptionRange::between(static_cast<double>(fewest), static_cast<double>(most));
 }
@@ -189,9 +189,7 @@ SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig 
     if (sampler.section == "fast" && !sampler.adaptive) {
         const int64_t nfe = *values.integer("--nfe");
         s.fast.steps = stepsForNfe(s.method, nfe);
-        const SamplerKnob &steps = *findKnob(sampler, "steps");
-        const int64_t fewest = plannedNfe(s.method, static_cast<int64_t>(steps.minimum));
-        const int64_t most = plannedNfe(s.method, static_cast<int64_t>(steps.maximum));
+        const auto [fewest, most] = plannedNfeRange(s.method);
         if (nfe < fewest || nfe > most)
             throw Error("--nfe must be between " + std::to_string(fewest) + " and " + std::to_string(most) + " for " +
                         s.method + ", not " + std::to_string(nfe));

@@ -437,6 +437,15 @@ int64_t plannedNfe(const std::string &solver, int64_t steps)
     return d.adaptive ? 0 : d.nfePerStep * steps + d.extraNfe;
 }
 
+std::pair<int64_t, int64_t> plannedNfeRange(const std::string &solver)
+{
+    const SamplerKnob *steps = findKnob(samplerDescription(solver), "steps");
+    if (!steps)
+        return {0, 0};
+    return {plannedNfe(solver, static_cast<int64_t>(steps->minimum)),
+            plannedNfe(solver, static_cast<int64_t>(steps->maximum))};
+}
+
 int64_t stepsForNfe(const std::string &solver, int64_t nfe)
 {
     const SamplerDescription &d = samplerDescription(solver);

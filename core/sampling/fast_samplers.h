@@ -4,6 +4,7 @@
 #include "sde/sde.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sde {
@@ -64,6 +65,9 @@ std::string timeGridTitle(const std::string &grid);
 int64_t plannedNfe(const std::string &solver, int64_t steps);
 // The most grid points whose run stays within `nfe` evaluations (at least the solver's minimum).
 int64_t stepsForNfe(const std::string &solver, int64_t nfe);
+// The evaluations of a fixed-grid fast sampler's smallest and largest grid (its steps knob's
+// range), the budgets it can take; {0, 0} for the adaptive one, which plans none.
+std::pair<int64_t, int64_t> plannedNfeRange(const std::string &solver);
 
 // Samples `batch` images; sample i draws its prior (and, for edm with churn, ddim with eta > 0
 // and adaptive, all its noise) from a generator seeded with seed + i. `onStep` sees each step's
