@@ -1,5 +1,6 @@
 #include "config/model_config.h"
 
+#include "nets/score_network.h"
 #include "sde/sde_catalogue.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -419,7 +420,9 @@ double ModelConfig::samplingEps() const
 ModelConfig loadConfigFile(const std::string &path)
 {
     try {
-        return ModelConfig::fromJson(parseJson(readFile(path)));
+        ModelConfig config = ModelConfig::fromJson(parseJson(readFile(path)));
+        requireNetworkWithinSize(config);
+        return config;
     } catch (const Error &e) {
         std::string what = e.what();
         if (what.find(path) != std::string::npos)

@@ -120,8 +120,9 @@ private:
 };
 
 // Reads a config from a JSON file: ModelConfig::fromJson of the parsed document. Throws sde::Error
-// naming the file for a missing file, a JSON syntax error (with line and column) or a bad value.
-// Presets and command-line configs: config/presets.h.
+// naming the file for a missing file, a JSON syntax error (with line and column), a bad value or a
+// network beyond kMostNetworkParameters (requireNetworkWithinSize). Presets and command-line
+// configs: config/presets.h.
 ModelConfig loadConfigFile(const std::string &path);
 
 } // namespace sde

@@ -4,6 +4,7 @@
 #include "io/bundled_models.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
+#include "nets/score_network.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/shape_text.h"
@@ -270,6 +271,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
                 throw Error(path + ": the file carries no config in its metadata; give one with --config");
             try {
                 config = ModelConfig::fromJson(parseJson(stored->second));
+                requireNetworkWithinSize(config);
             } catch (const Error &e) {
                 throw Error(path + ": the config in its metadata is invalid: " + e.what());
             }

@@ -22,6 +22,10 @@ bool LayoutOnlyScope::active()
 {
     return layoutOnlyDepth > 0;
 }
+torch::Tensor LayoutOnlyScope::placeholder(at::IntArrayRef shape)
+{
+    return torch::empty(shape, torch::TensorOptions().dtype(torch::kFloat32).device(torch::kMeta));
+}
 
 // layers.get_act(config): the names model.nonlinearity takes.
 Nonlinearity nonlinearityFromName(const std::string &name)
@@ -56,7 +60,7 @@ torch::Tensor activate(Nonlinearity act, const torch::Tensor &x)
 torch::Tensor defaultInit(at::IntArrayRef shape, double scale)
 {
     if (LayoutOnlyScope::active())
-        return torch::empty(shape);
+        return LayoutOnlyScope::placeholder(shape);
     if (scale == 0.0)
         scale = 1e-10;
     // Fans as the reference's variance_scaling computes them (in_axis 1, out_axis 0).
@@ -72,12 +76,12 @@ torch::Tensor defaultInit(at::IntArrayRef shape, double scale)
 
 torch::Tensor zerosInit(at::IntArrayRef shape)
 {
-    return LayoutOnlyScope::active() ? torch::empty(shape) : torch::zeros(shape);
+    return LayoutOnlyScope::active() ? LayoutOnlyScope::placeholder(shape) : torch::zeros(shape);
 }
 
 torch::Tensor onesInit(at::IntArrayRef shape)
 {
-    return LayoutOnlyScope::active() ? torch::empty(shape) : torch::ones(shape);
+    return LayoutOnlyScope::active() ? LayoutOnlyScope::placeholder(shape) : torch::ones(shape);
 }
 
 // layers.ddpm_conv3x3 / ddpm_conv1x1: nn.Conv2d, weight = default_init(init_scale), bias zeros.
@@ -167,7 +171,8 @@ torch::Tensor NinImpl::forward(const torch::Tensor &x)
 // requires_grad=False)
 GaussianFourierProjectionImpl::GaussianFourierProjectionImpl(int64_t size, double scale)
 {
-    torch::Tensor init = LayoutOnlyScope::active() ? torch::empty({size}) : torch::randn({size}) * scale;
+    torch::Tensor init =
+        LayoutOnlyScope::active() ? LayoutOnlyScope::placeholder({size}) : torch::randn({size}) * scale;
     W = register_parameter("W", init, /*requires_grad=*/false);
 }
 

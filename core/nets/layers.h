@@ -18,9 +18,10 @@ Nonlinearity nonlinearityFromName(const std::string &name);
 // The activation applied elementwise: any shape in, the same shape out.
 torch::Tensor activate(Nonlinearity act, const torch::Tensor &x);
 
-// While one of these is alive on a thread, layers skip their random initialisation and leave
-// their parameters uninitialised: building a network only to read its layout (parameter names
-// and shapes) then costs no time, even for the 1024x1024 configs.
+// While one of these is alive on a thread, layers skip their random initialisation and make
+// their parameters on the meta device (shape and dtype, no memory): building a network only to
+// read its layout (parameter names and shapes) then costs neither time nor memory, whatever the
+// config's size.
 class LayoutOnlyScope {
 public:
     LayoutOnlyScope();
@@ -28,13 +29,15 @@ public:
     LayoutOnlyScope(const LayoutOnlyScope &) = delete;
     LayoutOnlyScope &operator=(const LayoutOnlyScope &) = delete;
     static bool active();
+    // A float32 tensor of `shape` on the meta device, what layers hold instead of weights.
+    static torch::Tensor placeholder(at::IntArrayRef shape);
 };
 
 // layers.default_init(scale) of the reference (layers.variance_scaling(scale, 'fan_avg', 'uniform')):
 // U(-sqrt(3 v), sqrt(3 v)) with v = scale / ((fan_in + fan_out) / 2), fans over in_axis 1 and
 // out_axis 0 times the receptive field; a scale of 0 becomes 1e-10. `shape` has at least 2 dims.
 torch::Tensor defaultInit(at::IntArrayRef shape, double scale = 1.0);
-// nn.init.zeros_ / ones_ (uninitialised under a LayoutOnlyScope).
+// nn.init.zeros_ / ones_ (placeholders under a LayoutOnlyScope).
 torch::Tensor zerosInit(at::IntArrayRef shape);
 torch::Tensor onesInit(at::IntArrayRef shape);
 

@@ -24,11 +24,10 @@ bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolutio
     return std::find(attnResolutions.begin(), attnResolutions.end(), resolution) != attnResolutions.end();
 }
 
-// models/utils.py create_model (less its DataParallel wrapper: the checkpoint loader drops the
-// `module.` prefix instead).
-ScoreNetwork createScoreNetwork(const ModelConfig &config)
+namespace {
+
+ScoreNetwork buildNetwork(const ModelConfig &config)
 {
-    config.validate();
     if (config.model.name == "ncsnpp")
         return std::make_shared<NcsnppImpl>(config);
     if (config.model.name == "ddpm")
@@ -36,6 +35,38 @@ ScoreNetwork createScoreNetwork(const ModelConfig &config)
     if (config.model.name == "toy_mlp")
         return std::make_shared<ToyMlpImpl>(config);
     throw Error("unknown network \"" + config.model.name + "\" (expected ncsnpp, ddpm or toy_mlp)");
+}
+
+int64_t parameterCountOf(const torch::nn::Module &network)
+{
+    int64_t count = 0;
+    for (const auto &p : network.parameters())
+        count += p.numel();
+    return count;
+}
+
+} // namespace
+
+void requireNetworkWithinSize(const ModelConfig &config)
+{
+    config.validate();
+    LayoutOnlyScope layoutOnly;
+    const int64_t count = parameterCountOf(*buildNetwork(config));
+    if (count > kMostNetworkParameters)
+        throw Error("the network would hold " + std::to_string(count) + " parameters (" +
+                    std::to_string(count * 4 / 1'000'000'000) + " GB of float32 weights); at most " +
+                    std::to_string(kMostNetworkParameters) +
+                    " are allowed (model.nf, model.ch_mult and model.num_res_blocks set its size)");
+}
+
+// models/utils.py create_model (less its DataParallel wrapper: the checkpoint loader drops the
+// `module.` prefix instead).
+ScoreNetwork createScoreNetwork(const ModelConfig &config)
+{
+    config.validate();
+    if (!LayoutOnlyScope::active())
+        requireNetworkWithinSize(config);
+    return buildNetwork(config);
 }
 
 namespace {
@@ -68,12 +99,8 @@ std::vector<TensorLayout> networkLayout(const ModelConfig &config, int64_t *para
     std::vector<TensorLayout> layout;
     for (const auto &[name, tensor] : stateDict(*network))
         layout.push_back({name, tensor.sizes().vec(), tensor.scalar_type()});
-    if (parameterCount) {
-        int64_t count = 0;
-        for (const auto &p : network->parameters())
-            count += p.numel();
-        *parameterCount = count;
-    }
+    if (parameterCount)
+        *parameterCount = parameterCountOf(*network);
     return layout;
 }
 

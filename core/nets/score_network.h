@@ -50,9 +50,18 @@ private:
 // Whether `resolution` is among the configured attention resolutions.
 bool hasAttention(const std::vector<int64_t> &attnResolutions, int64_t resolution);
 
+// The most parameters a network may hold: 4 GB of float32 weights, about nine times the largest of
+// the reference's configs (NCSN++ deep for CIFAR-10, 107.6 million). A config beyond it is refused
+// before any weight is allocated, whatever each of its fields allows on its own.
+constexpr int64_t kMostNetworkParameters = 1'000'000'000;
+
+// Throws sde::Error, naming the count, when the network `config` describes would hold more than
+// kMostNetworkParameters parameters; counts them on a layout-only build (no weight is allocated).
+void requireNetworkWithinSize(const ModelConfig &config);
+
 // models/utils.py create_model: builds the network a config names (model.name: ncsnpp, ddpm or
 // toy_mlp), randomly initialised as the reference initialises it. Throws sde::Error for a config it
-// cannot build (ModelConfig::validate, or an unknown name).
+// cannot build (ModelConfig::validate, an unknown name, or requireNetworkWithinSize).
 ScoreNetwork createScoreNetwork(const ModelConfig &config);
 
 // The buffer "sigmas" both networks carry (models/utils.py get_sigmas of the reference): the SMLD

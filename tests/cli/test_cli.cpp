@@ -502,6 +502,17 @@ private Q_SLOTS:
                    "cfg_toy_negative_lr.json': config key optim.lr = -0.001 is out of range: the learning rate must "
                    "be positive, at most 1\n"
             << out;
+        // Each field within its range, together a network of 527 billion parameters: refused from
+        // a layout-only build, before any weight is allocated.
+        QTest::newRow("giant network")
+            << QStringList{"train",  "--config",         hostile + "cfg_fmnist_giant_network.json",
+                           "--data", "toy:checkerboard", "--out",
+                           out,      "--steps",          "2"}
+            << "error: config '" + hostile +
+                   "cfg_fmnist_giant_network.json': the network would hold 526797221889 parameters (2107 GB of "
+                   "float32 weights); at most 1000000000 are allowed (model.nf, model.ch_mult and "
+                   "model.num_res_blocks set its size)\n"
+            << out;
         // Hung the process starting 100000 threads.
         QTest::newRow("threads 100000") << QStringList{"train", "--config", toy,         "--data", "toy:moons",
                                                        "--out", out,        "--threads", "100000"}

@@ -2,6 +2,7 @@
 // keys in the same order, shapes, dtypes and parameter count (layouts recorded from the reference).
 #include "config/presets.h"
 #include "nets/score_network.h"
+#include "util/error.h"
 #include "util/files.h"
 #include "util/json_fields.h"
 
@@ -72,6 +73,41 @@ private Q_SLOTS:
             ++i;
         }
         QCOMPARE(parameters, reference.at("parameters").get<int64_t>());
+    }
+
+    // Issue 16: a config whose fields are each within their ranges but together describe a network
+    // of 527 billion parameters is refused, from the config file, before any weight is allocated
+    // (the layout-only build holds no memory). The largest official config is within the bound.
+    void networkBeyondTheBoundIsRefused()
+    {
+        const std::string path = test::dataDir() + "/hostile/cfg_fmnist_giant_network.json";
+        const std::string bound = "; at most 1000000000 are allowed (model.nf, model.ch_mult and "
+                                  "model.num_res_blocks set its size)";
+        try {
+            loadConfigFile(path);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(std::string(e.what()), "config '" + path +
+                                                "': the network would hold 526797221889 parameters (2107 GB of "
+                                                "float32 weights)" +
+                                                bound);
+        }
+        ModelConfig giant = ModelConfig::fromJson(parseJson(readFile(path)));
+        giant.model.nf = 384;
+        giant.model.numResBlocks = 13; // 1.03 billion parameters
+        try {
+            createScoreNetwork(giant);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(std::string(e.what()),
+                     "the network would hold 1028176897 parameters (4 GB of float32 weights)" + bound);
+        }
+        giant.model.numResBlocks = 12; // 0.96 billion: only its layout is built here
+        int64_t parameters = 0;
+        networkLayout(giant, &parameters);
+        QCOMPARE(parameters, int64_t(957508225));
+        requireNetworkWithinSize(giant);
+        requireNetworkWithinSize(loadPreset("ve/cifar10_ncsnpp_deep_continuous"));
     }
 };
 
