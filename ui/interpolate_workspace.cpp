@@ -280,7 +280,8 @@ bool InterpolateWorkspace::exportFrames(const QString &folder)
         for (int64_t i = 0; i < frames_.size(0); ++i)
             files.push_back({QDir(folder).filePath(QString("frame-%1.png").arg(i, 3, 10, QChar('0'))).toStdString(),
                              encodePng(frames_[i])});
-        files.push_back({QDir(folder).filePath("contact.png").toStdString(), encodePng(makeGrid(frames_, frames_.size(0)))});
+        files.push_back(
+            {QDir(folder).filePath("contact.png").toStdString(), encodePng(makeGrid(frames_, frames_.size(0)))});
         writeFilesAtomically(files);
         return tr("Exported %1 frames to %2").arg(frames_.size(0)).arg(folder);
     });

@@ -171,10 +171,11 @@ int runInterpolate(const InterpolateOptions &o)
                                        " at alpha " + numberText(alphas[static_cast<size_t>(i)]) + ", temperature " +
                                        numberText(options.temperature) + "; model " + baseName(loaded.info.path) +
                                        "; NFE " + std::to_string(result.nfe);
-        files.push_back({folder + name,
-                         encodePng(result.frames[i], {{"parameters", parameters}, {"sdestudio", dumpJson(frame)}})});
+        files.push_back(
+            {folder + name, encodePng(result.frames[i], {{"parameters", parameters}, {"sdestudio", dumpJson(frame)}})});
     }
-    files.push_back({folder + "/contact.png", encodePng(makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}})});
+    files.push_back(
+        {folder + "/contact.png", encodePng(makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}})});
     writeFilesAtomically(files);
     for (const FileContents &file : files)
         std::cout << file.path << "\n";

@@ -11,8 +11,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -129,7 +129,8 @@ bool isJpeg(const std::string &bytes)
 
 // Calls visit(marker, data) for each marker segment of a JPEG's header (up to the start of scan)
 // until visit returns false; stops at a segment that runs past the end of the bytes.
-void forEachJpegSegment(const std::string &bytes, const std::function<bool(uint8_t marker, std::string_view data)> &visit)
+void forEachJpegSegment(const std::string &bytes,
+                        const std::function<bool(uint8_t marker, std::string_view data)> &visit)
 {
     size_t at = 2;
     while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {
@@ -398,8 +399,8 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     const DeclaredSize size = declaredSize(bytes, path);
     if (size.width * size.height > kMaxImagePixels)
         throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
-                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" +
-                    std::to_string(kMaxImageSide) + " x " + std::to_string(kMaxImageSide) + ") an image may have");
+                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" + std::to_string(kMaxImageSide) +
+                    " x " + std::to_string(kMaxImageSide) + ") an image may have");
     cv::Mat image;
     if (!bytes.empty())
         image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),

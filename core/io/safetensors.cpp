@@ -97,9 +97,8 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
     uint64_t headerSize = 0;
     std::memcpy(&headerSize, bytes.data(), 8); // little-endian on every platform we build for
     if (headerSize > kMaxSafetensorsHeaderBytes)
-        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) +
-                    " bytes, more than the " + std::to_string(kMaxSafetensorsHeaderBytes) +
-                    " a model's header may have; it is not a model file");
+        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) + " bytes, more than the " +
+                    std::to_string(kMaxSafetensorsHeaderBytes) + " a model's header may have; it is not a model file");
     if (headerSize > bytes.size() - 8)
         throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) +
                     " bytes but the file is shorter; it is truncated or not a safetensors file");

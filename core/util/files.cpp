@@ -119,7 +119,8 @@ void writeFilesAtomically(const std::vector<FileContents> &files)
                 ::unlink(files[k].path.c_str());
             if (i == 0)
                 throw;
-            throw Error(std::string(e.what()) + "; the " + std::to_string(i) + " file(s) written before it were removed");
+            throw Error(std::string(e.what()) + "; the " + std::to_string(i) +
+                        " file(s) written before it were removed");
         }
     }
 }
@@ -187,8 +188,7 @@ void removeTemporaries(const std::string &folder, std::vector<std::string> &remo
 
 } // namespace
 
-OutputFolder::OutputFolder(const std::string &path)
-    : path_(path)
+OutputFolder::OutputFolder(const std::string &path) : path_(path)
 {
     namespace fs = std::filesystem;
     // The folders that do not exist yet, made from the outermost down.
@@ -227,7 +227,8 @@ OutputFolder::OutputFolder(const std::string &path)
                             "; wait for it to finish or choose another folder");
             throw Error("cannot lock the folder '" + path + "': " + std::strerror(saved));
         }
-        struct stat held {}, named {};
+        struct stat held {
+        }, named{};
         if (::fstat(lockFd_, &held) == 0 && ::stat(lockPath.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
             held.st_dev == named.st_dev)
             break;

@@ -279,8 +279,8 @@ private Q_SLOTS:
         QTest::newRow("rho 1e-9") << QStringList{"sample", "--model",   ckpt,  "--config", config, "-o",
                                                  "/tmp/x", "--sampler", "edm", "--rho",    "1e-9"}
                                   << "error: --rho must be between 0.1 and 100, not 1e-09\n";
-        QTest::newRow("long grid") << QStringList{"sample", "--model",   ckpt,    "--config", config, "-o",
-                                                  "/tmp/x", "--sampler", "dpm2m", "--grid", QString(200, 'x')}
+        QTest::newRow("long grid") << QStringList{"sample", "--model",   ckpt,    "--config", config,           "-o",
+                                                  "/tmp/x", "--sampler", "dpm2m", "--grid",   QString(200, 'x')}
                                    << "error: --grid must be logsnr or karras, not '" + QString(57, 'x') + "...'\n";
         QTest::newRow("nfe too small") << QStringList{"sample", "--model",   ckpt,    "--config", config, "-o",
                                                       "/tmp/x", "--sampler", "dpm2m", "--nfe",    "1"}
@@ -616,8 +616,8 @@ private Q_SLOTS:
                                         "or infinity); the model's score is not finite there"));
             QVERIFY(!QFileInfo::exists(out)); // the folder it created is removed again
         }
-        Run ode = cli({"sample", "--model", QString::fromStdString(hugeModel), "-o", out, "--sampler", "ode", "--solver",
-                       "heun", "--steps", "4"});
+        Run ode = cli({"sample", "--model", QString::fromStdString(hugeModel), "-o", out, "--sampler", "ode",
+                       "--solver", "heun", "--steps", "4"});
         QCOMPARE(ode.exitCode, 1);
         QCOMPARE(ode.err.split('\n').filter(QRegularExpression("^error: ")),
                  QStringList{"error: the ODE stopped at step 1 of 4 (t = 1): its right-hand side is not finite (NaN or "
@@ -631,8 +631,9 @@ private Q_SLOTS:
     void outputFolderIsGuarded()
     {
         const QString dir = QString::fromStdString(test::makeTempDir());
-        const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
-                                fixture("ncsnpp_ve_small", "config.json"), "--steps", "6"};
+        const QStringList model{"--model",  fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                                "--config", fixture("ncsnpp_ve_small", "config.json"),
+                                "--steps",  "6"};
         const QString busy = dir + "/busy";
         {
             OutputFolder held(busy.toStdString());

@@ -487,7 +487,9 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("content");
         QTest::addColumn<QString>("size");
         const cv::Mat small(8, 16, CV_8UC3, cv::Scalar(10, 20, 30));
-        auto patched = [](std::string file, size_t at, const std::string &with) { return file.replace(at, with.size(), with); };
+        auto patched = [](std::string file, size_t at, const std::string &with) {
+            return file.replace(at, with.size(), with);
+        };
         auto bigEndian16 = [](uint32_t v) { return bytes({int(v >> 8), int(v & 0xFF)}); };
         auto row = [](const std::string &bytes) { return QByteArray::fromStdString(bytes); };
 
@@ -501,8 +503,7 @@ private Q_SLOTS:
         QCOMPARE(lossless.substr(12, 4), std::string("VP8L"));
         // VP8L: 14 bits of width - 1, 14 of height - 1, then alpha and version bits (kept).
         const uint32_t bits = (16384 - 1) | (10000 - 1) << 14 | (uint32_t(uint8_t(lossless[24])) >> 4) << 28;
-        QTest::newRow("WebP VP8L") << "big.webp" << row(patched(lossless, 21, littleEndian32(bits)))
-                                   << "16384 x 10000";
+        QTest::newRow("WebP VP8L") << "big.webp" << row(patched(lossless, 21, littleEndian32(bits))) << "16384 x 10000";
         const std::string lossy = encoded(".webp", small, {cv::IMWRITE_WEBP_QUALITY, 90});
         QCOMPARE(lossy.substr(12, 4), std::string("VP8 "));
         QTest::newRow("WebP VP8") << "big.webp"
@@ -515,10 +516,9 @@ private Q_SLOTS:
                              << row(patched(encoded(".bmp", small), 18,
                                             littleEndian32(20000) + littleEndian32(uint32_t(-10000))))
                              << "20000 x 10000";
-        QTest::newRow("TIFF, little-endian") << "big.tiff" << row(handTiff(20000, 10000, "", 0, false))
-                                             << "20000 x 10000";
-        QTest::newRow("TIFF, big-endian") << "big.tiff" << row(handTiff(20000, 10000, "", 0, true))
-                                          << "20000 x 10000";
+        QTest::newRow("TIFF, little-endian")
+            << "big.tiff" << row(handTiff(20000, 10000, "", 0, false)) << "20000 x 10000";
+        QTest::newRow("TIFF, big-endian") << "big.tiff" << row(handTiff(20000, 10000, "", 0, true)) << "20000 x 10000";
         QTest::newRow("PGM") << "big.pgm" << QByteArray("P5\n# made by hand\n20000 10000\n255\n") << "20000 x 10000";
         QTest::newRow("PPM, 10 digits") << "big.ppm" << QByteArray("P6 99999999999 2 255\n") << "1000000000 x 2";
     }
@@ -552,7 +552,8 @@ private Q_SLOTS:
             return QString("no error");
         };
         const std::string atLimit = writeTemp("limit.png", handPng(8192, 8192, 8, 0, {}));
-        QCOMPARE(errorOf(atLimit), QString("'%1' is not an image OpenCV can read").arg(QString::fromStdString(atLimit)));
+        QCOMPARE(errorOf(atLimit),
+                 QString("'%1' is not an image OpenCV can read").arg(QString::fromStdString(atLimit)));
 
         const std::string huge = test::makeTempDir() + "/huge.png";
         writeFileAtomically(huge, handPng(4, 4, 8, 0, {}));

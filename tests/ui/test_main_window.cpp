@@ -276,9 +276,19 @@ private Q_SLOTS:
         QTest::newRow("step not a number")
             << hostile + "st_meta_step_text_min.safetensors"
             << hostile + "st_meta_step_text_min.safetensors: metadata \"step\" is not an integer: abc";
-        QTest::newRow("score input, not a model") << hostile + "score_empty_batch.safetensors" << QString("?");
-        QTest::newRow("config, not a model") << hostile + "cfg_toy_negative_lr.json" << QString("?");
-        QTest::newRow("IDX, not a model") << hostile + "idx_zero_dims-images-idx3-ubyte" << QString("?");
+        QTest::newRow("score input, not a model")
+            << hostile + "score_empty_batch.safetensors"
+            << hostile + "score_empty_batch.safetensors: this .safetensors file is not an SDE Studio model (its "
+                         "metadata has no \"format\": \"sdestudio-model\")";
+        // Read as a safetensors file (not a .pth): its first 8 bytes as the header's length.
+        QTest::newRow("config, not a model")
+            << hostile + "cfg_toy_negative_lr.json"
+            << hostile + "cfg_toy_negative_lr.json: the safetensors header claims 4189017755886035579 bytes, more than "
+                         "the 8388608 a model's header may have; it is not a model file";
+        QTest::newRow("IDX, not a model")
+            << hostile + "idx_zero_dims-images-idx3-ubyte"
+            << hostile + "idx_zero_dims-images-idx3-ubyte: the safetensors header claims 360287970240495616 bytes, "
+                         "more than the 8388608 a model's header may have; it is not a model file";
     }
     void hostileFilesShowTheirMessageAndKeepTheModel()
     {
