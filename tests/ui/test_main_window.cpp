@@ -33,6 +33,8 @@
 #include <QToolBar>
 #include <QtTest/QtTest>
 
+#include <unistd.h>
+
 using namespace sde;
 using namespace sde::ui;
 
@@ -119,6 +121,18 @@ private Q_SLOTS:
         window.generateWorkspace()->exportVideo(folder + "/trajectory.avi");
         QVERIFY2(QFileInfo(folder + "/trajectory.avi").size() > 1000, qPrintable(window.lastError()));
         QVERIFY(!QFileInfo::exists(folder + "/trajectory.avi.partial.avi"));
+
+        // A folder another run writes into is refused (its lock), and nothing is written there.
+        const QString busy = QString::fromStdString(test::makeTempDir());
+        {
+            OutputFolder held(busy.toStdString());
+            QVERIFY(!window.generateWorkspace()->exportFrames(busy));
+            QCOMPARE(window.lastError(), QString("Could not export the frames: the folder '%1' is in use by another "
+                                                 "run (process %2); wait for it to finish or choose another folder")
+                                             .arg(busy)
+                                             .arg(::getpid()));
+        }
+        QVERIFY(QDir(busy).isEmpty());
     }
 
     void fastSamplerFromTheDock()
