@@ -14,6 +14,7 @@
 #include "imaging/point_plot.h"
 #include "imaging/video_writer.h"
 #include "util/error.h"
+#include "util/files.h"
 
 #include <QDir>
 #include <QFileDialog>
@@ -216,15 +217,19 @@ bool GenerateWorkspace::exportFrames(QString folder)
         folder = QFileDialog::getExistingDirectory(this, tr("Export frames to"));
     return !folder.isEmpty() && reportingErrors(tr("Could not export the frames"), [&] {
         const bool points = model_->config().isPointModel();
+        OutputFolder output(folder.toStdString());
+        std::vector<FileContents> files;
         for (const TrajectoryFrame &frame : scrubber_->frames()) {
-            const QString base = QDir(folder).filePath(QString("step-%1").arg(frame.step, 5, 10, QChar('0')));
+            const std::string base =
+                QDir(folder).filePath(QString("step-%1").arg(frame.step, 5, 10, QChar('0'))).toStdString();
             if (points) {
-                savePng((base + ".png").toStdString(), renderPointCloud(frame.x));
+                files.push_back({base + ".png", encodePng(renderPointCloud(frame.x))});
             } else {
-                savePng((base + "-x.png").toStdString(), makeGrid(frame.x));
-                savePng((base + "-x0.png").toStdString(), makeGrid(frame.denoised));
+                files.push_back({base + "-x.png", encodePng(makeGrid(frame.x))});
+                files.push_back({base + "-x0.png", encodePng(makeGrid(frame.denoised))});
             }
         }
+        writeFilesAtomically(files);
         return tr("Exported %1 frames to %2").arg(scrubber_->frameCount()).arg(folder);
     });
 }

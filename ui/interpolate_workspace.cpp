@@ -10,6 +10,7 @@
 #include "editing/interpolation.h"
 #include "imaging/image_io.h"
 #include "imaging/video_writer.h"
+#include "util/files.h"
 
 #include <QDir>
 #include <QFileDialog>
@@ -274,9 +275,14 @@ void InterpolateWorkspace::updateReady()
 bool InterpolateWorkspace::exportFrames(const QString &folder)
 {
     return reportingErrors(tr("Could not export the frames"), [&] {
+        OutputFolder output(folder.toStdString());
+        std::vector<FileContents> files;
         for (int64_t i = 0; i < frames_.size(0); ++i)
-            savePng(QDir(folder).filePath(QString("frame-%1.png").arg(i, 3, 10, QChar('0'))).toStdString(), frames_[i]);
-        savePng(QDir(folder).filePath("contact.png").toStdString(), makeGrid(frames_, frames_.size(0)));
+            files.push_back({QDir(folder).filePath(QString("frame-%1.png").arg(i, 3, 10, QChar('0'))).toStdString(),
+                             encodePng(frames_[i])});
+        files.push_back(
+            {QDir(folder).filePath("contact.png").toStdString(), encodePng(makeGrid(frames_, frames_.size(0)))});
+        writeFilesAtomically(files);
         return tr("Exported %1 frames to %2").arg(frames_.size(0)).arg(folder);
     });
 }

@@ -13,6 +13,7 @@
 #include "train/training_checkpoint.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/json_fields.h"
 
 #include <QComboBox>
@@ -399,7 +400,16 @@ void TrainWorkspace::loadRunHistory()
     chart_->clear();
     preview_->setImage(QImage());
     lastStep_ = 0;
-    QFile file(QDir(runFolder()).filePath("metrics.jsonl"));
+    const QString metrics = QDir(runFolder()).filePath("metrics.jsonl");
+    if (!QFileInfo::exists(metrics))
+        return;
+    try {
+        requireReadableFile(metrics.toStdString()); // a FIFO would block the open below
+    } catch (const std::exception &e) {
+        spdlog::warn("could not show the run's curves: {}", e.what());
+        return;
+    }
+    QFile file(metrics);
     if (!file.open(QIODevice::ReadOnly))
         return;
     while (!file.atEnd()) {

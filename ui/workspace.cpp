@@ -91,6 +91,7 @@ QStringList Workspace::saveResults(const torch::Tensor &images, const std::strin
         record.settings = settings;
         record.nfe = nfe;
         record.inputs = inputs;
+        OutputFolder output(folder.toStdString());
         for (const std::string &path : saveGeneratedBatch(folder.toStdString(), images, record, *model_))
             written << QString::fromStdString(path);
         return tr("Saved %1 image(s) to %2").arg(written.size()).arg(folder);

@@ -61,7 +61,7 @@ int runInpaint(const EditOptions &o)
     torch::Tensor image = loadModelImage(imagePath, model);
     torch::Tensor fill = loadFillMask(maskPath, image.size(1), image.size(2)).unsqueeze(0); // [1, 1, H, W]
     SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
-    makeFolder(folder);
+    OutputFolder output(folder);
 
     torch::Tensor images = image.unsqueeze(0).expand({settings.batch, -1, -1, -1}).contiguous();
     std::cerr << "sampler: " << describeSettings(settings) << "\n";
@@ -92,7 +92,7 @@ int runColorize(const EditOptions &o)
     const std::string &imagePath = o.image;
     torch::Tensor gray = grayLevel(loadModelImage(imagePath, model).unsqueeze(0));
     SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
-    makeFolder(folder);
+    OutputFolder output(folder);
 
     std::cerr << "sampler: " << describeSettings(settings) << "\n";
     ProgressBar progress("colorizing");
@@ -135,7 +135,7 @@ int runInterpolate(const InterpolateOptions &o)
     const ScoreModel &model = *loaded.model;
     const std::string &firstPath = o.first, &secondPath = o.second;
     torch::Tensor first = loadModelImage(firstPath, model), second = loadModelImage(secondPath, model);
-    makeFolder(folder);
+    OutputFolder output(folder);
 
     std::vector<double> alphas;
     for (int64_t i = 0; i < frames; ++i)
@@ -161,6 +161,7 @@ int runInterpolate(const InterpolateOptions &o)
     record["second"] = baseName(secondPath);
     record["temperature"] = options.temperature;
     record["nfe"] = result.nfe;
+    std::vector<FileContents> files;
     for (int64_t i = 0; i < frames; ++i) {
         char name[32];
         std::snprintf(name, sizeof name, "/frame-%02lld.png", static_cast<long long>(i));
@@ -170,11 +171,14 @@ int runInterpolate(const InterpolateOptions &o)
                                        " at alpha " + numberText(alphas[static_cast<size_t>(i)]) + ", temperature " +
                                        numberText(options.temperature) + "; model " + baseName(loaded.info.path) +
                                        "; NFE " + std::to_string(result.nfe);
-        savePng(folder + name, result.frames[i], {{"parameters", parameters}, {"sdestudio", dumpJson(frame)}});
-        std::cout << folder << name << "\n";
+        files.push_back(
+            {folder + name, encodePng(result.frames[i], {{"parameters", parameters}, {"sdestudio", dumpJson(frame)}})});
     }
-    savePng(folder + "/contact.png", makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}});
-    std::cout << folder << "/contact.png\n";
+    files.push_back(
+        {folder + "/contact.png", encodePng(makeGrid(result.frames, frames), {{"sdestudio", dumpJson(record)}})});
+    writeFilesAtomically(files);
+    for (const FileContents &file : files)
+        std::cout << file.path << "\n";
     return 0;
 }
 

@@ -69,9 +69,9 @@ int runSample(const SampleOptions &o)
     LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
     SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
-    makeFolder(folder);
+    OutputFolder output(folder);
     if (frameEvery > 0)
-        makeFolder(folder + "/trajectory");
+        output.subfolder("trajectory");
     std::cerr << "model: " << baseName(loaded.info.path) << " (" << model.config().architectureName() << ", "
               << model.config().sdeDescription() << ")\n"
               << "sampler: " << describeSettings(settings) << "\n";

@@ -1,6 +1,7 @@
 #include "option_table.h"
 
 #include "sampling/fast_samplers.h"
+#include "util/error.h"
 
 #include <cerrno>
 #include <charconv>
@@ -42,12 +43,12 @@ ParsedNumber parseWhole(const std::string &text, bool unsignedOnly)
     Int value = 0;
     const auto [end, error] = std::from_chars(first, last, value, 10);
     if (first == last || end != last || (error != std::errc() && error != std::errc::result_out_of_range)) {
-        out.error = "needs a whole number, not '" + text + "'";
+        out.error = "needs a whole number, not '" + sde::quoted(text) + "'";
         return out;
     }
     if (error == std::errc::result_out_of_range) {
         out.error = "must be between " + std::to_string(std::numeric_limits<Int>::min()) + " and " +
-                    std::to_string(std::numeric_limits<Int>::max()) + ", not " + text;
+                    std::to_string(std::numeric_limits<Int>::max()) + ", not " + sde::quoted(text);
         return out;
     }
     out.value = static_cast<double>(value);
@@ -63,13 +64,13 @@ ParsedNumber parseReal(const std::string &text)
     const double value =
         text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? 0.0 : std::strtod(text.c_str(), &end);
     if (end == nullptr || end == text.c_str() || *end != '\0' || (errno == ERANGE && std::isinf(value))) {
-        out.error = "needs a number, not '" + text + "'";
+        out.error = "needs a number, not '" + sde::quoted(text) + "'";
         return out;
     }
     // strtod reads "nan" and "inf"; no option means either, and NaN slips through a range check
     // that is written as `value < min`.
     if (!std::isfinite(value)) {
-        out.error = "needs a finite number, not '" + text + "'";
+        out.error = "needs a finite number, not '" + sde::quoted(text) + "'";
         return out;
     }
     out.value = value;
@@ -146,7 +147,7 @@ CLI::Validator numberCheck(NumberKind kind, const std::optional<OptionRange> &ra
             if (!parsed.error.empty())
                 return parsed.error;
             if (range && !range->contains(parsed.value))
-                return "must be " + range->describe() + ", not " + text;
+                return "must be " + range->describe() + ", not " + sde::quoted(text);
             text = parsed.canonical;
             return std::string();
         },
@@ -160,7 +161,7 @@ CLI::Validator oneOf(const std::vector<std::string> &choices)
             for (const std::string &choice : choices)
                 if (text == choice)
                     return std::string();
-            return "must be " + listOfIds(choices) + ", not '" + text + "'";
+            return "must be " + listOfIds(choices) + ", not '" + sde::quoted(text) + "'";
         },
         "");
 }

@@ -251,28 +251,30 @@ void writeResults(const std::string &folder, const std::string &operation, const
 {
     const torch::Tensor cpu = images.to(torch::kCPU);
     const ScoreModel &model = *loaded.model;
+    std::vector<FileContents> files;
     if (model.config().isPointModel()) {
         // A toy model's samples are points: one CSV and a picture of the cloud.
-        writeFileAtomically(folder + "/" + operation + "-points.csv", pointsToCsv(cpu));
-        savePng(
-            folder + "/" + operation + "-points.png", renderPointCloud(cpu),
-            {{"parameters", operation + ": " + describeSettings(settings) + "; model " + baseName(loaded.info.path)}});
-        std::cout << folder << "/" << operation << "-points.csv\n" << folder << "/" << operation << "-points.png\n";
-        return;
+        files.push_back({folder + "/" + operation + "-points.csv", pointsToCsv(cpu)});
+        files.push_back(
+            {folder + "/" + operation + "-points.png",
+             encodePng(renderPointCloud(cpu), {{"parameters", operation + ": " + describeSettings(settings) +
+                                                                  "; model " + baseName(loaded.info.path)}})});
+    } else {
+        GenerationRecord record;
+        record.operation = operation;
+        record.modelFile = baseName(loaded.info.path);
+        record.weights = loaded.info.loadedWeights;
+        record.settings = settings;
+        record.nfe = nfe;
+        record.inputs = inputs;
+        files = generatedBatchFiles(folder, cpu, record, model);
+        if (cpu.size(0) > 1)
+            files.push_back({folder + "/grid.png", encodePng(makeGrid(cpu))});
     }
-    GenerationRecord record;
-    record.operation = operation;
-    record.modelFile = baseName(loaded.info.path);
-    record.weights = loaded.info.loadedWeights;
-    record.settings = settings;
-    record.nfe = nfe;
-    record.inputs = inputs;
-    for (const std::string &path : saveGeneratedBatch(folder, cpu, record, model))
-        std::cout << path << "\n";
-    if (cpu.size(0) > 1) {
-        savePng(folder + "/grid.png", makeGrid(cpu));
-        std::cout << folder << "/grid.png\n";
-    }
+    // All or none: a batch that fails half-way removes what it wrote.
+    writeFilesAtomically(files);
+    for (const FileContents &file : files)
+        std::cout << file.path << "\n";
 }
 
 } // namespace sde::cli

@@ -4,6 +4,7 @@
 #include "progress.h"
 #include "sampler_options.h"
 
+#include "config/model_config.h"
 #include "config/presets.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
@@ -197,7 +198,7 @@ CommandRun addTrainCommand(CLI::App &program)
                     "train until N steps in all (default: the config's training.n_iters)", positive);
     addNumberOption(*command, "--batch", o->batch, "B",
                     "batch size (default: the config's training.batch_size; a resumed run: its own)",
-                    OptionRange::between(0, 65536));
+                    OptionRange::between(0, static_cast<double>(kMostTrainingBatch)));
     addNumberOption(*command, "--seed", o->seed, "S", "seed of the data order and noise (default 0)");
     command->add_option("--device", o->device, "cpu, cuda, cuda:N or auto (default cpu)")->type_name("DEV");
     addNumberOption(*command, "--threads", o->threads, "N", "CPU threads (default: all cores)",

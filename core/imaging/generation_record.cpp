@@ -4,6 +4,7 @@
 #include "model/score_model.h"
 #include "util/build_info.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace sde {
 
@@ -31,18 +32,29 @@ void saveGeneratedImage(const std::string &path, const torch::Tensor &image, con
     savePng(path, image, record.pngText(model));
 }
 
-std::vector<std::string> saveGeneratedBatch(const std::string &folder, const torch::Tensor &images,
-                                            const GenerationRecord &record, const ScoreModel &model)
+std::vector<FileContents> generatedBatchFiles(const std::string &folder, const torch::Tensor &images,
+                                              const GenerationRecord &record, const ScoreModel &model)
 {
     const torch::Tensor cpu = images.to(torch::kCPU);
-    std::vector<std::string> paths;
+    std::vector<FileContents> files;
     for (int64_t i = 0; i < cpu.size(0); ++i) {
         GenerationRecord one = record;
         one.settings.seed = record.settings.seed + static_cast<uint64_t>(i);
         one.settings.batch = 1;
-        paths.push_back(folder + "/" + record.operation + "-" + std::to_string(one.settings.seed) + ".png");
-        saveGeneratedImage(paths.back(), cpu[i], one, model);
+        files.push_back({folder + "/" + record.operation + "-" + std::to_string(one.settings.seed) + ".png",
+                         encodePng(cpu[i], one.pngText(model))});
     }
+    return files;
+}
+
+std::vector<std::string> saveGeneratedBatch(const std::string &folder, const torch::Tensor &images,
+                                            const GenerationRecord &record, const ScoreModel &model)
+{
+    const std::vector<FileContents> files = generatedBatchFiles(folder, images, record, model);
+    writeFilesAtomically(files);
+    std::vector<std::string> paths;
+    for (const FileContents &file : files)
+        paths.push_back(file.path);
     return paths;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "sampling/sampling_settings.h"
+#include "util/files.h"
 #include "util/json_fields.h"
 
 #include <torch/torch.h>
@@ -32,8 +33,11 @@ struct GenerationRecord {
 void saveGeneratedImage(const std::string &path, const torch::Tensor &image, const GenerationRecord &record,
                         const ScoreModel &model);
 
-// Saves image i of a batch [B, C, H, W] as <folder>/<operation>-<seed + i>.png, its record
-// carrying seed + i and batch 1 (so each file makes its image again alone). Returns the paths.
+// Image i of a batch [B, C, H, W] as the PNG <folder>/<operation>-<seed + i>.png, its record
+// carrying seed + i and batch 1 (so each file makes its image again alone).
+std::vector<FileContents> generatedBatchFiles(const std::string &folder, const torch::Tensor &images,
+                                              const GenerationRecord &record, const ScoreModel &model);
+// Writes generatedBatchFiles all or none (writeFilesAtomically). Returns the paths.
 std::vector<std::string> saveGeneratedBatch(const std::string &folder, const torch::Tensor &images,
                                             const GenerationRecord &record, const ScoreModel &model);
 

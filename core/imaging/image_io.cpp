@@ -7,10 +7,15 @@
 #include <opencv2/imgproc.hpp>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string_view>
 
 namespace sde {
@@ -76,12 +81,13 @@ bool forEachPngChunk(const std::string &bytes,
     return true;
 }
 
-// The orientation tag (0x0112) of the first IFD of TIFF-structured bytes, as an EXIF APP1 segment
-// (after its "Exif\0\0") and a PNG eXIf chunk hold them: 1 to 8, or 1 when absent or malformed.
-int tiffOrientation(const std::string &tiff)
+// The value of a tag of the first IFD of TIFF-structured bytes (a TIFF file, an EXIF APP1 segment
+// after its "Exif\0\0", a PNG eXIf chunk) when it holds one SHORT or LONG; nothing when it is
+// absent or malformed.
+std::optional<uint32_t> firstIfdValue(const std::string &tiff, uint32_t tag)
 {
     if (tiff.size() < 8 || (tiff.compare(0, 2, "II") != 0 && tiff.compare(0, 2, "MM") != 0))
-        return 1;
+        return std::nullopt;
     const bool little = tiff[0] == 'I';
     auto u16 = [&](size_t at) -> uint32_t {
         const uint32_t a = uint8_t(tiff[at]), b = uint8_t(tiff[at + 1]);
@@ -91,20 +97,62 @@ int tiffOrientation(const std::string &tiff)
         return little ? u16(at) | (u16(at + 2) << 16) : (u16(at) << 16) | u16(at + 2);
     };
     if (u16(2) != 42)
-        return 1;
+        return std::nullopt;
     const size_t ifd = u32(4);
     if (ifd + 2 > tiff.size())
-        return 1;
+        return std::nullopt;
     const uint32_t entries = u16(ifd);
     for (uint32_t i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= tiff.size(); ++i) {
         const size_t entry = ifd + 2 + 12 * i;
-        // A SHORT (type 3), count 1: the value sits in the first two bytes of the value field.
-        if (u16(entry) == 0x0112 && u16(entry + 2) == 3 && u32(entry + 4) == 1) {
-            const uint32_t value = u16(entry + 8);
-            return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+        // Count 1: a SHORT (type 3) sits in the first two bytes of the value field, a LONG (4) fills it.
+        if (u16(entry) == tag && u32(entry + 4) == 1) {
+            if (u16(entry + 2) == 3)
+                return u16(entry + 8);
+            if (u16(entry + 2) == 4)
+                return u32(entry + 8);
         }
     }
-    return 1;
+    return std::nullopt;
+}
+
+// The orientation tag (0x0112, a SHORT) of TIFF-structured bytes: 1 to 8, or 1 when absent or malformed.
+int tiffOrientation(const std::string &tiff)
+{
+    const std::optional<uint32_t> value = firstIfdValue(tiff, 0x0112);
+    return value && *value >= 1 && *value <= 8 ? static_cast<int>(*value) : 1;
+}
+
+bool isJpeg(const std::string &bytes)
+{
+    return bytes.size() > 4 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8;
+}
+
+// Calls visit(marker, data) for each marker segment of a JPEG's header (up to the start of scan)
+// until visit returns false; stops at a segment that runs past the end of the bytes.
+void forEachJpegSegment(const std::string &bytes,
+                        const std::function<bool(uint8_t marker, std::string_view data)> &visit)
+{
+    size_t at = 2;
+    while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {
+        const uint8_t marker = uint8_t(bytes[at + 1]);
+        if (marker == 0xFF) { // fill byte
+            ++at;
+            continue;
+        }
+        if (marker == 0xDA || marker == 0xD9) // start of scan, end of image: no header after
+            return;
+        const size_t length = (size_t(uint8_t(bytes[at + 2])) << 8) | uint8_t(bytes[at + 3]);
+        if (length < 2 || at + 2 + length > bytes.size())
+            return;
+        if (!visit(marker, std::string_view(bytes).substr(at + 4, length - 2)))
+            return;
+        at += 2 + length;
+    }
+}
+
+bool isWebp(const std::string &bytes)
+{
+    return bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0;
 }
 
 // The orientation tag of a WebP file's EXIF chunk (RIFF "WEBP" container, chunks of a fourcc, a
@@ -136,27 +184,19 @@ int webpOrientation(const std::string &bytes)
 // tests check all three kinds of file).
 int exifOrientation(const std::string &bytes)
 {
-    if (bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0)
+    if (isWebp(bytes))
         return webpOrientation(bytes);
 
-    if (bytes.size() > 4 && uint8_t(bytes[0]) == 0xFF && uint8_t(bytes[1]) == 0xD8) {
-        size_t at = 2;
-        while (at + 4 <= bytes.size() && uint8_t(bytes[at]) == 0xFF) {
-            const uint8_t marker = uint8_t(bytes[at + 1]);
-            if (marker == 0xFF) { // fill byte
-                ++at;
-                continue;
+    if (isJpeg(bytes)) {
+        int orientation = 1;
+        forEachJpegSegment(bytes, [&](uint8_t marker, std::string_view data) {
+            if (marker == 0xE1 && data.size() >= 6 && data.substr(0, 6) == std::string_view("Exif\0\0", 6)) {
+                orientation = tiffOrientation(std::string(data.substr(6)));
+                return false;
             }
-            if (marker == 0xDA || marker == 0xD9) // start of scan, end of image: no header after
-                break;
-            const size_t length = (size_t(uint8_t(bytes[at + 2])) << 8) | uint8_t(bytes[at + 3]);
-            if (length < 2 || at + 2 + length > bytes.size())
-                break;
-            if (marker == 0xE1 && length >= 8 && bytes.compare(at + 4, 6, std::string("Exif\0\0", 6)) == 0)
-                return tiffOrientation(bytes.substr(at + 10, length - 8));
-            at += 2 + length;
-        }
-        return 1;
+            return true;
+        });
+        return orientation;
     }
     int orientation = 1;
     if (isPng(bytes))
@@ -166,6 +206,115 @@ int exifOrientation(const std::string &bytes)
             return type != "eXIf" && type != "IDAT";
         });
     return orientation;
+}
+
+// An image's width and height as its header declares them.
+struct DeclaredSize {
+    uint64_t width = 0;
+    uint64_t height = 0;
+};
+
+uint32_t littleEndian(const std::string &bytes, size_t at, int count)
+{
+    uint32_t v = 0;
+    for (int i = count - 1; i >= 0; --i)
+        v = (v << 8) | uint8_t(bytes[at + static_cast<size_t>(i)]);
+    return v;
+}
+
+// The size a WebP's first chunk declares: a lossy VP8 frame header, a lossless VP8L header or an
+// extended VP8X canvas.
+std::optional<DeclaredSize> webpSize(const std::string &bytes)
+{
+    if (bytes.size() < 30)
+        return std::nullopt;
+    if (bytes.compare(12, 4, "VP8 ") == 0 && uint8_t(bytes[23]) == 0x9d && uint8_t(bytes[24]) == 0x01 &&
+        uint8_t(bytes[25]) == 0x2a)
+        return DeclaredSize{littleEndian(bytes, 26, 2) & 0x3fff, littleEndian(bytes, 28, 2) & 0x3fff};
+    if (bytes.compare(12, 4, "VP8L") == 0 && uint8_t(bytes[20]) == 0x2f) {
+        const uint32_t bits = littleEndian(bytes, 21, 4);
+        return DeclaredSize{(bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1};
+    }
+    if (bytes.compare(12, 4, "VP8X") == 0)
+        return DeclaredSize{uint64_t(littleEndian(bytes, 24, 3)) + 1, uint64_t(littleEndian(bytes, 27, 3)) + 1};
+    return std::nullopt;
+}
+
+// The size in a JPEG's start-of-frame segment (SOF0 to SOF15 but DHT C4, JPG C8 and DAC CC).
+std::optional<DeclaredSize> jpegSize(const std::string &bytes)
+{
+    std::optional<DeclaredSize> size;
+    forEachJpegSegment(bytes, [&](uint8_t marker, std::string_view data) {
+        if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+            if (data.size() >= 5) // precision, height, width
+                size = DeclaredSize{(uint64_t(uint8_t(data[3])) << 8) | uint8_t(data[4]),
+                                    (uint64_t(uint8_t(data[1])) << 8) | uint8_t(data[2])};
+            return false;
+        }
+        return true;
+    });
+    return size;
+}
+
+// The size in a PNM header: "P1" to "P6", then width and height in ASCII, with # comments.
+std::optional<DeclaredSize> pnmSize(const std::string &bytes)
+{
+    size_t at = 2;
+    auto number = [&]() -> std::optional<uint64_t> {
+        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
+            if (bytes[at] == '#')
+                while (at < bytes.size() && bytes[at] != '\n')
+                    ++at;
+            else
+                ++at;
+        }
+        uint64_t value = 0;
+        size_t digits = 0;
+        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits) // held below 10^10
+            value = std::min<uint64_t>(value * 10 + uint64_t(bytes[at] - '0'), 1'000'000'000);
+        return digits ? std::optional<uint64_t>(value) : std::nullopt;
+    };
+    const std::optional<uint64_t> width = number(), height = number();
+    if (!width || !height)
+        return std::nullopt;
+    return DeclaredSize{*width, *height};
+}
+
+// The size an image file's header declares, read without decoding it, for the formats loadImage
+// takes: PNG (IHDR), JPEG (SOFn), WebP, BMP, TIFF (the first IFD) and PNM. Throws sde::Error
+// naming the file for any other kind of file or a header without a size.
+DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
+{
+    std::optional<DeclaredSize> size;
+    bool known = true;
+    if (isPng(bytes)) {
+        if (bytes.size() >= 24 && bytes.compare(12, 4, "IHDR") == 0)
+            size = DeclaredSize{readBigEndian(bytes, 16), readBigEndian(bytes, 20)};
+    } else if (isJpeg(bytes)) {
+        size = jpegSize(bytes);
+    } else if (isWebp(bytes)) {
+        size = webpSize(bytes);
+    } else if (bytes.size() >= 26 && bytes.compare(0, 2, "BM") == 0) {
+        if (littleEndian(bytes, 14, 4) == 12) // BITMAPCOREHEADER: 16-bit sides
+            size = DeclaredSize{littleEndian(bytes, 18, 2), littleEndian(bytes, 20, 2)};
+        else // a negative height is a top-down bitmap
+            size = DeclaredSize{uint64_t(std::abs(int64_t(int32_t(littleEndian(bytes, 18, 4))))),
+                                uint64_t(std::abs(int64_t(int32_t(littleEndian(bytes, 22, 4)))))};
+    } else if (bytes.size() >= 8 && (bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0)) {
+        const std::optional<uint32_t> width = firstIfdValue(bytes, 256), height = firstIfdValue(bytes, 257);
+        if (width && height)
+            size = DeclaredSize{*width, *height};
+    } else if (bytes.size() >= 3 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6' &&
+               std::isspace(uint8_t(bytes[2]))) {
+        size = pnmSize(bytes);
+    } else {
+        known = false;
+    }
+    if (!known)
+        throw Error("'" + path + "' is not a PNG, JPEG, WebP, BMP, TIFF or PNM image");
+    if (!size)
+        throw Error("'" + path + "' is not an image OpenCV can read (its header declares no size)");
+    return *size;
 }
 
 // Turns stored pixels into the picture a viewer shows. The EXIF orientations: 1 as stored,
@@ -241,7 +390,17 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
         throw Error("'" + path + "': images load with 1 or 3 channels (0: the file's own), not " +
                     std::to_string(channels));
     requireReadableFile(path);
+    const uint64_t fileBytes = std::filesystem::file_size(path);
+    if (fileBytes > kMaxImageFileBytes)
+        throw Error("'" + path + "' is " + std::to_string(fileBytes) + " bytes, more than the " +
+                    std::to_string(kMaxImageFileBytes) + " an image file may have");
     const std::string bytes = readFile(path);
+    // Refused from the header, before OpenCV allocates the pixels.
+    const DeclaredSize size = declaredSize(bytes, path);
+    if (size.width * size.height > kMaxImagePixels)
+        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
+                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" + std::to_string(kMaxImageSide) +
+                    " x " + std::to_string(kMaxImageSide) + ") an image may have");
     cv::Mat image;
     if (!bytes.empty())
         image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),

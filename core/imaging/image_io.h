@@ -11,7 +11,14 @@ namespace sde {
 // Images as tensors [C, H, W] in [0, 1] (C = 1 or 3, RGB order). This is the only part of core
 // that uses OpenCV.
 
-// Reads a PNG/JPEG/... file as an image viewer shows it; the one reader of image files for the
+// The largest image file loadImage reads (it reads the whole file before decoding it).
+constexpr uint64_t kMaxImageFileBytes = uint64_t(256) << 20;
+// The most pixels an image may have, as its header declares them: 8192 x 8192 (64 Mi; a float
+// tensor of it in RGB takes 768 MiB).
+constexpr uint64_t kMaxImageSide = 8192;
+constexpr uint64_t kMaxImagePixels = kMaxImageSide * kMaxImageSide;
+
+// Reads a PNG, JPEG, WebP, BMP, TIFF or PNM file as an image viewer shows it; the one reader of image files for the
 // CLI, the studio and training data. Returns [C, H, W] float32 in [0, 1]:
 //   - EXIF orientation (JPEG APP1, PNG eXIf) is applied: H x W are the picture's as displayed;
 //   - 8-bit values v become v / 255, 16-bit ones v / 65535 (no rounding to 8 bits);
@@ -21,7 +28,8 @@ namespace sde {
 // `channels` 1 converts to gray (ITU-R BT.601 luma, in the file's depth, so R = G = B stays
 // exact), 3 to RGB, 0 keeps the file's own: 1 for gray files (gray, gray + alpha, a palette PNG
 // whose pixels are all gray), else 3. Throws sde::Error naming the file when it is missing, not an image,
-// not 8 or 16 bits, or `channels` is not 0, 1 or 3.
+// larger than kMaxImageFileBytes, declares more than kMaxImagePixels in its header (refused before
+// decoding), is not 8 or 16 bits, or `channels` is not 0, 1 or 3.
 torch::Tensor loadImage(const std::string &path, int64_t channels = 0);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry

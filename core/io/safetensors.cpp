@@ -96,7 +96,10 @@ SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &la
         throw Error(label + ": the file is truncated (no safetensors header)");
     uint64_t headerSize = 0;
     std::memcpy(&headerSize, bytes.data(), 8); // little-endian on every platform we build for
-    if (headerSize > bytes.size() - 8 || headerSize > 100'000'000)
+    if (headerSize > kMaxSafetensorsHeaderBytes)
+        throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) + " bytes, more than the " +
+                    std::to_string(kMaxSafetensorsHeaderBytes) + " a model's header may have; it is not a model file");
+    if (headerSize > bytes.size() - 8)
         throw Error(label + ": the safetensors header claims " + std::to_string(headerSize) +
                     " bytes but the file is shorter; it is truncated or not a safetensors file");
     Json header;

@@ -19,10 +19,15 @@ struct SafetensorsFile {
     const torch::Tensor *find(const std::string &name) const;
 };
 
+// The largest JSON header read (8 MiB): a real model's is tens of KB (the bundled ones: 4 to
+// 22 KB; the largest of the 27 reference configs, NCSN++ deep with its 964 tensors: about 100 KB).
+constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t(8) << 20;
+
 // Reads every tensor onto the CPU. Throws sde::Error naming the file and the entry for a
-// truncated file, a malformed header (nested deeper than kMaxJsonDepth, or naming a tensor or a
-// metadata key twice), overlapping or out-of-range data, an unknown dtype, or a shape of more
-// than 64 dimensions or 2^40 elements (counted, as LibTorch sizes storage, without its zeros).
+// truncated file, a header longer than kMaxSafetensorsHeaderBytes, a malformed header (nested
+// deeper than kMaxJsonDepth, or naming a tensor or a metadata key twice), overlapping or
+// out-of-range data, an unknown dtype, or a shape of more than 64 dimensions or 2^40 elements
+// (counted, as LibTorch sizes storage, without its zeros).
 SafetensorsFile readSafetensors(const std::string &path);
 // Parses the bytes of a safetensors file; `label` names it in errors.
 SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &label);

@@ -54,9 +54,9 @@ void ClassifierConfig::validate() const
         if (m < 1 || m > 16)
             throw Error("classifier ch_mult entries must be between 1 and 16, not " + std::to_string(m));
     if (numResBlocks < 1 || numResBlocks > 16)
-        throw Error("classifier num_res_blocks must be between 1 and 16");
+        throw Error("classifier num_res_blocks must be between 1 and 16, not " + std::to_string(numResBlocks));
     if (numClasses < 2 || numClasses > 100000)
-        throw Error("classifier num_classes must be at least 2");
+        throw Error("classifier num_classes must be between 2 and 100000, not " + std::to_string(numClasses));
     if (!classNames.empty() && static_cast<int64_t>(classNames.size()) != numClasses)
         throw Error("classifier class_names has " + std::to_string(classNames.size()) + " names for " +
                     std::to_string(numClasses) + " classes");

@@ -1,5 +1,6 @@
 #include "sampling/ode_solver.h"
 
+#include "sampling/sampling_types.h"
 #include "util/error.h"
 #include "util/number_text.h"
 
@@ -58,12 +59,20 @@ constexpr double kMinFactor = 0.2;
 constexpr double kMaxFactor = 10.0;
 constexpr double kErrorExponent = -1.0 / 5.0; // -1 / (error estimator order + 1)
 
-torch::Tensor checkedEval(const OdeFunction &f, double t, const torch::Tensor &y, int64_t &nfe)
+// The error of a right-hand side that turned non-finite in step `step` (1-based) at time t.
+Error nonFiniteSlope(int64_t step, int64_t totalSteps, double t)
+{
+    return Error("the ODE stopped at " + stepAndTime(step, totalSteps, t) +
+                 ": its right-hand side is not finite (NaN or infinity); the model's score is not finite there");
+}
+
+torch::Tensor checkedEval(const OdeFunction &f, double t, const torch::Tensor &y, int64_t &nfe, int64_t step,
+                          int64_t totalSteps)
 {
     torch::Tensor dy = f(t, y).to(y.scalar_type());
     ++nfe;
     if (!torch::isfinite(dy).all().item<bool>())
-        throw Error("the ODE's right-hand side is not finite at t = " + std::to_string(t));
+        throw nonFiniteSlope(step, totalSteps, t);
     return dy;
 }
 
@@ -78,11 +87,11 @@ OdeResult solveFixed(const OdeFunction &f, double t0, double t1, const torch::Te
     double t = t0;
     for (int64_t i = 0; i < o.steps; ++i) {
         const double tNext = i + 1 == o.steps ? t1 : t0 + h * static_cast<double>(i + 1);
-        torch::Tensor k1 = checkedEval(f, t, y, r.nfe);
+        torch::Tensor k1 = checkedEval(f, t, y, r.nfe, i + 1, o.steps);
         if (o.method == OdeMethod::Euler) {
             y = y + k1 * (tNext - t);
         } else { // Heun: the trapezoid of the Euler predictor's two slopes
-            torch::Tensor k2 = checkedEval(f, tNext, y + k1 * (tNext - t), r.nfe);
+            torch::Tensor k2 = checkedEval(f, tNext, y + k1 * (tNext - t), r.nfe, i + 1, o.steps);
             y = y + (k1 + k2) * (0.5 * (tNext - t));
         }
         t = tNext;
@@ -119,15 +128,19 @@ torch::Tensor rowFactor(const std::vector<double> &values, const torch::Tensor &
         .view(shape);
 }
 
+// `t` holds the time of each of `rows`; `step` is the step being taken (1-based).
 torch::Tensor checkedRowsEval(const BatchOdeFunction &f, const std::vector<double> &t, const torch::Tensor &y,
-                              const torch::Tensor &rows, int64_t &nfe)
+                              const torch::Tensor &rows, int64_t &nfe, int64_t step)
 {
     torch::Tensor dy = f(torch::tensor(t, torch::TensorOptions().dtype(torch::kFloat64)), y, rows).to(y.scalar_type());
     ++nfe;
     if (dy.sizes() != y.sizes())
         throw Error("the ODE's right-hand side has the wrong shape");
-    if (!torch::isfinite(dy).all().item<bool>())
-        throw Error("the ODE's right-hand side is not finite at t = " + std::to_string(t.front()));
+    const torch::Tensor finite = torch::isfinite(dy);
+    if (!finite.all().item<bool>()) { // name the time of the first sample that is not finite
+        const int64_t k = torch::logical_not(finite.reshape({dy.size(0), -1}).all(1)).nonzero()[0][0].item<int64_t>();
+        throw nonFiniteSlope(step, 0, t[static_cast<size_t>(k)]);
+    }
     return dy;
 }
 
@@ -144,7 +157,7 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
     torch::Tensor y = y0.clone();
     torch::Tensor all = torch::arange(n, longOptions);
     // Ours: rows of it are overwritten in place below, and f may return a tensor it keeps.
-    torch::Tensor fy = checkedRowsEval(f, t, y, all, r.nfe).clone();
+    torch::Tensor fy = checkedRowsEval(f, t, y, all, r.nfe, 1).clone();
 
     // scipy's select_initial_step for every sample, from its own norms.
     std::vector<double> hAbs(static_cast<size_t>(n));
@@ -158,7 +171,7 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
             probe[i] = t0 + h0[i] * direction;
         }
         torch::Tensor y1 = y + rowFactor(h0, y) * direction * fy;
-        torch::Tensor f1 = checkedRowsEval(f, probe, y1, all, r.nfe);
+        torch::Tensor f1 = checkedRowsEval(f, probe, y1, all, r.nfe, 1);
         const std::vector<double> d2 = rowRmsNorms((f1 - fy) / scale);
         for (int64_t i = 0; i < n; ++i) {
             const double slope = d2[i] / h0[i];
@@ -211,13 +224,13 @@ OdeResult solveRk45PerSample(const BatchOdeFunction &f, double t0, double t1, co
                     dy = dy + K[j] * kA[s][j];
             for (int64_t k = 0; k < m; ++k)
                 tStage[k] = t[active[k]] + kC[s] * h[k];
-            K[s] = checkedRowsEval(f, tStage, ya + dy * step, rows, r.nfe);
+            K[s] = checkedRowsEval(f, tStage, ya + dy * step, rows, r.nfe, r.steps + 1);
         }
         torch::Tensor sum = K[0] * kB[0];
         for (int j = 2; j < 6; ++j)
             sum = sum + K[j] * kB[j];
         const torch::Tensor yNew = ya + sum * step;
-        K[6] = checkedRowsEval(f, tNew, yNew, rows, r.nfe);
+        K[6] = checkedRowsEval(f, tNew, yNew, rows, r.nfe, r.steps + 1);
         torch::Tensor error = K[0] * kE[0];
         for (int j = 2; j < 7; ++j)
             error = error + K[j] * kE[j];

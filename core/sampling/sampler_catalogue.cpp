@@ -283,15 +283,16 @@ std::optional<std::string> SamplerKnob::problem(double value) const
 {
     if (kind == KnobKind::Choice)
         return "must be " + rangeText();
+    const std::string given = ", not " + numberText(value);
     if (!std::isfinite(value))
-        return "must be a finite number";
+        return "must be a finite number" + given;
     if (kind != KnobKind::Real && value != std::floor(value))
-        return "must be a whole number";
+        return "must be a whole number" + given;
     if (zeroMeansDefault && value == 0.0)
         return std::nullopt;
     const bool low = minimumOpen ? !(value > minimum) : value < minimum;
     if (low || value > maximum)
-        return "must be " + rangeText();
+        return "must be " + rangeText() + given;
     return std::nullopt;
 }
 
@@ -302,7 +303,7 @@ std::optional<std::string> SamplerKnob::problem(const std::string &value) const
     for (const std::string &c : choices)
         if (c == value)
             return std::nullopt;
-    return "must be " + rangeText() + ", not '" + value + "'";
+    return "must be " + rangeText() + ", not '" + sde::quoted(value) + "'";
 }
 
 const std::vector<SamplerDescription> &samplerCatalogue()

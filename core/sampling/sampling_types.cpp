@@ -8,15 +8,20 @@
 
 namespace sde {
 
+std::string stepAndTime(int64_t step, int64_t totalSteps, double t)
+{
+    char time[32];
+    std::snprintf(time, sizeof time, "%.4g", t); // the grids' times are float32: 0.445, not 0.44499999
+    return "step " + std::to_string(step) + (totalSteps > 0 ? " of " + std::to_string(totalSteps) : std::string()) +
+           " (t = " + time + ")";
+}
+
 void requireFiniteState(const torch::Tensor &x, int64_t step, int64_t totalSteps, double t)
 {
     if (torch::isfinite(x).all().item<bool>())
         return;
-    char time[32];
-    std::snprintf(time, sizeof time, "%.4g", t); // the grids' times are float32: 0.445, not 0.44499999
-    throw Error("sampling stopped at step " + std::to_string(step) +
-                (totalSteps > 0 ? " of " + std::to_string(totalSteps) : std::string()) + " (t = " + time +
-                "): the state is not finite (NaN or infinity); the model's score is not finite there");
+    throw Error("sampling stopped at " + stepAndTime(step, totalSteps, t) +
+                ": the state is not finite (NaN or infinity); the model's score is not finite there");
 }
 
 NoiseStreams::NoiseStreams(uint64_t seed, int64_t batch)

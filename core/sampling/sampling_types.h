@@ -51,6 +51,8 @@ struct SampleResult {
 // "of totalSteps" when that is known, i.e. not 0) and the time t. Samplers call it once per
 // step, so a run whose score turns non-finite stops there instead of writing black images.
 void requireFiniteState(const torch::Tensor &x, int64_t step, int64_t totalSteps, double t);
+// "step 16 of 30 (t = 0.4833)", or without " of N" when totalSteps is 0: where a run stopped.
+std::string stepAndTime(int64_t step, int64_t totalSteps, double t);
 
 // Independent standard-normal streams, one per sample: sample i of a batch draws from a
 // generator seeded with seed + i, so its noise (and so its output) is the same whatever batch it

@@ -253,8 +253,9 @@ void validateOptions(const TrainerOptions &options, int64_t batchSize)
         throw Error("training needs an output folder (--out)");
     if (options.steps < 1)
         throw Error("--steps must be at least 1");
-    if (batchSize < 1 || batchSize > 65536)
-        throw Error("the batch size must be between 1 and 65536, not " + std::to_string(batchSize));
+    if (batchSize < 1 || batchSize > kMostTrainingBatch)
+        throw Error("the batch size must be between 1 and " + std::to_string(kMostTrainingBatch) + ", not " +
+                    std::to_string(batchSize));
     if (options.checkpointEvery < 1)
         throw Error("--checkpoint-every must be at least 1");
     if (options.keepCheckpoints < 1)

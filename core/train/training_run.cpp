@@ -127,9 +127,9 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
         options.exportName = "classifier.safetensors";
     run.data = openTrainingData(request.data, config);
 
-    makeFolder(options.outDir);
+    run.folder = std::make_unique<OutputFolder>(options.outDir);
     if (options.snapshotEvery > 0)
-        makeFolder(options.outDir + "/samples");
+        run.folder->subfolder("samples");
     return run;
 }
 

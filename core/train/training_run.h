@@ -5,6 +5,7 @@
 #include "train/trainer.h"
 #include "train/training_checkpoint.h"
 #include "train/training_task.h"
+#include "util/files.h"
 
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@ struct TrainingRun {
     std::unique_ptr<TrainingData> data;
     TrainerOptions options;
     std::optional<CheckpointInfo> resumed; // the newest checkpoint, which a resumed run continues
+    std::unique_ptr<OutputFolder> folder;  // options.outDir, locked for the run
 
     // The score config: its SDE, data layout and optimizer settings (a classifier's too).
     const ModelConfig &config() const { return task->config(); }
@@ -55,7 +57,7 @@ struct TrainingRun {
 // The one setup of a training run for every front end: resolves the precision (a resumed run
 // keeps its own), seeds and builds the task, checks that a resumed run's checkpoint was written
 // by the same kind of model with the same definition, takes a resumed run's batch size, opens
-// the data and creates the run's folder (and its samples/ folder for snapshots).
+// the data and creates and locks the run's folder (OutputFolder; and its samples/ folder for snapshots).
 // Throws sde::Error with a message naming the problem: nothing to resume, a config that differs
 // from the run's (naming the differing keys), a half precision on a device without CUDA, a
 // config or data set that cannot be read.

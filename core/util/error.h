@@ -14,4 +14,13 @@ public:
     explicit Error(const std::string &message) : std::runtime_error(message) {}
 };
 
+// The longest value a message quotes; a longer one is cut to this length, ending in "...".
+constexpr size_t kMaxQuotedLength = 60;
+
+// `text` as a message quotes it: at most kMaxQuotedLength characters.
+inline std::string quoted(const std::string &text)
+{
+    return text.size() > kMaxQuotedLength ? text.substr(0, kMaxQuotedLength - 3) + "..." : text;
+}
+
 } // namespace sde

@@ -52,8 +52,7 @@ Json parseJson(const std::string &text)
         else if (event == Json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
                  !keys.back().insert(parsed.get<std::string>()).second) {
             const std::string key = parsed.get<std::string>();
-            throw Error("JSON parse error: the key \"" + (key.size() > 60 ? key.substr(0, 57) + "..." : key) +
-                        "\" appears twice in one object");
+            throw Error("JSON parse error: the key \"" + sde::quoted(key) + "\" appears twice in one object");
         }
         return true;
     };

@@ -18,6 +18,7 @@
 
 #include <limits>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace sde;
 
@@ -273,7 +274,14 @@ private Q_SLOTS:
                                      << "--sampler";
         QTest::newRow("eta above 1") << QStringList{"sample", "--model",   ckpt,   "--config", config, "-o",
                                                     "/tmp/x", "--sampler", "ddim", "--eta",    "1.5"}
-                                     << "--eta";
+                                     << "error: --eta must be between 0 and 1, not 1.5\n";
+        // Range refusals echo the value given; a long one is cut to 60 characters.
+        QTest::newRow("rho 1e-9") << QStringList{"sample", "--model",   ckpt,  "--config", config, "-o",
+                                                 "/tmp/x", "--sampler", "edm", "--rho",    "1e-9"}
+                                  << "error: --rho must be between 0.1 and 100, not 1e-09\n";
+        QTest::newRow("long grid") << QStringList{"sample", "--model",   ckpt,    "--config", config,           "-o",
+                                                  "/tmp/x", "--sampler", "dpm2m", "--grid",   QString(200, 'x')}
+                                   << "error: --grid must be logsnr or karras, not '" + QString(57, 'x') + "...'\n";
         QTest::newRow("nfe too small") << QStringList{"sample", "--model",   ckpt,    "--config", config, "-o",
                                                       "/tmp/x", "--sampler", "dpm2m", "--nfe",    "1"}
                                        << "--nfe";
@@ -617,8 +625,66 @@ private Q_SLOTS:
             QVERIFY2(errors.size() == 1, qPrintable(sampler + ": " + huge.err));
             QCOMPARE(errors[0], QString("error: sampling stopped at step 1 of 4 (t = 1): the state is not finite (NaN "
                                         "or infinity); the model's score is not finite there"));
-            QVERIFY(QDir(out).entryList(QDir::Files | QDir::NoDotAndDotDot).isEmpty());
+            QVERIFY(!QFileInfo::exists(out)); // the folder it created is removed again
         }
+        Run ode = cli({"sample", "--model", QString::fromStdString(hugeModel), "-o", out, "--sampler", "ode",
+                       "--solver", "heun", "--steps", "4"});
+        QCOMPARE(ode.exitCode, 1);
+        QCOMPARE(ode.err.split('\n').filter(QRegularExpression("^error: ")),
+                 QStringList{"error: the ODE stopped at step 1 of 4 (t = 1): its right-hand side is not finite (NaN or "
+                             "infinity); the model's score is not finite there"});
+        QVERIFY(!QFileInfo::exists(out));
+    }
+
+    // Issue 16, output consistency: a second run into a folder in use is refused (sample and
+    // train); a batch that fails half-way removes what it wrote and says so; the temporaries of
+    // killed writes are removed at the next start, and the log says so.
+    void outputFolderIsGuarded()
+    {
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        const QStringList model{"--model",  fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                                "--config", fixture("ncsnpp_ve_small", "config.json"),
+                                "--steps",  "6"};
+        const QString busy = dir + "/busy";
+        {
+            OutputFolder held(busy.toStdString());
+            const QString inUse = QString("error: the folder '%1' is in use by another run (process %2); wait for it "
+                                          "to finish or choose another folder\n")
+                                      .arg(busy)
+                                      .arg(::getpid());
+            Run sample = cli(QStringList{"sample"} + model + QStringList{"-o", busy});
+            QCOMPARE(sample.exitCode, 1);
+            QCOMPARE(sample.err.split('\n').filter(QRegularExpression("^error: ")).join('\n') + '\n', inUse);
+            const QString toy = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+            Run train = cli({"train", "--config", toy, "--data", "toy:moons", "--out", busy, "--steps", "2"});
+            QCOMPARE(train.exitCode, 1);
+            QCOMPARE(train.err, inUse);
+            QVERIFY(QDir(busy).entryList(QDir::Files | QDir::NoDotAndDotDot).isEmpty());
+        }
+
+        // The third image's name is taken by a folder: the two written before it are removed.
+        const QString half = dir + "/half";
+        QVERIFY(QDir().mkpath(half + "/sample-7.png/inside"));
+        Run failed = cli(QStringList{"sample"} + model + QStringList{"--batch", "3", "--seed", "5", "-o", half});
+        QCOMPARE(failed.exitCode, 1);
+        QCOMPARE(failed.err.split('\n').filter(QRegularExpression("^error: ")),
+                 QStringList{QString("error: cannot write '%1/sample-7.png': Is a directory; the 2 file(s) written "
+                                     "before it were removed")
+                                 .arg(half)});
+        QCOMPARE(QDir(half).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList{"sample-7.png"});
+
+        const QString stale = dir + "/stale";
+        QVERIFY(QDir().mkpath(stale));
+        const QString temporary = stale + "/sample-5.png.sdestudio-tmp-Ab12Cd";
+        writeFileAtomically(temporary.toStdString(), "half a PNG");
+        Run cleaned = cli(QStringList{"sample"} + model + QStringList{"--seed", "5", "-o", stale});
+        QCOMPARE(cleaned.exitCode, 0);
+        QVERIFY2(cleaned.out.contains(
+                     QString("info: removed %1, the temporary file of a write that was interrupted\n").arg(temporary)),
+                 qPrintable(cleaned.out));
+        QCOMPARE(QDir(stale).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList{"sample-5.png"});
     }
 
     // train: a toy run, then --resume continues it to more steps from its checkpoint alone.

@@ -12,6 +12,7 @@
 #include <QtTest/QtTest>
 
 #include <opencv2/imgcodecs.hpp>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <string>
@@ -475,6 +476,94 @@ private Q_SLOTS:
         cv::Mat gray(1, 1, CV_8UC1, cv::Scalar(90));
         QVERIFY(maxError(loadImage(writeTemp("gray.png", encoded(".png", gray)), 3),
                          expected({{90}, {90}, {90}}, 1, 1) / 255.0) < 1e-6);
+    }
+
+    // Issue 16: an image whose header declares more than kMaxImagePixels is refused from the
+    // header, before OpenCV decodes (and allocates) it; each kind of file loadImage takes, the
+    // sides in the order the message names them (width x height).
+    void oversizedImagesAreRefusedFromTheHeader_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QByteArray>("content");
+        QTest::addColumn<QString>("size");
+        const cv::Mat small(8, 16, CV_8UC3, cv::Scalar(10, 20, 30));
+        auto patched = [](std::string file, size_t at, const std::string &with) {
+            return file.replace(at, with.size(), with);
+        };
+        auto bigEndian16 = [](uint32_t v) { return bytes({int(v >> 8), int(v & 0xFF)}); };
+        auto row = [](const std::string &bytes) { return QByteArray::fromStdString(bytes); };
+
+        QTest::newRow("PNG") << "big.png" << row(handPng(20000, 10000, 8, 0, {})) << "20000 x 10000";
+        const std::string jpeg = encoded(".jpg", small);
+        const size_t sof = jpeg.find("\xFF\xC0"); // SOF0: length, precision, height, width
+        QVERIFY(sof != std::string::npos);
+        QTest::newRow("JPEG") << "big.jpg" << row(patched(jpeg, sof + 5, bigEndian16(10000) + bigEndian16(20000)))
+                              << "20000 x 10000";
+        const std::string lossless = encoded(".webp", small, {cv::IMWRITE_WEBP_QUALITY, 101});
+        QCOMPARE(lossless.substr(12, 4), std::string("VP8L"));
+        // VP8L: 14 bits of width - 1, 14 of height - 1, then alpha and version bits (kept).
+        const uint32_t bits = (16384 - 1) | (10000 - 1) << 14 | (uint32_t(uint8_t(lossless[24])) >> 4) << 28;
+        QTest::newRow("WebP VP8L") << "big.webp" << row(patched(lossless, 21, littleEndian32(bits))) << "16384 x 10000";
+        const std::string lossy = encoded(".webp", small, {cv::IMWRITE_WEBP_QUALITY, 90});
+        QCOMPARE(lossy.substr(12, 4), std::string("VP8 "));
+        QTest::newRow("WebP VP8") << "big.webp"
+                                  << row(patched(lossy, 26, littleEndian32(16383 | uint32_t(10000) << 16)))
+                                  << "16383 x 10000";
+        QTest::newRow("WebP VP8X") << "big.webp" << row(webpWithExif(lossless, 20000, 10000, exifTiff(1, false)))
+                                   << "20000 x 10000";
+        // BMP: a negative height is a top-down bitmap.
+        QTest::newRow("BMP") << "big.bmp"
+                             << row(patched(encoded(".bmp", small), 18,
+                                            littleEndian32(20000) + littleEndian32(uint32_t(-10000))))
+                             << "20000 x 10000";
+        QTest::newRow("TIFF, little-endian")
+            << "big.tiff" << row(handTiff(20000, 10000, "", 0, false)) << "20000 x 10000";
+        QTest::newRow("TIFF, big-endian") << "big.tiff" << row(handTiff(20000, 10000, "", 0, true)) << "20000 x 10000";
+        QTest::newRow("PGM") << "big.pgm" << QByteArray("P5\n# made by hand\n20000 10000\n255\n") << "20000 x 10000";
+        QTest::newRow("PPM, 10 digits") << "big.ppm" << QByteArray("P6 99999999999 2 255\n") << "1000000000 x 2";
+    }
+    void oversizedImagesAreRefusedFromTheHeader()
+    {
+        QFETCH(QString, name);
+        QFETCH(QByteArray, content);
+        QFETCH(QString, size);
+        const std::string path = writeTemp(name.toStdString(), content.toStdString());
+        try {
+            loadImage(path);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString("'%1' declares %2 pixels, more than the 67108864 (8192 x 8192) an "
+                                                "image may have")
+                                            .arg(QString::fromStdString(path), size));
+        }
+    }
+
+    // At the limit the header passes and OpenCV decodes (here: finds no pixels); a file larger
+    // than kMaxImageFileBytes is refused from its size, unread (a sparse file); a kind of file
+    // whose header is not read is refused by name.
+    void imageLimitsAndKinds()
+    {
+        auto errorOf = [](const std::string &path) {
+            try {
+                loadImage(path);
+            } catch (const Error &e) {
+                return QString(e.what());
+            }
+            return QString("no error");
+        };
+        const std::string atLimit = writeTemp("limit.png", handPng(8192, 8192, 8, 0, {}));
+        QCOMPARE(errorOf(atLimit),
+                 QString("'%1' is not an image OpenCV can read").arg(QString::fromStdString(atLimit)));
+
+        const std::string huge = test::makeTempDir() + "/huge.png";
+        writeFileAtomically(huge, handPng(4, 4, 8, 0, {}));
+        QCOMPARE(::truncate(huge.c_str(), static_cast<off_t>(kMaxImageFileBytes + 1)), 0);
+        QCOMPARE(errorOf(huge), QString("'%1' is 268435457 bytes, more than the 268435456 an image file may have")
+                                    .arg(QString::fromStdString(huge)));
+
+        const std::string gif = writeTemp("image.gif", "GIF89a" + std::string(20, '\0'));
+        QCOMPARE(errorOf(gif),
+                 QString("'%1' is not a PNG, JPEG, WebP, BMP, TIFF or PNM image").arg(QString::fromStdString(gif)));
     }
 
     void errorsNameTheFileAndTheProblem()

@@ -143,7 +143,7 @@ private Q_SLOTS:
         expectParseError("abc", "truncated");
         expectParseError(withHeader(std::string(16, 'x'), ""), "malformed");
         std::string huge(8, '\0');
-        huge[6] = 1; // a header length far beyond the file
+        huge[2] = 1; // a header length (64 KiB) beyond the file, within kMaxSafetensorsHeaderBytes
         expectParseError(huge + "{}", "truncated");
         expectParseError(withHeader(R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", std::string(8, '\0')),
                          "outside");
@@ -210,6 +210,17 @@ private Q_SLOTS:
         QFETCH(QString, message);
         QCOMPARE(parseError(withHeader(header.toStdString(), std::string(static_cast<size_t>(dataBytes), '\0'))),
                  message);
+    }
+
+    // A header at kMaxSafetensorsHeaderBytes is read; one byte more is refused from its length,
+    // before it is parsed (it was 100 MB: a header a thousand times a real model's).
+    void headerLengthIsBounded()
+    {
+        const std::string atLimit = "{}" + std::string(kMaxSafetensorsHeaderBytes - 2, ' ');
+        QCOMPARE(parseError(withHeader(atLimit, "")), QString());
+        QCOMPARE(parseError(withHeader(atLimit + " ", "")),
+                 QString("crafted.safetensors: the safetensors header claims 8388609 bytes, more than the 8388608 a "
+                         "model's header may have; it is not a model file"));
     }
 
     // The shared hostile model file whose metadata "step" is "abc" printed "error: stoll".

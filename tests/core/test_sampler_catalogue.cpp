@@ -298,7 +298,7 @@ private Q_SLOTS:
             SamplingSettings::fromJson(json);
             QFAIL("accepted eta 1.5");
         } catch (const Error &e) {
-            QVERIFY2(std::string(e.what()).find("eta must be between 0 and 1") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("eta must be between 0 and 1, not 1.5") != std::string::npos, e.what());
         }
     }
 

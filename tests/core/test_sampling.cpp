@@ -303,8 +303,17 @@ private Q_SLOTS:
         OdeSamplerOptions ode;
         ode.ode.method = OdeMethod::Heun;
         ode.ode.steps = 4;
+        const QString odeRest =
+            "its right-hand side is not finite (NaN or infinity); the model's score is not finite there";
         QCOMPARE(errorOf([&] { odeSample(*nanModel(2.0), 2, 0, ode); }),
-                 QString("the ODE's right-hand side is not finite at t = 1.000000"));
+                 "the ODE stopped at step 1 of 4 (t = 1): " + odeRest);
+        // Heun's steps from t = 1 to eps = 1e-3 are 0.24975 long; step 3 starts at 0.5005 and its
+        // second slope is taken at 0.25075, the first time below 0.5.
+        QCOMPARE(errorOf([&] { odeSample(*nanModel(0.5), 2, 0, ode); }),
+                 "the ODE stopped at step 3 of 4 (t = 0.2508): " + odeRest);
+        ode.ode.method = OdeMethod::Rk45;
+        QCOMPARE(errorOf([&] { odeSample(*nanModel(2.0), 2, 0, ode); }),
+                 "the ODE stopped at step 1 (t = 1): " + odeRest);
     }
 
     void refusesBadSettings()

@@ -27,6 +27,8 @@
 
 #include <QtTest/QtTest>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -405,14 +407,27 @@ private Q_SLOTS:
         QCOMPARE(fresh.options.exportName, std::string("model.safetensors"));
         QCOMPARE(fresh.data->exampleShape(), (std::vector<int64_t>{2, 1, 1}));
         QVERIFY(std::filesystem::is_directory(folder));
+        // A second run into the folder is refused while this one holds it (OutputFolder).
+        try {
+            prepareTrainingRun(request);
+            QFAIL("a second run into a folder in use was accepted");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString("the folder '%1' is in use by another run (process %2); wait for it to "
+                                                "finish or choose another folder")
+                                            .arg(QString::fromStdString(folder))
+                                            .arg(::getpid()));
+        }
         // The seed decides the initial weights.
-        TrainingRun same = prepareTrainingRun(request);
+        TrainingRunRequest elsewhere = request;
+        elsewhere.options.outDir = folder + "-same";
+        TrainingRun same = prepareTrainingRun(elsewhere);
         const auto a = fresh.task->module().parameters(), b = same.task->module().parameters();
         QCOMPARE(a.size(), b.size());
         for (size_t i = 0; i < a.size(); ++i)
             QVERIFY(torch::equal(a[i], b[i]));
         QCOMPARE(fresh.run().step, int64_t(2));
         QCOMPARE(parseJson(lines(folder + "/metrics.jsonl").front()).at("step").get<int64_t>(), int64_t(1));
+        fresh.folder.reset(); // the run is over: its folder is free
 
         TrainingRunRequest resume;
         resume.data = "toy:moons";

@@ -9,6 +9,7 @@
 #include "trajectory_scrubber.h"
 
 #include "imaging/generation_record.h"
+#include "io/model_file.h"
 #include "nets/inference.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -23,6 +24,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
@@ -30,6 +32,8 @@
 #include <QStandardPaths>
 #include <QToolBar>
 #include <QtTest/QtTest>
+
+#include <unistd.h>
 
 using namespace sde;
 using namespace sde::ui;
@@ -117,6 +121,18 @@ private Q_SLOTS:
         window.generateWorkspace()->exportVideo(folder + "/trajectory.avi");
         QVERIFY2(QFileInfo(folder + "/trajectory.avi").size() > 1000, qPrintable(window.lastError()));
         QVERIFY(!QFileInfo::exists(folder + "/trajectory.avi.partial.avi"));
+
+        // A folder another run writes into is refused (its lock), and nothing is written there.
+        const QString busy = QString::fromStdString(test::makeTempDir());
+        {
+            OutputFolder held(busy.toStdString());
+            QVERIFY(!window.generateWorkspace()->exportFrames(busy));
+            QCOMPARE(window.lastError(), QString("Could not export the frames: the folder '%1' is in use by another "
+                                                 "run (process %2); wait for it to finish or choose another folder")
+                                             .arg(busy)
+                                             .arg(::getpid()));
+        }
+        QVERIFY(QDir(busy).isEmpty());
     }
 
     void fastSamplerFromTheDock()
@@ -258,6 +274,84 @@ private Q_SLOTS:
         QVERIFY(!window.openModel("/nonexistent/model.pth", true));
         QCOMPARE(window.model().get(), before.get());
         QVERIFY(window.generateAction()->isEnabled());
+    }
+
+    // Issue 16: each crafted file of tests/data/hostile opened as a model shows its message in a
+    // dialog, and the model that was loaded stays loaded (and usable).
+    void hostileFilesShowTheirMessageAndKeepTheModel_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("message"); // after "Could not open PATH: "
+        const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
+        QTest::newRow("pickle 100k deep")
+            << hostile + "pth_nested_tuples_100k_deflated.pth"
+            << hostile + "pth_nested_tuples_100k_deflated.pth: the pickle nests deeper than 1000 levels (at byte 1004 "
+                         "of the pickle)";
+        QTest::newRow("step not a number")
+            << hostile + "st_meta_step_text_min.safetensors"
+            << hostile + "st_meta_step_text_min.safetensors: metadata \"step\" is not an integer: abc";
+        QTest::newRow("score input, not a model")
+            << hostile + "score_empty_batch.safetensors"
+            << hostile + "score_empty_batch.safetensors: this .safetensors file is not an SDE Studio model (its "
+                         "metadata has no \"format\": \"sdestudio-model\")";
+        // Read as a safetensors file (not a .pth): its first 8 bytes as the header's length.
+        QTest::newRow("config, not a model")
+            << hostile + "cfg_toy_negative_lr.json"
+            << hostile + "cfg_toy_negative_lr.json: the safetensors header claims 4189017755886035579 bytes, more than "
+                         "the 8388608 a model's header may have; it is not a model file";
+        QTest::newRow("IDX, not a model")
+            << hostile + "idx_zero_dims-images-idx3-ubyte"
+            << hostile + "idx_zero_dims-images-idx3-ubyte: the safetensors header claims 360287970240495616 bytes, "
+                         "more than the 8388608 a model's header may have; it is not a model file";
+    }
+    void hostileFilesShowTheirMessageAndKeepTheModel()
+    {
+        QFETCH(QString, file);
+        QFETCH(QString, message);
+        MainWindow window;
+        QVERIFY(window.openModel("fashion-mnist", true));
+        const auto before = window.model();
+        const QString title = window.windowTitle();
+        QVERIFY(!window.openModel(file)); // not quiet: the message goes to a dialog
+        const QString expected = "Could not open " + file + ": " + message;
+        QCOMPARE(window.lastError(), expected);
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY((box = window.findChild<QMessageBox *>()) && box->isVisible());
+        QCOMPARE(box->text(), expected);
+        box->close();
+        QCOMPARE(window.model().get(), before.get());
+        QCOMPARE(window.windowTitle(), title);
+        QVERIFY(window.generateAction()->isEnabled());
+    }
+
+    // A model whose score overflows float32: Generate stops at the first step and the dialog
+    // names the step and t.
+    void nonFiniteSamplingShowsTheStep()
+    {
+        LoadOptions options;
+        options.config = test::fixtureDir("ncsnpp_ve_small") + "/config.json";
+        LoadedModel loaded = loadModelFile(test::fixtureDir("ncsnpp_ve_small") + "/checkpoint.pth", options);
+        {
+            torch::NoGradGuard noGrad;
+            for (auto &item : loaded.model->network()->named_parameters())
+                item.value().fill_(3e38f);
+        }
+        const std::string huge = test::makeTempDir() + "/huge.safetensors";
+        saveModelFile(huge, *loaded.model, "ema");
+
+        MainWindow window;
+        QVERIFY2(window.openModel(QString::fromStdString(huge), true), qPrintable(window.lastError()));
+        quickSettings(window, 4, 1, 0);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(60000));
+        const QString expected = "Sampling failed: sampling stopped at step 1 of 4 (t = 1): the state is not finite "
+                                 "(NaN or infinity); the model's score is not finite there";
+        QCOMPARE(window.lastError(), expected);
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY((box = window.findChild<QMessageBox *>()) && box->isVisible());
+        QCOMPARE(box->text(), expected);
+        QVERIFY(!window.generateWorkspace()->hasSamples());
     }
 
     void droppingASavedPngRestoresTheSeed()

@@ -51,6 +51,8 @@
 #include <QUndoStack>
 #include <QtTest/QtTest>
 
+#include <sys/stat.h>
+
 #include <cmath>
 
 using namespace sde;
@@ -722,6 +724,24 @@ private Q_SLOTS:
             device->setCurrentIndex(1);
             QVERIFY(precision->isEnabled());
         }
+    }
+
+    // Issue 16: a run folder whose metrics.jsonl is a FIFO blocked the studio opening it; it is
+    // refused from stat (requireReadableFile), and a file's curves still load.
+    void runHistoryReadsOnlyARegularMetricsFile()
+    {
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        SamplerPanel sampler;
+        TrainWorkspace train(&sampler);
+        QCOMPARE(::mkfifo(QDir(folder).filePath("metrics.jsonl").toLocal8Bit().constData(), 0600), 0);
+        train.setRunFolder(folder); // returns: a blocking open would hang the test until its timeout
+        QCOMPARE(train.chart()->pointCount(), 0);
+
+        const QString other = QString::fromStdString(test::makeTempDir());
+        writeFileAtomically(QDir(other).filePath("metrics.jsonl").toStdString(),
+                            "{\"step\": 10, \"loss\": 1.5, \"ema_loss\": 1.5, \"lr\": 0.001}\n");
+        train.setRunFolder(other);
+        QCOMPARE(train.chart()->pointCount(), 1);
     }
 
     void trainingRunsPausesAndResumesFromTheSameStep()
