@@ -173,6 +173,11 @@ private Q_SLOTS:
         PyRef state = checkpoint.optimizer->get("state");
         QVERIFY(state && state->kind == PyValue::Kind::Dict && !state->dict.empty());
         QVERIFY(state->dict.front().second->get("exp_avg") != nullptr);
+        // The in-memory reader (the fuzz target's entry) reads the same.
+        const TorchCheckpoint fromBytes = parseTorchCheckpoint(readFile(fixtureCheckpoint()), "checkpoint.pth");
+        QCOMPARE(fromBytes.model.size(), checkpoint.model.size());
+        QVERIFY(torch::equal(fromBytes.model.back().second, checkpoint.model.back().second));
+        QCOMPARE(fromBytes.step, checkpoint.step);
     }
 
     void guessesPresetsFromLayout()

@@ -85,6 +85,7 @@ private Q_SLOTS:
         auto text = readPngText(path);
         QCOMPARE(text.at("parameters"), std::string("seed 42, caf\xc3\xa9"));
         QCOMPARE(text.at("sdestudio"), std::string("{\"seed\":42}"));
+        QVERIFY(parsePngText(readFile(path), "a.png") == text); // the in-memory reader (the fuzz target's)
         // Gray images stay single-channel; color converts to gray on request.
         savePng(path, torch::full({1, 4, 4}, 0.5));
         QCOMPARE(loadImage(path).size(0), int64_t(1));
@@ -138,6 +139,19 @@ private Q_SLOTS:
         QCOMPARE(labels.size(0), int64_t(10000));
         QVERIFY(torch::equal(torch::bincount(labels), torch::full({10}, 1000, torch::kInt64)));
         QVERIFY(images.max().item<int>() == 255 && images.min().item<int>() == 0);
+    }
+
+    // The in-memory reader (the fuzz target's entry) reads what the file reader reads, gzip too.
+    void parsesIdxBytesAsTheFileReaderReadsThem()
+    {
+        const std::string dir = "/usr/share/datasets/fashion-mnist/";
+        const std::string gzipped = readFile(dir + "t10k-labels-idx1-ubyte.gz");
+        QVERIFY(torch::equal(parseIdxLabels(gzipped, "labels"), readIdxLabels(dir + "t10k-labels-idx1-ubyte.gz")));
+        const std::string plain = idxHeader({2, 1, 3}) + "abcdef";
+        QVERIFY(torch::equal(parseIdxImages(plain, "plain"),
+                             torch::tensor({97, 98, 99, 100, 101, 102}, torch::kUInt8).view({2, 1, 3})));
+        QCOMPARE(errorOf([&] { parseIdxImages(gzipped.substr(0, 100), "cut.gz"); }),
+                 QString("'cut.gz' is corrupt or truncated: unexpected end of file"));
     }
 
     void refusesBrokenIdxFiles()
@@ -291,6 +305,8 @@ private Q_SLOTS:
         const std::string text = readPngText(path).at("sdestudio");
         QVERIFY2(text.find("\"seed\":" + std::to_string(seed) + ",") != std::string::npos, text.c_str());
         const StoredGeneration stored = readGeneratedImageSettings(path);
+        QCOMPARE(parseGeneratedImageSettings(parsePngText(readFile(path), "sample.png"), "sample.png").settings.seed,
+                 stored.settings.seed);
         QCOMPARE(stored.settings.seed, static_cast<uint64_t>(seed));
         QCOMPARE(stored.settings.fast.steps, int64_t(3));
         QCOMPARE(stored.modelFile, std::string("checkpoint.pth"));
