@@ -21,6 +21,8 @@ namespace {
 constexpr uint64_t kMaxIdxDataBytes = uint64_t(1) << 30; // 1 GiB
 constexpr int64_t kMaxIdxItems = int64_t(1) << 24;       // 16,777,216 (labels become 8-byte integers)
 constexpr int64_t kMaxIdxImageSide = 4096;
+// Data is read or inflated this much at a time.
+constexpr size_t kInflateBlockBytes = size_t(1) << 16;
 
 using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
 
@@ -29,7 +31,7 @@ using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
 std::string readUpTo(gzFile file, uint64_t n, const std::string &path)
 {
     std::string out;
-    std::vector<char> buffer(1 << 16);
+    std::vector<char> buffer(kInflateBlockBytes);
     while (out.size() < n) {
         const unsigned want = static_cast<unsigned>(std::min<uint64_t>(buffer.size(), n - out.size()));
         const int got = gzread(file, buffer.data(), want);
@@ -78,18 +80,22 @@ public:
             plainAt_ += out.size();
             return out;
         }
-        std::string out(n, '\0');
-        stream_.next_out = reinterpret_cast<Bytef *>(out.data());
-        stream_.avail_out = static_cast<uInt>(n);
-        while (stream_.avail_out > 0 && !ended_) {
+        // A block at a time, as readUpTo reads a file: what a header declares is not allocated
+        // before the data is there.
+        std::string out;
+        std::vector<char> block(kInflateBlockBytes);
+        while (out.size() < n && !ended_) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), n - out.size()));
+            stream_.next_out = reinterpret_cast<Bytef *>(block.data());
+            stream_.avail_out = static_cast<uInt>(want);
             const int code = inflate(&stream_, Z_NO_FLUSH);
             if (code == Z_STREAM_END)
                 ended_ = true;
             else if (code != Z_OK)
-                throw Error("'" + label_ +
-                            "' is corrupt or truncated: " + (stream_.msg ? stream_.msg : "unexpected end of file"));
+                throw Error("'" + label_ + "' is corrupt or truncated: " +
+                            (stream_.msg ? stream_.msg : "unexpected end of file"));
+            out.append(block.data(), want - stream_.avail_out);
         }
-        out.resize(n - stream_.avail_out);
         return out;
     }
 

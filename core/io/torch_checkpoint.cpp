@@ -198,8 +198,14 @@ TorchCheckpoint readCheckpointFrom(std::istream &in, const std::string &path)
             throw Error(path + ": the archive has no data.pkl; it is not a torch.save checkpoint");
         auto [data, size] = reader->getRecord("data.pkl");
         pickle.assign(static_cast<const char *>(data.get()), size);
+    } catch (const Error &) {
+        throw;
     } catch (const c10::Error &e) {
         throw Error(path + ": the checkpoint archive is corrupt or truncated (" + e.what_without_backtrace() + ")");
+    } catch (const std::exception &e) {
+        // LibTorch's reader throws more than c10::Error: std::out_of_range "stoull" for a version
+        // record whose number does not fit in 64 bits.
+        throw Error(path + ": the checkpoint archive cannot be read (LibTorch's reader: " + e.what() + ")");
     }
 
     StorageLoader loader = [&](const std::string &key, torch::Dtype dtype, int64_t numel) {
@@ -215,10 +221,15 @@ TorchCheckpoint readCheckpointFrom(std::istream &in, const std::string &path)
                             std::to_string(elementSize) + " bytes");
             const size_t need = static_cast<size_t>(numel) * elementSize;
             torch::Tensor out = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-            std::memcpy(out.data_ptr(), data.get(), need);
+            if (need > 0) // an empty storage may have no data pointer, which memcpy must not get
+                std::memcpy(out.data_ptr(), data.get(), need);
             return out;
+        } catch (const Error &) {
+            throw;
         } catch (const c10::Error &e) {
             throw Error(path + ": cannot read " + record + " (" + e.what_without_backtrace() + ")");
+        } catch (const std::exception &e) {
+            throw Error(path + ": cannot read " + record + " (" + e.what() + ")");
         }
     };
 

@@ -14,7 +14,7 @@ targets=("$@")
 work=${SDE_FUZZ_WORK:-/tmp/sde-fuzz}
 export OMP_NUM_THREADS=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:report_error_type=1
-export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=1
 printf '| target | seconds | executions | exec/s | cov | ft | corpus (files / bytes) | peak RSS MB | found |\n'
 printf '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n'
 for target in "${targets[@]}"; do
