@@ -92,8 +92,8 @@ public:
             if (code == Z_STREAM_END)
                 ended_ = true;
             else if (code != Z_OK)
-                throw Error("'" + label_ + "' is corrupt or truncated: " +
-                            (stream_.msg ? stream_.msg : "unexpected end of file"));
+                throw Error("'" + label_ +
+                            "' is corrupt or truncated: " + (stream_.msg ? stream_.msg : "unexpected end of file"));
             out.append(block.data(), want - stream_.avail_out);
         }
         return out;

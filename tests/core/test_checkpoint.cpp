@@ -488,9 +488,9 @@ private Q_SLOTS:
             writer.writeRecord("data/0", nullptr, 0);
             writer.writeEndOfFile();
         }
-        QCOMPARE(checkpointError(path),
-                 QString::fromStdString(path) + ": the checkpoint holds a tensor [0] without a 'model' entry; "
-                                                "expected the reference's {'model', 'ema', 'optimizer', 'step'}");
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) +
+                                            ": the checkpoint holds a tensor [0] without a 'model' entry; "
+                                            "expected the reference's {'model', 'ema', 'optimizer', 'step'}");
     }
 
     void wrongConfigNamesTheKeys()
