@@ -10,6 +10,7 @@ packages=(
     nlohmann-json3-dev      # JSON: configs, safetensors headers, PNG records, checkpoints
     libcli11-dev            # the CLI's options, subcommands and help
     clang-format-14         # CI checks that every source file follows .clang-format
+    clang libclang-rt-14-dev # libFuzzer and the sanitizers' runtimes: the asan preset, tests/fuzz
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # gzip-compressed IDX data sets
     qt6-base-dev            # Qt 6 Widgets and Qt Test

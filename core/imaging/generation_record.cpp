@@ -60,7 +60,11 @@ std::vector<std::string> saveGeneratedBatch(const std::string &folder, const tor
 
 StoredGeneration readGeneratedImageSettings(const std::string &path)
 {
-    const auto text = readPngText(path);
+    return parseGeneratedImageSettings(readPngText(path), path);
+}
+
+StoredGeneration parseGeneratedImageSettings(const std::map<std::string, std::string> &text, const std::string &path)
+{
     auto it = text.find("sdestudio");
     if (it == text.end())
         throw Error("'" + path + "' holds no SDE Studio generation settings (no \"sdestudio\" text chunk)");

@@ -49,5 +49,7 @@ struct StoredGeneration {
     SamplingSettings settings;
 };
 StoredGeneration readGeneratedImageSettings(const std::string &path);
+// The same from the text chunks of a PNG (readPngText, parsePngText); `label` names the file.
+StoredGeneration parseGeneratedImageSettings(const std::map<std::string, std::string> &text, const std::string &label);
 
 } // namespace sde

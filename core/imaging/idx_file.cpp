@@ -5,7 +5,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -18,6 +21,8 @@ namespace {
 constexpr uint64_t kMaxIdxDataBytes = uint64_t(1) << 30; // 1 GiB
 constexpr int64_t kMaxIdxItems = int64_t(1) << 24;       // 16,777,216 (labels become 8-byte integers)
 constexpr int64_t kMaxIdxImageSide = 4096;
+// Data is read or inflated this much at a time.
+constexpr size_t kInflateBlockBytes = size_t(1) << 16;
 
 using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
 
@@ -26,7 +31,7 @@ using GzFile = std::unique_ptr<gzFile_s, decltype(&gzclose)>;
 std::string readUpTo(gzFile file, uint64_t n, const std::string &path)
 {
     std::string out;
-    std::vector<char> buffer(1 << 16);
+    std::vector<char> buffer(kInflateBlockBytes);
     while (out.size() < n) {
         const unsigned want = static_cast<unsigned>(std::min<uint64_t>(buffer.size(), n - out.size()));
         const int got = gzread(file, buffer.data(), want);
@@ -47,15 +52,68 @@ uint32_t bigEndian(const std::string &bytes, size_t at)
            (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
 }
 
-// `dims` = 3: images [N, H, W]; 1: labels [N].
-torch::Tensor readIdx(const std::string &path, uint32_t dims)
+// Gunzips bytes held in memory when they are gzip (as zlib's gz functions do a file), else hands
+// them out as they are: next(n) gives up to n bytes, fewer only at the end of the data.
+class InMemoryIdxData {
+public:
+    InMemoryIdxData(const std::string &bytes, const std::string &label) : bytes_(bytes), label_(label)
+    {
+        gzip_ = bytes.size() >= 2 && uint8_t(bytes[0]) == 0x1f && uint8_t(bytes[1]) == 0x8b;
+        // 16 + MAX_WBITS: a gzip stream (header and trailer checked).
+        if (gzip_ && inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK)
+            throw Error("'" + label + "': zlib cannot start inflating");
+        stream_.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(bytes.data()));
+        stream_.avail_in = static_cast<uInt>(std::min<size_t>(bytes.size(), std::numeric_limits<uInt>::max()));
+    }
+    ~InMemoryIdxData()
+    {
+        if (gzip_)
+            inflateEnd(&stream_);
+    }
+    InMemoryIdxData(const InMemoryIdxData &) = delete;
+    InMemoryIdxData &operator=(const InMemoryIdxData &) = delete;
+
+    std::string next(uint64_t n)
+    {
+        if (!gzip_) {
+            const std::string out = bytes_.substr(std::min<size_t>(plainAt_, bytes_.size()), n);
+            plainAt_ += out.size();
+            return out;
+        }
+        // A block at a time, as readUpTo reads a file: what a header declares is not allocated
+        // before the data is there.
+        std::string out;
+        std::vector<char> block(kInflateBlockBytes);
+        while (out.size() < n && !ended_) {
+            const size_t want = static_cast<size_t>(std::min<uint64_t>(block.size(), n - out.size()));
+            stream_.next_out = reinterpret_cast<Bytef *>(block.data());
+            stream_.avail_out = static_cast<uInt>(want);
+            const int code = inflate(&stream_, Z_NO_FLUSH);
+            if (code == Z_STREAM_END)
+                ended_ = true;
+            else if (code != Z_OK)
+                throw Error("'" + label_ +
+                            "' is corrupt or truncated: " + (stream_.msg ? stream_.msg : "unexpected end of file"));
+            out.append(block.data(), want - stream_.avail_out);
+        }
+        return out;
+    }
+
+private:
+    const std::string &bytes_;
+    const std::string &label_;
+    bool gzip_ = false;
+    bool ended_ = false;
+    size_t plainAt_ = 0;
+    z_stream stream_{};
+};
+
+// `dims` = 3: images [N, H, W]; 1: labels [N]. readUpTo(n) gives the next n bytes of the data
+// (gunzipped), fewer only at its end; `path` names the file in errors.
+torch::Tensor readIdx(const std::function<std::string(uint64_t)> &readUpTo, const std::string &path, uint32_t dims)
 {
-    requireReadableFile(path);
-    GzFile file(gzopen(path.c_str(), "rb"), &gzclose);
-    if (!file)
-        throw Error("cannot open '" + path + "'");
     const size_t header = 4 + 4 * dims;
-    const std::string head = readUpTo(file.get(), header, path);
+    const std::string head = readUpTo(header);
     if (head.size() < header)
         throw Error("'" + path + "' is truncated (no IDX header)");
     const uint32_t magic = bigEndian(head, 0);
@@ -95,7 +153,7 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
         throw Error("'" + path + "' declares " + std::to_string(count) + " bytes of " + items + ", more than the " +
                     std::to_string(kMaxIdxDataBytes >> 20) + " MiB an IDX file may hold");
     // One byte more than promised tells a file with trailing data without inflating all of it.
-    const std::string data = readUpTo(file.get(), count + 1, path);
+    const std::string data = readUpTo(count + 1);
     if (data.size() != count)
         throw Error("'" + path + "' holds " +
                     (data.size() > count ? "more than " + std::to_string(count) : std::to_string(data.size())) +
@@ -105,16 +163,41 @@ torch::Tensor readIdx(const std::string &path, uint32_t dims)
     return out;
 }
 
+torch::Tensor readIdxFile(const std::string &path, uint32_t dims)
+{
+    requireReadableFile(path);
+    GzFile file(gzopen(path.c_str(), "rb"), &gzclose);
+    if (!file)
+        throw Error("cannot open '" + path + "'");
+    return readIdx([&](uint64_t n) { return readUpTo(file.get(), n, path); }, path, dims);
+}
+
+torch::Tensor parseIdx(const std::string &bytes, const std::string &label, uint32_t dims)
+{
+    InMemoryIdxData data(bytes, label);
+    return readIdx([&](uint64_t n) { return data.next(n); }, label, dims);
+}
+
 } // namespace
 
 torch::Tensor readIdxImages(const std::string &path)
 {
-    return readIdx(path, 3);
+    return readIdxFile(path, 3);
 }
 
 torch::Tensor readIdxLabels(const std::string &path)
 {
-    return readIdx(path, 1).to(torch::kInt64);
+    return readIdxFile(path, 1).to(torch::kInt64);
+}
+
+torch::Tensor parseIdxImages(const std::string &bytes, const std::string &label)
+{
+    return parseIdx(bytes, label, 3);
+}
+
+torch::Tensor parseIdxLabels(const std::string &bytes, const std::string &label)
+{
+    return parseIdx(bytes, label, 1).to(torch::kInt64);
 }
 
 } // namespace sde

@@ -13,5 +13,8 @@ namespace sde {
 // from the header, before anything is inflated).
 torch::Tensor readIdxImages(const std::string &path);
 torch::Tensor readIdxLabels(const std::string &path);
+// The same from the bytes of an IDX file (plain or gzip) held in memory; `label` names it in errors.
+torch::Tensor parseIdxImages(const std::string &bytes, const std::string &label);
+torch::Tensor parseIdxLabels(const std::string &bytes, const std::string &label);
 
 } // namespace sde

@@ -483,24 +483,14 @@ void savePng(const std::string &path, const torch::Tensor &image, const std::map
     writeFileAtomically(path, encodePng(image, text));
 }
 
-std::map<std::string, std::string> readPngText(const std::string &path)
+namespace {
+
+// The text chunks of a PNG of `fileSize` bytes, read through readAt(offset, size). The chunks are
+// walked, reading only the text ones: the image data (often most of the file) is skipped, and
+// what the text may take is bounded before it is read. `path` names the file in errors.
+std::map<std::string, std::string>
+pngTextChunks(uint64_t fileSize, const std::function<std::string(uint64_t, uint64_t)> &readAt, const std::string &path)
 {
-    // The chunks are walked in the file, reading only the text ones: the image data (often
-    // most of the file) is skipped, and what the text may take is bounded before it is read.
-    requireReadableFile(path);
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    const auto end = in.tellg();
-    if (!in || end < 0)
-        throw Error("cannot open '" + path + "'");
-    const uint64_t fileSize = static_cast<uint64_t>(end);
-    const auto readAt = [&](uint64_t offset, uint64_t size) {
-        std::string bytes(size, '\0');
-        in.seekg(static_cast<std::streamoff>(offset));
-        in.read(bytes.data(), static_cast<std::streamsize>(size));
-        if (static_cast<uint64_t>(in.gcount()) != size)
-            throw Error("error while reading '" + path + "'");
-        return bytes;
-    };
     if (fileSize < 8 || !isPng(readAt(0, 8)))
         throw Error("'" + path + "' is not a PNG file");
 
@@ -539,6 +529,33 @@ std::map<std::string, std::string> readPngText(const std::string &path)
         at += 12 + uint64_t(length);
     }
     return text;
+}
+
+} // namespace
+
+std::map<std::string, std::string> readPngText(const std::string &path)
+{
+    requireReadableFile(path);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const auto end = in.tellg();
+    if (!in || end < 0)
+        throw Error("cannot open '" + path + "'");
+    const auto readAt = [&](uint64_t offset, uint64_t size) {
+        std::string bytes(size, '\0');
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(bytes.data(), static_cast<std::streamsize>(size));
+        if (static_cast<uint64_t>(in.gcount()) != size)
+            throw Error("error while reading '" + path + "'");
+        return bytes;
+    };
+    return pngTextChunks(static_cast<uint64_t>(end), readAt, path);
+}
+
+std::map<std::string, std::string> parsePngText(const std::string &bytes, const std::string &label)
+{
+    // pngTextChunks reads only inside fileSize, so every substr here is in range.
+    const auto readAt = [&](uint64_t offset, uint64_t size) { return bytes.substr(offset, size); };
+    return pngTextChunks(bytes.size(), readAt, label);
 }
 
 torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns, int64_t padding)

@@ -42,6 +42,8 @@ void savePng(const std::string &path, const torch::Tensor &image, const std::map
 // skipped, so nothing is inflated). Throws sde::Error naming the file when it is not a PNG, is
 // truncated, or holds more than 1000 text chunks or 16 MiB of text.
 std::map<std::string, std::string> readPngText(const std::string &path);
+// The same from the bytes of a PNG file held in memory; `label` names it in errors.
+std::map<std::string, std::string> parsePngText(const std::string &bytes, const std::string &label);
 
 // A grid of a batch [B, C, H, W]: `columns` per row (0: about square), `padding` pixels between.
 torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = 2);

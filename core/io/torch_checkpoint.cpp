@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 namespace sde {
 
@@ -19,10 +20,11 @@ std::string stripModulePrefix(const std::string &key)
 
 namespace {
 
-std::string firstBytes(const std::string &path, size_t n)
+std::string firstBytes(std::istream &in, size_t n)
 {
-    std::ifstream in(path, std::ios::binary);
     std::string bytes(n, '\0');
+    in.clear();
+    in.seekg(0);
     in.read(bytes.data(), static_cast<std::streamsize>(n));
     bytes.resize(static_cast<size_t>(in.gcount()));
     return bytes;
@@ -42,7 +44,7 @@ uint64_t littleEndian(const std::string &bytes, size_t at, int width)
 }
 
 // `size` bytes of the file at `offset`, or sde::Error when the file is shorter.
-std::string bytesAt(std::ifstream &in, uint64_t offset, uint64_t size, const std::string &path)
+std::string bytesAt(std::istream &in, uint64_t offset, uint64_t size, const std::string &path)
 {
     std::string bytes(size, '\0');
     in.clear();
@@ -56,12 +58,13 @@ std::string bytesAt(std::ifstream &in, uint64_t offset, uint64_t size, const std
 // Reads the archive's central directory (zip64 included) and checks the sizes each record
 // declares before LibTorch's reader allocates them: a stored record lies inside the file, a
 // deflated one inflates to at most kMaxInflatedRecordBytes.
-void checkArchiveSizes(const std::string &path)
+void checkArchiveSizes(std::istream &in, const std::string &path)
 {
     const auto corrupt = [&path](const std::string &what) {
         return Error(path + ": the checkpoint archive is corrupt or truncated (" + what + ")");
     };
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    in.clear();
+    in.seekg(0, std::ios::end);
     const auto end = in.tellg();
     if (!in || end < 0)
         throw Error(path + ": cannot read the file");
@@ -171,12 +174,10 @@ bool isTensorDict(const PyRef &value)
     return true;
 }
 
-} // namespace
-
-TorchCheckpoint readTorchCheckpoint(const std::string &path)
+// The checkpoint in `in` (a file or bytes in memory); `path` names it in errors.
+TorchCheckpoint readCheckpointFrom(std::istream &in, const std::string &path)
 {
-    requireReadableFile(path);
-    std::string head = firstBytes(path, 4);
+    std::string head = firstBytes(in, 4);
     if (head.size() < 4)
         throw Error(path + ": the file is empty or truncated, not a PyTorch checkpoint");
     if (head.compare(0, 2, "PK") != 0) {
@@ -186,17 +187,25 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
         throw Error(path + ": not a PyTorch checkpoint (a .pth file is a zip archive)");
     }
 
-    checkArchiveSizes(path);
+    checkArchiveSizes(in, path);
+    in.clear();
+    in.seekg(0);
     std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
     std::string pickle;
     try {
-        reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+        reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
         if (!reader->hasRecord("data.pkl"))
             throw Error(path + ": the archive has no data.pkl; it is not a torch.save checkpoint");
         auto [data, size] = reader->getRecord("data.pkl");
         pickle.assign(static_cast<const char *>(data.get()), size);
+    } catch (const Error &) {
+        throw;
     } catch (const c10::Error &e) {
         throw Error(path + ": the checkpoint archive is corrupt or truncated (" + e.what_without_backtrace() + ")");
+    } catch (const std::exception &e) {
+        // LibTorch's reader throws more than c10::Error: std::out_of_range "stoull" for a version
+        // record whose number does not fit in 64 bits.
+        throw Error(path + ": the checkpoint archive cannot be read (LibTorch's reader: " + e.what() + ")");
     }
 
     StorageLoader loader = [&](const std::string &key, torch::Dtype dtype, int64_t numel) {
@@ -212,10 +221,15 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
                             std::to_string(elementSize) + " bytes");
             const size_t need = static_cast<size_t>(numel) * elementSize;
             torch::Tensor out = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-            std::memcpy(out.data_ptr(), data.get(), need);
+            if (need > 0) // an empty storage may have no data pointer, which memcpy must not get
+                std::memcpy(out.data_ptr(), data.get(), need);
             return out;
+        } catch (const Error &) {
+            throw;
         } catch (const c10::Error &e) {
             throw Error(path + ": cannot read " + record + " (" + e.what_without_backtrace() + ")");
+        } catch (const std::exception &e) {
+            throw Error(path + ": cannot read " + record + " (" + e.what() + ")");
         }
     };
 
@@ -255,6 +269,23 @@ TorchCheckpoint readTorchCheckpoint(const std::string &path)
     if (PyRef optimizer = root->get("optimizer"); optimizer && optimizer->kind == PyValue::Kind::Dict)
         checkpoint.optimizer = optimizer;
     return checkpoint;
+}
+
+} // namespace
+
+TorchCheckpoint readTorchCheckpoint(const std::string &path)
+{
+    requireReadableFile(path);
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path + ": cannot read the file");
+    return readCheckpointFrom(in, path);
+}
+
+TorchCheckpoint parseTorchCheckpoint(const std::string &bytes, const std::string &label)
+{
+    std::istringstream in(bytes, std::ios::binary);
+    return readCheckpointFrom(in, label);
 }
 
 } // namespace sde

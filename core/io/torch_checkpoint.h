@@ -29,6 +29,8 @@ struct TorchCheckpoint {
 // the file, a compressed one may inflate to at most 256 MiB, and a storage must hold the
 // elements its tensors ask for.
 TorchCheckpoint readTorchCheckpoint(const std::string &path);
+// The same from the bytes of a .pth file held in memory; `label` names it in errors.
+TorchCheckpoint parseTorchCheckpoint(const std::string &bytes, const std::string &label);
 
 // The state dict keys without the "module." prefix DataParallel adds.
 std::string stripModulePrefix(const std::string &key);

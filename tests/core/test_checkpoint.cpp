@@ -173,6 +173,11 @@ private Q_SLOTS:
         PyRef state = checkpoint.optimizer->get("state");
         QVERIFY(state && state->kind == PyValue::Kind::Dict && !state->dict.empty());
         QVERIFY(state->dict.front().second->get("exp_avg") != nullptr);
+        // The in-memory reader (the fuzz target's entry) reads the same.
+        const TorchCheckpoint fromBytes = parseTorchCheckpoint(readFile(fixtureCheckpoint()), "checkpoint.pth");
+        QCOMPARE(fromBytes.model.size(), checkpoint.model.size());
+        QVERIFY(torch::equal(fromBytes.model.back().second, checkpoint.model.back().second));
+        QCOMPARE(fromBytes.step, checkpoint.step);
     }
 
     void guessesPresetsFromLayout()
@@ -275,6 +280,16 @@ private Q_SLOTS:
         const std::string path = test::dataDir() + "/hostile/pth_nested_tuples_100k_deflated.pth";
         QCOMPARE(checkpointError(path), QString::fromStdString(path) +
                                             ": the pickle nests deeper than 1000 levels (at byte 1004 of the pickle)");
+    }
+
+    // Found while fuzzing (issue 16): LibTorch's reader parses the version record with
+    // std::stoull, whose std::out_of_range left the reader as "stoull" with no file named.
+    void refusesAnOutOfRangeVersionRecord()
+    {
+        const std::string path = test::dataDir() + "/hostile/pth_version_out_of_range.pth";
+        QCOMPARE(checkpointError(path),
+                 QString::fromStdString(path) + ": the checkpoint archive cannot be read (LibTorch's reader: stoull)");
+        QVERIFY_THROWS_EXCEPTION(Error, parseTorchCheckpoint(readFile(path), "version.pth"));
     }
 
     // Nesting through every kind of container, with and without marks, is bounded; at the bound
@@ -458,6 +473,24 @@ private Q_SLOTS:
         QCOMPARE(checkpointError(path), QString::fromStdString(path) +
                                             ": the storage data/0 holds 64 bytes, too few for 4611686018427387904 "
                                             "elements of 4 bytes");
+    }
+
+    // Found by fuzz_zip: an empty storage was copied by memcpy from a null pointer (undefined
+    // behaviour, which UBSan reports under the asan preset); it reads as an empty tensor now.
+    void readsAnEmptyStorage()
+    {
+        const std::string path = test::makeTempDir() + "/empty.pth";
+        {
+            std::string pickle = tensorPickle({0}, {1});
+            pickle.replace(pickle.find("cpuK\x10"), 5, std::string("cpuK\x00", 5));
+            caffe2::serialize::PyTorchStreamWriter writer(path);
+            writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+            writer.writeRecord("data/0", nullptr, 0);
+            writer.writeEndOfFile();
+        }
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) +
+                                            ": the checkpoint holds a tensor [0] without a 'model' entry; "
+                                            "expected the reference's {'model', 'ema', 'optimizer', 'step'}");
     }
 
     void wrongConfigNamesTheKeys()

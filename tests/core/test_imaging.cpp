@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <utility>
 #include <vector>
@@ -85,6 +86,7 @@ private Q_SLOTS:
         auto text = readPngText(path);
         QCOMPARE(text.at("parameters"), std::string("seed 42, caf\xc3\xa9"));
         QCOMPARE(text.at("sdestudio"), std::string("{\"seed\":42}"));
+        QVERIFY(parsePngText(readFile(path), "a.png") == text); // the in-memory reader (the fuzz target's)
         // Gray images stay single-channel; color converts to gray on request.
         savePng(path, torch::full({1, 4, 4}, 0.5));
         QCOMPARE(loadImage(path).size(0), int64_t(1));
@@ -139,6 +141,19 @@ private Q_SLOTS:
         QCOMPARE(labels.size(0), int64_t(10000));
         QVERIFY(torch::equal(torch::bincount(labels), torch::full({10}, 1000, torch::kInt64)));
         QVERIFY(images.max().item<int>() == 255 && images.min().item<int>() == 0);
+    }
+
+    // The in-memory reader (the fuzz target's entry) reads what the file reader reads, gzip too.
+    void parsesIdxBytesAsTheFileReaderReadsThem()
+    {
+        const std::string dir = "/usr/share/datasets/fashion-mnist/";
+        const std::string gzipped = readFile(dir + "t10k-labels-idx1-ubyte.gz");
+        QVERIFY(torch::equal(parseIdxLabels(gzipped, "labels"), readIdxLabels(dir + "t10k-labels-idx1-ubyte.gz")));
+        const std::string plain = idxHeader({2, 1, 3}) + "abcdef";
+        QVERIFY(torch::equal(parseIdxImages(plain, "plain"),
+                             torch::tensor({97, 98, 99, 100, 101, 102}, torch::kUInt8).view({2, 1, 3})));
+        QCOMPARE(errorOf([&] { parseIdxLabels(gzipped.substr(0, 100), "cut.gz"); }),
+                 QString("'cut.gz' is corrupt or truncated: unexpected end of file"));
     }
 
     void refusesBrokenIdxFiles()
@@ -222,6 +237,29 @@ private Q_SLOTS:
                  "'" + QString::fromStdString(path) + "' holds more than 784 data bytes, its header promises 784");
     }
 
+    // Found by fuzz_idx (peak RSS 1.3 GB on inputs of at most 4 kB): the in-memory reader made
+    // room for all a header declares (up to 1 GiB) before inflating. It inflates a block at a
+    // time now, as the file reader reads.
+    void inMemoryIdxTakesMemoryForItsDataOnly()
+    {
+        const std::string path = test::makeTempDir() + "/big-images-idx3-ubyte.gz";
+        gzFile file = gzopen(path.c_str(), "wb");
+        QVERIFY(file);
+        const std::string bytes = idxHeader({1 << 24, 8, 8}) + std::string(10, '\x07'); // 1 GiB promised
+        gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+        gzclose(file);
+        const std::string gzipped = readFile(path);
+        const auto peakRssMiB = [] {
+            rusage usage{};
+            getrusage(RUSAGE_SELF, &usage);
+            return usage.ru_maxrss / 1024;
+        };
+        const long before = peakRssMiB();
+        QCOMPARE(errorOf([&] { parseIdxImages(gzipped, "big.gz"); }),
+                 QString("'big.gz' holds 10 data bytes, its header promises 1073741824"));
+        QVERIFY2(peakRssMiB() - before < 256, std::to_string(peakRssMiB() - before).c_str());
+    }
+
     // The PNG text reader bounds how many text chunks and how much text it takes.
     void boundsPngText()
     {
@@ -292,6 +330,8 @@ private Q_SLOTS:
         const std::string text = readPngText(path).at("sdestudio");
         QVERIFY2(text.find("\"seed\":" + std::to_string(seed) + ",") != std::string::npos, text.c_str());
         const StoredGeneration stored = readGeneratedImageSettings(path);
+        QCOMPARE(parseGeneratedImageSettings(parsePngText(readFile(path), "sample.png"), "sample.png").settings.seed,
+                 stored.settings.seed);
         QCOMPARE(stored.settings.seed, static_cast<uint64_t>(seed));
         QCOMPARE(stored.settings.fast.steps, int64_t(3));
         QCOMPARE(stored.modelFile, std::string("checkpoint.pth"));
