@@ -1,5 +1,8 @@
 #include "sampling_worker.h"
 
+#include "util/error.h"
+#include "util/failure_message.h"
+
 #include <QThread>
 
 #include <spdlog/spdlog.h>
@@ -102,12 +105,9 @@ void SamplingWorker::run(const SamplingJob &job)
         spdlog::info("{} in {:.1f} s, {} NFE{}", job.what, result.seconds, result.nfe,
                      result.completed ? "" : " (cancelled)");
         Q_EMIT finished(result);
-    } catch (const c10::Error &e) {
-        spdlog::error("{} failed: {}", job.what, e.what_without_backtrace());
-        Q_EMIT failed(QString::fromStdString(e.what_without_backtrace()));
     } catch (const std::exception &e) {
-        spdlog::error("{} failed: {}", job.what, e.what());
-        Q_EMIT failed(QString::fromStdString(e.what()));
+        spdlog::error("{} failed: {}", job.what, sde::failureMessage(e));
+        Q_EMIT failed(QString::fromStdString(sde::failureMessage(e)));
     }
 }
 

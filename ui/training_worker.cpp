@@ -6,6 +6,7 @@
 #include "imaging/point_plot.h"
 #include "train/training_checkpoint.h"
 #include "util/error.h"
+#include "util/failure_message.h"
 #include "util/files.h"
 
 #include <spdlog/spdlog.h>
@@ -104,14 +105,10 @@ void TrainingWorker::run(const TrainingRunRequest &request)
         done();
         Q_EMIT finished(outcome, result.step, QString::fromStdString(result.message),
                         QString::fromStdString(result.modelPath));
-    } catch (const c10::Error &e) {
-        spdlog::error("training failed: {}", e.what_without_backtrace());
-        done();
-        Q_EMIT failed(QString::fromStdString(e.what_without_backtrace()));
     } catch (const std::exception &e) {
-        spdlog::error("training failed: {}", e.what());
+        spdlog::error("training failed: {}", sde::failureMessage(e));
         done();
-        Q_EMIT failed(QString::fromStdString(e.what()));
+        Q_EMIT failed(QString::fromStdString(sde::failureMessage(e)));
     }
 }
 

@@ -135,6 +135,16 @@ int runScore(const ScoreOptions &o)
     torch::Tensor xs = x->to(torch::kFloat32).to(options.device);
     torch::Tensor ts = t->to(torch::kFloat32).to(options.device);
     torch::Tensor score = model.score(xs, ts).to(torch::kCPU);
+    // A tiny t (the VE score grows as 1 / sigma(t)^2), a huge x or weights at float16's edge can
+    // overflow: say where, and write nothing.
+    const torch::Tensor finite = torch::isfinite(score).flatten(1).all(1);
+    if (!finite.all().item<bool>()) {
+        const int64_t sample = (~finite).nonzero()[0][0].item<int64_t>();
+        throw Error("the score is not finite (NaN or infinity) for " + std::to_string((~finite).sum().item<int64_t>()) +
+                    " of the " + std::to_string(x->size(0)) + " samples of " + inputPath + " (the first: sample " +
+                    std::to_string(sample) + ", t = " + numberText((*t)[sample].item<double>()) +
+                    "); nothing was written");
+    }
     writeSafetensors(outputPath, {{"score", score}, {"x", x->to(torch::kFloat32)}, {"t", t->to(torch::kFloat32)}},
                      {{"model", baseName(loaded.info.path)}, {"weights", loaded.info.loadedWeights}});
     std::cout << "wrote " << outputPath << ": score " << shapeText(score.sizes()) << " with the "

@@ -69,6 +69,9 @@ int runSample(const SampleOptions &o)
     LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
     SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
+    if (frameEvery > 0 && model.config().isPointModel())
+        throw Error("--frames saves the trajectory as images, and " + baseName(loaded.info.path) +
+                    " generates points, not images");
     OutputFolder output(folder);
     if (frameEvery > 0)
         output.subfolder("trajectory");
@@ -94,9 +97,12 @@ int runSample(const SampleOptions &o)
         const DataConfig &data = classifier.config().scoreConfig.data;
         if (data.imageSize != model.config().data.imageSize || data.numChannels != model.config().data.numChannels ||
             classifier.config().scoreConfig.training.sde != model.config().training.sde)
-            throw Error("the classifier was trained for " + std::to_string(data.numChannels) + " x " +
-                        std::to_string(data.imageSize) + " images of the " +
-                        classifier.config().scoreConfig.training.sde + "; the model differs");
+            throw Error(resolveModelPath(*o.classifier) + ": the classifier was trained for " +
+                        std::to_string(data.numChannels) + " x " + std::to_string(data.imageSize) + " images of the " +
+                        classifier.config().scoreConfig.training.sde + "; the model " + baseName(loaded.info.path) +
+                        " makes " + std::to_string(model.config().data.numChannels) + " x " +
+                        std::to_string(model.config().data.imageSize) + " images of the " +
+                        model.config().training.sde);
         const double guidance = o.guidance;
         ClassifierFn classify = [&](const torch::Tensor &x, const torch::Tensor &t) {
             return classifier.network->forward(x, t);
@@ -153,7 +159,7 @@ int runBpd(const BpdOptions &o)
             throw Error("give images or --idx, not both");
         torch::Tensor all = readIdxImages(*idx);
         const int64_t first = o.first, count = o.count;
-        if (first + count > all.size(0))
+        if (first < 0 || count < 0 || first > all.size(0) - count) // first + count could overflow
             throw Error("--first " + std::to_string(first) + " --count " + std::to_string(count) + " is outside the " +
                         std::to_string(all.size(0)) + " images of '" + *idx + "'");
         if (shape[0] != 1)
@@ -228,6 +234,8 @@ CommandRun addSampleCommand(CLI::App &program)
     addNumberOption(*command, "--guidance", o->guidance, "S",
                     "classifier guidance scale (default 1: exact Bayes; 0: unconditional)",
                     OptionRange::between(0, kMaxGuidanceScale));
+    // Without a classifier a guidance scale would be ignored silently.
+    command->get_option("--guidance")->needs(command->get_option("--classifier"));
     addSamplerOptions(*command, o->sampler);
     addModelOptions(*command, o->load, true);
     return [o] { return runSample(*o); };

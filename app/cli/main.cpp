@@ -4,6 +4,7 @@
 #include "util/build_info.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/failure_message.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -40,10 +41,11 @@ int main(int argc, char **argv)
     } catch (const CLI::ParseError &error) {
         const std::vector<CLI::App *> chosen = program->get_subcommands();
         if (chosen.empty()) {
-            std::cerr << "error: unknown command '" << argv[1] << "'\n\n" << program->help();
+            std::cerr << "error: unknown command '" << sde::printable(sde::quoted(argv[1])) << "'\n\n"
+                      << program->help();
             return 2;
         }
-        std::cerr << "error: " << parseErrorMessage(error, chosen.front()) << "\n";
+        std::cerr << "error: " << sde::printable(parseErrorMessage(error, chosen.front())) << "\n";
         return 1;
     }
     const CLI::App &command = *program->get_subcommands().front();
@@ -51,12 +53,9 @@ int main(int argc, char **argv)
         checkRemaining(command);
         sde::configureThreads();
         return commands.at(command.get_name())();
-    } catch (const sde::Error &e) {
-        std::cerr << "error: " << e.what() << "\n";
-    } catch (const c10::Error &e) {
-        std::cerr << "error: " << e.what_without_backtrace() << "\n";
     } catch (const std::exception &e) {
-        std::cerr << "error: " << e.what() << "\n";
+        // Values taken from files (keys, paths, strings) are in the message: keep it one line.
+        std::cerr << "error: " << sde::printable(sde::failureMessage(e)) << "\n";
     }
     return 1;
 }

@@ -85,6 +85,9 @@ private:
     const Json *json_ = nullptr;
 };
 
+// The largest sigma_max taken: 10^6, about 740 times the reference's largest.
+constexpr double kMostSigmaMax = 1e6;
+
 [[noreturn]] void outOfRange(const std::string &key, const std::string &value, const std::string &rule)
 {
     throw Error("config key " + key + " = " + value + " is out of range: " + rule);
@@ -132,6 +135,12 @@ ModelConfig ModelConfig::fromJson(const Json &document)
     m.chMult = model.integers("ch_mult", m.chMult);
     m.numResBlocks = model.integer("num_res_blocks", m.numResBlocks);
     m.attnResolutions = model.integers("attn_resolutions", m.attnResolutions);
+    // Keys the reference's configs carry that our networks have one value for: read, so that a
+    // config asking for another is refused instead of silently given the usual network.
+    if (const int64_t convSize = model.integer("conv_size", 3); convSize != 3)
+        outOfRange("model.conv_size", std::to_string(convSize),
+                   "must be 3 (NCSN++, DDPM++ and DDPM use 3 x 3 convolutions, as in the reference)");
+    requireOneOf("model.normalization", model.lowerText("normalization", "groupnorm"), {"groupnorm"});
     m.dropout = model.number("dropout", m.dropout);
     m.resampWithConv = model.boolean("resamp_with_conv", m.resampWithConv);
     m.conditional = model.boolean("conditional", m.conditional);
@@ -287,6 +296,18 @@ void ModelConfig::validate() const
         outOfRange("model.num_res_blocks", std::to_string(m.numResBlocks), "must be between 1 and 64");
     if (!(m.dropout >= 0.0 && m.dropout < 1.0))
         outOfRange("model.dropout", show(m.dropout), "must be in [0, 1)");
+    // Attention sits at the listed resolutions; one the network never reaches would be ignored.
+    std::string resolutions;
+    for (int64_t level = 0; level < levels; ++level)
+        resolutions += (level ? ", " : "") + std::to_string(data.imageSize >> level);
+    for (int64_t resolution : m.attnResolutions) {
+        bool reached = false;
+        for (int64_t level = 0; level < levels; ++level)
+            reached = reached || resolution == (data.imageSize >> level);
+        if (!reached)
+            outOfRange("model.attn_resolutions", std::to_string(resolution),
+                       "each must be a resolution the network has (" + resolutions + ")");
+    }
     if (m.name == "ddpm") {
         // The original DDPM network uses GroupNorm with 32 groups everywhere.
         for (int64_t mult : m.chMult)
@@ -377,6 +398,10 @@ void ModelConfig::validateSdeAndSampling() const
         outOfRange("model.sigma_min", show(m.sigmaMin), "must be positive");
     if (!(m.sigmaMax > m.sigmaMin) || !std::isfinite(m.sigmaMax))
         outOfRange("model.sigma_max", show(m.sigmaMax), "must be larger than sigma_min = " + show(m.sigmaMin));
+    // float32 noise of sigma_max must stay finite through the network (the reference's largest is
+    // 1348, LSUN church at 256 x 256).
+    if (m.sigmaMax > kMostSigmaMax)
+        outOfRange("model.sigma_max", show(m.sigmaMax), "must be at most " + show(kMostSigmaMax));
     if (!(m.betaMin > 0.0) || !std::isfinite(m.betaMin))
         outOfRange("model.beta_min", show(m.betaMin), "must be positive");
     if (!(m.betaMax > m.betaMin) || !std::isfinite(m.betaMax))

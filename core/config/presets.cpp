@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,9 +33,13 @@ std::string executableDir()
 // Presets lie at most a few folders deep (vp/ddpm/cifar10); the bound ends a symlink loop.
 constexpr int kMostPresetDepth = 8;
 
-void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out, int depth = 0)
+// Walks each folder once (by device and inode), so links to a folder above cannot multiply the walk.
+void collectPresets(const std::string &root, const std::string &prefix, std::vector<std::string> &out,
+                    std::set<std::pair<dev_t, ino_t>> &walked, int depth = 0)
 {
-    if (depth > kMostPresetDepth)
+    struct stat info {};
+    if (depth > kMostPresetDepth || ::stat(root.c_str(), &info) != 0 ||
+        !walked.emplace(info.st_dev, info.st_ino).second)
         return;
     DIR *dir = ::opendir(root.c_str());
     if (!dir)
@@ -45,7 +50,7 @@ void collectPresets(const std::string &root, const std::string &prefix, std::vec
             continue;
         std::string full = root + "/" + name;
         if (isDirectory(full)) {
-            collectPresets(full, prefix + name + "/", out, depth + 1);
+            collectPresets(full, prefix + name + "/", out, walked, depth + 1);
         } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
             out.push_back(prefix + name.substr(0, name.size() - 5));
         }
@@ -76,7 +81,8 @@ std::string presetsDir()
 std::vector<std::string> presetNames()
 {
     std::vector<std::string> names;
-    collectPresets(presetsDir(), "", names);
+    std::set<std::pair<dev_t, ino_t>> walked;
+    collectPresets(presetsDir(), "", names, walked);
     std::sort(names.begin(), names.end());
     return names;
 }
@@ -96,7 +102,9 @@ ModelConfig loadPreset(const std::string &name)
 ModelConfig resolveConfig(const std::string &nameOrPath)
 {
     struct stat info {};
-    if (::stat(nameOrPath.c_str(), &info) == 0 && S_ISREG(info.st_mode))
+    // A path that exists and is not a folder is a config file; loadConfigFile refuses a FIFO or a
+    // device by name instead of reading it (a preset name is never such a path).
+    if (::stat(nameOrPath.c_str(), &info) == 0 && !S_ISDIR(info.st_mode))
         return loadConfigFile(nameOrPath);
     if (nameOrPath.size() > 5 && nameOrPath.compare(nameOrPath.size() - 5, 5, ".json") == 0)
         throw Error("config file '" + nameOrPath + "' does not exist");

@@ -41,6 +41,10 @@ torch::Tensor toBytes(const torch::Tensor &image01)
 torch::Tensor resizeShorterSide(const torch::Tensor &image, int64_t shorterSide, int64_t crop)
 {
     const int64_t h = image.size(1), w = image.size(2);
+    // A 999,999 x 1 image would grow to 28 x 28,000,000 (gigabytes) before its crop.
+    if (std::max(h, w) > kMostAspectRatio * std::min(h, w))
+        throw Error("it is " + std::to_string(w) + " x " + std::to_string(h) + " pixels, more than " +
+                    std::to_string(kMostAspectRatio) + " times longer than wide");
     const double scale = static_cast<double>(shorterSide) / static_cast<double>(std::min(h, w));
     const int64_t newH = std::max<int64_t>(shorterSide, std::llround(h * scale));
     const int64_t newW = std::max<int64_t>(shorterSide, std::llround(w * scale));

@@ -95,8 +95,12 @@ constexpr size_t kMostImageFolders = 100'000;
 // count; more than kMostImageFiles images or kMostImageFolders folders is an error.
 std::vector<std::string> listImageFiles(const std::string &folder);
 
+// The most an image's longer side may exceed its shorter one, as a factor (resizeShorterSide).
+constexpr int64_t kMostAspectRatio = 16;
+
 // An image [C, H, W] scaled (antialiased) so its shorter side is `shorterSide`, then, when
-// `crop` is positive, center-cropped to crop x crop.
+// `crop` is positive, center-cropped to crop x crop. Throws sde::Error for an image more than
+// kMostAspectRatio times longer than wide (its resized copy would be huge).
 torch::Tensor resizeShorterSide(const torch::Tensor &image, int64_t shorterSide, int64_t crop = 0);
 
 } // namespace sde

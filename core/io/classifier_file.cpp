@@ -3,6 +3,7 @@
 #include "io/bundled_models.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
+#include "nets/layers.h"
 #include "nets/score_network.h"
 #include "util/error.h"
 
@@ -28,6 +29,20 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
         config = ClassifierConfig::fromJson(parseJson(stored->second));
     } catch (const Error &e) {
         throw Error(path + ": the classifier config in its metadata is invalid: " + e.what());
+    }
+    // Its size and the fit of its weights are checked on a layout-only build (meta tensors) first:
+    // a small file whose config describes a network of gigabytes allocates nothing.
+    {
+        LayoutOnlyScope layoutOnly;
+        NoiseConditionalClassifier layout(config);
+        int64_t count = 0;
+        for (const auto &parameter : layout->parameters())
+            count += parameter.numel();
+        if (count > kMostNetworkParameters)
+            throw Error(path + ": the classifier in its metadata would hold " + std::to_string(count) +
+                        " parameters; at most " + std::to_string(kMostNetworkParameters) +
+                        " are allowed (nf, ch_mult and num_res_blocks set its size)");
+        requireWeightsFit(*layout, file.tensors, path);
     }
     LoadedClassifier loaded;
     loaded.network = NoiseConditionalClassifier(config);

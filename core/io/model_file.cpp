@@ -4,6 +4,7 @@
 #include "io/bundled_models.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
+#include "nets/layers.h"
 #include "nets/score_network.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -125,8 +126,8 @@ void applyEma(ScoreNetworkImpl &network, const std::vector<torch::Tensor> &shado
 
 } // namespace
 
-void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<std::string, torch::Tensor>> &entries,
-                         const std::string &label)
+void requireWeightsFit(const torch::nn::Module &module,
+                       const std::vector<std::pair<std::string, torch::Tensor>> &entries, const std::string &label)
 {
     std::map<std::string, torch::Tensor> target;
     for (const auto &[name, tensor] : stateDict(module))
@@ -160,6 +161,15 @@ void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<
             message += "\nshape mismatches (" + std::to_string(mismatched.size()) + "):" + listSome(mismatched);
         throw Error(message);
     }
+}
+
+void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<std::string, torch::Tensor>> &entries,
+                         const std::string &label)
+{
+    requireWeightsFit(module, entries, label);
+    std::map<std::string, torch::Tensor> target;
+    for (const auto &[name, tensor] : stateDict(module))
+        target.emplace(name, tensor);
     // NaN or infinity in a weight turns every sample black (or NaN) without a word: refused here,
     // naming the first such tensor in the file's order.
     for (const auto &[name, tensor] : entries)
@@ -197,6 +207,22 @@ std::vector<std::string> presetsMatchingLayout(const std::vector<std::pair<std::
     return matches;
 }
 
+namespace {
+
+// Checks that the file's weights fit the network of `config` on a layout-only build (meta tensors),
+// before the network is allocated: a 2 KB file whose config describes a network of gigabytes is
+// refused in milliseconds instead of after allocating them.
+void requireWeightsFitConfig(const ModelConfig &config,
+                             const std::vector<std::pair<std::string, torch::Tensor>> &weights,
+                             const std::string &label)
+{
+    requireNetworkWithinSize(config);
+    LayoutOnlyScope layoutOnly;
+    requireWeightsFit(*createScoreNetwork(config), weights, label);
+}
+
+} // namespace
+
 LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &options)
 {
     const std::string path = resolveModelPath(nameOrPath);
@@ -230,6 +256,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
             info.otherMatchingPresets.assign(matches.begin() + 1, matches.end());
         }
 
+        requireWeightsFitConfig(config, model, path);
         auto network = createScoreNetwork(config);
         loadStateDictStrict(*network, model, path);
         if (options.weights == WeightSet::Ema) {
@@ -277,6 +304,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
             }
             info.configOrigin = "stored in the file";
         }
+        requireWeightsFitConfig(config, file.tensors, path);
         auto network = createScoreNetwork(config);
         loadStateDictStrict(*network, file.tensors, path);
         loaded.model = std::make_unique<ScoreModel>(std::move(config), network);

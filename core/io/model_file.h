@@ -53,7 +53,13 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
 void saveModelFile(const std::string &path, const ScoreModel &model, const std::string &weights,
                    const std::map<std::string, std::string> &extraMetadata = {}, bool halfPrecision = false);
 
-// Copies a state dict into a module, strictly; a tensor holding NaN or infinity is refused by
+// Throws sde::Error naming `label` unless `entries` hold exactly the module's tensors (names,
+// shapes, floating point where the module's are); lists the missing, unexpected and mismatched
+// ones. Works on a layout-only build (LayoutOnlyScope), before any weight is allocated.
+void requireWeightsFit(const torch::nn::Module &module,
+                       const std::vector<std::pair<std::string, torch::Tensor>> &entries, const std::string &label);
+
+// Copies a state dict into a module, strictly (requireWeightsFit); a tensor holding NaN or infinity is refused by
 // name. `label` names the file in errors.
 void loadStateDictStrict(torch::nn::Module &module, const std::vector<std::pair<std::string, torch::Tensor>> &entries,
                          const std::string &label);

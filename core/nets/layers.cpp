@@ -132,8 +132,7 @@ torch::Tensor DenseImpl::forward(const torch::Tensor &x)
 GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels) : groups_(groups)
 {
     if (groups < 1 || channels % groups != 0)
-        throw Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into " +
-                    std::to_string(groups) + " groups");
+        throw GroupNormChannelsError(channels, groups);
     weight = register_parameter("weight", onesInit({channels}));
     bias = register_parameter("bias", zerosInit({channels}));
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "nets/inference.h"
+#include "util/error.h"
 
 #include <torch/torch.h>
 
@@ -85,6 +86,18 @@ public:
     torch::Tensor bias;
 };
 TORCH_MODULE(Dense);
+
+// What GroupNormImpl throws when `groups` does not divide `channels` (or is below 1); the network's
+// size check (requireNetworkWithinSize) turns it into a message about the config's model.nf.
+struct GroupNormChannelsError : Error {
+    GroupNormChannelsError(int64_t channels, int64_t groups)
+        : Error("GroupNorm: " + std::to_string(channels) + " channels cannot be split into " + std::to_string(groups) +
+                " groups"),
+          channels(channels), groups(groups)
+    {}
+    int64_t channels;
+    int64_t groups;
+};
 
 // nn.GroupNorm(num_groups, channels, eps=1e-6): weight (ones) and bias (zeros).
 class GroupNormImpl : public torch::nn::Module {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 namespace sde {
 
@@ -50,22 +51,47 @@ int64_t parameterCountOf(const torch::nn::Module &network)
 void requireNetworkWithinSize(const ModelConfig &config)
 {
     config.validate();
-    LayoutOnlyScope layoutOnly;
-    const int64_t count = parameterCountOf(*buildNetwork(config));
+    // A config read from a file is checked when it is read and again when its network is built:
+    // remember the last one that passed (the layout-only build costs milliseconds to a second).
+    static std::mutex checkedMutex;
+    static std::string lastChecked;
+    const std::string key = config.toJson().dump();
+    {
+        std::lock_guard<std::mutex> lock(checkedMutex);
+        if (key == lastChecked)
+            return;
+    }
+    int64_t count = 0;
+    {
+        LayoutOnlyScope layoutOnly;
+        try {
+            count = parameterCountOf(*buildNetwork(config));
+        } catch (const GroupNormChannelsError &e) {
+            // NCSN++ takes min(channels / 4, 32) GroupNorm groups, DDPM 32: some nf * ch_mult
+            // (or a sum of two, where skips are concatenated) gives a layer they do not divide.
+            throw Error("config key model.nf = " + std::to_string(config.model.nf) +
+                        " is out of range: with this ch_mult the network has a layer of " + std::to_string(e.channels) +
+                        " channels, which " + std::to_string(e.groups) +
+                        " GroupNorm groups do not divide (an nf that is a multiple of 32 always works)");
+        }
+    }
     if (count > kMostNetworkParameters)
         throw Error("the network would hold " + std::to_string(count) + " parameters (" +
                     std::to_string(count * 4 / 1'000'000'000) + " GB of float32 weights); at most " +
                     std::to_string(kMostNetworkParameters) +
                     " are allowed (model.nf, model.ch_mult and model.num_res_blocks set its size)");
+    std::lock_guard<std::mutex> lock(checkedMutex);
+    lastChecked = key;
 }
 
 // models/utils.py create_model (less its DataParallel wrapper: the checkpoint loader drops the
 // `module.` prefix instead).
 ScoreNetwork createScoreNetwork(const ModelConfig &config)
 {
-    config.validate();
-    if (!LayoutOnlyScope::active())
-        requireNetworkWithinSize(config);
+    if (LayoutOnlyScope::active())
+        config.validate();
+    else
+        requireNetworkWithinSize(config); // validates too
     return buildNetwork(config);
 }
 

@@ -77,6 +77,11 @@ bool startsWith(const std::string &text, std::string_view prefix)
     return text.rfind(prefix, 0) == 0;
 }
 
+bool endsWith(const std::string &text, std::string_view suffix)
+{
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 // The tensors of one part under its prefix.
 void addPrefixed(std::vector<std::pair<std::string, torch::Tensor>> &out, std::string_view prefix,
                  const std::vector<std::pair<std::string, torch::Tensor>> &tensors)
@@ -182,6 +187,14 @@ TrainingCheckpoint readTrainingCheckpoint(const std::string &path)
         checkpoint.lossScaleGoodSteps = metadataInt64(metadata, "loss_scale_good_steps", path);
     }
     for (auto &[name, tensor] : file.tensors) {
+        // A resumed run would carry a NaN straight into every later step, or (a negative second
+        // moment) take the square root of a negative number in its first Adam step.
+        if (tensor.is_floating_point() && !torch::isfinite(tensor).all().item<bool>())
+            throw Error(path + ": the training state holds a value that is not finite (NaN or infinity) in \"" + name +
+                        "\"");
+        if (startsWith(name, kAdamPrefix) && endsWith(name, ".exp_avg_sq") && (tensor < 0).any().item<bool>())
+            throw Error(path + ": the Adam second moment \"" + name +
+                        "\" holds a negative value (a running mean of squares is never negative)");
         if (startsWith(name, kModelPrefix))
             checkpoint.model.emplace_back(name.substr(kModelPrefix.size()), std::move(tensor));
         else if (startsWith(name, kEmaPrefix))

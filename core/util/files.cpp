@@ -69,8 +69,26 @@ std::string readFile(const std::string &path)
     return buffer.str();
 }
 
-void writeFileAtomically(const std::string &path, const std::string &bytes)
+namespace {
+
+// Refuses a target that exists and is not a regular file: renaming over a folder fails with a
+// cryptic errno, and a FIFO or a device given as the output would be replaced silently.
+void requireWritableTarget(const std::string &path)
 {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0)
+        return; // missing (or unreachable: the write itself says why)
+    if (!S_ISREG(info.st_mode)) {
+        const char *kind = kindOfNonFile(info.st_mode);
+        throw Error("cannot write '" + path + "': it is " +
+                    (kind ? std::string(kind) + ", not a file" : "not a regular file"));
+    }
+}
+
+// Writes `bytes` to a new temporary file beside `path`, flushed to disk, and returns its name.
+std::string writeTemporary(const std::string &path, const std::string &bytes)
+{
+    requireWritableTarget(path);
     std::string temp = path + kTemporaryInfix + std::string(kTemporaryRandomChars, 'X');
     int fd = ::mkstemp(temp.data());
     if (fd < 0)
@@ -102,6 +120,12 @@ void writeFileAtomically(const std::string &path, const std::string &bytes)
         ::unlink(temp.c_str());
         throw Error("cannot write '" + path + "': close failed: " + std::strerror(saved));
     }
+    return temp;
+}
+
+// Renames a temporary from writeTemporary over its target; removes the temporary when that fails.
+void renameTemporary(const std::string &temp, const std::string &path)
+{
     if (::rename(temp.c_str(), path.c_str()) != 0) {
         int saved = errno;
         ::unlink(temp.c_str());
@@ -109,18 +133,42 @@ void writeFileAtomically(const std::string &path, const std::string &bytes)
     }
 }
 
+} // namespace
+
+void writeFileAtomically(const std::string &path, const std::string &bytes)
+{
+    renameTemporary(writeTemporary(path, bytes), path);
+}
+
 void writeFilesAtomically(const std::vector<FileContents> &files)
 {
+    // All the data goes to temporaries first (where a full disk shows), and only then are they
+    // renamed: a failure while writing leaves every target, including older files of the same
+    // names, as it was.
+    std::vector<std::string> temporaries;
+    temporaries.reserve(files.size());
+    for (const FileContents &file : files) {
+        try {
+            temporaries.push_back(writeTemporary(file.path, file.bytes));
+        } catch (const Error &) {
+            for (const std::string &temp : temporaries)
+                ::unlink(temp.c_str());
+            throw;
+        }
+    }
     for (size_t i = 0; i < files.size(); ++i) {
         try {
-            writeFileAtomically(files[i].path, files[i].bytes);
+            renameTemporary(temporaries[i], files[i].path);
         } catch (const Error &e) {
+            // A rename fails only when the folder changed under us; take back what this call put there.
             for (size_t k = 0; k < i; ++k)
                 ::unlink(files[k].path.c_str());
+            for (size_t k = i + 1; k < files.size(); ++k)
+                ::unlink(temporaries[k].c_str());
             if (i == 0)
                 throw;
             throw Error(std::string(e.what()) + "; the " + std::to_string(i) +
-                        " file(s) written before it were removed");
+                        " file(s) renamed before it were removed");
         }
     }
 }

@@ -14,6 +14,7 @@ void requireReadableFile(const std::string &path);
 // Writes `bytes` to `path` atomically: the data goes to a temporary file in the same folder,
 // is flushed to disk, and is then renamed over `path`. A crash or a full disk never leaves a
 // half-written file at `path`; on failure the temporary file is removed and sde::Error thrown.
+// A `path` that exists and is not a regular file (a folder, a FIFO, a device) is refused.
 void writeFileAtomically(const std::string &path, const std::string &bytes);
 
 // A file to write: its path and its bytes.
@@ -22,8 +23,9 @@ struct FileContents {
     std::string bytes;
 };
 
-// Writes the files atomically, all or none: when one cannot be written, those written before it are
-// removed again and sde::Error names the file that failed and how many were removed.
+// Writes the files atomically, all or none: every file's data goes to a temporary first, and only
+// when all are written are they renamed into place. When one cannot be written (a full disk), no
+// target is touched (older files of the same names stay) and sde::Error names the file that failed.
 void writeFilesAtomically(const std::vector<FileContents> &files);
 
 // Whether a file name is one of writeFileAtomically's temporaries ("<name>.sdestudio-tmp-XXXXXX"),

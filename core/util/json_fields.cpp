@@ -33,6 +33,14 @@ std::string describe(const Json &value)
 
 } // namespace
 
+namespace {
+
+// The most keys one object may hold: a training checkpoint of the reference's deepest network
+// (NCSN++ deep, 964 tensors, each with its EMA and two Adam moments) names about 3,900.
+constexpr size_t kMostJsonObjectKeys = 16384;
+
+} // namespace
+
 Json parseJson(const std::string &text)
 {
     // nlohmann's parser keeps its own stack, so any depth parses; the limit keeps the recursive
@@ -49,10 +57,16 @@ Json parseJson(const std::string &text)
             keys.emplace_back();
         else if (event == Json::parse_event_t::object_end && !keys.empty())
             keys.pop_back();
-        else if (event == Json::parse_event_t::key && !keys.empty() && parsed.is_string() &&
-                 !keys.back().insert(parsed.get<std::string>()).second) {
-            const std::string key = parsed.get<std::string>();
-            throw Error("JSON parse error: the key \"" + sde::quoted(key) + "\" appears twice in one object");
+        else if (event == Json::parse_event_t::key && !keys.empty() && parsed.is_string()) {
+            if (!keys.back().insert(parsed.get<std::string>()).second) {
+                const std::string key = parsed.get<std::string>();
+                throw Error("JSON parse error: the key \"" + sde::quoted(key) + "\" appears twice in one object");
+            }
+            // ordered_json finds a key by walking the object, so reading n keys takes n^2 / 2
+            // comparisons: 200,000 keys took minutes.
+            if (keys.back().size() > kMostJsonObjectKeys)
+                throw Error("JSON parse error: an object holds more than " + std::to_string(kMostJsonObjectKeys) +
+                            " keys");
         }
         return true;
     };

@@ -467,6 +467,15 @@ private Q_SLOTS:
         const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
         const QString toy = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
         const QString out = dir + "/out";
+        const QString idxImages = dir + "/two-images-idx3-ubyte";
+        {
+            QFile file(idxImages);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(QByteArray::fromHex("00000803000000020000001c0000001c") + QByteArray(2 * 28 * 28, 'a'));
+        }
+        const QString tinyT = dir + "/tiny-t.safetensors";
+        writeSafetensors(tinyT.toStdString(),
+                         {{"x", torch::zeros({1, 1, 28, 28})}, {"t", torch::full({1}, 1e-30, torch::kFloat64)}});
 
         // A FIFO blocked `info` forever, a device never ends: refused from stat, unopened.
         const QString fifo = dir + "/model.safetensors";
@@ -482,6 +491,49 @@ private Q_SLOTS:
         QTest::newRow("FIFO as a config") << QStringList{"train", "--config", fifo, "--data", "toy:moons", "--out", out}
                                           << QString("error: '%1' is a FIFO, not a file\n").arg(fifo) << out;
 
+        // convert replaced a FIFO given as its output (and a device: `-o /dev/null` unlinked nothing
+        // only because rename failed).
+        QTest::newRow("FIFO as convert's output")
+            << QStringList{"convert",  fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                           "--config", fixture("ncsnpp_ve_small", "config.json"),
+                           "-o",       fifo}
+            << QString("error: cannot write '%1': it is a FIFO, not a file\n").arg(fifo) << out;
+        // A key from a file cannot forge a line of its own, nor send the terminal an escape.
+        const QString forged = dir + "/forged.json";
+        {
+            QFile file(forged);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write("{\"optim\": {\"a\\nerror: forged\\u001b[2J\": 1, \"a\\nerror: forged\\u001b[2J\": 2}}");
+        }
+        QTest::newRow("config key with a line break")
+            << QStringList{"train", "--config", forged, "--data", "toy:moons", "--out", out}
+            << QString("error: config '%1': JSON parse error: the key \"a\n  error: forged\\x1b[2J\" appears twice in "
+                       "one object\n")
+                   .arg(forged)
+            << out;
+        // --first 2^63 - 1 overflowed first + count and printed "mean -nan" with exit 0.
+        QTest::newRow("bpd --first at the int64 limit")
+            << QStringList{"bpd",     "--model", "fashion-mnist", "--idx", idxImages, "--first", "9223372036854775807",
+                           "--count", "1"}
+            << QString("error: --first 9223372036854775807 --count 1 is outside the 2 images of '%1'\n").arg(idxImages)
+            << out;
+        // Ignored with exit 0.
+        QTest::newRow("--guidance without --classifier")
+            << QStringList{"sample", "--model", "fashion-mnist", "--guidance", "5", "-o", out}
+            << QString("error: --guidance requires --classifier\n") << out;
+        // Refused only after sampling, by the PNG writer.
+        QTest::newRow("--frames of a point model")
+            << QStringList{"sample", "--model", "toy-2d", "--frames", "1", "-o", out}
+            << QString("error: --frames saves the trajectory as images, and model.safetensors generates points, not "
+                       "images\n")
+            << out;
+        // t = 1e-30 passed the (0, 1] check, and the VP score there is -inf: written with exit 0.
+        QTest::newRow("score that overflows")
+            << QStringList{"score", "--model", "fashion-mnist", "--input", tinyT, "-o", out + "/s.safetensors"}
+            << QString("error: the score is not finite (NaN or infinity) for 1 of the 1 samples of %1 (the first: "
+                       "sample 0, t = 1e-30); nothing was written\n")
+                   .arg(tinyT)
+            << out + "/s.safetensors";
         // `ln -s . loop` in an image folder walked forever.
         const QString loop = dir + "/loop";
         QVERIFY(QDir().mkpath(loop));

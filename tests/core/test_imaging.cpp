@@ -12,6 +12,7 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include "error_of.h"
 #include "fixture_model.h"
 #include "test_support.h"
 
@@ -28,6 +29,7 @@
 #include <vector>
 
 using namespace sde;
+using sde::test::errorOf;
 
 namespace {
 
@@ -43,17 +45,6 @@ std::string idxHeader(const std::vector<uint32_t> &dims)
     for (uint32_t d : dims)
         out += bigEndian32(d);
     return out;
-}
-
-// The message `read` throws, or "".
-QString errorOf(const std::function<void()> &read)
-{
-    try {
-        read();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return {};
 }
 
 // A small PNG with `chunks` (type and data; CRCs left zero, which readers of text ignore)
@@ -201,7 +192,7 @@ private Q_SLOTS:
         QTest::newRow("4097 x 1") << idx({1, 4097, 1}, 4097) << true
                                   << "holds 4097 x 1 images, larger than the 4096 x 4096 an IDX image may be";
         QTest::newRow("2^24 x 4096 x 4096") << idx({1 << 24, 4096, 4096}, 16) << true
-                                            << "declares 281474976710656 bytes of images, more than the 1024 MiB an "
+                                            << "declares 281474976710656 bytes of images, more than the 256 MiB an "
                                                "IDX file may hold";
         QTest::newRow("2^32 - 1 labels") << idx({0xffffffff}, 16) << false
                                          << "declares 4294967295 labels, more than the 16777216 an IDX file may hold";
@@ -238,14 +229,14 @@ private Q_SLOTS:
     }
 
     // Found by fuzz_idx (peak RSS 1.3 GB on inputs of at most 4 kB): the in-memory reader made
-    // room for all a header declares (up to 1 GiB) before inflating. It inflates a block at a
+    // room for all a header declares (then up to 1 GiB, now 256 MiB) before inflating. It inflates a block at a
     // time now, as the file reader reads.
     void inMemoryIdxTakesMemoryForItsDataOnly()
     {
         const std::string path = test::makeTempDir() + "/big-images-idx3-ubyte.gz";
         gzFile file = gzopen(path.c_str(), "wb");
         QVERIFY(file);
-        const std::string bytes = idxHeader({1 << 24, 8, 8}) + std::string(10, '\x07'); // 1 GiB promised
+        const std::string bytes = idxHeader({1 << 22, 8, 8}) + std::string(10, '\x07'); // 256 MiB promised
         gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
         gzclose(file);
         const std::string gzipped = readFile(path);
@@ -256,7 +247,7 @@ private Q_SLOTS:
         };
         const long before = peakRssMiB();
         QCOMPARE(errorOf([&] { parseIdxImages(gzipped, "big.gz"); }),
-                 QString("'big.gz' holds 10 data bytes, its header promises 1073741824"));
+                 QString("'big.gz' holds 10 data bytes, its header promises 268435456"));
         QVERIFY2(peakRssMiB() - before < 256, std::to_string(peakRssMiB() - before).c_str());
     }
 
@@ -397,6 +388,28 @@ private Q_SLOTS:
         }
         QVERIFY(sawWhite && sawGray);
         QVERIFY_THROWS_EXCEPTION(Error, ImageFolderTrainingData(test::makeTempDir(), 8, 3, false));
+    }
+
+    // A 999,999 x 1 PNG of 1 kB in a training folder grew to 28 x 28,000,000 before its crop
+    // (6.3 GB, exit 0): an image more than 16 times longer than wide is refused, and the folder
+    // reader skips it naming it.
+    void imagesOfExtremeShapeAreRefused()
+    {
+        QCOMPARE(errorOf([] {
+                     resizeShorterSide(torch::zeros({1, 1, 17}), 28, 28);
+                 }),
+                 QString("it is 17 x 1 pixels, more than 16 times longer than wide"));
+        QCOMPARE(resizeShorterSide(torch::zeros({1, 1, 16}), 28, 28).sizes(), (torch::IntArrayRef{1, 28, 28}));
+        const std::string folder = test::makeTempDir();
+        savePng(folder + "/strip.png", torch::zeros({1, 1, 4000}));
+        savePng(folder + "/square.png", torch::zeros({1, 8, 8}));
+        ImageFolderTrainingData data(folder, 8, 1, false);
+        QCOMPARE(data.batch(0, 2, 1).examples.sizes(), (std::vector<int64_t>{2, 1, 8, 8}));
+        const auto warnings = data.takeWarnings();
+        QCOMPARE(int(warnings.size()), 1);
+        QCOMPARE(QString::fromStdString(warnings[0]),
+                 QString("skipped %1/strip.png: it is 4000 x 1 pixels, more than 16 times longer than wide")
+                     .arg(QString::fromStdString(folder)));
     }
 
     // A FIFO given as a model blocked `info` forever (and froze the studio at start-up), a device

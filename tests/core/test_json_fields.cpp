@@ -2,31 +2,33 @@
 // insertion order, exact integers, sde::Error with line and column for bad text and with the key
 // for bad values, and no crash on hostile documents.
 #include "util/error.h"
+#include "util/failure_message.h"
 #include "util/json_fields.h"
 #include "util/number_text.h"
 
+#include "error_of.h"
+
 #include <QtTest/QtTest>
+#include <torch/torch.h>
 
 #include <cstdint>
 #include <limits>
+#include <new>
+
+// AddressSanitizer refuses a 2^52-byte request itself, before LibTorch could.
+#if defined(__SANITIZE_ADDRESS__)
+#define SDE_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SDE_UNDER_ASAN 1
+#endif
+#endif
+#ifndef SDE_UNDER_ASAN
+#define SDE_UNDER_ASAN 0
+#endif
 
 using namespace sde;
-
-namespace {
-
-// The sde::Error message of `work`, or a test failure when it throws none.
-template <typename Work>
-QString errorOf(Work &&work)
-{
-    try {
-        work();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-} // namespace
+using sde::test::errorOf;
 
 class TestJsonFields : public QObject {
     Q_OBJECT
@@ -175,7 +177,7 @@ private Q_SLOTS:
     void repeatedKeysAreRefused()
     {
         QCOMPARE(errorOf([] { parseJson(R"({"a": 1, "b": {"a": 2, "c": [{"a": 3}, {"a": 4}]}, "c": 5})"); }),
-                 QString());
+                 QString("no error"));
         QCOMPARE(errorOf([] { parseJson(R"({"a": 1, "b": 2, "a": 3})"); }),
                  QString("JSON parse error: the key \"a\" appears twice in one object"));
         QCOMPARE(errorOf([] { parseJson(R"([{"x": {"y": 1, "y": 2}}])"); }),
@@ -200,6 +202,52 @@ private Q_SLOTS:
         QCOMPARE(numberText(0.16), std::string("0.16"));
         QCOMPARE(numberText(1e-5), std::string("1e-05"));
         QCOMPARE(numberText(0.1 + 0.2), std::string("0.30000000000000004"));
+    }
+
+    // ordered_json finds keys by walking the object: 200,000 keys in one object took minutes to
+    // read. One object holds at most 16384 keys.
+    void objectsHoldBoundedKeys()
+    {
+        const auto object = [](int keys) {
+            std::string text = "{";
+            for (int i = 0; i < keys; ++i)
+                text += (i ? ",\"" : "\"") + std::to_string(i) + "\":0";
+            return text + "}";
+        };
+        QCOMPARE(parseJson(object(16384)).size(), size_t(16384));
+        QCOMPARE(errorOf([&] { parseJson(object(200000)); }),
+                 QString("JSON parse error: an object holds more than 16384 keys"));
+    }
+
+    // Issue 16: a key or a path taken from a file cannot forge a line of the CLI's output, nor
+    // send the terminal an escape sequence; a message's own indented lists stay as they are.
+    void printableKeepsMessagesOnTheirLines()
+    {
+        QCOMPARE(printable("plain caf\xc3\xa9"), std::string("plain caf\xc3\xa9"));
+        QCOMPARE(printable("key \"a\nerror: forged\" twice"), std::string("key \"a\n  error: forged\" twice"));
+        QCOMPARE(printable("bell\x07 esc\x1b[2J tab\t cr\r del\x7f"),
+                 std::string("bell\\x07 esc\\x1b[2J tab\\t cr\\r del\\x7f"));
+        QCOMPARE(printable("presets:\n  vp/a\n  ve/b"), std::string("presets:\n  vp/a\n  ve/b"));
+        QCOMPARE(printable("ends with\n"), std::string("ends with\n"));
+    }
+
+    // A failed allocation says so with the size, whatever threw it; other failures keep their text.
+    void failedAllocationsSayNotEnoughMemory()
+    {
+        const std::string advice = "; try a smaller batch, a smaller image or fewer frames";
+        QCOMPARE(failureMessage(std::bad_alloc()), "not enough memory for this request" + advice);
+        QCOMPARE(failureMessage(Error("a.pth: bad")), std::string("a.pth: bad"));
+        QCOMPARE(failureMessage(std::runtime_error("other")), std::string("other"));
+#if !SDE_UNDER_ASAN
+        // 2^50 floats: LibTorch's CPU allocator refuses with its own c10::Error.
+        try {
+            torch::empty({int64_t(1) << 50});
+            QFAIL("expected the allocation to fail");
+        } catch (const std::exception &e) {
+            QCOMPARE(failureMessage(e),
+                     "not enough memory for this request (it needed a block of 4503599627370496 bytes)" + advice);
+        }
+#endif
     }
 };
 

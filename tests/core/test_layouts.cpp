@@ -1,6 +1,10 @@
 // Every official config builds a network whose state dict is exactly the reference's: the same
 // keys in the same order, shapes, dtypes and parameter count (layouts recorded from the reference).
 #include "config/presets.h"
+#include "io/bundled_models.h"
+#include "io/classifier_file.h"
+#include "io/model_file.h"
+#include "io/safetensors.h"
 #include "nets/score_network.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -10,6 +14,7 @@
 
 #include <QDirIterator>
 #include <QtTest/QtTest>
+#include <sys/resource.h>
 
 using namespace sde;
 
@@ -108,6 +113,60 @@ private Q_SLOTS:
         QCOMPARE(parameters, int64_t(957508225));
         requireNetworkWithinSize(giant);
         requireNetworkWithinSize(loadPreset("ve/cifar10_ncsnpp_deep_continuous"));
+    }
+
+    // Issue 16: a file of a few kB whose config describes a network of gigabytes is refused before
+    // the network is allocated: its weights are matched against a layout-only build first (a
+    // 2 kB model file with nf 896 took 5.3 GB, a classifier with nf 1024 and 16 res blocks 14 GB).
+    void smallFilesCannotAskForHugeNetworks()
+    {
+        const auto peakRssMiB = [] {
+            rusage usage{};
+            getrusage(RUSAGE_SELF, &usage);
+            return usage.ru_maxrss / 1024;
+        };
+        const long before = peakRssMiB();
+        const std::string dir = test::makeTempDir();
+
+        const SafetensorsFile model = readSafetensors(resolveModelPath("fashion-mnist"));
+        std::map<std::string, std::string> metadata = model.metadata;
+        Json config = parseJson(metadata.at("config"));
+        config["model"]["nf"] = 896;
+        metadata["config"] = dumpJson(config);
+        const std::string empty = dir + "/nf896-no-weights.safetensors";
+        writeSafetensors(empty, {}, metadata);
+        QString message;
+        try {
+            loadModelFile(empty);
+        } catch (const Error &e) {
+            message = e.what();
+        }
+        QVERIFY2(message.startsWith(QString::fromStdString(empty) +
+                                    ": the weights do not fit the network of this config\nmissing keys ("),
+                 qPrintable(message));
+
+        const SafetensorsFile classifier = readSafetensors(resolveModelPath("fashion-mnist-classifier"));
+        metadata = classifier.metadata;
+        Json definition = parseJson(metadata.at("classifier"));
+        definition["nf"] = 1024;
+        definition["ch_mult"] = std::vector<int64_t>{16, 16, 16};
+        definition["num_res_blocks"] = 16;
+        metadata["classifier"] = dumpJson(definition);
+        const std::string giant = dir + "/giant-classifier.safetensors";
+        writeSafetensors(giant, classifier.tensors, metadata);
+        message.clear();
+        try {
+            loadClassifierFile(giant);
+        } catch (const Error &e) {
+            message = e.what();
+        }
+        QVERIFY2(message.startsWith(QString::fromStdString(giant) + ": the classifier in its metadata would hold ") &&
+                     message.endsWith(" parameters; at most 1000000000 are allowed (nf, ch_mult and num_res_blocks "
+                                      "set its size)"),
+                 qPrintable(message));
+        // The bundled classifier's own weights load.
+        loadClassifierFile(resolveModelPath("fashion-mnist-classifier"));
+        QVERIFY2(peakRssMiB() - before < 256, std::to_string(peakRssMiB() - before).c_str());
     }
 };
 

@@ -3,28 +3,22 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include "error_of.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace sde;
+using sde::test::errorOf;
 namespace fs = std::filesystem;
 
 namespace {
-
-QString errorOf(const std::function<void()> &run)
-{
-    try {
-        run();
-    } catch (const Error &e) {
-        return e.what();
-    }
-    return "no error";
-}
 
 void plant(const std::string &path, const std::string &content = "x")
 {
@@ -115,25 +109,55 @@ private Q_SLOTS:
             QVERIFY2(fs::exists(path), path.c_str());
     }
 
-    // A batch whose third file cannot be written (a folder holds its name) removes the two it
-    // wrote and says so; nothing, not even a temporary, is left.
+    // A batch whose third file cannot be written leaves every target as it was: the older a.png
+    // keeps its bytes, nothing new appears, not even a temporary.
     void batchIsWrittenAllOrNone()
     {
         const std::string dir = test::makeTempDir();
-        fs::create_directories(dir + "/c.png/inside");
-        const std::vector<FileContents> files = {
-            {dir + "/a.png", "a"}, {dir + "/b.png", "b"}, {dir + "/c.png", "c"}, {dir + "/d.png", "d"}};
+        const auto left = [&] {
+            std::vector<std::string> names;
+            for (const auto &entry : fs::directory_iterator(dir))
+                names.push_back(entry.path().filename().string());
+            std::sort(names.begin(), names.end());
+            return names;
+        };
+        writeFileAtomically(dir + "/a.png", "older a");
+        // The third file's folder does not exist: its temporary cannot be created.
+        std::vector<FileContents> files = {
+            {dir + "/a.png", "a"}, {dir + "/b.png", "b"}, {dir + "/gone/c.png", "c"}, {dir + "/d.png", "d"}};
         QCOMPARE(errorOf([&] { writeFilesAtomically(files); }),
-                 QString("cannot write '%1/c.png': Is a directory; the 2 file(s) written before it were removed")
+                 QString("cannot create a temporary file beside '%1/gone/c.png': No such file or directory")
                      .arg(QString::fromStdString(dir)));
-        std::vector<std::string> left;
-        for (const auto &entry : fs::directory_iterator(dir))
-            left.push_back(entry.path().filename().string());
-        QCOMPARE(left, std::vector<std::string>{"c.png"});
+        QCOMPARE(left(), std::vector<std::string>{"a.png"});
+        QCOMPARE(readFile(dir + "/a.png"), std::string("older a"));
+
+        // A folder holds the third file's name: refused before any byte is written.
+        fs::create_directories(dir + "/c.png/inside");
+        files[2].path = dir + "/c.png";
+        QCOMPARE(errorOf([&] { writeFilesAtomically(files); }),
+                 QString("cannot write '%1/c.png': it is a folder, not a file").arg(QString::fromStdString(dir)));
+        QCOMPARE(left(), (std::vector<std::string>{"a.png", "c.png"}));
+        QCOMPARE(readFile(dir + "/a.png"), std::string("older a"));
 
         fs::remove_all(dir + "/c.png");
         QCOMPARE(errorOf([&] { writeFilesAtomically(files); }), QString("no error"));
-        QVERIFY(fs::exists(dir + "/d.png"));
+        QCOMPARE(left(), (std::vector<std::string>{"a.png", "b.png", "c.png", "d.png"}));
+        QCOMPARE(readFile(dir + "/a.png"), std::string("a"));
+    }
+
+    // A target that exists and is not a regular file is refused, not replaced.
+    void nonFileTargetIsRefused()
+    {
+        const std::string dir = test::makeTempDir();
+        const std::string fifo = dir + "/out.png";
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        QCOMPARE(errorOf([&] { writeFileAtomically(fifo, "x"); }),
+                 QString("cannot write '%1': it is a FIFO, not a file").arg(QString::fromStdString(fifo)));
+        QCOMPARE(errorOf([&] { writeFileAtomically("/dev/null", "x"); }),
+                 QString("cannot write '/dev/null': it is a character device, not a file"));
+        struct stat info {};
+        QCOMPARE(::stat(fifo.c_str(), &info), 0);
+        QVERIFY(S_ISFIFO(info.st_mode));
     }
 };
 

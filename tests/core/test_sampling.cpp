@@ -9,6 +9,7 @@
 #include "sampling/predictors.h"
 #include "util/error.h"
 
+#include "error_of.h"
 #include "fixture_model.h"
 #include "gaussian_oracle.h"
 #include "test_support.h"
@@ -20,6 +21,7 @@
 #include <memory>
 
 using namespace sde;
+using sde::test::errorOf;
 using sde::test::kDataStd;
 using sde::test::oracleModel;
 
@@ -44,16 +46,6 @@ std::unique_ptr<ScoreModel> nanModel(double below)
 {
     const ModelConfig config = oracleModel("vpsde")->config();
     return std::make_unique<ScoreModel>(config, std::make_shared<NanBelow>(below));
-}
-
-QString errorOf(const std::function<void()> &run)
-{
-    try {
-        run();
-    } catch (const Error &e) {
-        return e.what();
-    }
-    return "no error";
 }
 
 } // namespace

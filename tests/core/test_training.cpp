@@ -22,6 +22,7 @@
 #include "util/files.h"
 #include "util/json_fields.h"
 
+#include "error_of.h"
 #include "test_support.h"
 #include "tiny_models.h"
 
@@ -39,6 +40,7 @@
 #include <sstream>
 
 using namespace sde;
+using sde::test::errorOf;
 
 namespace {
 
@@ -384,6 +386,49 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, optionsIn(folder, 4)));
         options.outDir = test::makeTempDir();
         QVERIFY_THROWS_EXCEPTION(Error, train(fresh, data, options));
+    }
+
+    // A checkpoint whose state holds a NaN, or a negative Adam second moment, is refused on
+    // resume, naming the tensor; the run does not start.
+    void resumeRefusesANonFiniteTrainingState()
+    {
+        const std::string folder = test::makeTempDir();
+        {
+            ScoreTrainingTask task(toyConfig());
+            ToyTrainingData data(ToyDistribution::TwoMoons);
+            QCOMPARE(train(task, data, optionsIn(folder, 2)).outcome, TrainingOutcome::Finished);
+        }
+        const std::string path = listCheckpoints(folder).back();
+        const SafetensorsFile good = readSafetensors(path);
+        const auto spoil = [&](const std::string &name, double value) {
+            SafetensorsFile bad = good;
+            bool found = false;
+            for (auto &[key, tensor] : bad.tensors)
+                if (key == name) {
+                    tensor = tensor.clone();
+                    tensor.view(-1)[0] = value;
+                    found = true;
+                }
+            QVERIFY2(found, name.c_str());
+            writeSafetensors(path, bad.tensors, bad.metadata);
+        };
+        const QString file = QString::fromStdString(path);
+        spoil("ema.Dense_in.weight", std::nan(""));
+        QCOMPARE(
+            errorOf([&] { readTrainingCheckpoint(path); }),
+            file +
+                ": the training state holds a value that is not finite (NaN or infinity) in \"ema.Dense_in.weight\"");
+        spoil("adam.0.exp_avg_sq", -1.0);
+        QCOMPARE(errorOf([&] { readTrainingCheckpoint(path); }),
+                 file + ": the Adam second moment \"adam.0.exp_avg_sq\" holds a negative value (a running mean of "
+                        "squares is never negative)");
+        TrainerOptions options = optionsIn(folder, 4);
+        options.resume = true;
+        ScoreTrainingTask task(toyConfig());
+        ToyTrainingData data(ToyDistribution::TwoMoons);
+        QVERIFY_THROWS_EXCEPTION(Error, train(task, data, options));
+        spoil("adam.0.exp_avg_sq", 0.0);
+        QCOMPARE(errorOf([&] { readTrainingCheckpoint(path); }), QString("no error"));
     }
 
     // The one setup of a run that the CLI and the studio share: a fresh run gets the config's

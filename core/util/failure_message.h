@@ -1,0 +1,20 @@
+#pragma once
+
+#include <exception>
+#include <string>
+
+namespace sde {
+
+// `text` as a terminal shows it safely: control characters written as escapes ("\t", "\r",
+// "\x1b"), and every line after the first indented by two spaces unless it already is (a message's
+// own lists are), so a value taken from a file (a key, a path, a string field) cannot forge a line
+// of its own ("error: ...") or drive the terminal. Other bytes, UTF-8 included, pass unchanged.
+std::string printable(const std::string &text);
+
+// What a failed run says to the user: an sde::Error's message; LibTorch's message without its
+// backtrace; and, for a failed allocation (std::bad_alloc, LibTorch's "can't allocate memory" or
+// CUDA's "out of memory"), "not enough memory for this request" with the block's size when the
+// library gave it and what to try instead. The CLI's main and the studio's workers show it.
+std::string failureMessage(const std::exception &failure);
+
+} // namespace sde
