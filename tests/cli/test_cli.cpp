@@ -152,7 +152,7 @@ private Q_SLOTS:
                                       << "error: " + bzip2 +
                                              ": the archive's record 'archive/data.pkl' is compressed with bzip2 "
                                              "(method 12); only stored (0) and deflated (8) records can be read";
-        // Files of another kind given as a model, a classifier or a safetensors input are named for
+        // Files of another kind given as a model or a safetensors input are named for
         // what they are, from their first bytes.
         const QString json = hostile + "cfg_toy_negative_lr.json";
         const QString out = QString::fromStdString(test::makeTempDir()) + "/out";
@@ -162,10 +162,6 @@ private Q_SLOTS:
         QTest::newRow("IDX as a model") << QStringList{"info", idx} << "error: '" + idx + notAModel.arg("an IDX file");
         const QString png = QString::fromStdString(test::dataDir()) + "/images/gray-28.png";
         QTest::newRow("PNG as a model") << QStringList{"info", png} << "error: '" + png + notAModel.arg("a PNG image");
-        QTest::newRow("JSON as a classifier")
-            << QStringList{"sample", "--model", "fashion-mnist", "--classifier", json, "--class", "0", "-o", out}
-            << "error: '" + json +
-                   "' is a JSON file, not a classifier file (expected an SDE Studio classifier, a .safetensors file)";
         QTest::newRow("JSON as score input")
             << QStringList{"score", "--model", "fashion-mnist", "--input", json, "-o", out + "/s.safetensors"}
             << "error: '" + json + "' is a JSON file, not a safetensors file";

@@ -1,4 +1,5 @@
 // The .safetensors reader/writer and the native model file.
+#include "io/classifier_file.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "model/score_model.h"
@@ -179,6 +180,20 @@ private Q_SLOTS:
         QFETCH(QByteArray, bytes);
         QFETCH(QString, kind);
         QCOMPARE(parseError(bytes.toStdString()), "'crafted.safetensors' is " + kind + ", not a safetensors file");
+    }
+
+    // A config given as a classifier is named for what it is.
+    void aConfigIsNotAClassifier()
+    {
+        const std::string path = test::dataDir() + "/hostile/cfg_toy_negative_lr.json";
+        try {
+            loadClassifierFile(path);
+            QFAIL("the config was loaded as a classifier");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString::fromStdString("'" + path +
+                                                               "' is a JSON file, not a classifier file (expected an "
+                                                               "SDE Studio classifier, a .safetensors file)"));
+        }
     }
 
     // Issue 16: a file is read from its header and then each tensor from its offset, never whole:
