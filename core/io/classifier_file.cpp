@@ -1,6 +1,7 @@
 #include "io/classifier_file.h"
 
 #include "io/bundled_models.h"
+#include "io/file_kind.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "nets/layers.h"
@@ -16,6 +17,10 @@ constexpr const char *kClassifierFormat = "sdestudio-classifier";
 LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device device)
 {
     const std::string path = resolveModelPath(nameOrPath);
+    const FileKind kind = fileKindOfFile(path);
+    if (kind != FileKind::Safetensors && kind != FileKind::Unknown)
+        throw Error("'" + path + "' is " + fileKindName(kind) +
+                    ", not a classifier file (expected an SDE Studio classifier, a .safetensors file)");
     SafetensorsFile file = readSafetensors(path);
     auto format = file.metadata.find("format");
     if (format == file.metadata.end() || format->second != kClassifierFormat)

@@ -2,6 +2,7 @@
 
 #include "config/presets.h"
 #include "io/bundled_models.h"
+#include "io/file_kind.h"
 #include "io/safetensors.h"
 #include "io/torch_checkpoint.h"
 #include "nets/layers.h"
@@ -13,7 +14,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 namespace sde {
@@ -32,12 +32,30 @@ std::string listSome(const std::vector<std::string> &items, size_t most = 8)
     return out;
 }
 
-bool startsWithZipMagic(const std::string &path)
+bool hasCheckpointExtension(const std::string &path)
 {
-    std::ifstream in(path, std::ios::binary);
-    char magic[2] = {0, 0};
-    in.read(magic, 2);
-    return in.gcount() == 2 && magic[0] == 'P' && magic[1] == 'K';
+    return path.size() > 4 && (path.rfind(".pth") == path.size() - 4 || path.rfind(".pt") == path.size() - 3);
+}
+
+// Whether the model file at `path` is a torch.save checkpoint (else it is read as safetensors),
+// told from its first bytes; a file of another known kind (a JSON config, IDX data, an image) is
+// refused by name. A file of no known kind goes by its extension, so that its reader says what
+// is wrong with it.
+bool isCheckpointFile(const std::string &path)
+{
+    const FileKind kind = fileKindOfFile(path);
+    switch (kind) {
+    case FileKind::ZipArchive:
+    case FileKind::Pickle: // a legacy torch.save file, which the checkpoint reader names
+        return true;
+    case FileKind::Safetensors:
+        return false;
+    case FileKind::Unknown:
+        return hasCheckpointExtension(path);
+    default:
+        throw Error("'" + path + "' is " + fileKindName(kind) +
+                    ", not a model file (expected a .pth checkpoint or a .safetensors file)");
+    }
 }
 
 std::string lower(std::string s)
@@ -231,8 +249,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
     ModelFileInfo &info = loaded.info;
     info.path = path;
 
-    if (startsWithZipMagic(path) ||
-        path.size() > 4 && (path.rfind(".pth") == path.size() - 4 || path.rfind(".pt") == path.size() - 3)) {
+    if (isCheckpointFile(path)) {
         info.format = "reference checkpoint (.pth)";
         TorchCheckpoint checkpoint = readTorchCheckpoint(path);
         auto model = stripped(checkpoint.model);

@@ -23,14 +23,19 @@ struct SafetensorsFile {
 // 22 KB; the largest of the 27 reference configs, NCSN++ deep with its 964 tensors: about 100 KB).
 constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t(8) << 20;
 
-// Reads every tensor onto the CPU. Throws sde::Error naming the file and the entry for a
-// truncated file, a header longer than kMaxSafetensorsHeaderBytes, a malformed header (nested
-// deeper than kMaxJsonDepth, or naming a tensor or a metadata key twice), overlapping or
-// out-of-range data, an unknown dtype, or a shape of more than 64 dimensions or 2^40 elements
-// (counted, as LibTorch sizes storage, without its zeros).
+// Reads every tensor onto the CPU: the header first, then each tensor from its offset, so that
+// the file is never held whole. Throws sde::Error naming the file and the entry for a file that
+// is plainly another kind ("'x.json' is a JSON file, not a safetensors file"), a truncated file, a
+// header longer than kMaxSafetensorsHeaderBytes, a malformed header (nested deeper than
+// kMaxJsonDepth, or naming a tensor or a metadata key twice), overlapping or out-of-range data,
+// an unknown dtype, or a shape of more than 64 dimensions or 2^40 elements (counted, as LibTorch
+// sizes storage, without its zeros). Every check of the header comes before any tensor is
+// allocated.
 SafetensorsFile readSafetensors(const std::string &path);
 // Parses the bytes of a safetensors file; `label` names it in errors.
 SafetensorsFile parseSafetensors(const std::string &bytes, const std::string &label);
+// The metadata of a safetensors file, read and checked from its header alone.
+std::map<std::string, std::string> readSafetensorsMetadata(const std::string &path);
 
 // Writes tensors (moved to the CPU, made contiguous) and metadata atomically.
 void writeSafetensors(const std::string &path, const std::vector<std::pair<std::string, torch::Tensor>> &tensors,

@@ -1,9 +1,8 @@
 #include "io/torch_checkpoint.h"
 
+#include "io/zip_archive.h"
 #include "util/error.h"
 #include "util/files.h"
-
-#include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
 #include <cstring>
@@ -30,122 +29,84 @@ std::string firstBytes(std::istream &in, size_t n)
     return bytes;
 }
 
-// The most bytes one compressed record of a checkpoint's archive may inflate to. torch.save stores
-// every record as it is (the data.pkl of a large model is a few MB); a deflated record comes from
-// another tool, and one that inflates to gigabytes is refused before anything is allocated.
-constexpr uint64_t kMaxInflatedRecordBytes = uint64_t(256) << 20;
+// The format versions of torch.save's archive that LibTorch 1.13 reads (its
+// kMinSupportedFileFormatVersion and kMaxSupportedFileFormatVersion); torch.save writes 3.
+constexpr uint64_t kMinArchiveVersion = 1;
+constexpr uint64_t kMaxArchiveVersion = 10;
+// A version or byteorder record longer than this is not one.
+constexpr uint64_t kMaxSmallRecordBytes = 64;
 
-uint64_t littleEndian(const std::string &bytes, size_t at, int width)
+// The top-level folder every record of a torch.save archive lies in ("archive/"), taken from the
+// first record as LibTorch does; a record outside it is refused, so that no two folders compete.
+std::string archiveFolder(const ZipArchive &archive, const std::string &path)
 {
-    uint64_t value = 0;
-    for (int i = width - 1; i >= 0; --i)
-        value = (value << 8) | static_cast<uint8_t>(bytes[at + static_cast<size_t>(i)]);
-    return value;
+    if (archive.records().empty())
+        throw Error(path + ": the checkpoint archive holds no records; it is not a torch.save checkpoint");
+    const std::string &first = archive.records().front().name;
+    const size_t slash = first.find('/');
+    if (slash == std::string::npos || slash == 0)
+        throw Error(path + ": the archive's record '" + sde::quoted(first) +
+                    "' is not in a folder; torch.save puts every record in one top-level folder");
+    const std::string folder = first.substr(0, slash + 1);
+    for (const ZipArchive::Record &record : archive.records()) {
+        if (record.name.compare(0, folder.size(), folder) == 0)
+            continue;
+        const size_t otherSlash = record.name.find('/');
+        if (otherSlash == std::string::npos || otherSlash == 0)
+            throw Error(path + ": the archive's record '" + sde::quoted(record.name) + "' is not in the folder '" +
+                        sde::quoted(folder) + "'; torch.save puts every record in one top-level folder");
+        throw Error(path + ": the archive holds records in two top-level folders, '" + sde::quoted(folder) + "' and '" +
+                    sde::quoted(record.name.substr(0, otherSlash + 1)) +
+                    "'; torch.save puts every record in one top-level folder");
+    }
+    return folder;
 }
 
-// `size` bytes of the file at `offset`, or sde::Error when the file is shorter.
-std::string bytesAt(std::istream &in, uint64_t offset, uint64_t size, const std::string &path)
+// The text of a small record (the version, the byte order), or sde::Error when it is long.
+std::string smallRecord(ZipArchive &archive, const ZipArchive::Record &record, const std::string &what,
+                        const std::string &path)
 {
-    std::string bytes(size, '\0');
-    in.clear();
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(bytes.data(), static_cast<std::streamsize>(size));
-    if (static_cast<uint64_t>(in.gcount()) != size)
-        throw Error(path + ": the checkpoint archive is corrupt or truncated (it ends inside its directory)");
-    return bytes;
+    if (record.size > kMaxSmallRecordBytes)
+        throw Error(path + ": the archive's " + what + " record holds " + std::to_string(record.size) +
+                    " bytes, more than the " + std::to_string(kMaxSmallRecordBytes) + " such a record may");
+    return archive.read(record);
 }
 
-// Reads the archive's central directory (zip64 included) and checks the sizes each record
-// declares before LibTorch's reader allocates them: a stored record lies inside the file, a
-// deflated one inflates to at most kMaxInflatedRecordBytes.
-void checkArchiveSizes(std::istream &in, const std::string &path)
+// The archive's format version ("3\n"), which LibTorch reads first: refused unless it is a number
+// within the versions LibTorch 1.13 reads.
+void requireKnownVersion(ZipArchive &archive, const std::string &folder, const std::string &path)
 {
-    const auto corrupt = [&path](const std::string &what) {
-        return Error(path + ": the checkpoint archive is corrupt or truncated (" + what + ")");
-    };
-    in.clear();
-    in.seekg(0, std::ios::end);
-    const auto end = in.tellg();
-    if (!in || end < 0)
-        throw Error(path + ": cannot read the file");
-    const uint64_t fileSize = static_cast<uint64_t>(end);
+    const ZipArchive::Record *record = archive.find(folder + ".data/version");
+    if (!record)
+        record = archive.find(folder + "version");
+    if (!record)
+        throw Error(path + ": the archive has no version record; it is not a torch.save checkpoint");
+    const std::string text = smallRecord(archive, *record, "version", path);
+    const size_t begin = text.find_first_not_of(" \t\r\n");
+    const size_t end = text.find_last_not_of(" \t\r\n");
+    const std::string number = begin == std::string::npos ? std::string() : text.substr(begin, end - begin + 1);
+    uint64_t version = 0;
+    const bool digits =
+        !number.empty() && number.size() <= 18 && number.find_first_not_of("0123456789") == std::string::npos;
+    if (digits)
+        version = std::stoull(number);
+    if (!digits || version < kMinArchiveVersion || version > kMaxArchiveVersion)
+        throw Error(path + ": the archive's version record reads '" + sde::quoted(number) +
+                    "'; expected a number from " + std::to_string(kMinArchiveVersion) + " to " +
+                    std::to_string(kMaxArchiveVersion));
+}
 
-    // The end-of-central-directory record: 22 bytes and a comment of up to 65535 at the end.
-    const uint64_t tailSize = std::min<uint64_t>(fileSize, 22 + 65535);
-    const std::string tail = bytesAt(in, fileSize - tailSize, tailSize, path);
-    size_t eocd = tail.size() < 22 ? std::string::npos : tail.rfind(std::string("PK\x05\x06", 4), tail.size() - 22);
-    if (eocd == std::string::npos)
-        throw corrupt("no end of central directory");
-    uint64_t entries = littleEndian(tail, eocd + 10, 2);
-    uint64_t directorySize = littleEndian(tail, eocd + 12, 4);
-    uint64_t directoryOffset = littleEndian(tail, eocd + 16, 4);
-    if (entries == 0xffff || directorySize == 0xffffffff || directoryOffset == 0xffffffff) {
-        // Zip64: a 20-byte locator just before points at the 56-byte zip64 end record.
-        if (eocd < 20 || tail.compare(eocd - 20, 4, std::string("PK\x06\x07", 4)) != 0)
-            throw corrupt("no zip64 end of central directory locator");
-        const uint64_t recordOffset = littleEndian(tail, eocd - 20 + 8, 8);
-        if (recordOffset > fileSize || fileSize - recordOffset < 56)
-            throw corrupt("the zip64 end of central directory lies outside the file");
-        const std::string record = bytesAt(in, recordOffset, 56, path);
-        if (record.compare(0, 4, std::string("PK\x06\x06", 4)) != 0)
-            throw corrupt("no zip64 end of central directory");
-        entries = littleEndian(record, 32, 8);
-        directorySize = littleEndian(record, 40, 8);
-        directoryOffset = littleEndian(record, 48, 8);
-    }
-    // Every entry of the directory takes at least 46 bytes, and the directory lies in the file.
-    if (directorySize > fileSize || directoryOffset > fileSize - directorySize || entries > directorySize / 46)
-        throw corrupt("its directory of " + std::to_string(entries) + " records, " + std::to_string(directorySize) +
-                      " bytes at " + std::to_string(directoryOffset) + ", does not fit in the file's " +
-                      std::to_string(fileSize) + " bytes");
-    const std::string directory = bytesAt(in, directoryOffset, directorySize, path);
-
-    size_t at = 0;
-    for (uint64_t i = 0; i < entries; ++i) {
-        if (directory.size() - at < 46 || directory.compare(at, 4, std::string("PK\x01\x02", 4)) != 0)
-            throw corrupt("directory entry " + std::to_string(i) + " is malformed");
-        const uint64_t method = littleEndian(directory, at + 10, 2);
-        uint64_t compressed = littleEndian(directory, at + 20, 4);
-        uint64_t size = littleEndian(directory, at + 24, 4);
-        const size_t nameLength = littleEndian(directory, at + 28, 2);
-        const size_t extraLength = littleEndian(directory, at + 30, 2);
-        const size_t commentLength = littleEndian(directory, at + 32, 2);
-        uint64_t offset = littleEndian(directory, at + 42, 4);
-        if (directory.size() - at - 46 < nameLength + extraLength + commentLength)
-            throw corrupt("directory entry " + std::to_string(i) + " runs past the directory");
-        const std::string name = directory.substr(at + 46, std::min<size_t>(nameLength, 200));
-        // The zip64 extra field (id 1) holds, in this order, the 64-bit sizes and offset whose
-        // 32-bit fields read 0xffffffff.
-        for (size_t extra = at + 46 + nameLength; extra + 4 <= at + 46 + nameLength + extraLength;) {
-            const uint64_t id = littleEndian(directory, extra, 2);
-            const size_t length = littleEndian(directory, extra + 2, 2);
-            size_t field = extra + 4;
-            const size_t fieldEnd = std::min(field + length, at + 46 + nameLength + extraLength);
-            if (id == 1) {
-                for (uint64_t *value : {&size, &compressed, &offset}) {
-                    if (*value != 0xffffffff)
-                        continue;
-                    if (fieldEnd - field < 8)
-                        throw corrupt("the zip64 sizes of '" + name + "' are missing");
-                    *value = littleEndian(directory, field, 8);
-                    field += 8;
-                }
-            }
-            extra += 4 + length;
-        }
-        // The record's data follows its 30-byte local header (and a name); it must lie in the file.
-        if (offset > fileSize || compressed > fileSize - offset)
-            throw corrupt("the record '" + name + "' of " + std::to_string(compressed) +
-                          " bytes lies outside the file's " + std::to_string(fileSize));
-        if (method == 0 && size != compressed)
-            throw corrupt("the stored record '" + name + "' declares " + std::to_string(size) + " bytes and holds " +
-                          std::to_string(compressed));
-        if (method != 0 && size > kMaxInflatedRecordBytes)
-            throw Error(path + ": the archive's record '" + name + "' would inflate to " + std::to_string(size) +
-                        " bytes, more than the " + std::to_string(kMaxInflatedRecordBytes >> 20) +
-                        " MiB a checkpoint's record may (a zip bomb?)");
-        at += 46 + nameLength + extraLength + commentLength;
-    }
+// torch.save records the byte order of the machine that saved it (sys.byteorder) since PyTorch
+// 2.0; storages are read here as little-endian, so a checkpoint saved big-endian is refused.
+void requireLittleEndian(ZipArchive &archive, const std::string &folder, const std::string &path)
+{
+    const ZipArchive::Record *record = archive.find(folder + "byteorder");
+    if (!record)
+        return; // older checkpoints have none; they were saved little-endian
+    const std::string order = smallRecord(archive, *record, "byteorder", path);
+    if (order != "little")
+        throw Error(path + ": the archive's byteorder record reads '" + sde::quoted(order) +
+                    "'; only checkpoints saved little-endian ('little') can be read");
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> tensorDict(const PyRef &dict, const std::string &what,
@@ -187,50 +148,31 @@ TorchCheckpoint readCheckpointFrom(std::istream &in, const std::string &path)
         throw Error(path + ": not a PyTorch checkpoint (a .pth file is a zip archive)");
     }
 
-    checkArchiveSizes(in, path);
-    in.clear();
-    in.seekg(0);
-    std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
-    std::string pickle;
-    try {
-        reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(&in);
-        if (!reader->hasRecord("data.pkl"))
-            throw Error(path + ": the archive has no data.pkl; it is not a torch.save checkpoint");
-        auto [data, size] = reader->getRecord("data.pkl");
-        pickle.assign(static_cast<const char *>(data.get()), size);
-    } catch (const Error &) {
-        throw;
-    } catch (const c10::Error &e) {
-        throw Error(path + ": the checkpoint archive is corrupt or truncated (" + e.what_without_backtrace() + ")");
-    } catch (const std::exception &e) {
-        // LibTorch's reader throws more than c10::Error: std::out_of_range "stoull" for a version
-        // record whose number does not fit in 64 bits.
-        throw Error(path + ": the checkpoint archive cannot be read (LibTorch's reader: " + e.what() + ")");
-    }
+    ZipArchive archive(in, path);
+    const std::string folder = archiveFolder(archive, path);
+    requireKnownVersion(archive, folder, path);
+    requireLittleEndian(archive, folder, path);
+    const ZipArchive::Record *data = archive.find(folder + "data.pkl");
+    if (!data)
+        throw Error(path + ": the archive has no data.pkl; it is not a torch.save checkpoint");
+    const std::string pickle = archive.read(*data);
 
     StorageLoader loader = [&](const std::string &key, torch::Dtype dtype, int64_t numel) {
-        const std::string record = "data/" + key;
-        try {
-            if (!reader->hasRecord(record))
-                throw Error(path + ": the storage " + record + " is missing from the archive");
-            auto [data, size] = reader->getRecord(record);
-            const size_t elementSize = c10::elementSize(dtype);
-            if (static_cast<uint64_t>(numel) > size / elementSize)
-                throw Error(path + ": the storage " + record + " holds " + std::to_string(size) +
-                            " bytes, too few for " + std::to_string(numel) + " elements of " +
-                            std::to_string(elementSize) + " bytes");
-            const size_t need = static_cast<size_t>(numel) * elementSize;
-            torch::Tensor out = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-            if (need > 0) // an empty storage may have no data pointer, which memcpy must not get
-                std::memcpy(out.data_ptr(), data.get(), need);
-            return out;
-        } catch (const Error &) {
-            throw;
-        } catch (const c10::Error &e) {
-            throw Error(path + ": cannot read " + record + " (" + e.what_without_backtrace() + ")");
-        } catch (const std::exception &e) {
-            throw Error(path + ": cannot read " + record + " (" + e.what() + ")");
-        }
+        const std::string name = "data/" + key;
+        const ZipArchive::Record *record = archive.find(folder + name);
+        if (!record)
+            throw Error(path + ": the storage " + sde::quoted(name) + " is missing from the archive");
+        const size_t elementSize = c10::elementSize(dtype);
+        if (static_cast<uint64_t>(numel) > record->size / elementSize)
+            throw Error(path + ": the storage " + sde::quoted(name) + " holds " + std::to_string(record->size) +
+                        " bytes, too few for " + std::to_string(numel) + " elements of " + std::to_string(elementSize) +
+                        " bytes");
+        const std::string bytes = archive.read(*record);
+        const size_t need = static_cast<size_t>(numel) * elementSize;
+        torch::Tensor out = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+        if (need > 0) // an empty storage may have no data pointer, which memcpy must not get
+            std::memcpy(out.data_ptr(), bytes.data(), need);
+        return out;
     };
 
     PyRef root = unpickle(pickle, loader, path);

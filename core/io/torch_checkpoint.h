@@ -23,11 +23,12 @@ struct TorchCheckpoint {
     PyRef optimizer;   // Adam's state dict as saved, or null
 };
 
-// Reads a .pth file without Python. Throws sde::Error naming the file for a missing, truncated
-// or corrupt archive, a legacy (pre-1.6) file, or a pickle that names code (see unpickle()).
-// The archive's directory is checked before any record is read: a stored record must lie inside
-// the file, a compressed one may inflate to at most 256 MiB, and a storage must hold the
-// elements its tensors ask for.
+// Reads a .pth file without Python or LibTorch's reader. Throws sde::Error naming the file for a
+// missing, truncated or corrupt archive (see ZipArchive: its directory is checked before any
+// record is read, every record read is checked against its CRC-32), a legacy (pre-1.6) file,
+// records outside one top-level folder, a version record LibTorch 1.13 would not read, a
+// byteorder record other than "little", or a pickle that names code (see unpickle()). A storage
+// must hold the elements its tensors ask for.
 TorchCheckpoint readTorchCheckpoint(const std::string &path);
 // The same from the bytes of a .pth file held in memory; `label` names it in errors.
 TorchCheckpoint parseTorchCheckpoint(const std::string &bytes, const std::string &label);

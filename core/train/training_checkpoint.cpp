@@ -209,7 +209,7 @@ TrainingCheckpoint readTrainingCheckpoint(const std::string &path)
 
 CheckpointInfo readCheckpointInfo(const std::string &path)
 {
-    return checkpointInfo(readSafetensors(path).metadata, path);
+    return checkpointInfo(readSafetensorsMetadata(path), path);
 }
 
 std::unique_ptr<TrainingTask> taskForCheckpoint(const CheckpointInfo &info)

@@ -134,6 +134,37 @@ private Q_SLOTS:
         QTest::newRow("0 x 0 images") << QStringList{"bpd", "--model", "fashion-mnist", "--idx", idx, "--count", "1"}
                                       << "error: '" + idx +
                                              "' holds 0 x 0 images; an image needs at least 1 x 1 pixels";
+        // Faults of the zip container (tests/data/make_hostile_archives.py), refused by our reader.
+        const QString deflate = hostile + "pth_deflate_corrupt.pth";
+        QTest::newRow("corrupt deflate stream")
+            << QStringList{"info", deflate}
+            << "error: " + deflate +
+                   ": the archive's record 'archive/data.pkl' is corrupt: its deflated data does not inflate (invalid "
+                   "at or before byte 1 of 301)";
+        const QString crc = hostile + "pth_crc_mismatch.pth";
+        QTest::newRow("CRC-32 mismatch")
+            << QStringList{"info", crc}
+            << "error: " + crc +
+                   ": the archive's record 'archive/data/0' is corrupt: its CRC-32 is 0x86dc12a5, not the 0x0fc2bb52 "
+                   "its directory declares";
+        const QString bzip2 = hostile + "pth_bzip2_record.pth";
+        QTest::newRow("bzip2 record") << QStringList{"info", bzip2}
+                                      << "error: " + bzip2 +
+                                             ": the archive's record 'archive/data.pkl' is compressed with bzip2 "
+                                             "(method 12); only stored (0) and deflated (8) records can be read";
+        // Files of another kind given as a model or a safetensors input are named for
+        // what they are, from their first bytes.
+        const QString json = hostile + "cfg_toy_negative_lr.json";
+        const QString out = QString::fromStdString(test::makeTempDir()) + "/out";
+        const QString notAModel = "' is %1, not a model file (expected a .pth checkpoint or a .safetensors file)";
+        QTest::newRow("JSON as a model") << QStringList{"sample", "--model", json, "-o", out}
+                                         << "error: '" + json + notAModel.arg("a JSON file");
+        QTest::newRow("IDX as a model") << QStringList{"info", idx} << "error: '" + idx + notAModel.arg("an IDX file");
+        const QString png = QString::fromStdString(test::dataDir()) + "/images/gray-28.png";
+        QTest::newRow("PNG as a model") << QStringList{"info", png} << "error: '" + png + notAModel.arg("a PNG image");
+        QTest::newRow("JSON as score input")
+            << QStringList{"score", "--model", "fashion-mnist", "--input", json, "-o", out + "/s.safetensors"}
+            << "error: '" + json + "' is a JSON file, not a safetensors file";
     }
 
     void hostileFilesEndWithOneErrorLine()

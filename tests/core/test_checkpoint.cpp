@@ -2,6 +2,7 @@
 #include "config/presets.h"
 #include "io/model_file.h"
 #include "io/torch_checkpoint.h"
+#include "io/zip_archive.h"
 #include "nets/layers.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -11,6 +12,10 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <QtTest/QtTest>
+
+#include <zlib.h>
+
+#include <sstream>
 
 using namespace sde;
 
@@ -153,6 +158,69 @@ void expectError(const std::string &path, const QStringList &fragments, const Lo
     }
 }
 
+// `data` as raw deflate (as zip holds it).
+std::string rawDeflate(const std::string &data)
+{
+    z_stream stream{};
+    deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
+    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+    stream.avail_in = static_cast<uInt>(data.size());
+    stream.next_out = reinterpret_cast<Bytef *>(out.data());
+    stream.avail_out = static_cast<uInt>(out.size());
+    deflate(&stream, Z_FINISH);
+    out.resize(stream.total_out);
+    deflateEnd(&stream);
+    return out;
+}
+
+// A zip archive of one deflated record "archive/data.pkl" holding `compressed` (raw deflate),
+// whose directory declares `size` inflated bytes and the CRC-32 `crc`.
+std::string deflatedZip(const std::string &compressed, uint64_t size, uint32_t crc)
+{
+    const std::string name = "archive/data.pkl";
+    std::string header;
+    appendLittle(header, 20, 2);
+    appendLittle(header, 0, 2);
+    appendLittle(header, 8, 2);
+    appendLittle(header, 0, 4); // time, date
+    appendLittle(header, crc, 4);
+    appendLittle(header, compressed.size(), 4);
+    appendLittle(header, size, 4);
+    appendLittle(header, name.size(), 2);
+    appendLittle(header, 0, 2);
+    const std::string local = "PK\x03\x04" + header + name + compressed;
+    std::string entry = "PK\x01\x02";
+    appendLittle(entry, 20, 2); // version made by
+    entry += header;
+    appendLittle(entry, 0, 2); // comment length
+    appendLittle(entry, 0, 8); // disk, attributes
+    appendLittle(entry, 0, 4); // local header offset
+    entry += name;
+    std::string end = "PK\x05\x06";
+    appendLittle(end, 0, 4);
+    appendLittle(end, 1, 2);
+    appendLittle(end, 1, 2);
+    appendLittle(end, entry.size(), 4);
+    appendLittle(end, local.size(), 4);
+    appendLittle(end, 0, 2);
+    return local + entry + end;
+}
+
+// The message ZipArchive throws opening `zip` (labelled "crafted.zip") and reading its record
+// "archive/data.pkl", or "" when it reads it.
+QString zipReadError(const std::string &zip)
+{
+    std::istringstream in(zip, std::ios::binary);
+    try {
+        ZipArchive archive(in, "crafted.zip");
+        archive.read(*archive.find("archive/data.pkl"));
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
 } // namespace
 
 class TestCheckpoint : public QObject {
@@ -282,14 +350,97 @@ private Q_SLOTS:
                                             ": the pickle nests deeper than 1000 levels (at byte 1004 of the pickle)");
     }
 
-    // Found while fuzzing (issue 16): LibTorch's reader parses the version record with
-    // std::stoull, whose std::out_of_range left the reader as "stoull" with no file named.
+    // Found while fuzzing (issue 16): LibTorch's reader parsed the version record with
+    // std::stoull, whose std::out_of_range left it as "stoull" with no file named. Our reader
+    // reads the version record itself.
     void refusesAnOutOfRangeVersionRecord()
     {
         const std::string path = test::dataDir() + "/hostile/pth_version_out_of_range.pth";
         QCOMPARE(checkpointError(path),
-                 QString::fromStdString(path) + ": the checkpoint archive cannot be read (LibTorch's reader: stoull)");
+                 QString::fromStdString(path) +
+                     ": the archive's version record reads '99999999999999999999999'; expected a number from 1 to 10");
         QVERIFY_THROWS_EXCEPTION(Error, parseTorchCheckpoint(readFile(path), "version.pth"));
+    }
+
+    // Issue 16's attack on the zip container: each file (tests/data/make_hostile_archives.py) is
+    // refused by our own reader, naming the file and the record, from a file or from memory.
+    void refusesHostileArchives_data()
+    {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("corrupt deflate stream")
+            << "pth_deflate_corrupt.pth"
+            << ": the archive's record 'archive/data.pkl' is corrupt: its deflated data does not inflate (invalid at "
+               "or before byte 1 of 301)";
+        QTest::newRow("record named twice") << "pth_record_twice.pth"
+                                            << ": the record 'archive/data.pkl' appears twice in the archive; a "
+                                               "checkpoint holds each record once";
+        QTest::newRow("CRC-32 mismatch")
+            << "pth_crc_mismatch.pth"
+            << ": the archive's record 'archive/data/0' is corrupt: its CRC-32 is 0x86dc12a5, not the 0x0fc2bb52 its "
+               "directory declares";
+        QTest::newRow("comment past the end")
+            << "pth_eocd_comment_too_long.pth"
+            << ": the checkpoint archive is corrupt or truncated (its end of central directory declares a comment "
+               "of 100 bytes, but 0 bytes follow it)";
+        QTest::newRow("big-endian") << "pth_byteorder_big.pth"
+                                    << ": the archive's byteorder record reads 'big'; only checkpoints saved "
+                                       "little-endian ('little') can be read";
+        QTest::newRow("two top-level folders") << "pth_two_folders.pth"
+                                               << ": the archive holds records in two top-level folders, 'archive/' "
+                                                  "and 'evil/'; torch.save puts every record in one top-level folder";
+        QTest::newRow("bzip2") << "pth_bzip2_record.pth"
+                               << ": the archive's record 'archive/data.pkl' is compressed with bzip2 (method 12); "
+                                  "only stored (0) and deflated (8) records can be read";
+    }
+
+    void refusesHostileArchives()
+    {
+        QFETCH(QString, file);
+        QFETCH(QString, message);
+        const std::string path = test::dataDir() + "/hostile/" + file.toStdString();
+        QCOMPARE(checkpointError(path), QString::fromStdString(path) + message);
+        try {
+            parseTorchCheckpoint(readFile(path), "memory.pth");
+            QFAIL("the bytes were read");
+        } catch (const Error &e) {
+            QCOMPARE(QString::fromStdString(e.what()), "memory.pth" + message);
+        }
+    }
+
+    // Deflated data is inflated by our reader, which refuses data that does not end where the
+    // directory says or whose CRC-32 differs.
+    void refusesDeflatedRecordsThatDisagreeWithTheDirectory_data()
+    {
+        QTest::addColumn<QByteArray>("zip");
+        QTest::addColumn<QString>("message");
+        const auto bytes = [](const std::string &s) { return QByteArray(s.data(), static_cast<qsizetype>(s.size())); };
+        const std::string data(1000, 'a');
+        const std::string compressed = rawDeflate(data);
+        const auto crc = static_cast<uint32_t>(
+            crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(data.data()), static_cast<uInt>(data.size())));
+        const QString record = "crafted.zip: the archive's record 'archive/data.pkl' is corrupt: ";
+        QTest::newRow("as declared") << bytes(deflatedZip(compressed, 1000, crc)) << "";
+        QTest::newRow("longer than declared") << bytes(deflatedZip(compressed, 10, crc))
+                                              << record + "it inflates to more than the 10 bytes its "
+                                                          "directory declares";
+        QTest::newRow("shorter than declared") << bytes(deflatedZip(compressed, 2000, crc))
+                                               << record + "it inflates to 1000 bytes, not the 2000 its "
+                                                           "directory declares";
+        QTest::newRow("stream cut short") << bytes(deflatedZip(compressed.substr(0, 4), 1000, crc))
+                                          << record + "its deflated data ends after 4 bytes, inside the stream (260 "
+                                                      "bytes inflated)";
+        QTest::newRow("CRC-32 differs") << bytes(deflatedZip(compressed, 1000, crc ^ 1))
+                                        << record + QString("its CRC-32 is 0x%1, not the 0x%2 its directory declares")
+                                                        .arg(crc, 8, 16, QChar('0'))
+                                                        .arg(crc ^ 1, 8, 16, QChar('0'));
+    }
+
+    void refusesDeflatedRecordsThatDisagreeWithTheDirectory()
+    {
+        QFETCH(QByteArray, zip);
+        QFETCH(QString, message);
+        QCOMPARE(zipReadError(zip.toStdString()), message);
     }
 
     // Nesting through every kind of container, with and without marks, is bounded; at the bound
@@ -443,6 +594,13 @@ private Q_SLOTS:
         QTest::newRow("stored past the end") << bytes(craftedZip(0, 1000000, 1000000, false))
                                              << ": the checkpoint archive is corrupt or truncated (the record "
                                                 "'archive/data.pkl' of 1000000 bytes lies outside the file's 146)";
+        QTest::newRow("deflated beyond deflate's ratio")
+            << bytes(craftedZip(8, 16, 100000, false))
+            << ": the checkpoint archive is corrupt or truncated (the deflated record 'archive/data.pkl' declares "
+               "100000 bytes, more than its 16 deflated bytes can hold)";
+        QTest::newRow("LZMA") << bytes(craftedZip(14, 16, 16, false))
+                              << ": the archive's record 'archive/data.pkl' is compressed with LZMA (method 14); only "
+                                 "stored (0) and deflated (8) records can be read";
         QTest::newRow("stored sizes differ") << bytes(craftedZip(0, 16, 1000000, true))
                                              << ": the checkpoint archive is corrupt or truncated (the stored record "
                                                 "'archive/data.pkl' declares 1000000 bytes and holds 16)";

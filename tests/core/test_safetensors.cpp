@@ -1,4 +1,5 @@
 // The .safetensors reader/writer and the native model file.
+#include "io/classifier_file.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "model/score_model.h"
@@ -16,6 +17,7 @@
 #include <QtTest/QtTest>
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include <sys/stat.h>
@@ -156,6 +158,58 @@ private Q_SLOTS:
                                     R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                     std::string(12, '\0')),
                          "overlap");
+    }
+
+    // Issue 16: a file of another kind is named for what it is, from its first bytes, instead of
+    // failing on a header length it does not have.
+    void refusesOtherKindsOfFile_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("JSON") << QByteArray("{\n  \"model\": {\"nf\": 32}\n}\n") << "a JSON file";
+        QTest::newRow("JSON array") << QByteArray("  [1, 2, 3]") << "a JSON file";
+        QTest::newRow("zip") << QByteArray("PK\x03\x04\x14\x00\x00\x00\x00\x00", 10) << "a zip archive";
+        QTest::newRow("PNG") << QByteArray("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", 16) << "a PNG image";
+        QTest::newRow("IDX images") << QByteArray("\x00\x00\x08\x03\x00\x00\x00\x02", 8) << "an IDX file";
+        QTest::newRow("IDX labels") << QByteArray("\x00\x00\x08\x01\x00\x00\x00\x03", 8) << "an IDX file";
+        QTest::newRow("gzip") << QByteArray("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10) << "a gzip file";
+        QTest::newRow("pickle") << QByteArray("\x80\x02}q\x00.", 6) << "a Python pickle";
+    }
+
+    void refusesOtherKindsOfFile()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, kind);
+        QCOMPARE(parseError(bytes.toStdString()), "'crafted.safetensors' is " + kind + ", not a safetensors file");
+    }
+
+    // A config given as a classifier is named for what it is.
+    void aConfigIsNotAClassifier()
+    {
+        const std::string path = test::dataDir() + "/hostile/cfg_toy_negative_lr.json";
+        try {
+            loadClassifierFile(path);
+            QFAIL("the config was loaded as a classifier");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString::fromStdString("'" + path +
+                                                               "' is a JSON file, not a classifier file (expected an "
+                                                               "SDE Studio classifier, a .safetensors file)"));
+        }
+    }
+
+    // Issue 16: a file is read from its header and then each tensor from its offset, never whole:
+    // a model of a few bytes followed by 16 GiB (a sparse file) reads at once.
+    void readsALargeFileByOffsets()
+    {
+        const std::string path = test::makeTempDir() + "/large.safetensors";
+        const torch::Tensor weight = torch::arange(4, torch::kFloat32);
+        writeSafetensors(path, {{"w", weight}}, {{"note", "large"}});
+        std::filesystem::resize_file(path, uint64_t(16) << 30);
+        const SafetensorsFile file = readSafetensors(path);
+        QCOMPARE(file.tensors.size(), size_t(1));
+        QVERIFY(torch::equal(*file.find("w"), weight));
+        QCOMPARE(file.metadata.at("note"), std::string("large"));
+        QCOMPARE(readSafetensorsMetadata(path).at("note"), std::string("large"));
     }
 
     // Issue 16: every size, shape and offset a header declares is checked for overflow before

@@ -1,5 +1,6 @@
-// libFuzzer target: a .pth checkpoint (the zip container, its directory checks, LibTorch's
-// reader, data.pkl and the storages) from bytes in memory (core/io/torch_checkpoint.h).
+// libFuzzer target: a .pth checkpoint (the zip container as core/io/zip_archive.h reads it: its
+// directory, inflation and CRC-32; the version and byteorder records, data.pkl and the storages)
+// from bytes in memory (core/io/torch_checkpoint.h).
 #include "fuzz_support.h"
 #include "io/torch_checkpoint.h"
 

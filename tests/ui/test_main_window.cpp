@@ -294,15 +294,18 @@ private Q_SLOTS:
             << hostile + "score_empty_batch.safetensors"
             << hostile + "score_empty_batch.safetensors: this .safetensors file is not an SDE Studio model (its "
                          "metadata has no \"format\": \"sdestudio-model\")";
-        // Read as a safetensors file (not a .pth): its first 8 bytes as the header's length.
+        // Told from the first bytes: not read as a safetensors file whose "header length" is text.
+        const QString notAModel = "' is %1, not a model file (expected a .pth checkpoint or a .safetensors file)";
         QTest::newRow("config, not a model")
             << hostile + "cfg_toy_negative_lr.json"
-            << hostile + "cfg_toy_negative_lr.json: the safetensors header claims 4189017755886035579 bytes, more than "
-                         "the 8388608 a model's header may have; it is not a model file";
+            << "'" + hostile + "cfg_toy_negative_lr.json" + notAModel.arg("a JSON file");
         QTest::newRow("IDX, not a model")
             << hostile + "idx_zero_dims-images-idx3-ubyte"
-            << hostile + "idx_zero_dims-images-idx3-ubyte: the safetensors header claims 360287970240495616 bytes, "
-                         "more than the 8388608 a model's header may have; it is not a model file";
+            << "'" + hostile + "idx_zero_dims-images-idx3-ubyte" + notAModel.arg("an IDX file");
+        QTest::newRow("corrupt deflate stream")
+            << hostile + "pth_deflate_corrupt.pth"
+            << hostile + "pth_deflate_corrupt.pth: the archive's record 'archive/data.pkl' is corrupt: its deflated "
+                         "data does not inflate (invalid at or before byte 1 of 301)";
     }
     void hostileFilesShowTheirMessageAndKeepTheModel()
     {
