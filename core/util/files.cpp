@@ -111,18 +111,39 @@ void writeFileAtomically(const std::string &path, const std::string &bytes)
 
 void writeFilesAtomically(const std::vector<FileContents> &files)
 {
-    for (size_t i = 0; i < files.size(); ++i) {
-        try {
-            writeFileAtomically(files[i].path, files[i].bytes);
-        } catch (const Error &e) {
-            for (size_t k = 0; k < i; ++k)
-                ::unlink(files[k].path.c_str());
-            if (i == 0)
-                throw;
-            throw Error(std::string(e.what()) + "; the " + std::to_string(i) +
-                        " file(s) written before it were removed");
-        }
+    FileBatch batch;
+    for (const FileContents &file : files)
+        batch.write(file.path, file.bytes);
+    batch.keep();
+}
+
+FileBatch::~FileBatch()
+{
+    discard();
+}
+
+void FileBatch::write(const std::string &path, const std::string &bytes)
+{
+    try {
+        writeFileAtomically(path, bytes);
+    } catch (const Error &e) {
+        const size_t removed = discard();
+        if (removed == 0)
+            throw;
+        throw Error(std::string(e.what()) + "; the " + std::to_string(removed) +
+                    " file(s) written before it were removed");
     }
+    written_.push_back(path);
+}
+
+size_t FileBatch::discard()
+{
+    size_t removed = 0;
+    for (const std::string &path : written_)
+        if (::unlink(path.c_str()) == 0)
+            ++removed;
+    written_.clear();
+    return removed;
 }
 
 bool isTemporaryFileName(const std::string &name)
