@@ -531,6 +531,7 @@ private Q_SLOTS:
         QCOMPARE(resumed.config().toJson().dump(), toyConfig().toJson().dump());
         QCOMPARE(resumed.batchSize(), int64_t(64));
         QCOMPARE(resumed.options.steps, toyConfig().training.nIters);
+        resumed.folder.reset(); // the folder is locked before its checkpoint is read: free it
 
         resume.config = toyConfig();
         resume.config->model.nf = 64;
