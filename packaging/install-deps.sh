@@ -13,6 +13,7 @@ packages=(
     clang libclang-rt-14-dev # libFuzzer and the sanitizers' runtimes: the asan preset, tests/fuzz
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # gzip-compressed IDX data sets
+    libjpeg62-turbo-dev     # JPEG files checked before OpenCV decodes them
     qt6-base-dev            # Qt 6 Widgets and Qt Test
     libqcustomplot-dev libqcustomplot2.1-qt6
     xvfb xauth              # a virtual display for screenshots of the studio

@@ -58,35 +58,21 @@ struct SampleOptions {
     ModelOptions load;
 };
 
-int runSample(const SampleOptions &o)
+// Samples and writes the results; the trajectory's frames go into `trajectory`, kept when all is written.
+int sampleInto(const SampleOptions &o, const LoadedModel &loaded, const SamplingSettings &settings,
+               FileBatch &trajectory)
 {
-    if (o.classifier.has_value() != o.label.has_value())
-        throw Error("class-conditional sampling needs both --classifier and --class");
     const std::string &folder = o.folder;
     const int64_t frameEvery = o.frameEvery;
-
-    LoadOptions options = loadOptions(o.load);
-    LoadedModel loaded = loadModelFile(o.model, options);
     const ScoreModel &model = *loaded.model;
-    SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
-    if (frameEvery > 0 && model.config().isPointModel())
-        throw Error("--frames saves the trajectory as images, and " + baseName(loaded.info.path) +
-                    " generates points, not images");
-    OutputFolder output(folder);
-    if (frameEvery > 0)
-        output.subfolder("trajectory");
-    std::cerr << "model: " << baseName(loaded.info.path) << " (" << model.config().architectureName() << ", "
-              << model.config().sdeDescription() << ")\n"
-              << "sampler: " << describeSettings(settings) << "\n";
-
     ProgressBar progress("sampling");
     SamplerCallback onStep = [&](const SamplerStep &step) {
         progress.update(step.step, step.totalSteps, step.nfe);
         if (frameEvery > 0 && (step.step % frameEvery == 0 || step.step == step.totalSteps)) {
             char name[64];
             std::snprintf(name, sizeof name, "/trajectory/step-%05lld", static_cast<long long>(step.step));
-            savePng(folder + name + "-x.png", makeGrid(model.inverseScaler(step.x)));
-            savePng(folder + name + "-x0.png", makeGrid(model.inverseScaler(step.denoised())));
+            trajectory.write(folder + name + "-x.png", encodePng(makeGrid(model.inverseScaler(step.x))));
+            trajectory.write(folder + name + "-x0.png", encodePng(makeGrid(model.inverseScaler(step.denoised()))));
         }
     };
     SampleResult result;
@@ -122,7 +108,42 @@ int runSample(const SampleOptions &o)
     progress.finish(std::to_string(settings.batch) + " image(s), " + std::to_string(result.nfe) + " NFE");
 
     writeResults(folder, "sample", result.samples, settings, loaded, result.nfe, inputs);
+    trajectory.keep();
     return 0;
+}
+
+int runSample(const SampleOptions &o)
+{
+    if (o.classifier.has_value() != o.label.has_value())
+        throw Error("class-conditional sampling needs both --classifier and --class");
+    const std::string &folder = o.folder;
+
+    LoadOptions options = loadOptions(o.load);
+    LoadedModel loaded = loadModelFile(o.model, options);
+    const ScoreModel &model = *loaded.model;
+    SamplingSettings settings = samplingSettings(o.sampler, model.config(), o.batch);
+    if (o.frameEvery > 0 && model.config().isPointModel())
+        throw Error("--frames saves the trajectory as images, and " + baseName(loaded.info.path) +
+                    " generates points, not images");
+    OutputFolder output(folder);
+    if (o.frameEvery > 0)
+        output.subfolder("trajectory");
+    std::cerr << "model: " << baseName(loaded.info.path) << " (" << model.config().architectureName() << ", "
+              << model.config().sdeDescription() << ")\n"
+              << "sampler: " << describeSettings(settings) << "\n";
+
+    // The trajectory's frames are written as they come and kept all or none, with the samples:
+    // a run that fails or is cancelled removes them again.
+    FileBatch trajectory;
+    try {
+        return sampleInto(o, loaded, settings, trajectory);
+    } catch (const Error &e) {
+        const size_t removed = trajectory.discard();
+        if (removed == 0)
+            throw;
+        throw Error(std::string(e.what()) + "; the " + std::to_string(removed) +
+                    " trajectory file(s) written were removed");
+    }
 }
 
 struct BpdOptions {

@@ -34,16 +34,16 @@ std::string stepName(int64_t step)
     return name;
 }
 
-// Preview samples: a PNG grid for images; for a toy model the points as CSV and a picture.
+// Preview samples: a PNG grid for images; for a toy model the points as CSV and a picture, written
+// all or none.
 void writeSnapshot(const std::string &folder, int64_t step, const torch::Tensor &samples, bool points)
 {
     const std::string base = folder + "/" + stepName(step);
-    if (points) {
-        writeFileAtomically(base + ".csv", pointsToCsv(samples));
-        savePng(base + ".png", renderPointCloud(samples));
-    } else {
+    if (points)
+        writeFilesAtomically(
+            {{base + ".csv", pointsToCsv(samples)}, {base + ".png", encodePng(renderPointCloud(samples))}});
+    else
         savePng(base + ".png", makeGrid(samples));
-    }
 }
 
 std::string formatLoss(double loss)
@@ -156,7 +156,9 @@ int runTrain(const TrainOptions &o)
         done = true;
         watcher.join();
     }
-    const std::string summary = result.message + "; model: " + result.modelPath;
+    // A run that diverged before its first checkpoint wrote no model.
+    const std::string summary =
+        result.message + (result.checkpoint.empty() ? std::string() : "; model: " + result.modelPath);
     if (progress)
         progress->finish(summary);
     else

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <utility>
 
 namespace sde {
@@ -34,6 +35,27 @@ std::string lower(std::string text)
 torch::Tensor toBytes(const torch::Tensor &image01)
 {
     return (image01.clamp(0.0, 1.0) * 255.0).round().to(torch::kUInt8);
+}
+
+// The name of the kernel's file system a folder is on (proc, sysfs, ...), or nullptr for any
+// other. Their files are made up by the kernel as they are read (sizes of 0 or 4096, links back
+// to / in /proc/N/root): never a training set.
+const char *kernelFileSystem(const std::string &folder)
+{
+    struct statfs info {};
+    if (::statfs(folder.c_str(), &info) != 0)
+        return nullptr;
+    // From <linux/magic.h>.
+    static const std::pair<unsigned long, const char *> kinds[] = {
+        {0x9fa0, "proc"},        {0x62656572, "sysfs"},      {0x1cd1, "devpts"},       {0x64626720, "debugfs"},
+        {0x74726163, "tracefs"}, {0x73636673, "securityfs"}, {0x27e0eb, "cgroup"},     {0x63677270, "cgroup2"},
+        {0xcafe4a11, "bpf"},     {0x6165676c, "pstore"},     {0x62656570, "configfs"}, {0xde5e81e4, "efivarfs"},
+        {0x19800202, "mqueue"},  {0x958458f6, "hugetlbfs"},  {0x65735546, "fusectl"},  {0xf97cff8c, "selinuxfs"},
+    };
+    for (const auto &[magic, name] : kinds)
+        if (static_cast<unsigned long>(info.f_type) == magic)
+            return name;
+    return nullptr;
 }
 
 } // namespace
@@ -68,6 +90,8 @@ std::vector<std::string> listImageFiles(const std::string &folder)
     std::error_code error;
     if (!fs::is_directory(folder, error))
         throw Error("'" + folder + "' is not a folder");
+    if (const char *kernel = kernelFileSystem(folder))
+        throw Error("'" + folder + "' is on " + kernel + ", a file system the kernel makes up, not a folder of images");
     // Each folder is walked once, known by its device and inode: a symlink back to a folder
     // above (`ln -s . loop`) would otherwise be followed without end.
     std::set<std::pair<dev_t, ino_t>> visited;
@@ -91,7 +115,9 @@ std::vector<std::string> listImageFiles(const std::string &folder)
             if (::stat(path.c_str(), &entry) != 0)
                 continue;
             if (S_ISDIR(entry.st_mode)) {
-                folders.push_back(path);
+                // A link into /proc or /sys (/proc/N/root leads to /) is not followed.
+                if (!kernelFileSystem(path))
+                    folders.push_back(path);
                 continue;
             }
             if (!S_ISREG(entry.st_mode))

@@ -92,7 +92,9 @@ constexpr size_t kMostImageFolders = 100'000;
 
 // The image files below a folder (recursive, sorted), by extension. Symlinks are followed, each
 // folder is walked once (a link to a folder above is not followed again), only regular files
-// count; more than kMostImageFiles images or kMostImageFolders folders is an error.
+// count, and folders on the kernel's file systems (/proc, /sys, ...) are refused (the one given)
+// or skipped (one below it); no images, more than kMostImageFiles images or kMostImageFolders
+// folders is an error.
 std::vector<std::string> listImageFiles(const std::string &folder);
 
 // The most an image's longer side may exceed its shorter one, as a factor (resizeShorterSide).

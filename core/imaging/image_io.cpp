@@ -1,8 +1,10 @@
 #include "imaging/image_io.h"
 
+#include "imaging/image_file_checks.h"
 #include "util/error.h"
 #include "util/files.h"
 
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <zlib.h>
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -295,11 +298,17 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
     } else if (isWebp(bytes)) {
         size = webpSize(bytes);
     } else if (bytes.size() >= 26 && bytes.compare(0, 2, "BM") == 0) {
-        if (littleEndian(bytes, 14, 4) == 12) // BITMAPCOREHEADER: 16-bit sides
+        if (littleEndian(bytes, 14, 4) == 12) { // BITMAPCOREHEADER: 16-bit sides
             size = DeclaredSize{littleEndian(bytes, 18, 2), littleEndian(bytes, 20, 2)};
-        else // a negative height is a top-down bitmap
-            size = DeclaredSize{uint64_t(std::abs(int64_t(int32_t(littleEndian(bytes, 18, 4))))),
-                                uint64_t(std::abs(int64_t(int32_t(littleEndian(bytes, 22, 4)))))};
+        } else {
+            // Signed: a negative height is a top-down bitmap. A negative width, or the height
+            // -2^31 (whose magnitude an int cannot hold: OpenCV asserted on it), is no bitmap.
+            const int32_t width = int32_t(littleEndian(bytes, 18, 4)), height = int32_t(littleEndian(bytes, 22, 4));
+            if (width < 0 || height == std::numeric_limits<int32_t>::min())
+                throw Error("'" + path + "' is a damaged BMP file: its header declares " + std::to_string(width) +
+                            " x " + std::to_string(height) + " pixels");
+            size = DeclaredSize{uint64_t(width), uint64_t(std::abs(int64_t(height)))};
+        }
     } else if (bytes.size() >= 8 && (bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0)) {
         const std::optional<uint32_t> width = firstIfdValue(bytes, 256), height = firstIfdValue(bytes, 257);
         if (width && height)
@@ -315,6 +324,16 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
     if (!size)
         throw Error("'" + path + "' is not an image OpenCV can read (its header declares no size)");
     return *size;
+}
+
+// OpenCV's own log (imgcodecs' warnings) off: a file it cannot read comes back as our one error.
+void silenceOpenCvLog()
+{
+    static const bool silenced = [] {
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+        return true;
+    }();
+    (void)silenced;
 }
 
 // Turns stored pixels into the picture a viewer shows. The EXIF orientations: 1 as stored,
@@ -397,14 +416,31 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     const std::string bytes = readFile(path);
     // Refused from the header, before OpenCV allocates the pixels.
     const DeclaredSize size = declaredSize(bytes, path);
+    if (size.width == 0 || size.height == 0)
+        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
+                    " pixels; an image needs at least 1 x 1");
     if (size.width * size.height > kMaxImagePixels)
         throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
                     " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" + std::to_string(kMaxImageSide) +
                     " x " + std::to_string(kMaxImageSide) + ") an image may have");
+    // A damaged file is refused here, with its damage named, before a decoder prints about it.
+    std::string checkedPng;
+    if (isPng(bytes))
+        checkedPng = checkedPngForDecoding(bytes, path);
+    else if (isJpeg(bytes))
+        checkJpegData(bytes, path);
+    else
+        checkPixelDataLength(bytes, size.width, size.height, path);
+    const std::string &decoded = isPng(bytes) ? checkedPng : bytes;
+    silenceOpenCvLog();
     cv::Mat image;
-    if (!bytes.empty())
-        image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),
-                             cv::IMREAD_UNCHANGED); // keeps alpha and 16 bits; orientation is ours to apply
+    try {
+        // IMREAD_UNCHANGED keeps alpha and 16 bits; orientation is ours to apply.
+        image = cv::imdecode(cv::Mat(1, static_cast<int>(decoded.size()), CV_8U, const_cast<char *>(decoded.data())),
+                             cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception &) {
+        image = cv::Mat(); // OpenCV's own words name neither the file nor the problem
+    }
     if (image.empty())
         throw Error("'" + path + "' is not an image OpenCV can read");
     if (image.depth() != CV_8U && image.depth() != CV_16U)

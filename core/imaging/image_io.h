@@ -28,8 +28,9 @@ constexpr uint64_t kMaxImagePixels = kMaxImageSide * kMaxImageSide;
 // `channels` 1 converts to gray (ITU-R BT.601 luma, in the file's depth, so R = G = B stays
 // exact), 3 to RGB, 0 keeps the file's own: 1 for gray files (gray, gray + alpha, a palette PNG
 // whose pixels are all gray), else 3. Throws sde::Error naming the file when it is missing, not an image,
-// larger than kMaxImageFileBytes, declares more than kMaxImagePixels in its header (refused before
-// decoding), is not 8 or 16 bits, or `channels` is not 0, 1 or 3.
+// larger than kMaxImageFileBytes, declares no pixels or more than kMaxImagePixels in its header
+// (refused before decoding), is truncated or damaged (imaging/image_file_checks.h: refused before
+// a decoder prints about it), is not 8 or 16 bits, or `channels` is not 0, 1 or 3.
 torch::Tensor loadImage(const std::string &path, int64_t channels = 0);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry

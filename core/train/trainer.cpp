@@ -403,9 +403,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         return result;
     }
 
-    std::ofstream metrics(metricsPath, std::ios::app);
-    if (!metrics)
-        throw Error("cannot write '" + metricsPath + "'");
+    // Opened at the first record: a run that fails at its first step leaves no metrics file.
+    std::ofstream metrics;
 
     const OptimConfig &optim = config.optim;
     const double clip = optim.gradClip >= 0.0 ? optim.gradClip : std::numeric_limits<double>::infinity();
@@ -427,7 +426,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             break;
         }
         const auto started = std::chrono::steady_clock::now();
-        TrainingBatch batch = prefetcher.next();
+        TrainingBatch batch;
+        try {
+            batch = prefetcher.next();
+        } catch (...) {
+            // The files skipped on the way to a data set that cannot be read say why.
+            for (const auto &message : data.takeWarnings())
+                warn(message);
+            throw;
+        }
         for (const auto &message : data.takeWarnings())
             warn(message);
         if (cuda) {
@@ -523,6 +530,11 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             record.elapsedSeconds = run.elapsedSeconds;
             if (accuracy >= 0.0)
                 record.accuracy = accuracySum / static_cast<double>(lossCount);
+            if (!metrics.is_open()) {
+                metrics.open(metricsPath, std::ios::app);
+                if (!metrics)
+                    throw Error("cannot write '" + metricsPath + "'");
+            }
             metrics << dumpJson(record.toJson()) << "\n";
             metrics.flush();
             if (callbacks.onMetrics)
@@ -567,7 +579,9 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         result.message = std::to_string(options.maxBadSteps) +
                          " steps in a row had a non-finite loss or gradient; "
                          "the run stopped at step " +
-                         std::to_string(run.step) + " and the last good checkpoint is kept";
+                         std::to_string(run.step) +
+                         (result.checkpoint.empty() ? std::string(", before its first checkpoint")
+                                                    : std::string(" and the last good checkpoint is kept"));
         return result;
     }
     if (lastCheckpointStep != run.step) {

@@ -6,6 +6,10 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
 namespace sde {
 
 namespace {
@@ -52,6 +56,23 @@ void checkSameModel(const TrainingTask &task, const CheckpointInfo &info, const 
                 ". Resume it with the config it was started with, or train into a new folder");
 }
 
+// The files a run writes: those in its folder and in the folder's direct subfolders
+// (checkpoints/, samples/), but the lock file.
+std::set<std::string> filesOfRun(const std::string &folder)
+{
+    namespace fs = std::filesystem;
+    std::set<std::string> files;
+    std::error_code error;
+    for (fs::recursive_directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+        if (it.depth() >= 1)
+            it.disable_recursion_pending();
+        if (it->is_regular_file(error) && !it->is_symlink(error) &&
+            it->path().filename() != OutputFolder::kLockFileName)
+            files.insert(it->path().string());
+    }
+    return files;
+}
+
 } // namespace
 
 int64_t TrainingRun::batchSize() const
@@ -68,7 +89,40 @@ std::string TrainingRun::modelDescription() const
 
 TrainingResult TrainingRun::run(const TrainerCallbacks &callbacks, TrainingControl *control)
 {
-    return train(*task, *data, options, callbacks, control);
+    // A new run that fails before its first checkpoint leaves nothing it wrote: what the folder
+    // held before stays. (metrics.jsonl is the run's own: a new run replaces a stale one.)
+    const bool fresh = !resumed;
+    std::set<std::string> before;
+    if (fresh)
+        before = filesOfRun(options.outDir);
+    before.erase((std::filesystem::path(options.outDir) / "metrics.jsonl").string());
+    const auto removeWhatItWrote = [&]() -> size_t {
+        if (!fresh || !listCheckpoints(options.outDir).empty())
+            return 0;
+        size_t removed = 0;
+        for (const std::string &file : filesOfRun(options.outDir))
+            if (!before.count(file) && ::unlink(file.c_str()) == 0)
+                ++removed;
+        return removed;
+    };
+    try {
+        TrainingResult result = train(*task, *data, options, callbacks, control);
+        if (result.outcome == TrainingOutcome::Diverged && result.checkpoint.empty()) {
+            const size_t removed = removeWhatItWrote();
+            if (removed > 0)
+                result.message += "; the " + std::to_string(removed) + " file(s) it wrote were removed";
+        }
+        return result;
+    } catch (const Error &e) {
+        const size_t removed = removeWhatItWrote();
+        if (removed == 0)
+            throw;
+        throw Error(std::string(e.what()) + "; the run wrote no checkpoint, and the " + std::to_string(removed) +
+                    " file(s) it wrote were removed");
+    } catch (...) {
+        removeWhatItWrote();
+        throw;
+    }
 }
 
 TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
@@ -76,6 +130,12 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
     TrainingRun run;
     TrainerOptions &options = run.options;
     options = request.options;
+
+    // The folder is locked before anything in it is read: a run still writing into it is
+    // refused before its checkpoints are.
+    if (options.outDir.empty())
+        throw Error("training needs an output folder (--out)");
+    run.folder = std::make_unique<OutputFolder>(options.outDir);
 
     if (options.resume) {
         const std::vector<std::string> checkpoints = listCheckpoints(options.outDir);
@@ -127,7 +187,8 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
         options.exportName = "classifier.safetensors";
     run.data = openTrainingData(request.data, config);
 
-    run.folder = std::make_unique<OutputFolder>(options.outDir);
+    // Made through the folder, so that they are removed again when the run leaves them empty.
+    run.folder->subfolder("checkpoints");
     if (options.snapshotEvery > 0)
         run.folder->subfolder("samples");
     return run;

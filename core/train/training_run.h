@@ -50,14 +50,18 @@ struct TrainingRun {
     int64_t batchSize() const;
     // "NCSN++, VE SDE (sigma 0.01 to 50)" or "noise-conditional classifier, VP SDE (...)".
     std::string modelDescription() const;
-    // Trains it (sde::train): blocks until the run finishes, stops or diverges.
+    // Trains it (sde::train): blocks until the run finishes, stops or diverges. A new run that
+    // fails (throws) or diverges before its first checkpoint removes the files it wrote in its
+    // folder (metrics.jsonl, previews; what was there before stays) and says how many in its
+    // error or message; closing the folder then removes the folders it made.
     TrainingResult run(const TrainerCallbacks &callbacks = {}, TrainingControl *control = nullptr);
 };
 
-// The one setup of a training run for every front end: resolves the precision (a resumed run
+// The one setup of a training run for every front end: creates and locks the run's folder first
+// (OutputFolder, before a resumed run's checkpoint is read), resolves the precision (a resumed run
 // keeps its own), seeds and builds the task, checks that a resumed run's checkpoint was written
 // by the same kind of model with the same definition, takes a resumed run's batch size, opens
-// the data and creates and locks the run's folder (OutputFolder; and its samples/ folder for snapshots).
+// the data and makes the folder's checkpoints/ (and samples/ for snapshots).
 // Throws sde::Error with a message naming the problem: nothing to resume, a config that differs
 // from the run's (naming the differing keys), a half precision on a device without CUDA, a
 // config or data set that cannot be read.

@@ -173,6 +173,35 @@ void writeFilesAtomically(const std::vector<FileContents> &files)
     }
 }
 
+FileBatch::~FileBatch()
+{
+    discard();
+}
+
+void FileBatch::write(const std::string &path, const std::string &bytes)
+{
+    try {
+        writeFileAtomically(path, bytes);
+    } catch (const Error &e) {
+        const size_t removed = discard();
+        if (removed == 0)
+            throw;
+        throw Error(std::string(e.what()) + "; the " + std::to_string(removed) +
+                    " file(s) written before it were removed");
+    }
+    written_.push_back(path);
+}
+
+size_t FileBatch::discard()
+{
+    size_t removed = 0;
+    for (const std::string &path : written_)
+        if (::unlink(path.c_str()) == 0)
+            ++removed;
+    written_.clear();
+    return removed;
+}
+
 bool isTemporaryFileName(const std::string &name)
 {
     const size_t infix = name.rfind(kTemporaryInfix);

@@ -28,6 +28,27 @@ struct FileContents {
 // target is touched (older files of the same names stay) and sde::Error names the file that failed.
 void writeFilesAtomically(const std::vector<FileContents> &files);
 
+// The files of one batch, written as they come (each atomically) and kept all or none: for a batch
+// too large to hold in memory at once (a sampling trajectory). A write that fails removes the
+// files written before it and throws sde::Error naming the file that failed and how many were
+// removed. Until keep() is called, discard() and the destructor remove the files written.
+class FileBatch {
+public:
+    FileBatch() = default;
+    ~FileBatch();
+    FileBatch(const FileBatch &) = delete;
+    FileBatch &operator=(const FileBatch &) = delete;
+
+    void write(const std::string &path, const std::string &bytes);
+    // The files written stay.
+    void keep() { written_.clear(); }
+    // Removes the files written so far; returns how many were removed.
+    size_t discard();
+
+private:
+    std::vector<std::string> written_;
+};
+
 // Whether a file name is one of writeFileAtomically's temporaries ("<name>.sdestudio-tmp-XXXXXX"),
 // which a killed write leaves behind.
 bool isTemporaryFileName(const std::string &name);

@@ -604,6 +604,54 @@ private Q_SLOTS:
                    "float32 weights); at most 1000000000 are allowed (model.nf, model.ch_mult and "
                    "model.num_res_blocks set its size)\n"
             << out;
+        // Broken and oversized images (tests/data/hostile): libpng and libjpeg printed their own
+        // lines before ours, a BMP of height -2^31 ended in an OpenCV assertion. Every command
+        // that reads an image refuses them from the same check.
+        const QString gray = QString::fromStdString(test::dataDir()) + "/images/gray-28.png";
+        const QString truncatedPng = hostile + "png_truncated_idat.png",
+                      truncatedJpeg = hostile + "jpeg_truncated_scan.jpg",
+                      intMinBmp = hostile + "bmp_height_int_min.bmp", hugePng = hostile + "png_20000x20000.png";
+        const QString huge =
+            QString("error: '%1' declares 20000 x 20000 pixels, more than the 67108864 (8192 x 8192) an "
+                    "image may have\n")
+                .arg(hugePng);
+        QTest::newRow("inpaint: truncated PNG")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", truncatedPng, "--mask", gray, "-o", out}
+            << QString("error: '%1' is a truncated PNG file: its IDAT chunk at byte 33 runs past the end of the file\n")
+                   .arg(truncatedPng)
+            << out;
+        QTest::newRow("inpaint: truncated JPEG mask")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", truncatedJpeg, "-o", out}
+            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(truncatedJpeg) << out;
+        QTest::newRow("inpaint: huge mask")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", hugePng, "-o", out} << huge
+            << out;
+        QTest::newRow("colorize: BMP of height -2^31")
+            << QStringList{"colorize", "--model", "photo-rgb", "--image", intMinBmp, "-o", out}
+            << QString("error: '%1' is a damaged BMP file: its header declares 0 x -2147483648 pixels\n").arg(intMinBmp)
+            << out;
+        QTest::newRow("interpolate: huge image")
+            << QStringList{"interpolate", "--model", "fashion-mnist", "--first", gray, "--second", hugePng, "-o", out}
+            << huge << out;
+        QTest::newRow("bpd: truncated JPEG")
+            << QStringList{"bpd", "--model", "fashion-mnist", truncatedJpeg}
+            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(truncatedJpeg) << out;
+
+        // `train --data /proc` walked procfs with exit 0; an empty folder holds no images.
+        const QString empty = dir + "/empty";
+        QVERIFY(QDir().mkpath(empty));
+        QTest::newRow("train: /proc as data")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", "/proc", "--out", out}
+            << "error: '/proc' is on proc, a file system the kernel makes up, not a folder of images\n"
+            << out;
+        QTest::newRow("train: /sys as data")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", "/sys", "--out", out}
+            << "error: '/sys' is on sysfs, a file system the kernel makes up, not a folder of images\n"
+            << out;
+        QTest::newRow("train: empty data folder")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", empty, "--out", out}
+            << QString("error: '%1' holds no PNG, JPEG, BMP or WebP images\n").arg(empty) << out;
+
         // Hung the process starting 100000 threads.
         QTest::newRow("threads 100000") << QStringList{"train", "--config", toy,         "--data", "toy:moons",
                                                        "--out", out,        "--threads", "100000"}
@@ -745,15 +793,13 @@ private Q_SLOTS:
             QVERIFY(QDir(busy).entryList(QDir::Files | QDir::NoDotAndDotDot).isEmpty());
         }
 
-        // The third image's name is taken by a folder: the two written before it are removed.
+        // The third image's name is taken by a folder: refused before any image is written.
         const QString half = dir + "/half";
         QVERIFY(QDir().mkpath(half + "/sample-7.png/inside"));
         Run failed = cli(QStringList{"sample"} + model + QStringList{"--batch", "3", "--seed", "5", "-o", half});
         QCOMPARE(failed.exitCode, 1);
         QCOMPARE(failed.err.split('\n').filter(QRegularExpression("^error: ")),
-                 QStringList{QString("error: cannot write '%1/sample-7.png': Is a directory; the 2 file(s) written "
-                                     "before it were removed")
-                                 .arg(half)});
+                 QStringList{QString("error: cannot write '%1/sample-7.png': it is a folder, not a file").arg(half)});
         QCOMPARE(QDir(half).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
                  QStringList{"sample-7.png"});
 
@@ -768,6 +814,98 @@ private Q_SLOTS:
                  qPrintable(cleaned.out));
         QCOMPARE(QDir(stale).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
                  QStringList{"sample-5.png"});
+    }
+
+    // Issue 16: a data folder whose images are all broken fails with one error line (each image
+    // skipped with a warning naming it and its damage), and the run leaves no folder behind.
+    void trainOnBrokenImagesLeavesNothing()
+    {
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
+        const QString data = dir + "/data", out = dir + "/run";
+        QVERIFY(QDir().mkpath(data));
+        for (const QString name : {"png_truncated_idat.png", "png_20000x20000.png", "jpeg_truncated_scan.jpg"})
+            QVERIFY(QFile::copy(hostile + name, data + "/" + name));
+        Run run = cli({"train", "--config",
+                       QString::fromStdString(test::dataDir()) + "/../../models/bundled/fashion-mnist/config.json",
+                       "--data", data, "--out", out, "--steps", "2", "--batch", "2"});
+        QCOMPARE(run.exitCode, 1);
+        QCOMPARE(run.err.split('\n').filter(QRegularExpression("^error: ")),
+                 QStringList{QString("error: 3 images in %1: none of the examples could be read").arg(data)});
+        const QString printed = run.out + run.err;
+        QVERIFY2(printed.contains(QString("warning: skipped %1/png_20000x20000.png: '%1/png_20000x20000.png' declares "
+                                          "20000 x 20000 pixels")
+                                      .arg(data)),
+                 qPrintable(printed));
+        QVERIFY2(
+            printed.contains(QString("warning: skipped %1/jpeg_truncated_scan.jpg: '%1/jpeg_truncated_scan.jpg' is "
+                                     "a damaged JPEG file (Premature end of JPEG file)\n")
+                                 .arg(data)),
+            qPrintable(printed));
+        QVERIFY(!printed.contains("libpng") && !printed.contains("Premature end of JPEG file\n") &&
+                !printed.contains("imdecode"));
+        QVERIFY(!QFileInfo::exists(out));
+    }
+
+    // Issue 16: the trajectory frames of `sample --frames` are all or none: a frame that cannot be
+    // written removes the frames written before it; samples that cannot be written remove them too.
+    void trajectoryFramesAreAllOrNone()
+    {
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        const QStringList model{"--model",  fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                                "--config", fixture("ncsnpp_ve_small", "config.json"),
+                                "--steps",  "6",
+                                "--frames", "2",
+                                "--seed",   "5"};
+        const QString frames = dir + "/frames";
+        QVERIFY(QDir().mkpath(frames + "/trajectory/step-00004-x.png/inside"));
+        Run run = cli(QStringList{"sample"} + model + QStringList{"-o", frames});
+        QCOMPARE(run.exitCode, 1);
+        QCOMPARE(run.err.split('\n').filter(QRegularExpression("^error: ")),
+                 QStringList{
+                     QString("error: cannot write '%1/trajectory/step-00004-x.png': it is a folder, not a file; the 2 "
+                             "file(s) written before it were removed")
+                         .arg(frames)});
+        QCOMPARE(QDir(frames + "/trajectory").entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList{"step-00004-x.png"});
+        QCOMPARE(QDir(frames).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList{"trajectory"});
+
+        const QString late = dir + "/late";
+        QVERIFY(QDir().mkpath(late + "/sample-5.png/inside"));
+        Run lateRun = cli(QStringList{"sample"} + model + QStringList{"-o", late});
+        QCOMPARE(lateRun.exitCode, 1);
+        QCOMPARE(
+            lateRun.err.split('\n').filter(QRegularExpression("^error: ")),
+            QStringList{QString("error: cannot write '%1/sample-5.png': it is a folder, not a file; the 6 trajectory "
+                                "file(s) written were removed")
+                            .arg(late)});
+        QCOMPARE(QDir(late).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+                 QStringList{"sample-5.png"});
+
+        const QString whole = dir + "/whole";
+        Run good = cli(QStringList{"sample"} + model + QStringList{"-o", whole});
+        QCOMPARE(good.exitCode, 0);
+        QCOMPARE(QDir(whole + "/trajectory").entryList(QDir::Files).size(), 6);
+    }
+
+    // Issue 16: a toy run's preview, a CSV and a picture, is written all or none; a preview that
+    // fails is a warning and the run goes on.
+    void trainingPreviewsAreAllOrNone()
+    {
+        const QString out = QString::fromStdString(test::makeTempDir()) + "/run";
+        const QString config = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        QVERIFY(QDir().mkpath(out + "/samples/step-00000010.png/inside"));
+        Run run = cli({"train", "--config", config, "--data", "toy:moons", "--out", out, "--steps", "10",
+                       "--snapshot-every", "10", "--snapshot-count", "20", "--snapshot-steps", "20"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const QString printed = run.out + run.err; // warnings go to the log (stdout)
+        QVERIFY2(printed.contains(QString("warning: the preview samples of step 10 failed: cannot write "
+                                          "'%1/samples/step-00000010.png': it is a folder, not a file\n")
+                                      .arg(out)),
+                 qPrintable(printed));
+        QVERIFY(!QFileInfo::exists(out + "/samples/step-00000010.csv"));
+        QVERIFY(QFileInfo::exists(out + "/model.safetensors"));
     }
 
     // train: a toy run, then --resume continues it to more steps from its checkpoint alone.

@@ -481,6 +481,37 @@ private Q_SLOTS:
         }
     }
 
+    // Issue 16: `train --data /proc` walked procfs (and through /proc/N/root all of /) with exit
+    // 0. The kernel's file systems are refused as a data folder, and a link into one below a
+    // data folder is not followed; an empty folder holds no images.
+    void kernelFileSystemsAreNoImageFolders()
+    {
+        namespace fs = std::filesystem;
+        for (const auto &[folder, kind] : {std::pair<std::string, std::string>{"/proc", "proc"}, {"/sys", "sysfs"}}) {
+            if (!fs::is_directory(folder))
+                continue;
+            try {
+                listImageFiles(folder);
+                QFAIL("expected an error");
+            } catch (const Error &e) {
+                QCOMPARE(QString(e.what()), QString("'%1' is on %2, a file system the kernel makes up, not a folder of "
+                                                    "images")
+                                                .arg(folder.c_str(), kind.c_str()));
+            }
+        }
+        const std::string folder = test::makeTempDir();
+        savePng(folder + "/a.png", torch::full({1, 4, 4}, 0.25));
+        fs::create_directory_symlink("/proc/self", folder + "/proc");
+        QCOMPARE(listImageFiles(folder), (std::vector<std::string>{folder + "/a.png"}));
+        const std::string empty = test::makeTempDir();
+        try {
+            listImageFiles(empty);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString("'%1' holds no PNG, JPEG, BMP or WebP images").arg(empty.c_str()));
+        }
+    }
+
     // Fashion-MNIST padded into a 32 x 32 model: the 28 x 28 image sits in the centre.
     void idxDataPadsIntoLargerModels()
     {

@@ -112,6 +112,21 @@ private:
     torch::Tensor images_, labels_;
 };
 
+// Synthetic images that cannot be read from step `failAt` on.
+class FailingImages : public SyntheticImages {
+public:
+    explicit FailingImages(int64_t failAt) : failAt_(failAt) {}
+    TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
+    {
+        if (step >= failAt_)
+            throw Error("synthetic images: step " + std::to_string(step) + " cannot be read");
+        return SyntheticImages::batch(step, batchSize, seed);
+    }
+
+private:
+    int64_t failAt_;
+};
+
 // A score task whose loss at the steps listed in `nanGradientSteps` is finite but has a NaN
 // gradient: + sqrt(0 p), whose derivative is 0 * inf.
 class NanGradientTask : public ScoreTrainingTask {
@@ -367,6 +382,83 @@ private Q_SLOTS:
             QCOMPARE(parseJson(records[i]).at("step").get<int64_t>(), int64_t(i + 1));
     }
 
+    // Issue 16: a new run that fails or diverges before its first checkpoint leaves nothing it
+    // wrote (metrics.jsonl, previews, the folders it made), and says so; what the folder held
+    // before stays.
+    void failedRunBeforeItsFirstCheckpointLeavesNothing()
+    {
+        const std::string parent = test::makeTempDir();
+        auto runIn = [&](const std::string &folder, std::unique_ptr<TrainingData> data) {
+            TrainingRun run;
+            run.task = std::make_unique<ScoreTrainingTask>(tinyImageConfig());
+            run.data = std::move(data);
+            run.options = optionsIn(folder, 20);
+            run.options.maxBadSteps = 3;
+            run.folder = std::make_unique<OutputFolder>(folder);
+            run.folder->subfolder("checkpoints");
+            const std::string samples = run.folder->subfolder("samples");
+            TrainerCallbacks callbacks;
+            // A front end's preview file, written at step 1.
+            callbacks.onStep = [samples](int64_t step, int64_t, double) {
+                if (step == 1)
+                    writeFileAtomically(samples + "/step-1.txt", "a preview");
+            };
+            return std::make_pair(std::move(run), callbacks);
+        };
+
+        // Diverged: step 0 trains (a metrics record, a preview), steps 1 to 3 are NaN.
+        const std::string diverged = parent + "/diverged";
+        makeFolder(diverged);
+        writeFileAtomically(diverged + "/notes.txt", "the user's");
+        {
+            auto data = std::make_unique<SyntheticImages>();
+            data->nanSteps = {1, 2, 3};
+            auto [run, callbacks] = runIn(diverged, std::move(data));
+            const TrainingResult result = run.run(callbacks);
+            QCOMPARE(result.outcome, TrainingOutcome::Diverged);
+            QCOMPARE(QString::fromStdString(result.message),
+                     QString("3 steps in a row had a non-finite loss or gradient; the run stopped at step 4, before "
+                             "its first checkpoint; the 2 file(s) it wrote were removed"));
+        }
+        QCOMPARE(
+            QDir(QString::fromStdString(diverged)).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
+            QStringList{"notes.txt"});
+
+        // Failed: the data cannot be read at step 2; the folder was made by the run.
+        const std::string failed = parent + "/failed";
+        {
+            auto [run, callbacks] = runIn(failed, std::make_unique<FailingImages>(2));
+            try {
+                run.run(callbacks);
+                QFAIL("expected an error");
+            } catch (const Error &e) {
+                QCOMPARE(QString(e.what()), QString("synthetic images: step 2 cannot be read; the run wrote no "
+                                                    "checkpoint, and the 2 file(s) it wrote were removed"));
+            }
+        }
+        QVERIFY(!std::filesystem::exists(failed));
+    }
+
+    // Issue 16: the run's folder is locked before a resumed run's checkpoint is read.
+    void runFolderIsLockedBeforeItIsRead()
+    {
+        const std::string folder = test::makeTempDir();
+        OutputFolder held(folder);
+        TrainingRunRequest request;
+        request.data = "toy:moons";
+        request.options.outDir = folder;
+        request.options.resume = true;
+        try {
+            prepareTrainingRun(request);
+            QFAIL("expected an error");
+        } catch (const Error &e) {
+            QCOMPARE(QString(e.what()), QString("the folder '%1' is in use by another run (process %2); wait for it "
+                                                "to finish or choose another folder")
+                                            .arg(QString::fromStdString(folder))
+                                            .arg(::getpid()));
+        }
+    }
+
     void resumeRefusesAnotherConfigOrMissingRun()
     {
         const std::string folder = test::makeTempDir();
@@ -484,6 +576,7 @@ private Q_SLOTS:
         QCOMPARE(resumed.config().toJson().dump(), toyConfig().toJson().dump());
         QCOMPARE(resumed.batchSize(), int64_t(64));
         QCOMPARE(resumed.options.steps, toyConfig().training.nIters);
+        resumed.folder.reset(); // the folder is locked before its checkpoint is read: free it
 
         resume.config = toyConfig();
         resume.config->model.nf = 64;

@@ -1,0 +1,373 @@
+#include "imaging/image_file_checks.h"
+
+#include "util/error.h"
+
+#include <zlib.h>
+
+#include <cctype>
+#include <csetjmp>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+// jpeglib.h needs size_t and FILE declared before it.
+#include <jpeglib.h>
+
+namespace sde {
+
+namespace {
+
+uint32_t bigEndian32(const std::string &bytes, size_t at)
+{
+    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) |
+           (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
+}
+
+uint32_t littleEndian(const std::string &bytes, size_t at, int count)
+{
+    uint32_t v = 0;
+    for (int i = count - 1; i >= 0; --i)
+        v = (v << 8) | uint8_t(bytes[at + static_cast<size_t>(i)]);
+    return v;
+}
+
+// The rows of a PNG's inflated image data: `rows` rows of a filter byte and `rowBytes` bytes each
+// (one such run per Adam7 pass of an interlaced image).
+struct RowRun {
+    uint64_t rows = 0;
+    uint64_t rowBytes = 0;
+};
+
+// Inflates a PNG's IDAT stream piece by piece into a small buffer it discards, checking that each
+// row starts with a filter type 0 to 4 and that the stream holds exactly the rows declared.
+class PngDataCheck {
+public:
+    explicit PngDataCheck(std::vector<RowRun> runs) : runs_(std::move(runs))
+    {
+        for (const RowRun &run : runs_)
+            expected_ += run.rows * (1 + run.rowBytes);
+        ok_ = inflateInit(&stream_) == Z_OK;
+        skipEmptyRuns();
+    }
+    ~PngDataCheck() { inflateEnd(&stream_); }
+    PngDataCheck(const PngDataCheck &) = delete;
+    PngDataCheck &operator=(const PngDataCheck &) = delete;
+
+    // Feeds one IDAT chunk's data; returns a description of the damage, or "".
+    std::string feed(std::string_view data)
+    {
+        if (!ok_)
+            return "zlib could not start";
+        if (ended_)
+            return data.empty() ? "" : "its image data goes on after the end of its compressed stream";
+        stream_.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(data.data()));
+        stream_.avail_in = static_cast<uInt>(data.size());
+        const std::string damage = inflateAll();
+        if (damage.empty() && ended_ && stream_.avail_in > 0)
+            return "its image data goes on after the end of its compressed stream";
+        return damage;
+    }
+
+    // After the last IDAT chunk: a description of the damage, or "".
+    std::string finish()
+    {
+        if (!ended_) {
+            stream_.avail_in = 0; // what zlib still holds back
+            const std::string damage = inflateAll();
+            if (!damage.empty())
+                return damage;
+        }
+        if (!ended_ || position_ != expected_)
+            return "its image data ends early (" + std::to_string(position_) + " of " + std::to_string(expected_) +
+                   " bytes)";
+        return "";
+    }
+
+private:
+    // Inflates what was fed, until zlib needs more input or the stream ends.
+    std::string inflateAll()
+    {
+        while (!ended_) {
+            stream_.next_out = buffer_;
+            stream_.avail_out = sizeof buffer_;
+            const int status = inflate(&stream_, Z_NO_FLUSH);
+            if (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR)
+                return std::string("its compressed image data is damaged (zlib: ") +
+                       (stream_.msg ? stream_.msg : "error " + std::to_string(status)) + ")";
+            const std::string damage = checkRows(sizeof buffer_ - stream_.avail_out);
+            if (!damage.empty())
+                return damage;
+            ended_ = status == Z_STREAM_END;
+            if (stream_.avail_out != 0) // the output did not fill the buffer: all input is used
+                break;
+        }
+        return "";
+    }
+
+    std::string checkRows(uint64_t count)
+    {
+        const uint64_t start = position_;
+        position_ += count;
+        if (position_ > expected_)
+            return "its image data holds more than the " + std::to_string(expected_) + " bytes its header declares";
+        while (run_ < runs_.size() && nextFilter_ < position_) {
+            const uint8_t filter = buffer_[nextFilter_ - start];
+            if (filter > 4)
+                return "row filter " + std::to_string(filter) + " at byte " + std::to_string(nextFilter_) +
+                       " of its image data is not one of 0 to 4";
+            nextFilter_ += 1 + runs_[run_].rowBytes;
+            if (++rowInRun_ == runs_[run_].rows) {
+                ++run_;
+                rowInRun_ = 0;
+                skipEmptyRuns();
+            }
+        }
+        return "";
+    }
+
+    void skipEmptyRuns()
+    {
+        while (run_ < runs_.size() && runs_[run_].rows == 0)
+            ++run_;
+    }
+
+    std::vector<RowRun> runs_;
+    uint64_t expected_ = 0, position_ = 0, nextFilter_ = 0, rowInRun_ = 0;
+    size_t run_ = 0;
+    z_stream stream_{};
+    bool ok_ = false, ended_ = false;
+    Bytef buffer_[1 << 16];
+};
+
+// The rows of each pass: one run without interlacing, else Adam7's seven sub-images.
+std::vector<RowRun> pngRowRuns(uint64_t width, uint64_t height, uint64_t bitsPerPixel, bool interlaced)
+{
+    auto rowBytes = [&](uint64_t w) { return (w * bitsPerPixel + 7) / 8; };
+    if (!interlaced)
+        return {{height, rowBytes(width)}};
+    static const int passes[7][4] = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4},
+                                     {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}; // x0, y0, dx, dy
+    std::vector<RowRun> runs;
+    for (const auto &p : passes) {
+        const uint64_t w = width > uint64_t(p[0]) ? (width - p[0] + p[2] - 1) / p[2] : 0;
+        const uint64_t h = height > uint64_t(p[1]) ? (height - p[1] + p[3] - 1) / p[3] : 0;
+        runs.push_back({w > 0 ? h : 0, rowBytes(w)});
+    }
+    return runs;
+}
+
+struct QuietJpegErrors {
+    jpeg_error_mgr base;
+    std::jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    bool failed;
+};
+
+void keepJpegError(j_common_ptr info)
+{
+    auto *errors = reinterpret_cast<QuietJpegErrors *>(info->err);
+    (*info->err->format_message)(info, errors->message);
+    errors->failed = true;
+    std::longjmp(errors->jump, 1);
+}
+
+// libjpeg's warnings (level -1) are kept, the first one; trace messages are dropped.
+void keepJpegWarning(j_common_ptr info, int level)
+{
+    auto *errors = reinterpret_cast<QuietJpegErrors *>(info->err);
+    if (level < 0 && !errors->failed) {
+        (*info->err->format_message)(info, errors->message);
+        errors->failed = true;
+    }
+}
+
+// Decodes at 1/8 scale and discards the rows. Plain C data only between setjmp and longjmp.
+// Returns false with errors->message set when libjpeg reported an error or a warning.
+bool decodeJpegQuietly(const unsigned char *data, unsigned long size, QuietJpegErrors *errors)
+{
+    jpeg_decompress_struct info;
+    info.err = jpeg_std_error(&errors->base);
+    errors->base.error_exit = keepJpegError;
+    errors->base.emit_message = keepJpegWarning;
+    errors->failed = false;
+    errors->message[0] = '\0';
+    if (setjmp(errors->jump)) {
+        jpeg_destroy_decompress(&info);
+        return false;
+    }
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, data, size);
+    jpeg_read_header(&info, TRUE);
+    info.scale_num = 1;
+    info.scale_denom = 8;
+    info.dct_method = JDCT_IFAST;
+    info.do_fancy_upsampling = FALSE;
+    jpeg_start_decompress(&info);
+    JSAMPARRAY row = (*info.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&info), JPOOL_IMAGE,
+                                               info.output_width * info.output_components, 1);
+    while (info.output_scanline < info.output_height && !errors->failed)
+        jpeg_read_scanlines(&info, row, 1);
+    if (!errors->failed)
+        jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    return !errors->failed;
+}
+
+} // namespace
+
+std::string checkedPngForDecoding(const std::string &bytes, const std::string &path)
+{
+    auto damaged = [&](const std::string &what) { return Error("'" + path + "' is a damaged PNG file: " + what); };
+    std::string out = bytes.substr(0, 8);
+    bool seenPalette = false, seenTransparency = false, seenData = false, dataEnded = false;
+    uint32_t width = 0, height = 0;
+    int depth = 0, colorType = 0;
+    uint64_t paletteEntries = 0;
+    std::unique_ptr<PngDataCheck> data;
+    for (size_t at = 8;;) {
+        if (at + 12 > bytes.size())
+            throw Error("'" + path + "' is a truncated PNG file: it ends at byte " + std::to_string(bytes.size()) +
+                        ", before its IEND chunk");
+        const uint32_t length = bigEndian32(bytes, at);
+        const std::string type = bytes.substr(at + 4, 4);
+        for (char c : type)
+            if (!std::isalpha(uint8_t(c)))
+                throw damaged("byte " + std::to_string(at) + " holds no chunk");
+        if (length > bytes.size() - at - 12)
+            throw Error("'" + path + "' is a truncated PNG file: its " + type + " chunk at byte " + std::to_string(at) +
+                        " runs past the end of the file");
+        const std::string_view body(bytes.data() + at + 4, 4 + size_t(length));
+        const bool critical = std::isupper(uint8_t(type[0]));
+        const bool kept = type == "IHDR" || type == "PLTE" || type == "tRNS" || type == "IDAT" || type == "IEND";
+        if (critical && !kept)
+            throw damaged("it holds an unknown critical chunk '" + type + "'");
+        if (kept) {
+            const uint32_t crc = static_cast<uint32_t>(
+                ::crc32(::crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef *>(body.data()), uInt(body.size())));
+            if (crc != bigEndian32(bytes, at + 8 + length))
+                throw damaged("the CRC of its " + type + " chunk at byte " + std::to_string(at) + " does not match");
+        }
+        const std::string_view content = body.substr(4);
+        if (at == 8 && type != "IHDR")
+            throw damaged("it does not start with an IHDR chunk");
+        if (type == "IHDR") {
+            if (at != 8 || length != 13)
+                throw damaged("its IHDR chunk is misplaced or not 13 bytes");
+            width = bigEndian32(bytes, at + 8);
+            height = bigEndian32(bytes, at + 12);
+            depth = uint8_t(bytes[at + 16]);
+            colorType = uint8_t(bytes[at + 17]);
+            const int compression = uint8_t(bytes[at + 18]), filter = uint8_t(bytes[at + 19]),
+                      interlace = uint8_t(bytes[at + 20]);
+            const bool depthFits = colorType == 0 ? depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16
+                                   : colorType == 3 ? depth == 1 || depth == 2 || depth == 4 || depth == 8
+                                   : colorType == 2 || colorType == 4 || colorType == 6 ? depth == 8 || depth == 16
+                                                                                        : false;
+            if (!depthFits)
+                throw damaged("its header declares color type " + std::to_string(colorType) + " with bit depth " +
+                              std::to_string(depth));
+            if (width == 0 || height == 0 || width > 0x7fffffffu || height > 0x7fffffffu)
+                throw damaged("its header declares " + std::to_string(width) + " x " + std::to_string(height) +
+                              " pixels");
+            if (compression != 0 || filter != 0 || interlace > 1)
+                throw damaged("its header declares an unknown compression, filter or interlace method");
+            const int channels = colorType == 2 ? 3 : colorType == 4 ? 2 : colorType == 6 ? 4 : 1;
+            data = std::make_unique<PngDataCheck>(
+                pngRowRuns(width, height, uint64_t(channels) * uint64_t(depth), interlace == 1));
+        } else if (type == "PLTE") {
+            if (seenData || seenPalette)
+                throw damaged("its PLTE chunk is misplaced");
+            paletteEntries = length / 3;
+            if (colorType == 3 && (length % 3 != 0 || paletteEntries == 0 || paletteEntries > (uint64_t(1) << depth)))
+                throw damaged("its palette holds " + std::to_string(length) + " bytes");
+            seenPalette = true;
+        } else if (type == "tRNS") {
+            const bool fits = colorType == 0   ? length == 2
+                              : colorType == 2 ? length == 6
+                              : colorType == 3 ? seenPalette && length <= paletteEntries
+                                               : false;
+            if (!fits || seenData || seenTransparency)
+                throw damaged("its tRNS chunk does not fit the image");
+            seenTransparency = true;
+        } else if (type == "IDAT") {
+            if (dataEnded)
+                throw damaged("its IDAT chunks are not one after the other");
+            if (colorType == 3 && !seenPalette)
+                throw damaged("it has no palette before its image data");
+            seenData = true;
+            const std::string damage = data->feed(content);
+            if (!damage.empty())
+                throw damaged(damage);
+        } else if (seenData) {
+            dataEnded = true;
+        }
+        // (The suggested palette of an RGB image is not needed: not passed on.)
+        if (kept && !(type == "PLTE" && colorType != 3))
+            out.append(bytes, at, 12 + size_t(length));
+        at += 12 + size_t(length);
+        if (type == "IEND")
+            break;
+    }
+    if (!seenData)
+        throw damaged("it holds no image data (IDAT chunk)");
+    const std::string damage = data->finish();
+    if (!damage.empty())
+        throw damaged(damage);
+    return out;
+}
+
+void checkJpegData(const std::string &bytes, const std::string &path)
+{
+    QuietJpegErrors errors{};
+    if (!decodeJpegQuietly(reinterpret_cast<const unsigned char *>(bytes.data()),
+                           static_cast<unsigned long>(bytes.size()), &errors))
+        throw Error("'" + path + "' is a damaged JPEG file (" + errors.message + ")");
+}
+
+void checkPixelDataLength(const std::string &bytes, uint64_t width, uint64_t height, const std::string &path)
+{
+    uint64_t offset = 0, needed = 0;
+    if (bytes.size() >= 30 && bytes.compare(0, 2, "BM") == 0) {
+        const uint32_t header = littleEndian(bytes, 14, 4);
+        const uint32_t compression = header >= 40 && bytes.size() >= 34 ? littleEndian(bytes, 30, 4) : 0;
+        if (compression != 0 && compression != 3) // run-length encoded: its length is not known ahead
+            return;
+        const uint64_t bitsPerPixel = header == 12 ? littleEndian(bytes, 24, 2) : littleEndian(bytes, 28, 2);
+        offset = littleEndian(bytes, 10, 4);
+        needed = (width * bitsPerPixel + 31) / 32 * 4 * height;
+    } else if (bytes.size() >= 3 && bytes[0] == 'P' && bytes[1] >= '4' && bytes[1] <= '6') {
+        // The header: magic, width, height and (but P4) the largest value, with # comments, then
+        // one whitespace character before the pixels.
+        size_t at = 2;
+        uint64_t values[3] = {0, 0, 0};
+        const int count = bytes[1] == '4' ? 2 : 3;
+        for (int i = 0; i < count; ++i) {
+            while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
+                if (bytes[at] == '#')
+                    while (at < bytes.size() && bytes[at] != '\n')
+                        ++at;
+                else
+                    ++at;
+            }
+            size_t digits = 0;
+            for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])) && digits < 10; ++at, ++digits)
+                values[i] = values[i] * 10 + uint64_t(bytes[at] - '0');
+            if (digits == 0)
+                return; // OpenCV's reader refuses it (quietly: it returns no image)
+        }
+        offset = at + 1;
+        const uint64_t channels = bytes[1] == '6' ? 3 : 1;
+        needed = bytes[1] == '4' ? (width + 7) / 8 * height : width * height * channels * (values[2] > 255 ? 2 : 1);
+    } else {
+        return;
+    }
+    if (offset > bytes.size() || needed > bytes.size() - offset)
+        throw Error("'" + path + "' is a truncated image file: its pixels need " + std::to_string(needed) +
+                    " bytes from byte " + std::to_string(offset) + ", the file has " +
+                    std::to_string(bytes.size() > offset ? bytes.size() - offset : 0));
+}
+
+} // namespace sde

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+namespace sde {
+
+// Checks of an image file's bytes made before a decoder sees them, so that a truncated or damaged
+// file is refused with one message naming the file and the damage, and the libraries under
+// OpenCV (libpng, libjpeg) never print warnings or errors of their own. loadImage calls them.
+
+// Checks a PNG in full: the chunk structure up to IEND, the CRC of every chunk the decoder reads,
+// the header's fields, the palette and transparency, and the image data, inflated (and
+// discarded) to exactly the size the header declares with valid row filters. Returns the PNG
+// with only those chunks (IHDR, PLTE, tRNS, IDAT, IEND): ancillary chunks, which libpng would
+// warn about (an iCCP profile it dislikes), never reach it. Throws sde::Error naming `path`.
+std::string checkedPngForDecoding(const std::string &bytes, const std::string &path);
+
+// Decodes a JPEG once through libjpeg at 1/8 scale (every bit of its entropy-coded data is
+// read) with an error manager that keeps libjpeg's messages: any warning (corrupt data, a
+// premature end) or error refuses the file. Throws sde::Error naming `path` and libjpeg's words.
+void checkJpegData(const std::string &bytes, const std::string &path);
+
+// Checks that an uncompressed BMP (BI_RGB or BI_BITFIELDS) or a binary PNM (P4, P5, P6) holds
+// all the pixels its header declares: OpenCV's readers throw (and print) on a truncated one.
+// `width` and `height` as the header declares them. Does nothing for other files.
+void checkPixelDataLength(const std::string &bytes, uint64_t width, uint64_t height, const std::string &path);
+
+} // namespace sde
