@@ -12,7 +12,7 @@ packages=(
     clang-format-14         # CI checks that every source file follows .clang-format
     clang libclang-rt-14-dev # libFuzzer and the sanitizers' runtimes: the asan preset, tests/fuzz
     libopencv-dev           # images and video in core's imaging part
-    zlib1g-dev              # gzip-compressed IDX data sets
+    zlib1g-dev              # checkpoint archives (deflate, CRC-32), gzip-compressed IDX data sets
     libjpeg62-turbo-dev     # JPEG files checked before OpenCV decodes them
     qt6-base-dev            # Qt 6 Widgets and Qt Test
     libqcustomplot-dev libqcustomplot2.1-qt6
