@@ -238,11 +238,17 @@ SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig 
 torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels)
 {
     const auto shape = model.sampleShape();
+    const auto requireModelSize = [&](int64_t width, int64_t height) {
+        if (height != shape[1] || width != shape[2])
+            throw Error("'" + path + "' is " + std::to_string(width) + "x" + std::to_string(height) +
+                        ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) +
+                        " images (resize it first)");
+    };
+    // From the header first: an image of another size is refused before it is decoded.
+    const auto [width, height] = imageFileSize(path);
+    requireModelSize(width, height);
     torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
-    if (image.size(1) != shape[1] || image.size(2) != shape[2])
-        throw Error("'" + path + "' is " + std::to_string(image.size(2)) + "x" + std::to_string(image.size(1)) +
-                    ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) +
-                    " images (resize it first)");
+    requireModelSize(image.size(2), image.size(1));
     return image;
 }
 

@@ -226,9 +226,11 @@ CommandRun addTrainCommand(CLI::App &program)
         ->check(oneOf(precisionIds()));
     command->add_flag("--mixed-precision", o->mixedPrecision, "the same as --precision bfloat16");
     command->add_flag("--half", o->half, "store the exported model in float16");
-    command->add_flag("--classifier", o->classifier,
-                      "train the noise-conditional classifier of the config's SDE and data");
-    addNumberOption(*command, "--classifier-nf", o->classifierWidth, "N", "classifier width (default 32)", positive);
+    CLI::Option *classifier = command->add_flag("--classifier", o->classifier,
+                                                "train the noise-conditional classifier of the config's SDE and data");
+    // A width without --classifier would be dropped without a word.
+    addNumberOption(*command, "--classifier-nf", o->classifierWidth, "N", "classifier width (default 32)", positive)
+        ->needs(classifier);
     return [o] { return runTrain(*o); };
 }
 

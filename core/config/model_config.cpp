@@ -414,8 +414,8 @@ void ModelConfig::validateSdeAndSampling() const
         outOfRange("model.ema_rate", show(m.emaRate), "must be in [0, 1)");
     if (!training.continuous && !kind.discreteTraining)
         outOfRange("training.continuous", "false", "the " + kind.title + " is only trained with continuous time");
-    if (!(sampling.snr > 0.0) || !std::isfinite(sampling.snr))
-        outOfRange("sampling.snr", show(sampling.snr), "must be positive");
+    if (!(sampling.snr > 0.0 && sampling.snr <= kMostSnr))
+        outOfRange("sampling.snr", show(sampling.snr), "must be in (0, " + show(kMostSnr) + "]");
     if (sampling.nStepsEach < 0 || sampling.nStepsEach > 1000)
         outOfRange("sampling.n_steps_each", std::to_string(sampling.nStepsEach), "must be between 0 and 1000");
 }

@@ -66,6 +66,10 @@ struct TrainingConfig {
     int64_t nIters = 1300001;
 };
 
+// sampling.snr's range, (0, kMostSnr]: the config's, and the Langevin corrector's knob (--snr, the
+// Sampler dock) alike.
+constexpr double kMostSnr = 100.0;
+
 struct SamplingConfig {
     std::string method = "pc"; // pc | ode
     std::string predictor = "reverse_diffusion";

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
+#include <limits>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +59,33 @@ void collectPresets(const std::string &root, const std::string &prefix, std::vec
     ::closedir(dir);
 }
 
+// The name of `names` fewest single-character edits away from `name` (Levenshtein distance; the
+// first in sorted order on a tie). `names` is not empty.
+std::string nearestName(const std::string &name, const std::vector<std::string> &names)
+{
+    const std::string *nearest = &names.front();
+    size_t fewest = std::numeric_limits<size_t>::max();
+    std::vector<size_t> previous, row;
+    for (const std::string &candidate : names) {
+        previous.resize(candidate.size() + 1);
+        row.resize(candidate.size() + 1);
+        for (size_t j = 0; j <= candidate.size(); ++j)
+            previous[j] = j;
+        for (size_t i = 1; i <= name.size(); ++i) {
+            row[0] = i;
+            for (size_t j = 1; j <= candidate.size(); ++j)
+                row[j] = std::min(
+                    {previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (name[i - 1] == candidate[j - 1] ? 0 : 1)});
+            std::swap(previous, row);
+        }
+        if (previous[candidate.size()] < fewest) {
+            fewest = previous[candidate.size()];
+            nearest = &candidate;
+        }
+    }
+    return *nearest;
+}
+
 } // namespace
 
 std::string presetsDir()
@@ -91,10 +119,12 @@ ModelConfig loadPreset(const std::string &name)
 {
     std::vector<std::string> names = presetNames();
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-        std::string list;
-        for (const std::string &n : names)
-            list += "\n  " + n;
-        throw Error("unknown preset \"" + name + "\"; the presets are:" + list);
+        // One line: the nearest name, and where the whole list is (28 lines would bury the error).
+        std::string message = "unknown preset \"" + name + "\"";
+        if (!names.empty())
+            message += "; the nearest is \"" + nearestName(name, names) + "\"";
+        throw Error(message + "; the " + std::to_string(names.size()) + " presets are the .json files under '" +
+                    presetsDir() + "', named by their path without .json");
     }
     return loadConfigFile(presetsDir() + "/" + name + ".json");
 }

@@ -14,8 +14,8 @@ namespace sde {
 std::string presetsDir();
 // Every preset's name, sorted.
 std::vector<std::string> presetNames();
-// A preset's config; sde::Error listing the presets for an unknown name, or naming the file
-// for a broken one.
+// A preset's config; sde::Error naming the nearest preset and the folder of presets for an
+// unknown name (one line), or naming the file for a broken one.
 ModelConfig loadPreset(const std::string &name);
 
 // A config given on a command line: a path to a JSON file when one exists there, else a preset

@@ -164,17 +164,24 @@ IdxTrainingData::IdxTrainingData(const std::string &imagesPath, int64_t resoluti
             const int64_t top = (resolution - h) / 2, left = (resolution - w) / 2;
             images = torch::constant_pad_nd(images, {left, resolution - w - left, top, resolution - h - top}, 0);
         } else {
-            images = toBytes(F::interpolate(images.to(torch::kFloat32) / 255.0,
-                                            F::InterpolateFuncOptions()
-                                                .size(std::vector<int64_t>{resolution, resolution})
-                                                .mode(torch::kBilinear)
-                                                .align_corners(false)
-                                                .antialias(true)));
+            // A chunk at a time: the whole set in float32 would take four times its bytes (1 GiB for
+            // the largest IDX file read). Each image is resized on its own, so chunks change nothing.
+            constexpr int64_t kChunk = 1024;
+            std::vector<torch::Tensor> resized;
+            for (int64_t start = 0; start < images.size(0); start += kChunk)
+                resized.push_back(
+                    toBytes(F::interpolate(images.slice(0, start, start + kChunk).to(torch::kFloat32) / 255.0,
+                                           F::InterpolateFuncOptions()
+                                               .size(std::vector<int64_t>{resolution, resolution})
+                                               .mode(torch::kBilinear)
+                                               .align_corners(false)
+                                               .antialias(true))));
+            images = torch::cat(resized);
         }
     }
-    if (channels != 1)
-        images = images.repeat({1, channels, 1, 1});
+    // One stored channel; more are repeated as examples are taken (not 3 copies of the set).
     images_ = images.contiguous();
+    channels_ = channels;
 
     // The labels file beside it: train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz.
     std::string labelsPath = imagesPath;
@@ -197,19 +204,19 @@ IdxTrainingData::IdxTrainingData(const std::string &imagesPath, int64_t resoluti
 
 std::vector<int64_t> IdxTrainingData::exampleShape() const
 {
-    return {images_.size(1), images_.size(2), images_.size(3)};
+    return {channels_, images_.size(2), images_.size(3)};
 }
 
 torch::Tensor IdxTrainingData::example(int64_t index, int64_t *label)
 {
     if (label)
         *label = labels_.defined() ? labels_.data_ptr<int64_t>()[index] : -1;
-    return images_[index].to(torch::kFloat32) / 255.0;
+    return images_[index].to(torch::kFloat32).div_(255.0).expand({channels_, -1, -1}).contiguous();
 }
 
 torch::Tensor IdxTrainingData::images() const
 {
-    return images_.to(torch::kFloat32) / 255.0;
+    return images_.to(torch::kFloat32).div_(255.0).expand({-1, channels_, -1, -1}).contiguous();
 }
 
 ImageFolderTrainingData::ImageFolderTrainingData(const std::string &folder, int64_t resolution, int64_t channels,

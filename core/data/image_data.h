@@ -26,8 +26,9 @@ std::unique_ptr<TrainingData> openTrainingData(const std::string &spec, const Mo
 // The Fashion-MNIST files of the Debian package ("train" or "test" split).
 std::string fashionMnistImagesPath(const std::string &split);
 
-// Images of an IDX file, as [N, C, size, size] uint8 at the given resolution (padded with zeros
-// around the centre when larger than the file's, resized when smaller).
+// Images of an IDX file at the given resolution (padded with zeros around the centre when larger
+// than the file's, resized when smaller), kept as uint8 with one channel; examples are float32
+// [C, size, size] in [0, 1], the gray channel repeated C times.
 class IdxTrainingData : public IndexedTrainingData {
 public:
     IdxTrainingData(const std::string &imagesPath, int64_t resolution, int64_t channels, bool randomFlip);
@@ -44,7 +45,8 @@ public:
 
 private:
     std::string description_;
-    torch::Tensor images_; // uint8 [N, C, H, W]
+    torch::Tensor images_; // uint8 [N, 1, H, W]
+    int64_t channels_ = 1; // each example's: the one stored channel repeated
     torch::Tensor labels_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <csetjmp>
 #include <cstdint>
@@ -327,6 +328,30 @@ void checkJpegData(const std::string &bytes, const std::string &path)
         throw Error("'" + path + "' is a damaged JPEG file (" + errors.message + ")");
 }
 
+std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
+{
+    if (bytes.size() < 3 || bytes[0] != 'P' || bytes[1] < '1' || bytes[1] > '6' || !std::isspace(uint8_t(bytes[2])))
+        return std::nullopt;
+    size_t at = 2;
+    uint64_t values[3] = {0, 0, 0};
+    const int count = bytes[1] == '1' || bytes[1] == '4' ? 2 : 3;
+    for (int i = 0; i < count; ++i) {
+        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
+            if (bytes[at] == '#')
+                while (at < bytes.size() && bytes[at] != '\n')
+                    ++at;
+            else
+                ++at;
+        }
+        size_t digits = 0;
+        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits)
+            values[i] = std::min<uint64_t>(values[i] * 10 + uint64_t(bytes[at] - '0'), 1'000'000'000);
+        if (digits == 0)
+            return std::nullopt;
+    }
+    return PnmHeader{values[0], values[1], values[2], at + 1};
+}
+
 void checkPixelDataLength(const std::string &bytes, uint64_t width, uint64_t height, const std::string &path)
 {
     uint64_t offset = 0, needed = 0;
@@ -339,28 +364,13 @@ void checkPixelDataLength(const std::string &bytes, uint64_t width, uint64_t hei
         offset = littleEndian(bytes, 10, 4);
         needed = (width * bitsPerPixel + 31) / 32 * 4 * height;
     } else if (bytes.size() >= 3 && bytes[0] == 'P' && bytes[1] >= '4' && bytes[1] <= '6') {
-        // The header: magic, width, height and (but P4) the largest value, with # comments, then
-        // one whitespace character before the pixels.
-        size_t at = 2;
-        uint64_t values[3] = {0, 0, 0};
-        const int count = bytes[1] == '4' ? 2 : 3;
-        for (int i = 0; i < count; ++i) {
-            while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
-                if (bytes[at] == '#')
-                    while (at < bytes.size() && bytes[at] != '\n')
-                        ++at;
-                else
-                    ++at;
-            }
-            size_t digits = 0;
-            for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])) && digits < 10; ++at, ++digits)
-                values[i] = values[i] * 10 + uint64_t(bytes[at] - '0');
-            if (digits == 0)
-                return; // OpenCV's reader refuses it (quietly: it returns no image)
-        }
-        offset = at + 1;
+        const std::optional<PnmHeader> header = readPnmHeader(bytes);
+        if (!header)
+            return; // OpenCV's reader refuses it (quietly: it returns no image)
+        offset = header->pixelsAt;
         const uint64_t channels = bytes[1] == '6' ? 3 : 1;
-        needed = bytes[1] == '4' ? (width + 7) / 8 * height : width * height * channels * (values[2] > 255 ? 2 : 1);
+        needed =
+            bytes[1] == '4' ? (width + 7) / 8 * height : width * height * channels * (header->maxValue > 255 ? 2 : 1);
     } else {
         return;
     }

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace sde {
@@ -19,6 +22,18 @@ std::string checkedPngForDecoding(const std::string &bytes, const std::string &p
 // read) with an error manager that keeps libjpeg's messages: any warning (corrupt data, a
 // premature end) or error refuses the file. Throws sde::Error naming `path` and libjpeg's words.
 void checkJpegData(const std::string &bytes, const std::string &path);
+
+// The numbers of a PNM header ("P1" to "P6" at the start of `bytes`): width, height and, but for
+// P1 and P4, the largest value, in ASCII with # comments and whitespace between them, each held
+// at 10^9 at most. `pixelsAt` is the byte after the one whitespace character that ends the
+// header (binary PNMs' pixels start there). Nothing when `bytes` is no PNM or a number is missing.
+struct PnmHeader {
+    uint64_t width = 0;
+    uint64_t height = 0;
+    uint64_t maxValue = 0;
+    size_t pixelsAt = 0;
+};
+std::optional<PnmHeader> readPnmHeader(const std::string &bytes);
 
 // Checks that an uncompressed BMP (BI_RGB or BI_BITFIELDS) or a binary PNM (P4, P5, P6) holds
 // all the pixels its header declares: OpenCV's readers throw (and print) on a truncated one.

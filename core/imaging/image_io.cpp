@@ -259,30 +259,6 @@ std::optional<DeclaredSize> jpegSize(const std::string &bytes)
     return size;
 }
 
-// The size in a PNM header: "P1" to "P6", then width and height in ASCII, with # comments.
-std::optional<DeclaredSize> pnmSize(const std::string &bytes)
-{
-    size_t at = 2;
-    auto number = [&]() -> std::optional<uint64_t> {
-        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
-            if (bytes[at] == '#')
-                while (at < bytes.size() && bytes[at] != '\n')
-                    ++at;
-            else
-                ++at;
-        }
-        uint64_t value = 0;
-        size_t digits = 0;
-        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits) // held below 10^10
-            value = std::min<uint64_t>(value * 10 + uint64_t(bytes[at] - '0'), 1'000'000'000);
-        return digits ? std::optional<uint64_t>(value) : std::nullopt;
-    };
-    const std::optional<uint64_t> width = number(), height = number();
-    if (!width || !height)
-        return std::nullopt;
-    return DeclaredSize{*width, *height};
-}
-
 // The size an image file's header declares, read without decoding it, for the formats loadImage
 // takes: PNG (IHDR), JPEG (SOFn), WebP, BMP, TIFF (the first IFD) and PNM. Throws sde::Error
 // naming the file for any other kind of file or a header without a size.
@@ -315,7 +291,8 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
             size = DeclaredSize{*width, *height};
     } else if (bytes.size() >= 3 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6' &&
                std::isspace(uint8_t(bytes[2]))) {
-        size = pnmSize(bytes);
+        if (const std::optional<PnmHeader> header = readPnmHeader(bytes))
+            size = DeclaredSize{header->width, header->height};
     } else {
         known = false;
     }
@@ -384,21 +361,50 @@ bool storesGray(const std::string &bytes, const cv::Mat &color)
 }
 
 // An 8- or 16-bit image [H, W, C] as a tensor [C, H, W] of value / (2^bits - 1): exactly v / 255
-// and v / 65535.
-torch::Tensor unitRange(const cv::Mat &image)
+// and v / 65535 (a float32 division, as LibTorch divides). One channel at a time into the result,
+// which is divided in place: a 16-bit 8192 x 8192 RGB image needs its float result and one 16-bit
+// plane besides, not the five whole copies a convert, permute and divide would make. With
+// `reversed` the channels come out in the opposite order (OpenCV's BGR as RGB, without a copy).
+torch::Tensor unitRange(const cv::Mat &image, bool reversed = false)
 {
-    cv::Mat wide;
-    double top = 255.0;
-    torch::Tensor hwc;
-    if (image.depth() == CV_16U) {
-        image.convertTo(wide, CV_32S); // LibTorch has no general 16-bit unsigned type
-        top = 65535.0;
-        hwc = torch::from_blob(wide.data, {wide.rows, wide.cols, wide.channels()}, torch::kInt32).clone();
-    } else {
-        wide = image.isContinuous() ? image : image.clone();
-        hwc = torch::from_blob(wide.data, {wide.rows, wide.cols, wide.channels()}, torch::kUInt8).clone();
+    const double top = image.depth() == CV_16U ? 65535.0 : 255.0;
+    const int channels = image.channels();
+    torch::Tensor out = torch::empty({channels, image.rows, image.cols}, torch::kFloat32);
+    cv::Mat plane;
+    for (int c = 0; c < channels; ++c) {
+        if (channels == 1)
+            plane = image;
+        else
+            cv::extractChannel(image, plane, reversed ? channels - 1 - c : c);
+        float *destination = out[c].data_ptr<float>();
+        cv::Mat target(image.rows, image.cols, CV_32F, destination);
+        plane.convertTo(target, CV_32F); // exact for 8- and 16-bit values
+        if (target.data != reinterpret_cast<uchar *>(destination))
+            throw Error("internal error: OpenCV did not convert the image in place");
     }
-    return hwc.permute({2, 0, 1}).contiguous().to(torch::kFloat32) / top;
+    return out.div_(top);
+}
+
+// The file's bytes and its size from its header, with loadImage's refusals before decoding: a
+// missing or unreadable file, one larger than kMaxImageFileBytes, of no image kind, or declaring
+// no pixels or more than kMaxImagePixels.
+std::pair<std::string, DeclaredSize> readImageHeader(const std::string &path)
+{
+    requireReadableFile(path);
+    const uint64_t fileBytes = std::filesystem::file_size(path);
+    if (fileBytes > kMaxImageFileBytes)
+        throw Error("'" + path + "' is " + std::to_string(fileBytes) + " bytes, more than the " +
+                    std::to_string(kMaxImageFileBytes) + " an image file may have");
+    std::string bytes = readFile(path);
+    const DeclaredSize size = declaredSize(bytes, path);
+    if (size.width == 0 || size.height == 0)
+        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
+                    " pixels; an image needs at least 1 x 1");
+    if (size.width * size.height > kMaxImagePixels)
+        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
+                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" + std::to_string(kMaxImageSide) +
+                    " x " + std::to_string(kMaxImageSide) + ") an image may have");
+    return {std::move(bytes), size};
 }
 
 } // namespace
@@ -408,21 +414,8 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     if (channels != 0 && channels != 1 && channels != 3)
         throw Error("'" + path + "': images load with 1 or 3 channels (0: the file's own), not " +
                     std::to_string(channels));
-    requireReadableFile(path);
-    const uint64_t fileBytes = std::filesystem::file_size(path);
-    if (fileBytes > kMaxImageFileBytes)
-        throw Error("'" + path + "' is " + std::to_string(fileBytes) + " bytes, more than the " +
-                    std::to_string(kMaxImageFileBytes) + " an image file may have");
-    const std::string bytes = readFile(path);
     // Refused from the header, before OpenCV allocates the pixels.
-    const DeclaredSize size = declaredSize(bytes, path);
-    if (size.width == 0 || size.height == 0)
-        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
-                    " pixels; an image needs at least 1 x 1");
-    if (size.width * size.height > kMaxImagePixels)
-        throw Error("'" + path + "' declares " + std::to_string(size.width) + " x " + std::to_string(size.height) +
-                    " pixels, more than the " + std::to_string(kMaxImagePixels) + " (" + std::to_string(kMaxImageSide) +
-                    " x " + std::to_string(kMaxImageSide) + ") an image may have");
+    const auto [bytes, size] = readImageHeader(path);
     // A damaged file is refused here, with its damage named, before a decoder prints about it.
     std::string checkedPng;
     if (isPng(bytes))
@@ -447,7 +440,8 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
         throw Error("'" + path + "': only 8- and 16-bit images are supported");
     applyExifOrientation(image, exifOrientation(bytes));
 
-    // The color (gray or BGR) and the alpha channel apart.
+    // The color (gray or BGR) and the alpha channel apart; the decoded image is let go as soon as
+    // they are (a 16-bit RGBA file of 8192 x 8192 pixels decodes to 512 MiB).
     cv::Mat color, alpha;
     switch (image.channels()) {
     case 1:
@@ -465,21 +459,36 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     default:
         throw Error("'" + path + "' has " + std::to_string(image.channels()) + " channels; images have 1 to 4");
     }
+    image.release();
     const int64_t want = channels != 0 ? channels : (storesGray(bytes, color) ? 1 : 3);
     // In the file's own depth, so a gray image stored as RGB (R = G = B) turns back to gray exactly.
     if (want == 1 && color.channels() == 3)
         cv::cvtColor(color, color, cv::COLOR_BGR2GRAY);
     else if (want == 3 && color.channels() == 1)
         cv::cvtColor(color, color, cv::COLOR_GRAY2RGB);
-    else if (want == 3)
-        cv::cvtColor(color, color, cv::COLOR_BGR2RGB);
-    torch::Tensor out = unitRange(color);
+    // Three channels are BGR (or gray made RGB, all alike): read as RGB in reverse order.
+    torch::Tensor out = unitRange(color, color.channels() == 3);
+    color.release();
     if (!alpha.empty()) {
-        // Straight (not premultiplied) alpha, as PNG stores it, over a white background.
+        // Straight (not premultiplied) alpha, as PNG stores it, over a white background:
+        // c a + (1 - a), in place.
         const torch::Tensor a = unitRange(alpha);
-        out = out * a + (1.0 - a);
+        alpha.release();
+        out.mul_(a).add_(1.0 - a);
     }
     return out;
+}
+
+std::pair<int64_t, int64_t> imageFileSize(const std::string &path)
+{
+    const auto [bytes, size] = readImageHeader(path);
+    const auto width = static_cast<int64_t>(size.width), height = static_cast<int64_t>(size.height);
+    // Orientations 5 to 8 turn the stored picture a quarter: applyExifOrientation does for EXIF,
+    // OpenCV's decoder for a TIFF's own tag.
+    const bool tiff = bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0;
+    if ((tiff ? tiffOrientation(bytes) : exifOrientation(bytes)) >= 5)
+        return {height, width};
+    return {width, height};
 }
 
 std::string encodePng(const torch::Tensor &input, const std::map<std::string, std::string> &text)

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sde {
@@ -32,6 +33,12 @@ constexpr uint64_t kMaxImagePixels = kMaxImageSide * kMaxImageSide;
 // (refused before decoding), is truncated or damaged (imaging/image_file_checks.h: refused before
 // a decoder prints about it), is not 8 or 16 bits, or `channels` is not 0, 1 or 3.
 torch::Tensor loadImage(const std::string &path, int64_t channels = 0);
+
+// The width and height of an image file as loadImage would return them (EXIF orientation
+// applied), from its header alone: nothing is decoded. Throws sde::Error naming the file for
+// what loadImage refuses before decoding (missing, too large, of no image kind, no pixels or
+// more than kMaxImagePixels).
+std::pair<int64_t, int64_t> imageFileSize(const std::string &path);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry
 // becomes an iTXt chunk (UTF-8), so the generation parameters travel inside the file.

@@ -7,11 +7,17 @@ namespace sde {
 
 torch::Tensor loadFillMask(const std::string &path, int64_t height, int64_t width)
 {
+    const auto requireMaskSize = [&](int64_t fileWidth, int64_t fileHeight) {
+        if (fileHeight != height || fileWidth != width)
+            throw Error("the mask '" + path + "' is " + std::to_string(fileWidth) + " x " + std::to_string(fileHeight) +
+                        " pixels; its image is " + std::to_string(width) + " x " + std::to_string(height));
+    };
+    // Its size from its header first: a mask of the wrong size is refused before it is decoded
+    // (and once more after, for a TIFF whose decoder turns it by its own orientation tag).
+    const auto [fileWidth, fileHeight] = imageFileSize(path);
+    requireMaskSize(fileWidth, fileHeight);
     const torch::Tensor gray = loadImage(path, 1);
-    if (gray.size(1) != height || gray.size(2) != width)
-        throw Error("the mask '" + path + "' is " + std::to_string(gray.size(2)) + " x " +
-                    std::to_string(gray.size(1)) + " pixels; its image is " + std::to_string(width) + " x " +
-                    std::to_string(height));
+    requireMaskSize(gray.size(2), gray.size(1));
     // The 8-bit level, then the weight as the studio's canvas computes it (level / 255).
     return (gray * 255.0).round() / 255.0;
 }

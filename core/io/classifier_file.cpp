@@ -26,6 +26,7 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
     if (format == file.metadata.end() || format->second != kClassifierFormat)
         throw Error(path + ": not an SDE Studio classifier (its metadata has no \"format\": \"" + kClassifierFormat +
                     "\")");
+    requireKnownFormatVersion(file.metadata, path);
     auto stored = file.metadata.find("classifier");
     if (stored == file.metadata.end())
         throw Error(path + ": the classifier's config is missing from its metadata");
@@ -40,9 +41,7 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
     {
         LayoutOnlyScope layoutOnly;
         NoiseConditionalClassifier layout(config);
-        int64_t count = 0;
-        for (const auto &parameter : layout->parameters())
-            count += parameter.numel();
+        const int64_t count = parameterCount(*layout);
         if (count > kMostNetworkParameters)
             throw Error(path + ": the classifier in its metadata would hold " + std::to_string(count) +
                         " parameters; at most " + std::to_string(kMostNetworkParameters) +
@@ -63,7 +62,7 @@ void saveClassifierFile(const std::string &path, NoiseConditionalClassifierImpl 
 {
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kClassifierFormat;
-    metadata["format_version"] = "1";
+    metadata["format_version"] = kModelFormatVersion;
     metadata["classifier"] = dumpJson(network.config().toJson());
     auto tensors = stateDict(network);
     if (halfPrecision) {

@@ -22,14 +22,16 @@ namespace {
 
 constexpr const char *kFormatTag = "sdestudio-model";
 
-std::string listSome(const std::vector<std::string> &items, size_t most = 8)
+// "N what (a, b, c and M more)" on one line: the first `most` of `items`, joined by `separator`.
+std::string countedList(const std::vector<std::string> &items, const std::string &what,
+                        const std::string &separator = ", ", size_t most = 3)
 {
-    std::string out;
+    std::string out = std::to_string(items.size()) + " " + what + " (";
     for (size_t i = 0; i < items.size() && i < most; ++i)
-        out += "\n  " + items[i];
+        out += (i ? separator : "") + items[i];
     if (items.size() > most)
-        out += "\n  ... and " + std::to_string(items.size() - most) + " more";
-    return out;
+        out += " and " + std::to_string(items.size() - most) + " more";
+    return out + ")";
 }
 
 bool hasCheckpointExtension(const std::string &path)
@@ -170,13 +172,17 @@ void requireWeightsFit(const torch::nn::Module &module,
         if (!seen.count(name))
             missing.push_back(name);
     if (!unexpected.empty() || !mismatched.empty() || !missing.empty()) {
-        std::string message = label + ": the weights do not fit the network of this config";
+        // One line: each kind of misfit counted, with its first three names.
+        std::vector<std::string> parts;
         if (!missing.empty())
-            message += "\nmissing keys (" + std::to_string(missing.size()) + "):" + listSome(missing);
+            parts.push_back(countedList(missing, "missing keys"));
         if (!unexpected.empty())
-            message += "\nunexpected keys (" + std::to_string(unexpected.size()) + "):" + listSome(unexpected);
+            parts.push_back(countedList(unexpected, "unexpected keys"));
         if (!mismatched.empty())
-            message += "\nshape mismatches (" + std::to_string(mismatched.size()) + "):" + listSome(mismatched);
+            parts.push_back(countedList(mismatched, "shape mismatches", "; "));
+        std::string message = label + ": the weights do not fit the network of this config: ";
+        for (size_t i = 0; i < parts.size(); ++i)
+            message += (i ? ", " : "") + parts[i];
         throw Error(message);
     }
 }
@@ -241,6 +247,15 @@ void requireWeightsFitConfig(const ModelConfig &config,
 
 } // namespace
 
+void requireKnownFormatVersion(const std::map<std::string, std::string> &metadata, const std::string &path)
+{
+    const auto version = metadata.find("format_version");
+    if (version != metadata.end() && version->second != kModelFormatVersion)
+        throw Error(path + ": its metadata says format_version \"" + version->second +
+                    "\", and this SDE Studio reads version " + kModelFormatVersion +
+                    " (a newer SDE Studio may have written it)");
+}
+
 LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &options)
 {
     const std::string path = resolveModelPath(nameOrPath);
@@ -294,6 +309,7 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
             throw Error(path +
                         ": this .safetensors file is not an SDE Studio model (its metadata has no \"format\": \"" +
                         std::string(kFormatTag) + "\")");
+        requireKnownFormatVersion(file.metadata, path);
         const std::string weights = file.metadata.count("weights") ? file.metadata.at("weights") : "raw";
         info.hasEma = weights == "ema";
         info.hasRawWeights = weights == "raw";
@@ -335,7 +351,7 @@ void saveModelFile(const std::string &path, const ScoreModel &model, const std::
 {
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kFormatTag;
-    metadata["format_version"] = "1";
+    metadata["format_version"] = kModelFormatVersion;
     metadata["config"] = dumpJson(model.config().toJson());
     metadata["weights"] = weights;
     auto tensors = stateDict(*model.network());

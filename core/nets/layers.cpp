@@ -18,6 +18,14 @@ LayoutOnlyScope::~LayoutOnlyScope()
 {
     --layoutOnlyDepth;
 }
+int64_t parameterCount(const torch::nn::Module &module)
+{
+    int64_t count = 0;
+    for (const auto &parameter : module.parameters())
+        count += parameter.numel();
+    return count;
+}
+
 bool LayoutOnlyScope::active()
 {
     return layoutOnlyDepth > 0;

@@ -34,6 +34,10 @@ public:
     static torch::Tensor placeholder(at::IntArrayRef shape);
 };
 
+// The number of parameters of a module (the elements of all its parameter tensors), as the
+// size limits count them; works as well on a layout-only build.
+int64_t parameterCount(const torch::nn::Module &module);
+
 // layers.default_init(scale) of the reference (layers.variance_scaling(scale, 'fan_avg', 'uniform')):
 // U(-sqrt(3 v), sqrt(3 v)) with v = scale / ((fan_in + fan_out) / 2), fans over in_axis 1 and
 // out_axis 0 times the receptive field; a scale of 0 becomes 1e-10. `shape` has at least 2 dims.

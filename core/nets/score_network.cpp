@@ -38,14 +38,6 @@ ScoreNetwork buildNetwork(const ModelConfig &config)
     throw Error("unknown network \"" + config.model.name + "\" (expected ncsnpp, ddpm or toy_mlp)");
 }
 
-int64_t parameterCountOf(const torch::nn::Module &network)
-{
-    int64_t count = 0;
-    for (const auto &p : network.parameters())
-        count += p.numel();
-    return count;
-}
-
 } // namespace
 
 void requireNetworkWithinSize(const ModelConfig &config)
@@ -65,7 +57,7 @@ void requireNetworkWithinSize(const ModelConfig &config)
     {
         LayoutOnlyScope layoutOnly;
         try {
-            count = parameterCountOf(*buildNetwork(config));
+            count = parameterCount(*buildNetwork(config));
         } catch (const GroupNormChannelsError &e) {
             // NCSN++ takes min(channels / 4, 32) GroupNorm groups, DDPM 32: some nf * ch_mult
             // (or a sum of two, where skips are concatenated) gives a layer they do not divide.
@@ -126,7 +118,7 @@ std::vector<TensorLayout> networkLayout(const ModelConfig &config, int64_t *para
     for (const auto &[name, tensor] : stateDict(*network))
         layout.push_back({name, tensor.sizes().vec(), tensor.scalar_type()});
     if (parameterCount)
-        *parameterCount = parameterCountOf(*network);
+        *parameterCount = sde::parameterCount(*network);
     return layout;
 }
 

@@ -1,5 +1,6 @@
 #include "sampling/sampler_catalogue.h"
 
+#include "config/model_config.h"
 #include "sampling/correctors.h"
 #include "sampling/fast_samplers.h"
 #include "sampling/predictors.h"
@@ -116,7 +117,7 @@ SamplerDescription pcSampler()
         choiceKnob("corrector", "Corrector", "score-based MCMC steps at each noise level", correctorIds(), "langevin"),
         &SamplingSettings::pc, &PcSamplerOptions::corrector));
     SamplerKnob snr = bind(
-        real("snr", "SNR", "signal-to-noise ratio of the Langevin corrector's step size", 0.16, 0.0, 100.0, true, 3),
+        real("snr", "SNR", "signal-to-noise ratio of the Langevin corrector's step size", 0.16, 0.0, kMostSnr, true, 3),
         &SamplingSettings::pc, &PcSamplerOptions::snr);
     snr.applies = [](const SamplingSettings &s) { return s.pc.corrector != "none"; };
     k.push_back(snr);

@@ -4,14 +4,64 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <new>
 #include <regex>
 
 namespace sde {
 
-std::string printable(const std::string &text)
+namespace {
+
+constexpr size_t kLongestRun = 240;
+constexpr size_t kRunHead = 120;
+constexpr size_t kRunTail = 80;
+
+bool isContinuationByte(char c)
+{
+    return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+}
+
+} // namespace
+
+std::string elideLongRuns(const std::string &text)
+{
+    std::string out;
+    size_t i = 0;
+    while (i < text.size()) {
+        if (text[i] == ' ' || text[i] == '\n') {
+            out += text[i++];
+            continue;
+        }
+        const size_t end = std::min(text.find(' ', i), text.find('\n', i));
+        const size_t stop = end == std::string::npos ? text.size() : end;
+        size_t characters = 0;
+        for (size_t j = i; j < stop; ++j)
+            characters += isContinuationByte(text[j]) ? 0 : 1;
+        if (characters <= kLongestRun) {
+            out.append(text, i, stop - i);
+        } else {
+            // The byte where character kRunHead starts, and where the last kRunTail begin.
+            size_t head = i, seen = 0;
+            while (head < stop && (isContinuationByte(text[head]) || seen < kRunHead))
+                seen += isContinuationByte(text[head++]) ? 0 : 1;
+            size_t tail = stop, kept = 0;
+            while (kept < kRunTail) {
+                --tail;
+                kept += isContinuationByte(text[tail]) ? 0 : 1;
+            }
+            out.append(text, i, head - i);
+            out += " [... " + std::to_string(characters - kRunHead - kRunTail) + " characters left out ...] ";
+            out.append(text, tail, stop - tail);
+        }
+        i = stop;
+    }
+    return out;
+}
+
+std::string printable(const std::string &input)
 {
     static const char *kHex = "0123456789abcdef";
+    const std::string text = elideLongRuns(input);
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size(); ++i) {
@@ -55,9 +105,8 @@ std::string outOfMemoryMessage(const std::string &library)
     return message + "; try a smaller batch, a smaller image or fewer frames";
 }
 
-} // namespace
-
-std::string failureMessage(const std::exception &failure)
+// failureMessage before its long runs are cut.
+std::string untrimmedFailureMessage(const std::exception &failure)
 {
     if (dynamic_cast<const Error *>(&failure))
         return failure.what();
@@ -68,6 +117,13 @@ std::string failureMessage(const std::exception &failure)
         return isOutOfMemory(text) ? outOfMemoryMessage(text) : text;
     }
     return failure.what();
+}
+
+} // namespace
+
+std::string failureMessage(const std::exception &failure)
+{
+    return elideLongRuns(untrimmedFailureMessage(failure));
 }
 
 } // namespace sde

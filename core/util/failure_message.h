@@ -9,12 +9,19 @@ namespace sde {
 // "\x1b"), and every line after the first indented by two spaces unless it already is (a message's
 // own lists are), so a value taken from a file (a key, a path, a string field) cannot forge a line
 // of its own ("error: ...") or drive the terminal. Other bytes, UTF-8 included, pass unchanged.
+// Long runs are shortened first (elideLongRuns).
 std::string printable(const std::string &text);
 
-// What a failed run says to the user: an sde::Error's message; LibTorch's message without its
-// backtrace; and, for a failed allocation (std::bad_alloc, LibTorch's "can't allocate memory" or
-// CUDA's "out of memory"), "not enough memory for this request" with the block's size when the
-// library gave it and what to try instead. The CLI's main and the studio's workers show it.
+// `text` with every run of more than 240 characters without a space or a line break (a path, a
+// value from a file) cut to its first 120 and last 80 characters around "[... N characters left
+// out ...]", so that the message around it stays readable. Characters are UTF-8 code points; a cut
+// never splits one. Text without such a run comes back unchanged, and so does text already cut.
+std::string elideLongRuns(const std::string &text);
+
+// What a failed run says to the user (its long runs cut by elideLongRuns): an sde::Error's message; LibTorch's message
+// without its backtrace; and, for a failed allocation (std::bad_alloc, LibTorch's "can't allocate memory" or CUDA's
+// "out of memory"), "not enough memory for this request" with the block's size when the library gave it and what to try
+// instead. The CLI's main and the studio's workers show it.
 std::string failureMessage(const std::exception &failure);
 
 } // namespace sde

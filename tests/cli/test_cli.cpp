@@ -16,6 +16,9 @@
 #include <QRegularExpression>
 #include <QtTest/QtTest>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include <limits>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -552,6 +555,20 @@ private Q_SLOTS:
         QTest::newRow("--guidance without --classifier")
             << QStringList{"sample", "--model", "fashion-mnist", "--guidance", "5", "-o", out}
             << QString("error: --guidance requires --classifier\n") << out;
+        // Dropped without a word.
+        QTest::newRow("--classifier-nf without --classifier")
+            << QStringList{"train",  "--preset",        "vp/cifar10_ddpmpp_continuous",
+                           "--data", "toy:moons",       "--out",
+                           out,      "--classifier-nf", "16"}
+            << QString("error: --classifier-nf requires --classifier\n") << out;
+        // One line: the nearest name, not the 27 presets (issue 16, messages).
+        QTest::newRow("unknown preset, one line")
+            << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continous", "--data", "toy:moons", "--out", out}
+            << QString("error: unknown preset \"vp/cifar10_ddpmpp_continous\"; the nearest is "
+                       "\"vp/cifar10_ddpmpp_continuous\"; the 27 presets are the .json files under '%1', named by "
+                       "their path without .json\n")
+                   .arg(QString::fromLocal8Bit(qgetenv("SDE_PRESETS_DIR")))
+            << out;
         // Refused only after sampling, by the PNG writer.
         QTest::newRow("--frames of a point model")
             << QStringList{"sample", "--model", "toy-2d", "--frames", "1", "-o", out}
@@ -615,14 +632,32 @@ private Q_SLOTS:
             QString("error: '%1' declares 20000 x 20000 pixels, more than the 67108864 (8192 x 8192) an "
                     "image may have\n")
                 .arg(hugePng);
-        QTest::newRow("inpaint: truncated PNG")
+        // The 16 x 16 files are refused by their size from the header before any decoding; the same
+        // damage at the model's size (28 x 28) reaches the checks of the data.
+        QTest::newRow("inpaint: truncated PNG of another size")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", truncatedPng, "--mask", gray, "-o", out}
-            << QString("error: '%1' is a truncated PNG file: its IDAT chunk at byte 33 runs past the end of the file\n")
-                   .arg(truncatedPng)
+            << QString("error: '%1' is 16x16, the model takes 28x28 images (resize it first)\n").arg(truncatedPng)
             << out;
+        const std::string grayPng = readFile(gray.toStdString());
+        const size_t idat = grayPng.find("IDAT") - 4;
+        const QString cutPng = dir + "/cut-28.png", cutJpeg = dir + "/cut-28.jpg";
+        writeFileAtomically(cutPng.toStdString(), grayPng.substr(0, idat + 8 + 10)); // 10 bytes into its data
+        std::vector<uchar> jpeg;
+        cv::Mat noise(28, 28, CV_8UC1);
+        cv::randu(noise, 0, 256); // a scan of some kilobytes, so that the cut lands in it
+        QVERIFY(cv::imencode(".jpg", noise, jpeg));
+        writeFileAtomically(cutJpeg.toStdString(), std::string(jpeg.begin(), jpeg.end() - 40)); // cut in its scan
+        QTest::newRow("inpaint: truncated PNG")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", cutPng, "--mask", gray, "-o", out}
+            << QString("error: '%1' is a truncated PNG file: its IDAT chunk at byte %2 runs past the end of the file\n")
+                   .arg(cutPng)
+                   .arg(idat)
+            << out;
+        // A mask's size is read from its header before it is decoded: this 16 x 16 one is refused by
+        // its size (the damage of its data is what the image rows above meet).
         QTest::newRow("inpaint: truncated JPEG mask")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", truncatedJpeg, "-o", out}
-            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(truncatedJpeg) << out;
+            << QString("error: the mask '%1' is 16 x 16 pixels; its image is 28 x 28\n").arg(truncatedJpeg) << out;
         QTest::newRow("inpaint: huge mask")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", hugePng, "-o", out} << huge
             << out;
@@ -634,8 +669,11 @@ private Q_SLOTS:
             << QStringList{"interpolate", "--model", "fashion-mnist", "--first", gray, "--second", hugePng, "-o", out}
             << huge << out;
         QTest::newRow("bpd: truncated JPEG")
-            << QStringList{"bpd", "--model", "fashion-mnist", truncatedJpeg}
-            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(truncatedJpeg) << out;
+            << QStringList{"bpd", "--model", "fashion-mnist", cutJpeg}
+            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(cutJpeg) << out;
+        QTest::newRow("inpaint: truncated JPEG mask at the image's size")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", cutJpeg, "-o", out}
+            << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(cutJpeg) << out;
 
         // `train --data /proc` walked procfs with exit 0; an empty folder holds no images.
         const QString empty = dir + "/empty";

@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/files.h"
 
+#include "error_of.h"
 #include "test_support.h"
 
 #include <caffe2/serialize/inline_container.h>
@@ -649,6 +650,23 @@ private Q_SLOTS:
         QCOMPARE(checkpointError(path), QString::fromStdString(path) +
                                             ": the checkpoint holds a tensor [0] without a 'model' entry; "
                                             "expected the reference's {'model', 'ema', 'optimizer', 'step'}");
+    }
+
+    // One line whatever the count: each kind of misfit counted, its first three named.
+    void misfitWeightsAreCountedOnOneLine()
+    {
+        torch::nn::Sequential module(torch::nn::Linear(2, 3), torch::nn::Linear(3, 4), torch::nn::Linear(4, 5),
+                                     torch::nn::Linear(5, 6));
+        std::vector<std::pair<std::string, torch::Tensor>> entries{{"0.weight", torch::zeros({3, 2})},
+                                                                   {"0.bias", torch::zeros({4})},
+                                                                   {"1.weight", torch::zeros({4, 3})},
+                                                                   {"extra", torch::zeros({1})},
+                                                                   {"2.weight", torch::zeros({5, 4}, torch::kLong)}};
+        QCOMPARE(test::errorOf([&] { requireWeightsFit(*module, entries, "m.safetensors"); }),
+                 QString("m.safetensors: the weights do not fit the network of this config: "
+                         "4 missing keys (1.bias, 2.bias, 3.bias and 1 more), 1 unexpected keys (extra), "
+                         "2 shape mismatches (0.bias: file [4], network [3]; 2.weight: file holds Long, the "
+                         "network needs a floating-point tensor)"));
     }
 
     void wrongConfigNamesTheKeys()

@@ -12,7 +12,9 @@
 #include "model/score_model.h"
 #include "util/batch.h"
 #include "util/error.h"
+#include "util/files.h"
 
+#include "error_of.h"
 #include "fixture_model.h"
 #include "gaussian_oracle.h"
 #include "test_support.h"
@@ -271,12 +273,17 @@ private Q_SLOTS:
         QVERIFY(cv::imwrite(dir + "/alpha.png", rgba));
         QVERIFY(torch::equal(loadFillMask(dir + "/alpha.png", 1, 2), torch::tensor({0.0f, 1.0f}).view({1, 1, 2})));
 
-        try {
-            loadFillMask(dir + "/alpha.png", 16, 16);
-            QFAIL("expected an error");
-        } catch (const Error &e) {
-            QVERIFY2(QString(e.what()).contains("alpha.png") && QString(e.what()).contains("2 x 1"), e.what());
-        }
+        QCOMPARE(test::errorOf([&] { loadFillMask(dir + "/alpha.png", 16, 16); }),
+                 QString::fromStdString("the mask '" + dir + "/alpha.png' is 2 x 1 pixels; its image is 16 x 16"));
+        // The size is read from the header before decoding: a PNG whose header declares 8000 x 8000
+        // pixels (its checksum and data left as they were) is refused by its size, not decoded.
+        std::string big = readFile(dir + "/alpha.png");
+        const char side[4] = {0, 0, char(0x1f), char(0x40)}; // 8000, big-endian
+        big.replace(16, 4, side, 4);
+        big.replace(20, 4, side, 4);
+        writeFileAtomically(dir + "/big.png", big);
+        QCOMPARE(test::errorOf([&] { loadFillMask(dir + "/big.png", 1, 2); }),
+                 QString::fromStdString("the mask '" + dir + "/big.png' is 8000 x 8000 pixels; its image is 2 x 1"));
     }
 
     // With data of independent pixels (the Gaussian oracle) the known pixels tell nothing about

@@ -365,6 +365,8 @@ private Q_SLOTS:
         }
         const std::string path = writeTemp("oriented." + format.toStdString(), file);
         const torch::Tensor loaded = loadImage(path, 1); // OpenCV writes a gray WebP as RGB
+        // The header alone gives the displayed size too (masks are checked by it before decoding).
+        QCOMPARE(imageFileSize(path), std::make_pair(loaded.size(2), loaded.size(1)));
         const QStringList shownRows = shown.split('/');
         QCOMPARE(shapeOf(loaded), shapeOf(torch::zeros({1, shownRows.size() * block, shownRows[0].size() * block})));
         for (int r = 0; r < shownRows.size(); ++r)

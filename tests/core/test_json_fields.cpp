@@ -231,6 +231,31 @@ private Q_SLOTS:
         QCOMPARE(printable("ends with\n"), std::string("ends with\n"));
     }
 
+    // Issue 16 ("long values truncated"): a 5000-character path keeps its first 120 and last 80
+    // characters; shorter runs, the words around it and what was already cut stay as they are.
+    void longRunsAreCut()
+    {
+        const std::string path = "/tmp/" + std::string(4990, 'a') + "/x.pth";
+        const std::string message = "cannot open '" + path + "': no such file";
+        const std::string cut = "cannot open '/tmp/" + std::string(114, 'a') + " [... 4804 characters left out ...] " +
+                                std::string(72, 'a') + "/x.pth': no such file";
+        QCOMPARE(elideLongRuns(message), cut);
+        QCOMPARE(elideLongRuns(cut), cut);
+        QCOMPARE(printable(message), cut);
+        QCOMPARE(failureMessage(Error(message)), cut);
+        const std::string justFits(240, 'b');
+        QCOMPARE(elideLongRuns(justFits + " " + justFits), justFits + " " + justFits);
+        // Counted in characters, and never cut inside one: 300 two-byte characters.
+        std::string accents;
+        for (int i = 0; i < 300; ++i)
+            accents += "\xc3\xa9";
+        QCOMPARE(elideLongRuns(accents),
+                 accents.substr(0, 240) + " [... 100 characters left out ...] " + accents.substr(440));
+        // Each line's runs on their own.
+        QCOMPARE(elideLongRuns(std::string(200, 'c') + "\n" + std::string(200, 'c')),
+                 std::string(200, 'c') + "\n" + std::string(200, 'c'));
+    }
+
     // A failed allocation says so with the size, whatever threw it; other failures keep their text.
     void failedAllocationsSayNotEnoughMemory()
     {

@@ -141,9 +141,9 @@ private Q_SLOTS:
         } catch (const Error &e) {
             message = e.what();
         }
-        QVERIFY2(message.startsWith(QString::fromStdString(empty) +
-                                    ": the weights do not fit the network of this config\nmissing keys ("),
-                 qPrintable(message));
+        QVERIFY2(
+            message.startsWith(QString::fromStdString(empty) + ": the weights do not fit the network of this config: "),
+            qPrintable(message));
 
         const SafetensorsFile classifier = readSafetensors(resolveModelPath("fashion-mnist-classifier"));
         metadata = classifier.metadata;

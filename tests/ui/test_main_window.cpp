@@ -21,10 +21,12 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
+#include <QDropEvent>
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QMimeData>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
@@ -385,6 +387,29 @@ private Q_SLOTS:
         writeFileAtomically(plain, readFile(written[0].toStdString()).substr(0, 8) + "broken");
         QVERIFY(!window.restoreFromImage(QString::fromStdString(plain), true));
         QCOMPARE(window.samplerPanel()->seed(), uint64_t(78));
+        const QString refusal = window.lastError();
+        QVERIFY(refusal.startsWith("'" + QString::fromStdString(plain) + "'"));
+
+        // Dropped for real: the drag-enter and drop events the platform delivers, sent to the window.
+        // The refusal is shown in a dialog; the settings and the model stay.
+        window.show();
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(QString::fromStdString(plain))});
+        QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(&window, &drop);
+        QCOMPARE(window.lastError(), refusal);
+        const auto boxes = window.findChildren<QMessageBox *>();
+        QVERIFY(!boxes.isEmpty());
+        QMessageBox *box = boxes.last();
+        QVERIFY(box->isVisible());
+        QCOMPARE(box->text(), refusal);
+        box->close();
+        QCOMPARE(window.samplerPanel()->seed(), uint64_t(78));
+        QCOMPARE(window.samplerPanel()->settings().pc.steps, int64_t(21));
+        QVERIFY(window.model() != nullptr);
     }
 
     // Every 64-bit seed goes through the Seed field, the dock's saved state and a dropped PNG
