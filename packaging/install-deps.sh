@@ -14,6 +14,7 @@ packages=(
     libopencv-dev           # images and video in core's imaging part
     zlib1g-dev              # checkpoint archives (deflate, CRC-32), gzip-compressed IDX data sets
     libjpeg62-turbo-dev     # JPEG files checked before OpenCV decodes them
+    libtiff-dev             # TIFF files checked before OpenCV decodes them
     qt6-base-dev            # Qt 6 Widgets and Qt Test
     libqcustomplot-dev libqcustomplot2.1-qt6
     xvfb xauth              # a virtual display for screenshots of the studio

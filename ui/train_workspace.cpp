@@ -436,6 +436,14 @@ void TrainWorkspace::loadRunHistory()
     if (!previews.isEmpty()) {
         const QString path = QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last());
         try {
+            // A preview is a grid of small samples; a file far larger (a run folder from elsewhere)
+            // is not decoded on the UI thread.
+            constexpr int64_t kLargestPreviewSide = 4096;
+            const ImageSize size = imageFileSize(path.toStdString());
+            if (size.width > kLargestPreviewSide || size.height > kLargestPreviewSide)
+                throw Error("it is " + std::to_string(size.width) + " x " + std::to_string(size.height) +
+                            " pixels, larger than a preview (at most " + std::to_string(kLargestPreviewSide) +
+                            " on a side)");
             preview_->setImage(tensorToImage(loadImage(path.toStdString())));
             preview_->setCaption(tr("preview %1").arg(previews.last()));
         } catch (const std::exception &e) {

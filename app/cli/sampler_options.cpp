@@ -245,8 +245,8 @@ torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, i
                         " images (resize it first)");
     };
     // From the header first: an image of another size is refused before it is decoded.
-    const auto [width, height] = imageFileSize(path);
-    requireModelSize(width, height);
+    const ImageSize declared = imageFileSize(path);
+    requireModelSize(declared.width, declared.height);
     torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
     requireModelSize(image.size(2), image.size(1));
     return image;

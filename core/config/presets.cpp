@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <dirent.h>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,9 +61,12 @@ void collectPresets(const std::string &root, const std::string &prefix, std::vec
 }
 
 // The name of `names` fewest single-character edits away from `name` (Levenshtein distance; the
-// first in sorted order on a tie). `names` is not empty.
-std::string nearestName(const std::string &name, const std::vector<std::string> &names)
+// first in sorted order on a tie), when it is near enough to be a slip: at most max(2, a third of
+// the name's length) edits away. Names longer than 256 characters are no slip of a preset name.
+std::optional<std::string> nearestName(const std::string &name, const std::vector<std::string> &names)
 {
+    if (names.empty() || name.size() > 256)
+        return std::nullopt;
     const std::string *nearest = &names.front();
     size_t fewest = std::numeric_limits<size_t>::max();
     std::vector<size_t> previous, row;
@@ -83,6 +87,8 @@ std::string nearestName(const std::string &name, const std::vector<std::string> 
             nearest = &candidate;
         }
     }
+    if (fewest > std::max<size_t>(2, name.size() / 3))
+        return std::nullopt;
     return *nearest;
 }
 
@@ -121,8 +127,8 @@ ModelConfig loadPreset(const std::string &name)
     if (std::find(names.begin(), names.end(), name) == names.end()) {
         // One line: the nearest name, and where the whole list is (28 lines would bury the error).
         std::string message = "unknown preset \"" + name + "\"";
-        if (!names.empty())
-            message += "; the nearest is \"" + nearestName(name, names) + "\"";
+        if (const auto nearest = nearestName(name, names))
+            message += "; the nearest is \"" + *nearest + "\"";
         throw Error(message + "; the " + std::to_string(names.size()) + " presets are the .json files under '" +
                     presetsDir() + "', named by their path without .json");
     }

@@ -156,27 +156,27 @@ std::string fashionMnistImagesPath(const std::string &split)
 IdxTrainingData::IdxTrainingData(const std::string &imagesPath, int64_t resolution, int64_t channels, bool randomFlip)
     : IndexedTrainingData(randomFlip)
 {
-    torch::Tensor raw = readIdxImages(imagesPath); // uint8 [N, H, W]
-    const int64_t h = raw.size(1), w = raw.size(2);
-    torch::Tensor images = raw.unsqueeze(1);
+    torch::Tensor images = readIdxImages(imagesPath).unsqueeze(1); // uint8 [N, 1, H, W]
+    const int64_t h = images.size(2), w = images.size(3);
     if (h != resolution || w != resolution) {
         if (h <= resolution && w <= resolution) {
             const int64_t top = (resolution - h) / 2, left = (resolution - w) / 2;
             images = torch::constant_pad_nd(images, {left, resolution - w - left, top, resolution - h - top}, 0);
         } else {
-            // A chunk at a time: the whole set in float32 would take four times its bytes (1 GiB for
-            // the largest IDX file read). Each image is resized on its own, so chunks change nothing.
+            // A chunk at a time into the result: the whole set in float32 would take four times its
+            // bytes (1 GiB for the largest IDX file read). Each image is resized on its own, so
+            // chunks change nothing.
             constexpr int64_t kChunk = 1024;
-            std::vector<torch::Tensor> resized;
+            torch::Tensor resized = torch::empty({images.size(0), 1, resolution, resolution}, torch::kUInt8);
             for (int64_t start = 0; start < images.size(0); start += kChunk)
-                resized.push_back(
-                    toBytes(F::interpolate(images.slice(0, start, start + kChunk).to(torch::kFloat32) / 255.0,
-                                           F::InterpolateFuncOptions()
-                                               .size(std::vector<int64_t>{resolution, resolution})
-                                               .mode(torch::kBilinear)
-                                               .align_corners(false)
-                                               .antialias(true))));
-            images = torch::cat(resized);
+                resized.slice(0, start, start + kChunk)
+                    .copy_(toBytes(F::interpolate(images.slice(0, start, start + kChunk).to(torch::kFloat32) / 255.0,
+                                                  F::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{resolution, resolution})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false)
+                                                      .antialias(true))));
+            images = resized; // the file's own images are let go
         }
     }
     // One stored channel; more are repeated as examples are taken (not 3 copies of the set).

@@ -38,8 +38,12 @@ std::string readUpTo(gzFile file, uint64_t n, const std::string &path)
         const unsigned want = static_cast<unsigned>(std::min<uint64_t>(buffer.size(), n - out.size()));
         const int got = gzread(file, buffer.data(), want);
         if (got < 0) {
+            // zlib's message starts with the path it was opened with: "x.gz: unknown compression method".
             int code = 0;
-            throw Error("'" + path + "' is corrupt or truncated: " + gzerror(file, &code));
+            std::string reason = gzerror(file, &code);
+            if (reason.compare(0, path.size() + 2, path + ": ") == 0)
+                reason.erase(0, path.size() + 2);
+            throw Error("'" + path + "' is corrupt or truncated: " + reason);
         }
         if (got == 0)
             break;

@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 // jpeglib.h needs size_t and FILE declared before it.
 #include <jpeglib.h>
+#include <tiffio.h>
 
 namespace sde {
 
@@ -217,6 +219,77 @@ bool decodeJpegQuietly(const unsigned char *data, unsigned long size, QuietJpegE
     return !errors->failed;
 }
 
+// libtiff reading a TIFF held in memory, its messages kept instead of printed: the first error
+// becomes the refusal; warnings (tags it does not know, which OpenCV ignores too) are dropped.
+constexpr const char *kTiffName = "tiff"; // the name libtiff knows the file by
+
+struct TiffInMemory {
+    const std::string *bytes = nullptr;
+    uint64_t at = 0;
+    std::string firstError;
+};
+
+tmsize_t tiffRead(thandle_t handle, void *buffer, tmsize_t size)
+{
+    auto *file = static_cast<TiffInMemory *>(handle);
+    const uint64_t left = file->at < file->bytes->size() ? file->bytes->size() - file->at : 0;
+    const auto count = static_cast<size_t>(std::min<uint64_t>(left, static_cast<uint64_t>(size)));
+    std::memcpy(buffer, file->bytes->data() + file->at, count);
+    file->at += count;
+    return static_cast<tmsize_t>(count);
+}
+
+tmsize_t tiffWrite(thandle_t, void *, tmsize_t)
+{
+    return 0;
+}
+
+toff_t tiffSeek(thandle_t handle, toff_t offset, int whence)
+{
+    auto *file = static_cast<TiffInMemory *>(handle);
+    const uint64_t base = whence == SEEK_CUR ? file->at : whence == SEEK_END ? file->bytes->size() : 0;
+    if (offset > std::numeric_limits<uint64_t>::max() - base)
+        return static_cast<toff_t>(-1);
+    file->at = base + offset;
+    return file->at;
+}
+
+int tiffClose(thandle_t)
+{
+    return 0;
+}
+
+toff_t tiffSize(thandle_t handle)
+{
+    return static_cast<TiffInMemory *>(handle)->bytes->size();
+}
+
+int tiffMap(thandle_t, void **, toff_t *)
+{
+    return 0;
+}
+
+void tiffUnmap(thandle_t, void *, toff_t)
+{}
+
+int tiffError(TIFF *, void *user, const char *module, const char *format, va_list arguments)
+{
+    auto *file = static_cast<TiffInMemory *>(user);
+    if (file->firstError.empty()) {
+        char text[512];
+        std::vsnprintf(text, sizeof text, format, arguments);
+        // libtiff names the function that failed, or the file by the name it was opened with.
+        const bool named = module && *module && std::strcmp(module, kTiffName) != 0;
+        file->firstError = (named ? std::string(module) + ": " : std::string()) + text;
+    }
+    return 1; // handled: libtiff's own handler prints nothing
+}
+
+int tiffWarning(TIFF *, void *, const char *, const char *, va_list)
+{
+    return 1;
+}
+
 } // namespace
 
 std::string checkedPngForDecoding(const std::string &bytes, const std::string &path)
@@ -326,6 +399,45 @@ void checkJpegData(const std::string &bytes, const std::string &path)
     if (!decodeJpegQuietly(reinterpret_cast<const unsigned char *>(bytes.data()),
                            static_cast<unsigned long>(bytes.size()), &errors))
         throw Error("'" + path + "' is a damaged JPEG file (" + errors.message + ")");
+}
+
+void checkTiffData(const std::string &bytes, const std::string &path)
+{
+    TiffInMemory file;
+    file.bytes = &bytes;
+    TIFFOpenOptions *options = TIFFOpenOptionsAlloc();
+    TIFFOpenOptionsSetErrorHandlerExtR(options, tiffError, &file);
+    TIFFOpenOptionsSetWarningHandlerExtR(options, tiffWarning, &file);
+    // "m": no memory mapping, the bytes are read through tiffRead.
+    TIFF *tiff = TIFFClientOpenExt(kTiffName, "rm", &file, tiffRead, tiffWrite, tiffSeek, tiffClose, tiffSize, tiffMap,
+                                   tiffUnmap, options);
+    TIFFOpenOptionsFree(options);
+    const auto refuse = [&](const std::string &what) {
+        throw Error("'" + path + "' is a damaged TIFF file (" + what + ")");
+    };
+    if (!tiff)
+        refuse(file.firstError.empty() ? "libtiff cannot open it" : file.firstError);
+    std::unique_ptr<TIFF, void (*)(TIFF *)> open(tiff, TIFFClose);
+    // The first image (the one OpenCV decodes), every strip or tile of it decoded once. Its size
+    // was bounded from the header before (at most 8192 x 8192 pixels), and so is a strip's.
+    const bool tiled = TIFFIsTiled(tiff) != 0;
+    const tmsize_t pieceBytes = tiled ? TIFFTileSize(tiff) : TIFFStripSize(tiff);
+    const uint32_t pieces = tiled ? TIFFNumberOfTiles(tiff) : TIFFNumberOfStrips(tiff);
+    if (pieceBytes <= 0 || pieces == 0)
+        refuse(file.firstError.empty() ? "it declares no image data" : file.firstError);
+    constexpr tmsize_t kLargestPiece = tmsize_t(1) << 30;
+    if (pieceBytes > kLargestPiece)
+        refuse("a " + std::string(tiled ? "tile" : "strip") + " of " + std::to_string(pieceBytes) +
+               " bytes, more than an image of 8192 x 8192 pixels needs");
+    std::vector<char> piece(static_cast<size_t>(pieceBytes));
+    for (uint32_t i = 0; i < pieces; ++i) {
+        const tmsize_t read = tiled ? TIFFReadEncodedTile(tiff, i, piece.data(), pieceBytes)
+                                    : TIFFReadEncodedStrip(tiff, i, piece.data(), pieceBytes);
+        if (!file.firstError.empty())
+            refuse(file.firstError);
+        if (read < 0)
+            refuse(std::string(tiled ? "tile " : "strip ") + std::to_string(i) + " cannot be decoded");
+    }
 }
 
 std::optional<PnmHeader> readPnmHeader(const std::string &bytes)

@@ -23,6 +23,13 @@ std::string checkedPngForDecoding(const std::string &bytes, const std::string &p
 // premature end) or error refuses the file. Throws sde::Error naming `path` and libjpeg's words.
 void checkJpegData(const std::string &bytes, const std::string &path);
 
+// Decodes every strip or tile of a TIFF's first image once through libtiff, its messages kept:
+// an error (a strip past the end of the file, corrupt LZW or deflate data, a compression libtiff
+// does not know) refuses the file, where OpenCV's decoder would return black pixels without a
+// word. Warnings (tags libtiff does not know) are ignored, as OpenCV ignores them. Throws
+// sde::Error naming `path` and libtiff's words.
+void checkTiffData(const std::string &bytes, const std::string &path);
+
 // The numbers of a PNM header ("P1" to "P6" at the start of `bytes`): width, height and, but for
 // P1 and P4, the largest value, in ASCII with # comments and whitespace between them, each held
 // at 10^9 at most. `pixelsAt` is the byte after the one whitespace character that ends the

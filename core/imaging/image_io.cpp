@@ -17,8 +17,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
+#include <mutex>
 #include <optional>
+#include <sstream>
 #include <string_view>
 
 namespace sde {
@@ -123,6 +126,12 @@ int tiffOrientation(const std::string &tiff)
 {
     const std::optional<uint32_t> value = firstIfdValue(tiff, 0x0112);
     return value && *value >= 1 && *value <= 8 ? static_cast<int>(*value) : 1;
+}
+
+// A TIFF's byte-order mark and magic number: little-endian "II*\0" or big-endian "MM\0*".
+bool isTiff(const std::string &bytes)
+{
+    return bytes.size() >= 8 && (bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0);
 }
 
 bool isJpeg(const std::string &bytes)
@@ -285,7 +294,7 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
                             " x " + std::to_string(height) + " pixels");
             size = DeclaredSize{uint64_t(width), uint64_t(std::abs(int64_t(height)))};
         }
-    } else if (bytes.size() >= 8 && (bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0)) {
+    } else if (isTiff(bytes)) {
         const std::optional<uint32_t> width = firstIfdValue(bytes, 256), height = firstIfdValue(bytes, 257);
         if (width && height)
             size = DeclaredSize{*width, *height};
@@ -301,6 +310,41 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
     if (!size)
         throw Error("'" + path + "' is not an image OpenCV can read (its header declares no size)");
     return *size;
+}
+
+// cv::imdecode of `bytes`, with what OpenCV would print kept from the terminal. imdecode writes a
+// decoder's exception to std::cerr itself ("imdecode_(''): can't read data: OpenCV(4.6.0) ...
+// error: (-2:Unspecified error) PXM: Unexpected code in ReadNumber() ... in function ..."),
+// whatever its log level: std::cerr is caught for the call (one decode at a time, so no other
+// thread's decode swaps it meanwhile) and the decoder's reason comes back in `reason`.
+cv::Mat decodeQuietly(const std::string &bytes, std::string &reason)
+{
+    static std::mutex decoding;
+    std::lock_guard<std::mutex> lock(decoding);
+    std::ostringstream caught;
+    std::streambuf *const terminal = std::cerr.rdbuf(caught.rdbuf());
+    cv::Mat image;
+    try {
+        // IMREAD_UNCHANGED keeps alpha and 16 bits; orientation is ours to apply.
+        image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),
+                             cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception &e) {
+        caught << e.what();
+        image = cv::Mat();
+    }
+    std::cerr.rdbuf(terminal);
+    // The words between OpenCV's error code and its function name, on one line (a failed check
+    // adds lines of its own: "> Unsupported number of channels: ...").
+    const std::string text = caught.str();
+    const size_t code = text.find("error) ");
+    if (code != std::string::npos) {
+        const size_t from = code + 7;
+        const size_t to = std::min(text.find(" in function", from), text.find('\n', from));
+        reason = text.substr(from, to == std::string::npos ? std::string::npos : to - from);
+        while (!reason.empty() && (std::isspace(uint8_t(reason.back())) || reason.back() == ':'))
+            reason.pop_back();
+    }
+    return image;
 }
 
 // OpenCV's own log (imgcodecs' warnings) off: a file it cannot read comes back as our one error.
@@ -417,25 +461,27 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     // Refused from the header, before OpenCV allocates the pixels.
     const auto [bytes, size] = readImageHeader(path);
     // A damaged file is refused here, with its damage named, before a decoder prints about it.
-    std::string checkedPng;
+    // `prepared` is what the decoder gets where it differs from the file's bytes: a PNG with only
+    // the chunks it reads; a plain (ASCII) PNM that ends right after its last number with a line
+    // break, which OpenCV's reader wants after it.
+    std::string prepared;
     if (isPng(bytes))
-        checkedPng = checkedPngForDecoding(bytes, path);
+        prepared = checkedPngForDecoding(bytes, path);
     else if (isJpeg(bytes))
         checkJpegData(bytes, path);
+    else if (isTiff(bytes))
+        checkTiffData(bytes, path);
     else
         checkPixelDataLength(bytes, size.width, size.height, path);
-    const std::string &decoded = isPng(bytes) ? checkedPng : bytes;
+    const bool plainPnm = bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '3';
+    if (plainPnm && !std::isspace(uint8_t(bytes.back())))
+        prepared = bytes + "\n";
+    const std::string &decoded = prepared.empty() ? bytes : prepared;
     silenceOpenCvLog();
-    cv::Mat image;
-    try {
-        // IMREAD_UNCHANGED keeps alpha and 16 bits; orientation is ours to apply.
-        image = cv::imdecode(cv::Mat(1, static_cast<int>(decoded.size()), CV_8U, const_cast<char *>(decoded.data())),
-                             cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception &) {
-        image = cv::Mat(); // OpenCV's own words name neither the file nor the problem
-    }
+    std::string reason;
+    cv::Mat image = decodeQuietly(decoded, reason);
     if (image.empty())
-        throw Error("'" + path + "' is not an image OpenCV can read");
+        throw Error("'" + path + "' is not an image OpenCV can read" + (reason.empty() ? "" : " (" + reason + ")"));
     if (image.depth() != CV_8U && image.depth() != CV_16U)
         throw Error("'" + path + "': only 8- and 16-bit images are supported");
     applyExifOrientation(image, exifOrientation(bytes));
@@ -479,16 +525,15 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     return out;
 }
 
-std::pair<int64_t, int64_t> imageFileSize(const std::string &path)
+ImageSize imageFileSize(const std::string &path)
 {
     const auto [bytes, size] = readImageHeader(path);
     const auto width = static_cast<int64_t>(size.width), height = static_cast<int64_t>(size.height);
     // Orientations 5 to 8 turn the stored picture a quarter: applyExifOrientation does for EXIF,
     // OpenCV's decoder for a TIFF's own tag.
-    const bool tiff = bytes.compare(0, 4, "II*\0", 4) == 0 || bytes.compare(0, 4, "MM\0*", 4) == 0;
-    if ((tiff ? tiffOrientation(bytes) : exifOrientation(bytes)) >= 5)
-        return {height, width};
-    return {width, height};
+    if ((isTiff(bytes) ? tiffOrientation(bytes) : exifOrientation(bytes)) >= 5)
+        return ImageSize{height, width};
+    return ImageSize{width, height};
 }
 
 std::string encodePng(const torch::Tensor &input, const std::map<std::string, std::string> &text)

@@ -4,7 +4,6 @@
 
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace sde {
@@ -38,7 +37,11 @@ torch::Tensor loadImage(const std::string &path, int64_t channels = 0);
 // applied), from its header alone: nothing is decoded. Throws sde::Error naming the file for
 // what loadImage refuses before decoding (missing, too large, of no image kind, no pixels or
 // more than kMaxImagePixels).
-std::pair<int64_t, int64_t> imageFileSize(const std::string &path);
+struct ImageSize {
+    int64_t width = 0;
+    int64_t height = 0;
+};
+ImageSize imageFileSize(const std::string &path);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry
 // becomes an iTXt chunk (UTF-8), so the generation parameters travel inside the file.

@@ -14,8 +14,8 @@ torch::Tensor loadFillMask(const std::string &path, int64_t height, int64_t widt
     };
     // Its size from its header first: a mask of the wrong size is refused before it is decoded
     // (and once more after, for a TIFF whose decoder turns it by its own orientation tag).
-    const auto [fileWidth, fileHeight] = imageFileSize(path);
-    requireMaskSize(fileWidth, fileHeight);
+    const ImageSize declared = imageFileSize(path);
+    requireMaskSize(declared.width, declared.height);
     const torch::Tensor gray = loadImage(path, 1);
     requireMaskSize(gray.size(2), gray.size(1));
     // The 8-bit level, then the weight as the studio's canvas computes it (level / 255).

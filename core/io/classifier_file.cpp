@@ -62,7 +62,7 @@ void saveClassifierFile(const std::string &path, NoiseConditionalClassifierImpl 
 {
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kClassifierFormat;
-    metadata["format_version"] = kModelFormatVersion;
+    metadata["format_version"] = kFormatVersion;
     metadata["classifier"] = dumpJson(network.config().toJson());
     auto tensors = stateDict(network);
     if (halfPrecision) {

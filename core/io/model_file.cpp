@@ -22,11 +22,12 @@ namespace {
 
 constexpr const char *kFormatTag = "sdestudio-model";
 
-// "N what (a, b, c and M more)" on one line: the first `most` of `items`, joined by `separator`.
-std::string countedList(const std::vector<std::string> &items, const std::string &what,
+// "N things (a, b, c and M more)" on one line, "1 thing (a)" for one: the first `most` of
+// `items`, joined by `separator`.
+std::string countedList(const std::vector<std::string> &items, const std::string &thing, const std::string &things,
                         const std::string &separator = ", ", size_t most = 3)
 {
-    std::string out = std::to_string(items.size()) + " " + what + " (";
+    std::string out = std::to_string(items.size()) + " " + (items.size() == 1 ? thing : things) + " (";
     for (size_t i = 0; i < items.size() && i < most; ++i)
         out += (i ? separator : "") + items[i];
     if (items.size() > most)
@@ -175,11 +176,11 @@ void requireWeightsFit(const torch::nn::Module &module,
         // One line: each kind of misfit counted, with its first three names.
         std::vector<std::string> parts;
         if (!missing.empty())
-            parts.push_back(countedList(missing, "missing keys"));
+            parts.push_back(countedList(missing, "missing key", "missing keys"));
         if (!unexpected.empty())
-            parts.push_back(countedList(unexpected, "unexpected keys"));
+            parts.push_back(countedList(unexpected, "unexpected key", "unexpected keys"));
         if (!mismatched.empty())
-            parts.push_back(countedList(mismatched, "shape mismatches", "; "));
+            parts.push_back(countedList(mismatched, "shape mismatch", "shape mismatches", "; "));
         std::string message = label + ": the weights do not fit the network of this config: ";
         for (size_t i = 0; i < parts.size(); ++i)
             message += (i ? ", " : "") + parts[i];
@@ -250,9 +251,9 @@ void requireWeightsFitConfig(const ModelConfig &config,
 void requireKnownFormatVersion(const std::map<std::string, std::string> &metadata, const std::string &path)
 {
     const auto version = metadata.find("format_version");
-    if (version != metadata.end() && version->second != kModelFormatVersion)
+    if (version != metadata.end() && version->second != kFormatVersion)
         throw Error(path + ": its metadata says format_version \"" + version->second +
-                    "\", and this SDE Studio reads version " + kModelFormatVersion +
+                    "\", and this SDE Studio reads version " + kFormatVersion +
                     " (a newer SDE Studio may have written it)");
 }
 
@@ -351,7 +352,7 @@ void saveModelFile(const std::string &path, const ScoreModel &model, const std::
 {
     std::map<std::string, std::string> metadata = extraMetadata;
     metadata["format"] = kFormatTag;
-    metadata["format_version"] = kModelFormatVersion;
+    metadata["format_version"] = kFormatVersion;
     metadata["config"] = dumpJson(model.config().toJson());
     metadata["weights"] = weights;
     auto tensors = stateDict(*model.network());

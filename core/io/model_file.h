@@ -53,17 +53,17 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
 void saveModelFile(const std::string &path, const ScoreModel &model, const std::string &weights,
                    const std::map<std::string, std::string> &extraMetadata = {}, bool halfPrecision = false);
 
-// The version of the metadata layout SDE Studio writes into its model and classifier files
-// ("format_version"). A file without the key is read as version 1.
-constexpr const char *kModelFormatVersion = "1";
-// Throws sde::Error naming `path` when `metadata`'s format_version is not kModelFormatVersion: a
-// file from a newer SDE Studio is refused by name instead of being read as if it were this one's.
+// The version of the metadata layout SDE Studio writes into its model, classifier and
+// training-state files ("format_version"). A file without the key is read as version 1.
+constexpr const char *kFormatVersion = "1";
+// Throws sde::Error naming `path` when `metadata`'s format_version is not kFormatVersion: a file
+// from a newer SDE Studio is refused by name instead of being read as if it were this one's.
 void requireKnownFormatVersion(const std::map<std::string, std::string> &metadata, const std::string &path);
 
 // Throws sde::Error naming `label` unless `entries` hold exactly the module's tensors (names,
 // shapes, floating point where the module's are); counts the missing, unexpected and mismatched
-// ones on one line, naming the first three of each. Works on a layout-only build (LayoutOnlyScope), before any weight
-// is allocated.
+// ones on one line, naming the first three of each. Works on a layout-only build
+// (LayoutOnlyScope), before any weight is allocated.
 void requireWeightsFit(const torch::nn::Module &module,
                        const std::vector<std::pair<std::string, torch::Tensor>> &entries, const std::string &label);
 

@@ -18,14 +18,6 @@ LayoutOnlyScope::~LayoutOnlyScope()
 {
     --layoutOnlyDepth;
 }
-int64_t parameterCount(const torch::nn::Module &module)
-{
-    int64_t count = 0;
-    for (const auto &parameter : module.parameters())
-        count += parameter.numel();
-    return count;
-}
-
 bool LayoutOnlyScope::active()
 {
     return layoutOnlyDepth > 0;
@@ -33,6 +25,14 @@ bool LayoutOnlyScope::active()
 torch::Tensor LayoutOnlyScope::placeholder(at::IntArrayRef shape)
 {
     return torch::empty(shape, torch::TensorOptions().dtype(torch::kFloat32).device(torch::kMeta));
+}
+
+int64_t parameterCount(const torch::nn::Module &module)
+{
+    int64_t count = 0;
+    for (const auto &parameter : module.parameters())
+        count += parameter.numel();
+    return count;
 }
 
 // layers.get_act(config): the names model.nonlinearity takes.

@@ -51,6 +51,7 @@ CheckpointInfo checkpointInfo(const std::map<std::string, std::string> &metadata
 {
     if (metadata.count("format") == 0 || metadata.at("format") != kStateFormat)
         throw Error(path + ": not an SDE Studio training state");
+    requireKnownFormatVersion(metadata, path);
     CheckpointInfo info;
     info.kind = metadataText(metadata, "kind", path);
     try {
@@ -153,7 +154,7 @@ void writeTrainingCheckpoint(const std::string &path, const TrainingCheckpoint &
     const CheckpointInfo &info = checkpoint.info;
     const std::map<std::string, std::string> metadata{
         {"format", kStateFormat},
-        {"format_version", "1"},
+        {"format_version", kFormatVersion},
         {"kind", info.kind},
         {"definition", dumpJson(info.definition)},
         {"step", std::to_string(info.step)},

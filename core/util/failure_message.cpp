@@ -5,20 +5,67 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <new>
 #include <regex>
+#include <vector>
 
 namespace sde {
 
 namespace {
 
-constexpr size_t kLongestRun = 240;
+// A run longer than kLongestRun characters keeps its first kRunHead and last kRunTail: what it
+// loses is always more than the marker that replaces it.
+constexpr size_t kLongestRun = 300;
 constexpr size_t kRunHead = 120;
 constexpr size_t kRunTail = 80;
 
-bool isContinuationByte(char c)
+// Where the characters of text[from, to) start: a UTF-8 lead byte with the continuation bytes it
+// announces is one character, and so is any other byte (ASCII, or a stray continuation byte).
+std::vector<size_t> characterStarts(const std::string &text, size_t from, size_t to)
 {
-    return (static_cast<unsigned char>(c) & 0xc0) == 0x80;
+    std::vector<size_t> starts;
+    int expected = 0;
+    for (size_t j = from; j < to; ++j) {
+        const auto byte = static_cast<unsigned char>(text[j]);
+        if (expected > 0 && (byte & 0xc0) == 0x80) {
+            --expected;
+            continue;
+        }
+        starts.push_back(j);
+        expected = (byte & 0xe0) == 0xc0 ? 1 : (byte & 0xf0) == 0xe0 ? 2 : (byte & 0xf8) == 0xf0 ? 3 : 0;
+    }
+    return starts;
+}
+
+// The length of the well-formed UTF-8 sequence that starts at text[at] (a byte of 0x80 or more):
+// 2 to 4, or 0 when it is none (a stray continuation byte, a cut sequence, an overlong form, a
+// surrogate or a code point above U+10FFFF).
+size_t utf8SequenceLength(const std::string &text, size_t at)
+{
+    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = byte(at);
+    size_t length = 0;
+    uint32_t point = 0, smallest = 0;
+    if ((lead & 0xe0) == 0xc0) {
+        length = 2, point = lead & 0x1f, smallest = 0x80;
+    } else if ((lead & 0xf0) == 0xe0) {
+        length = 3, point = lead & 0x0f, smallest = 0x800;
+    } else if ((lead & 0xf8) == 0xf0) {
+        length = 4, point = lead & 0x07, smallest = 0x10000;
+    } else {
+        return 0;
+    }
+    if (at + length > text.size())
+        return 0;
+    for (size_t k = 1; k < length; ++k) {
+        if ((byte(at + k) & 0xc0) != 0x80)
+            return 0;
+        point = (point << 6) | (byte(at + k) & 0x3f);
+    }
+    if (point < smallest || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
+        return 0;
+    return length;
 }
 
 } // namespace
@@ -32,25 +79,16 @@ std::string elideLongRuns(const std::string &text)
             out += text[i++];
             continue;
         }
-        const size_t end = std::min(text.find(' ', i), text.find('\n', i));
+        const size_t end = text.find_first_of(" \n", i);
         const size_t stop = end == std::string::npos ? text.size() : end;
-        size_t characters = 0;
-        for (size_t j = i; j < stop; ++j)
-            characters += isContinuationByte(text[j]) ? 0 : 1;
-        if (characters <= kLongestRun) {
+        const std::vector<size_t> starts =
+            stop - i > kLongestRun ? characterStarts(text, i, stop) : std::vector<size_t>{};
+        if (starts.size() <= kLongestRun) {
             out.append(text, i, stop - i);
         } else {
-            // The byte where character kRunHead starts, and where the last kRunTail begin.
-            size_t head = i, seen = 0;
-            while (head < stop && (isContinuationByte(text[head]) || seen < kRunHead))
-                seen += isContinuationByte(text[head++]) ? 0 : 1;
-            size_t tail = stop, kept = 0;
-            while (kept < kRunTail) {
-                --tail;
-                kept += isContinuationByte(text[tail]) ? 0 : 1;
-            }
+            const size_t head = starts[kRunHead], tail = starts[starts.size() - kRunTail];
             out.append(text, i, head - i);
-            out += " [... " + std::to_string(characters - kRunHead - kRunTail) + " characters left out ...] ";
+            out += " [... " + std::to_string(starts.size() - kRunHead - kRunTail) + " characters left out ...] ";
             out.append(text, tail, stop - tail);
         }
         i = stop;
@@ -58,10 +96,9 @@ std::string elideLongRuns(const std::string &text)
     return out;
 }
 
-std::string printable(const std::string &input)
+std::string printable(const std::string &text)
 {
     static const char *kHex = "0123456789abcdef";
-    const std::string text = elideLongRuns(input);
     std::string out;
     out.reserve(text.size());
     for (size_t i = 0; i < text.size(); ++i) {
@@ -79,10 +116,16 @@ std::string printable(const std::string &input)
             out += "\\r";
         else if (byte < 0x20 || byte == 0x7f)
             out += std::string("\\x") + kHex[byte >> 4] + kHex[byte & 15];
-        else
+        else if (byte < 0x80)
             out += c;
+        else if (const size_t length = utf8SequenceLength(text, i)) {
+            out.append(text, i, length);
+            i += length - 1;
+        } else // a byte of no UTF-8 sequence (a Latin-1 or UTF-16 file's) would garble the terminal
+            out += std::string("\\x") + kHex[byte >> 4] + kHex[byte & 15];
     }
-    return out;
+    // Cut after escaping, so that the characters counted are the ones shown.
+    return elideLongRuns(out);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 // sdestudio-cli end to end: exit codes, messages, and a convert -> score round trip that
 // reproduces the reference's golden score.
+#include "config/presets.h"
 #include "imaging/image_io.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
@@ -565,9 +566,10 @@ private Q_SLOTS:
         QTest::newRow("unknown preset, one line")
             << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continous", "--data", "toy:moons", "--out", out}
             << QString("error: unknown preset \"vp/cifar10_ddpmpp_continous\"; the nearest is "
-                       "\"vp/cifar10_ddpmpp_continuous\"; the 27 presets are the .json files under '%1', named by "
+                       "\"vp/cifar10_ddpmpp_continuous\"; the %1 presets are the .json files under '%2', named by "
                        "their path without .json\n")
-                   .arg(QString::fromLocal8Bit(qgetenv("SDE_PRESETS_DIR")))
+                   .arg(presetNames().size())
+                   .arg(QString::fromStdString(presetsDir()))
             << out;
         // Refused only after sampling, by the PNG writer.
         QTest::newRow("--frames of a point model")
@@ -671,6 +673,15 @@ private Q_SLOTS:
         QTest::newRow("bpd: truncated JPEG")
             << QStringList{"bpd", "--model", "fashion-mnist", cutJpeg}
             << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(cutJpeg) << out;
+        // OpenCV's decoder wrote "imdecode_(''): can't read data: ..." to stderr beside our line.
+        const QString letterPgm = dir + "/letter-28.pgm";
+        writeFileAtomically(letterPgm.toStdString(), "P2\n28 28\n255\n1 2 x\n");
+        QTest::newRow("inpaint: ASCII PGM with a letter")
+            << QStringList{"inpaint", "--model", "fashion-mnist", "--image", letterPgm, "--mask", gray, "-o", out}
+            << QString("error: '%1' is not an image OpenCV can read (PXM: Unexpected code in ReadNumber(): 0x78 "
+                       "(120))\n")
+                   .arg(letterPgm)
+            << out;
         QTest::newRow("inpaint: truncated JPEG mask at the image's size")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", cutJpeg, "-o", out}
             << QString("error: '%1' is a damaged JPEG file (Premature end of JPEG file)\n").arg(cutJpeg) << out;

@@ -99,6 +99,20 @@ void appendLittle(std::string &out, uint64_t value, int width)
         out += static_cast<char>((value >> (8 * i)) & 0xff);
 }
 
+// A zip archive of one record: its local header with data, its directory entry, and the end of
+// central directory that points at the entry.
+std::string oneRecordZip(const std::string &local, const std::string &entry)
+{
+    std::string end = "PK\x05\x06";
+    appendLittle(end, 0, 4);
+    appendLittle(end, 1, 2);
+    appendLittle(end, 1, 2);
+    appendLittle(end, entry.size(), 4);
+    appendLittle(end, local.size(), 4);
+    appendLittle(end, 0, 2);
+    return local + entry + end;
+}
+
 // A zip archive holding one record "archive/data.pkl" whose directory entry declares `method`,
 // `compressed` and `size` bytes (zip64 extra field when `zip64`), with 16 bytes of data.
 std::string craftedZip(uint16_t method, uint64_t compressed, uint64_t size, bool zip64)
@@ -138,14 +152,7 @@ std::string craftedZip(uint16_t method, uint64_t compressed, uint64_t size, bool
     appendLittle(entry, 0, 4); // the local header's offset
     entry += name + extra;
 
-    std::string end = "PK\x05\x06";
-    appendLittle(end, 0, 4);
-    appendLittle(end, 1, 2);
-    appendLittle(end, 1, 2);
-    appendLittle(end, entry.size(), 4);
-    appendLittle(end, local.size(), 4);
-    appendLittle(end, 0, 2);
-    return local + entry + end;
+    return oneRecordZip(local, entry);
 }
 
 void expectError(const std::string &path, const QStringList &fragments, const LoadOptions &options = {})
@@ -198,14 +205,7 @@ std::string deflatedZip(const std::string &compressed, uint64_t size, uint32_t c
     appendLittle(entry, 0, 8); // disk, attributes
     appendLittle(entry, 0, 4); // local header offset
     entry += name;
-    std::string end = "PK\x05\x06";
-    appendLittle(end, 0, 4);
-    appendLittle(end, 1, 2);
-    appendLittle(end, 1, 2);
-    appendLittle(end, entry.size(), 4);
-    appendLittle(end, local.size(), 4);
-    appendLittle(end, 0, 2);
-    return local + entry + end;
+    return oneRecordZip(local, entry);
 }
 
 // The message ZipArchive throws opening `zip` (labelled "crafted.zip") and reading its record
@@ -664,7 +664,7 @@ private Q_SLOTS:
                                                                    {"2.weight", torch::zeros({5, 4}, torch::kLong)}};
         QCOMPARE(test::errorOf([&] { requireWeightsFit(*module, entries, "m.safetensors"); }),
                  QString("m.safetensors: the weights do not fit the network of this config: "
-                         "4 missing keys (1.bias, 2.bias, 3.bias and 1 more), 1 unexpected keys (extra), "
+                         "4 missing keys (1.bias, 2.bias, 3.bias and 1 more), 1 unexpected key (extra), "
                          "2 shape mismatches (0.bias: file [4], network [3]; 2.weight: file holds Long, the "
                          "network needs a floating-point tensor)"));
     }

@@ -313,7 +313,8 @@ private Q_SLOTS:
     //   a b c
     //   d e f
     // 6 shows it turned clockwise (3 x 2: d a / e b / f c), 8 counterclockwise (c f / b e / a d),
-    // 3 upside down (f e d / c b a), 2 mirrored (c b a / f e d).
+    // 3 upside down (f e d / c b a), 2 mirrored (c b a / f e d), 5 transposed (a d / b e / c f),
+    // 7 transverse (f c / e b / d a).
     void exifOrientationIsApplied_data()
     {
         QTest::addColumn<QString>("format");
@@ -325,7 +326,9 @@ private Q_SLOTS:
             QTest::addRow("%s 1", format) << format << 1 << true << "abc/def";
             QTest::addRow("%s 2", format) << format << 2 << false << "cba/fed";
             QTest::addRow("%s 3", format) << format << 3 << true << "fed/cba";
+            QTest::addRow("%s 5", format) << format << 5 << true << "ad/be/cf";
             QTest::addRow("%s 6 MM", format) << format << 6 << true << "da/eb/fc";
+            QTest::addRow("%s 7", format) << format << 7 << false << "fc/eb/da";
             QTest::addRow("%s 6 II", format) << format << 6 << false << "da/eb/fc";
             QTest::addRow("%s 8 MM", format) << format << 8 << true << "cf/be/ad";
             QTest::addRow("%s 8 II", format) << format << 8 << false << "cf/be/ad";
@@ -366,7 +369,9 @@ private Q_SLOTS:
         const std::string path = writeTemp("oriented." + format.toStdString(), file);
         const torch::Tensor loaded = loadImage(path, 1); // OpenCV writes a gray WebP as RGB
         // The header alone gives the displayed size too (masks are checked by it before decoding).
-        QCOMPARE(imageFileSize(path), std::make_pair(loaded.size(2), loaded.size(1)));
+        const ImageSize declared = imageFileSize(path);
+        QCOMPARE(declared.width, loaded.size(2));
+        QCOMPARE(declared.height, loaded.size(1));
         const QStringList shownRows = shown.split('/');
         QCOMPARE(shapeOf(loaded), shapeOf(torch::zeros({1, shownRows.size() * block, shownRows[0].size() * block})));
         for (int r = 0; r < shownRows.size(); ++r)
@@ -669,7 +674,47 @@ private Q_SLOTS:
             << "cut.pgm" << QByteArray("P5\n4 4\n255\nabc")
             << "'%1' is a truncated image file: its pixels need 16 bytes from byte 11, "
                "the file has 3";
+        // Damage only the decoder finds: OpenCV wrote its exception to stderr itself ("imdecode_(''):
+        // can't read data: ..."); its reason now ends our message instead.
+        // TIFF strips libtiff cannot decode: OpenCV printed its exception or, for compressed data,
+        // returned black pixels without a word; every strip is now decoded once beforehand.
+        QTest::newRow("TIFF with fewer pixels than declared")
+            << "short.tif" << row(handTiff(28, 28, std::string(100, 'a'), 0, false))
+            << "'%1' is a damaged TIFF file (TIFFReadEncodedStrip: Read error at scanline 4294967295; got 100 "
+               "bytes, expected 784)";
+        const std::string plainTiff = handTiff(28, 28, std::string(784, 'a'), 0, false);
+        const std::string compressionEntry = bytes({3, 1, 3, 0, 1, 0, 0, 0, 1, 0}); // tag 259 = 1, little-endian
+        const size_t compressionAt = plainTiff.find(compressionEntry);
+        const auto compressed = [&](int scheme) {
+            std::string tiff = plainTiff;
+            tiff[compressionAt + 8] = char(scheme & 0xFF);
+            tiff[compressionAt + 9] = char(scheme >> 8);
+            return row(tiff);
+        };
+        QTest::newRow("TIFF whose LZW data is not LZW")
+            << "lzw.tif" << compressed(5) << "'%1' is a damaged TIFF file (Using code not yet in table)";
+        QTest::newRow("TIFF whose deflate data is not deflate")
+            << "deflate.tif" << compressed(8)
+            << "'%1' is a damaged TIFF file (ZIPDecode: Decoding error at scanline 0)";
+        QTest::newRow("TIFF of an unknown compression")
+            << "unknown.tif" << compressed(12345)
+            << "'%1' is a damaged TIFF file (Compression scheme 12345 strip decoding is not implemented)";
+        QTest::newRow("ASCII PGM with a letter")
+            << "letter.pgm" << QByteArray("P2\n2 2\n255\n1 2 x 4\n")
+            << "'%1' is not an image OpenCV can read (PXM: Unexpected code in ReadNumber(): 0x78 (120))";
+        QTest::newRow("ASCII PPM cut short") << "cut.ppm" << QByteArray("P3\n2 2\n255\n1 2 3\n")
+                                             << "'%1' is not an image OpenCV can read (Unexpected end of input stream)";
     }
+    // A plain (ASCII) PNM may end right after its last number (no whitespace after it): read as
+    // written, though OpenCV's reader refused it.
+    void plainPnmWithoutAFinalLineBreak()
+    {
+        const torch::Tensor gray = loadImage(writeTemp("plain.pgm", "P2\n2 2\n255\n0 51 102 255"));
+        QVERIFY(torch::equal(gray, torch::tensor({0.0f, 51.0f, 102.0f, 255.0f}).div_(255.0).view({1, 2, 2})));
+        const torch::Tensor color = loadImage(writeTemp("plain.ppm", "P3\n1 1\n255\n10 20 30"));
+        QVERIFY(torch::equal(color, torch::tensor({10.0f, 20.0f, 30.0f}).div_(255.0).view({3, 1, 1})));
+    }
+
     void damagedFilesAreRefusedQuietly()
     {
         QFETCH(QString, name);

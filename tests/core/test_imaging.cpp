@@ -162,6 +162,10 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, readIdxLabels(dir + "/short.idx")); // images are not labels
         writeFileAtomically(dir + "/text.idx", "hello");
         QVERIFY_THROWS_EXCEPTION(Error, readIdxImages(dir + "/text.idx"));
+        // gzip's magic with a method it does not know: zlib's words without the path it repeats.
+        writeFileAtomically(dir + "/method.gz", std::string("\x1f\x8b\x07\x00", 4) + std::string(20, '\0'));
+        QCOMPARE(errorOf([&] { readIdxImages(dir + "/method.gz"); }),
+                 QString::fromStdString("'" + dir + "/method.gz' is corrupt or truncated: unknown compression method"));
     }
 
     // Issue 16: the shared hostile file, 5 images of 0 x 0 pixels, trained on blank images.
@@ -532,6 +536,42 @@ private Q_SLOTS:
         config.data.numChannels = 1;
         QCOMPARE(openTrainingData("fashion-mnist:test", config)->exampleShape(), (std::vector<int64_t>{1, 28, 28}));
         QVERIFY_THROWS_EXCEPTION(Error, openTrainingData("fashion-mnist:valid", config));
+    }
+
+    // IDX images larger than the model are resized 1024 at a time and kept with one channel: the
+    // images past a chunk's end equal a resize of the whole set at once, and three channels repeat
+    // the one stored.
+    void idxDataResizesInChunks()
+    {
+        const int64_t count = 1030;
+        const torch::Tensor raw = torch::randint(0, 256, {count, 8, 8}, torch::kUInt8);
+        std::string file = idxHeader({uint32_t(count), 8, 8});
+        file.append(reinterpret_cast<const char *>(raw.data_ptr<uint8_t>()), size_t(raw.numel()));
+        const std::string path = test::makeTempDir() + "/small-images-idx3-ubyte";
+        writeFileAtomically(path, file);
+        namespace F = torch::nn::functional;
+        const torch::Tensor whole =
+            (F::interpolate(raw.unsqueeze(1).to(torch::kFloat32) / 255.0, F::InterpolateFuncOptions()
+                                                                              .size(std::vector<int64_t>{4, 4})
+                                                                              .mode(torch::kBilinear)
+                                                                              .align_corners(false)
+                                                                              .antialias(true))
+                 .clamp(0.0, 1.0) *
+             255.0)
+                .round() /
+            255.0;
+        IdxTrainingData gray(path, 4, 1, false);
+        IdxTrainingData color(path, 4, 3, false);
+        QCOMPARE(gray.size(), count);
+        QCOMPARE(color.exampleShape(), (std::vector<int64_t>{3, 4, 4}));
+        for (const int64_t index : {int64_t(0), int64_t(1023), int64_t(1024), count - 1}) {
+            QVERIFY(torch::equal(gray.example(index, nullptr), whole[index].to(torch::kFloat32)));
+            const torch::Tensor rgb = color.example(index, nullptr);
+            QCOMPARE(rgb.sizes().vec(), (std::vector<int64_t>{3, 4, 4}));
+            for (int64_t c = 0; c < 3; ++c)
+                QVERIFY(torch::equal(rgb[c], whole[index][0].to(torch::kFloat32)));
+        }
+        QVERIFY(torch::equal(gray.images(), whole.to(torch::kFloat32)));
     }
 
     void pointCloudPictureAndCsv()

@@ -229,10 +229,18 @@ private Q_SLOTS:
                  std::string("bell\\x07 esc\\x1b[2J tab\\t cr\\r del\\x7f"));
         QCOMPARE(printable("presets:\n  vp/a\n  ve/b"), std::string("presets:\n  vp/a\n  ve/b"));
         QCOMPARE(printable("ends with\n"), std::string("ends with\n"));
+        // Bytes of no UTF-8 sequence are escaped; well-formed sequences of 2, 3 and 4 bytes are not.
+        QCOMPARE(printable("last read: '\xff\xfe'"), std::string("last read: '\\xff\\xfe'"));
+        QCOMPARE(printable("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+                 std::string("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+        QCOMPARE(printable("cut \xe2\x82"), std::string("cut \\xe2\\x82"));
+        QCOMPARE(printable("overlong \xc0\xaf"), std::string("overlong \\xc0\\xaf"));
+        QCOMPARE(printable("surrogate \xed\xa0\x80"), std::string("surrogate \\xed\\xa0\\x80"));
     }
 
     // Issue 16 ("long values truncated"): a 5000-character path keeps its first 120 and last 80
-    // characters; shorter runs, the words around it and what was already cut stay as they are.
+    // characters; runs of 300 or fewer, the words around them and what was already cut stay as
+    // they are.
     void longRunsAreCut()
     {
         const std::string path = "/tmp/" + std::string(4990, 'a') + "/x.pth";
@@ -243,17 +251,32 @@ private Q_SLOTS:
         QCOMPARE(elideLongRuns(cut), cut);
         QCOMPARE(printable(message), cut);
         QCOMPARE(failureMessage(Error(message)), cut);
-        const std::string justFits(240, 'b');
+        const std::string justFits(300, 'b');
         QCOMPARE(elideLongRuns(justFits + " " + justFits), justFits + " " + justFits);
-        // Counted in characters, and never cut inside one: 300 two-byte characters.
+        const std::string oneTooMany(301, 'b');
+        QCOMPARE(elideLongRuns(oneTooMany),
+                 std::string(120, 'b') + " [... 101 characters left out ...] " + std::string(80, 'b'));
+        // Counted in characters and never cut inside one: 400 two-byte characters.
         std::string accents;
-        for (int i = 0; i < 300; ++i)
+        for (int i = 0; i < 400; ++i)
             accents += "\xc3\xa9";
         QCOMPARE(elideLongRuns(accents),
-                 accents.substr(0, 240) + " [... 100 characters left out ...] " + accents.substr(440));
+                 accents.substr(0, 240) + " [... 200 characters left out ...] " + accents.substr(640));
+        // Bytes that are no UTF-8 (continuation bytes without a lead) count one each.
+        const std::string stray(400, '\x80');
+        QCOMPARE(elideLongRuns(stray),
+                 stray.substr(0, 120) + " [... 200 characters left out ...] " + stray.substr(320));
         // Each line's runs on their own.
         QCOMPARE(elideLongRuns(std::string(200, 'c') + "\n" + std::string(200, 'c')),
                  std::string(200, 'c') + "\n" + std::string(200, 'c'));
+        // printable counts the escapes it writes: 100 escape characters show as 400.
+        std::string escape;
+        for (int i = 0; i < 30; ++i)
+            escape += "\\x1b";
+        std::string tailEscape;
+        for (int i = 0; i < 20; ++i)
+            tailEscape += "\\x1b";
+        QCOMPARE(printable(std::string(100, '\x1b')), escape + " [... 200 characters left out ...] " + tailEscape);
     }
 
     // A failed allocation says so with the size, whatever threw it; other failures keep their text.

@@ -521,6 +521,14 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(task, data, options));
         spoil("adam.0.exp_avg_sq", 0.0);
         QCOMPARE(errorOf([&] { readTrainingCheckpoint(path); }), QString("no error"));
+        // A training state a newer SDE Studio wrote is refused by its version.
+        SafetensorsFile newer = readSafetensors(path);
+        QCOMPARE(newer.metadata.at("format_version"), std::string("1"));
+        newer.metadata["format_version"] = "2";
+        writeSafetensors(path, newer.tensors, newer.metadata);
+        QCOMPARE(errorOf([&] { readTrainingCheckpoint(path); }),
+                 file + ": its metadata says format_version \"2\", and this SDE Studio reads version 1 (a newer "
+                        "SDE Studio may have written it)");
     }
 
     // The one setup of a run that the CLI and the studio share: a fresh run gets the config's

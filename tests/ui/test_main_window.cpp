@@ -393,6 +393,7 @@ private Q_SLOTS:
         // Dropped for real: the drag-enter and drop events the platform delivers, sent to the window.
         // The refusal is shown in a dialog; the settings and the model stay.
         window.show();
+        QVERIFY(window.findChildren<QMessageBox *>().isEmpty()); // the refusals so far were quiet
         QMimeData mime;
         mime.setUrls({QUrl::fromLocalFile(QString::fromStdString(plain))});
         QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
@@ -400,7 +401,6 @@ private Q_SLOTS:
         QVERIFY(enter.isAccepted());
         QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
         QCoreApplication::sendEvent(&window, &drop);
-        QCOMPARE(window.lastError(), refusal);
         const auto boxes = window.findChildren<QMessageBox *>();
         QVERIFY(!boxes.isEmpty());
         QMessageBox *box = boxes.last();

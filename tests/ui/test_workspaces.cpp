@@ -740,8 +740,21 @@ private Q_SLOTS:
         const QString other = QString::fromStdString(test::makeTempDir());
         writeFileAtomically(QDir(other).filePath("metrics.jsonl").toStdString(),
                             "{\"step\": 10, \"loss\": 1.5, \"ema_loss\": 1.5, \"lr\": 0.001}\n");
+        // The newest preview is shown; one whose header declares 6000 x 6000 pixels (its data cut
+        // off) is skipped by its size, not decoded on the UI thread.
+        QVERIFY(QDir(other).mkpath("samples"));
+        savePng(QDir(other).filePath("samples/step-0000010.png").toStdString(), torch::full({1, 4, 6}, 0.5));
         train.setRunFolder(other);
         QCOMPARE(train.chart()->pointCount(), 1);
+        auto *preview = train.findChild<ImageView *>("trainPreview");
+        QCOMPARE(preview->image().size(), QSize(6, 4));
+        std::string huge = readFile(QDir(other).filePath("samples/step-0000010.png").toStdString()).substr(0, 33);
+        const char side[4] = {0, 0, char(0x17), char(0x70)}; // 6000, big-endian
+        huge.replace(16, 4, side, 4);
+        huge.replace(20, 4, side, 4);
+        writeFileAtomically(QDir(other).filePath("samples/step-0000020.png").toStdString(), huge);
+        train.setRunFolder(other);
+        QVERIFY(preview->image().isNull());
     }
 
     void trainingRunsPausesAndResumesFromTheSameStep()
