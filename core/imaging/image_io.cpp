@@ -333,14 +333,21 @@ cv::Mat decodeQuietly(const std::string &bytes, std::string &reason)
         image = cv::Mat();
     }
     std::cerr.rdbuf(terminal);
-    // The words between OpenCV's error code and its function name, on one line (a failed check
-    // adds lines of its own: "> Unsupported number of channels: ...").
+    // The words between OpenCV's error code and its function name; a failed check has none there
+    // and says it on lines of its own ("> Unsupported number of channels:", "> 'channels' is 5"),
+    // which are joined into one.
     const std::string text = caught.str();
     const size_t code = text.find("error) ");
     if (code != std::string::npos) {
         const size_t from = code + 7;
-        const size_t to = std::min(text.find(" in function", from), text.find('\n', from));
+        const size_t to = std::min(text.find("in function", from), text.find('\n', from));
         reason = text.substr(from, to == std::string::npos ? std::string::npos : to - from);
+        for (size_t line = text.find("\n> ", from); line != std::string::npos; line = text.find("\n> ", line + 1)) {
+            const size_t end = text.find('\n', line + 1);
+            std::string words = text.substr(line + 3, end == std::string::npos ? std::string::npos : end - line - 3);
+            words.erase(0, words.find_first_not_of(' '));
+            reason += (reason.empty() || reason.back() == ' ' ? "" : " ") + words;
+        }
         while (!reason.empty() && (std::isspace(uint8_t(reason.back())) || reason.back() == ':'))
             reason.pop_back();
     }

@@ -696,6 +696,15 @@ private Q_SLOTS:
         QTest::newRow("TIFF whose deflate data is not deflate")
             << "deflate.tif" << compressed(8)
             << "'%1' is a damaged TIFF file (ZIPDecode: Decoding error at scanline 0)";
+        // OpenCV's failed check spans lines of its own ("> Unsupported number of channels: ..."):
+        // joined into the one line.
+        std::string fiveSamples = handTiff(28, 28, std::string(28 * 28 * 5, 'a'), 0, false);
+        const size_t samplesAt = fiveSamples.find(bytes({0x15, 1, 3, 0, 1, 0, 0, 0, 1, 0})); // tag 277 = 1
+        fiveSamples[samplesAt + 8] = 5;
+        QTest::newRow("TIFF of five samples a pixel")
+            << "five.tif" << row(fiveSamples)
+            << "'%1' is not an image OpenCV can read (Unsupported number of channels: 'channels >= 1 && channels "
+               "<= 4' where 'channels' is 5)";
         QTest::newRow("TIFF of an unknown compression")
             << "unknown.tif" << compressed(12345)
             << "'%1' is a damaged TIFF file (Compression scheme 12345 strip decoding is not implemented)";
