@@ -234,6 +234,8 @@ tmsize_t tiffRead(thandle_t handle, void *buffer, tmsize_t size)
     auto *file = static_cast<TiffInMemory *>(handle);
     const uint64_t left = file->at < file->bytes->size() ? file->bytes->size() - file->at : 0;
     const auto count = static_cast<size_t>(std::min<uint64_t>(left, static_cast<uint64_t>(size)));
+    if (count == 0)
+        return 0;
     std::memcpy(buffer, file->bytes->data() + file->at, count);
     file->at += count;
     return static_cast<tmsize_t>(count);
