@@ -420,13 +420,19 @@ void checkTiffData(const std::string &bytes, const std::string &path)
     if (!tiff)
         refuse(file.firstError.empty() ? "libtiff cannot open it" : file.firstError);
     std::unique_ptr<TIFF, void (*)(TIFF *)> open(tiff, TIFFClose);
-    // The first image (the one OpenCV decodes), every strip or tile of it decoded once. Its size
-    // was bounded from the header before (at most 8192 x 8192 pixels), and so is a strip's.
+    // The first image (the one OpenCV decodes), every strip or tile of it decoded once. Its pixels
+    // were bounded from the header before (at most 8192 x 8192).
     const bool tiled = TIFFIsTiled(tiff) != 0;
     const tmsize_t pieceBytes = tiled ? TIFFTileSize(tiff) : TIFFStripSize(tiff);
     const uint32_t pieces = tiled ? TIFFNumberOfTiles(tiff) : TIFFNumberOfStrips(tiff);
     if (pieceBytes <= 0 || pieces == 0)
         refuse(file.firstError.empty() ? "it declares no image data" : file.firstError);
+    // Bounds that no real file of at most 8192 x 8192 pixels reaches: one row a strip makes 8192
+    // strips, tiles of 16 x 16 make 262,144.
+    constexpr uint32_t kMostPieces = uint32_t(1) << 20;
+    if (pieces > kMostPieces)
+        refuse("it declares " + std::to_string(pieces) + " " + (tiled ? "tiles" : "strips") + ", more than " +
+               std::to_string(kMostPieces));
     constexpr tmsize_t kLargestPiece = tmsize_t(1) << 30;
     if (pieceBytes > kLargestPiece)
         refuse("a " + std::string(tiled ? "tile" : "strip") + " of " + std::to_string(pieceBytes) +

@@ -314,8 +314,12 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
         const std::string weights = file.metadata.count("weights") ? file.metadata.at("weights") : "raw";
         info.hasEma = weights == "ema";
         info.hasRawWeights = weights == "raw";
-        if (file.metadata.count("step"))
+        if (file.metadata.count("step")) {
             info.step = metadataInt64(file.metadata, "step", path);
+            // -1 stands for "not known" inside; a file's own step is a count.
+            if (info.step < 0)
+                throw Error(path + ": metadata \"step\" is not a step count (0 or more): " + file.metadata.at("step"));
+        }
         const std::string wanted = options.weights == WeightSet::Ema ? "ema" : "raw";
         if (weights != wanted)
             throw Error(path + ": this file holds the " + weights + " weights only; " +

@@ -290,6 +290,13 @@ private Q_SLOTS:
         } catch (const Error &e) {
             QCOMPARE(QString(e.what()), QString::fromStdString(path) + ": metadata \"step\" is not an integer: abc");
         }
+        // A negative step hid the step line of `info` (-1 stands for "not known" inside).
+        SafetensorsFile file = readSafetensors(resolveModelPath("fashion-mnist"));
+        file.metadata["step"] = "-5";
+        const std::string negative = test::makeTempDir() + "/negative-step.safetensors";
+        writeSafetensors(negative, file.tensors, file.metadata);
+        QCOMPARE(test::errorOf([&] { loadModelFile(negative); }),
+                 QString::fromStdString(negative + ": metadata \"step\" is not a step count (0 or more): -5"));
     }
 
     void failedWriteLeavesNoFile()
