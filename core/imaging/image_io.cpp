@@ -322,17 +322,22 @@ cv::Mat decodeQuietly(const std::string &bytes, std::string &reason)
     static std::mutex decoding;
     std::lock_guard<std::mutex> lock(decoding);
     std::ostringstream caught;
-    std::streambuf *const terminal = std::cerr.rdbuf(caught.rdbuf());
     cv::Mat image;
-    try {
-        // IMREAD_UNCHANGED keeps alpha and 16 bits; orientation is ours to apply.
-        image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),
-                             cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception &e) {
-        caught << e.what();
-        image = cv::Mat();
+    {
+        // std::cerr gets its own buffer back however the call ends (a failed allocation too).
+        struct Restore {
+            std::streambuf *terminal;
+            ~Restore() { std::cerr.rdbuf(terminal); }
+        } restore{std::cerr.rdbuf(caught.rdbuf())};
+        try {
+            // IMREAD_UNCHANGED keeps alpha and 16 bits; orientation is ours to apply.
+            image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char *>(bytes.data())),
+                                 cv::IMREAD_UNCHANGED);
+        } catch (const cv::Exception &e) {
+            caught << e.what();
+            image = cv::Mat();
+        }
     }
-    std::cerr.rdbuf(terminal);
     // The words between OpenCV's error code and its function name; a failed check has none there
     // and says it on lines of its own ("> Unsupported number of channels:", "> 'channels' is 5"),
     // which are joined into one.
