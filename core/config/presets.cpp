@@ -125,7 +125,7 @@ ModelConfig loadPreset(const std::string &name)
 {
     std::vector<std::string> names = presetNames();
     if (std::find(names.begin(), names.end(), name) == names.end()) {
-        // One line: the nearest name, and where the whole list is (28 lines would bury the error).
+        // One line: the nearest name, and where the whole list is (a line a preset would bury the error).
         std::string message = "unknown preset \"" + name + "\"";
         if (const auto nearest = nearestName(name, names))
             message += "; the nearest is \"" + *nearest + "\"";

@@ -13,7 +13,7 @@ torch::Tensor loadFillMask(const std::string &path, int64_t height, int64_t widt
                         " pixels; its image is " + std::to_string(width) + " x " + std::to_string(height));
     };
     // Its size from its header first: a mask of the wrong size is refused before it is decoded
-    // (and once more after, for a TIFF whose decoder turns it by its own orientation tag).
+    // (and checked once more on the decoded picture, whose size is what counts).
     const ImageSize declared = imageFileSize(path);
     requireMaskSize(declared.width, declared.height);
     const torch::Tensor gray = loadImage(path, 1);
