@@ -17,7 +17,11 @@ namespace {
 std::string numberText(double value)
 {
     char text[32];
-    std::snprintf(text, sizeof text, "%.15g", value);
+    // Whole bounds in full ("1000000000000000000", not "1e+18"): a user types them back.
+    if (value == std::floor(value) && std::fabs(value) < 1e19)
+        std::snprintf(text, sizeof text, "%.0f", value);
+    else
+        std::snprintf(text, sizeof text, "%.15g", value);
     return text;
 }
 
@@ -26,7 +30,8 @@ std::string numberText(double value)
 struct ParsedNumber {
     double value = 0.0;
     std::string canonical;
-    std::string error; // empty: fine
+    std::string error;      // empty: fine
+    bool outOfType = false; // a whole number beyond its type: the option's own range, if any, is the better message
 };
 
 template <typename Int>
@@ -47,6 +52,7 @@ ParsedNumber parseWhole(const std::string &text, bool unsignedOnly)
         return out;
     }
     if (error == std::errc::result_out_of_range) {
+        out.outOfType = true;
         out.error = "must be between " + std::to_string(std::numeric_limits<Int>::min()) + " and " +
                     std::to_string(std::numeric_limits<Int>::max()) + ", not " + sde::quoted(text);
         return out;
@@ -144,6 +150,8 @@ CLI::Validator numberCheck(NumberKind kind, const std::optional<OptionRange> &ra
     return CLI::Validator(
         [kind, range](std::string &text) {
             ParsedNumber parsed = parseNumber(kind, text);
+            if (parsed.outOfType && range)
+                return "must be " + range->describe() + ", not " + sde::quoted(text);
             if (!parsed.error.empty())
                 return parsed.error;
             if (range && !range->contains(parsed.value))

@@ -238,18 +238,12 @@ SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig 
 torch::Tensor loadModelImage(const std::string &path, const ScoreModel &model, int64_t channels)
 {
     const auto shape = model.sampleShape();
-    const auto requireModelSize = [&](int64_t width, int64_t height) {
-        if (height != shape[1] || width != shape[2])
-            throw Error("'" + path + "' is " + std::to_string(width) + "x" + std::to_string(height) +
-                        ", the model takes " + std::to_string(shape[2]) + "x" + std::to_string(shape[1]) +
-                        " images (resize it first)");
-    };
-    // From the header first: an image of another size is refused before it is decoded.
-    const ImageSize declared = imageFileSize(path);
-    requireModelSize(declared.width, declared.height);
-    torch::Tensor image = loadImage(path, channels > 0 ? channels : shape[0]);
-    requireModelSize(image.size(2), image.size(1));
-    return image;
+    return loadImageOfSize(path, channels > 0 ? channels : shape[0], ImageSize{shape[2], shape[1]},
+                           [&](ImageSize found) {
+                               return "'" + path + "' is " + std::to_string(found.width) + "x" +
+                                      std::to_string(found.height) + ", the model takes " + std::to_string(shape[2]) +
+                                      "x" + std::to_string(shape[1]) + " images (resize it first)";
+                           });
 }
 
 void writeResults(const std::string &folder, const std::string &operation, const torch::Tensor &images,

@@ -191,13 +191,15 @@ CommandRun addTrainCommand(CLI::App &program)
                    "DATA: a folder of images, patches:FOLDER, an IDX file, fashion-mnist, or toy:NAME\n"
                    "(moons, 8gaussians, checkerboard, swissroll).");
     const OptionRange positive = OptionRange::atLeast(1);
+    // Step counts: the config's own bound (training.n_iters), so that no count wraps.
+    const OptionRange stepCount = OptionRange::between(1, static_cast<double>(kMostTrainingSteps));
     command->add_option("--preset", o->preset, "a preset config (see models/presets)")->type_name("NAME");
     command->add_option("--config", o->config, "a config JSON file")->type_name("FILE");
     command->add_option("--data", o->data, "the training data (see above)")->type_name("DATA")->required();
     command->add_option("--out", o->out, "the run's folder; created if missing")->type_name("FOLDER")->required();
     command->add_flag("--resume", o->resume, "continue the run in FOLDER from its newest checkpoint");
     addNumberOption(*command, "--steps", o->steps, "N",
-                    "train until N steps in all (default: the config's training.n_iters)", positive);
+                    "train until N steps in all (default: the config's training.n_iters)", stepCount);
     addNumberOption(*command, "--batch", o->batch, "B",
                     "batch size (default: the config's training.batch_size; a resumed run: its own)",
                     OptionRange::between(0, static_cast<double>(kMostTrainingBatch)));
@@ -206,11 +208,13 @@ CommandRun addTrainCommand(CLI::App &program)
     addNumberOption(*command, "--threads", o->threads, "N", "CPU threads (default: all cores)",
                     OptionRange::between(1, kMostThreads));
     addNumberOption(*command, "--checkpoint-every", o->checkpointEvery, "N",
-                    "write a checkpoint every N steps (default 1000)", positive);
+                    "write a checkpoint every N steps (default 1000)", stepCount);
     addNumberOption(*command, "--keep", o->keep, "K", "keep the newest K checkpoints (default 3)", positive);
-    addNumberOption(*command, "--log-every", o->logEvery, "N", "a metrics record every N steps (default 10)", positive);
+    addNumberOption(*command, "--log-every", o->logEvery, "N", "a metrics record every N steps (default 10)",
+                    stepCount);
     addNumberOption(*command, "--snapshot-every", o->snapshotEvery, "N",
-                    "preview samples every N steps into FOLDER/samples (default: off)", OptionRange::atLeast(0));
+                    "preview samples every N steps into FOLDER/samples (default: off)",
+                    OptionRange::between(0, static_cast<double>(kMostTrainingSteps)));
     addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N", "samples in a preview (default 16)",
                     OptionRange::between(1, static_cast<double>(kLargestBatch)));
     addNumberOption(*command, "--snapshot-steps", o->snapshotSteps, "N", "sampler steps of a preview (default 100)",

@@ -3,11 +3,17 @@
 #include "nets/score_network.h"
 #include "sde/sde_catalogue.h"
 #include "util/error.h"
+#include "util/failure_message.h"
 #include "util/files.h"
+#include "util/nearest_name.h"
 #include "util/number_text.h"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 
 namespace sde {
 
@@ -109,6 +115,78 @@ void requireOneOf(const std::string &key, const std::string &value, const std::v
     outOfRange(key, "\"" + value + "\"", "must be one of " + list);
 }
 
+// The keys a config may carry, by section ("" is the top level): those fromJson reads and those
+// the reference's configs carry that SDE Studio has no use for (eval.*, data.tfrecords_path,
+// training.snapshot_freq, ...). A reference config loads without a word; anything else, a slip
+// such as "sampling.snrr" above all, is named in a warning.
+const std::map<std::string, std::vector<std::string>> &knownConfigKeys()
+{
+    static const std::map<std::string, std::vector<std::string>> keys = {
+        {"", {"data", "model", "training", "sampling", "optim", "eval", "seed", "device"}},
+        {"data",
+         {"dataset", "image_size", "num_channels", "centered", "uniform_dequantization", "random_flip",
+          "tfrecords_path", "category", "channels"}},
+        {"model",
+         {"name",
+          "nf",
+          "ch_mult",
+          "num_res_blocks",
+          "attn_resolutions",
+          "conv_size",
+          "normalization",
+          "dropout",
+          "resamp_with_conv",
+          "conditional",
+          "fir",
+          "fir_kernel",
+          "skip_rescale",
+          "resblock_type",
+          "progressive",
+          "progressive_input",
+          "progressive_combine",
+          "embedding_type",
+          "fourier_scale",
+          "init_scale",
+          "scale_by_sigma",
+          "nonlinearity",
+          "sigma_min",
+          "sigma_max",
+          "sigma_begin",
+          "beta_min",
+          "beta_max",
+          "num_scales",
+          "ema_rate",
+          "attention_type"}},
+        {"training",
+         {"sde", "continuous", "reduce_mean", "likelihood_weighting", "batch_size", "n_iters", "log_freq", "eval_freq",
+          "snapshot_freq", "snapshot_freq_for_preemption", "snapshot_sampling", "n_jitted_steps"}},
+        {"sampling", {"method", "predictor", "corrector", "snr", "n_steps_each", "noise_removal", "probability_flow"}},
+        {"optim", {"optimizer", "lr", "beta1", "eps", "weight_decay", "warmup", "grad_clip", "amsgrad"}},
+        {"eval",
+         {"begin_ckpt", "end_ckpt", "batch_size", "enable_sampling", "num_samples", "enable_loss", "enable_bpd",
+          "bpd_dataset"}},
+    };
+    return keys;
+}
+
+void warnOfUnknownKeys(const Json &document, const std::string &section = "")
+{
+    const auto &known = knownConfigKeys().at(section);
+    for (auto it = document.begin(); it != document.end(); ++it) {
+        const std::string key = section.empty() ? it.key() : section + "." + it.key();
+        if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+            std::vector<std::string> candidates;
+            for (const std::string &name : known)
+                candidates.push_back(section.empty() ? name : section + "." + name);
+            const std::optional<std::string> nearest = nearestName(key, candidates);
+            spdlog::warn("config key {} is not one SDE Studio or the reference reads; it is ignored{}",
+                         printable(quoted(key)), nearest ? " (did you mean " + *nearest + "?)" : std::string());
+        } else if (section.empty() && knownConfigKeys().count(it.key()) && it->is_object()) {
+            warnOfUnknownKeys(*it, it.key());
+        }
+    }
+}
+
 } // namespace
 
 ModelConfig ModelConfig::fromJson(const Json &document)
@@ -119,6 +197,13 @@ ModelConfig ModelConfig::fromJson(const Json &document)
         throw Error("config has no \"model\" section");
     ModelConfig c;
     c.source = document;
+
+    warnOfUnknownKeys(document);
+    // The reference seeds its runs with it; SDE Studio's training takes its seed from --seed (or
+    // the Train tab), its streams being its own. Checked, so that a config stays one the reference runs.
+    if (const Json *seed = json::find(document, "seed"))
+        if (!seed->is_null())
+            json::toUint64(*seed, "config key seed");
 
     Section data(document, "data");
     c.data.dataset = data.text("dataset", c.data.dataset);
@@ -188,6 +273,10 @@ ModelConfig ModelConfig::fromJson(const Json &document)
     c.optim.weightDecay = optim.number("weight_decay", c.optim.weightDecay);
     c.optim.warmup = optim.integer("warmup", c.optim.warmup);
     c.optim.gradClip = optim.number("grad_clip", c.optim.gradClip);
+    // Read so that a config asking for AMSGrad is refused instead of trained with plain Adam.
+    if (optim.boolean("amsgrad", false))
+        outOfRange("optim.amsgrad", "true",
+                   "must be false (SDE Studio trains with Adam, as the reference's configs do)");
 
     c.validate();
     return c;

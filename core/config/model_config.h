@@ -100,6 +100,10 @@ struct ModelConfig {
 
     // Reads a config in the reference's layout; missing optional fields take the reference's
     // defaults. Throws sde::Error naming the key and the value when something is out of range.
+    // Keys the reference's configs carry and SDE Studio does not use (eval.*, training.log_freq,
+    // data.tfrecords_path, ...) are read over; "seed" is checked (0 to 2^64 - 1) but training's
+    // seed is its own option; any other key is named in a warning (spdlog), with the nearest
+    // known key when one is near. optim.amsgrad true is refused (training is plain Adam).
     static ModelConfig fromJson(const Json &document);
     // The document, with the typed fields written back over `source`.
     Json toJson() const;

@@ -2,11 +2,11 @@
 
 #include "util/build_info.h"
 #include "util/error.h"
+#include "util/nearest_name.h"
 
 #include <algorithm>
 #include <cstdlib>
 #include <dirent.h>
-#include <limits>
 #include <optional>
 #include <set>
 #include <sys/stat.h>
@@ -58,38 +58,6 @@ void collectPresets(const std::string &root, const std::string &prefix, std::vec
         }
     }
     ::closedir(dir);
-}
-
-// The name of `names` fewest single-character edits away from `name` (Levenshtein distance; the
-// first in sorted order on a tie), when it is near enough to be a slip: at most max(2, a third of
-// the name's length) edits away. Names longer than 256 characters are no slip of a preset name.
-std::optional<std::string> nearestName(const std::string &name, const std::vector<std::string> &names)
-{
-    if (names.empty() || name.size() > 256)
-        return std::nullopt;
-    const std::string *nearest = &names.front();
-    size_t fewest = std::numeric_limits<size_t>::max();
-    std::vector<size_t> previous, row;
-    for (const std::string &candidate : names) {
-        previous.resize(candidate.size() + 1);
-        row.resize(candidate.size() + 1);
-        for (size_t j = 0; j <= candidate.size(); ++j)
-            previous[j] = j;
-        for (size_t i = 1; i <= name.size(); ++i) {
-            row[0] = i;
-            for (size_t j = 1; j <= candidate.size(); ++j)
-                row[j] = std::min(
-                    {previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (name[i - 1] == candidate[j - 1] ? 0 : 1)});
-            std::swap(previous, row);
-        }
-        if (previous[candidate.size()] < fewest) {
-            fewest = previous[candidate.size()];
-            nearest = &candidate;
-        }
-    }
-    if (fewest > std::max<size_t>(2, name.size() / 3))
-        return std::nullopt;
-    return *nearest;
 }
 
 } // namespace

@@ -472,6 +472,69 @@ std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
     return PnmHeader{values[0], values[1], values[2], at + 1};
 }
 
+std::optional<uint64_t> checkPnmSamples(const std::string &bytes, const std::string &path, std::string &binary)
+{
+    if (bytes.size() < 2 || bytes[0] != 'P' || !std::strchr("2356", bytes[1]))
+        return std::nullopt;
+    const std::optional<PnmHeader> header = readPnmHeader(bytes);
+    if (!header)
+        return std::nullopt; // OpenCV's reader refuses it
+    const bool plain = bytes[1] == '2' || bytes[1] == '3';
+    const std::string kind = std::string(bytes[1] == '2' || bytes[1] == '5' ? "PGM" : "PPM");
+    const uint64_t top = header->maxValue;
+    if (top < 1 || top > 65535)
+        throw Error("'" + path + "' is a damaged " + kind + " file: its largest value is " + std::to_string(top) +
+                    ", where 1 to 65535 are allowed");
+    const uint64_t count = header->width * header->height * (bytes[1] == '3' || bytes[1] == '6' ? 3 : 1);
+    const int width = top > 255 ? 2 : 1;
+    const auto tooLarge = [&](uint64_t value, uint64_t index) {
+        return Error("'" + path + "' is a damaged " + kind + " file: sample " + std::to_string(index) + " is " +
+                     std::to_string(value) + ", above its largest value " + std::to_string(top));
+    };
+    if (!plain) {
+        // Its length is checked (checkPixelDataLength); a full-range file has nothing to check.
+        if (top == 255 || top == 65535 || header->pixelsAt + count * uint64_t(width) > bytes.size())
+            return top;
+        const auto *samples = reinterpret_cast<const uint8_t *>(bytes.data() + header->pixelsAt);
+        for (uint64_t i = 0; i < count; ++i) {
+            const uint64_t value = width == 1 ? samples[i] : (uint64_t(samples[2 * i]) << 8) | samples[2 * i + 1];
+            if (value > top)
+                throw tooLarge(value, i);
+        }
+        return top;
+    }
+    std::string out = std::string("P") + (bytes[1] == '2' ? '5' : '6') + "\n" + std::to_string(header->width) + " " +
+                      std::to_string(header->height) + "\n" + std::to_string(top) + "\n";
+    out.reserve(out.size() + count * uint64_t(width));
+    size_t at = header->pixelsAt - 1; // the whitespace after the largest value
+    for (uint64_t i = 0; i < count; ++i) {
+        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
+            if (bytes[at] == '#')
+                while (at < bytes.size() && bytes[at] != '\n')
+                    ++at;
+            else
+                ++at;
+        }
+        if (at == bytes.size())
+            throw Error("'" + path + "' is a truncated " + kind + " file: it holds " + std::to_string(i) +
+                        " samples, its header declares " + std::to_string(count));
+        uint64_t value = 0;
+        size_t digits = 0;
+        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits)
+            value = std::min<uint64_t>(value * 10 + uint64_t(bytes[at] - '0'), uint64_t(1) << 32);
+        if (digits == 0 || (at < bytes.size() && !std::isspace(uint8_t(bytes[at])) && bytes[at] != '#'))
+            throw Error("'" + path + "' is a damaged " + kind + " file: sample " + std::to_string(i) +
+                        " is not a number (byte " + std::to_string(at) + ")");
+        if (value > top)
+            throw tooLarge(value, i);
+        if (width == 2)
+            out.push_back(char(value >> 8));
+        out.push_back(char(value & 0xff));
+    }
+    binary = std::move(out);
+    return top;
+}
+
 void checkPixelDataLength(const std::string &bytes, uint64_t width, uint64_t height, const std::string &path)
 {
     uint64_t offset = 0, needed = 0;

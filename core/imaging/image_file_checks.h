@@ -42,6 +42,15 @@ struct PnmHeader {
 };
 std::optional<PnmHeader> readPnmHeader(const std::string &bytes);
 
+// For a PNM of gray or color samples (P2, P3, P5, P6): checks its largest value (1 to 65535) and
+// every sample against it, and returns that value, by which the decoded samples are divided.
+// OpenCV's reader neither refuses a sample above it nor scales consistently: binary files come
+// back raw, plain 8-bit ones scaled to 255 (rounded), plain 16-bit ones raw. So a plain PNM is
+// rewritten as its binary twin into `binary`, and every such PNM decodes to raw samples. Nothing
+// (and `binary` untouched) for other files. Throws sde::Error naming `path`: a value out of
+// range, a plain sample that is no number, or too few samples.
+std::optional<uint64_t> checkPnmSamples(const std::string &bytes, const std::string &path, std::string &binary);
+
 // Checks that an uncompressed BMP (BI_RGB or BI_BITFIELDS) or a binary PNM (P4, P5, P6) holds
 // all the pixels its header declares: OpenCV's readers throw (and print) on a truncated one.
 // `width` and `height` as the header declares them. Does nothing for other files.

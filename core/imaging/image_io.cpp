@@ -417,13 +417,14 @@ bool storesGray(const std::string &bytes, const cv::Mat &color)
 }
 
 // An 8- or 16-bit image [H, W, C] as a tensor [C, H, W] of value / (2^bits - 1): exactly v / 255
-// and v / 65535 (a float32 division, as LibTorch divides). One channel at a time into the result,
+// and v / 65535 (a float32 division, as LibTorch divides); v / `largest` where it is given (a
+// PNM's own largest value). One channel at a time into the result,
 // which is divided in place: a 16-bit 8192 x 8192 RGB image needs its float result and one 16-bit
 // plane besides, not the five whole copies a convert, permute and divide would make. With
 // `reversed` the channels come out in the opposite order (OpenCV's BGR as RGB, without a copy).
-torch::Tensor unitRange(const cv::Mat &image, bool reversed = false)
+torch::Tensor unitRange(const cv::Mat &image, bool reversed = false, std::optional<uint64_t> largest = std::nullopt)
 {
-    const double top = image.depth() == CV_16U ? 65535.0 : 255.0;
+    const double top = largest ? double(*largest) : image.depth() == CV_16U ? 65535.0 : 255.0;
     const int channels = image.channels();
     torch::Tensor out = torch::empty({channels, image.rows, image.cols}, torch::kFloat32);
     cv::Mat plane;
@@ -465,17 +466,32 @@ std::pair<std::string, DeclaredSize> readImageHeader(const std::string &path)
 
 } // namespace
 
-torch::Tensor loadImage(const std::string &path, int64_t channels)
+namespace {
+
+// The width and height loadImage returns for a file of this header. Orientations 5 to 8 turn the
+// stored picture a quarter: applyExifOrientation does for EXIF, OpenCV's decoder for a TIFF's own tag.
+ImageSize orientedSize(const std::string &bytes, const DeclaredSize &size)
+{
+    const auto width = static_cast<int64_t>(size.width), height = static_cast<int64_t>(size.height);
+    if ((isTiff(bytes) ? tiffOrientation(bytes) : exifOrientation(bytes)) >= 5)
+        return ImageSize{height, width};
+    return ImageSize{width, height};
+}
+
+void requireChannelChoice(int64_t channels, const std::string &path)
 {
     if (channels != 0 && channels != 1 && channels != 3)
         throw Error("'" + path + "': images load with 1 or 3 channels (0: the file's own), not " +
                     std::to_string(channels));
-    // Refused from the header, before OpenCV allocates the pixels.
-    const auto [bytes, size] = readImageHeader(path);
+}
+
+// loadImage past its header (readImageHeader): the checks of damage, the decode, the conversion.
+torch::Tensor decodeImage(const std::string &bytes, const DeclaredSize &size, const std::string &path, int64_t channels)
+{
     // A damaged file is refused here, with its damage named, before a decoder prints about it.
     // `prepared` is what the decoder gets where it differs from the file's bytes: a PNG with only
-    // the chunks it reads; a plain (ASCII) PNM that ends right after its last number with a line
-    // break, which OpenCV's reader wants after it.
+    // the chunks it reads; a plain (ASCII) PNM's binary twin (checkPnmSamples); a plain bitmap
+    // that ends right after its last digit with a line break, which OpenCV's reader wants after it.
     std::string prepared;
     if (isPng(bytes))
         prepared = checkedPngForDecoding(bytes, path);
@@ -485,8 +501,10 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
         checkTiffData(bytes, path);
     else
         checkPixelDataLength(bytes, size.width, size.height, path);
-    const bool plainPnm = bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '3';
-    if (plainPnm && !std::isspace(uint8_t(bytes.back())))
+    // A PNM of samples: each checked against its largest value, a plain one made binary.
+    const std::optional<uint64_t> pnmLargest = checkPnmSamples(bytes, path, prepared);
+    const bool plainBitmap = bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] == '1';
+    if (plainBitmap && !std::isspace(uint8_t(bytes.back())))
         prepared = bytes + "\n";
     const std::string &decoded = prepared.empty() ? bytes : prepared;
     silenceOpenCvLog();
@@ -525,7 +543,7 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     else if (want == 3 && color.channels() == 1)
         cv::cvtColor(color, color, cv::COLOR_GRAY2RGB);
     // Three channels are BGR (or gray made RGB, all alike): read as RGB in reverse order.
-    torch::Tensor out = unitRange(color, color.channels() == 3);
+    torch::Tensor out = unitRange(color, color.channels() == 3, pnmLargest);
     color.release();
     if (!alpha.empty()) {
         // Straight (not premultiplied) alpha, as PNG stores it, over a white background:
@@ -537,15 +555,36 @@ torch::Tensor loadImage(const std::string &path, int64_t channels)
     return out;
 }
 
+} // namespace
+
+torch::Tensor loadImage(const std::string &path, int64_t channels)
+{
+    requireChannelChoice(channels, path);
+    // Refused from the header, before OpenCV allocates the pixels.
+    const auto [bytes, size] = readImageHeader(path);
+    return decodeImage(bytes, size, path, channels);
+}
+
 ImageSize imageFileSize(const std::string &path)
 {
     const auto [bytes, size] = readImageHeader(path);
-    const auto width = static_cast<int64_t>(size.width), height = static_cast<int64_t>(size.height);
-    // Orientations 5 to 8 turn the stored picture a quarter: applyExifOrientation does for EXIF,
-    // OpenCV's decoder for a TIFF's own tag.
-    if ((isTiff(bytes) ? tiffOrientation(bytes) : exifOrientation(bytes)) >= 5)
-        return ImageSize{height, width};
-    return ImageSize{width, height};
+    return orientedSize(bytes, size);
+}
+
+torch::Tensor loadImageOfSize(const std::string &path, int64_t channels, ImageSize wanted,
+                              const std::function<std::string(ImageSize)> &wrongSize)
+{
+    requireChannelChoice(channels, path);
+    const auto [bytes, size] = readImageHeader(path);
+    const auto requireWanted = [&](ImageSize found) {
+        if (found.width != wanted.width || found.height != wanted.height)
+            throw Error(wrongSize(found));
+    };
+    requireWanted(orientedSize(bytes, size));
+    torch::Tensor image = decodeImage(bytes, size, path, channels);
+    // The decoded picture's size is what counts; the header's has been its twin on every file tried.
+    requireWanted(ImageSize{image.size(2), image.size(1)});
+    return image;
 }
 
 std::string encodePng(const torch::Tensor &input, const std::map<std::string, std::string> &text)

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,13 @@ struct ImageSize {
     int64_t height = 0;
 };
 ImageSize imageFileSize(const std::string &path);
+
+// loadImage of a file that must be `wanted` (width x height, as loadImage returns it): the size is
+// checked from the header before anything is decoded (an 8192 x 8192 photograph given to a 28 x 28
+// model is refused in milliseconds), and on the decoded picture. The file is read once. Throws
+// sde::Error(wrongSize(the file's size)) for another size, and what loadImage throws.
+torch::Tensor loadImageOfSize(const std::string &path, int64_t channels, ImageSize wanted,
+                              const std::function<std::string(ImageSize)> &wrongSize);
 
 // Encodes an image as PNG (8 bits, values clamped to [0, 1]) with text chunks: each entry
 // becomes an iTXt chunk (UTF-8), so the generation parameters travel inside the file.

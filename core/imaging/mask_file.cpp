@@ -7,17 +7,10 @@ namespace sde {
 
 torch::Tensor loadFillMask(const std::string &path, int64_t height, int64_t width)
 {
-    const auto requireMaskSize = [&](int64_t fileWidth, int64_t fileHeight) {
-        if (fileHeight != height || fileWidth != width)
-            throw Error("the mask '" + path + "' is " + std::to_string(fileWidth) + " x " + std::to_string(fileHeight) +
-                        " pixels; its image is " + std::to_string(width) + " x " + std::to_string(height));
-    };
-    // Its size from its header first: a mask of the wrong size is refused before it is decoded
-    // (and checked once more on the decoded picture, whose size is what counts).
-    const ImageSize declared = imageFileSize(path);
-    requireMaskSize(declared.width, declared.height);
-    const torch::Tensor gray = loadImage(path, 1);
-    requireMaskSize(gray.size(2), gray.size(1));
+    const torch::Tensor gray = loadImageOfSize(path, 1, ImageSize{width, height}, [&](ImageSize found) {
+        return "the mask '" + path + "' is " + std::to_string(found.width) + " x " + std::to_string(found.height) +
+               " pixels; its image is " + std::to_string(width) + " x " + std::to_string(height);
+    });
     // The 8-bit level, then the weight as the studio's canvas computes it (level / 255).
     return (gray * 255.0).round() / 255.0;
 }

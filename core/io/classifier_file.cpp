@@ -27,6 +27,7 @@ LoadedClassifier loadClassifierFile(const std::string &nameOrPath, torch::Device
         throw Error(path + ": not an SDE Studio classifier (its metadata has no \"format\": \"" + kClassifierFormat +
                     "\")");
     requireKnownFormatVersion(file.metadata, path);
+    metadataChoice(file.metadata, "storage", {"float32", "float16"}, "float32", path);
     auto stored = file.metadata.find("classifier");
     if (stored == file.metadata.end())
         throw Error(path + ": the classifier's config is missing from its metadata");

@@ -311,7 +311,9 @@ LoadedModel loadModelFile(const std::string &nameOrPath, const LoadOptions &opti
                         ": this .safetensors file is not an SDE Studio model (its metadata has no \"format\": \"" +
                         std::string(kFormatTag) + "\")");
         requireKnownFormatVersion(file.metadata, path);
-        const std::string weights = file.metadata.count("weights") ? file.metadata.at("weights") : "raw";
+        const std::string weights = metadataChoice(file.metadata, "weights", {"ema", "raw"}, "raw", path);
+        // The tensors' own dtypes decide how they are read; a storage no writer uses is a damaged file.
+        metadataChoice(file.metadata, "storage", {"float32", "float16"}, "float32", path);
         info.hasEma = weights == "ema";
         info.hasRawWeights = weights == "raw";
         if (file.metadata.count("step")) {

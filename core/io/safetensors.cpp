@@ -85,6 +85,21 @@ double metadataDouble(const std::map<std::string, std::string> &metadata, const 
     return metadataNumber<double>(metadata, key, label, "a number");
 }
 
+std::string metadataChoice(const std::map<std::string, std::string> &metadata, const std::string &key,
+                           const std::vector<std::string> &choices, const std::string &fallback,
+                           const std::string &label)
+{
+    const auto it = metadata.find(key);
+    if (it == metadata.end())
+        return fallback;
+    if (std::find(choices.begin(), choices.end(), it->second) != choices.end())
+        return it->second;
+    std::string expected;
+    for (size_t i = 0; i < choices.size(); ++i)
+        expected += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + ("\"" + choices[i] + "\"");
+    throw Error(label + ": metadata \"" + key + "\" is \"" + quoted(it->second) + "\"; expected " + expected);
+}
+
 const torch::Tensor *SafetensorsFile::find(const std::string &name) const
 {
     for (const auto &[key, tensor] : tensors)

@@ -53,6 +53,11 @@ uint64_t metadataUint64(const std::map<std::string, std::string> &metadata, cons
                         const std::string &label);
 double metadataDouble(const std::map<std::string, std::string> &metadata, const std::string &key,
                       const std::string &label);
+// The value of `key`, which must be one of `choices`; `fallback` when the key is absent. Otherwise
+// sde::Error "<label>: metadata \"<key>\" is \"<text>\"; expected \"a\" or \"b\"".
+std::string metadataChoice(const std::map<std::string, std::string> &metadata, const std::string &key,
+                           const std::vector<std::string> &choices, const std::string &fallback,
+                           const std::string &label);
 
 std::string serializeSafetensors(const std::vector<std::pair<std::string, torch::Tensor>> &tensors,
                                  const std::map<std::string, std::string> &metadata);

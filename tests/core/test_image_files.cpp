@@ -708,11 +708,48 @@ private Q_SLOTS:
         QTest::newRow("TIFF of an unknown compression")
             << "unknown.tif" << compressed(12345)
             << "'%1' is a damaged TIFF file (Compression scheme 12345 strip decoding is not implemented)";
-        QTest::newRow("ASCII PGM with a letter")
-            << "letter.pgm" << QByteArray("P2\n2 2\n255\n1 2 x 4\n")
-            << "'%1' is not an image OpenCV can read (PXM: Unexpected code in ReadNumber(): 0x78 (120))";
-        QTest::newRow("ASCII PPM cut short") << "cut.ppm" << QByteArray("P3\n2 2\n255\n1 2 3\n")
-                                             << "'%1' is not an image OpenCV can read (Unexpected end of input stream)";
+        // Plain PNMs are read (and checked) before OpenCV's reader sees them (checkPnmSamples).
+        QTest::newRow("ASCII PGM with a letter") << "letter.pgm" << QByteArray("P2\n2 2\n255\n1 2 x 4\n")
+                                                 << "'%1' is a damaged PGM file: sample 2 is not a number (byte 15)";
+        QTest::newRow("ASCII PPM cut short")
+            << "cut.ppm" << QByteArray("P3\n2 2\n255\n1 2 3\n")
+            << "'%1' is a truncated PPM file: it holds 3 samples, its header declares 12";
+        // A sample above the largest value was clamped (plain) or read as it stood (binary),
+        // giving values above 1.
+        QTest::newRow("PGM sample above its largest value")
+            << "over.pgm" << QByteArray("P5\n2 2\n100\n\x64\x32\x00\xc8", 15)
+            << "'%1' is a damaged PGM file: sample 3 is 200, above its largest value 100";
+        QTest::newRow("16-bit PPM sample above its largest value")
+            << "over.ppm" << QByteArray("P6\n1 1\n1000\n\x03\xe8\x07\xd0\x00\x00", 18)
+            << "'%1' is a damaged PPM file: sample 1 is 2000, above its largest value 1000";
+        QTest::newRow("ASCII PGM sample above its largest value")
+            << "overplain.pgm" << QByteArray("P2\n2 2\n100\n100 50 0 200\n")
+            << "'%1' is a damaged PGM file: sample 3 is 200, above its largest value 100";
+        QTest::newRow("PGM whose largest value is 0")
+            << "zero.pgm" << QByteArray("P5\n1 1\n0\n\x00", 10)
+            << "'%1' is a damaged PGM file: its largest value is 0, where 1 to 65535 are allowed";
+        QTest::newRow("PGM whose largest value is 70000")
+            << "wide.pgm" << QByteArray("P2\n1 1\n70000\n5\n")
+            << "'%1' is a damaged PGM file: its largest value is 70000, where 1 to 65535 are allowed";
+    }
+    // A PNM's samples are divided by its own largest value, binary or plain, 8- or 16-bit: OpenCV
+    // returned binary ones raw (white at 100 / 255 for a largest value of 100), plain 8-bit ones
+    // scaled and rounded to 255, plain 16-bit ones raw.
+    void pnmSamplesAreScaledByTheirLargestValue()
+    {
+        const torch::Tensor expected = torch::tensor({100.0f, 50.0f, 0.0f, 100.0f}).div_(100.0f).view({1, 2, 2});
+        QVERIFY(
+            torch::equal(loadImage(writeTemp("b8.pgm", std::string("P5\n2 2\n100\n\x64\x32\x00\x64", 15))), expected));
+        QVERIFY(torch::equal(loadImage(writeTemp("p8.pgm", "P2\n2 2\n100\n100 50 0 100\n")), expected));
+        const torch::Tensor expected16 = torch::tensor({1000.0f, 500.0f, 0.0f, 1000.0f}).div_(1000.0f).view({1, 2, 2});
+        QVERIFY(torch::equal(
+            loadImage(writeTemp("b16.pgm", std::string("P5\n2 2\n1000\n\x03\xe8\x01\xf4\x00\x00\x03\xe8", 20))),
+            expected16));
+        QVERIFY(torch::equal(loadImage(writeTemp("p16.pgm", "P2\n2 2\n1000\n1000 500 0 1000\n")), expected16));
+        // Color, plain and binary alike: RGB in the file's order.
+        const torch::Tensor rgb = torch::tensor({100.0f, 50.0f, 0.0f}).div_(100.0f).view({3, 1, 1});
+        QVERIFY(torch::equal(loadImage(writeTemp("b.ppm", std::string("P6\n1 1\n100\n\x64\x32\x00", 14))), rgb));
+        QVERIFY(torch::equal(loadImage(writeTemp("p.ppm", "P3\n1 1\n100\n100 50 0")), rgb));
     }
     // A plain (ASCII) PNM may end right after its last number (no whitespace after it): read as
     // written, though OpenCV's reader refused it.

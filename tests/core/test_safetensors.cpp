@@ -439,6 +439,38 @@ private Q_SLOTS:
         }
     }
 
+    // A weight set or storage no writer uses is refused by name: "weights": "bogus" used to send
+    // the user between "add --raw-weights" and "leave out --raw-weights" for ever.
+    void unknownMetadataValuesAreRefused()
+    {
+        const std::string dir = test::makeTempDir();
+        struct Case {
+            std::string model, key, value, expected;
+        };
+        const std::vector<Case> cases = {
+            {"fashion-mnist", "weights", "bogus", "metadata \"weights\" is \"bogus\"; expected \"ema\" or \"raw\""},
+            {"fashion-mnist", "storage", "int4",
+             "metadata \"storage\" is \"int4\"; expected \"float32\" or \"float16\""},
+            {"fashion-mnist-classifier", "storage", "int4",
+             "metadata \"storage\" is \"int4\"; expected \"float32\" or \"float16\""},
+        };
+        for (const Case &c : cases) {
+            SafetensorsFile file = readSafetensors(resolveModelPath(c.model));
+            file.metadata[c.key] = c.value;
+            const std::string path = dir + "/" + c.model + "-" + c.key + ".safetensors";
+            writeSafetensors(path, file.tensors, file.metadata);
+            const QString expected = QString::fromStdString(path + ": " + c.expected);
+            for (WeightSet weights : {WeightSet::Ema, WeightSet::Raw}) {
+                LoadOptions options;
+                options.weights = weights;
+                if (c.model == "fashion-mnist")
+                    QCOMPARE(test::errorOf([&] { loadModelFile(path, options); }), expected);
+                else
+                    QCOMPARE(test::errorOf([&] { loadClassifierFile(path); }), expected);
+            }
+        }
+    }
+
     void foreignSafetensorsIsNotAModel()
     {
         const std::string path = test::makeTempDir() + "/plain.safetensors";

@@ -1,12 +1,18 @@
 // The PC and probability-flow ODE samplers: distributions for Gaussian data with the exact score,
 // reproducibility, batch independence, NFE counts, cancellation, latent round trips.
+#include "config/presets.h"
 #include "io/model_file.h"
 #include "model/score_model.h"
+#include "nets/layers.h"
+#include "nets/score_network.h"
 #include "sampling/correctors.h"
 #include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 #include "sampling/pc_sampler.h"
 #include "sampling/predictors.h"
+#include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_memory.h"
+#include "sampling/sampling_settings.h"
 #include "util/error.h"
 
 #include "error_of.h"
@@ -53,6 +59,63 @@ std::unique_ptr<ScoreModel> nanModel(double below)
 class TestSampling : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // The bound counted by hand for the reference's CIFAR-10 NCSN++ (nf 128, ch_mult 1 2 2 2, four
+    // res blocks, attention at 16): state 8 x 3 x 32^2; skips 128 x 32^2 + 4 x (128 x 32^2 + 256 x
+    // (16^2 + 8^2 + 4^2)); two 128 x 32^2 maps; 16^4 attention weights; float32.
+    void samplingMemoryBoundCountsTheNetwork()
+    {
+        const ModelConfig cifar = loadPreset("ve/cifar10_ncsnpp_continuous");
+        const int64_t values =
+            8 * 3 * 1024 + (128 * 1024 + 4 * (128 * 1024 + 256 * (256 + 64 + 16))) + 2 * 128 * 1024 + 16 * 16 * 16 * 16;
+        QCOMPARE(samplingBytesPerImage(cifar), values * 4);
+        // A point model holds its state alone.
+        ModelConfig toy = cifar;
+        toy.model.name = "toy_mlp";
+        toy.data.imageSize = 1;
+        toy.data.numChannels = 2;
+        QCOMPARE(samplingBytesPerImage(toy), int64_t(8 * 2 * 4));
+    }
+
+    // A batch beyond the memory available is refused before anything is allocated; half of what
+    // fits runs. The real peak of a batch is above the bound (checked on the fixture's network).
+    void samplingBeyondTheMemoryIsRefused()
+    {
+        const std::optional<int64_t> available = availableMemoryBytes();
+        if (!available)
+            QSKIP("/proc/meminfo has no MemAvailable here");
+        const ModelConfig cifar = loadPreset("ve/cifar10_ncsnpp_continuous");
+        const int64_t perImage = samplingBytesPerImage(cifar);
+        const int64_t tooMany = 2 * (*available / perImage) + 2;
+        const QString error = errorOf([&] { requireMemoryForSampling(cifar, tooMany, torch::kCPU); });
+        QVERIFY2(QRegularExpression("^a batch of " + QString::number(tooMany) +
+                                    " images of this model needs at least [0-9.]+ GiB while sampling; [0-9.]+ GiB are "
+                                    "available: sample a smaller batch, or several$")
+                     .match(error)
+                     .hasMatch(),
+                 qPrintable(error));
+        QCOMPARE(errorOf([&] {
+                     requireMemoryForSampling(cifar, std::max<int64_t>(1, *available / perImage / 4), torch::kCPU);
+                 }),
+                 QString("no error"));
+        // CUDA's allocator reports its own shortage.
+        QCOMPARE(errorOf([&] { requireMemoryForSampling(cifar, tooMany, torch::Device(torch::kCUDA, 0)); }),
+                 QString("no error"));
+        // Through the sampler's entry, for every method, before the network is evaluated (a
+        // layout-only network of the reference's 256 x 256 FFHQ model, which allocates nothing).
+        const ModelConfig ffhq = loadPreset("ve/ffhq_256_ncsnpp_continuous");
+        const int64_t ffhqTooMany = 2 * (*available / samplingBytesPerImage(ffhq)) + 2;
+        if (ffhqTooMany > kLargestBatch)
+            QSKIP("this machine has room for the largest batch of the largest preset");
+        LayoutOnlyScope layoutOnly;
+        ScoreModel big(ffhq, createScoreNetwork(ffhq));
+        for (const std::string &method : samplingMethodIds()) {
+            SamplingSettings settings = SamplingSettings::fromConfig(ffhq);
+            settings.method = method;
+            settings.batch = ffhqTooMany;
+            QVERIFY2(errorOf([&] { runSampler(big, settings); }).startsWith("a batch of "), method.c_str());
+        }
+    }
+
     void pcSamplerRecoversGaussianData_data()
     {
         QTest::addColumn<QString>("sde");
