@@ -6,6 +6,7 @@
 #include "util/error.h"
 #include "util/failure_message.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -15,6 +16,8 @@
 int main(int argc, char **argv)
 {
     using namespace sde::cli;
+    // Warnings go to stderr with the progress: stdout holds only results (the paths written).
+    spdlog::set_default_logger(spdlog::stderr_color_mt("sdestudio-cli"));
     spdlog::set_pattern("%^%l%$: %v");
     std::unique_ptr<CLI::App> program =
         makeProgram("The headless front end of SDE Studio: score-based generative models through SDEs.",

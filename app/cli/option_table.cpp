@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 
 namespace sde::cli {
@@ -28,7 +29,7 @@ std::string numberText(double value)
 // A number read strictly: its value (as a double, for the range), its exact canonical text for
 // CLI11, or the reason it is not one.
 struct ParsedNumber {
-    double value = 0.0;
+    long double value = 0.0; // exact for every int64 and uint64 (x86's 64-bit significand)
     std::string canonical;
     std::string error;      // empty: fine
     bool outOfType = false; // a whole number beyond its type: the option's own range, if any, is the better message
@@ -57,7 +58,7 @@ ParsedNumber parseWhole(const std::string &text, bool unsignedOnly)
                     std::to_string(std::numeric_limits<Int>::max()) + ", not " + sde::quoted(text);
         return out;
     }
-    out.value = static_cast<double>(value);
+    out.value = static_cast<long double>(value);
     out.canonical = std::to_string(value);
     return out;
 }
@@ -112,11 +113,20 @@ NumberKind numberKind(OptionType type)
     }
 }
 
+// OptionRange::contains for a whole number compared exactly: as a double, 10^18 + 1 is 10^18.
+bool within(const OptionRange &range, long double value)
+{
+    const long double min = range.min, max = range.max;
+    const bool aboveMin = range.minExclusive ? value > min : value >= min;
+    const bool belowMax = range.maxExclusive ? value < max : value <= max;
+    return aboveMin && belowMax;
+}
+
 // A spec's default, read as the command line would be; a bad one is a bug in the spec.
 ParsedNumber parseDefault(const OptionSpec &spec)
 {
     ParsedNumber parsed = parseNumber(numberKind(spec.type), spec.defaultValue);
-    if (parsed.error.empty() && spec.range && !spec.range->contains(parsed.value))
+    if (parsed.error.empty() && spec.range && !within(*spec.range, parsed.value))
         parsed.error = "is outside " + spec.range->describe();
     if (!parsed.error.empty())
         throw std::logic_error("the default of " + spec.name + " " + parsed.error);
@@ -150,11 +160,21 @@ CLI::Validator numberCheck(NumberKind kind, const std::optional<OptionRange> &ra
     return CLI::Validator(
         [kind, range](std::string &text) {
             ParsedNumber parsed = parseNumber(kind, text);
-            if (parsed.outOfType && range)
-                return "must be " + range->describe() + ", not " + sde::quoted(text);
+            // Beyond the type: the option's range says it where its end on that side is finite;
+            // else its lower end with the type's largest value ("between 1 and 9223372036854775807").
+            if (parsed.outOfType && range) {
+                const bool negative = text.find('-') != std::string::npos;
+                if (negative ? std::isfinite(range->min) : std::isfinite(range->max))
+                    return "must be " + range->describe() + ", not " + sde::quoted(text);
+                if (!negative && std::isfinite(range->min))
+                    return "must be between " + numberText(range->min) + " and " +
+                           (kind == NumberKind::Unsigned ? std::to_string(std::numeric_limits<uint64_t>::max())
+                                                         : std::to_string(std::numeric_limits<int64_t>::max())) +
+                           ", not " + sde::quoted(text);
+            }
             if (!parsed.error.empty())
                 return parsed.error;
-            if (range && !range->contains(parsed.value))
+            if (range && !within(*range, parsed.value))
                 return "must be " + range->describe() + ", not " + sde::quoted(text);
             text = parsed.canonical;
             return std::string();

@@ -209,7 +209,9 @@ CommandRun addTrainCommand(CLI::App &program)
                     OptionRange::between(1, kMostThreads));
     addNumberOption(*command, "--checkpoint-every", o->checkpointEvery, "N",
                     "write a checkpoint every N steps (default 1000)", stepCount);
-    addNumberOption(*command, "--keep", o->keep, "K", "keep the newest K checkpoints (default 3)", positive);
+    // Held as int: bounded well inside it (a wrapped count deleted checkpoints).
+    const OptionRange smallCount = OptionRange::between(1, 1'000'000);
+    addNumberOption(*command, "--keep", o->keep, "K", "keep the newest K checkpoints (default 3)", smallCount);
     addNumberOption(*command, "--log-every", o->logEvery, "N", "a metrics record every N steps (default 10)",
                     stepCount);
     addNumberOption(*command, "--snapshot-every", o->snapshotEvery, "N",
@@ -220,7 +222,7 @@ CommandRun addTrainCommand(CLI::App &program)
     addNumberOption(*command, "--snapshot-steps", o->snapshotSteps, "N", "sampler steps of a preview (default 100)",
                     OptionRange::between(1, static_cast<double>(kMostSteps)));
     addNumberOption(*command, "--max-bad-steps", o->maxBadSteps, "K",
-                    "stop after K non-finite losses in a row (default 5)", positive);
+                    "stop after K non-finite losses in a row (default 5)", smallCount);
     command
         ->add_option("--precision", o->precision,
                      "the forward pass's number format: float32 (default; a resumed run: its own), bfloat16 or "

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace sde {
 
@@ -79,9 +80,23 @@ public:
         return out;
     }
 
+    // The section's keys that no reader above asked for, in the file's order.
+    std::vector<std::string> unread() const
+    {
+        std::vector<std::string> keys;
+        if (json_)
+            for (auto it = json_->begin(); it != json_->end(); ++it)
+                if (!read_.count(it.key()))
+                    keys.push_back(it.key());
+        return keys;
+    }
+    const std::string &sectionName() const { return name_; }
+    std::vector<std::string> asked() const { return {read_.begin(), read_.end()}; }
+
 private:
     const Json *find(const char *key) const
     {
+        read_.insert(key);
         const Json *value = json_ ? json::find(*json_, key) : nullptr;
         return value && !value->is_null() ? value : nullptr;
     }
@@ -89,6 +104,7 @@ private:
 
     std::string name_;
     const Json *json_ = nullptr;
+    mutable std::set<std::string> read_; // what the readers asked for
 };
 
 // The largest sigma_max taken: 10^6, about 740 times the reference's largest.
@@ -115,75 +131,51 @@ void requireOneOf(const std::string &key, const std::string &value, const std::v
     outOfRange(key, "\"" + value + "\"", "must be one of " + list);
 }
 
-// The keys a config may carry, by section ("" is the top level): those fromJson reads and those
-// the reference's configs carry that SDE Studio has no use for (eval.*, data.tfrecords_path,
-// training.snapshot_freq, ...). A reference config loads without a word; anything else, a slip
-// such as "sampling.snrr" above all, is named in a warning.
-const std::map<std::string, std::vector<std::string>> &knownConfigKeys()
+// The keys the reference's configs carry that SDE Studio reads nowhere, by section ("" is the
+// top level; "eval" is the reference's alone, read over whole). The keys SDE Studio reads are
+// those its Section readers ask for: together they load a reference config without a word.
+const std::map<std::string, std::vector<std::string>> &referenceOnlyKeys()
 {
     static const std::map<std::string, std::vector<std::string>> keys = {
         {"", {"data", "model", "training", "sampling", "optim", "eval", "seed", "device"}},
-        {"data",
-         {"dataset", "image_size", "num_channels", "centered", "uniform_dequantization", "random_flip",
-          "tfrecords_path", "category", "channels"}},
-        {"model",
-         {"name",
-          "nf",
-          "ch_mult",
-          "num_res_blocks",
-          "attn_resolutions",
-          "conv_size",
-          "normalization",
-          "dropout",
-          "resamp_with_conv",
-          "conditional",
-          "fir",
-          "fir_kernel",
-          "skip_rescale",
-          "resblock_type",
-          "progressive",
-          "progressive_input",
-          "progressive_combine",
-          "embedding_type",
-          "fourier_scale",
-          "init_scale",
-          "scale_by_sigma",
-          "nonlinearity",
-          "sigma_min",
-          "sigma_max",
-          "sigma_begin",
-          "beta_min",
-          "beta_max",
-          "num_scales",
-          "ema_rate",
-          "attention_type"}},
+        {"data", {"tfrecords_path", "category", "channels"}},
+        {"model", {"sigma_begin", "attention_type"}},
         {"training",
-         {"sde", "continuous", "reduce_mean", "likelihood_weighting", "batch_size", "n_iters", "log_freq", "eval_freq",
-          "snapshot_freq", "snapshot_freq_for_preemption", "snapshot_sampling", "n_jitted_steps"}},
-        {"sampling", {"method", "predictor", "corrector", "snr", "n_steps_each", "noise_removal", "probability_flow"}},
-        {"optim", {"optimizer", "lr", "beta1", "eps", "weight_decay", "warmup", "grad_clip", "amsgrad"}},
-        {"eval",
-         {"begin_ckpt", "end_ckpt", "batch_size", "enable_sampling", "num_samples", "enable_loss", "enable_bpd",
-          "bpd_dataset"}},
+         {"log_freq", "eval_freq", "snapshot_freq", "snapshot_freq_for_preemption", "snapshot_sampling",
+          "n_jitted_steps"}},
+        {"sampling", {}},
+        {"optim", {}},
     };
     return keys;
 }
 
-void warnOfUnknownKeys(const Json &document, const std::string &section = "")
+// Names in a warning each (the first five, after a line counting them all, when there are more)
+// the keys of `unread` (of `section`; "" for the top level) that neither a reader asked for nor
+// the reference carries, with the nearest of `known` and the reference's keys when one is near:
+// a slip such as "sampling.snrr" otherwise left the sampler at its default.
+void warnOfUnknownKeys(const std::string &section, const std::vector<std::string> &unread,
+                       std::vector<std::string> known)
 {
-    const auto &known = knownConfigKeys().at(section);
-    for (auto it = document.begin(); it != document.end(); ++it) {
-        const std::string key = section.empty() ? it.key() : section + "." + it.key();
-        if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-            std::vector<std::string> candidates;
-            for (const std::string &name : known)
-                candidates.push_back(section.empty() ? name : section + "." + name);
-            const std::optional<std::string> nearest = nearestName(key, candidates);
-            spdlog::warn("config key {} is not one SDE Studio or the reference reads; it is ignored{}",
-                         printable(quoted(key)), nearest ? " (did you mean " + *nearest + "?)" : std::string());
-        } else if (section.empty() && knownConfigKeys().count(it.key()) && it->is_object()) {
-            warnOfUnknownKeys(*it, it.key());
-        }
+    const std::vector<std::string> &referenceOnly = referenceOnlyKeys().at(section);
+    known.insert(known.end(), referenceOnly.begin(), referenceOnly.end());
+    const std::string prefix = section.empty() ? "" : section + ".";
+    // A few named, the rest counted: a file of thousands of keys is not thousands of lines.
+    constexpr size_t kMostNamed = 5;
+    std::vector<std::string> unknown;
+    for (const std::string &key : unread)
+        if (std::find(referenceOnly.begin(), referenceOnly.end(), key) == referenceOnly.end())
+            unknown.push_back(key);
+    if (unknown.size() > kMostNamed) {
+        spdlog::warn("config section {} holds {} keys that neither SDE Studio nor the reference reads; they are "
+                     "ignored (the first {} follow)",
+                     section.empty() ? std::string("(top level)") : section, unknown.size(), kMostNamed);
+        unknown.resize(kMostNamed);
+    }
+    for (const std::string &key : unknown) {
+        const std::optional<std::string> nearest = nearestName(key, known);
+        spdlog::warn("config key {} is not one SDE Studio or the reference reads; it is ignored{}",
+                     printable(quoted(prefix + key)),
+                     nearest ? " (did you mean " + prefix + *nearest + "?)" : std::string());
     }
 }
 
@@ -198,7 +190,6 @@ ModelConfig ModelConfig::fromJson(const Json &document)
     ModelConfig c;
     c.source = document;
 
-    warnOfUnknownKeys(document);
     // The reference seeds its runs with it; SDE Studio's training takes its seed from --seed (or
     // the Train tab), its streams being its own. Checked, so that a config stays one the reference runs.
     if (const Json *seed = json::find(document, "seed"))
@@ -277,6 +268,17 @@ ModelConfig ModelConfig::fromJson(const Json &document)
     if (optim.boolean("amsgrad", false))
         outOfRange("optim.amsgrad", "true",
                    "must be false (SDE Studio trains with Adam, as the reference's configs do)");
+
+    // Unknown keys, once every reader has asked for its own.
+    std::vector<std::string> topLevel;
+    for (auto it = document.begin(); it != document.end(); ++it)
+        topLevel.push_back(it.key());
+    warnOfUnknownKeys("", topLevel, {});
+    for (const Section *section : {&data, &model, &training, &sampling, &optim}) {
+        // A reader's key counts as known in nearest-name suggestions whether or not the file has it.
+        std::vector<std::string> known = section->asked();
+        warnOfUnknownKeys(section->sectionName(), section->unread(), known);
+    }
 
     c.validate();
     return c;

@@ -102,8 +102,10 @@ struct ModelConfig {
     // defaults. Throws sde::Error naming the key and the value when something is out of range.
     // Keys the reference's configs carry and SDE Studio does not use (eval.*, training.log_freq,
     // data.tfrecords_path, ...) are read over; "seed" is checked (0 to 2^64 - 1) but training's
-    // seed is its own option; any other key is named in a warning (spdlog), with the nearest
-    // known key when one is near. optim.amsgrad true is refused (training is plain Adam).
+    // seed is its own option; any other key, one no reader asks for, is named in a warning
+    // (spdlog), with the nearest known key when one is near. Such a key stays in `source`, so a
+    // model trained from the config carries it and warns again when loaded. optim.amsgrad true is
+    // refused (training is plain Adam).
     static ModelConfig fromJson(const Json &document);
     // The document, with the typed fields written back over `source`.
     Json toJson() const;

@@ -123,8 +123,10 @@ std::vector<std::string> listImageFiles(const std::string &folder)
             if (!S_ISREG(entry.st_mode))
                 continue; // FIFOs, devices and sockets are never opened
             const std::string extension = lower(it->path().extension().string());
-            if (extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp" ||
-                extension == ".webp")
+            // Every kind loadImage reads.
+            static const std::set<std::string> kImageExtensions = {".png",  ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
+                                                                   ".tiff", ".pgm", ".ppm",  ".pbm", ".pnm"};
+            if (kImageExtensions.count(extension))
                 files.push_back(path);
             if (files.size() > kMostImageFiles)
                 throw Error("'" + folder + "' holds more than " + std::to_string(kMostImageFiles) + " images");
@@ -137,7 +139,7 @@ std::vector<std::string> listImageFiles(const std::string &folder)
     }
     std::sort(files.begin(), files.end());
     if (files.empty())
-        throw Error("'" + folder + "' holds no PNG, JPEG, BMP or WebP images");
+        throw Error("'" + folder + "' holds no PNG, JPEG, WebP, BMP, TIFF or PNM images");
     return files;
 }
 

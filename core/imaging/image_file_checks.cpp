@@ -458,7 +458,7 @@ std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
     for (int i = 0; i < count; ++i) {
         while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
             if (bytes[at] == '#')
-                while (at < bytes.size() && bytes[at] != '\n')
+                while (at < bytes.size() && bytes[at] != '\n' && bytes[at] != '\r')
                     ++at;
             else
                 ++at;
@@ -469,27 +469,33 @@ std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
         if (digits == 0)
             return std::nullopt;
     }
+    // One whitespace character ends the header; anything else (a comment glued to the largest
+    // value) would shift a binary file's pixels.
+    if (at >= bytes.size() || !std::isspace(uint8_t(bytes[at])))
+        return std::nullopt;
     return PnmHeader{values[0], values[1], values[2], at + 1};
 }
 
 std::optional<uint64_t> checkPnmSamples(const std::string &bytes, const std::string &path, std::string &binary)
 {
-    if (bytes.size() < 2 || bytes[0] != 'P' || !std::strchr("2356", bytes[1]))
+    const char kind = bytes.size() >= 2 && bytes[0] == 'P' ? bytes[1] : '\0';
+    if (kind != '2' && kind != '3' && kind != '5' && kind != '6')
         return std::nullopt;
     const std::optional<PnmHeader> header = readPnmHeader(bytes);
     if (!header)
         return std::nullopt; // OpenCV's reader refuses it
-    const bool plain = bytes[1] == '2' || bytes[1] == '3';
-    const std::string kind = std::string(bytes[1] == '2' || bytes[1] == '5' ? "PGM" : "PPM");
+    const bool plain = kind == '2' || kind == '3';
+    const std::string kindName = kind == '2' || kind == '5' ? "PGM" : "PPM";
     const uint64_t top = header->maxValue;
     if (top < 1 || top > 65535)
-        throw Error("'" + path + "' is a damaged " + kind + " file: its largest value is " + std::to_string(top) +
+        throw Error("'" + path + "' is a damaged " + kindName + " file: its largest value is " + std::to_string(top) +
                     ", where 1 to 65535 are allowed");
-    const uint64_t count = header->width * header->height * (bytes[1] == '3' || bytes[1] == '6' ? 3 : 1);
+    const uint64_t count = header->width * header->height * (kind == '3' || kind == '6' ? 3 : 1);
     const int width = top > 255 ? 2 : 1;
-    const auto tooLarge = [&](uint64_t value, uint64_t index) {
-        return Error("'" + path + "' is a damaged " + kind + " file: sample " + std::to_string(index) + " is " +
-                     std::to_string(value) + ", above its largest value " + std::to_string(top));
+    // Samples are counted from 1, as the truncation message counts them.
+    const auto tooLarge = [&](const std::string &value, uint64_t index) {
+        return Error("'" + path + "' is a damaged " + kindName + " file: sample " + std::to_string(index + 1) + " is " +
+                     value + ", above its largest value " + std::to_string(top));
     };
     if (!plain) {
         // Its length is checked (checkPixelDataLength); a full-range file has nothing to check.
@@ -499,34 +505,37 @@ std::optional<uint64_t> checkPnmSamples(const std::string &bytes, const std::str
         for (uint64_t i = 0; i < count; ++i) {
             const uint64_t value = width == 1 ? samples[i] : (uint64_t(samples[2 * i]) << 8) | samples[2 * i + 1];
             if (value > top)
-                throw tooLarge(value, i);
+                throw tooLarge(std::to_string(value), i);
         }
         return top;
     }
-    std::string out = std::string("P") + (bytes[1] == '2' ? '5' : '6') + "\n" + std::to_string(header->width) + " " +
+    std::string out = std::string("P") + (kind == '2' ? '5' : '6') + "\n" + std::to_string(header->width) + " " +
                       std::to_string(header->height) + "\n" + std::to_string(top) + "\n";
-    out.reserve(out.size() + count * uint64_t(width));
+    // Each sample takes a digit and a separator: a short file reserves no more than it could hold.
+    out.reserve(out.size() +
+                std::min<uint64_t>(count, (bytes.size() - std::min(bytes.size(), header->pixelsAt)) / 2 + 1) *
+                    uint64_t(width));
     size_t at = header->pixelsAt - 1; // the whitespace after the largest value
     for (uint64_t i = 0; i < count; ++i) {
         while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
             if (bytes[at] == '#')
-                while (at < bytes.size() && bytes[at] != '\n')
+                while (at < bytes.size() && bytes[at] != '\n' && bytes[at] != '\r')
                     ++at;
             else
                 ++at;
         }
         if (at == bytes.size())
-            throw Error("'" + path + "' is a truncated " + kind + " file: it holds " + std::to_string(i) +
-                        " samples, its header declares " + std::to_string(count));
+            throw Error("'" + path + "' is a truncated " + kindName + " file: it holds " + std::to_string(i) +
+                        " of the " + std::to_string(count) + " samples its header declares");
+        const size_t start = at;
         uint64_t value = 0;
-        size_t digits = 0;
-        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits)
+        for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at)
             value = std::min<uint64_t>(value * 10 + uint64_t(bytes[at] - '0'), uint64_t(1) << 32);
-        if (digits == 0 || (at < bytes.size() && !std::isspace(uint8_t(bytes[at])) && bytes[at] != '#'))
-            throw Error("'" + path + "' is a damaged " + kind + " file: sample " + std::to_string(i) +
-                        " is not a number (byte " + std::to_string(at) + ")");
+        if (at == start || (at < bytes.size() && !std::isspace(uint8_t(bytes[at])) && bytes[at] != '#'))
+            throw Error("'" + path + "' is a damaged " + kindName + " file: sample " + std::to_string(i + 1) +
+                        " is not a number (at byte " + std::to_string(at) + ")");
         if (value > top)
-            throw tooLarge(value, i);
+            throw tooLarge(quoted(bytes.substr(start, at - start)), i);
         if (width == 2)
             out.push_back(char(value >> 8));
         out.push_back(char(value & 0xff));

@@ -33,7 +33,8 @@ void checkTiffData(const std::string &bytes, const std::string &path);
 // The numbers of a PNM header ("P1" to "P6" at the start of `bytes`): width, height and, but for
 // P1 and P4, the largest value, in ASCII with # comments and whitespace between them, each held
 // at 10^9 at most. `pixelsAt` is the byte after the one whitespace character that ends the
-// header (binary PNMs' pixels start there). Nothing when `bytes` is no PNM or a number is missing.
+// header (binary PNMs' pixels start there). Nothing when `bytes` is no PNM, a number is missing, or
+// no whitespace follows the last one.
 struct PnmHeader {
     uint64_t width = 0;
     uint64_t height = 0;

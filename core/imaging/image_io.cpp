@@ -300,8 +300,12 @@ DeclaredSize declaredSize(const std::string &bytes, const std::string &path)
             size = DeclaredSize{*width, *height};
     } else if (bytes.size() >= 3 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6' &&
                std::isspace(uint8_t(bytes[2]))) {
-        if (const std::optional<PnmHeader> header = readPnmHeader(bytes))
-            size = DeclaredSize{header->width, header->height};
+        const std::optional<PnmHeader> header = readPnmHeader(bytes);
+        if (!header)
+            throw Error("'" + path + "' is a damaged PNM file: its header does not hold a width, a height" +
+                        (bytes[1] == '1' || bytes[1] == '4' ? "" : " and a largest value") +
+                        ", the last followed by whitespace");
+        size = DeclaredSize{header->width, header->height};
     } else {
         known = false;
     }
@@ -510,6 +514,7 @@ torch::Tensor decodeImage(const std::string &bytes, const DeclaredSize &size, co
     silenceOpenCvLog();
     std::string reason;
     cv::Mat image = decodeQuietly(decoded, reason);
+    std::string().swap(prepared); // a plain PNM's binary twin can be as large as the image
     if (image.empty())
         throw Error("'" + path + "' is not an image OpenCV can read" + (reason.empty() ? "" : " (" + reason + ")"));
     if (image.depth() != CV_8U && image.depth() != CV_16U)

@@ -1,6 +1,7 @@
 #include "sampling/fast_samplers.h"
 
 #include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_memory.h"
 #include "sampling/sampling_settings.h"
 
 #include "model/score_model.h"
@@ -467,6 +468,7 @@ SampleResult runFast(const ScoreModel &model, const ScoreFn &score, int64_t batc
     settings.fast = options;
     settings.batch = latent.defined() ? std::max<int64_t>(1, latent.size(0)) : batch;
     checkSamplingSettings(settings);
+    requireMemoryForSampling(model.config(), settings.batch, model.device());
     torch::NoGradGuard noGrad;
     FastRun run(model, score, batch, seed, options, onStep, cancel);
     run.latent = latent;

@@ -1,6 +1,7 @@
 #include "sampling/ode_sampler.h"
 
 #include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_memory.h"
 #include "sampling/sampling_settings.h"
 
 #include "model/score_model.h"
@@ -19,6 +20,7 @@ SampleResult integrateFlow(const ScoreModel &model, const ScoreFn &score, const 
                            double to, const OdeSamplerOptions &options, const SamplerCallback &onStep,
                            const CancelToken *cancel)
 {
+    requireMemoryForSampling(model.config(), x.size(0), model.device());
     torch::NoGradGuard noGrad;
     ScoreCache cache(model, score);
     ReverseSde flow(model.sde(), cache.scoreFn(), /*probabilityFlow=*/true);

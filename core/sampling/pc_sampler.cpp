@@ -1,6 +1,7 @@
 #include "sampling/pc_sampler.h"
 
 #include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_memory.h"
 #include "sampling/sampling_settings.h"
 #include "sde/sde_catalogue.h"
 
@@ -54,6 +55,7 @@ SampleResult pcSampleConstrained(const ScoreModel &model, int64_t batch, uint64_
     settings.pc = options;
     settings.batch = batch;
     checkSamplingSettings(settings);
+    requireMemoryForSampling(model.config(), batch, model.device());
     ModelConfig config = model.config();
     const int64_t steps = options.steps > 0 ? options.steps : config.model.numScales;
     if (steps < 2)

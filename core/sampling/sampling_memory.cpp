@@ -24,8 +24,7 @@ std::string gibText(double bytes)
 int64_t samplingBytesPerImage(const ModelConfig &config)
 {
     const int64_t side = config.data.imageSize, channels = config.data.numChannels;
-    const int64_t image = channels * side * side;
-    int64_t values = 8 * image; // the sampler's state
+    int64_t values = 2 * channels * side * side; // the sampler's state
     if (!config.isPointModel()) {
         const NetworkConfig &m = config.model;
         int64_t skips = m.nf * side * side, largest = m.nf * side * side;
@@ -35,16 +34,28 @@ int64_t samplingBytesPerImage(const ModelConfig &config)
             skips += m.numResBlocks * map;
             largest = std::max(largest, map);
         }
-        int64_t attention = 0;
-        for (int64_t resolution : m.attnResolutions)
-            attention = std::max(attention, resolution * resolution * resolution * resolution);
-        values += skips + 2 * largest + attention;
+        values += skips + 2 * largest;
     }
     return values * int64_t(sizeof(float));
 }
 
+namespace {
+
+// The first whole number in a file ("max" and unreadable files: nothing).
+std::optional<int64_t> numberInFile(const char *path)
+{
+    std::ifstream file(path);
+    int64_t value = 0;
+    if (file >> value && value >= 0)
+        return value;
+    return std::nullopt;
+}
+
+} // namespace
+
 std::optional<int64_t> availableMemoryBytes()
 {
+    std::optional<int64_t> available;
     std::ifstream meminfo("/proc/meminfo");
     std::string line;
     while (std::getline(meminfo, line)) {
@@ -53,13 +64,20 @@ std::optional<int64_t> availableMemoryBytes()
         std::istringstream fields(line.substr(13));
         int64_t kib = 0;
         if (fields >> kib && kib > 0)
-            return kib * 1024;
-        return std::nullopt;
+            available = kib * 1024;
+        break;
     }
-    return std::nullopt;
+    // A cgroup v2 limit (a container's): what is left of it.
+    const std::optional<int64_t> limit = numberInFile("/sys/fs/cgroup/memory.max");
+    const std::optional<int64_t> used = numberInFile("/sys/fs/cgroup/memory.current");
+    if (limit && used) {
+        const int64_t left = std::max<int64_t>(0, *limit - *used);
+        available = available ? std::min(*available, left) : left;
+    }
+    return available;
 }
 
-void requireMemoryForSampling(const ModelConfig &config, int64_t batch, const torch::Device &device)
+void requireMemoryForSampling(const ModelConfig &config, int64_t batch, const c10::Device &device)
 {
     if (device.is_cuda() || batch < 1)
         return;
@@ -68,8 +86,8 @@ void requireMemoryForSampling(const ModelConfig &config, int64_t batch, const to
         return;
     const double needed = double(batch) * double(samplingBytesPerImage(config));
     if (needed > double(*available))
-        throw Error("a batch of " + std::to_string(batch) + " images of this model needs at least " +
-                    gibText(needed) + " while sampling; " + gibText(double(*available)) +
+        throw Error("a batch of " + std::to_string(batch) + " images of this model needs at least " + gibText(needed) +
+                    " while sampling; " + gibText(double(*available)) +
                     " are available: sample a smaller batch, or several");
 }
 

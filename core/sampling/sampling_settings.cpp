@@ -2,7 +2,6 @@
 
 #include "model/score_model.h"
 #include "sampling/sampler_catalogue.h"
-#include "sampling/sampling_memory.h"
 #include "util/error.h"
 #include "util/number_text.h"
 
@@ -167,7 +166,6 @@ SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings
 {
     checkSamplingSettings(settings);
     checkPrecision(settings.precision, model.device());
-    requireMemoryForSampling(model.config(), settings.batch, model.device());
     EvaluationPrecisionScope precision(settings.precision);
     if (settings.method == "ode")
         return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, onStep, cancel);

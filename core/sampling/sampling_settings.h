@@ -45,7 +45,7 @@ bool isSamplingMethod(const std::string &method);
 
 // Runs the sampler the settings name, with the network evaluating in the settings' precision.
 // Throws sde::Error when the model's device cannot evaluate in that precision, or when the batch
-// cannot fit in the memory available (requireMemoryForSampling, sampling/sampling_memory.h).
+// cannot fit in the memory available (the samplers' requireMemoryForSampling).
 SampleResult runSampler(const ScoreModel &model, const SamplingSettings &settings,
                         const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
 // The same with `score` in place of the model's score (guided or constrained generation); every

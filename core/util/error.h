@@ -11,16 +11,34 @@ namespace sde {
 // caught there too.
 class Error : public std::runtime_error {
 public:
-    explicit Error(const std::string &message) : std::runtime_error(message) {}
+    // A NUL byte (from a file's value) is written as "\0": what() would end the message there.
+    explicit Error(const std::string &message) : std::runtime_error(withoutNul(message)) {}
+
+private:
+    static std::string withoutNul(const std::string &message)
+    {
+        if (message.find('\0') == std::string::npos)
+            return message;
+        std::string out;
+        for (char c : message)
+            out += c == '\0' ? std::string("\\0") : std::string(1, c);
+        return out;
+    }
 };
 
 // The longest value a message quotes; a longer one is cut to this length, ending in "...".
 constexpr size_t kMaxQuotedLength = 60;
 
-// `text` as a message quotes it: at most kMaxQuotedLength characters.
+// `text` as a message quotes it: at most kMaxQuotedLength bytes, cut before a UTF-8 character
+// rather than inside one.
 inline std::string quoted(const std::string &text)
 {
-    return text.size() > kMaxQuotedLength ? text.substr(0, kMaxQuotedLength - 3) + "..." : text;
+    if (text.size() <= kMaxQuotedLength)
+        return text;
+    size_t cut = kMaxQuotedLength - 3;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) // a continuation byte
+        --cut;
+    return text.substr(0, cut) + "...";
 }
 
 } // namespace sde

@@ -590,7 +590,7 @@ private Q_SLOTS:
         QVERIFY(QFile::link(".", loop + "/self"));
         QTest::newRow("image folder that links to itself")
             << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", loop, "--out", out}
-            << QString("error: '%1' holds no PNG, JPEG, BMP or WebP images\n").arg(loop) << out;
+            << QString("error: '%1' holds no PNG, JPEG, WebP, BMP, TIFF or PNM images\n").arg(loop) << out;
 
         QTest::newRow("score: empty batch")
             << QStringList{"score",
@@ -678,7 +678,7 @@ private Q_SLOTS:
         writeFileAtomically(letterPgm.toStdString(), "P2\n28 28\n255\n1 2 x\n");
         QTest::newRow("inpaint: ASCII PGM with a letter")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", letterPgm, "--mask", gray, "-o", out}
-            << QString("error: '%1' is a damaged PGM file: sample 2 is not a number (byte 17)\n").arg(letterPgm)
+            << QString("error: '%1' is a damaged PGM file: sample 3 is not a number (at byte 17)\n").arg(letterPgm)
             << out;
         QTest::newRow("inpaint: truncated JPEG mask at the image's size")
             << QStringList{"inpaint", "--model", "fashion-mnist", "--image", gray, "--mask", cutJpeg, "-o", out}
@@ -697,7 +697,7 @@ private Q_SLOTS:
             << out;
         QTest::newRow("train: empty data folder")
             << QStringList{"train", "--preset", "vp/cifar10_ddpmpp_continuous", "--data", empty, "--out", out}
-            << QString("error: '%1' holds no PNG, JPEG, BMP or WebP images\n").arg(empty) << out;
+            << QString("error: '%1' holds no PNG, JPEG, WebP, BMP, TIFF or PNM images\n").arg(empty) << out;
 
         // Hung the process starting 100000 threads.
         QTest::newRow("threads 100000") << QStringList{"train", "--config", toy,         "--data", "toy:moons",
@@ -879,7 +879,7 @@ private Q_SLOTS:
         QCOMPARE(run.exitCode, 1);
         QCOMPARE(run.err.split('\n').filter(QRegularExpression("^error: ")),
                  QStringList{QString("error: 3 images in %1: none of the examples could be read").arg(data)});
-        const QString printed = run.out + run.err;
+        const QString printed = run.err; // warnings go to stderr: stdout holds results only
         QVERIFY2(printed.contains(QString("warning: skipped %1/png_20000x20000.png: '%1/png_20000x20000.png' declares "
                                           "20000 x 20000 pixels")
                                       .arg(data)),
@@ -946,7 +946,7 @@ private Q_SLOTS:
         Run run = cli({"train", "--config", config, "--data", "toy:moons", "--out", out, "--steps", "10",
                        "--snapshot-every", "10", "--snapshot-count", "20", "--snapshot-steps", "20"});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
-        const QString printed = run.out + run.err; // warnings go to the log (stdout)
+        const QString printed = run.err; // warnings go to stderr, with the progress
         QVERIFY2(printed.contains(QString("warning: the preview samples of step 10 failed: cannot write "
                                           "'%1/samples/step-00000010.png': it is a folder, not a file\n")
                                       .arg(out)),
@@ -1029,6 +1029,17 @@ private Q_SLOTS:
                            "--data", "toy:moons",          "--out",
                            out,      "--checkpoint-every", "2000000000000000000"}
             << "--checkpoint-every must be between 1 and 1000000000000000000, not 2000000000000000000";
+        // Compared as integers: as doubles, 10^18 + 1 is 10^18.
+        QTest::newRow("steps one past the bound")
+            << QStringList{"train",   "--config",           toy, "--data", "toy:moons", "--out", out,
+                           "--steps", "1000000000000000001"}
+            << "--steps must be between 1 and 1000000000000000000, not 1000000000000000001";
+        // No upper end of its own: the type's, not a range the value is in.
+        QTest::newRow("keep beyond int64")
+            << QStringList{"train",  "--config",  toy,
+                           "--data", "toy:moons", "--out",
+                           out,      "--keep",    "99999999999999999999"}
+            << "--keep must be between 1 and 9223372036854775807, not 99999999999999999999";
         QTest::newRow("mixed precision on cpu")
             << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--mixed-precision"}
             << "mixed precision is for CUDA";

@@ -400,6 +400,34 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(logged.front()), warning);
     }
 
+    // Thousands of unknown keys are counted, not listed: five named after one line of the count.
+    void manyUnknownKeysAreCounted()
+    {
+        Json doc = parseJson(readFile(test::fixtureDir("ncsnpp_ve_small") + "/config.json"));
+        for (int i = 0; i < 5000; ++i)
+            doc["model"]["extra_" + std::to_string(i)] = i;
+        const std::vector<std::string> logged = logDuring([&] { ModelConfig::fromJson(doc); });
+        QCOMPARE(logged.size(), size_t(6));
+        QCOMPARE(QString::fromStdString(logged.front()),
+                 QString("config section model holds 5000 keys that neither SDE Studio nor the reference reads; they "
+                         "are ignored (the first 5 follow)"));
+    }
+
+    // A quoted value is cut before a UTF-8 character, never inside one; a NUL byte is written out.
+    void quotedValuesKeepWholeCharacters()
+    {
+        const std::string euros = [] {
+            std::string text;
+            for (int i = 0; i < 40; ++i)
+                text += "\xe2\x82\xac"; // U+20AC, three bytes
+            return text;
+        }();
+        const std::string cut = quoted(euros);
+        QCOMPARE(cut, euros.substr(0, 57) + "...");                     // 57 = 19 whole characters
+        QCOMPARE(quoted(euros.substr(1)), euros.substr(1, 56) + "..."); // a stray first byte, then 18 whole ones
+        QCOMPARE(std::string(Error(std::string("a\0b", 3)).what()), std::string("a\\0b"));
+    }
+
     // The reference's seed is checked as the reference would take it; AMSGrad, which training
     // does not do, is refused rather than trained as plain Adam.
     void seedAndAmsgradAreChecked()
@@ -412,6 +440,7 @@ private Q_SLOTS:
         QCOMPARE(errorOf([&] { ModelConfig::fromJson(doc); }),
                  QString("config key seed: expected an integer from 0 to 18446744073709551615, found a string"));
         doc["seed"] = 42;
+        QCOMPARE(errorOf([&] { ModelConfig::fromJson(doc); }), QString("no error"));
         QCOMPARE(refusalWith("optim", "amsgrad", "false"), QString());
         QCOMPARE(refusalWith("optim", "amsgrad", "true"),
                  QString("config key optim.amsgrad = true is out of range: must be false (SDE Studio trains with "

@@ -710,21 +710,30 @@ private Q_SLOTS:
             << "'%1' is a damaged TIFF file (Compression scheme 12345 strip decoding is not implemented)";
         // Plain PNMs are read (and checked) before OpenCV's reader sees them (checkPnmSamples).
         QTest::newRow("ASCII PGM with a letter") << "letter.pgm" << QByteArray("P2\n2 2\n255\n1 2 x 4\n")
-                                                 << "'%1' is a damaged PGM file: sample 2 is not a number (byte 15)";
+                                                 << "'%1' is a damaged PGM file: sample 3 is not a number (at byte 15)";
         QTest::newRow("ASCII PPM cut short")
             << "cut.ppm" << QByteArray("P3\n2 2\n255\n1 2 3\n")
-            << "'%1' is a truncated PPM file: it holds 3 samples, its header declares 12";
+            << "'%1' is a truncated PPM file: it holds 3 of the 12 samples its header declares";
         // A sample above the largest value was clamped (plain) or read as it stood (binary),
         // giving values above 1.
         QTest::newRow("PGM sample above its largest value")
             << "over.pgm" << QByteArray("P5\n2 2\n100\n\x64\x32\x00\xc8", 15)
-            << "'%1' is a damaged PGM file: sample 3 is 200, above its largest value 100";
+            << "'%1' is a damaged PGM file: sample 4 is 200, above its largest value 100";
         QTest::newRow("16-bit PPM sample above its largest value")
             << "over.ppm" << QByteArray("P6\n1 1\n1000\n\x03\xe8\x07\xd0\x00\x00", 18)
-            << "'%1' is a damaged PPM file: sample 1 is 2000, above its largest value 1000";
+            << "'%1' is a damaged PPM file: sample 2 is 2000, above its largest value 1000";
         QTest::newRow("ASCII PGM sample above its largest value")
-            << "overplain.pgm" << QByteArray("P2\n2 2\n100\n100 50 0 200\n")
-            << "'%1' is a damaged PGM file: sample 3 is 200, above its largest value 100";
+            << "overplain.pgm" << QByteArray("P2\n2 2\n100\n100 50 0 99999999999\n")
+            << "'%1' is a damaged PGM file: sample 4 is 99999999999, above its largest value 100";
+        // A comment may end at a carriage return, as OpenCV's reader takes it.
+        QTest::newRow("ASCII PGM with CR line ends, one sample short")
+            << "cr.pgm" << QByteArray("P2\r2 1\r9\r# a comment\r5\r")
+            << "'%1' is a truncated PGM file: it holds 1 of the 2 samples its header declares";
+        // A comment glued to the largest value shifted a binary file's pixels by its length.
+        QTest::newRow("PGM with a comment glued to its largest value")
+            << "glued.pgm" << QByteArray("P5\n1 1\n255#c\n\x00", 14)
+            << "'%1' is a damaged PNM file: its header does not hold a width, a height and a largest value, the last "
+               "followed by whitespace";
         QTest::newRow("PGM whose largest value is 0")
             << "zero.pgm" << QByteArray("P5\n1 1\n0\n\x00", 10)
             << "'%1' is a damaged PGM file: its largest value is 0, where 1 to 65535 are allowed";
@@ -750,6 +759,8 @@ private Q_SLOTS:
         const torch::Tensor rgb = torch::tensor({100.0f, 50.0f, 0.0f}).div_(100.0f).view({3, 1, 1});
         QVERIFY(torch::equal(loadImage(writeTemp("b.ppm", std::string("P6\n1 1\n100\n\x64\x32\x00", 14))), rgb));
         QVERIFY(torch::equal(loadImage(writeTemp("p.ppm", "P3\n1 1\n100\n100 50 0")), rgb));
+        // Carriage returns end comments, in the header and among the samples.
+        QVERIFY(torch::equal(loadImage(writeTemp("cr.ppm", "P3\r# header\r1 1\r100\r100 # red\r50 0\r")), rgb));
     }
     // A plain (ASCII) PNM may end right after its last number (no whitespace after it): read as
     // written, though OpenCV's reader refused it.

@@ -481,8 +481,25 @@ private Q_SLOTS:
             listImageFiles(empty);
             QFAIL("expected an error");
         } catch (const Error &e) {
-            QCOMPARE(QString(e.what()), QString("'%1' holds no PNG, JPEG, BMP or WebP images").arg(empty.c_str()));
+            QCOMPARE(QString(e.what()),
+                     QString("'%1' holds no PNG, JPEG, WebP, BMP, TIFF or PNM images").arg(empty.c_str()));
         }
+    }
+
+    // Every kind loadImage reads is taken from a folder: PNM and TIFF files were skipped, and a
+    // folder of them held "no images".
+    void imageFoldersTakeEveryKindLoadImageReads()
+    {
+        const std::string folder = test::makeTempDir();
+        const std::vector<std::string> names = {"a.bmp", "b.jpeg", "c.jpg",  "d.pbm",  "e.pgm", "f.png", "g.pnm",
+                                                "h.ppm", "i.tif",  "j.tiff", "k.webp", "l.txt", "m.gif"};
+        for (const std::string &name : names)
+            writeFileAtomically(folder + "/" + name, "x");
+        std::vector<std::string> expected;
+        for (const std::string &name : names)
+            if (name != "l.txt" && name != "m.gif")
+                expected.push_back(folder + "/" + name);
+        QCOMPARE(listImageFiles(folder), expected);
     }
 
     // Issue 16: `train --data /proc` walked procfs (and through /proc/N/root all of /) with exit
@@ -512,7 +529,8 @@ private Q_SLOTS:
             listImageFiles(empty);
             QFAIL("expected an error");
         } catch (const Error &e) {
-            QCOMPARE(QString(e.what()), QString("'%1' holds no PNG, JPEG, BMP or WebP images").arg(empty.c_str()));
+            QCOMPARE(QString(e.what()),
+                     QString("'%1' holds no PNG, JPEG, WebP, BMP, TIFF or PNM images").arg(empty.c_str()));
         }
     }
 

@@ -449,6 +449,9 @@ private Q_SLOTS:
         };
         const std::vector<Case> cases = {
             {"fashion-mnist", "weights", "bogus", "metadata \"weights\" is \"bogus\"; expected \"ema\" or \"raw\""},
+            // A NUL ended what() there, cutting the message short.
+            {"fashion-mnist", "weights", std::string("ema\0raw", 7),
+             "metadata \"weights\" is \"ema\\0raw\"; expected \"ema\" or \"raw\""},
             {"fashion-mnist", "storage", "int4",
              "metadata \"storage\" is \"int4\"; expected \"float32\" or \"float16\""},
             {"fashion-mnist-classifier", "storage", "int4",
