@@ -856,9 +856,11 @@ private Q_SLOTS:
         writeFileAtomically(temporary.toStdString(), "half a PNG");
         Run cleaned = cli(QStringList{"sample"} + model + QStringList{"--seed", "5", "-o", stale});
         QCOMPARE(cleaned.exitCode, 0);
-        QVERIFY2(cleaned.out.contains(
+        // Logged to stderr: stdout holds only the paths written.
+        QVERIFY2(cleaned.err.contains(
                      QString("info: removed %1, the temporary file of a write that was interrupted\n").arg(temporary)),
-                 qPrintable(cleaned.out));
+                 qPrintable(cleaned.err));
+        QVERIFY2(!cleaned.out.contains("info: "), qPrintable(cleaned.out));
         QCOMPARE(QDir(stale).entryList(QDir::AllEntries | QDir::Hidden | QDir::NoDotAndDotDot),
                  QStringList{"sample-5.png"});
     }
@@ -1034,12 +1036,23 @@ private Q_SLOTS:
             << QStringList{"train",   "--config",           toy, "--data", "toy:moons", "--out", out,
                            "--steps", "1000000000000000001"}
             << "--steps must be between 1 and 1000000000000000000, not 1000000000000000001";
+        // Held as int: bounded well inside it (4294967297 wrapped to 1 and deleted checkpoints).
+        QTest::newRow("keep beyond int") << QStringList{"train", "--config", toy,      "--data",    "toy:moons",
+                                                        "--out", out,        "--keep", "4294967297"}
+                                         << "--keep must be between 1 and 1000000, not 4294967297";
         // No upper end of its own: the type's, not a range the value is in.
-        QTest::newRow("keep beyond int64")
-            << QStringList{"train",  "--config",  toy,
-                           "--data", "toy:moons", "--out",
-                           out,      "--keep",    "99999999999999999999"}
-            << "--keep must be between 1 and 9223372036854775807, not 99999999999999999999";
+        QTest::newRow("classifier width beyond int64")
+            << QStringList{"train",
+                           "--config",
+                           toy,
+                           "--data",
+                           "toy:moons",
+                           "--out",
+                           out,
+                           "--classifier",
+                           "--classifier-nf",
+                           "99999999999999999999"}
+            << "--classifier-nf must be between 1 and 9223372036854775807, not 99999999999999999999";
         QTest::newRow("mixed precision on cpu")
             << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--mixed-precision"}
             << "mixed precision is for CUDA";
