@@ -448,6 +448,24 @@ void checkTiffData(const std::string &bytes, const std::string &path)
     }
 }
 
+namespace {
+
+// The first byte at or after `at` that is neither whitespace nor in a # comment, which a line
+// break (LF or CR) ends: what separates the numbers of a PNM header and of a plain PNM's samples.
+size_t afterSpaceAndComments(const std::string &bytes, size_t at)
+{
+    while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
+        if (bytes[at] == '#')
+            while (at < bytes.size() && bytes[at] != '\n' && bytes[at] != '\r')
+                ++at;
+        else
+            ++at;
+    }
+    return at;
+}
+
+} // namespace
+
 std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
 {
     if (bytes.size() < 3 || bytes[0] != 'P' || bytes[1] < '1' || bytes[1] > '6' || !std::isspace(uint8_t(bytes[2])))
@@ -456,13 +474,7 @@ std::optional<PnmHeader> readPnmHeader(const std::string &bytes)
     uint64_t values[3] = {0, 0, 0};
     const int count = bytes[1] == '1' || bytes[1] == '4' ? 2 : 3;
     for (int i = 0; i < count; ++i) {
-        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
-            if (bytes[at] == '#')
-                while (at < bytes.size() && bytes[at] != '\n' && bytes[at] != '\r')
-                    ++at;
-            else
-                ++at;
-        }
+        at = afterSpaceAndComments(bytes, at);
         size_t digits = 0;
         for (; at < bytes.size() && std::isdigit(uint8_t(bytes[at])); ++at, ++digits)
             values[i] = std::min<uint64_t>(values[i] * 10 + uint64_t(bytes[at] - '0'), 1'000'000'000);
@@ -517,13 +529,7 @@ std::optional<uint64_t> checkPnmSamples(const std::string &bytes, const std::str
                     uint64_t(width));
     size_t at = header->pixelsAt - 1; // the whitespace after the largest value
     for (uint64_t i = 0; i < count; ++i) {
-        while (at < bytes.size() && (std::isspace(uint8_t(bytes[at])) || bytes[at] == '#')) {
-            if (bytes[at] == '#')
-                while (at < bytes.size() && bytes[at] != '\n' && bytes[at] != '\r')
-                    ++at;
-            else
-                ++at;
-        }
+        at = afterSpaceAndComments(bytes, at);
         if (at == bytes.size())
             throw Error("'" + path + "' is a truncated " + kindName + " file: it holds " + std::to_string(i) +
                         " of the " + std::to_string(count) + " samples its header declares");

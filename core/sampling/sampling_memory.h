@@ -16,7 +16,7 @@ namespace sde {
 // feature maps of a block, which the top of the up path holds besides. Attention weights are left
 // out (the oneDNN path forms them one image at a time), and a point model's network is counted as
 // nothing. Real use is higher (1.4 MiB an image measured for the bundled Fashion-MNIST model,
-// against 0.47 MiB here): the bound only refuses what cannot fit.
+// against 0.45 MiB here): the bound only refuses what cannot fit.
 int64_t samplingBytesPerImage(const ModelConfig &config);
 
 // What this process can have without swapping, in bytes: MemAvailable of /proc/meminfo, or less

@@ -62,7 +62,7 @@ private Q_SLOTS:
     // The bound counted by hand for the reference's CIFAR-10 NCSN++ (nf 128, ch_mult 1 2 2 2, four
     // res blocks): state 2 x 3 x 32^2; skips 128 x 32^2 + 4 x (128 x 32^2 + 256 x (16^2 + 8^2 +
     // 4^2)); two 128 x 32^2 maps; float32. For the bundled Fashion-MNIST model 1.4 MiB an image
-    // was measured (README), above its bound of 0.47 MiB.
+    // was measured (README), above its bound of 0.45 MiB.
     void samplingMemoryBoundCountsTheNetwork()
     {
         const ModelConfig cifar = loadPreset("ve/cifar10_ncsnpp_continuous");
