@@ -19,6 +19,16 @@ std::string gibText(double bytes)
     return text;
 }
 
+// The first whole number in a file ("max" and unreadable files: nothing).
+std::optional<int64_t> numberInFile(const char *path)
+{
+    std::ifstream file(path);
+    int64_t value = 0;
+    if (file >> value && value >= 0)
+        return value;
+    return std::nullopt;
+}
+
 } // namespace
 
 int64_t samplingBytesPerImage(const ModelConfig &config)
@@ -38,20 +48,6 @@ int64_t samplingBytesPerImage(const ModelConfig &config)
     }
     return values * int64_t(sizeof(float));
 }
-
-namespace {
-
-// The first whole number in a file ("max" and unreadable files: nothing).
-std::optional<int64_t> numberInFile(const char *path)
-{
-    std::ifstream file(path);
-    int64_t value = 0;
-    if (file >> value && value >= 0)
-        return value;
-    return std::nullopt;
-}
-
-} // namespace
 
 std::optional<int64_t> availableMemoryBytes()
 {
