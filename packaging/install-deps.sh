@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     cmake ninja-build g++ ccache pkg-config
     libtorch-dev            # LibTorch 1.13 (CPU)
+    libgloo-dev             # Gloo's headers, which LibTorch's c10d ProcessGroupGloo needs: data-parallel training
     libspdlog-dev           # logging
     nlohmann-json3-dev      # JSON: configs, safetensors headers, PNG records, checkpoints
     libcli11-dev            # the CLI's options, subcommands and help

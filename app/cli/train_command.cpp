@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "progress.h"
+#include "rank_launcher.h"
 #include "sampler_options.h"
 
 #include "config/model_config.h"
@@ -9,6 +10,7 @@
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 #include "sampling/sampler_catalogue.h"
+#include "train/data_parallel.h"
 #include "train/training_checkpoint.h"
 #include "train/training_run.h"
 #include "util/device.h"
@@ -22,6 +24,8 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 namespace sde::cli {
 
@@ -68,6 +72,7 @@ struct TrainOptions {
     std::optional<std::string> precision;
     bool mixedPrecision = false, half = false, classifier = false;
     int64_t classifierWidth = 32;
+    int64_t accumulate = 1, nproc = 1, timeout = 600;
 };
 
 int runTrain(const TrainOptions &o)
@@ -78,6 +83,30 @@ int runTrain(const TrainOptions &o)
         throw Error("give --precision or --mixed-precision, not both");
     if (!o.preset && !o.config && !o.resume)
         throw Error("give the model with --preset NAME or --config FILE");
+    if (o.nproc > 1) {
+        // A batch that cannot be split is refused here once, not by every rank.
+        const int64_t batch = o.batch > 0 ? o.batch
+                              : o.preset  ? loadPreset(*o.preset).training.batchSize
+                              : o.config  ? loadConfigFile(*o.config).training.batchSize
+                                          : 0;
+        if (batch > 0)
+            rankMicroBatches(batch, 0, static_cast<int>(o.nproc), static_cast<int>(o.accumulate));
+        std::string why;
+        if (!dataParallelAvailable(parseDevice(o.device), &why))
+            throw Error("--nproc " + std::to_string(o.nproc) + ": " + why);
+        return launchLocalRanks(static_cast<int>(o.nproc), o.threads.has_value(), std::chrono::seconds(o.timeout));
+    }
+    // A rank of a data-parallel job (started by --nproc, torchrun, srun, ...): rank 0 reports,
+    // the others only warn, naming themselves.
+    std::optional<DataParallelSettings> dataParallel = dataParallelSettingsFromEnvironment();
+    const bool reporter = !dataParallel || dataParallel->rank == 0;
+    if (dataParallel) {
+        dataParallel->timeout = std::chrono::seconds(o.timeout);
+        if (!reporter) {
+            spdlog::set_level(spdlog::level::warn);
+            spdlog::set_pattern("[rank " + std::to_string(dataParallel->rank) + "] %v");
+        }
+    }
     if (o.threads)
         configureThreads(static_cast<int>(*o.threads));
 
@@ -107,19 +136,30 @@ int runTrain(const TrainOptions &o)
     given.snapshotSteps = o.snapshotSteps;
     given.maxBadSteps = static_cast<int>(o.maxBadSteps);
     given.halfPrecisionExport = o.half;
+    given.accumulation = static_cast<int>(o.accumulate);
+    given.dataParallel = dataParallel;
 
     TrainingRun run = prepareTrainingRun(request);
     const TrainerOptions &options = run.options;
     const bool points = run.config().isPointModel();
-    std::cerr << "training: " << run.modelDescription() << "\n"
-              << "data: " << run.data->description() << "\n"
-              << "device: " << options.device.str() << ", batch " << run.batchSize() << "\n";
+    if (reporter) {
+        std::cerr << "training: " << run.modelDescription() << "\n"
+                  << "data: " << run.data->description() << "\n"
+                  << "device: " << options.device.str() << ", batch " << run.batchSize();
+        if (dataParallel)
+            std::cerr << " over " << dataParallel->worldSize << " processes";
+        if (options.accumulation > 1)
+            std::cerr << " in " << options.accumulation << " micro-batches each";
+        std::cerr << "\n";
+    }
 
     int64_t firstStep = -1;
     std::unique_ptr<ProgressBar> progress;
     double lastLoss = std::nan("");
     TrainerCallbacks callbacks;
     callbacks.onStep = [&](int64_t step, int64_t total, double loss) {
+        if (!reporter)
+            return;
         if (!progress) {
             firstStep = step - 1;
             progress = std::make_unique<ProgressBar>("training", firstStep);
@@ -156,6 +196,8 @@ int runTrain(const TrainOptions &o)
         done = true;
         watcher.join();
     }
+    if (!reporter)
+        return result.outcome == TrainingOutcome::Stopped ? 130 : result.outcome == TrainingOutcome::Diverged ? 3 : 0;
     // A run that diverged before its first checkpoint wrote no model.
     const std::string summary =
         result.message + (result.checkpoint.empty() ? std::string() : "; model: " + result.modelPath);
@@ -234,6 +276,18 @@ CommandRun addTrainCommand(CLI::App &program)
     command->add_flag("--half", o->half, "store the exported model in float16");
     CLI::Option *classifier = command->add_flag("--classifier", o->classifier,
                                                 "train the noise-conditional classifier of the config's SDE and data");
+    addNumberOption(*command, "--accumulate", o->accumulate, "M",
+                    "split each process's share of the batch into M micro-batches whose gradients are summed "
+                    "(gradient accumulation: the same step in less memory; default 1)",
+                    OptionRange::between(1, static_cast<double>(kMostTrainingBatch)));
+    addNumberOption(*command, "--nproc", o->nproc, "N",
+                    "data-parallel training in N processes on this machine (Gloo on loopback); --batch is the "
+                    "global batch (default 1). Under torchrun, srun or a job of your own, leave it out: the ranks "
+                    "read MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK and LOCAL_RANK",
+                    OptionRange::between(1, 4096));
+    addNumberOption(*command, "--timeout", o->timeout, "S",
+                    "data-parallel: seconds a process waits for the others before the job stops (default 600)",
+                    OptionRange::between(1, 86400));
     // A width without --classifier would be dropped without a word.
     addNumberOption(*command, "--classifier-nf", o->classifierWidth, "N", "classifier width (default 32)", positive)
         ->needs(classifier);

@@ -21,6 +21,16 @@ struct TrainingBatch {
     torch::Tensor labels;
 };
 
+// Rows [begin, end) of a batch: the share of one process and micro-batch in data-parallel
+// training (train/data_parallel.h).
+struct BatchSlice {
+    int64_t begin = 0;
+    int64_t end = 0;
+    int64_t size() const { return end - begin; }
+    // All rows of a batch of `rows`.
+    static BatchSlice all(int64_t rows) { return {0, rows}; }
+};
+
 // A source of training batches whose batch for a step is a function of (seed, step) alone: the
 // data order, flips and crops are drawn from generators seeded from both, so a run resumed at
 // step k sees exactly the batches an uninterrupted run would have seen.

@@ -70,28 +70,38 @@ torch::Tensor sampleLossTimes(int64_t batch, const torch::TensorOptions &options
     return torch::rand({batch}, generator, options) * (1.0 - eps) + eps;
 }
 
-torch::Tensor configuredLoss(const ScoreModel &model, const torch::Tensor &x0, c10::optional<at::Generator> generator)
+torch::Tensor configuredLoss(const ScoreModel &model, const torch::Tensor &x0, c10::optional<at::Generator> generator,
+                             c10::optional<BatchSlice> rows)
 {
     const TrainingConfig &training = model.config().training;
     const int64_t batch = x0.size(0);
+    if (rows && (rows->begin < 0 || rows->end > batch || rows->size() < 1))
+        throw Error("rows " + std::to_string(rows->begin) + " to " + std::to_string(rows->end) +
+                    " are not rows of a batch of " + std::to_string(batch));
+    const bool part = rows && rows->size() < batch;
+    // The rows of a share: x0 and the draws of the whole batch narrowed alike.
+    const auto share = [&](const torch::Tensor &tensor) {
+        return part ? tensor.narrow(0, rows->begin, rows->size()) : tensor;
+    };
     // The draws are made where the generator lives (a CPU generator for a CUDA model keeps runs
     // reproducible across devices), then moved to the data.
     const auto drawOptions = generator ? x0.options().device(generator->device()) : x0.options();
     if (training.continuous) {
-        torch::Tensor t = sampleLossTimes(batch, drawOptions, generator).to(x0.device());
-        torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions).to(x0.device());
-        return denoisingScoreMatchingLoss(model, x0, t, z, training.reduceMean, training.likelihoodWeighting);
+        torch::Tensor t = sampleLossTimes(batch, drawOptions, generator);
+        torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions);
+        return denoisingScoreMatchingLoss(model, share(x0), share(t).to(x0.device()), share(z).to(x0.device()),
+                                          training.reduceMean, training.likelihoodWeighting);
     }
     if (training.likelihoodWeighting)
         throw Error("likelihood weighting is not supported for discrete SMLD/DDPM training");
     torch::Tensor labels =
-        torch::randint(0, model.sde().N(), {batch}, generator, drawOptions.dtype(torch::kLong)).to(x0.device());
-    torch::Tensor z = torch::randn(x0.sizes(), generator, drawOptions).to(x0.device());
+        share(torch::randint(0, model.sde().N(), {batch}, generator, drawOptions.dtype(torch::kLong))).to(x0.device());
+    torch::Tensor z = share(torch::randn(x0.sizes(), generator, drawOptions)).to(x0.device());
     switch (model.sde().kind()) {
     case Sde::Kind::Ve:
-        return smldLoss(model, x0, labels, z, training.reduceMean);
+        return smldLoss(model, share(x0), labels, z, training.reduceMean);
     case Sde::Kind::Vp:
-        return ddpmLoss(model, x0, labels, z, training.reduceMean);
+        return ddpmLoss(model, share(x0), labels, z, training.reduceMean);
     case Sde::Kind::SubVp:
         break;
     }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "data/training_data.h"
+
 #include <torch/torch.h>
 
 namespace sde {
@@ -29,8 +31,11 @@ torch::Tensor sampleLossTimes(int64_t batch, const torch::TensorOptions &options
                               c10::optional<at::Generator> generator = c10::nullopt, double eps = 1e-5);
 
 // The loss the model's config trains with (continuous DSM, SMLD or DDPM), drawing its times or
-// labels and noise from `generator`.
+// labels and noise from `generator`. With `rows`, the mean loss of those rows of x0 alone, their
+// draws taken from those of the whole batch: the rows of a data-parallel share see the times and
+// noise they would see in a single-process run.
 torch::Tensor configuredLoss(const ScoreModel &model, const torch::Tensor &x0,
-                             c10::optional<at::Generator> generator = c10::nullopt);
+                             c10::optional<at::Generator> generator = c10::nullopt,
+                             c10::optional<BatchSlice> rows = c10::nullopt);
 
 } // namespace sde

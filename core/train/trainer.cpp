@@ -33,7 +33,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr double kLossSmoothing = 0.98;
-constexpr double kLowLossScale = 128.0; // float16: a warning when the loss scale falls below it
+constexpr double kLowLossScale = 128.0;       // float16: a warning when the loss scale falls below it
+constexpr int64_t kParameterCheckEvery = 100; // data-parallel: the ranks' parameters are compared this often
 
 double residentMemoryMiB()
 {
@@ -274,6 +275,12 @@ void validateOptions(const TrainerOptions &options, int64_t batchSize)
                     std::to_string(options.snapshotSteps));
     if (options.maxBadSteps < 1)
         throw Error("--max-bad-steps must be at least 1");
+    if (options.accumulation < 1 || options.accumulation > kMostTrainingBatch)
+        throw Error("--accumulate must be between 1 and " + std::to_string(kMostTrainingBatch) + ", not " +
+                    std::to_string(options.accumulation));
+    // Every process and micro-batch needs rows of its own.
+    rankMicroBatches(batchSize, options.dataParallel ? options.dataParallel->rank : 0,
+                     options.dataParallel ? options.dataParallel->worldSize : 1, options.accumulation);
     if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
         throw Error("mixed precision is for CUDA devices (training in " + precisionId(options.precision) +
                     "); this run is on " + options.device.str());
@@ -368,10 +375,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             callbacks.onWarning(message);
     };
 
+    // Rank 0 writes the run's files; the other ranks of a data-parallel job only read a resumed
+    // run's checkpoint.
+    const bool writer = !options.dataParallel || options.dataParallel->rank == 0;
     std::error_code error;
-    fs::create_directories(fs::path(options.outDir) / "checkpoints", error);
-    if (error)
-        throw Error("cannot create '" + options.outDir + "/checkpoints': " + error.message());
+    if (writer) {
+        fs::create_directories(fs::path(options.outDir) / "checkpoints", error);
+        if (error)
+            throw Error("cannot create '" + options.outDir + "/checkpoints': " + error.message());
+    }
 
     task.to(options.device);
     task.module().train();
@@ -388,13 +400,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         if (run.storedPrecision != options.precision)
             warn("the run was trained in " + precisionId(run.storedPrecision) + " and goes on in " +
                  precisionId(options.precision) + ": it will not equal an uninterrupted run");
-        truncateMetrics(metricsPath, run.step);
+        if (writer)
+            truncateMetrics(metricsPath, run.step);
         spdlog::info("resuming {} at step {}", existing.back(), run.step);
     } else {
         if (!existing.empty())
             throw Error("'" + options.outDir + "' already holds a run (" + std::to_string(existing.size()) +
                         " checkpoints); resume it (--resume) or train into another folder");
-        fs::remove(metricsPath, error);
+        if (writer)
+            fs::remove(metricsPath, error);
     }
     if (run.step >= options.steps) {
         result.step = run.step;
@@ -405,6 +419,21 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
 
     // Opened at the first record: a run that fails at its first step leaves no metrics file.
     std::ofstream metrics;
+
+    // The data-parallel job: joined once every rank has its model and state, which must agree.
+    std::unique_ptr<DataParallelGroup> group;
+    std::unique_ptr<GradientReducer> reducer;
+    if (options.dataParallel) {
+        group = std::make_unique<DataParallelGroup>(*options.dataParallel, options.device);
+        group->checkSameParameters(run.parameters(), run.step);
+        reducer = std::make_unique<GradientReducer>(*group, run.parameters());
+    }
+    const int rank = group ? group->rank() : 0;
+    const std::vector<BatchSlice> shares =
+        rankMicroBatches(batchSize, rank, group ? group->size() : 1, options.accumulation);
+    // A step of one process and one micro-batch runs as it always did; a split one runs backward
+    // on every share, so that every rank takes part in every collective.
+    const bool split = group != nullptr || shares.size() > 1;
 
     const OptimConfig &optim = config.optim;
     const double clip = optim.gradClip >= 0.0 ? optim.gradClip : std::numeric_limits<double>::infinity();
@@ -421,9 +450,15 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     bool diverged = false, stopped = false;
 
     while (run.step < options.steps) {
+        // A data-parallel job stops where all ranks agree: a rank asked to stop says so in the
+        // step's sums, and every rank stops after that step.
+        bool stopHere = false;
         if (control && !control->waitWhilePaused()) {
-            stopped = true;
-            break;
+            if (!group) {
+                stopped = true;
+                break;
+            }
+            stopHere = true;
         }
         const auto started = std::chrono::steady_clock::now();
         TrainingBatch batch;
@@ -444,25 +479,59 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         }
 
         const int64_t step = run.step;
-        at::Generator generator = seededGenerator(run.seed, 0x4c4f5353ULL /* "LOSS" */, static_cast<uint64_t>(step));
-        // Dropout draws from the global generator: seed it per step so a resumed run repeats it.
-        torch::manual_seed(mixSeed(run.seed, 0x44524f50ULL /* "DROP" */, static_cast<uint64_t>(step)) >> 1);
+        const std::string during = "step " + std::to_string(step);
         run.adam().zeroGrad();
-        double accuracy = -1.0;
-        torch::Tensor loss;
-        {
-            // Autocast on CUDA for the forward pass and the loss (float16 and bfloat16).
-            CudaAutocastScope autocast(options.precision != EvaluationPrecision::Float32,
-                                       options.precision == EvaluationPrecision::Float16 ? torch::kFloat16
-                                                                                         : torch::kBFloat16);
-            loss = task.loss(batch, generator, &accuracy);
+        double lossValue = 0.0, accuracy = -1.0;
+        for (size_t part = 0; part < shares.size(); ++part) {
+            // Every share draws the whole batch's times and noise from the step's generator and
+            // takes its rows of them.
+            at::Generator generator =
+                seededGenerator(run.seed, 0x4c4f5353ULL /* "LOSS" */, static_cast<uint64_t>(step));
+            // Dropout draws from the global generator: seeded per step (and share), so that a
+            // resumed run repeats it.
+            const uint64_t dropout = mixSeed(run.seed, 0x44524f50ULL /* "DROP" */, static_cast<uint64_t>(step));
+            const uint64_t shareIndex = static_cast<uint64_t>(rank) * shares.size() + part;
+            torch::manual_seed((shareIndex == 0 ? dropout : mixSeed(dropout, shareIndex)) >> 1);
+            const BatchSlice rows = shares[part];
+            double shareAccuracy = -1.0;
+            torch::Tensor loss;
+            {
+                // Autocast on CUDA for the forward pass and the loss (float16 and bfloat16).
+                CudaAutocastScope autocast(options.precision != EvaluationPrecision::Float32,
+                                           options.precision == EvaluationPrecision::Float16 ? torch::kFloat16
+                                                                                             : torch::kBFloat16);
+                loss = task.loss(batch, generator, &shareAccuracy, rows);
+            }
+            if (!split) {
+                lossValue = loss.item<double>();
+                accuracy = shareAccuracy;
+                if (std::isfinite(lossValue))
+                    run.scaler().scaleLoss(loss).backward();
+                break;
+            }
+            // The share's part of the batch mean: summed over shares (and ranks), the batch's.
+            const double weight = static_cast<double>(rows.size()) / static_cast<double>(batchSize);
+            lossValue += loss.item<double>() * weight;
+            if (shareAccuracy >= 0.0)
+                accuracy = std::max(accuracy, 0.0) + shareAccuracy * weight;
+            if (reducer && part + 1 == shares.size())
+                reducer->arm();
+            run.scaler().scaleLoss(loss * weight).backward();
         }
-        const double lossValue = loss.item<double>();
+        if (group) {
+            reducer->finish(during);
+            // The batch's loss and accuracy, and whether any rank was asked to stop.
+            std::vector<torch::Tensor> sums{
+                torch::tensor({lossValue, accuracy, stopHere ? 1.0 : 0.0}, torch::dtype(torch::kDouble))};
+            group->allReduceSum(sums, during);
+            lossValue = sums[0][0].item<double>();
+            accuracy = accuracy >= 0.0 ? sums[0][1].item<double>() : -1.0;
+            stopHere = sums[0][2].item<double>() > 0.0;
+        }
         bool good = std::isfinite(lossValue);
         bool overflow = false; // float16 gradients that overflowed at this loss scale
         double gradNorm = std::numeric_limits<double>::quiet_NaN();
         if (good) {
-            run.scaler().scaleLoss(loss).backward();
             run.scaler().unscale(run.parameters());
             gradNorm = torch::nn::utils::clip_grad_norm_(run.parameters(), clip);
             good = std::isfinite(gradNorm);
@@ -510,8 +579,10 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         }
         if (callbacks.onStep)
             callbacks.onStep(run.step, options.steps, lossValue);
+        if (group && run.step % kParameterCheckEvery == 0)
+            group->checkSameParameters(run.parameters(), run.step);
 
-        if (run.step % options.logEvery == 0 && lossCount > 0) {
+        if (writer && run.step % options.logEvery == 0 && lossCount > 0) {
             TrainingMetrics record;
             record.step = run.step;
             record.loss = lossSum / static_cast<double>(lossCount);
@@ -543,7 +614,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             lossCount = stepsSinceRecord = 0;
             secondsSinceRecord = 0.0;
         }
-        if (options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
+        if (writer && options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
             // A preview that fails (sampling, or handing the samples over) is reported and the run
             // goes on as if it had not been tried: the guards put back the network's training
             // mode (dropout) and the global generator, withEmaWeights the trained weights, on
@@ -565,10 +636,18 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         // Checkpoints are written from good states only: during a streak of skipped steps the
         // newest one stays the last good one.
         if (run.step % options.checkpointEvery == 0 && badInARow == 0) {
-            result.checkpoint = run.saveCheckpoint();
+            if (group)
+                group->checkSameParameters(run.parameters(), run.step);
+            if (writer) {
+                result.checkpoint = run.saveCheckpoint();
+                if (callbacks.onCheckpoint)
+                    callbacks.onCheckpoint(run.step, result.checkpoint);
+            }
             lastCheckpointStep = run.step;
-            if (callbacks.onCheckpoint)
-                callbacks.onCheckpoint(run.step, result.checkpoint);
+        }
+        if (stopHere) {
+            stopped = true;
+            break;
         }
     }
 
@@ -585,9 +664,13 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         return result;
     }
     if (lastCheckpointStep != run.step) {
-        result.checkpoint = run.saveCheckpoint();
-        if (callbacks.onCheckpoint)
-            callbacks.onCheckpoint(run.step, result.checkpoint);
+        if (group)
+            group->checkSameParameters(run.parameters(), run.step);
+        if (writer) {
+            result.checkpoint = run.saveCheckpoint();
+            if (callbacks.onCheckpoint)
+                callbacks.onCheckpoint(run.step, result.checkpoint);
+        }
     }
     result.outcome = stopped ? TrainingOutcome::Stopped : TrainingOutcome::Finished;
     result.message = (stopped ? "stopped at step " : "finished at step ") + std::to_string(run.step);

@@ -2,6 +2,7 @@
 
 #include "data/training_data.h"
 #include "nets/inference.h"
+#include "train/data_parallel.h"
 #include "train/training_task.h"
 
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace sde {
@@ -16,8 +18,15 @@ namespace sde {
 struct TrainerOptions {
     std::string outDir;    // checkpoints/, metrics.jsonl, the exported model and samples
     int64_t steps = 0;     // train until this many steps in all (a resumed run counts on)
-    int64_t batchSize = 0; // 0: the config's training.batch_size
-    uint64_t seed = 0;     // data order, noise and dropout of every step derive from it
+    int64_t batchSize = 0; // 0: the config's training.batch_size; the global batch of all processes
+    // Micro-batches per step and process (gradient accumulation): their gradients are summed
+    // before the step, so the step equals one over the whole batch in less memory.
+    int accumulation = 1;
+    // Data-parallel training: this process's place in the job (train/data_parallel.h). Every rank
+    // trains on its share of each global batch and the gradients are summed over the ranks; rank
+    // 0 alone writes checkpoints, metrics, previews and the model. Unset: one process.
+    std::optional<DataParallelSettings> dataParallel;
+    uint64_t seed = 0; // data order, noise and dropout of every step derive from it
     torch::Device device = torch::kCPU;
     bool resume = false; // continue from the newest checkpoint in outDir
     int64_t checkpointEvery = 1000;
@@ -99,6 +108,12 @@ struct TrainingResult {
 //   the reference's schedule; the step k update uses lr * min(k / warmup, 1), k from 0.
 // - Step k's batch, noise and dropout come from (seed, k) alone; with the model, EMA, optimizer
 //   and counters in the checkpoint, a resumed run equals an uninterrupted one bit for bit.
+// - Data-parallel (options.dataParallel) and with gradient accumulation, a step's batch and its
+//   noise and times are the same whatever the split: each process and micro-batch takes its rows
+//   (rankMicroBatches), so the run's result does not depend on the number of processes, up to
+//   float summation order (and dropout, whose masks are drawn per share). The ranks' parameters
+//   are compared at the start, every 100 steps and at each checkpoint; a rank that dies stops the
+//   others with an sde::Error naming it. A checkpoint resumes with any number of processes.
 // - Checkpoints (train/training_checkpoint.h) every checkpointEvery steps and at the end,
 //   written atomically, the newest keepCheckpoints kept; the EMA model is exported beside them.
 // - A non-finite loss or gradient skips the step with a warning; maxBadSteps in a row stop the

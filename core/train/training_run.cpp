@@ -91,7 +91,7 @@ TrainingResult TrainingRun::run(const TrainerCallbacks &callbacks, TrainingContr
 {
     // A new run that fails before its first checkpoint leaves nothing it wrote: what the folder
     // held before stays. (metrics.jsonl is the run's own: a new run replaces a stale one.)
-    const bool fresh = !resumed;
+    const bool fresh = !resumed && folder; // (a data-parallel rank other than 0 writes nothing)
     std::set<std::string> before;
     if (fresh)
         before = filesOfRun(options.outDir);
@@ -132,10 +132,13 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
     options = request.options;
 
     // The folder is locked before anything in it is read: a run still writing into it is
-    // refused before its checkpoints are.
+    // refused before its checkpoints are. The other ranks of a data-parallel job only read it
+    // (rank 0 holds the lock and writes).
     if (options.outDir.empty())
         throw Error("training needs an output folder (--out)");
-    run.folder = std::make_unique<OutputFolder>(options.outDir);
+    const bool writer = !options.dataParallel || options.dataParallel->rank == 0;
+    if (writer)
+        run.folder = std::make_unique<OutputFolder>(options.outDir);
 
     if (options.resume) {
         const std::vector<std::string> checkpoints = listCheckpoints(options.outDir);
@@ -188,9 +191,11 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
     run.data = openTrainingData(request.data, config);
 
     // Made through the folder, so that they are removed again when the run leaves them empty.
-    run.folder->subfolder("checkpoints");
-    if (options.snapshotEvery > 0)
-        run.folder->subfolder("samples");
+    if (run.folder) {
+        run.folder->subfolder("checkpoints");
+        if (options.snapshotEvery > 0)
+            run.folder->subfolder("samples");
+    }
     return run;
 }
 

@@ -42,7 +42,7 @@ struct TrainingRun {
     std::unique_ptr<TrainingData> data;
     TrainerOptions options;
     std::optional<CheckpointInfo> resumed; // the newest checkpoint, which a resumed run continues
-    std::unique_ptr<OutputFolder> folder;  // options.outDir, locked for the run
+    std::unique_ptr<OutputFolder> folder;  // options.outDir, locked for the run (none on data-parallel ranks but 0)
 
     // The score config: its SDE, data layout and optimizer settings (a classifier's too).
     const ModelConfig &config() const { return task->config(); }

@@ -27,12 +27,13 @@ ScoreTrainingTask::ScoreTrainingTask(const ModelConfig &config)
 ScoreTrainingTask::ScoreTrainingTask(std::unique_ptr<ScoreModel> model) : model_(std::move(model))
 {}
 
-torch::Tensor ScoreTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double * /*accuracy*/)
+torch::Tensor ScoreTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double * /*accuracy*/,
+                                      BatchSlice rows)
 {
     torch::Tensor x = batch.examples.to(model_->device());
     if (model_->config().data.uniformDequantization)
         x = dequantize(x, generator);
-    return configuredLoss(*model_, model_->scaler(x), generator);
+    return configuredLoss(*model_, model_->scaler(x), generator, rows);
 }
 
 void ScoreTrainingTask::exportModel(const std::string &path, bool halfPrecision,
@@ -73,7 +74,8 @@ void ClassifierTrainingTask::to(torch::Device device)
     network_->to(device);
 }
 
-torch::Tensor ClassifierTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy)
+torch::Tensor ClassifierTrainingTask::loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy,
+                                           BatchSlice rows)
 {
     if (!batch.labels.defined())
         throw Error("the classifier trains on labelled data; this data has no labels");
@@ -87,11 +89,17 @@ torch::Tensor ClassifierTrainingTask::loss(const TrainingBatch &batch, at::Gener
     const int64_t b = x0.size(0);
     const auto cpu = torch::TensorOptions().dtype(torch::kFloat32);
     const double eps = network_->config().scoreConfig.samplingEps();
-    torch::Tensor t = (torch::rand({b}, generator, cpu) * (1.0 - eps) + eps).to(device);
-    torch::Tensor z = torch::randn(x0.sizes(), generator, cpu).to(device);
+    if (rows.begin < 0 || rows.end > b || rows.size() < 1)
+        throw Error("rows " + std::to_string(rows.begin) + " to " + std::to_string(rows.end) +
+                    " are not rows of a batch of " + std::to_string(b));
+    // The whole batch's draws, narrowed to the rows (see TrainingTask::loss).
+    const auto share = [&](const torch::Tensor &tensor) { return tensor.narrow(0, rows.begin, rows.size()); };
+    torch::Tensor t = share(torch::rand({b}, generator, cpu) * (1.0 - eps) + eps).to(device);
+    torch::Tensor z = share(torch::randn(x0.sizes(), generator, cpu)).to(device);
+    x0 = share(x0);
     torch::Tensor xt = sde_->meanCoefficient(t).view({-1, 1, 1, 1}) * x0 + sde_->marginalStd(t).view({-1, 1, 1, 1}) * z;
     torch::Tensor logits = network_->forward(xt, t);
-    torch::Tensor labels = batch.labels.to(device);
+    torch::Tensor labels = share(batch.labels).to(device);
     if (accuracy) {
         torch::NoGradGuard noGrad;
         *accuracy = logits.argmax(1).eq(labels).to(torch::kFloat32).mean().item<double>();

@@ -29,10 +29,12 @@ public:
     virtual Json normalizedDefinition(const Json &stored) const = 0;
     virtual void to(torch::Device device) = 0;
 
-    // The loss of a batch in training mode, drawing its times and noise from `generator`
-    // (a CPU generator: draws are the same on every device). `accuracy`, when the task has
-    // one, receives the batch's accuracy.
-    virtual torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy) = 0;
+    // The mean loss of rows `rows` of a batch in training mode, drawing the times and noise of
+    // the whole batch from `generator` (a CPU generator: draws are the same on every device), so
+    // that a row's loss does not depend on how the batch is split over processes and
+    // micro-batches. `accuracy`, when the task has one, receives the rows' accuracy.
+    virtual torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy,
+                               BatchSlice rows) = 0;
 
     // Writes the usable model (with the weights the module holds now) to `path`, atomically.
     virtual void exportModel(const std::string &path, bool halfPrecision,
@@ -58,7 +60,8 @@ public:
     Json definition() const override { return model_->config().toJson(); }
     Json normalizedDefinition(const Json &stored) const override { return ModelConfig::fromJson(stored).toJson(); }
     void to(torch::Device device) override { model_->to(device); }
-    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy) override;
+    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy,
+                       BatchSlice rows) override;
     void exportModel(const std::string &path, bool halfPrecision,
                      const std::map<std::string, std::string> &metadata) override;
     torch::Tensor snapshot(int64_t count, uint64_t seed, int64_t steps) override;
@@ -83,7 +86,8 @@ public:
     Json definition() const override;
     Json normalizedDefinition(const Json &stored) const override { return ClassifierConfig::fromJson(stored).toJson(); }
     void to(torch::Device device) override;
-    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy) override;
+    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy,
+                       BatchSlice rows) override;
     void exportModel(const std::string &path, bool halfPrecision,
                      const std::map<std::string, std::string> &metadata) override;
 

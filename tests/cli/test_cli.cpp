@@ -5,6 +5,8 @@
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "nets/inference.h"
+#include "train/data_parallel.h"
+#include "train/training_checkpoint.h"
 #include "util/files.h"
 #include "util/json_fields.h"
 
@@ -20,6 +22,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <csignal>
 #include <limits>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +48,49 @@ Run cli(const QStringList &arguments)
     run.out = QString::fromUtf8(process.readAllStandardOutput());
     run.err = QString::fromUtf8(process.readAllStandardError());
     return run;
+}
+
+// The CLI with extra environment variables ("NAME=value"), started and left running.
+std::unique_ptr<QProcess> startCli(const QStringList &arguments, const QStringList &environment)
+{
+    auto process = std::make_unique<QProcess>();
+    QProcessEnvironment variables = QProcessEnvironment::systemEnvironment();
+    for (const QString &variable : environment)
+        variables.insert(variable.section('=', 0, 0), variable.section('=', 1));
+    process->setProcessEnvironment(variables);
+    process->start(QString::fromStdString(test::cliPath()), arguments);
+    process->waitForStarted();
+    return process;
+}
+
+Run finish(QProcess &process, int milliseconds = 120000)
+{
+    Run run;
+    if (!process.waitForFinished(milliseconds))
+        return run;
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = QString::fromUtf8(process.readAllStandardOutput());
+    run.err = QString::fromUtf8(process.readAllStandardError());
+    return run;
+}
+
+// The largest difference between two files' tensors (checkpoints: model, EMA, Adam moments),
+// relative to the largest magnitude; infinity when their names or shapes differ.
+double largestDifference(const QString &a, const QString &b)
+{
+    const SafetensorsFile first = readSafetensors(a.toStdString()), second = readSafetensors(b.toStdString());
+    if (first.tensors.size() != second.tensors.size())
+        return std::numeric_limits<double>::infinity();
+    double difference = 0.0;
+    for (const auto &[name, tensor] : first.tensors) {
+        const torch::Tensor *other = second.find(name);
+        if (!other || other->sizes() != tensor.sizes())
+            return std::numeric_limits<double>::infinity();
+        const torch::Tensor x = tensor.to(torch::kDouble), y = other->to(torch::kDouble);
+        difference =
+            std::max(difference, (x - y).abs().max().item<double>() / std::max(1e-3, x.abs().max().item<double>()));
+    }
+    return difference;
 }
 
 QString fixture(const QString &name, const QString &file)
@@ -999,6 +1045,67 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(readFile((samples + "/sample-points.csv").toStdString())).count('\n'), 21);
     }
 
+    // Data-parallel training in processes: --nproc 2 reaches the parameters of one process; a
+    // rank killed mid-run stops the other within seconds with a message naming it, and the job
+    // resumes from its last checkpoint; a launched rank's environment is read strictly.
+    void dataParallelTrainingAcrossProcesses()
+    {
+        std::string why;
+        if (!dataParallelAvailable(torch::kCPU, &why))
+            QSKIP(why.c_str());
+        const QString config = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        const QString base = QString::fromStdString(test::makeTempDir());
+        const QStringList common{"train", "--config", config, "--data", "toy:moons", "--batch", "32", "--steps", "12"};
+        Run single = cli(common + QStringList{"--out", base + "/one"});
+        QVERIFY2(single.exitCode == 0, qPrintable(single.err));
+        Run pair = cli(common + QStringList{"--out", base + "/two", "--nproc", "2", "--accumulate", "2"});
+        QVERIFY2(pair.exitCode == 0, qPrintable(pair.err));
+        QVERIFY2(pair.err.contains("batch 32 over 2 processes in 2 micro-batches each"), qPrintable(pair.err));
+        QVERIFY2(pair.err.contains("finished at step 12"), qPrintable(pair.err));
+        const QString checkpoint = "/checkpoints/checkpoint-00000012.safetensors";
+        const double difference = largestDifference(base + "/one" + checkpoint, base + "/two" + checkpoint);
+        QVERIFY2(difference < 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
+
+        // Two ranks started as a launcher would; rank 1 is killed once a checkpoint is written.
+        const QString out = base + "/killed";
+        const QStringList arguments{"train", "--config",  config,    "--data",  "toy:moons",
+                                    "--out", out,         "--steps", "1000000", "--checkpoint-every",
+                                    "20",    "--timeout", "60"};
+        const QString port = QString::number(20000 + (::getpid() % 20000));
+        const QStringList job{"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "WORLD_SIZE=2", "OMP_NUM_THREADS=1"};
+        auto rank0 = startCli(arguments, job + QStringList{"RANK=0"});
+        auto rank1 = startCli(arguments, job + QStringList{"RANK=1"});
+        QTRY_VERIFY_WITH_TIMEOUT(QDir(out + "/checkpoints").entryList(QDir::Files).size() > 0, 60000);
+        ::kill(static_cast<pid_t>(rank1->processId()), SIGKILL);
+        QElapsedTimer clock;
+        clock.start();
+        Run survivor = finish(*rank0, 30000);
+        QVERIFY2(survivor.exitCode == 1, qPrintable(survivor.err));
+        QVERIFY2(clock.elapsed() < 20000, qPrintable(QString("rank 0 took %1 ms to stop").arg(clock.elapsed())));
+        QVERIFY2(survivor.err.contains("rank 1 stopped answering"), qPrintable(survivor.err));
+        QVERIFY2(survivor.err.contains("--resume"), qPrintable(survivor.err));
+        finish(*rank1);
+        const QStringList kept = QDir(out + "/checkpoints").entryList(QDir::Files, QDir::Name);
+        QVERIFY(!kept.isEmpty());
+        const int64_t last = readCheckpointInfo((out + "/checkpoints/" + kept.last()).toStdString()).step;
+        Run resumed = cli({"train", "--resume", "--data", "toy:moons", "--out", out, "--nproc", "2", "--steps",
+                           QString::number(last + 5)});
+        QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
+        QVERIFY2(resumed.err.contains(QString("finished at step %1").arg(last + 5)), qPrintable(resumed.err));
+
+        // A rank's environment: one error line naming the variable.
+        auto lost = startCli(arguments, {"WORLD_SIZE=2", "RANK=0", "MASTER_PORT=" + port});
+        Run noAddress = finish(*lost);
+        QCOMPARE(noAddress.exitCode, 1);
+        QVERIFY2(noAddress.err.contains("error: WORLD_SIZE is 2 but MASTER_ADDR is not set"),
+                 qPrintable(noAddress.err));
+        auto nested = startCli(common + QStringList{"--out", base + "/nested", "--nproc", "2"},
+                               {"WORLD_SIZE=2", "RANK=0", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port});
+        Run inside = finish(*nested);
+        QCOMPARE(inside.exitCode, 1);
+        QVERIFY2(inside.err.contains("--nproc starts a job of its own"), qPrintable(inside.err));
+    }
+
     void trainRefusesBadInput_data()
     {
         QTest::addColumn<QStringList>("arguments");
@@ -1053,6 +1160,10 @@ private Q_SLOTS:
                            "--classifier-nf",
                            "99999999999999999999"}
             << "--classifier-nf must be between 1 and 9223372036854775807, not 99999999999999999999";
+        QTest::newRow("batch too small for the processes")
+            << QStringList{"train",   "--config", toy,       "--data", "toy:moons",    "--out", out,
+                           "--batch", "3",        "--nproc", "2",      "--accumulate", "2"}
+            << "a batch of 3 cannot be split over 2 process(es) x 2 micro-batch(es): give a batch of at least 4";
         QTest::newRow("mixed precision on cpu")
             << QStringList{"train", "--config", toy, "--data", "toy:moons", "--out", out, "--mixed-precision"}
             << "mixed precision is for CUDA";

@@ -132,9 +132,9 @@ private:
 class NanGradientTask : public ScoreTrainingTask {
 public:
     using ScoreTrainingTask::ScoreTrainingTask;
-    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy) override
+    torch::Tensor loss(const TrainingBatch &batch, at::Generator &generator, double *accuracy, BatchSlice rows) override
     {
-        torch::Tensor loss = ScoreTrainingTask::loss(batch, generator, accuracy);
+        torch::Tensor loss = ScoreTrainingTask::loss(batch, generator, accuracy, rows);
         if (nanGradientSteps.count(batch.step))
             loss = loss + torch::sqrt(module().parameters().front().sum() * 0.0);
         return loss;

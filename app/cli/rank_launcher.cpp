@@ -1,0 +1,210 @@
+#include "rank_launcher.h"
+
+#include "util/error.h"
+#include "util/files.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace sde::cli {
+
+namespace {
+
+// Ranks still running this long after the first failure plus the collective timeout are ended.
+constexpr auto kGracePeriod = std::chrono::seconds(30);
+
+// This process's arguments as the kernel holds them, without --nproc and its value.
+std::vector<std::string> argumentsWithoutNproc()
+{
+    const std::string text = readFile("/proc/self/cmdline");
+    std::vector<std::string> arguments;
+    for (size_t start = 0; start < text.size();) {
+        const size_t end = text.find('\0', start);
+        arguments.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        if (end == std::string::npos)
+            break;
+        start = end + 1;
+    }
+    std::vector<std::string> kept;
+    for (size_t i = 0; i < arguments.size(); ++i) {
+        if (arguments[i] == "--nproc") {
+            ++i; // its value
+            continue;
+        }
+        if (arguments[i].rfind("--nproc=", 0) == 0)
+            continue;
+        kept.push_back(arguments[i]);
+    }
+    return kept;
+}
+
+// A TCP port on the loopback interface that nothing listens on now.
+int freeLoopbackPort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw Error(std::string("cannot open a socket to find a free port: ") + std::strerror(errno));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
+    const int error = errno;
+    ::close(fd);
+    if (!ok)
+        throw Error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(error));
+    return ntohs(address.sin_port);
+}
+
+std::string describeStatus(int status)
+{
+    if (WIFSIGNALED(status)) {
+        const int signal = WTERMSIG(status);
+        const char *name = ::strsignal(signal);
+        return "was killed by signal " + std::to_string(signal) + (name ? std::string(" (") + name + ")" : "");
+    }
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+volatile std::sig_atomic_t interrupted = 0;
+void onInterrupt(int)
+{
+    interrupted = 1;
+}
+
+} // namespace
+
+int launchLocalRanks(int count, bool threadsGiven, std::chrono::seconds timeout)
+{
+    if (std::getenv("WORLD_SIZE") != nullptr)
+        throw Error("--nproc starts a job of its own; inside a launched job (WORLD_SIZE is set) leave it out");
+    const std::vector<std::string> arguments = argumentsWithoutNproc();
+    const std::string port = std::to_string(freeLoopbackPort());
+    const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+    const std::string threads = std::to_string(std::max(1U, cores / static_cast<unsigned>(count)));
+
+    // Ctrl+C reaches every rank (one process group): they agree on a step to stop after and
+    // exit; the launcher waits for them.
+    struct sigaction ignore {};
+    ignore.sa_handler = onInterrupt;
+    sigemptyset(&ignore.sa_mask);
+    struct sigaction previous {};
+    ::sigaction(SIGINT, &ignore, &previous);
+
+    std::vector<pid_t> pids;
+    std::vector<int> statuses;
+    auto endAll = [&](int signal) {
+        for (pid_t pid : pids)
+            if (pid > 0)
+                ::kill(pid, signal);
+    };
+    for (int rank = 0; rank < count; ++rank) {
+        std::vector<std::string> environment;
+        for (char **entry = environ; *entry != nullptr; ++entry) {
+            const std::string variable = *entry;
+            static const char *ours[] = {
+                "MASTER_ADDR=", "MASTER_PORT=", "WORLD_SIZE=", "RANK=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE="};
+            if (std::none_of(std::begin(ours), std::end(ours),
+                             [&](const char *prefix) { return variable.rfind(prefix, 0) == 0; }))
+                environment.push_back(variable);
+        }
+        environment.push_back("MASTER_ADDR=127.0.0.1");
+        environment.push_back("MASTER_PORT=" + port);
+        environment.push_back("WORLD_SIZE=" + std::to_string(count));
+        environment.push_back("RANK=" + std::to_string(rank));
+        environment.push_back("LOCAL_RANK=" + std::to_string(rank));
+        environment.push_back("LOCAL_WORLD_SIZE=" + std::to_string(count));
+        if (!threadsGiven && std::getenv("OMP_NUM_THREADS") == nullptr)
+            environment.push_back("OMP_NUM_THREADS=" + threads);
+        std::vector<char *> argv, envp;
+        for (const auto &argument : arguments)
+            argv.push_back(const_cast<char *>(argument.c_str()));
+        argv.push_back(nullptr);
+        for (const auto &variable : environment)
+            envp.push_back(const_cast<char *>(variable.c_str()));
+        envp.push_back(nullptr);
+        pid_t pid = 0;
+        const int error = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), envp.data());
+        if (error != 0) {
+            endAll(SIGTERM);
+            for (pid_t started : pids)
+                ::waitpid(started, nullptr, 0);
+            ::sigaction(SIGINT, &previous, nullptr);
+            throw Error("cannot start rank " + std::to_string(rank) + ": " + std::strerror(error));
+        }
+        pids.push_back(pid);
+        statuses.push_back(-1);
+    }
+
+    int firstFailure = -1; // the rank that failed first
+    std::chrono::steady_clock::time_point deadline;
+    bool terminated = false;
+    for (size_t running = pids.size(); running > 0;) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            const auto it = std::find(pids.begin(), pids.end(), pid);
+            if (it == pids.end())
+                continue;
+            const int rank = static_cast<int>(it - pids.begin());
+            statuses[static_cast<size_t>(rank)] = status;
+            *it = -pid; // ended
+            --running;
+            const bool stoppedByRequest = WIFEXITED(status) && WEXITSTATUS(status) == 130 && interrupted;
+            const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !stoppedByRequest;
+            if (failed) {
+                // A rank that exited with a status printed its own error; one killed could not.
+                if (WIFSIGNALED(status))
+                    std::cerr << "rank " << rank << " (pid " << pid << ") " << describeStatus(status) << "\n";
+                if (firstFailure < 0) {
+                    firstFailure = rank;
+                    deadline = std::chrono::steady_clock::now() + timeout + kGracePeriod;
+                }
+            }
+            continue;
+        }
+        if (pid < 0 && errno != EINTR)
+            break;
+        if (firstFailure >= 0 && std::chrono::steady_clock::now() > deadline) {
+            if (!terminated) {
+                std::cerr << "ending the ranks still running " << (timeout + kGracePeriod).count() << " s after rank "
+                          << firstFailure << " failed\n";
+                endAll(SIGTERM);
+                terminated = true;
+                deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            } else {
+                endAll(SIGKILL);
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::sigaction(SIGINT, &previous, nullptr);
+
+    if (firstFailure >= 0) {
+        const int status = statuses[static_cast<size_t>(firstFailure)];
+        return WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 1;
+    }
+    for (int status : statuses)
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 130)
+            return 130;
+    return 0;
+}
+
+} // namespace sde::cli

@@ -1,0 +1,477 @@
+#include "train/data_parallel.h"
+
+#include "util/build_info.h"
+#include "util/error.h"
+
+#include <torch/version.h>
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
+#if SDE_WITH_GLOO
+// The header declares ProcessGroupGloo only where LibTorch was built with it.
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+
+namespace sde {
+
+namespace {
+
+constexpr int kMostRanks = 4096;
+constexpr auto kHeartbeatInterval = std::chrono::milliseconds(500);
+constexpr auto kHeartbeatStoreTimeout = std::chrono::seconds(5);
+
+// LibTorch 2 runs collectives on a c10d::Backend; 1.13's ProcessGroupGloo is a ProcessGroup.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
+std::string heartbeatKey(int rank)
+{
+    return "sdestudio/heartbeat/" + std::to_string(rank);
+}
+
+// The first line of a c10d message (LibTorch appends a C++ backtrace to some).
+std::string firstLine(const std::string &text)
+{
+    const size_t end = text.find('\n');
+    return end == std::string::npos ? text : text.substr(0, end);
+}
+
+// A whole number from the environment in [least, most]; nullopt when the variable is unset.
+std::optional<int64_t> environmentNumber(const char *name, int64_t least, int64_t most)
+{
+    const char *text = std::getenv(name);
+    if (text == nullptr)
+        return std::nullopt;
+    errno = 0;
+    char *end = nullptr;
+    const long long value = std::strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno == ERANGE || value < least || value > most)
+        throw Error(std::string("the environment variable ") + name + " must be a whole number between " +
+                    std::to_string(least) + " and " + std::to_string(most) + ", not '" + quoted(text) + "'");
+    return value;
+}
+
+bool isLoopback(const std::string &address)
+{
+    return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+// The c10d objects of one rank: the job's store, a second client of it for the heartbeat, and
+// the process group.
+class DataParallelBackend {
+public:
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::Store> heartbeatStore;
+    std::mutex heartbeatMutex; // the heartbeat thread and a failure's diagnosis share heartbeatStore
+    c10::intrusive_ptr<Collectives> collectives;
+    bool agentStore = false; // the store is torchrun's agent's, not rank 0's
+};
+
+namespace {
+
+class PendingWork : public DataParallelGroup::Pending {
+public:
+    PendingWork(DataParallelGroup &group, c10::intrusive_ptr<c10d::Work> work, std::vector<torch::Tensor> tensors)
+        : group_(group), work_(std::move(work)), tensors_(std::move(tensors))
+    {}
+    void wait(const std::string &during) override
+    {
+        try {
+            work_->wait();
+        } catch (const std::exception &e) {
+            group_.throwCommunicationFailure(e, during);
+        }
+    }
+
+private:
+    DataParallelGroup &group_;
+    c10::intrusive_ptr<c10d::Work> work_;
+    std::vector<torch::Tensor> tensors_; // kept alive while the collective runs
+};
+
+} // namespace
+
+std::optional<DataParallelSettings> dataParallelSettingsFromEnvironment()
+{
+    const std::optional<int64_t> worldSize = environmentNumber("WORLD_SIZE", 1, kMostRanks);
+    if (!worldSize || *worldSize == 1)
+        return std::nullopt;
+    DataParallelSettings settings;
+    settings.worldSize = static_cast<int>(*worldSize);
+    const char *address = std::getenv("MASTER_ADDR");
+    if (address == nullptr || *address == '\0')
+        throw Error("WORLD_SIZE is " + std::to_string(*worldSize) +
+                    " but MASTER_ADDR is not set: give the address of rank 0's machine");
+    settings.masterAddress = address;
+    const std::optional<int64_t> port = environmentNumber("MASTER_PORT", 1, 65535);
+    if (!port)
+        throw Error("WORLD_SIZE is " + std::to_string(*worldSize) +
+                    " but MASTER_PORT is not set: give a free TCP port on rank 0's machine");
+    settings.masterPort = static_cast<int>(*port);
+    const std::optional<int64_t> rank = environmentNumber("RANK", 0, *worldSize - 1);
+    if (!rank)
+        throw Error("WORLD_SIZE is " + std::to_string(*worldSize) + " but RANK is not set: give each process its rank");
+    settings.rank = static_cast<int>(*rank);
+    settings.localRank = static_cast<int>(environmentNumber("LOCAL_RANK", 0, *worldSize - 1).value_or(0));
+    return settings;
+}
+
+bool dataParallelAvailable(const torch::Device &device, std::string *why)
+{
+    std::string reason;
+    if (device.is_cuda()) {
+        reason = "data-parallel training runs on the CPU (Gloo) in this version; NCCL for CUDA devices is not "
+                 "built in yet";
+    } else {
+#if SDE_WITH_GLOO
+        return true;
+#else
+        reason = "this build has no Gloo: data-parallel training on the CPU needs the build with Debian's "
+                 "LibTorch and libgloo-dev (the README's default build)";
+#endif
+    }
+    if (why)
+        *why = reason;
+    return false;
+}
+
+std::vector<BatchSlice> rankMicroBatches(int64_t batchSize, int rank, int worldSize, int accumulation)
+{
+    if (worldSize < 1 || rank < 0 || rank >= worldSize || accumulation < 1)
+        throw Error("rank " + std::to_string(rank) + " of " + std::to_string(worldSize) + " with " +
+                    std::to_string(accumulation) + " micro-batches is not a valid split");
+    const int64_t parts = static_cast<int64_t>(worldSize) * accumulation;
+    if (batchSize < parts)
+        throw Error("a batch of " + std::to_string(batchSize) + " cannot be split over " + std::to_string(worldSize) +
+                    " process(es) x " + std::to_string(accumulation) + " micro-batch(es): give a batch of at least " +
+                    std::to_string(parts));
+    const int64_t begin = batchSize * rank / worldSize;
+    const int64_t end = batchSize * (rank + 1) / worldSize;
+    std::vector<BatchSlice> slices;
+    for (int part = 0; part < accumulation; ++part)
+        slices.push_back(
+            {begin + (end - begin) * part / accumulation, begin + (end - begin) * (part + 1) / accumulation});
+    return slices;
+}
+
+DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const torch::Device &device)
+    : settings_(settings), backend_(std::make_shared<DataParallelBackend>())
+{
+    std::string why;
+    if (!dataParallelAvailable(device, &why))
+        throw Error(why);
+    const std::string where = settings.masterAddress + ":" + std::to_string(settings.masterPort);
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(settings.timeout);
+    try {
+        // Under torchrun (torchelastic) the launcher's agent already serves the store at
+        // MASTER_ADDR:MASTER_PORT: every rank is a client of it, under the prefix of this attempt,
+        // as torch.distributed does.
+        const char *agentStore = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+        const bool useAgentStore = agentStore != nullptr && std::string(agentStore) == "True";
+        backend_->agentStore = useAgentStore;
+        const char *attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
+        const std::string prefix = "/worker/attempt_" + std::string(attempt != nullptr ? attempt : "0");
+        const auto withPrefix = [&](c10::intrusive_ptr<c10d::Store> store) -> c10::intrusive_ptr<c10d::Store> {
+            if (!useAgentStore)
+                return store;
+            return c10::make_intrusive<c10d::PrefixStore>(prefix, std::move(store));
+        };
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<std::uint16_t>(settings.masterPort);
+        options.isServer = settings.rank == 0 && !useAgentStore;
+        options.numWorkers = static_cast<size_t>(settings.worldSize);
+        options.waitWorkers = !useAgentStore;
+        options.timeout = timeout;
+        backend_->store = withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, options));
+        c10d::TCPStoreOptions heartbeat;
+        heartbeat.port = options.port;
+        heartbeat.waitWorkers = false;
+        heartbeat.timeout = kHeartbeatStoreTimeout;
+        backend_->heartbeatStore = withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, heartbeat));
+        backend_->heartbeatStore->set(heartbeatKey(settings.rank), std::vector<uint8_t>{'0'});
+    } catch (const std::exception &e) {
+        throw Error("rank " + std::to_string(settings.rank) + " of " + std::to_string(settings.worldSize) +
+                    " could not " + (settings.rank == 0 ? "open" : "reach") + " the job's store at " + where +
+                    " (MASTER_ADDR, MASTER_PORT) within " + std::to_string(settings.timeout.count()) +
+                    " s: " + firstLine(e.what()));
+    }
+    try {
+#if SDE_WITH_GLOO
+        if (!device.is_cuda()) {
+            auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+            // Loopback for a job on one machine; else the interface GLOO_SOCKET_IFNAME names, or
+            // the one this machine's hostname resolves to (as torch.distributed chooses).
+            const char *interface = std::getenv("GLOO_SOCKET_IFNAME");
+            if (isLoopback(settings.masterAddress))
+                options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+            else if (interface != nullptr && *interface != '\0')
+                options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+            else
+                options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+            backend_->collectives = c10::make_intrusive<c10d::ProcessGroupGloo>(backend_->store, settings.rank,
+                                                                                settings.worldSize, options);
+        }
+#endif
+        if (!backend_->collectives)
+            throw Error(why.empty() ? "no data-parallel backend for " + device.str() : why);
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error("rank " + std::to_string(settings.rank) + " of " + std::to_string(settings.worldSize) +
+                    " could not join the process group through " + where + " within " +
+                    std::to_string(settings.timeout.count()) + " s: " + firstLine(e.what()));
+    }
+    heartbeat_ = std::thread([this] { beat(); });
+    spdlog::info("data-parallel: rank {} of {} joined through {}", settings.rank, settings.worldSize, where);
+}
+
+DataParallelGroup::~DataParallelGroup()
+{
+    stopHeartbeat_ = true;
+    if (heartbeat_.joinable())
+        heartbeat_.join();
+}
+
+void DataParallelGroup::beat()
+{
+    while (!stopHeartbeat_) {
+        {
+            std::lock_guard<std::mutex> lock(backend_->heartbeatMutex);
+            const std::string count = std::to_string(++beats_);
+            try {
+                backend_->heartbeatStore->set(heartbeatKey(settings_.rank),
+                                              std::vector<uint8_t>(count.begin(), count.end()));
+            } catch (const std::exception &) {
+                // The store is gone (rank 0 ended): a failure's diagnosis says so.
+            }
+        }
+        for (auto waited = std::chrono::milliseconds(0); waited < kHeartbeatInterval && !stopHeartbeat_;
+             waited += std::chrono::milliseconds(50))
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+void DataParallelGroup::throwCommunicationFailure(const std::exception &failure, const std::string &during)
+{
+    const std::string cause = firstLine(failure.what());
+    const std::string prefix = "data-parallel training stopped during " + during + " (rank " +
+                               std::to_string(settings_.rank) + " of " + std::to_string(settings_.worldSize) + "): ";
+    // Two readings of every rank's heartbeat a few beats apart: a rank whose count stood still has
+    // ended or hangs. A store that cannot be read means rank 0, which holds it, has ended.
+    auto readBeats = [&] {
+        std::vector<std::string> beats(static_cast<size_t>(settings_.worldSize));
+        std::lock_guard<std::mutex> lock(backend_->heartbeatMutex);
+        for (int rank = 0; rank < settings_.worldSize; ++rank) {
+            const std::vector<uint8_t> value = backend_->heartbeatStore->get(heartbeatKey(rank));
+            beats[static_cast<size_t>(rank)] = std::string(value.begin(), value.end());
+        }
+        return beats;
+    };
+    std::vector<int> silent;
+    bool storeLost = false;
+    try {
+        const std::vector<std::string> first = readBeats();
+        std::this_thread::sleep_for(4 * kHeartbeatInterval);
+        const std::vector<std::string> second = readBeats();
+        for (int rank = 0; rank < settings_.worldSize; ++rank)
+            if (rank != settings_.rank && first[static_cast<size_t>(rank)] == second[static_cast<size_t>(rank)])
+                silent.push_back(rank);
+    } catch (const std::exception &) {
+        storeLost = true;
+    }
+    std::string who;
+    if (storeLost && backend_->agentStore) {
+        who = "the launcher's store at " + settings_.masterAddress + ":" + std::to_string(settings_.masterPort) +
+              " stopped answering (the launcher ended the job, or its node is gone)";
+    } else if (storeLost && settings_.rank != 0) {
+        who = "rank 0 stopped answering (its process ended; it held the job's store at " + settings_.masterAddress +
+              ":" + std::to_string(settings_.masterPort) + ")";
+    } else if (!silent.empty()) {
+        std::string list;
+        for (size_t i = 0; i < silent.size(); ++i)
+            list += (i == 0 ? "" : i + 1 == silent.size() ? " and " : ", ") + std::to_string(silent[i]);
+        who = std::string(silent.size() == 1 ? "rank " : "ranks ") + list + " stopped answering (" +
+              (silent.size() == 1 ? "its process ended or hangs)" : "their processes ended or hang)");
+    } else {
+        who = "another rank stopped answering, or did not answer within the timeout of " +
+              std::to_string(settings_.timeout.count()) + " s";
+    }
+    throw Error(prefix + who + "; resume the job from its last checkpoint with --resume [c10d: " + cause + "]");
+}
+
+void DataParallelGroup::allReduceSum(std::vector<torch::Tensor> &tensors, const std::string &during)
+{
+    try {
+        backend_->collectives->allreduce(tensors)->wait();
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throwCommunicationFailure(e, during);
+    }
+}
+
+void DataParallelGroup::allReduceMax(std::vector<torch::Tensor> &tensors, const std::string &during)
+{
+    try {
+        c10d::AllreduceOptions options;
+        options.reduceOp = c10d::ReduceOp::MAX;
+        backend_->collectives->allreduce(tensors, options)->wait();
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throwCommunicationFailure(e, during);
+    }
+}
+
+std::unique_ptr<DataParallelGroup::Pending> DataParallelGroup::startAllReduceSum(torch::Tensor tensor)
+{
+    std::vector<torch::Tensor> tensors{std::move(tensor)};
+    try {
+        c10::intrusive_ptr<c10d::Work> work = backend_->collectives->allreduce(tensors);
+        return std::make_unique<PendingWork>(*this, std::move(work), std::move(tensors));
+    } catch (const std::exception &e) {
+        throwCommunicationFailure(e, "a gradient all-reduce");
+    }
+}
+
+void DataParallelGroup::checkSameParameters(const std::vector<torch::Tensor> &parameters, int64_t step)
+{
+    torch::NoGradGuard noGrad;
+    // A weighted sum, so that two parameters that traded values count too.
+    torch::Tensor sum = torch::zeros({}, parameters.front().options().dtype(torch::kDouble));
+    for (size_t i = 0; i < parameters.size(); ++i)
+        sum += parameters[i].detach().to(torch::kDouble).sum() * static_cast<double>(i % 7 + 1);
+    std::vector<torch::Tensor> extremes{torch::stack({sum, -sum})};
+    allReduceMax(extremes, "the parameter check of step " + std::to_string(step));
+    const torch::Tensor cpu = extremes.front().cpu();
+    const double largest = cpu[0].item<double>(), smallest = -cpu[1].item<double>();
+    if (!(largest == smallest)) {
+        char text[160];
+        std::snprintf(text, sizeof text, "checksums from %.17g to %.17g", smallest, largest);
+        throw Error("the ranks' parameters differ at step " + std::to_string(step) + " (" + text +
+                    "): the job stops; were all ranks started with the same config, seed, data and checkpoint?");
+    }
+}
+
+GradientReducer::GradientReducer(DataParallelGroup &group, std::vector<torch::Tensor> parameters, int64_t bucketBytes)
+    : group_(group), parameters_(std::move(parameters))
+{
+    bucketOf_.assign(parameters_.size(), 0);
+    hasGradient_.assign(parameters_.size(), 0);
+    // Reverse order: backward computes the last layers' gradients first.
+    int64_t bytes = 0;
+    for (size_t k = parameters_.size(); k-- > 0;) {
+        const torch::Tensor &p = parameters_[k];
+        const int64_t size = p.numel() * static_cast<int64_t>(p.element_size());
+        if (buckets_.empty() || (bytes > 0 && bytes + size > bucketBytes)) {
+            buckets_.emplace_back();
+            bytes = 0;
+        }
+        Bucket &bucket = buckets_.back();
+        bucket.offsets.push_back(
+            bucket.parameters.empty() ? 0 : bucket.offsets.back() + parameters_[bucket.parameters.back()].numel());
+        bucket.parameters.push_back(k);
+        bucketOf_[k] = buckets_.size() - 1;
+        bytes += size;
+    }
+    for (Bucket &bucket : buckets_) {
+        const torch::Tensor &last = parameters_[bucket.parameters.back()];
+        bucket.flat = torch::zeros({bucket.offsets.back() + last.numel()}, last.options());
+    }
+    for (size_t k = 0; k < parameters_.size(); ++k)
+        hooks_.push_back(parameters_[k].register_hook([this, k](torch::Tensor gradient) { onGradient(k, gradient); }));
+}
+
+GradientReducer::~GradientReducer()
+{
+    for (size_t k = 0; k < hooks_.size(); ++k)
+        parameters_[k].remove_hook(hooks_[k]);
+}
+
+void GradientReducer::arm()
+{
+    torch::NoGradGuard noGrad;
+    for (Bucket &bucket : buckets_) {
+        bucket.flat.zero_();
+        bucket.ready = 0;
+        bucket.pending.reset();
+    }
+    std::fill(hasGradient_.begin(), hasGradient_.end(), 0);
+    nextBucket_ = 0;
+    armed_ = true;
+}
+
+void GradientReducer::onGradient(size_t parameter, const torch::Tensor &gradient)
+{
+    if (!armed_ || hasGradient_[parameter])
+        return;
+    torch::NoGradGuard noGrad;
+    Bucket &bucket = buckets_[bucketOf_[parameter]];
+    size_t slot = 0;
+    while (bucket.parameters[slot] != parameter)
+        ++slot;
+    const torch::Tensor &p = parameters_[parameter];
+    torch::Tensor view = bucket.flat.narrow(0, bucket.offsets[slot], p.numel());
+    // The hook sees this backward's gradient before it is added to .grad, which holds the
+    // micro-batches before it.
+    if (p.grad().defined())
+        view.copy_((p.grad() + gradient).reshape({-1}));
+    else
+        view.copy_(gradient.reshape({-1}));
+    hasGradient_[parameter] = 1;
+    if (++bucket.ready == bucket.parameters.size())
+        launchReadyBuckets();
+}
+
+void GradientReducer::launchReadyBuckets()
+{
+    while (nextBucket_ < buckets_.size() && buckets_[nextBucket_].ready == buckets_[nextBucket_].parameters.size()) {
+        buckets_[nextBucket_].pending = group_.startAllReduceSum(buckets_[nextBucket_].flat);
+        ++nextBucket_;
+    }
+}
+
+void GradientReducer::finish(const std::string &during)
+{
+    armed_ = false;
+    // Parameters without a gradient in this backward (unused by the loss) send zeros.
+    for (; nextBucket_ < buckets_.size(); ++nextBucket_)
+        buckets_[nextBucket_].pending = group_.startAllReduceSum(buckets_[nextBucket_].flat);
+    torch::NoGradGuard noGrad;
+    for (Bucket &bucket : buckets_) {
+        bucket.pending->wait(during);
+        bucket.pending.reset();
+        for (size_t slot = 0; slot < bucket.parameters.size(); ++slot) {
+            const size_t k = bucket.parameters[slot];
+            torch::Tensor &p = parameters_[k];
+            if (!hasGradient_[k] && !p.grad().defined())
+                continue;
+            torch::Tensor sum = bucket.flat.narrow(0, bucket.offsets[slot], p.numel()).view_as(p);
+            if (p.grad().defined())
+                p.mutable_grad().copy_(sum);
+            else
+                p.mutable_grad() = sum.clone();
+        }
+    }
+}
+
+} // namespace sde

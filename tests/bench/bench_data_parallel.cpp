@@ -1,0 +1,235 @@
+// Data-parallel training's scaling on this machine: steps per second of the same global batch
+// trained by 1, 2, ... processes (Gloo on loopback, one CPU thread each unless --threads), and the
+// scaling efficiency (speed-up / processes):
+//
+//   build/tests/bench/bench_data_parallel [--model fashion-mnist | --preset NAME] [--batch B]
+//                                         [--processes 1,2] [--steps N] [--warmup W] [--threads T]
+//
+// Each process count starts that many copies of this program (as `sdestudio-cli train --nproc`
+// does), each a rank of the job training on random images of the model's shape; rank 0 times N
+// steps after W unmeasured ones. Checkpoints are written only at the end, outside the timed steps.
+#include "config/presets.h"
+#include "io/model_file.h"
+#include "train/data_parallel.h"
+#include "train/trainer.h"
+#include "util/device.h"
+
+#include "bench_support.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class RandomImages : public sde::TrainingData {
+public:
+    explicit RandomImages(std::vector<int64_t> shape) : shape_(std::move(shape)) {}
+    std::string description() const override { return "random images"; }
+    std::vector<int64_t> exampleShape() const override { return shape_; }
+    sde::TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
+    {
+        at::Generator generator = sde::seededGenerator(seed, 0x494d47ULL, static_cast<uint64_t>(step));
+        std::vector<int64_t> shape{batchSize};
+        shape.insert(shape.end(), shape_.begin(), shape_.end());
+        sde::TrainingBatch out;
+        out.step = step;
+        out.examples = torch::rand(shape, generator);
+        return out;
+    }
+
+private:
+    std::vector<int64_t> shape_;
+};
+
+int freePort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+struct Settings {
+    std::string model = "fashion-mnist", preset;
+    int64_t batch = 0, steps = 30, warmup = 5;
+    int threads = 1;
+};
+
+sde::ModelConfig configOf(const Settings &settings)
+{
+    return settings.preset.empty() ? sde::loadModelFile(settings.model).model->config()
+                                   : sde::loadPreset(settings.preset);
+}
+
+// One rank: trains and, as rank 0, writes the timed steps per second to `result`.
+int runRank(const Settings &settings, int rank, int world, int port, const std::string &folder,
+            const std::string &result)
+{
+    sde::configureThreads(settings.threads);
+    const sde::ModelConfig config = configOf(settings);
+    torch::manual_seed(0);
+    sde::ScoreTrainingTask task(config);
+    RandomImages data({config.data.numChannels, config.data.imageSize, config.data.imageSize});
+    sde::TrainerOptions options;
+    options.outDir = folder;
+    options.steps = settings.warmup + settings.steps;
+    options.batchSize = settings.batch > 0 ? settings.batch : config.training.batchSize;
+    options.logEvery = options.steps;
+    options.checkpointEvery = options.steps;
+    if (world > 1) {
+        sde::DataParallelSettings group;
+        group.masterPort = port;
+        group.rank = rank;
+        group.localRank = rank;
+        group.worldSize = world;
+        options.dataParallel = group;
+    }
+    std::chrono::steady_clock::time_point start, end;
+    sde::TrainerCallbacks callbacks;
+    callbacks.onStep = [&](int64_t step, int64_t, double) {
+        if (step == settings.warmup)
+            start = std::chrono::steady_clock::now();
+        if (step == settings.warmup + settings.steps)
+            end = std::chrono::steady_clock::now();
+    };
+    sde::train(task, data, options, callbacks);
+    if (rank == 0)
+        std::ofstream(result) << static_cast<double>(settings.steps) / std::chrono::duration<double>(end - start).count();
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Settings settings;
+    std::string processes = "1,2", result, folder;
+    int rank = -1, world = 1, port = 0;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto next = [&] { return sde::bench::optionValue(argc, argv, i); };
+        if (arg == "--model")
+            settings.model = next();
+        else if (arg == "--preset")
+            settings.preset = next();
+        else if (arg == "--batch")
+            settings.batch = std::stoll(next());
+        else if (arg == "--processes")
+            processes = next();
+        else if (arg == "--steps")
+            settings.steps = std::stoll(next());
+        else if (arg == "--warmup")
+            settings.warmup = std::stoll(next());
+        else if (arg == "--threads")
+            settings.threads = std::stoi(next());
+        else if (arg == "--rank") // the options of a rank this program started
+            rank = std::stoi(next());
+        else if (arg == "--world")
+            world = std::stoi(next());
+        else if (arg == "--port")
+            port = std::stoi(next());
+        else if (arg == "--folder")
+            folder = next();
+        else if (arg == "--result")
+            result = next();
+        else {
+            std::cerr << "usage: bench_data_parallel [--model NAME | --preset NAME] [--batch B] [--processes 1,2] "
+                         "[--steps N] [--warmup W] [--threads T]\n";
+            return 2;
+        }
+    }
+    if (settings.warmup < 1 || settings.steps < 1 || settings.threads < 1) {
+        std::cerr << "--warmup, --steps and --threads must be at least 1\n";
+        return 2;
+    }
+    try {
+        if (rank >= 0)
+            return runRank(settings, rank, world, port, folder, result);
+
+        const sde::ModelConfig config = configOf(settings);
+        const int64_t batch = settings.batch > 0 ? settings.batch : config.training.batchSize;
+        std::printf("model %s, global batch %lld, %lld timed steps after %lld, %d CPU thread(s) a process, %u cores\n",
+                    settings.preset.empty() ? settings.model.c_str() : settings.preset.c_str(),
+                    static_cast<long long>(batch), static_cast<long long>(settings.steps),
+                    static_cast<long long>(settings.warmup), settings.threads, std::thread::hardware_concurrency());
+        std::printf("%-10s %10s %12s %10s %11s\n", "processes", "steps/s", "examples/s", "speed-up", "efficiency");
+        double single = 0.0;
+        for (const int64_t count : sde::bench::parseList(processes)) {
+            const fs::path base = fs::temp_directory_path() /
+                                  ("sde-bench-data-parallel-" + std::to_string(::getpid()) + "-" + std::to_string(count));
+            fs::remove_all(base);
+            fs::create_directories(base);
+            const std::string resultFile = (base / "steps_per_s").string();
+            const std::string portText = std::to_string(freePort());
+            std::vector<pid_t> pids;
+            for (int r = 0; r < count; ++r) {
+                std::vector<std::string> arguments{"/proc/self/exe", "--rank",    std::to_string(r),
+                                                   "--world",        std::to_string(count),
+                                                   "--port",         portText,
+                                                   "--folder",       (base / "run").string(),
+                                                   "--result",       resultFile,
+                                                   "--batch",        std::to_string(batch),
+                                                   "--steps",        std::to_string(settings.steps),
+                                                   "--warmup",       std::to_string(settings.warmup),
+                                                   "--threads",      std::to_string(settings.threads)};
+                if (settings.preset.empty())
+                    arguments.insert(arguments.end(), {"--model", settings.model});
+                else
+                    arguments.insert(arguments.end(), {"--preset", settings.preset});
+                std::vector<char *> argvOfRank;
+                for (auto &argument : arguments)
+                    argvOfRank.push_back(argument.data());
+                argvOfRank.push_back(nullptr);
+                pid_t pid = 0;
+                if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argvOfRank.data(), environ) != 0)
+                    throw std::runtime_error("cannot start a rank");
+                pids.push_back(pid);
+            }
+            bool ok = true;
+            for (pid_t pid : pids) {
+                int status = 0;
+                ::waitpid(pid, &status, 0);
+                ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+            }
+            double stepsPerSecond = 0.0;
+            std::ifstream(resultFile) >> stepsPerSecond;
+            fs::remove_all(base);
+            if (!ok || stepsPerSecond <= 0.0)
+                throw std::runtime_error("the run of " + std::to_string(count) + " process(es) failed");
+            if (count == 1)
+                single = stepsPerSecond;
+            const double speedUp = single > 0.0 ? stepsPerSecond / single : 0.0;
+            std::printf("%-10lld %10.2f %12.1f %10.2f %10.0f%%\n", static_cast<long long>(count), stepsPerSecond,
+                        stepsPerSecond * static_cast<double>(batch), speedUp,
+                        100.0 * speedUp / static_cast<double>(count));
+            std::fflush(stdout);
+        }
+    } catch (const std::exception &e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

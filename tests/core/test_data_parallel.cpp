@@ -1,0 +1,444 @@
+// Data-parallel training on c10d (Gloo on loopback): ranks run as threads of this process, each
+// with its own model, data and process group. Two ranks reach the parameters one rank reaches on
+// the same global batch (with and without gradient accumulation), checkpoints resume across
+// numbers of ranks, the gradient reducer's buckets sum exactly, ranks that disagree are stopped,
+// and the environment of a launched job is read strictly.
+#include "config/presets.h"
+#include "data/toy_data.h"
+#include "io/safetensors.h"
+#include "train/data_parallel.h"
+#include "train/trainer.h"
+#include "train/training_checkpoint.h"
+#include "util/error.h"
+
+#include "error_of.h"
+#include "test_support.h"
+#include "tiny_models.h"
+
+#include <QtTest/QtTest>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+using namespace sde;
+using sde::test::errorOf;
+
+namespace {
+
+ModelConfig toyConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.model.name = "toy_mlp";
+    config.model.nf = 32;
+    config.model.numResBlocks = 1;
+    config.model.emaRate = 0.99;
+    config.data.imageSize = 1;
+    config.data.numChannels = 2;
+    config.data.centered = false;
+    config.data.randomFlip = false;
+    config.training.batchSize = 24;
+    config.optim.lr = 1e-3;
+    config.optim.warmup = 3;
+    config.validate();
+    return config;
+}
+
+// A tiny DDPM++ on 8 x 8 gray images (GroupNorm, attention, skip connections), without dropout:
+// its masks are drawn per share of the batch, so only a dropout-free model is split-invariant.
+ModelConfig tinyImageConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.data.imageSize = 8;
+    config.data.numChannels = 1;
+    config.model.nf = 8;
+    config.model.chMult = {1, 2};
+    config.model.numResBlocks = 1;
+    config.model.attnResolutions = {4};
+    config.model.dropout = 0.0;
+    config.training.batchSize = 6;
+    config.optim.warmup = 2;
+    config.validate();
+    return config;
+}
+
+int freePort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+DataParallelSettings settingsOf(int rank, int worldSize, int port)
+{
+    DataParallelSettings settings;
+    settings.masterAddress = "127.0.0.1";
+    settings.masterPort = port;
+    settings.rank = rank;
+    settings.localRank = rank;
+    settings.worldSize = worldSize;
+    settings.timeout = std::chrono::seconds(60);
+    return settings;
+}
+
+// Runs work(rank) for `count` ranks on threads of their own; the message of each rank's
+// exception ("" when it returned).
+std::vector<std::string> runRanks(int count, const std::function<void(int)> &work)
+{
+    std::vector<std::string> errors(static_cast<size_t>(count));
+    std::vector<std::thread> threads;
+    for (int rank = 0; rank < count; ++rank)
+        threads.emplace_back([&, rank] {
+            try {
+                work(rank);
+            } catch (const std::exception &e) {
+                errors[static_cast<size_t>(rank)] = e.what();
+            }
+        });
+    for (auto &thread : threads)
+        thread.join();
+    return errors;
+}
+
+enum class Model { Toy, TinyImage };
+
+std::unique_ptr<ScoreTrainingTask> makeTask(Model model)
+{
+    torch::manual_seed(11); // the same initial weights for every rank
+    return std::make_unique<ScoreTrainingTask>(model == Model::Toy ? toyConfig() : tinyImageConfig());
+}
+
+std::unique_ptr<TrainingData> makeData(Model model)
+{
+    if (model == Model::Toy)
+        return std::make_unique<ToyTrainingData>(ToyDistribution::TwoMoons);
+    return std::make_unique<test::RandomImages>(tinyImageConfig());
+}
+
+TrainerOptions optionsIn(const std::string &folder, int64_t steps)
+{
+    TrainerOptions options;
+    options.outDir = folder;
+    options.steps = steps;
+    options.checkpointEvery = 1000;
+    options.logEvery = 1;
+    options.seed = 5;
+    return options;
+}
+
+// Trains into `folder` until `steps` with `ranks` processes (threads) of `accumulation`
+// micro-batches each; resumes when asked. Returns the rank errors (all "" on success).
+std::vector<std::string> trainWith(Model model, const std::string &folder, int64_t steps, int ranks, int accumulation,
+                                   bool resume = false)
+{
+    std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
+    std::vector<std::unique_ptr<TrainingData>> data;
+    for (int rank = 0; rank < ranks; ++rank) {
+        tasks.push_back(makeTask(model));
+        data.push_back(makeData(model));
+    }
+    const int port = freePort();
+    return runRanks(ranks, [&](int rank) {
+        TrainerOptions options = optionsIn(folder, steps);
+        options.resume = resume;
+        options.accumulation = accumulation;
+        if (ranks > 1)
+            options.dataParallel = settingsOf(rank, ranks, port);
+        train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options);
+    });
+}
+
+// Every tensor of a checkpoint (model, EMA, Adam moments).
+std::map<std::string, torch::Tensor> checkpointTensors(const std::string &folder, int64_t step)
+{
+    const std::string path = folder + "/checkpoints/" + checkpointFileName(step);
+    std::map<std::string, torch::Tensor> tensors;
+    for (auto &[name, tensor] : readSafetensors(path).tensors)
+        tensors[name] = tensor;
+    return tensors;
+}
+
+// The largest difference between two checkpoints' tensors, relative to the largest magnitude.
+double largestDifference(const std::map<std::string, torch::Tensor> &a, const std::map<std::string, torch::Tensor> &b)
+{
+    if (a.size() != b.size())
+        return std::numeric_limits<double>::infinity();
+    double difference = 0.0;
+    for (const auto &[name, tensor] : a) {
+        const auto other = b.find(name);
+        if (other == b.end() || other->second.sizes() != tensor.sizes())
+            return std::numeric_limits<double>::infinity();
+        const torch::Tensor x = tensor.to(torch::kDouble), y = other->second.to(torch::kDouble);
+        const double scale = std::max(1e-3, x.abs().max().item<double>());
+        difference = std::max(difference, (x - y).abs().max().item<double>() / scale);
+    }
+    return difference;
+}
+
+int lineCount(const std::string &path)
+{
+    std::ifstream in(path);
+    int count = 0;
+    for (std::string line; std::getline(in, line);)
+        count += line.empty() ? 0 : 1;
+    return count;
+}
+
+const char *kEnvironment[] = {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK", "LOCAL_RANK"};
+
+} // namespace
+
+class TestDataParallel : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        std::string why;
+        if (!dataParallelAvailable(torch::kCPU, &why))
+            QSKIP(why.c_str());
+    }
+
+    // Each rank's micro-batches tile its share, the shares tile the batch, and sizes differ by at
+    // most one; a batch too small to give every part a row is refused.
+    void microBatchesTileTheBatch_data()
+    {
+        QTest::addColumn<int>("batch");
+        QTest::addColumn<int>("ranks");
+        QTest::addColumn<int>("accumulation");
+        QTest::newRow("1 x 1") << 7 << 1 << 1;
+        QTest::newRow("2 ranks") << 64 << 2 << 1;
+        QTest::newRow("3 ranks, uneven") << 10 << 3 << 1;
+        QTest::newRow("2 ranks x 3") << 64 << 2 << 3;
+        QTest::newRow("4 ranks x 2, one row each") << 8 << 4 << 2;
+        QTest::newRow("1 rank x 5, uneven") << 12 << 1 << 5;
+    }
+    void microBatchesTileTheBatch()
+    {
+        QFETCH(int, batch);
+        QFETCH(int, ranks);
+        QFETCH(int, accumulation);
+        int64_t next = 0, smallest = batch, largest = 0;
+        for (int rank = 0; rank < ranks; ++rank) {
+            const std::vector<BatchSlice> parts = rankMicroBatches(batch, rank, ranks, accumulation);
+            QCOMPARE(int(parts.size()), accumulation);
+            for (const BatchSlice &part : parts) {
+                QCOMPARE(part.begin, next);
+                QVERIFY(part.size() >= 1);
+                smallest = std::min(smallest, part.size());
+                largest = std::max(largest, part.size());
+                next = part.end;
+            }
+        }
+        QCOMPARE(next, int64_t(batch));
+        QVERIFY(largest - smallest <= 1);
+    }
+    void tooSmallABatchIsRefused()
+    {
+        QVERIFY(
+            errorOf([] { rankMicroBatches(5, 0, 2, 3); })
+                .contains(
+                    "a batch of 5 cannot be split over 2 process(es) x 3 micro-batch(es): give a batch of at least 6"));
+        QVERIFY(errorOf([] { rankMicroBatches(8, 2, 2, 1); }).contains("not a valid split"));
+    }
+
+    // Two ranks of half the batch each reach the parameters, EMA and Adam moments that one
+    // process reaches on the whole batch, up to float summation order; so do micro-batches.
+    void ranksMatchOneProcess_data()
+    {
+        QTest::addColumn<int>("model");
+        QTest::addColumn<int>("ranks");
+        QTest::addColumn<int>("accumulation");
+        QTest::newRow("toy, 2 ranks") << int(Model::Toy) << 2 << 1;
+        QTest::newRow("toy, 2 ranks x 3 micro-batches") << int(Model::Toy) << 2 << 3;
+        QTest::newRow("toy, 1 rank x 4 micro-batches") << int(Model::Toy) << 1 << 4;
+        QTest::newRow("toy, 3 ranks") << int(Model::Toy) << 3 << 1;
+        QTest::newRow("DDPM++, 2 ranks") << int(Model::TinyImage) << 2 << 1;
+        QTest::newRow("DDPM++, 2 ranks x 2 micro-batches") << int(Model::TinyImage) << 2 << 2;
+    }
+    void ranksMatchOneProcess()
+    {
+        QFETCH(int, model);
+        QFETCH(int, ranks);
+        QFETCH(int, accumulation);
+        const int64_t steps = 6;
+        const std::string single = test::makeTempDir(), split = test::makeTempDir();
+        for (const std::string &error : trainWith(Model(model), single, steps, 1, 1))
+            QVERIFY2(error.empty(), error.c_str());
+        for (const std::string &error : trainWith(Model(model), split, steps, ranks, accumulation))
+            QVERIFY2(error.empty(), error.c_str());
+        const auto one = checkpointTensors(single, steps), many = checkpointTensors(split, steps);
+        const double difference = largestDifference(one, many);
+        QVERIFY2(difference < 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
+        // Not a test that cannot fail: the parameters moved from their initial values.
+        const std::string early = test::makeTempDir();
+        for (const std::string &error : trainWith(Model(model), early, 1, 1, 1))
+            QVERIFY2(error.empty(), error.c_str());
+        QVERIFY(largestDifference(one, checkpointTensors(early, 1)) > 1e-3);
+        // Rank 0 alone wrote the metrics: one record a step.
+        QCOMPARE(lineCount(split + "/metrics.jsonl"), int(steps));
+    }
+
+    // A checkpoint written by two ranks resumes in one process, and the other way round, to the
+    // parameters an uninterrupted single-process run reaches.
+    void checkpointsResumeAcrossRankCounts()
+    {
+        const std::string whole = test::makeTempDir();
+        for (const std::string &error : trainWith(Model::Toy, whole, 8, 1, 1))
+            QVERIFY2(error.empty(), error.c_str());
+        const auto reference = checkpointTensors(whole, 8);
+        for (const auto &[first, second] : {std::pair{2, 1}, std::pair{1, 2}}) {
+            const std::string folder = test::makeTempDir();
+            for (const std::string &error : trainWith(Model::Toy, folder, 4, first, 1))
+                QVERIFY2(error.empty(), error.c_str());
+            for (const std::string &error : trainWith(Model::Toy, folder, 8, second, 1, /*resume=*/true))
+                QVERIFY2(error.empty(), error.c_str());
+            const double difference = largestDifference(reference, checkpointTensors(folder, 8));
+            QVERIFY2(
+                difference < 1e-5,
+                qPrintable(QString("%1 then %2 ranks: relative difference %3").arg(first).arg(second).arg(difference)));
+        }
+    }
+
+    // Ranks whose parameters differ (one rank's weights changed by a little) are stopped at the
+    // start, every rank with the message.
+    void ranksThatDisagreeAreStopped()
+    {
+        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
+        std::vector<std::unique_ptr<TrainingData>> data;
+        for (int rank = 0; rank < 2; ++rank) {
+            tasks.push_back(makeTask(Model::Toy));
+            data.push_back(makeData(Model::Toy));
+        }
+        {
+            torch::NoGradGuard noGrad;
+            tasks[1]->module().parameters().front().add_(1e-3);
+        }
+        const std::string folder = test::makeTempDir();
+        const int port = freePort();
+        const std::vector<std::string> errors = runRanks(2, [&](int rank) {
+            TrainerOptions options = optionsIn(folder, 3);
+            options.dataParallel = settingsOf(rank, 2, port);
+            train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options);
+        });
+        for (const std::string &error : errors)
+            QVERIFY2(QString::fromStdString(error).contains("the ranks' parameters differ at step 0"), error.c_str());
+    }
+
+    // The reducer's sums, bucket by bucket (tiny buckets: one parameter or two each), equal the
+    // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
+    void reducerSumsEveryBucket()
+    {
+        const int port = freePort();
+        std::vector<torch::Tensor> expected;
+        std::vector<std::vector<torch::Tensor>> reduced(2);
+        torch::manual_seed(3);
+        std::vector<std::vector<torch::Tensor>> inputs;
+        for (int rank = 0; rank < 2; ++rank)
+            inputs.push_back({torch::randn({4, 5}), torch::randn({4, 5})});
+        const auto makeNet = [] {
+            torch::manual_seed(4);
+            return torch::nn::Sequential(torch::nn::Linear(5, 7), torch::nn::Tanh(), torch::nn::Linear(7, 3));
+        };
+        // The expected sums: every rank's two micro-batches, in one process.
+        {
+            torch::nn::Sequential net = makeNet();
+            for (int rank = 0; rank < 2; ++rank)
+                for (const torch::Tensor &x : inputs[static_cast<size_t>(rank)])
+                    net->forward(x).pow(2).sum().backward();
+            for (const auto &p : net->parameters())
+                expected.push_back(p.grad().clone());
+        }
+        std::vector<torch::nn::Sequential> nets{makeNet(), makeNet()};
+        const std::vector<std::string> errors = runRanks(2, [&](int rank) {
+            DataParallelGroup group(settingsOf(rank, 2, port), torch::kCPU);
+            std::vector<torch::Tensor> parameters = nets[static_cast<size_t>(rank)]->parameters();
+            GradientReducer reducer(group, parameters, /*bucketBytes=*/100);
+            nets[static_cast<size_t>(rank)]->forward(inputs[static_cast<size_t>(rank)][0]).pow(2).sum().backward();
+            reducer.arm();
+            nets[static_cast<size_t>(rank)]->forward(inputs[static_cast<size_t>(rank)][1]).pow(2).sum().backward();
+            reducer.finish("the test");
+            for (const auto &p : parameters)
+                reduced[static_cast<size_t>(rank)].push_back(p.grad().clone());
+        });
+        for (const std::string &error : errors)
+            QVERIFY2(error.empty(), error.c_str());
+        for (int rank = 0; rank < 2; ++rank)
+            for (size_t i = 0; i < expected.size(); ++i)
+                SDE_COMPARE_TENSORS(reduced[static_cast<size_t>(rank)][i], expected[i], 1e-5, "summed gradient");
+    }
+
+    // The environment of a launched job: unset or WORLD_SIZE 1 is a single process; malformed or
+    // missing values are refused by name.
+    void environmentIsReadStrictly_data()
+    {
+        QTest::addColumn<QStringList>("variables");
+        QTest::addColumn<QString>("error"); // "" when accepted
+        QTest::newRow("unset") << QStringList{} << "";
+        QTest::newRow("one process") << QStringList{"WORLD_SIZE=1"} << "";
+        QTest::newRow("full") << QStringList{"WORLD_SIZE=4", "RANK=3", "LOCAL_RANK=1", "MASTER_ADDR=node0",
+                                             "MASTER_PORT=29500"}
+                              << "";
+        QTest::newRow("no address") << QStringList{"WORLD_SIZE=2", "RANK=0", "MASTER_PORT=29500"}
+                                    << "WORLD_SIZE is 2 but MASTER_ADDR is not set";
+        QTest::newRow("no port") << QStringList{"WORLD_SIZE=2", "RANK=0", "MASTER_ADDR=node0"}
+                                 << "WORLD_SIZE is 2 but MASTER_PORT is not set";
+        QTest::newRow("no rank") << QStringList{"WORLD_SIZE=2", "MASTER_ADDR=node0", "MASTER_PORT=29500"}
+                                 << "WORLD_SIZE is 2 but RANK is not set";
+        QTest::newRow("rank too large") << QStringList{"WORLD_SIZE=2", "RANK=2", "MASTER_ADDR=a", "MASTER_PORT=1"}
+                                        << "RANK must be a whole number between 0 and 1, not '2'";
+        QTest::newRow("port out of range")
+            << QStringList{"WORLD_SIZE=2", "RANK=0", "MASTER_ADDR=a", "MASTER_PORT=70000"}
+            << "MASTER_PORT must be a whole number between 1 and 65535, not '70000'";
+        QTest::newRow("world size text") << QStringList{"WORLD_SIZE=two"}
+                                         << "WORLD_SIZE must be a whole number between 1 and 4096, not 'two'";
+        QTest::newRow("world size zero") << QStringList{"WORLD_SIZE=0"}
+                                         << "WORLD_SIZE must be a whole number between 1 and 4096, not '0'";
+        QTest::newRow("trailing text") << QStringList{"WORLD_SIZE=2x"}
+                                       << "WORLD_SIZE must be a whole number between 1 and 4096, not '2x'";
+    }
+    void environmentIsReadStrictly()
+    {
+        QFETCH(QStringList, variables);
+        QFETCH(QString, error);
+        for (const char *name : kEnvironment)
+            ::unsetenv(name);
+        for (const QString &variable : variables) {
+            const QStringList parts = variable.split('=');
+            ::setenv(qPrintable(parts[0]), qPrintable(parts[1]), 1);
+        }
+        std::optional<DataParallelSettings> settings;
+        const QString message = errorOf([&] { settings = dataParallelSettingsFromEnvironment(); });
+        for (const char *name : kEnvironment)
+            ::unsetenv(name);
+        if (!error.isEmpty()) {
+            QVERIFY2(message.contains(error), qPrintable(message));
+            return;
+        }
+        QCOMPARE(message, QString("no error"));
+        QCOMPARE(settings.has_value(), variables.size() > 1);
+        if (settings) {
+            QCOMPARE(settings->worldSize, 4);
+            QCOMPARE(settings->rank, 3);
+            QCOMPARE(settings->localRank, 1);
+            QCOMPARE(settings->masterAddress, std::string("node0"));
+            QCOMPARE(settings->masterPort, 29500);
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDataParallel)
+#include "test_data_parallel.moc"
