@@ -16,6 +16,8 @@
 #include "util/files.h"
 #include "util/json_fields.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -34,6 +36,7 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QStandardPaths>
+#include <QThread>
 #include <QVBoxLayout>
 
 #include <filesystem>
@@ -77,6 +80,7 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
       seed_(makeInteger(this, "trainSeed", 0, 2147483647, 0)),
       checkpointEvery_(makeInteger(this, "trainCheckpointEvery", 1, 10000000, 500)),
       snapshotEvery_(makeInteger(this, "trainSnapshotEvery", 0, 10000000, 500)),
+      processes_(makeInteger(this, "trainProcesses", 1, std::max(1, QThread::idealThreadCount()), 1)),
       lr_(makeNumber(this, "trainLearningRate", 1e-7, 1.0, 2e-4, 7)),
       ema_(makeNumber(this, "trainEma", 0.0, 0.999999, 0.999, 6)), start_(new QPushButton(tr("Start"), this)),
       resume_(new QPushButton(tr("Resume run"), this)), pause_(new QPushButton(tr("Pause"), this)),
@@ -89,6 +93,10 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
             device_->addItem(QString("cuda:%1").arg(i));
     precision_->setToolTip(tr("The forward pass's number format. bfloat16 and float16 (with dynamic loss scaling) "
                               "need a CUDA device; weights, gradients and Adam stay float32."));
+    processes_->setToolTip(tr("Data-parallel training in this many processes on this machine (Gloo on loopback): "
+                              "each trains on its share of every batch, one CPU core each. The batch is the whole "
+                              "job's; the result does not depend on the number of processes. A job of more than "
+                              "one process cannot be paused."));
     start_->setObjectName("startTraining");
     resume_->setObjectName("resumeTraining");
     pause_->setObjectName("pauseTraining");
@@ -166,6 +174,7 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     form->addRow(tr("Seed"), seed_);
     form->addRow(tr("Device"), device_);
     form->addRow(tr("Precision"), precision_);
+    form->addRow(tr("Processes"), processes_);
     form->addRow(tr("Checkpoint every"), checkpointEvery_);
     form->addRow(tr("Preview every"), snapshotEvery_);
     auto *buttons = new QHBoxLayout;
@@ -475,14 +484,14 @@ void TrainWorkspace::updateButtons()
     const bool haveRun = checkpoints_->count() > 0;
     start_->setEnabled(!running);
     resume_->setEnabled(!running && haveRun);
-    pause_->setEnabled(running);
+    pause_->setEnabled(worker_->pausable());
     pause_->setText(worker_->paused() ? tr("Continue") : tr("Pause"));
     stop_->setEnabled(running);
     openCheckpoint_->setEnabled(checkpoints_->currentItem() != nullptr);
     openModel_->setEnabled(QFile::exists(QDir(runFolder()).filePath("model.safetensors")));
     for (QWidget *field :
          std::initializer_list<QWidget *>{folder_, config_, data_, dataFolder_, sde_, batch_, lr_, warmup_, ema_, seed_,
-                                          device_, checkpointEvery_, snapshotEvery_})
+                                          device_, checkpointEvery_, snapshotEvery_, processes_})
         field->setEnabled(!running);
     // The half formats need a CUDA device.
     precision_->setEnabled(!running && device_->currentText().startsWith("cuda"));
@@ -561,7 +570,7 @@ void TrainWorkspace::start(bool resume)
     settings.setValue("train/dataFolder", dataFolder_->text());
     if (!resume)
         loadRunHistory(); // a new run: empty curves
-    worker_->start(request);
+    worker_->start(request, processes_->value());
     status_->setText(resume ? tr("Resuming the run in %1…").arg(folder) : tr("Starting a run in %1…").arg(folder));
     updateButtons();
     Q_EMIT busyChanged();

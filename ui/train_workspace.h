@@ -63,7 +63,7 @@ private:
     ImageView *preview_;
     QLineEdit *folder_, *dataFolder_;
     QComboBox *config_, *data_, *sde_, *device_, *precision_;
-    QSpinBox *batch_, *warmup_, *steps_, *seed_, *checkpointEvery_, *snapshotEvery_;
+    QSpinBox *batch_, *warmup_, *steps_, *seed_, *checkpointEvery_, *snapshotEvery_, *processes_;
     QDoubleSpinBox *lr_, *ema_;
     QPushButton *start_, *resume_, *pause_, *stop_, *openCheckpoint_, *openModel_, *browseData_;
     QListWidget *checkpoints_;

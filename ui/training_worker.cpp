@@ -8,10 +8,22 @@
 #include "util/error.h"
 #include "util/failure_message.h"
 #include "util/files.h"
+#include "util/json_fields.h"
 
 #include <spdlog/spdlog.h>
 
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTimer>
+
 #include <chrono>
+#include <csignal>
+
+#include <unistd.h>
 
 namespace sde::ui {
 
@@ -26,15 +38,26 @@ TrainingWorker::TrainingWorker(QObject *parent) : QObject(parent), context_(new 
 
 TrainingWorker::~TrainingWorker()
 {
+    if (job_ && job_->state() != QProcess::NotRunning) {
+        // Every rank stops after an agreed step and writes its checkpoint; then the job ends.
+        ::kill(-static_cast<pid_t>(job_->processId()), SIGINT);
+        if (!job_->waitForFinished(30000))
+            ::kill(-static_cast<pid_t>(job_->processId()), SIGKILL);
+        job_->waitForFinished(5000);
+    }
     control_.stop();
     thread_.quit();
     thread_.wait();
 }
 
-bool TrainingWorker::start(const TrainingRunRequest &request)
+bool TrainingWorker::start(const TrainingRunRequest &request, int processes)
 {
     if (running_)
         return false;
+    if (processes > 1) {
+        startJob(request, processes);
+        return true;
+    }
     running_ = true;
     control_.reset(); // a stop of the last run must not end this one
     QMetaObject::invokeMethod(
@@ -60,8 +83,187 @@ void TrainingWorker::resume()
 
 void TrainingWorker::stop()
 {
-    if (running_)
+    if (job_ && job_->state() != QProcess::NotRunning)
+        ::kill(-static_cast<pid_t>(job_->processId()), SIGINT); // the job's process group: every rank
+    else if (running_)
         control_.stop();
+}
+
+QString TrainingWorker::commandLineTool() const
+{
+    return commandLineTool_.isEmpty() ? QCoreApplication::applicationDirPath() + "/sdestudio-cli" : commandLineTool_;
+}
+
+void TrainingWorker::startJob(const TrainingRunRequest &request, int processes)
+{
+    const TrainerOptions &options = request.options;
+    QStringList arguments{"train",
+                          "--data",
+                          QString::fromStdString(request.data),
+                          "--out",
+                          QString::fromStdString(options.outDir),
+                          "--nproc",
+                          QString::number(processes),
+                          "--seed",
+                          QString::number(options.seed),
+                          "--device",
+                          QString::fromStdString(options.device.str()),
+                          "--checkpoint-every",
+                          QString::number(options.checkpointEvery),
+                          "--log-every",
+                          QString::number(options.logEvery),
+                          "--snapshot-every",
+                          QString::number(options.snapshotEvery),
+                          "--snapshot-count",
+                          QString::number(options.snapshotCount),
+                          "--snapshot-steps",
+                          QString::number(options.snapshotSteps)};
+    if (request.steps)
+        arguments << "--steps" << QString::number(*request.steps);
+    if (options.batchSize > 0)
+        arguments << "--batch" << QString::number(options.batchSize);
+    if (request.precision)
+        arguments << "--precision" << QString::fromStdString(precisionId(*request.precision));
+    if (options.resume)
+        arguments << "--resume";
+    if (request.classifier)
+        arguments << "--classifier"
+                  << "--classifier-nf" << QString::number(request.classifierWidth);
+    jobConfig_ = std::make_unique<QTemporaryDir>();
+    if (request.config) {
+        const QString path = jobConfig_->filePath("config.json");
+        try {
+            writeFileAtomically(path.toStdString(), dumpJson(request.config->toJson()));
+        } catch (const std::exception &e) {
+            Q_EMIT failed(QString::fromStdString(sde::failureMessage(e)));
+            return;
+        }
+        arguments << "--config" << path;
+    }
+    running_ = true;
+    jobFolder_ = QString::fromStdString(options.outDir);
+    jobSteps_ = request.steps.value_or(0);
+    jobError_.clear();
+    lastPreview_.clear();
+    lastStepSeen_ = 0;
+    // The records already there (a resumed run's) are the workspace's history; new ones follow.
+    metricsOffset_ = QFileInfo(jobFolder_ + "/metrics.jsonl").size();
+    const auto checkpoints = listCheckpoints(options.outDir);
+    lastCheckpoint_ = checkpoints.empty() ? -1 : readCheckpointInfo(checkpoints.back()).step;
+
+    job_ = new QProcess(this);
+    // A process group of its own, so that Stop reaches every rank (and a terminal's Ctrl+C none).
+    job_->setChildProcessModifier([] { ::setpgid(0, 0); });
+    connect(job_, &QProcess::readyReadStandardError, this, [this] {
+        jobError_ += QString::fromUtf8(job_->readAllStandardError());
+        if (jobError_.size() > 65536)
+            jobError_ = jobError_.right(32768);
+    });
+    connect(job_, &QProcess::finished, this,
+            [this](int exitCode, QProcess::ExitStatus status) { endJob(exitCode, status != QProcess::NormalExit); });
+    connect(job_, &QProcess::errorOccurred, this, [this](QProcess::ProcessError error) {
+        if (error == QProcess::FailedToStart)
+            endJob(-1, true);
+    });
+    follow_ = new QTimer(this);
+    follow_->setInterval(500);
+    connect(follow_, &QTimer::timeout, this, &TrainingWorker::followJob);
+    job_->start(commandLineTool(), arguments);
+    follow_->start();
+    Q_EMIT started(tr("a data-parallel job of %1 processes (%2 train --nproc %1)")
+                       .arg(processes)
+                       .arg(QFileInfo(commandLineTool()).fileName()));
+}
+
+void TrainingWorker::followJob()
+{
+    // New whole lines of rank 0's metrics.jsonl (rewritten shorter when a resumed run trims it).
+    QFile file(jobFolder_ + "/metrics.jsonl");
+    if (file.open(QIODevice::ReadOnly)) {
+        if (file.size() < metricsOffset_)
+            metricsOffset_ = file.size();
+        file.seek(metricsOffset_);
+        const QByteArray data = file.readAll();
+        const qsizetype end = data.lastIndexOf('\n');
+        if (end >= 0) {
+            metricsOffset_ += end + 1;
+            for (const QByteArray &line : data.left(end).split('\n')) {
+                try {
+                    const Json record = parseJson(line.toStdString());
+                    TrainingMetrics m;
+                    m.step = json::getInt64(record, "step");
+                    m.loss = record.value("loss", 0.0);
+                    m.emaLoss = record.value("ema_loss", m.loss);
+                    m.learningRate = record.value("lr", 0.0);
+                    m.gradNorm = record.value("grad_norm", 0.0);
+                    m.stepsPerSecond = record.value("steps_per_s", 0.0);
+                    m.memoryMiB = record.value("memory_mib", 0.0);
+                    m.elapsedSeconds = record.value("time_s", 0.0);
+                    m.accuracy = record.value("accuracy", -1.0);
+                    lastStepSeen_ = m.step;
+                    Q_EMIT metrics(m);
+                    Q_EMIT stepDone(m.step, jobSteps_, m.loss);
+                } catch (const std::exception &) {
+                    // Not a record (a line being written is never read: only whole lines are).
+                }
+            }
+        }
+    }
+    const auto checkpoints = listCheckpoints(jobFolder_.toStdString());
+    if (!checkpoints.empty()) {
+        try {
+            const int64_t step = readCheckpointInfo(checkpoints.back()).step;
+            if (step > lastCheckpoint_) {
+                lastCheckpoint_ = step;
+                Q_EMIT checkpoint(step, QString::fromStdString(checkpoints.back()));
+            }
+        } catch (const std::exception &) {
+            // Being replaced; the next look reads it.
+        }
+    }
+    const QStringList previews = QDir(jobFolder_ + "/samples").entryList({"step-*.png"}, QDir::Files, QDir::Name);
+    if (!previews.isEmpty() && previews.last() != lastPreview_) {
+        const QImage image(jobFolder_ + "/samples/" + previews.last());
+        if (!image.isNull()) {
+            lastPreview_ = previews.last();
+            Q_EMIT snapshot(previews.last().mid(5, 8).toLongLong(), image);
+        }
+    }
+}
+
+void TrainingWorker::endJob(int exitCode, bool crashed)
+{
+    if (!job_)
+        return;
+    follow_->stop();
+    followJob();
+    jobError_ += QString::fromUtf8(job_->readAllStandardError());
+    const QString tool = commandLineTool();
+    job_->deleteLater();
+    job_ = nullptr;
+    follow_->deleteLater();
+    follow_ = nullptr;
+    jobConfig_.reset();
+    running_ = false;
+    // The first error a rank printed says why (the others name the rank that stopped).
+    QString error;
+    for (const QString &line : jobError_.split('\n', Qt::SkipEmptyParts))
+        if (line.startsWith("error: ") && error.isEmpty())
+            error = line.mid(7);
+    const QString model = jobFolder_ + "/model.safetensors";
+    lastStepSeen_ = std::max(lastStepSeen_, static_cast<qint64>(lastCheckpoint_));
+    if (!crashed && exitCode == 0) {
+        Q_EMIT finished("finished", lastStepSeen_, tr("finished at step %1").arg(lastStepSeen_), model);
+    } else if (!crashed && exitCode == 130) {
+        Q_EMIT finished("stopped", lastStepSeen_, tr("stopped at step %1").arg(lastStepSeen_), model);
+    } else if (!crashed && exitCode == 3) {
+        Q_EMIT finished("diverged", lastStepSeen_, error, model);
+    } else if (!error.isEmpty()) {
+        Q_EMIT failed(error);
+    } else {
+        Q_EMIT failed(crashed && exitCode == -1 ? tr("cannot start %1").arg(tool)
+                                                : tr("the training job ended with status %1").arg(exitCode));
+    }
 }
 
 void TrainingWorker::run(const TrainingRunRequest &request)

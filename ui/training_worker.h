@@ -8,6 +8,12 @@
 #include <QString>
 #include <QThread>
 
+#include <memory>
+
+class QProcess;
+class QTemporaryDir;
+class QTimer;
+
 namespace sde::ui {
 
 // Prepares (sde::prepareTrainingRun) and runs a training run on its own thread and reports through queued signals;
@@ -20,8 +26,15 @@ public:
 
     bool running() const { return running_; }
     bool paused() const { return control_.paused(); }
-    // False (nothing started) while a run is going.
-    bool start(const TrainingRunRequest &request);
+    // False (nothing started) while a run is going. With processes > 1 the run is a data-parallel
+    // job of that many processes on this machine: sdestudio-cli's `train --nproc` (the program
+    // beside this one, or commandLineTool()) runs it, and the signals follow the files its rank 0
+    // writes (metrics.jsonl, checkpoints/, samples/); its errors arrive through failed().
+    bool start(const TrainingRunRequest &request, int processes = 1);
+    // Only a run of this process pauses: the ranks of a job would wait on the paused one.
+    bool pausable() const { return running_ && !job_; }
+    void setCommandLineTool(const QString &path) { commandLineTool_ = path; }
+    QString commandLineTool() const;
     void pause();
     void resume();
     void stop();
@@ -40,11 +53,23 @@ Q_SIGNALS:
 
 private:
     void run(const TrainingRunRequest &request); // on the thread
+    // The multi-process job: started, its files followed every half second, its end reported.
+    void startJob(const TrainingRunRequest &request, int processes);
+    void followJob();
+    void endJob(int exitCode, bool crashed);
 
     QThread thread_;
     QObject *context_; // lives on thread_: runs the jobs there
     TrainingControl control_;
     bool running_ = false;
+
+    QString commandLineTool_;
+    QProcess *job_ = nullptr;
+    QTimer *follow_ = nullptr;
+    std::unique_ptr<QTemporaryDir> jobConfig_; // the config the job reads
+    QString jobFolder_, jobError_;
+    qint64 jobSteps_ = 0, metricsOffset_ = 0, lastCheckpoint_ = -1, lastStepSeen_ = 0;
+    QString lastPreview_;
 };
 
 } // namespace sde::ui

@@ -15,6 +15,7 @@
 #include "train/training_run.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/failure_message.h"
 #include "util/files.h"
 
 #include <atomic>
@@ -26,6 +27,10 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 namespace sde::cli {
 
@@ -94,16 +99,24 @@ int runTrain(const TrainOptions &o)
         std::string why;
         if (!dataParallelAvailable(parseDevice(o.device), &why))
             throw Error("--nproc " + std::to_string(o.nproc) + ": " + why);
-        return launchLocalRanks(static_cast<int>(o.nproc), o.threads.has_value(), std::chrono::seconds(o.timeout));
+        return launchLocalRanks(static_cast<int>(o.nproc), o.threads.has_value());
     }
     // A rank of a data-parallel job (started by --nproc, torchrun, srun, ...): rank 0 reports,
     // the others only warn, naming themselves.
     std::optional<DataParallelSettings> dataParallel = dataParallelSettingsFromEnvironment();
     const bool reporter = !dataParallel || dataParallel->rank == 0;
+    if (const char *launcher = std::getenv(kLauncherVariable)) {
+        // Started by --nproc: end with the launcher, also when it is killed.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (std::to_string(::getppid()) != launcher)
+            throw Error("the --nproc launcher of this rank has ended");
+    }
     if (dataParallel) {
         dataParallel->timeout = std::chrono::seconds(o.timeout);
+        // The other ranks see what rank 0 sees (the same data, the same steps): they report
+        // errors only, naming themselves.
         if (!reporter) {
-            spdlog::set_level(spdlog::level::warn);
+            spdlog::set_level(spdlog::level::err);
             spdlog::set_pattern("[rank " + std::to_string(dataParallel->rank) + "] %v");
         }
     }
@@ -291,7 +304,19 @@ CommandRun addTrainCommand(CLI::App &program)
     // A width without --classifier would be dropped without a word.
     addNumberOption(*command, "--classifier-nf", o->classifierWidth, "N", "classifier width (default 32)", positive)
         ->needs(classifier);
-    return [o] { return runTrain(*o); };
+    return [o] {
+        try {
+            return runTrain(*o);
+        } catch (const std::exception &e) {
+            // Each rank of a job prints its own error: the other ranks' name themselves.
+            const char *rank = std::getenv("RANK");
+            const std::string message = failureMessage(e);
+            if (rank == nullptr || std::string(rank) == "0" || std::getenv("WORLD_SIZE") == nullptr ||
+                message.find("(rank ") != std::string::npos)
+                throw;
+            throw Error("rank " + quoted(rank) + ": " + message);
+        }
+    };
 }
 
 } // namespace sde::cli

@@ -33,6 +33,9 @@ namespace {
 constexpr int kMostRanks = 4096;
 constexpr auto kHeartbeatInterval = std::chrono::milliseconds(500);
 constexpr auto kHeartbeatStoreTimeout = std::chrono::seconds(5);
+// Ranks whose parameters differ by at most this much (relative to the largest magnitude) differ by
+// rounding alone: ranks with different thread counts sum in different orders.
+constexpr double kLargestRoundingDifference = 1e-4;
 
 // LibTorch 2 runs collectives on a c10d::Backend; 1.13's ProcessGroupGloo is a ProcessGroup.
 #if TORCH_VERSION_MAJOR >= 2
@@ -276,7 +279,8 @@ void DataParallelGroup::throwCommunicationFailure(const std::exception &failure,
     const std::string prefix = "data-parallel training stopped during " + during + " (rank " +
                                std::to_string(settings_.rank) + " of " + std::to_string(settings_.worldSize) + "): ";
     // Two readings of every rank's heartbeat a few beats apart: a rank whose count stood still has
-    // ended or hangs. A store that cannot be read means rank 0, which holds it, has ended.
+    // ended. (A rank that hangs still beats: the message then names no rank.) A store that cannot
+    // be read means rank 0, which holds it, has ended.
     auto readBeats = [&] {
         std::vector<std::string> beats(static_cast<size_t>(settings_.worldSize));
         std::lock_guard<std::mutex> lock(backend_->heartbeatMutex);
@@ -310,7 +314,7 @@ void DataParallelGroup::throwCommunicationFailure(const std::exception &failure,
         for (size_t i = 0; i < silent.size(); ++i)
             list += (i == 0 ? "" : i + 1 == silent.size() ? " and " : ", ") + std::to_string(silent[i]);
         who = std::string(silent.size() == 1 ? "rank " : "ranks ") + list + " stopped answering (" +
-              (silent.size() == 1 ? "its process ended or hangs)" : "their processes ended or hang)");
+              (silent.size() == 1 ? "its process ended)" : "their processes ended)");
     } else {
         who = "another rank stopped answering, or did not answer within the timeout of " +
               std::to_string(settings_.timeout.count()) + " s";
@@ -353,23 +357,64 @@ std::unique_ptr<DataParallelGroup::Pending> DataParallelGroup::startAllReduceSum
     }
 }
 
-void DataParallelGroup::checkSameParameters(const std::vector<torch::Tensor> &parameters, int64_t step)
+void DataParallelGroup::synchronizeParameters(const std::vector<torch::Tensor> &parameters, int64_t step)
 {
     torch::NoGradGuard noGrad;
-    // A weighted sum, so that two parameters that traded values count too.
-    torch::Tensor sum = torch::zeros({}, parameters.front().options().dtype(torch::kDouble));
-    for (size_t i = 0; i < parameters.size(); ++i)
-        sum += parameters[i].detach().to(torch::kDouble).sum() * static_cast<double>(i % 7 + 1);
-    std::vector<torch::Tensor> extremes{torch::stack({sum, -sum})};
-    allReduceMax(extremes, "the parameter check of step " + std::to_string(step));
-    const torch::Tensor cpu = extremes.front().cpu();
-    const double largest = cpu[0].item<double>(), smallest = -cpu[1].item<double>();
-    if (!(largest == smallest)) {
-        char text[160];
-        std::snprintf(text, sizeof text, "checksums from %.17g to %.17g", smallest, largest);
-        throw Error("the ranks' parameters differ at step " + std::to_string(step) + " (" + text +
-                    "): the job stops; were all ranks started with the same config, seed, data and checkpoint?");
+    const std::string during = "the parameter check of step " + std::to_string(step);
+    std::vector<torch::Tensor> flat;
+    for (const auto &p : parameters)
+        flat.push_back(p.detach().reshape({-1}));
+    const torch::Tensor own = torch::cat(flat);
+    std::vector<torch::Tensor> rankZero{own.clone()};
+    try {
+        c10d::BroadcastOptions options;
+        options.rootRank = 0;
+        backend_->collectives->broadcast(rankZero, options)->wait();
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throwCommunicationFailure(e, during);
     }
+    const double scale = std::max(rankZero.front().abs().max().item<double>(), 1e-12);
+    std::vector<torch::Tensor> difference{
+        ((own - rankZero.front()).abs().max() / scale).to(torch::kDouble).reshape({1})};
+    allReduceMax(difference, during);
+    const double largest = difference.front().item<double>();
+    if (!(largest <= kLargestRoundingDifference)) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%.3g", largest);
+        throw Error("the ranks' parameters differ at step " + std::to_string(step) + " (by " + text +
+                    " of their largest magnitude): the job stops; were all ranks started with the same config and "
+                    "checkpoint?");
+    }
+    // Within rounding: every rank goes on with rank 0's values.
+    int64_t offset = 0;
+    for (const auto &p : parameters) {
+        p.detach().copy_(rankZero.front().narrow(0, offset, p.numel()).view_as(p));
+        offset += p.numel();
+    }
+}
+
+void DataParallelGroup::agreeOn(const std::vector<std::pair<std::string, int64_t>> &settings)
+{
+    std::vector<int64_t> values;
+    for (const auto &entry : settings)
+        values.push_back(entry.second);
+    for (const auto &entry : settings)
+        values.push_back(-entry.second);
+    std::vector<torch::Tensor> extremes{torch::tensor(values, torch::dtype(torch::kLong))};
+    allReduceMax(extremes, "the start (comparing the ranks' settings)");
+    const torch::Tensor result = extremes.front();
+    std::string differing;
+    for (size_t i = 0; i < settings.size(); ++i) {
+        const int64_t largest = result[static_cast<int64_t>(i)].item<int64_t>();
+        const int64_t smallest = -result[static_cast<int64_t>(i + settings.size())].item<int64_t>();
+        if (largest != smallest && (", " + differing + ", ").find(", " + settings[i].first + ", ") == std::string::npos)
+            differing += (differing.empty() ? "" : ", ") + settings[i].first;
+    }
+    if (!differing.empty())
+        throw Error("the ranks of the job were started with different settings (" + differing +
+                    "): start every rank with the same command");
 }
 
 GradientReducer::GradientReducer(DataParallelGroup &group, std::vector<torch::Tensor> parameters, int64_t bucketBytes)
@@ -453,10 +498,18 @@ void GradientReducer::launchReadyBuckets()
 void GradientReducer::finish(const std::string &during)
 {
     armed_ = false;
-    // Parameters without a gradient in this backward (unused by the loss) send zeros.
-    for (; nextBucket_ < buckets_.size(); ++nextBucket_)
-        buckets_[nextBucket_].pending = group_.startAllReduceSum(buckets_[nextBucket_].flat);
     torch::NoGradGuard noGrad;
+    // A parameter without a gradient in this backward sends what earlier micro-batches left in
+    // its .grad, or zeros.
+    for (; nextBucket_ < buckets_.size(); ++nextBucket_) {
+        Bucket &bucket = buckets_[nextBucket_];
+        for (size_t slot = 0; slot < bucket.parameters.size(); ++slot) {
+            const torch::Tensor &p = parameters_[bucket.parameters[slot]];
+            if (!hasGradient_[bucket.parameters[slot]] && p.grad().defined())
+                bucket.flat.narrow(0, bucket.offsets[slot], p.numel()).copy_(p.grad().reshape({-1}));
+        }
+        bucket.pending = group_.startAllReduceSum(bucket.flat);
+    }
     for (Bucket &bucket : buckets_) {
         bucket.pending->wait(during);
         bucket.pending.reset();

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace sde {
@@ -76,10 +77,14 @@ public:
     class Pending;
     std::unique_ptr<Pending> startAllReduceSum(torch::Tensor tensor);
 
-    // Checks that every rank holds the same parameters (a checksum over all of them, compared with
-    // one all-reduce): throws sde::Error "the ranks' parameters differ at step N" when not, on
-    // every rank alike.
-    void checkSameParameters(const std::vector<torch::Tensor> &parameters, int64_t step);
+    // Gives every rank rank 0's parameters (one broadcast): a rank whose own differ by more than
+    // rounding (1e-4 of their largest magnitude: another config or checkpoint) stops the job with
+    // sde::Error "the ranks' parameters differ at step N" on every rank alike; smaller differences
+    // (ranks with different thread counts round their sums differently) are replaced.
+    void synchronizeParameters(const std::vector<torch::Tensor> &parameters, int64_t step);
+    // Checks that every rank was started with the same values of `settings` (name, value): throws
+    // sde::Error naming those that differ, on every rank alike.
+    void agreeOn(const std::vector<std::pair<std::string, int64_t>> &settings);
 
     // Turns the failure of a collective into sde::Error naming the rank(s) that stopped answering.
     [[noreturn]] void throwCommunicationFailure(const std::exception &failure, const std::string &during);

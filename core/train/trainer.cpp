@@ -425,7 +425,26 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     std::unique_ptr<GradientReducer> reducer;
     if (options.dataParallel) {
         group = std::make_unique<DataParallelGroup>(*options.dataParallel, options.device);
-        group->checkSameParameters(run.parameters(), run.step);
+        // Collectives must match rank for rank: every setting that decides when one happens, and
+        // what the batches hold, is the same on every rank or the job does not start.
+        const auto hash = [](const std::string &text) { // FNV-1a: the same on every machine
+            uint32_t h = 2166136261u;
+            for (unsigned char c : text)
+                h = (h ^ c) * 16777619u;
+            return static_cast<int64_t>(h);
+        };
+        group->agreeOn({{"--batch", batchSize},
+                        {"--steps", options.steps},
+                        {"--accumulate", options.accumulation},
+                        {"--checkpoint-every", options.checkpointEvery},
+                        {"--max-bad-steps", options.maxBadSteps},
+                        {"--seed", static_cast<int64_t>(run.seed & 0xffffffffu)},
+                        {"--seed", static_cast<int64_t>(run.seed >> 32)},
+                        {"--precision", static_cast<int64_t>(options.precision)},
+                        {"--data", hash(data.description())},
+                        {"the model", hash(dumpJson(task.definition()))},
+                        {"the step resumed from", run.step}});
+        group->synchronizeParameters(run.parameters(), run.step);
         reducer = std::make_unique<GradientReducer>(*group, run.parameters());
     }
     const int rank = group ? group->rank() : 0;
@@ -580,7 +599,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         if (callbacks.onStep)
             callbacks.onStep(run.step, options.steps, lossValue);
         if (group && run.step % kParameterCheckEvery == 0)
-            group->checkSameParameters(run.parameters(), run.step);
+            group->synchronizeParameters(run.parameters(), run.step);
 
         if (writer && run.step % options.logEvery == 0 && lossCount > 0) {
             TrainingMetrics record;
@@ -637,7 +656,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         // newest one stays the last good one.
         if (run.step % options.checkpointEvery == 0 && badInARow == 0) {
             if (group)
-                group->checkSameParameters(run.parameters(), run.step);
+                group->synchronizeParameters(run.parameters(), run.step);
             if (writer) {
                 result.checkpoint = run.saveCheckpoint();
                 if (callbacks.onCheckpoint)
@@ -665,7 +684,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     }
     if (lastCheckpointStep != run.step) {
         if (group)
-            group->checkSameParameters(run.parameters(), run.step);
+            group->synchronizeParameters(run.parameters(), run.step);
         if (writer) {
             result.checkpoint = run.saveCheckpoint();
             if (callbacks.onCheckpoint)

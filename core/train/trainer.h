@@ -111,9 +111,11 @@ struct TrainingResult {
 // - Data-parallel (options.dataParallel) and with gradient accumulation, a step's batch and its
 //   noise and times are the same whatever the split: each process and micro-batch takes its rows
 //   (rankMicroBatches), so the run's result does not depend on the number of processes, up to
-//   float summation order (and dropout, whose masks are drawn per share). The ranks' parameters
-//   are compared at the start, every 100 steps and at each checkpoint; a rank that dies stops the
-//   others with an sde::Error naming it. A checkpoint resumes with any number of processes.
+//   float summation order (and dropout, whose masks are drawn per share). The ranks' settings
+//   must agree at the start (DataParallelGroup::agreeOn); their parameters are synchronized to
+//   rank 0's at the start, every 100 steps and at each checkpoint, and a difference beyond
+//   rounding stops the job; a rank that dies stops the others with an sde::Error naming it. A
+//   checkpoint resumes with any number of processes.
 // - Checkpoints (train/training_checkpoint.h) every checkpointEvery steps and at the end,
 //   written atomically, the newest keepCheckpoints kept; the EMA model is exported beside them.
 // - A non-finite loss or gradient skips the step with a warning; maxBadSteps in a row stop the

@@ -117,7 +117,8 @@ int runRank(const Settings &settings, int rank, int world, int port, const std::
     };
     sde::train(task, data, options, callbacks);
     if (rank == 0)
-        std::ofstream(result) << static_cast<double>(settings.steps) / std::chrono::duration<double>(end - start).count();
+        std::ofstream(result) << static_cast<double>(settings.steps) /
+                                     std::chrono::duration<double>(end - start).count();
     return 0;
 }
 
@@ -178,23 +179,33 @@ int main(int argc, char **argv)
         std::printf("%-10s %10s %12s %10s %11s\n", "processes", "steps/s", "examples/s", "speed-up", "efficiency");
         double single = 0.0;
         for (const int64_t count : sde::bench::parseList(processes)) {
-            const fs::path base = fs::temp_directory_path() /
-                                  ("sde-bench-data-parallel-" + std::to_string(::getpid()) + "-" + std::to_string(count));
+            const fs::path base = fs::temp_directory_path() / ("sde-bench-data-parallel-" + std::to_string(::getpid()) +
+                                                               "-" + std::to_string(count));
             fs::remove_all(base);
             fs::create_directories(base);
             const std::string resultFile = (base / "steps_per_s").string();
             const std::string portText = std::to_string(freePort());
             std::vector<pid_t> pids;
             for (int r = 0; r < count; ++r) {
-                std::vector<std::string> arguments{"/proc/self/exe", "--rank",    std::to_string(r),
-                                                   "--world",        std::to_string(count),
-                                                   "--port",         portText,
-                                                   "--folder",       (base / "run").string(),
-                                                   "--result",       resultFile,
-                                                   "--batch",        std::to_string(batch),
-                                                   "--steps",        std::to_string(settings.steps),
-                                                   "--warmup",       std::to_string(settings.warmup),
-                                                   "--threads",      std::to_string(settings.threads)};
+                std::vector<std::string> arguments{"/proc/self/exe",
+                                                   "--rank",
+                                                   std::to_string(r),
+                                                   "--world",
+                                                   std::to_string(count),
+                                                   "--port",
+                                                   portText,
+                                                   "--folder",
+                                                   (base / "run").string(),
+                                                   "--result",
+                                                   resultFile,
+                                                   "--batch",
+                                                   std::to_string(batch),
+                                                   "--steps",
+                                                   std::to_string(settings.steps),
+                                                   "--warmup",
+                                                   std::to_string(settings.warmup),
+                                                   "--threads",
+                                                   std::to_string(settings.threads)};
                 if (settings.preset.empty())
                     arguments.insert(arguments.end(), {"--model", settings.model});
                 else

@@ -17,9 +17,6 @@
 
 #include <QtTest/QtTest>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -67,19 +64,6 @@ ModelConfig tinyImageConfig()
     config.optim.warmup = 2;
     config.validate();
     return config;
-}
-
-int freePort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
-    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
 }
 
 DataParallelSettings settingsOf(int rank, int worldSize, int port)
@@ -150,7 +134,7 @@ std::vector<std::string> trainWith(Model model, const std::string &folder, int64
         tasks.push_back(makeTask(model));
         data.push_back(makeData(model));
     }
-    const int port = freePort();
+    const int port = test::freeLoopbackPort();
     return runRanks(ranks, [&](int rank) {
         TrainerOptions options = optionsIn(folder, steps);
         options.resume = resume;
@@ -328,7 +312,7 @@ private Q_SLOTS:
             tasks[1]->module().parameters().front().add_(1e-3);
         }
         const std::string folder = test::makeTempDir();
-        const int port = freePort();
+        const int port = test::freeLoopbackPort();
         const std::vector<std::string> errors = runRanks(2, [&](int rank) {
             TrainerOptions options = optionsIn(folder, 3);
             options.dataParallel = settingsOf(rank, 2, port);
@@ -338,11 +322,87 @@ private Q_SLOTS:
             QVERIFY2(QString::fromStdString(error).contains("the ranks' parameters differ at step 0"), error.c_str());
     }
 
+    // Settings that decide when collectives happen must agree, or every rank stops naming them;
+    // parameters that differ by rounding alone are replaced by rank 0's.
+    void ranksAgreeOnSettingsAndRounding()
+    {
+        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
+        std::vector<std::unique_ptr<TrainingData>> data;
+        for (int rank = 0; rank < 2; ++rank) {
+            tasks.push_back(makeTask(Model::Toy));
+            data.push_back(makeData(Model::Toy));
+        }
+        const std::string folder = test::makeTempDir();
+        int port = test::freeLoopbackPort();
+        std::vector<std::string> errors = runRanks(2, [&](int rank) {
+            TrainerOptions options = optionsIn(folder, rank == 0 ? 3 : 4);
+            options.seed = rank == 0 ? 5 : 6;
+            options.dataParallel = settingsOf(rank, 2, port);
+            train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options);
+        });
+        for (const std::string &error : errors)
+            QVERIFY2(QString::fromStdString(error).contains("started with different settings (--steps, --seed)"),
+                     error.c_str());
+
+        // A rounding-sized difference (1e-7 of a weight) is no reason to stop: rank 1 goes on
+        // with rank 0's values, and both end where one process ends.
+        {
+            torch::NoGradGuard noGrad;
+            tasks[1]->module().parameters().front().mul_(1.0 + 1e-7);
+        }
+        const std::string shared = test::makeTempDir();
+        port = test::freeLoopbackPort();
+        errors = runRanks(2, [&](int rank) {
+            TrainerOptions options = optionsIn(shared, 4);
+            options.dataParallel = settingsOf(rank, 2, port);
+            train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options);
+        });
+        for (const std::string &error : errors)
+            QVERIFY2(error.empty(), error.c_str());
+        for (size_t i = 0; i < tasks[0]->module().parameters().size(); ++i)
+            QVERIFY(torch::equal(tasks[0]->module().parameters()[i], tasks[1]->module().parameters()[i]));
+    }
+
+    // A stop asked of one rank stops every rank after the same step, with a checkpoint there.
+    void aStopReachesEveryRank()
+    {
+        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
+        std::vector<std::unique_ptr<TrainingData>> data;
+        for (int rank = 0; rank < 2; ++rank) {
+            tasks.push_back(makeTask(Model::Toy));
+            data.push_back(makeData(Model::Toy));
+        }
+        const std::string folder = test::makeTempDir();
+        const int port = test::freeLoopbackPort();
+        std::vector<TrainingResult> results(2);
+        TrainingControl control;
+        const std::vector<std::string> errors = runRanks(2, [&](int rank) {
+            TrainerOptions options = optionsIn(folder, 1000000);
+            options.dataParallel = settingsOf(rank, 2, port);
+            TrainerCallbacks callbacks;
+            if (rank == 1)
+                callbacks.onStep = [&](int64_t step, int64_t, double) {
+                    if (step == 7)
+                        control.stop();
+                };
+            results[static_cast<size_t>(rank)] =
+                train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options, callbacks,
+                      rank == 1 ? &control : nullptr);
+        });
+        for (const std::string &error : errors)
+            QVERIFY2(error.empty(), error.c_str());
+        for (const TrainingResult &result : results) {
+            QCOMPARE(int(result.outcome), int(TrainingOutcome::Stopped));
+            QCOMPARE(result.step, int64_t(8)); // the stop is seen in step 8's sums
+        }
+        QCOMPARE(readCheckpointInfo(listCheckpoints(folder).back()).step, int64_t(8));
+    }
+
     // The reducer's sums, bucket by bucket (tiny buckets: one parameter or two each), equal the
     // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
     void reducerSumsEveryBucket()
     {
-        const int port = freePort();
+        const int port = test::freeLoopbackPort();
         std::vector<torch::Tensor> expected;
         std::vector<std::vector<torch::Tensor>> reduced(2);
         torch::manual_seed(3);

@@ -28,6 +28,7 @@
 #include "imaging/mask_file.h"
 #include "io/model_file.h"
 #include "sampling/sampling_settings.h"
+#include "train/data_parallel.h"
 #include "util/files.h"
 
 #include "test_support.h"
@@ -755,6 +756,56 @@ private Q_SLOTS:
         writeFileAtomically(QDir(other).filePath("samples/step-0000020.png").toStdString(), huge);
         train.setRunFolder(other);
         QVERIFY(preview->image().isNull());
+    }
+
+    // Issue 20: the Train tab runs a data-parallel job of two processes (sdestudio-cli train
+    // --nproc 2) and plots its rank 0's records; it cannot be paused; its checkpoint is listed.
+    void trainingRunsAMultiProcessJob()
+    {
+        std::string why;
+        if (!dataParallelAvailable(torch::kCPU, &why))
+            QSKIP(why.c_str());
+        const QString folder = QString::fromStdString(test::makeTempDir()) + "/job";
+        SamplerPanel sampler;
+        TrainWorkspace train(&sampler);
+        train.worker()->setCommandLineTool(QString::fromStdString(test::cliPath()));
+        auto *config = train.findChild<QComboBox *>("trainConfig");
+        const int toy = config->findText("bundled: toy-2d");
+        config->setCurrentIndex(toy);
+        QMetaObject::invokeMethod(config, "activated", Q_ARG(int, toy));
+        train.findChild<QSpinBox *>("trainSteps")->setValue(60);
+        train.findChild<QSpinBox *>("trainCheckpointEvery")->setValue(30);
+        train.findChild<QSpinBox *>("trainSnapshotEvery")->setValue(0);
+        train.findChild<QSpinBox *>("trainBatch")->setValue(64);
+        auto *processes = train.findChild<QSpinBox *>("trainProcesses");
+        QVERIFY(processes);
+        processes->setMaximum(2); // a one-core machine offers 1 only; the job itself takes 2
+        processes->setValue(2);
+        train.setRunFolder(folder);
+        QSignalSpy finished(train.worker(), &TrainingWorker::finished);
+        QSignalSpy failed(train.worker(), &TrainingWorker::failed);
+        QTest::mouseClick(train.findChild<QPushButton *>("startTraining"), Qt::LeftButton);
+        QVERIFY(train.busy());
+        QVERIFY(!train.findChild<QPushButton *>("pauseTraining")->isEnabled());
+        QVERIFY(train.findChild<QPushButton *>("stopTraining")->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(!finished.isEmpty() || !failed.isEmpty(), 120000);
+        QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.front().at(0).toString()));
+        QCOMPARE(finished.front().at(0).toString(), QString("finished"));
+        QCOMPARE(finished.front().at(1).toLongLong(), qint64(60));
+        QTRY_COMPARE(train.chart()->pointCount(), 6); // a record every 10 steps
+        QVERIFY(train.checkpointList()->count() >= 1);
+        QVERIFY(QFile::exists(folder + "/model.safetensors"));
+        QVERIFY(!train.busy());
+
+        // An error of the job (here: a batch the two processes cannot share) reaches the tab.
+        const QString other = QString::fromStdString(test::makeTempDir()) + "/small";
+        train.setRunFolder(other);
+        train.findChild<QSpinBox *>("trainBatch")->setValue(1);
+        QSignalSpy errors(train.worker(), &TrainingWorker::failed);
+        train.startRun();
+        QVERIFY(errors.wait(60000));
+        QVERIFY2(errors.front().at(0).toString().contains("cannot be split over 2 process(es)"),
+                 qPrintable(errors.front().at(0).toString()));
     }
 
     void trainingRunsPausesAndResumesFromTheSameStep()
