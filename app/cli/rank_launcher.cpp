@@ -1,5 +1,6 @@
 #include "rank_launcher.h"
 
+#include "train/data_parallel.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -12,10 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,26 +51,6 @@ std::vector<std::string> argumentsWithoutNproc()
         kept.push_back(arguments[i]);
     }
     return kept;
-}
-
-// A TCP port on the loopback interface that nothing listens on now.
-int freeLoopbackPort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        throw Error(std::string("cannot open a socket to find a free port: ") + std::strerror(errno));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    const bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
-    const int error = errno;
-    ::close(fd);
-    if (!ok)
-        throw Error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(error));
-    return ntohs(address.sin_port);
 }
 
 std::string describeStatus(int status)

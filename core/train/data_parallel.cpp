@@ -24,7 +24,13 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+
+#include <arpa/inet.h>
 #include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace sde {
 
@@ -155,6 +161,25 @@ bool dataParallelAvailable(const torch::Device &device, std::string *why)
     if (why)
         *why = reason;
     return false;
+}
+
+int freeLoopbackPort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        throw Error(std::string("cannot open a socket to find a free port: ") + std::strerror(errno));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
+    const int error = errno;
+    ::close(fd);
+    if (!ok)
+        throw Error(std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(error));
+    return ntohs(address.sin_port);
 }
 
 std::vector<BatchSlice> rankMicroBatches(int64_t batchSize, int rank, int worldSize, int accumulation)

@@ -42,6 +42,10 @@ std::optional<DataParallelSettings> dataParallelSettingsFromEnvironment();
 // `why` says so.
 bool dataParallelAvailable(const torch::Device &device, std::string *why = nullptr);
 
+// A TCP port on 127.0.0.1 that nothing listens on now: MASTER_PORT of a job on one machine.
+// Throws sde::Error when no socket can be bound.
+int freeLoopbackPort();
+
 // The micro-batches `rank` of `worldSize` trains on in one step: its share of the global batch of
 // `batchSize` rows (rank r holds rows [r B / W, (r + 1) B / W)), split into `accumulation` parts
 // the same way. Throws sde::Error when a part would be empty (batchSize < worldSize * accumulation).

@@ -453,6 +453,16 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     // A step of one process and one micro-batch runs as it always did; a split one runs backward
     // on every share, so that every rank takes part in every collective.
     const bool split = group != nullptr || shares.size() > 1;
+    // A checkpoint of the ranks' common state (synchronized first), written by rank 0.
+    const auto checkpointHere = [&] {
+        if (group)
+            group->synchronizeParameters(run.parameters(), run.step);
+        if (writer) {
+            result.checkpoint = run.saveCheckpoint();
+            if (callbacks.onCheckpoint)
+                callbacks.onCheckpoint(run.step, result.checkpoint);
+        }
+    };
 
     const OptimConfig &optim = config.optim;
     const double clip = optim.gradClip >= 0.0 ? optim.gradClip : std::numeric_limits<double>::infinity();
@@ -655,13 +665,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         // Checkpoints are written from good states only: during a streak of skipped steps the
         // newest one stays the last good one.
         if (run.step % options.checkpointEvery == 0 && badInARow == 0) {
-            if (group)
-                group->synchronizeParameters(run.parameters(), run.step);
-            if (writer) {
-                result.checkpoint = run.saveCheckpoint();
-                if (callbacks.onCheckpoint)
-                    callbacks.onCheckpoint(run.step, result.checkpoint);
-            }
+            checkpointHere();
             lastCheckpointStep = run.step;
         }
         if (stopHere) {
@@ -682,15 +686,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
                                                     : std::string(" and the last good checkpoint is kept"));
         return result;
     }
-    if (lastCheckpointStep != run.step) {
-        if (group)
-            group->synchronizeParameters(run.parameters(), run.step);
-        if (writer) {
-            result.checkpoint = run.saveCheckpoint();
-            if (callbacks.onCheckpoint)
-                callbacks.onCheckpoint(run.step, result.checkpoint);
-        }
-    }
+    if (lastCheckpointStep != run.step)
+        checkpointHere();
     result.outcome = stopped ? TrainingOutcome::Stopped : TrainingOutcome::Finished;
     result.message = (stopped ? "stopped at step " : "finished at step ") + std::to_string(run.step);
     return result;

@@ -15,6 +15,7 @@
 #include "util/device.h"
 
 #include "bench_support.h"
+#include "tiny_models.h"
 
 #include <torch/torch.h>
 
@@ -26,10 +27,7 @@
 #include <string>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,39 +36,6 @@ extern char **environ;
 namespace fs = std::filesystem;
 
 namespace {
-
-class RandomImages : public sde::TrainingData {
-public:
-    explicit RandomImages(std::vector<int64_t> shape) : shape_(std::move(shape)) {}
-    std::string description() const override { return "random images"; }
-    std::vector<int64_t> exampleShape() const override { return shape_; }
-    sde::TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
-    {
-        at::Generator generator = sde::seededGenerator(seed, 0x494d47ULL, static_cast<uint64_t>(step));
-        std::vector<int64_t> shape{batchSize};
-        shape.insert(shape.end(), shape_.begin(), shape_.end());
-        sde::TrainingBatch out;
-        out.step = step;
-        out.examples = torch::rand(shape, generator);
-        return out;
-    }
-
-private:
-    std::vector<int64_t> shape_;
-};
-
-int freePort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
-    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-}
 
 struct Settings {
     std::string model = "fashion-mnist", preset;
@@ -92,7 +57,7 @@ int runRank(const Settings &settings, int rank, int world, int port, const std::
     const sde::ModelConfig config = configOf(settings);
     torch::manual_seed(0);
     sde::ScoreTrainingTask task(config);
-    RandomImages data({config.data.numChannels, config.data.imageSize, config.data.imageSize});
+    sde::test::RandomImages data(config);
     sde::TrainerOptions options;
     options.outDir = folder;
     options.steps = settings.warmup + settings.steps;
@@ -184,7 +149,7 @@ int main(int argc, char **argv)
             fs::remove_all(base);
             fs::create_directories(base);
             const std::string resultFile = (base / "steps_per_s").string();
-            const std::string portText = std::to_string(freePort());
+            const std::string portText = std::to_string(sde::freeLoopbackPort());
             std::vector<pid_t> pids;
             for (int r = 0; r < count; ++r) {
                 std::vector<std::string> arguments{"/proc/self/exe",

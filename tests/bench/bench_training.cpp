@@ -17,6 +17,7 @@
 #include "util/device.h"
 
 #include "bench_support.h"
+#include "tiny_models.h"
 
 #include <torch/torch.h>
 
@@ -30,30 +31,6 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-
-namespace {
-
-class RandomImages : public sde::TrainingData {
-public:
-    explicit RandomImages(std::vector<int64_t> shape) : shape_(std::move(shape)) {}
-    std::string description() const override { return "random images"; }
-    std::vector<int64_t> exampleShape() const override { return shape_; }
-    sde::TrainingBatch batch(int64_t step, int64_t batchSize, uint64_t seed) override
-    {
-        at::Generator generator = sde::seededGenerator(seed, 0x494d47ULL, static_cast<uint64_t>(step));
-        std::vector<int64_t> shape{batchSize};
-        shape.insert(shape.end(), shape_.begin(), shape_.end());
-        sde::TrainingBatch out;
-        out.step = step;
-        out.examples = torch::rand(shape, generator);
-        return out;
-    }
-
-private:
-    std::vector<int64_t> shape_;
-};
-
-} // namespace
 
 int main(int argc, char **argv)
 {
@@ -108,7 +85,7 @@ int main(int argc, char **argv)
             fs::remove_all(folder);
             torch::manual_seed(0);
             sde::ScoreTrainingTask task(config);
-            RandomImages data({config.data.numChannels, config.data.imageSize, config.data.imageSize});
+            sde::test::RandomImages data(config);
             sde::TrainerOptions options;
             options.outDir = folder.string();
             options.steps = warmup + steps;

@@ -1071,7 +1071,7 @@ private Q_SLOTS:
         const QStringList arguments{"train", "--config",  config,    "--data",  "toy:moons",
                                     "--out", out,         "--steps", "1000000", "--checkpoint-every",
                                     "20",    "--timeout", "60"};
-        const QString port = QString::number(test::freeLoopbackPort());
+        const QString port = QString::number(freeLoopbackPort());
         const QStringList job{"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "WORLD_SIZE=2", "OMP_NUM_THREADS=1"};
         auto rank0 = startCli(arguments, job + QStringList{"RANK=0"});
         auto rank1 = startCli(arguments, job + QStringList{"RANK=1"});

@@ -30,39 +30,21 @@ using sde::test::errorOf;
 
 namespace {
 
+// The trainer tests' models at this test's batch; the DDPM++ without dropout: its masks are
+// drawn per share of the batch, so only a dropout-free model is split-invariant.
 ModelConfig toyConfig()
 {
-    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
-    config.model.name = "toy_mlp";
-    config.model.nf = 32;
-    config.model.numResBlocks = 1;
-    config.model.emaRate = 0.99;
-    config.data.imageSize = 1;
-    config.data.numChannels = 2;
-    config.data.centered = false;
-    config.data.randomFlip = false;
+    ModelConfig config = test::toyConfig();
     config.training.batchSize = 24;
-    config.optim.lr = 1e-3;
     config.optim.warmup = 3;
-    config.validate();
     return config;
 }
 
-// A tiny DDPM++ on 8 x 8 gray images (GroupNorm, attention, skip connections), without dropout:
-// its masks are drawn per share of the batch, so only a dropout-free model is split-invariant.
 ModelConfig tinyImageConfig()
 {
-    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
-    config.data.imageSize = 8;
-    config.data.numChannels = 1;
-    config.model.nf = 8;
-    config.model.chMult = {1, 2};
-    config.model.numResBlocks = 1;
-    config.model.attnResolutions = {4};
+    ModelConfig config = test::tinyImageConfig();
     config.model.dropout = 0.0;
     config.training.batchSize = 6;
-    config.optim.warmup = 2;
-    config.validate();
     return config;
 }
 
@@ -112,6 +94,19 @@ std::unique_ptr<TrainingData> makeData(Model model)
     return std::make_unique<test::RandomImages>(tinyImageConfig());
 }
 
+// One model and data source per rank, the models alike.
+struct Ranks {
+    std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
+    std::vector<std::unique_ptr<TrainingData>> data;
+    Ranks(Model model, int count)
+    {
+        for (int rank = 0; rank < count; ++rank) {
+            tasks.push_back(makeTask(model));
+            data.push_back(makeData(model));
+        }
+    }
+};
+
 TrainerOptions optionsIn(const std::string &folder, int64_t steps)
 {
     TrainerOptions options;
@@ -128,20 +123,15 @@ TrainerOptions optionsIn(const std::string &folder, int64_t steps)
 std::vector<std::string> trainWith(Model model, const std::string &folder, int64_t steps, int ranks, int accumulation,
                                    bool resume = false)
 {
-    std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
-    std::vector<std::unique_ptr<TrainingData>> data;
-    for (int rank = 0; rank < ranks; ++rank) {
-        tasks.push_back(makeTask(model));
-        data.push_back(makeData(model));
-    }
-    const int port = test::freeLoopbackPort();
+    Ranks job(model, ranks);
+    const int port = freeLoopbackPort();
     return runRanks(ranks, [&](int rank) {
         TrainerOptions options = optionsIn(folder, steps);
         options.resume = resume;
         options.accumulation = accumulation;
         if (ranks > 1)
             options.dataParallel = settingsOf(rank, ranks, port);
-        train(*tasks[static_cast<size_t>(rank)], *data[static_cast<size_t>(rank)], options);
+        train(*job.tasks[static_cast<size_t>(rank)], *job.data[static_cast<size_t>(rank)], options);
     });
 }
 
@@ -301,18 +291,15 @@ private Q_SLOTS:
     // start, every rank with the message.
     void ranksThatDisagreeAreStopped()
     {
-        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
-        std::vector<std::unique_ptr<TrainingData>> data;
-        for (int rank = 0; rank < 2; ++rank) {
-            tasks.push_back(makeTask(Model::Toy));
-            data.push_back(makeData(Model::Toy));
-        }
+        Ranks job(Model::Toy, 2);
+        auto &tasks = job.tasks;
+        auto &data = job.data;
         {
             torch::NoGradGuard noGrad;
             tasks[1]->module().parameters().front().add_(1e-3);
         }
         const std::string folder = test::makeTempDir();
-        const int port = test::freeLoopbackPort();
+        const int port = freeLoopbackPort();
         const std::vector<std::string> errors = runRanks(2, [&](int rank) {
             TrainerOptions options = optionsIn(folder, 3);
             options.dataParallel = settingsOf(rank, 2, port);
@@ -326,14 +313,11 @@ private Q_SLOTS:
     // parameters that differ by rounding alone are replaced by rank 0's.
     void ranksAgreeOnSettingsAndRounding()
     {
-        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
-        std::vector<std::unique_ptr<TrainingData>> data;
-        for (int rank = 0; rank < 2; ++rank) {
-            tasks.push_back(makeTask(Model::Toy));
-            data.push_back(makeData(Model::Toy));
-        }
+        Ranks job(Model::Toy, 2);
+        auto &tasks = job.tasks;
+        auto &data = job.data;
         const std::string folder = test::makeTempDir();
-        int port = test::freeLoopbackPort();
+        int port = freeLoopbackPort();
         std::vector<std::string> errors = runRanks(2, [&](int rank) {
             TrainerOptions options = optionsIn(folder, rank == 0 ? 3 : 4);
             options.seed = rank == 0 ? 5 : 6;
@@ -351,7 +335,7 @@ private Q_SLOTS:
             tasks[1]->module().parameters().front().mul_(1.0 + 1e-7);
         }
         const std::string shared = test::makeTempDir();
-        port = test::freeLoopbackPort();
+        port = freeLoopbackPort();
         errors = runRanks(2, [&](int rank) {
             TrainerOptions options = optionsIn(shared, 4);
             options.dataParallel = settingsOf(rank, 2, port);
@@ -366,14 +350,11 @@ private Q_SLOTS:
     // A stop asked of one rank stops every rank after the same step, with a checkpoint there.
     void aStopReachesEveryRank()
     {
-        std::vector<std::unique_ptr<ScoreTrainingTask>> tasks;
-        std::vector<std::unique_ptr<TrainingData>> data;
-        for (int rank = 0; rank < 2; ++rank) {
-            tasks.push_back(makeTask(Model::Toy));
-            data.push_back(makeData(Model::Toy));
-        }
+        Ranks job(Model::Toy, 2);
+        auto &tasks = job.tasks;
+        auto &data = job.data;
         const std::string folder = test::makeTempDir();
-        const int port = test::freeLoopbackPort();
+        const int port = freeLoopbackPort();
         std::vector<TrainingResult> results(2);
         TrainingControl control;
         const std::vector<std::string> errors = runRanks(2, [&](int rank) {
@@ -402,7 +383,7 @@ private Q_SLOTS:
     // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
     void reducerSumsEveryBucket()
     {
-        const int port = test::freeLoopbackPort();
+        const int port = freeLoopbackPort();
         std::vector<torch::Tensor> expected;
         std::vector<std::vector<torch::Tensor>> reduced(2);
         torch::manual_seed(3);

@@ -41,43 +41,10 @@
 
 using namespace sde;
 using sde::test::errorOf;
+using sde::test::tinyImageConfig;
+using sde::test::toyConfig;
 
 namespace {
-
-ModelConfig toyConfig()
-{
-    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
-    config.model.name = "toy_mlp";
-    config.model.nf = 32;
-    config.model.numResBlocks = 1;
-    config.model.emaRate = 0.99;
-    config.data.imageSize = 1;
-    config.data.numChannels = 2;
-    config.data.centered = false;
-    config.data.randomFlip = false;
-    config.training.batchSize = 64;
-    config.optim.lr = 1e-3;
-    config.optim.warmup = 10;
-    config.validate();
-    return config;
-}
-
-// A tiny DDPM++ on 8 x 8 gray images, with dropout so a resume must repeat the dropout masks.
-ModelConfig tinyImageConfig()
-{
-    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
-    config.data.imageSize = 8;
-    config.data.numChannels = 1;
-    config.model.nf = 8;
-    config.model.chMult = {1, 2};
-    config.model.numResBlocks = 1;
-    config.model.attnResolutions = {4};
-    config.model.dropout = 0.1;
-    config.training.batchSize = 4;
-    config.optim.warmup = 2;
-    config.validate();
-    return config;
-}
 
 // 24 random 8 x 8 images with labels 0/1 (bright or dark), read by index; examples listed in
 // `nanSteps`' batches come back as NaN to simulate a diverging run.

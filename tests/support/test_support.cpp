@@ -9,11 +9,6 @@
 #include <memory>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 namespace sde::test {
 
 std::string dataDir()
@@ -29,20 +24,6 @@ std::string fixtureDir(const std::string &name)
 std::string cliPath()
 {
     return SDE_CLI_PATH_FILE;
-}
-
-int freeLoopbackPort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
-    if (fd >= 0)
-        ::close(fd);
-    return ok ? ntohs(address.sin_port) : 29500;
 }
 
 double relativeError(const torch::Tensor &actual, const torch::Tensor &expected)

@@ -14,8 +14,6 @@ std::string dataDir();
 std::string fixtureDir(const std::string &name);
 // The sdestudio-cli executable built beside the tests.
 std::string cliPath();
-// A TCP port on 127.0.0.1 that nothing listens on now (for a test's data-parallel job).
-int freeLoopbackPort();
 
 // max |a - b| / max |b|: the error relative to the reference tensor's scale.
 double relativeError(const torch::Tensor &actual, const torch::Tensor &expected);

@@ -1,5 +1,7 @@
 #include "tiny_models.h"
 
+#include "config/presets.h"
+
 namespace sde::test {
 
 ModelConfig shrunkConfig(const ModelConfig &config)
@@ -35,6 +37,40 @@ TrainingBatch RandomImages::batch(int64_t step, int64_t batchSize, uint64_t seed
     out.step = step;
     out.examples = torch::rand(shape, generator);
     return out;
+}
+
+ModelConfig toyConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.model.name = "toy_mlp";
+    config.model.nf = 32;
+    config.model.numResBlocks = 1;
+    config.model.emaRate = 0.99;
+    config.data.imageSize = 1;
+    config.data.numChannels = 2;
+    config.data.centered = false;
+    config.data.randomFlip = false;
+    config.training.batchSize = 64;
+    config.optim.lr = 1e-3;
+    config.optim.warmup = 10;
+    config.validate();
+    return config;
+}
+
+ModelConfig tinyImageConfig()
+{
+    ModelConfig config = loadPreset("vp/cifar10_ddpmpp_continuous");
+    config.data.imageSize = 8;
+    config.data.numChannels = 1;
+    config.model.nf = 8;
+    config.model.chMult = {1, 2};
+    config.model.numResBlocks = 1;
+    config.model.attnResolutions = {4};
+    config.model.dropout = 0.1;
+    config.training.batchSize = 4;
+    config.optim.warmup = 2;
+    config.validate();
+    return config;
 }
 
 } // namespace sde::test

@@ -21,6 +21,13 @@ namespace sde::test {
 //   moves the weights). The result is validated; sde::Error for a config that is not valid.
 ModelConfig shrunkConfig(const ModelConfig &config);
 
+// A toy point model (the MLP on 2D points, VP SDE) for trainer tests: batch 64, warm-up 10.
+ModelConfig toyConfig();
+
+// A tiny DDPM++ on 8 x 8 gray images, with dropout 0.1 (so a resume must repeat the dropout
+// masks), attention at 4 x 4, batch 4, warm-up 2.
+ModelConfig tinyImageConfig();
+
 // Uniform noise images in [0, 1] of a config's shape [C, H, W], unlabelled; the batch of a step
 // is a function of (seed, step) alone, as the trainer requires.
 class RandomImages : public TrainingData {
