@@ -27,6 +27,7 @@
 
 using namespace sde;
 using sde::test::errorOf;
+using sde::test::optionsIn;
 
 namespace {
 
@@ -106,17 +107,6 @@ struct Ranks {
         }
     }
 };
-
-TrainerOptions optionsIn(const std::string &folder, int64_t steps)
-{
-    TrainerOptions options;
-    options.outDir = folder;
-    options.steps = steps;
-    options.checkpointEvery = 1000;
-    options.logEvery = 1;
-    options.seed = 5;
-    return options;
-}
 
 // Trains into `folder` until `steps` with `ranks` processes (threads) of `accumulation`
 // micro-batches each; resumes when asked. Returns the rank errors (all "" on success).

@@ -41,6 +41,7 @@
 
 using namespace sde;
 using sde::test::errorOf;
+using sde::test::optionsIn;
 using sde::test::tinyImageConfig;
 using sde::test::toyConfig;
 
@@ -148,17 +149,6 @@ void compareWithModelState(torch::nn::Module &module, const std::string &checkpo
         QCOMPARE(tensors[i].first, saved.model[i].first);
         QVERIFY2(torch::equal(tensors[i].second, saved.model[i].second), tensors[i].first.c_str());
     }
-}
-
-TrainerOptions optionsIn(const std::string &folder, int64_t steps)
-{
-    TrainerOptions options;
-    options.outDir = folder;
-    options.steps = steps;
-    options.checkpointEvery = 1000;
-    options.logEvery = 1;
-    options.seed = 5;
-    return options;
 }
 
 std::vector<std::string> lines(const std::string &path)

@@ -73,4 +73,15 @@ ModelConfig tinyImageConfig()
     return config;
 }
 
+TrainerOptions optionsIn(const std::string &folder, int64_t steps)
+{
+    TrainerOptions options;
+    options.outDir = folder;
+    options.steps = steps;
+    options.checkpointEvery = 1000;
+    options.logEvery = 1;
+    options.seed = 5;
+    return options;
+}
+
 } // namespace sde::test

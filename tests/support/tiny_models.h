@@ -2,6 +2,7 @@
 
 #include "config/model_config.h"
 #include "data/training_data.h"
+#include "train/trainer.h"
 
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ ModelConfig toyConfig();
 // A tiny DDPM++ on 8 x 8 gray images, with dropout 0.1 (so a resume must repeat the dropout
 // masks), attention at 4 x 4, batch 4, warm-up 2.
 ModelConfig tinyImageConfig();
+
+// The trainer tests' options: `steps` steps into `folder`, a metrics record every step, seed 5, no
+// checkpoint but the last.
+TrainerOptions optionsIn(const std::string &folder, int64_t steps);
 
 // Uniform noise images in [0, 1] of a config's shape [C, H, W], unlabelled; the batch of a step
 // is a function of (seed, step) alone, as the trainer requires.
