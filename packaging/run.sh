@@ -12,8 +12,8 @@ fi
 echo "run.sh: no display; generating with the CLI instead (the studio needs a desktop session)"
 cli=build/release/app/sdestudio-cli
 "$cli" info fashion-mnist
-"$cli" sample --model fashion-mnist --batch 16 --steps 500 --seed 1 -o out/fashion-mnist
+"$cli" sample --model fashion-mnist --batch 16 --seed 1 -o out/fashion-mnist
 "$cli" sample --model fashion-mnist --classifier fashion-mnist-classifier --class Dress --guidance 2 \
-    --batch 8 --steps 500 --seed 100 -o out/fashion-mnist-dress
-"$cli" sample --model toy-2d --batch 2000 --steps 500 --seed 1 -o out/toy-2d
+    --batch 8 --seed 100 -o out/fashion-mnist-dress
+"$cli" sample --model toy-2d --batch 2000 --seed 1 -o out/toy-2d
 echo "run.sh: images in out/ (grid.png in each folder)"

@@ -158,8 +158,29 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     seedRow->addWidget(seed_, 1);
     seedRow->addWidget(copySeed);
     seedRow->addWidget(randomSeed_);
+    // The two starting points one click away: the fast default and the config's own sampler.
+    auto *fastDefault = new QToolButton(this);
+    fastDefault->setObjectName("useFastDefault");
+    fastDefault->setText(tr("Fast default"));
+    fastDefault->setToolTip(tr("%1 on the Karras grid with %2 score evaluations: close to the reference sampler's "
+                               "quality in a fraction of its time")
+                                .arg(QString::fromStdString(fastSolverTitle(kDefaultFastSolver)))
+                                .arg(kDefaultFastNfe));
+    connect(fastDefault, &QToolButton::clicked, this, [this] { useFastDefault(); });
+    auto *configSampler = new QToolButton(this);
+    configSampler->setObjectName("useConfigSampler");
+    configSampler->setText(tr("Config's sampler"));
+    configSampler->setToolTip(tr("The sampler the model's config names, as the reference implementation runs it "
+                                 "(the PC sampler takes one or two evaluations per noise level: minutes on a CPU)"));
+    connect(configSampler, &QToolButton::clicked, this, [this] { useConfigSampler(); });
+    auto *presetRow = new QHBoxLayout;
+    presetRow->addWidget(fastDefault);
+    presetRow->addWidget(configSampler);
+    presetRow->addStretch(1);
+
     auto *form = new QFormLayout;
     form->addRow(tr("Sampler"), method_);
+    form->addRow(QString(), presetRow);
     form->addRow(pages_);
     form->addRow(tr("Seed"), seedRow);
     form->addRow(tr("Batch"), batch_);
@@ -440,11 +461,27 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
 
 void SamplerPanel::setModelDefaults(const ModelConfig &config)
 {
-    SamplingSettings defaults = SamplingSettings::fromConfig(config);
-    defaults.seed = seed();
-    defaults.batch = batch_->value();
     modelScales_ = config.model.numScales;
     model_ = config;
+    applyDefaults(SamplingSettings::recommended(config));
+}
+
+void SamplerPanel::useConfigSampler()
+{
+    if (model_)
+        applyDefaults(SamplingSettings::fromConfig(*model_));
+}
+
+void SamplerPanel::useFastDefault()
+{
+    if (model_)
+        applyDefaults(SamplingSettings::recommended(*model_));
+}
+
+void SamplerPanel::applyDefaults(SamplingSettings defaults)
+{
+    defaults.seed = seed();
+    defaults.batch = batch_->value();
     if (defaults.pc.steps <= 0)
         defaults.pc.steps = modelScales_;
     setSettings(defaults);

@@ -36,8 +36,13 @@ public:
     // The settings shown, without drawing a seed.
     SamplingSettings settings() const;
     void setSettings(const SamplingSettings &settings);
-    // Defaults of a model's config (its sampler, its number of scales).
+    // A model's defaults: the fast default sampler (SamplingSettings::recommended) and its
+    // config's other settings; the seed and batch shown stay.
     void setModelDefaults(const ModelConfig &config);
+    // The loaded model's own sampler as its config sets it (the reference's, "Config's sampler"
+    // button), or the fast default ("Fast default" button); the seed and batch shown stay.
+    void useConfigSampler();
+    void useFastDefault();
 
     int frameEvery() const;
     void setFrameEvery(int k);
@@ -73,6 +78,8 @@ private:
     void updatePrecisions();
     void onEdited();
     QString methodId() const;
+    // The settings shown replaced by `defaults`, keeping the seed and batch.
+    void applyDefaults(SamplingSettings defaults);
 
     QComboBox *method_;
     QStackedWidget *pages_;

@@ -426,14 +426,7 @@ void TrainWorkspace::loadRunHistory()
         if (line.isEmpty())
             continue;
         try {
-            const Json record = parseJson(line.toStdString());
-            TrainingMetrics m;
-            m.step = json::getInt64(record, "step");
-            m.loss = json::getDouble(record, "loss");
-            m.emaLoss = json::getDouble(record, "ema_loss");
-            m.learningRate = json::getDouble(record, "lr");
-            if (record.contains("gpu_memory_mib"))
-                m.gpuMemoryMiB = json::getDouble(record, "gpu_memory_mib");
+            const TrainingMetrics m = TrainingMetrics::fromJson(parseJson(line.toStdString()));
             chart_->addMetrics(m);
             lastStep_ = m.step;
         } catch (const std::exception &) {
@@ -445,18 +438,10 @@ void TrainWorkspace::loadRunHistory()
     if (!previews.isEmpty()) {
         const QString path = QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last());
         try {
-            // A preview is a grid of small samples; a file far larger (a run folder from elsewhere)
-            // is not decoded on the UI thread.
-            constexpr int64_t kLargestPreviewSide = 4096;
-            const ImageSize size = imageFileSize(path.toStdString());
-            if (size.width > kLargestPreviewSide || size.height > kLargestPreviewSide)
-                throw Error("it is " + std::to_string(size.width) + " x " + std::to_string(size.height) +
-                            " pixels, larger than a preview (at most " + std::to_string(kLargestPreviewSide) +
-                            " on a side)");
-            preview_->setImage(tensorToImage(loadImage(path.toStdString())));
+            preview_->setImage(loadTrainingPreview(path));
             preview_->setCaption(tr("preview %1").arg(previews.last()));
         } catch (const std::exception &e) {
-            spdlog::warn("could not show the preview {}: {}", path.toStdString(), e.what());
+            spdlog::warn("could not show the preview: {}", e.what());
         }
     }
 }

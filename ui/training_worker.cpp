@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -175,6 +176,17 @@ void TrainingWorker::startJob(const TrainingRunRequest &request, int processes)
                        .arg(QFileInfo(commandLineTool()).fileName()));
 }
 
+QImage loadTrainingPreview(const QString &path)
+{
+    constexpr int64_t kLargestPreviewSide = 4096;
+    const ImageSize size = imageFileSize(path.toStdString());
+    if (size.width > kLargestPreviewSide || size.height > kLargestPreviewSide)
+        throw Error("'" + path.toStdString() + "' is " + std::to_string(size.width) + " x " +
+                    std::to_string(size.height) + " pixels, larger than a preview (at most " +
+                    std::to_string(kLargestPreviewSide) + " on a side)");
+    return tensorToImage(loadImage(path.toStdString()));
+}
+
 void TrainingWorker::followJob()
 {
     // New whole lines of rank 0's metrics.jsonl (rewritten shorter when a resumed run trims it).
@@ -189,17 +201,7 @@ void TrainingWorker::followJob()
             metricsOffset_ += end + 1;
             for (const QByteArray &line : data.left(end).split('\n')) {
                 try {
-                    const Json record = parseJson(line.toStdString());
-                    TrainingMetrics m;
-                    m.step = json::getInt64(record, "step");
-                    m.loss = record.value("loss", 0.0);
-                    m.emaLoss = record.value("ema_loss", m.loss);
-                    m.learningRate = record.value("lr", 0.0);
-                    m.gradNorm = record.value("grad_norm", 0.0);
-                    m.stepsPerSecond = record.value("steps_per_s", 0.0);
-                    m.memoryMiB = record.value("memory_mib", 0.0);
-                    m.elapsedSeconds = record.value("time_s", 0.0);
-                    m.accuracy = record.value("accuracy", -1.0);
+                    const TrainingMetrics m = TrainingMetrics::fromJson(parseJson(line.toStdString()));
                     lastStepSeen_ = m.step;
                     Q_EMIT metrics(m);
                     Q_EMIT stepDone(m.step, jobSteps_, m.loss);
@@ -223,10 +225,17 @@ void TrainingWorker::followJob()
     }
     const QStringList previews = QDir(jobFolder_ + "/samples").entryList({"step-*.png"}, QDir::Files, QDir::Name);
     if (!previews.isEmpty() && previews.last() != lastPreview_) {
-        const QImage image(jobFolder_ + "/samples/" + previews.last());
-        if (!image.isNull()) {
+        const QString path = jobFolder_ + "/samples/" + previews.last();
+        try {
+            const QImage image = loadTrainingPreview(path);
             lastPreview_ = previews.last();
             Q_EMIT snapshot(previews.last().mid(5, 8).toLongLong(), image);
+        } catch (const std::exception &e) {
+            // Still being written (the next look reads it), or not a preview at all: said once.
+            if (QFileInfo(path).lastModified().secsTo(QDateTime::currentDateTime()) > 5) {
+                lastPreview_ = previews.last();
+                spdlog::warn("could not show the preview: {}", e.what());
+            }
         }
     }
 }

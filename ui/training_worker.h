@@ -16,6 +16,11 @@ class QTimer;
 
 namespace sde::ui {
 
+// A run's preview grid (samples/step-*.png) for display. A preview is a grid of small samples: a
+// file larger than 4096 pixels on a side (a run folder from elsewhere) is refused before it is
+// decoded, as is one that is not an image; throws sde::Error naming the file.
+QImage loadTrainingPreview(const QString &path);
+
 // Prepares (sde::prepareTrainingRun) and runs a training run on its own thread and reports through queued signals;
 // pause, resume and stop are thread-safe and take effect between steps.
 class TrainingWorker : public QObject {

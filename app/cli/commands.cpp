@@ -4,6 +4,7 @@
 
 #include "io/model_file.h"
 #include "io/safetensors.h"
+#include "sampling/sampling_settings.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
@@ -66,10 +67,13 @@ int runInfo(const InfoOptions &o)
             others += (others.empty() ? "" : ", ") + name;
         row("Same layout", others + " (pass --config to choose)");
     }
-    row("Sampler", config.sampling.method == "pc"
-                       ? "PC: " + config.sampling.predictor + " + " + config.sampling.corrector + " (snr " +
-                             numberText(config.sampling.snr) + ")"
-                       : "probability-flow ODE");
+    row("Sampler", fastSolverTitle(kDefaultFastSolver) + ", Karras grid, " + std::to_string(kDefaultFastNfe) +
+                       " NFE (the default)");
+    row("Config sampler",
+        (config.sampling.method == "pc" ? "PC: " + config.sampling.predictor + " + " + config.sampling.corrector +
+                                              " (snr " + numberText(config.sampling.snr) + ")"
+                                        : "probability-flow ODE") +
+            std::string(" (--sampler config)"));
     std::cout << out.str();
     return 0;
 }

@@ -53,6 +53,14 @@ int cancelled(ProgressBar &progress, int64_t steps)
 
 namespace {
 
+// --sampler's values: every method and `config`.
+std::vector<std::string> samplerChoices()
+{
+    std::vector<std::string> choices = samplingMethodIds();
+    choices.push_back("config");
+    return choices;
+}
+
 std::string joined(const std::vector<std::string> &items, const std::string &separator)
 {
     std::string text;
@@ -151,8 +159,12 @@ const std::vector<OptionSpec> &samplerOptionSpecs()
         for (const SamplerDescription &d : samplerCatalogue())
             samplers.push_back(d.id + " (" + d.title + ")");
         std::vector<OptionSpec> out = {
-            O::text("--sampler", "NAME", "the sampler: " + joined(samplers, ", ") + "; default: the config's",
-                    samplingMethodIds()),
+            O::text("--sampler", "NAME",
+                    "the sampler: " + joined(samplers, ", ") +
+                        ", or config (the config's own, the reference's "
+                        "sampler for the model); default: " +
+                        std::string(kDefaultFastSolver) + " with --nfe " + std::to_string(kDefaultFastNfe),
+                    samplerChoices()),
             O::unsignedInteger("--seed", "S", "seed; image i uses S + i (default: random, printed)"),
             O::text("--precision", "NAME",
                     "the network's number format: float32, bfloat16 (CPUs with AVX-512, CUDA) or float16 (CUDA); "
@@ -180,8 +192,13 @@ void addSamplerOptions(CLI::App &command, OptionValues &values)
 
 SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig &config, int64_t batch)
 {
-    SamplingSettings s = SamplingSettings::fromConfig(config);
-    s.method = values.text("--sampler").value_or(s.method);
+    // Without --sampler the fast default (SamplingSettings::recommended); `config` is the config's
+    // own sampler; any other name is that sampler with the config's settings where it has them.
+    const std::optional<std::string> chosen = values.text("--sampler");
+    SamplingSettings s =
+        chosen == "config" ? SamplingSettings::fromConfig(config) : SamplingSettings::recommended(config);
+    if (chosen && *chosen != "config")
+        s.method = *chosen;
     const SamplerDescription &sampler = samplerDescription(s.method);
     s.fast.solver = s.method;
     // Settings that apply to the chosen sampler come from its knobs; others are named and ignored.

@@ -53,6 +53,9 @@ int main(int argc, char **argv)
     applyStyle(app);
     const QString logFile = sde::ui::installLogging();
     sde::configureThreads();
+    // The workspaces' worker threads run the models with every core; this thread only converts
+    // images, and on one thread it leaves them the cores (runThisThreadSerially).
+    sde::runThisThreadSerially();
 
     sde::ui::MainWindow window;
     window.show();

@@ -47,6 +47,17 @@ SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
     return s;
 }
 
+SamplingSettings SamplingSettings::recommended(const ModelConfig &config)
+{
+    SamplingSettings s = fromConfig(config);
+    s.method = kDefaultFastSolver;
+    s.fast = FastSamplerOptions{};
+    s.fast.solver = kDefaultFastSolver;
+    s.fast.grid = "karras";
+    s.fast.steps = stepsForNfe(kDefaultFastSolver, kDefaultFastNfe);
+    return s;
+}
+
 Json SamplingSettings::toJson() const
 {
     const SamplerDescription &sampler = samplerDescription(method);

@@ -28,8 +28,15 @@ struct SamplingSettings {
     // The temperature of the method in use.
     double temperature() const;
 
-    // The config's sampling section (method, predictor, corrector, snr, denoising).
+    // The config's sampling section (method, predictor, corrector, snr, denoising): the
+    // reference's sampler for the model (get_sampling_fn), what `--sampler config` picks.
     static SamplingSettings fromConfig(const ModelConfig &config);
+    // What a fresh start uses (the studio without saved settings, sdestudio-cli without
+    // --sampler, packaging/run.sh): kDefaultFastSolver on the Karras grid with
+    // kDefaultFastNfe score evaluations. In the project's quality-per-NFE table (README,
+    // "Benchmarks") it is the best fast sampler at about 20 NFE on the bundled Fashion-MNIST
+    // model, within 6 % of the 1000-NFE figure; the config's other settings are fromConfig's.
+    static SamplingSettings recommended(const ModelConfig &config);
     // {"method", "seed", "batch", "precision", and a "pc", "fast" or "ode" section}; the seed is
     // stored as an unsigned JSON integer, exact up to 2^64 - 1.
     Json toJson() const;
@@ -38,6 +45,10 @@ struct SamplingSettings {
     // count that is not an exact integer.
     static SamplingSettings fromJson(const Json &document);
 };
+
+// The fresh start's sampler (SamplingSettings::recommended) and its budget of score evaluations.
+inline constexpr const char *kDefaultFastSolver = "dpm3m";
+inline constexpr int64_t kDefaultFastNfe = 20;
 
 // Every method id: pc, ode, then fastSolverIds().
 const std::vector<std::string> &samplingMethodIds();

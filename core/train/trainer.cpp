@@ -248,7 +248,8 @@ void truncateMetrics(const std::string &path, int64_t step)
     writeFileAtomically(path, kept);
 }
 
-void validateOptions(const TrainerOptions &options, int64_t batchSize)
+// Checks the options; returns this process's micro-batches of every step (rankMicroBatches).
+std::vector<BatchSlice> validateOptions(const TrainerOptions &options, int64_t batchSize)
 {
     if (options.outDir.empty())
         throw Error("training needs an output folder (--out)");
@@ -278,12 +279,12 @@ void validateOptions(const TrainerOptions &options, int64_t batchSize)
     if (options.accumulation < 1 || options.accumulation > kMostTrainingBatch)
         throw Error("--accumulate must be between 1 and " + std::to_string(kMostTrainingBatch) + ", not " +
                     std::to_string(options.accumulation));
-    // Every process and micro-batch needs rows of its own.
-    rankMicroBatches(batchSize, options.dataParallel ? options.dataParallel->rank : 0,
-                     options.dataParallel ? options.dataParallel->worldSize : 1, options.accumulation);
     if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
         throw Error("mixed precision is for CUDA devices (training in " + precisionId(options.precision) +
                     "); this run is on " + options.device.str());
+    // Every process and micro-batch needs rows of its own.
+    return rankMicroBatches(batchSize, options.dataParallel ? options.dataParallel->rank : 0,
+                            options.dataParallel ? options.dataParallel->worldSize : 1, options.accumulation);
 }
 
 } // namespace
@@ -306,6 +307,26 @@ Json TrainingMetrics::toJson() const
     if (accuracy >= 0.0)
         out["accuracy"] = accuracy;
     return out;
+}
+
+TrainingMetrics TrainingMetrics::fromJson(const Json &record)
+{
+    TrainingMetrics m;
+    m.step = json::getInt64(record, "step");
+    m.loss = json::getDouble(record, "loss");
+    const auto optional = [&](const char *key, double fallback) {
+        return record.contains(key) ? json::getDouble(record, key) : fallback;
+    };
+    m.emaLoss = optional("ema_loss", m.loss);
+    m.learningRate = optional("lr", 0.0);
+    m.gradNorm = optional("grad_norm", 0.0);
+    m.stepsPerSecond = optional("steps_per_s", 0.0);
+    m.memoryMiB = optional("memory_mib", 0.0);
+    m.elapsedSeconds = optional("time_s", 0.0);
+    m.gpuMemoryMiB = optional("gpu_memory_mib", -1.0);
+    m.lossScale = optional("loss_scale", -1.0);
+    m.accuracy = optional("accuracy", -1.0);
+    return m;
 }
 
 void TrainingControl::pause()
@@ -364,7 +385,8 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
 {
     const ModelConfig &config = task.config();
     const int64_t batchSize = options.batchSize > 0 ? options.batchSize : config.training.batchSize;
-    validateOptions(options, batchSize);
+    // This process's rows of every step's batch.
+    const std::vector<BatchSlice> shares = validateOptions(options, batchSize);
     const std::vector<int64_t> expected{config.data.numChannels, config.data.imageSize, config.data.imageSize};
     if (data.exampleShape() != expected)
         throw Error("the data (" + data.description() + ") has examples of another shape than the model's");
@@ -448,8 +470,6 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         reducer = std::make_unique<GradientReducer>(*group, run.parameters());
     }
     const int rank = group ? group->rank() : 0;
-    const std::vector<BatchSlice> shares =
-        rankMicroBatches(batchSize, rank, group ? group->size() : 1, options.accumulation);
     // A step of one process and one micro-batch runs as it always did; a split one runs backward
     // on every share, so that every rank takes part in every collective.
     const bool split = group != nullptr || shares.size() > 1;

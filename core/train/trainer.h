@@ -62,7 +62,11 @@ struct TrainingMetrics {
     double elapsedSeconds = 0.0; // training time of the whole run, resumed parts included
     double accuracy = -1.0;      // batch accuracy of a classifier (-1: none)
 
+    // One line of a run's metrics.jsonl. fromJson reads what toJson writes (fields an older
+    // writer left out keep their defaults); throws Error when step or loss is missing or not a
+    // number.
     Json toJson() const;
+    static TrainingMetrics fromJson(const Json &record);
 };
 
 // Pause, resume and stop from any thread; the trainer checks it between steps.

@@ -61,4 +61,18 @@ int configureThreads(int requested)
     return at::get_num_threads();
 }
 
+int runThisThreadSerially()
+{
+    // ATen gives each thread its count on the thread's first parallel call, from a process-wide
+    // default that at::set_num_threads also sets: this thread's is settled first, then set to one,
+    // then the default is put back from a thread of its own.
+    const int others = at::get_num_threads();
+    at::set_num_threads(1);
+    std::thread([others] {
+        at::get_num_threads();
+        at::set_num_threads(others);
+    }).join();
+    return others;
+}
+
 } // namespace sde

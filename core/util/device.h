@@ -20,4 +20,13 @@ constexpr int kMostThreads = 256;
 // at most kMostThreads. Returns the count in effect.
 int configureThreads(int requested = 0);
 
+// Makes the calling thread run its LibTorch operations on one thread; threads started later, and
+// those already set up, keep the count configureThreads set. For a GUI thread, after
+// configureThreads: its small tensor operations (image conversions) would otherwise keep an
+// OpenMP team of their own beside a worker's, and libgomp, managing more threads than there are
+// cores, stops spinning between parallel regions, so every region of the worker's run waits on
+// futex wake-ups (the studio's first grid took 3.5 s instead of 2.3 s on a two-core machine:
+// bench_first_grid). Returns the count other threads keep.
+int runThisThreadSerially();
+
 } // namespace sde

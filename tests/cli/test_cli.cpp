@@ -259,8 +259,10 @@ private Q_SLOTS:
     void sampleWritesReproduciblePngs()
     {
         const QString dir = QString::fromStdString(test::makeTempDir());
-        const QStringList model{"--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",
-                                fixture("ncsnpp_ve_small", "config.json")};
+        // The reference's PC sampler, as the fixture's config sets it.
+        const QStringList model{"--model",   fixture("ncsnpp_ve_small", "checkpoint.pth"),
+                                "--config",  fixture("ncsnpp_ve_small", "config.json"),
+                                "--sampler", "config"};
         Run batch =
             cli(QStringList{"sample"} + model +
                 QStringList{"--steps", "6", "--batch", "3", "--seed", "5", "-o", dir + "/batch", "--frames", "3"});
@@ -283,6 +285,39 @@ private Q_SLOTS:
         torch::Tensor a = loadImage((dir + "/batch/sample-6.png").toStdString());
         torch::Tensor b = loadImage((dir + "/alone/sample-6.png").toStdString());
         QVERIFY((a - b).abs().max().item<double>() <= 1.0 / 255.0 + 1e-6);
+    }
+
+    // Without sampler options `sample` takes the fast default (DPM-Solver++ 3M, Karras grid, 20
+    // evaluations); `--sampler config` is the config's own sampler, the reference's.
+    void theDefaultSamplerIsTheFastOne()
+    {
+        const QString dir = QString::fromStdString(test::makeTempDir());
+        Run run =
+            cli(QStringList{"sample", "--model", "fashion-mnist", "--batch", "2", "--seed", "8", "-o", dir + "/a"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.err.contains("DPM-Solver++ 3M, 20 steps (20 NFE), Karras grid"), qPrintable(run.err));
+        Json record = parseJson(readPngText((dir + "/a/sample-9.png").toStdString()).at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("method").get<std::string>(), std::string("dpm3m"));
+        QCOMPARE(record.at("nfe").get<int64_t>(), int64_t(20));
+        QVERIFY2(loadImage((dir + "/a/sample-9.png").toStdString()).mean().item<double>() < 0.6,
+                 "the sample is not a Fashion-MNIST-like image");
+
+        // The config's sampler: PC with its predictor and corrector (few steps here).
+        Run config = cli(QStringList{"sample", "--model", "fashion-mnist", "--sampler", "config", "--steps", "22",
+                                     "--seed", "8", "-o", dir + "/b"});
+        QCOMPARE(config.exitCode, 0);
+        record = parseJson(readPngText((dir + "/b/sample-8.png").toStdString()).at("sdestudio"));
+        QCOMPARE(record.at("sampling").at("method").get<std::string>(), std::string("pc"));
+        QCOMPARE(record.at("sampling").at("pc").at("steps").get<int64_t>(), int64_t(22));
+        const ModelConfig bundled = loadModelFile("fashion-mnist").model->config();
+        QCOMPARE(record.at("sampling").at("pc").at("predictor").get<std::string>(), bundled.sampling.predictor);
+        QCOMPARE(record.at("sampling").at("pc").at("corrector").get<std::string>(), bundled.sampling.corrector);
+
+        // info names both.
+        Run info = cli(QStringList{"info", "fashion-mnist"});
+        QCOMPARE(info.exitCode, 0);
+        QVERIFY2(info.out.contains("DPM-Solver++ 3M, Karras grid, 20 NFE (the default)"), qPrintable(info.out));
+        QVERIFY2(info.out.contains("(--sampler config)"), qPrintable(info.out));
     }
 
     void fastSamplersWriteTheirSettings()

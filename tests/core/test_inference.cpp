@@ -13,12 +13,15 @@
 #include "model/score_model.h"
 #include "nets/inference.h"
 #include "sampling/sampling_settings.h"
+#include "util/device.h"
 #include "util/error.h"
 
 #include "fixture_model.h"
 #include "test_support.h"
 
 #include <QtTest/QtTest>
+
+#include <thread>
 
 using namespace sde;
 using sde::test::fixtureModel;
@@ -72,6 +75,34 @@ std::unique_ptr<ScoreModel> modelNamed(const std::string &name)
 class TestInference : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // A thread made serial (the studio's GUI thread) has one intra-op thread; threads started
+    // later have the configured count, and those set up before keep theirs. (A thread's count is
+    // what LibTorch's parallel loops and oneDNN's primitives on it use: OpenMP's per-thread
+    // nthreads-var, which at::get_num_threads reads.)
+    void aSerialThreadLeavesTheOthersTheirThreads()
+    {
+        const int before = at::get_num_threads();
+        const int configured = before + 2;
+        int returned = 0, serial = 0, later = 0, serialAfterLater = 0;
+        std::thread([&] {
+            configureThreads(configured);
+            returned = runThisThreadSerially();
+            serial = at::get_num_threads();
+            std::thread([&] { later = at::get_num_threads(); }).join();
+            serialAfterLater = at::get_num_threads();
+        }).join();
+        int fresh = 0;
+        std::thread([&] { fresh = at::get_num_threads(); }).join();
+        const int here = at::get_num_threads();
+        configureThreads(before);
+        QCOMPARE(returned, configured);
+        QCOMPARE(serial, 1);
+        QCOMPARE(later, configured);
+        QCOMPARE(serialAfterLater, 1);
+        QCOMPARE(fresh, configured);
+        QCOMPARE(here, before); // set up before: untouched
+    }
+
     void initTestCase() { QVERIFY2(at::hasMKLDNN(), "LibTorch was built without oneDNN"); }
 
     void fastPathMatchesThePlainOne_data()

@@ -990,6 +990,25 @@ private Q_SLOTS:
         QCOMPARE(seen[1].step, int64_t(6));
         // Warm-up of 10 steps: step index 5 (the sixth update) uses lr * 5 / 10.
         QVERIFY(std::abs(seen[1].learningRate - 0.5e-3) < 1e-12);
+        // What the studio reads back (TrainingMetrics::fromJson) is what the callback saw.
+        for (size_t i = 0; i < records.size(); ++i) {
+            const TrainingMetrics back = TrainingMetrics::fromJson(parseJson(records[i]));
+            QCOMPARE(back.step, seen[i].step);
+            QCOMPARE(back.loss, seen[i].loss);
+            QCOMPARE(back.emaLoss, seen[i].emaLoss);
+            QCOMPARE(back.learningRate, seen[i].learningRate);
+            QCOMPARE(back.gradNorm, seen[i].gradNorm);
+            QCOMPARE(back.elapsedSeconds, seen[i].elapsedSeconds);
+            QCOMPARE(back.gpuMemoryMiB, -1.0);
+            QCOMPARE(back.accuracy, -1.0);
+        }
+        // A record without its step or with a loss that is not a number is refused, not zero.
+        QVERIFY_THROWS_EXCEPTION(Error, TrainingMetrics::fromJson(parseJson("{\"loss\": 1.0}")));
+        QVERIFY_THROWS_EXCEPTION(Error, TrainingMetrics::fromJson(parseJson("{\"step\": 3, \"loss\": null}")));
+        // An older writer's record (step and loss only) keeps the defaults of the rest.
+        const TrainingMetrics old = TrainingMetrics::fromJson(parseJson("{\"step\": 3, \"loss\": 0.5}"));
+        QCOMPARE(old.emaLoss, 0.5);
+        QCOMPARE(old.lossScale, -1.0);
         QVERIFY(seen[1].memoryMiB > 0.0 && seen[1].stepsPerSecond > 0.0);
     }
 

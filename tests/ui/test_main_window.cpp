@@ -27,12 +27,14 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QToolBar>
+#include <QToolButton>
 #include <QtTest/QtTest>
 
 #include <unistd.h>
@@ -74,6 +76,42 @@ private Q_SLOTS:
         QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName("SDE Studio Tests");
         QCoreApplication::setApplicationName("test_main_window");
+    }
+
+    // A fresh start (no saved settings) samples with the fast default, 20 evaluations; the
+    // config's own sampler (the reference's) is one click away, and the fast default one more.
+    void aFreshStartUsesTheFastDefault()
+    {
+        QSettings().clear();
+        MainWindow window;
+        window.show();
+        QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
+        SamplerPanel *panel = window.samplerPanel();
+        SamplingSettings shown = panel->settings();
+        QCOMPARE(shown.method, std::string("dpm3m"));
+        QCOMPARE(shown.fast.grid, std::string("karras"));
+        QCOMPARE(plannedNfe(shown.method, shown.fast.steps), int64_t(20));
+        QCOMPARE(panel->findChild<QLabel *>("nfeEstimate")->text(), QString("20 score evaluations"));
+        panel->findChild<QLineEdit *>("seed")->setText("77");
+        panel->findChild<QSpinBox *>("batch")->setValue(3);
+
+        QTest::mouseClick(panel->findChild<QToolButton *>("useConfigSampler"), Qt::LeftButton);
+        shown = panel->settings();
+        const ModelConfig &config = window.model()->config();
+        QCOMPARE(shown.method, config.sampling.method);
+        QCOMPARE(shown.pc.predictor, config.sampling.predictor);
+        QCOMPARE(shown.pc.corrector, config.sampling.corrector);
+        QCOMPARE(shown.pc.snr, config.sampling.snr);
+        QCOMPARE(shown.pc.steps, config.model.numScales);
+        // The seed and batch the person chose stay.
+        QCOMPARE(shown.seed, uint64_t(77));
+        QCOMPARE(shown.batch, int64_t(3));
+
+        QTest::mouseClick(panel->findChild<QToolButton *>("useFastDefault"), Qt::LeftButton);
+        shown = panel->settings();
+        QCOMPARE(shown.method, std::string("dpm3m"));
+        QCOMPARE(shown.fast.steps, stepsForNfe("dpm3m", 20));
+        QCOMPARE(shown.seed, uint64_t(77));
     }
 
     void generateShowsSamplesAndTheTrajectory()
