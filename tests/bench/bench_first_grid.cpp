@@ -87,7 +87,7 @@ int studioChild(int argc, char **argv)
         return 1;
     }
     std::fprintf(stderr, "studio: %s; %lld images, %lld NFE\n", sde::describeSettings(settings).c_str(),
-                static_cast<long long>(result.samples.size(0)), static_cast<long long>(result.nfe));
+                 static_cast<long long>(result.samples.size(0)), static_cast<long long>(result.nfe));
     return 0;
 }
 
@@ -97,8 +97,7 @@ struct Timed {
 };
 
 // Runs argv with extra environment entries; the wall time from spawn to exit.
-Timed timedRun(const std::vector<std::string> &args, const std::vector<std::string> &extraEnvironment,
-               bool quiet)
+Timed timedRun(const std::vector<std::string> &args, const std::vector<std::string> &extraEnvironment, bool quiet)
 {
     std::vector<std::string> environment(extraEnvironment);
     for (char **e = environ; *e; ++e)
@@ -163,14 +162,13 @@ int main(int argc, char **argv)
     const char *threads = std::getenv("OMP_NUM_THREADS");
     std::printf("bench_first_grid: %s, %ld cores, OMP_NUM_THREADS %s; 16 images of %s, fresh-start defaults; "
                 "median of %d runs after one unmeasured\n",
-                cli.c_str(), sysconf(_SC_NPROCESSORS_ONLN), threads ? threads : "unset", sde::kDefaultModelName,
-                runs);
+                cli.c_str(), sysconf(_SC_NPROCESSORS_ONLN), threads ? threads : "unset", sde::kDefaultModelName, runs);
     std::vector<std::string> rows;
     for (const std::string &path : paths) {
         std::vector<std::string> args, environment;
         if (path == "cli") {
-            args = {cli,    "sample", "--model", sde::kDefaultModelName, "--batch", "16", "--seed", "1", "-o",
-                    (scratch / "out").string()};
+            args = {cli,      "sample", "--model", sde::kDefaultModelName,    "--batch", "16",
+                    "--seed", "1",      "-o",      (scratch / "out").string()};
         } else if (path == "studio") {
             args = {self.string(), "--studio-child"};
             environment = {"XDG_CONFIG_HOME=" + (scratch / "home").string(),
