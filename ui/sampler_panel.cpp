@@ -93,7 +93,8 @@ double smallestStep(int decimals)
 
 SamplerPanel::SamplerPanel(QWidget *parent)
     : QWidget(parent), method_(combo(this, "samplerMethod", {})), pages_(new QStackedWidget(this)),
-      fastNfe_(integer(this, "fastNfe", 3, 100000, 20)), device_(combo(this, "device", {"cpu"})),
+      fastNfe_(integer(this, "fastNfe", 3, 100000, static_cast<int>(kDefaultFastNfe))),
+      device_(combo(this, "device", {"cpu"})),
       precision_(combo(this, "precision", {tr("float32 (exact)"), tr("bfloat16 (faster)"), tr("float16 (CUDA)")})),
       batch_(integer(this, "batch", 1, static_cast<int>(kLargestBatch), 16)),
       frameEvery_(integer(this, "frameEvery", 1, 10000, 10)), seed_(new QLineEdit(this)),
@@ -170,8 +171,9 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     auto *configSampler = new QToolButton(this);
     configSampler->setObjectName("useConfigSampler");
     configSampler->setText(tr("Config's sampler"));
-    configSampler->setToolTip(tr("The sampler the model's config names, as the reference implementation runs it "
-                                 "(the PC sampler takes one or two evaluations per noise level: minutes on a CPU)"));
+    configSampler->setToolTip(tr("The sampler the model's config names (the PC sampler or the probability-flow ODE), "
+                                 "as the reference implementation runs it: hundreds to thousands of evaluations, "
+                                 "minutes on a CPU"));
     connect(configSampler, &QToolButton::clicked, this, [this] { useConfigSampler(); });
     auto *presetRow = new QHBoxLayout;
     presetRow->addWidget(fastDefault);
@@ -463,7 +465,7 @@ void SamplerPanel::setModelDefaults(const ModelConfig &config)
 {
     modelScales_ = config.model.numScales;
     model_ = config;
-    applyDefaults(SamplingSettings::recommended(config));
+    applyDefaults(SamplingSettings::fastDefault(config));
 }
 
 void SamplerPanel::useConfigSampler()
@@ -475,7 +477,7 @@ void SamplerPanel::useConfigSampler()
 void SamplerPanel::useFastDefault()
 {
     if (model_)
-        applyDefaults(SamplingSettings::recommended(*model_));
+        applyDefaults(SamplingSettings::fastDefault(*model_));
 }
 
 void SamplerPanel::applyDefaults(SamplingSettings defaults)
@@ -484,6 +486,13 @@ void SamplerPanel::applyDefaults(SamplingSettings defaults)
     defaults.batch = batch_->value();
     if (defaults.pc.steps <= 0)
         defaults.pc.steps = modelScales_;
+    // Every sampler's page shows the model's values (the PC page the config's predictor,
+    // corrector and steps), not only the chosen one's: setSettings writes that one's alone.
+    for (const KnobField &field : fields_)
+        if (!field.section.empty())
+            writeField(field, defaults);
+    // A frame of each of a fast sampler's few steps; of a 1000-step run, one in ten.
+    frameEvery_->setValue(isFastSolver(defaults.method) ? 1 : 10);
     setSettings(defaults);
 }
 

@@ -36,8 +36,9 @@ public:
     // The settings shown, without drawing a seed.
     SamplingSettings settings() const;
     void setSettings(const SamplingSettings &settings);
-    // A model's defaults: the fast default sampler (SamplingSettings::recommended) and its
-    // config's other settings; the seed and batch shown stay.
+    // A model's defaults: the fast default sampler (SamplingSettings::fastDefault) chosen, every
+    // other sampler's page filled from the config (the PC page with its predictor, corrector and
+    // steps); the seed and batch shown stay.
     void setModelDefaults(const ModelConfig &config);
     // The loaded model's own sampler as its config sets it (the reference's, "Config's sampler"
     // button), or the fast default ("Fast default" button); the seed and batch shown stay.

@@ -190,10 +190,11 @@ CommandRun addInpaintCommand(CLI::App &program)
     CLI::App *command =
         addCommand(program, "inpaint", "--model FILE --image IMAGE --mask MASK -o FOLDER [options]",
                    "fill a masked region of an image",
-                   "Fills the masked region of an image: with the PC inpainter of the reference (--sampler pc, the\n"
-                   "default), the probability-flow ODE or a fast sampler. The mask's gray level is the weight of the\n"
-                   "generated content: black keeps a pixel exactly as given, white fills it, and grays (soft\n"
-                   "edges) are filled and blended, w * filled + (1 - w) * given (README, Masks).");
+                   "Fills the masked region of an image: with the fast default sampler (DPM-Solver++ 3M, 20 NFE),\n"
+                   "the PC inpainter of the reference (--sampler config or pc), the probability-flow ODE or another\n"
+                   "fast sampler (at 20 NFE DDIM with --eta 1 comes closest to the truth). The mask's gray level is\n"
+                   "the weight of the generated content: black keeps a pixel exactly as given, white fills it, and\n"
+                   "grays (soft edges) are filled and blended, w * filled + (1 - w) * given (README, Masks).");
     addEditOptions(*command, *o, "the image, at the model's size", true);
     return [o] { return runInpaint(*o); };
 }
@@ -203,9 +204,10 @@ CommandRun addColorizeCommand(CLI::App &program)
     auto o = std::make_shared<EditOptions>();
     CLI::App *command =
         addCommand(program, "colorize", "--model FILE --image IMAGE -o FOLDER [options]", "colorize a gray image",
-                   "Colorizes a gray image with the PC colorizer of the reference (--sampler pc, the default), the\n"
-                   "probability-flow ODE or a fast sampler (a color image is turned to gray first: the mean of R, G\n"
-                   "and B). The result keeps the input's gray level. Needs an RGB model.");
+                   "Colorizes a gray image with the fast default sampler (DPM-Solver++ 3M, 20 NFE), the PC\n"
+                   "colorizer of the reference (--sampler config or pc), the probability-flow ODE or another fast\n"
+                   "sampler (a color image is turned to gray first: the mean of R, G and B). The result keeps the\n"
+                   "input's gray level. Needs an RGB model.");
     addEditOptions(*command, *o, "the gray (or color) image, at the model's size", false);
     return [o] { return runColorize(*o); };
 }

@@ -170,7 +170,8 @@ const std::vector<OptionSpec> &samplerOptionSpecs()
                     "the network's number format: float32, bfloat16 (CPUs with AVX-512, CUDA) or float16 (CUDA); "
                     "the sampler's state stays float32",
                     precisionIds(), "float32"),
-            O::integer("--nfe", "N", "fast samplers: the most score evaluations; sets --steps", nfeRange(), "20"),
+            O::integer("--nfe", "N", "fast samplers: the most score evaluations; sets --steps", nfeRange(),
+                       std::to_string(kDefaultFastNfe)),
         };
         // The samplers' own settings, one option per knob key of the catalogue; the ranges are
         // checked once the sampler is known (checkSamplingSettings), so they can differ by sampler.
@@ -192,11 +193,11 @@ void addSamplerOptions(CLI::App &command, OptionValues &values)
 
 SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig &config, int64_t batch)
 {
-    // Without --sampler the fast default (SamplingSettings::recommended); `config` is the config's
+    // Without --sampler the fast default (SamplingSettings::fastDefault); `config` is the config's
     // own sampler; any other name is that sampler with the config's settings where it has them.
     const std::optional<std::string> chosen = values.text("--sampler");
     SamplingSettings s =
-        chosen == "config" ? SamplingSettings::fromConfig(config) : SamplingSettings::recommended(config);
+        chosen == "config" ? SamplingSettings::fromConfig(config) : SamplingSettings::fastDefault(config);
     if (chosen && *chosen != "config")
         s.method = *chosen;
     const SamplerDescription &sampler = samplerDescription(s.method);
@@ -244,7 +245,13 @@ SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig 
     }
     for (const OptionSpec &spec : samplerOptionSpecs())
         if (values.given(spec.name) && std::find(used.begin(), used.end(), spec.name) == used.end())
-            std::cerr << "warning: " << spec.name << " is not a setting of " << sampler.title << "; ignored\n";
+            std::cerr << "warning: " << spec.name << " is not a setting of " << sampler.title
+                      << (chosen ? "" : " (the default sampler; --sampler config runs the config's own)")
+                      << "; ignored\n";
+    // --steps alone meant the config's PC steps before the fast default: say what it sets now.
+    if (!chosen && values.given("--steps"))
+        std::cerr << "note: --steps sets the grid of " << sampler.title
+                  << ", the default sampler; --sampler config runs the config's own with that many steps\n";
     s.precision = precisionFromId(*values.text("--precision"));
     s.batch = batch;
     checkSamplingSettings(s, [](const SamplerKnob &knob) { return knob.optionName(); });

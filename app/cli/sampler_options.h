@@ -16,8 +16,10 @@ namespace sde::cli {
 const std::vector<OptionSpec> &samplerOptionSpecs();
 // Adds samplerOptionSpecs() to `command`.
 void addSamplerOptions(CLI::App &command, OptionValues &values);
-// The config's sampling settings, overridden by the options given, for `batch` images; errors
-// name the option. Without --seed the seed is random (and printed with the settings).
+// The sampling settings for `batch` images: without --sampler the fast default
+// (SamplingSettings::fastDefault), with `--sampler config` the config's own, with another name
+// that sampler with the config's settings where it has them; then the options given. Errors name
+// the option. Without --seed the seed is random (and printed with the settings).
 SamplingSettings samplingSettings(const OptionValues &values, const ModelConfig &config, int64_t batch);
 
 // Set by Ctrl+C while an InterruptScope is alive; long runs pass it as their cancel token.

@@ -4,6 +4,7 @@
 #include "sampling/sampler_catalogue.h"
 #include "util/error.h"
 #include "util/number_text.h"
+#include "util/thread_share.h"
 
 #include <algorithm>
 
@@ -47,7 +48,7 @@ SamplingSettings SamplingSettings::fromConfig(const ModelConfig &config)
     return s;
 }
 
-SamplingSettings SamplingSettings::recommended(const ModelConfig &config)
+SamplingSettings SamplingSettings::fastDefault(const ModelConfig &config)
 {
     SamplingSettings s = fromConfig(config);
     s.method = kDefaultFastSolver;
@@ -178,16 +179,25 @@ SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings
     checkSamplingSettings(settings);
     checkPrecision(settings.precision, model.device());
     EvaluationPrecisionScope precision(settings.precision);
+    // The run's share of the cores, looked at again every step (a training run may start or end
+    // beside it, another process may take a core).
+    ThreadShare share;
+    share.apply();
+    const SamplerCallback step = [&share, &onStep](const SamplerStep &info) {
+        share.apply();
+        if (onStep)
+            onStep(info);
+    };
     if (settings.method == "ode")
-        return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, onStep, cancel);
+        return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, step, cancel);
     if (isFastSolver(settings.method)) {
         FastSamplerOptions options = settings.fast;
         options.solver = settings.method;
-        return fastSampleWithScore(model, score, settings.batch, settings.seed, options, onStep, cancel);
+        return fastSampleWithScore(model, score, settings.batch, settings.seed, options, step, cancel);
     }
     PcConditioning conditioning;
     conditioning.score = score;
-    return pcSampleConstrained(model, settings.batch, settings.seed, settings.pc, conditioning, onStep, cancel);
+    return pcSampleConstrained(model, settings.batch, settings.seed, settings.pc, conditioning, step, cancel);
 }
 
 std::string describeSettings(const SamplingSettings &s)

@@ -36,7 +36,7 @@ struct SamplingSettings {
     // kDefaultFastNfe score evaluations. In the project's quality-per-NFE table (README,
     // "Benchmarks") it is the best fast sampler at about 20 NFE on the bundled Fashion-MNIST
     // model, within 6 % of the 1000-NFE figure; the config's other settings are fromConfig's.
-    static SamplingSettings recommended(const ModelConfig &config);
+    static SamplingSettings fastDefault(const ModelConfig &config);
     // {"method", "seed", "batch", "precision", and a "pc", "fast" or "ode" section}; the seed is
     // stored as an unsigned JSON integer, exact up to 2^64 - 1.
     Json toJson() const;
@@ -46,7 +46,7 @@ struct SamplingSettings {
     static SamplingSettings fromJson(const Json &document);
 };
 
-// The fresh start's sampler (SamplingSettings::recommended) and its budget of score evaluations.
+// The fresh start's sampler (SamplingSettings::fastDefault) and its budget of score evaluations.
 inline constexpr const char *kDefaultFastSolver = "dpm3m";
 inline constexpr int64_t kDefaultFastNfe = 20;
 

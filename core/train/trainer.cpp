@@ -12,6 +12,7 @@
 #include "util/cuda_support.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/thread_share.h"
 
 #include <spdlog/spdlog.h>
 
@@ -314,8 +315,10 @@ TrainingMetrics TrainingMetrics::fromJson(const Json &record)
     TrainingMetrics m;
     m.step = json::getInt64(record, "step");
     m.loss = json::getDouble(record, "loss");
+    // The other fields keep their defaults when missing or not a number (null: a non-finite value).
     const auto optional = [&](const char *key, double fallback) {
-        return record.contains(key) ? json::getDouble(record, key) : fallback;
+        const Json *value = json::find(record, key);
+        return value && value->is_number() ? json::toDouble(*value, key) : fallback;
     };
     m.emaLoss = optional("ema_loss", m.loss);
     m.learningRate = optional("lr", 0.0);
@@ -498,7 +501,11 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
     int64_t lastCheckpointStep = -1;
     bool diverged = false, stopped = false;
 
+    // The run's share of the cores, looked at again every step (a sampling run may start or end
+    // beside it in the studio, another process may take a core).
+    ThreadShare share;
     while (run.step < options.steps) {
+        share.apply();
         // A data-parallel job stops where all ranks agree: a rank asked to stop says so in the
         // step's sums, and every rank stops after that step.
         bool stopHere = false;

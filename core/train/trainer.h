@@ -62,8 +62,9 @@ struct TrainingMetrics {
     double elapsedSeconds = 0.0; // training time of the whole run, resumed parts included
     double accuracy = -1.0;      // batch accuracy of a classifier (-1: none)
 
-    // One line of a run's metrics.jsonl. fromJson reads what toJson writes (fields an older
-    // writer left out keep their defaults); throws Error when step or loss is missing or not a
+    // One line of a run's metrics.jsonl. fromJson reads what toJson writes; the fields besides
+    // step and loss keep their defaults when missing (an older writer) or not a number (null, as
+    // dumpJson writes a non-finite value). Throws Error when step or loss is missing or not a
     // number.
     Json toJson() const;
     static TrainingMetrics fromJson(const Json &record);

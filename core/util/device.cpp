@@ -2,6 +2,7 @@
 
 #include "util/cuda_support.h"
 #include "util/error.h"
+#include "util/thread_share.h"
 
 #include <torch/cuda.h>
 
@@ -53,11 +54,15 @@ int configureThreads(int requested)
         if (const char *env = std::getenv("OMP_NUM_THREADS"))
             threads = std::atoi(env);
     }
+    const bool given = threads > 0;
     if (threads <= 0)
         threads = static_cast<int>(std::thread::hardware_concurrency());
     threads = std::min(threads, kMostThreads);
     if (threads > 0)
         at::set_num_threads(threads);
+    // The runs that compute at once share this count (util/thread_share.h); one not given is
+    // also shared with busy processes.
+    setThreadBudget(at::get_num_threads(), given);
     return at::get_num_threads();
 }
 
@@ -68,10 +73,15 @@ int runThisThreadSerially()
     // then the default is put back from a thread of its own.
     const int others = at::get_num_threads();
     at::set_num_threads(1);
-    std::thread([others] {
-        at::get_num_threads();
-        at::set_num_threads(others);
-    }).join();
+    try {
+        std::thread([others] {
+            at::get_num_threads();
+            at::set_num_threads(others);
+        }).join();
+    } catch (...) {
+        at::set_num_threads(others); // no thread to spare: this one keeps the count as well
+        throw;
+    }
     return others;
 }
 

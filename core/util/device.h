@@ -17,7 +17,9 @@ constexpr int kMostThreads = 256;
 
 // Sets LibTorch's intra-op thread count once at start: `requested` when positive, else
 // OMP_NUM_THREADS when set, else every hardware thread (Debian's LibTorch starts with one);
-// at most kMostThreads. Returns the count in effect.
+// at most kMostThreads. Returns the count in effect. It is also the budget that runs computing at
+// once share (util/thread_share.h): a count that was neither requested nor set in OMP_NUM_THREADS
+// is shared with other busy processes too.
 int configureThreads(int requested = 0);
 
 // Makes the calling thread run its LibTorch operations on one thread; threads started later, and
@@ -25,8 +27,9 @@ int configureThreads(int requested = 0);
 // configureThreads: its small tensor operations (image conversions) would otherwise keep an
 // OpenMP team of their own beside a worker's, and libgomp, managing more threads than there are
 // cores, stops spinning between parallel regions, so every region of the worker's run waits on
-// futex wake-ups (the studio's first grid took 3.5 s instead of 2.3 s on a two-core machine:
-// bench_first_grid). Returns the count other threads keep.
+// futex wake-ups (the studio's first grid took 3.5 s instead of 2.4 s on a two-core machine:
+// bench_first_grid). Call it at start, before other threads run LibTorch work: one whose first
+// parallel call falls in between keeps one thread. Returns the count other threads keep.
 int runThisThreadSerially();
 
 } // namespace sde

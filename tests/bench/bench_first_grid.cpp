@@ -3,6 +3,7 @@
 // defaults of a fresh start (no saved settings).
 //
 //   build/release/tests/bench/bench_first_grid [--runs 5] [--cli PATH] [--paths cli,studio]
+//       [--busy N] [--env NAME=VALUE]
 //
 // cli:    `sdestudio-cli sample --model fashion-mnist --batch 16 --seed 1 -o DIR`, timed from
 //         the spawn to its exit (files written).
@@ -10,8 +11,14 @@
 //         shown, the bundled default model opened, as app/studio/main.cpp does), clicking
 //         Generate once the window is up; timed from the spawn to the finished grid shown. Its
 //         settings live in a fresh temporary home, so the sampler is the fresh start's default.
+// sampling-beside-training: in this process, the fresh start's 16-image run of the bundled model
+//         timed alone, then while a training run of the bundled config (random images, its
+//         batch) computes on another thread, as the studio's Sampler and Train workers do: with
+//         the runs sharing the cores (util/thread_share.h) and, for comparison, without.
 // Each path runs once unmeasured first (the files in the page cache, as on a second start), then
-// --runs times; the median and the range are printed.
+// --runs times; the median and the range are printed. --busy N keeps N other processes spinning
+// through the cli and studio runs (a machine shared with other work); --env adds a variable to
+// their environment (OMP_NUM_THREADS=2: a count given, so not shared with busy processes).
 
 #include "bench_support.h"
 
@@ -20,24 +27,33 @@
 #include "main_window.h"
 #include "sampler_panel.h"
 #include "sampling_worker.h"
+#include "tiny_models.h"
 
 #include "io/bundled_models.h"
+#include "io/model_file.h"
+#include "sampling/sampling_settings.h"
+#include "train/training_task.h"
 #include "util/device.h"
+#include "util/thread_share.h"
 
 #include <QApplication>
 #include <QTimer>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,7 +104,77 @@ int studioChild(int argc, char **argv)
     }
     std::fprintf(stderr, "studio: %s; %lld images, %lld NFE\n", sde::describeSettings(settings).c_str(),
                  static_cast<long long>(result.samples.size(0)), static_cast<long long>(result.nfe));
-    return 0;
+    // Timed to the grid shown: the window's teardown is not part of the wait.
+    std::fflush(stderr);
+    std::_Exit(0);
+}
+
+// Seconds of the fresh start's 16-image run of the bundled model, on this thread.
+double timedSampling(const sde::ScoreModel &model)
+{
+    sde::SamplingSettings settings = sde::SamplingSettings::fastDefault(model.config());
+    settings.batch = 16;
+    settings.seed = 1;
+    const auto start = Clock::now();
+    sde::runSampler(model, settings);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The sampling run alone, then beside a training thread with the cores shared and not; one row
+// each (median of `runs`).
+std::vector<std::string> samplingBesideTraining(int runs)
+{
+    const int threads = sde::configureThreads();
+    sde::LoadedModel loaded = sde::loadModelFile(sde::kDefaultModelName);
+    loaded.model->setTraining(false);
+    const auto median = [&](bool shared) {
+        sde::setThreadBudget(shared ? threads : 0, false);
+        std::vector<double> seconds;
+        for (int run = 0; run <= runs; ++run) {
+            const double s = timedSampling(*loaded.model);
+            if (run > 0)
+                seconds.push_back(s);
+        }
+        std::sort(seconds.begin(), seconds.end());
+        return seconds;
+    };
+    const auto row = [](const std::string &name, const std::vector<double> &seconds) {
+        char text[200];
+        std::snprintf(text, sizeof text, "| %s | %.2f | %.2f | %.2f |\n", name.c_str(), seconds[seconds.size() / 2],
+                      seconds.front(), seconds.back());
+        return std::string(text);
+    };
+    std::vector<std::string> rows{row("sampling alone", median(true))};
+    for (const bool shared : {true, false}) {
+        sde::setThreadBudget(shared ? threads : 0, false);
+        const std::filesystem::path folder =
+            std::filesystem::temp_directory_path() / ("bench_first_grid-training-" + std::to_string(::getpid()));
+        sde::TrainingControl control;
+        std::atomic<int64_t> steps{0};
+        std::thread trainer([&] {
+            sde::ModelConfig config = loaded.model->config();
+            sde::ScoreTrainingTask task(config);
+            sde::test::RandomImages data(config);
+            sde::TrainerOptions options;
+            options.outDir = folder.string();
+            options.steps = 1000000;
+            options.logEvery = 1000000;
+            options.checkpointEvery = 1000000;
+            sde::TrainerCallbacks callbacks;
+            callbacks.onStep = [&](int64_t, int64_t, double) { ++steps; };
+            sde::train(task, data, options, callbacks, &control);
+        });
+        while (steps < 3) // in its stride
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const std::vector<double> seconds = median(shared);
+        control.stop();
+        trainer.join();
+        std::filesystem::remove_all(folder);
+        rows.push_back(
+            row(shared ? "sampling beside training, cores shared" : "sampling beside training, not shared", seconds));
+    }
+    sde::setThreadBudget(threads, false);
+    return rows;
 }
 
 struct Timed {
@@ -143,18 +229,30 @@ int main(int argc, char **argv)
     const std::filesystem::path self = std::filesystem::canonical("/proc/self/exe");
     std::string cli = (self.parent_path() / "../../app/sdestudio-cli").lexically_normal().string();
     std::vector<std::string> paths{"cli", "studio"};
+    int busy = 0;
+    std::vector<std::string> extraEnvironment;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--runs")
-            runs = std::stoi(sde::bench::optionValue(argc, argv, i));
+            runs = std::atoi(sde::bench::optionValue(argc, argv, i).c_str());
         else if (arg == "--cli")
             cli = sde::bench::optionValue(argc, argv, i);
         else if (arg == "--paths")
             paths = sde::bench::parseNames(sde::bench::optionValue(argc, argv, i));
+        else if (arg == "--busy")
+            busy = std::atoi(sde::bench::optionValue(argc, argv, i).c_str());
+        else if (arg == "--env")
+            extraEnvironment.push_back(sde::bench::optionValue(argc, argv, i));
         else {
-            std::fprintf(stderr, "usage: bench_first_grid [--runs N] [--cli PATH] [--paths cli,studio]\n");
+            std::fprintf(
+                stderr, "usage: bench_first_grid [--runs N] [--cli PATH] [--paths cli,studio,sampling-beside-training] "
+                        "[--busy N] [--env NAME=VALUE]\n");
             return 2;
         }
+    }
+    if (runs < 1 || busy < 0) {
+        std::fprintf(stderr, "--runs must be at least 1 and --busy at least 0\n");
+        return 2;
     }
     const std::filesystem::path scratch =
         std::filesystem::temp_directory_path() / ("bench_first_grid-" + std::to_string(::getpid()));
@@ -163,21 +261,44 @@ int main(int argc, char **argv)
     std::printf("bench_first_grid: %s, %ld cores, OMP_NUM_THREADS %s; 16 images of %s, fresh-start defaults; "
                 "median of %d runs after one unmeasured\n",
                 cli.c_str(), sysconf(_SC_NPROCESSORS_ONLN), threads ? threads : "unset", sde::kDefaultModelName, runs);
+    // Other work on the machine: processes that spin until the end.
+    std::vector<pid_t> spinners;
+    for (int i = 0; i < busy; ++i) {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlives the benchmark
+            volatile unsigned long spin = 0;
+            for (;;)
+                spin = spin + 1;
+        }
+        spinners.push_back(pid);
+    }
+    if (busy > 0 || !extraEnvironment.empty()) {
+        std::printf("beside %d spinning process(es)", busy);
+        for (const std::string &e : extraEnvironment)
+            std::printf(", %s", e.c_str());
+        std::printf("\n");
+    }
     std::vector<std::string> rows;
     for (const std::string &path : paths) {
-        std::vector<std::string> args, environment;
+        std::vector<std::string> args, environment = extraEnvironment;
+        if (path == "sampling-beside-training") {
+            for (const std::string &row : samplingBesideTraining(runs))
+                rows.push_back(row);
+            continue;
+        }
         if (path == "cli") {
             args = {cli,      "sample", "--model", sde::kDefaultModelName,    "--batch", "16",
                     "--seed", "1",      "-o",      (scratch / "out").string()};
         } else if (path == "studio") {
             args = {self.string(), "--studio-child"};
-            environment = {"XDG_CONFIG_HOME=" + (scratch / "home").string(),
-                           "XDG_DATA_HOME=" + (scratch / "home").string(),
-                           "XDG_CACHE_HOME=" + (scratch / "home").string()};
+            environment.push_back("XDG_CONFIG_HOME=" + (scratch / "home").string());
+            environment.push_back("XDG_DATA_HOME=" + (scratch / "home").string());
+            environment.push_back("XDG_CACHE_HOME=" + (scratch / "home").string());
             if (!std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY"))
                 environment.push_back("QT_QPA_PLATFORM=offscreen");
         } else {
-            std::fprintf(stderr, "unknown path %s (cli, studio)\n", path.c_str());
+            std::fprintf(stderr, "unknown path %s (cli, studio, sampling-beside-training)\n", path.c_str());
             return 2;
         }
         std::vector<double> seconds;
@@ -202,6 +323,10 @@ int main(int argc, char **argv)
     std::printf("\n| path | median s | fastest s | slowest s |\n| --- | ---: | ---: | ---: |\n");
     for (const std::string &row : rows)
         std::printf("%s", row.c_str());
+    for (const pid_t pid : spinners) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+    }
     std::filesystem::remove_all(scratch);
     return 0;
 }

@@ -473,10 +473,16 @@ private Q_SLOTS:
         mask.slice(1, 2, 10).slice(2, 3, 13).fill_(1.0); // white: fill
         savePng(dir + "/mask.png", mask);
 
+        // The reference's PC inpainter (the config's sampler).
         Run inpaint = cli(QStringList{"inpaint"} + model +
-                          QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png", "--seed", "4", "-o",
-                                      qdir + "/in"});
+                          QStringList{"--image", qdir + "/image.png", "--mask", qdir + "/mask.png", "--seed", "4",
+                                      "--sampler", "config", "-o", qdir + "/in"});
         QCOMPARE(inpaint.exitCode, 0);
+        QCOMPARE(parseJson(readPngText(dir + "/in/inpaint-4.png").at("sdestudio"))
+                     .at("sampling")
+                     .at("method")
+                     .get<std::string>(),
+                 std::string("pc"));
         torch::Tensor filled = loadImage(dir + "/in/inpaint-4.png");
         torch::Tensor input = loadImage(dir + "/image.png");
         torch::Tensor keep = (mask < 0.5).expand_as(input);
@@ -496,8 +502,9 @@ private Q_SLOTS:
         Json fastRecord = parseJson(readPngText(dir + "/fast/inpaint-4.png").at("sdestudio"));
         QCOMPARE(fastRecord.at("sampling").at("method").get<std::string>(), std::string("ddim"));
 
-        Run colorize =
-            cli(QStringList{"colorize"} + model + QStringList{"--image", qdir + "/image.png", "-o", qdir + "/co"});
+        // The reference's PC colorizer.
+        Run colorize = cli(QStringList{"colorize"} + model +
+                           QStringList{"--image", qdir + "/image.png", "--sampler", "config", "-o", qdir + "/co"});
         QCOMPARE(colorize.exitCode, 0);
         QVERIFY2(colorize.err.contains("seed"), qPrintable(colorize.err));
         const QString colored = QDir(qdir + "/co").entryList({"colorize-*.png"}).value(0);
@@ -508,6 +515,7 @@ private Q_SLOTS:
         QCOMPARE(result.sizes().vec(), (std::vector<int64_t>{3, 16, 16}));
         Json record = parseJson(readPngText(dir + "/co/" + colored.toStdString()).at("sdestudio"));
         QCOMPARE(record.at("operation").get<std::string>(), std::string("colorize"));
+        QCOMPARE(record.at("sampling").at("method").get<std::string>(), std::string("pc"));
         QCOMPARE(record.at("inputs").at("image").get<std::string>(), std::string("image.png"));
 
         Run interpolate = cli({"interpolate", "--model", fixture("ncsnpp_ve_small", "checkpoint.pth"), "--config",

@@ -1009,6 +1009,11 @@ private Q_SLOTS:
         const TrainingMetrics old = TrainingMetrics::fromJson(parseJson("{\"step\": 3, \"loss\": 0.5}"));
         QCOMPARE(old.emaLoss, 0.5);
         QCOMPARE(old.lossScale, -1.0);
+        // An optional field written as null (a non-finite value) keeps its default; the record stays.
+        const TrainingMetrics nullNorm =
+            TrainingMetrics::fromJson(parseJson("{\"step\": 4, \"loss\": 0.5, \"grad_norm\": null}"));
+        QCOMPARE(nullNorm.step, int64_t(4));
+        QCOMPARE(nullNorm.gradNorm, 0.0);
         QVERIFY(seen[1].memoryMiB > 0.0 && seen[1].stepsPerSecond > 0.0);
     }
 

@@ -80,8 +80,14 @@ int main(int argc, char **argv)
         return 1;
     }
     auto *panel = window.samplerPanel();
-    panel->findChild<QComboBox *>("corrector")->setCurrentText("none");
-    panel->findChild<QSpinBox *>("steps")->setValue(steps);
+    // The PC sampler without its corrector at STEPS steps, unless SAMPLER names another.
+    const auto pcSteps = [&] {
+        auto *method = panel->findChild<QComboBox *>("samplerMethod");
+        method->setCurrentIndex(method->findData("pc"));
+        panel->findChild<QComboBox *>("corrector")->setCurrentText("none");
+        panel->findChild<QSpinBox *>("steps")->setValue(steps);
+    };
+    pcSteps();
     panel->findChild<QSpinBox *>("frameEvery")->setValue(std::max(1, steps / 50));
     const QString sampler = argc > 5 ? argv[5] : "";
     if (!sampler.isEmpty()) {
@@ -160,8 +166,7 @@ int main(int argc, char **argv)
         std::cerr << window.lastError().toStdString() << "\n";
         return 1;
     }
-    panel->findChild<QComboBox *>("corrector")->setCurrentText("none");
-    panel->findChild<QSpinBox *>("steps")->setValue(steps);
+    pcSteps();
     ColorizeWorkspace *colorize = window.colorizeWorkspace();
     if (!colorize->openImageFile(photo)) {
         std::cerr << window.lastError().toStdString() << "\n";

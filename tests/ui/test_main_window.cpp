@@ -92,6 +92,21 @@ private Q_SLOTS:
         QCOMPARE(shown.fast.grid, std::string("karras"));
         QCOMPARE(plannedNfe(shown.method, shown.fast.steps), int64_t(20));
         QCOMPARE(panel->findChild<QLabel *>("nfeEstimate")->text(), QString("20 score evaluations"));
+        QCOMPARE(panel->frameEvery(), 1); // every one of the few steps is a frame
+        // The PC page already holds the config's values: choosing PC by hand runs the config's sampler.
+        {
+            auto *method = panel->findChild<QComboBox *>("samplerMethod");
+            method->setCurrentIndex(method->findData("pc"));
+            const SamplingSettings pc = panel->settings();
+            const ModelConfig &config = window.model()->config();
+            QCOMPARE(pc.method, std::string("pc"));
+            QCOMPARE(pc.pc.predictor, config.sampling.predictor);
+            QCOMPARE(pc.pc.corrector, config.sampling.corrector);
+            QCOMPARE(pc.pc.snr, config.sampling.snr);
+            QCOMPARE(pc.pc.steps, config.model.numScales);
+            QCOMPARE(pc.pc.noiseRemoval, config.sampling.noiseRemoval);
+            method->setCurrentIndex(method->findData("dpm3m"));
+        }
         panel->findChild<QLineEdit *>("seed")->setText("77");
         panel->findChild<QSpinBox *>("batch")->setValue(3);
 
@@ -103,6 +118,7 @@ private Q_SLOTS:
         QCOMPARE(shown.pc.corrector, config.sampling.corrector);
         QCOMPARE(shown.pc.snr, config.sampling.snr);
         QCOMPARE(shown.pc.steps, config.model.numScales);
+        QCOMPARE(panel->frameEvery(), 10);
         // The seed and batch the person chose stay.
         QCOMPARE(shown.seed, uint64_t(77));
         QCOMPARE(shown.batch, int64_t(3));
