@@ -89,6 +89,13 @@ double smallestStep(int decimals)
     return std::pow(10.0, -decimals);
 }
 
+// The frame interval suggested for a sampler: each of a fast sampler's few steps; of the PC
+// sampler's or the ODE's hundreds, one in ten.
+int suggestedFrameEvery(const std::string &method)
+{
+    return isFastSolver(method) ? 1 : 10;
+}
+
 } // namespace
 
 SamplerPanel::SamplerPanel(QWidget *parent)
@@ -198,11 +205,20 @@ SamplerPanel::SamplerPanel(QWidget *parent)
     layout->addStretch(1);
 
     connect(device_, &QComboBox::currentIndexChanged, this, [this] { updatePrecisions(); });
+    // The frame interval follows the sampler chosen while it holds the one suggested for the
+    // sampler before (each of a fast sampler's few steps, one in ten of a 1000-step run); a value
+    // typed stays.
+    connect(method_, &QComboBox::currentIndexChanged, this, [this] {
+        if (frameEvery_->value() == suggestedFrameEvery(methodShown_.toStdString()))
+            frameEvery_->setValue(suggestedFrameEvery(methodId().toStdString()));
+        methodShown_ = methodId();
+    });
     for (QComboBox *box : {method_, device_, precision_})
         connect(box, &QComboBox::currentIndexChanged, this, [this] { onEdited(); });
     for (QSpinBox *box : {batch_, frameEvery_, fastNfe_})
         connect(box, &QSpinBox::valueChanged, this, [this] { onEdited(); });
     connect(seed_, &QLineEdit::textChanged, this, [this] { Q_EMIT changed(); });
+    methodShown_ = methodId();
     updatePrecisions();
     updateVisibility();
     updateEstimate();
@@ -442,6 +458,7 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
         const QSignalBlocker blocker(method_);
         method_->setCurrentIndex(index >= 0 ? index : 0);
     }
+    methodShown_ = methodId();
     const std::string section = samplerDescription(methodId().toStdString()).section;
     if (isFastSolver(s.method)) {
         updateBudgetRange();
@@ -491,8 +508,7 @@ void SamplerPanel::applyDefaults(SamplingSettings defaults)
     for (const KnobField &field : fields_)
         if (!field.section.empty())
             writeField(field, defaults);
-    // A frame of each of a fast sampler's few steps; of a 1000-step run, one in ten.
-    frameEvery_->setValue(isFastSolver(defaults.method) ? 1 : 10);
+    frameEvery_->setValue(suggestedFrameEvery(defaults.method));
     setSettings(defaults);
 }
 

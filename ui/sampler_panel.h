@@ -83,6 +83,7 @@ private:
     void applyDefaults(SamplingSettings defaults);
 
     QComboBox *method_;
+    QString methodShown_; // the sampler the frame interval was last set for
     QStackedWidget *pages_;
     std::vector<std::string> sections_; // the page of each section, in order
     std::vector<KnobField> fields_;

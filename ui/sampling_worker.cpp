@@ -2,12 +2,14 @@
 
 #include "util/error.h"
 #include "util/failure_message.h"
+#include "util/thread_share.h"
 
 #include <QThread>
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 
 namespace sde::ui {
 
@@ -64,10 +66,20 @@ void SamplingWorker::run(const SamplingJob &job)
         torch::Tensor cpu = model.inverseScaler(x.detach()).to(torch::kCPU, torch::kFloat32);
         return points ? cpu.flatten(1) : cpu;
     };
+    // The job's share of the cores on the CPU (util/thread_share.h; beside a training run it is
+    // half), looked at again with each progress report: likelihood and interpolation jobs report
+    // progress without sampler steps. The samplers' own shares on this thread are part of it.
+    std::optional<ThreadShare> share;
+    if (model.device().is_cpu()) {
+        share.emplace();
+        share->apply();
+    }
     std::vector<TrajectoryFrame> frames;
     const auto started = Clock::now();
     auto lastProgress = Clock::now() - std::chrono::seconds(1);
     auto report = [&](int64_t step, int64_t total, int64_t nfe) {
+        if (share)
+            share->apply();
         const auto now = Clock::now();
         if (QThread::currentThread()->isInterruptionRequested())
             cancel_.cancel();

@@ -2,6 +2,7 @@
 
 #include "editing/inpainting.h"
 #include "model/score_model.h"
+#include "sampling/core_share.h"
 #include "util/batch.h"
 #include "util/error.h"
 
@@ -78,7 +79,9 @@ SampleResult colorize(const ScoreModel &model, const torch::Tensor &input, uint6
         return std::make_pair(problem.couple(problem.decouple(x) * (1.0 - mask) + known * mask),
                               problem.couple(problem.decouple(xMean) * (1.0 - mask) + knownMean * mask));
     };
-    return problem.finish(model, pcSampleConstrained(model, data.size(0), seed, options, constraint, onStep, cancel));
+    const CoreShare share(model.device(), onStep);
+    return problem.finish(model,
+                          pcSampleConstrained(model, data.size(0), seed, options, constraint, share.onStep(), cancel));
 }
 
 SampleResult colorize(const ScoreModel &model, const torch::Tensor &input, const SamplingSettings &settings,

@@ -1,6 +1,7 @@
 #include "editing/inpainting.h"
 
 #include "model/score_model.h"
+#include "sampling/core_share.h"
 #include "util/batch.h"
 #include "util/error.h"
 #include "util/shape_text.h"
@@ -51,7 +52,8 @@ SampleResult inpaint(const ScoreModel &model, const torch::Tensor &images, const
         torch::Tensor known = knownMean + noise(x) * batchView(std, x);
         return std::make_pair(x * (1.0 - mask) + known * mask, xMean * (1.0 - mask) + knownMean * mask);
     };
-    SampleResult result = pcSampleConstrained(model, batch, seed, options, constraint, onStep, cancel);
+    const CoreShare share(device, onStep);
+    SampleResult result = pcSampleConstrained(model, batch, seed, options, constraint, share.onStep(), cancel);
     result.x = result.x * (1.0 - mask) + data * mask;
     result.samples = model.inverseScaler(result.x);
     return result;

@@ -1,10 +1,10 @@
 #include "sampling/sampling_settings.h"
 
 #include "model/score_model.h"
+#include "sampling/core_share.h"
 #include "sampling/sampler_catalogue.h"
 #include "util/error.h"
 #include "util/number_text.h"
-#include "util/thread_share.h"
 
 #include <algorithm>
 
@@ -181,13 +181,8 @@ SampleResult runSamplerWithScore(const ScoreModel &model, const SamplingSettings
     EvaluationPrecisionScope precision(settings.precision);
     // The run's share of the cores, looked at again every step (a training run may start or end
     // beside it, another process may take a core).
-    ThreadShare share;
-    share.apply();
-    const SamplerCallback step = [&share, &onStep](const SamplerStep &info) {
-        share.apply();
-        if (onStep)
-            onStep(info);
-    };
+    const CoreShare share(model.device(), onStep);
+    const SamplerCallback &step = share.onStep();
     if (settings.method == "ode")
         return odeSampleWithScore(model, score, settings.batch, settings.seed, settings.ode, step, cancel);
     if (isFastSolver(settings.method)) {

@@ -23,6 +23,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <unistd.h>
@@ -315,10 +316,13 @@ TrainingMetrics TrainingMetrics::fromJson(const Json &record)
     TrainingMetrics m;
     m.step = json::getInt64(record, "step");
     m.loss = json::getDouble(record, "loss");
-    // The other fields keep their defaults when missing or not a number (null: a non-finite value).
+    // The other fields keep their defaults when missing; null (how a non-finite value is written)
+    // reads as NaN, a gap in the charts; another type is an error naming the key.
     const auto optional = [&](const char *key, double fallback) {
         const Json *value = json::find(record, key);
-        return value && value->is_number() ? json::toDouble(*value, key) : fallback;
+        if (!value)
+            return fallback;
+        return value->is_null() ? std::numeric_limits<double>::quiet_NaN() : json::toDouble(*value, key);
     };
     m.emaLoss = optional("ema_loss", m.loss);
     m.learningRate = optional("lr", 0.0);
@@ -503,9 +507,12 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
 
     // The run's share of the cores, looked at again every step (a sampling run may start or end
     // beside it in the studio, another process may take a core).
-    ThreadShare share;
+    std::optional<ThreadShare> share;
+    if (options.device.is_cpu())
+        share.emplace();
     while (run.step < options.steps) {
-        share.apply();
+        if (share)
+            share->apply();
         // A data-parallel job stops where all ranks agree: a rank asked to stop says so in the
         // step's sums, and every rank stops after that step.
         bool stopHere = false;

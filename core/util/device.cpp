@@ -70,14 +70,10 @@ int runThisThreadSerially()
 {
     // ATen gives each thread its count on the thread's first parallel call, from a process-wide
     // default that at::set_num_threads also sets: this thread's is settled first, then set to one,
-    // then the default is put back from a thread of its own.
+    // with the default put back for the others.
     const int others = at::get_num_threads();
-    at::set_num_threads(1);
     try {
-        std::thread([others] {
-            at::get_num_threads();
-            at::set_num_threads(others);
-        }).join();
+        setThisThreadsCount(1, others);
     } catch (...) {
         at::set_num_threads(others); // no thread to spare: this one keeps the count as well
         throw;

@@ -2,7 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -10,7 +13,10 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace sde {
@@ -28,6 +34,7 @@ struct Budget {
     double busyElsewhere = 0.0;
     std::optional<BusyCoresMeter> meter;
     Clock::time_point measured;
+    uint64_t measurement = 0; // how many measurements were taken
 };
 
 Budget &budget()
@@ -36,34 +43,74 @@ Budget &budget()
     return instance;
 }
 
-constexpr auto kMeasureEvery = std::chrono::milliseconds(500);
+// The ThreadShare objects alive on this thread (the outermost one is the run).
+thread_local int sharesOnThisThread = 0;
 
+constexpr auto kMeasureEvery = std::chrono::milliseconds(250);
+
+// The non-nice busy ticks of the CPUs this process may run on; of the whole machine when the
+// affinity mask or the per-CPU lines cannot be read.
 std::optional<uint64_t> readBusyTicks()
 {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    const bool affinity = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
     std::ifstream file("/proc/stat");
     std::string line;
-    return std::getline(file, line) ? machineBusyTicks(line) : std::nullopt;
+    std::optional<uint64_t> machine;
+    uint64_t allowedBusy = 0;
+    bool anyAllowed = false;
+    while (std::getline(file, line) && line.rfind("cpu", 0) == 0) {
+        const std::optional<CpuTicks> ticks = cpuBusyTicks(line);
+        if (!ticks)
+            continue;
+        if (ticks->cpu < 0) {
+            machine = ticks->busy;
+        } else if (affinity && ticks->cpu < CPU_SETSIZE && CPU_ISSET(ticks->cpu, &allowed)) {
+            allowedBusy += ticks->busy;
+            anyAllowed = true;
+        }
+    }
+    return anyAllowed ? std::optional<uint64_t>(allowedBusy) : machine;
 }
 
+// This process's ticks as the machine's busy count holds them: a niced process's user time is
+// counted as nice, so then only its system time.
 std::optional<uint64_t> readOwnTicks()
 {
     std::ifstream file("/proc/self/stat");
-    return processTicks(std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()));
+    const std::optional<ProcessTicks> ticks =
+        processTicks(std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()));
+    if (!ticks)
+        return std::nullopt;
+    errno = 0;
+    const int niceness = getpriority(PRIO_PROCESS, 0);
+    return niceness > 0 && errno == 0 ? ticks->system : ticks->user + ticks->system;
 }
 
 } // namespace
 
-std::optional<uint64_t> machineBusyTicks(const std::string &cpuLine)
+std::optional<CpuTicks> cpuBusyTicks(const std::string &line)
 {
-    std::istringstream stat(cpuLine);
+    std::istringstream stat(line);
     std::string name;
     uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-    if (!(stat >> name >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || name != "cpu")
+    if (!(stat >> name >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) ||
+        name.rfind("cpu", 0) != 0)
         return std::nullopt;
-    return user + system + irq + softirq + steal;
+    CpuTicks ticks;
+    ticks.busy = user + system + irq + softirq + steal;
+    if (name.size() > 3) {
+        const std::string number = name.substr(3);
+        if (number.size() > 6 ||
+            !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return std::nullopt;
+        ticks.cpu = std::stoi(number);
+    }
+    return ticks;
 }
 
-std::optional<uint64_t> processTicks(const std::string &statLine)
+std::optional<ProcessTicks> processTicks(const std::string &statLine)
 {
     // The command name may hold spaces and parentheses: the fields start after the last ')'.
     const size_t end = statLine.rfind(')');
@@ -74,10 +121,10 @@ std::optional<uint64_t> processTicks(const std::string &statLine)
     for (int i = 3; i <= 13; ++i)
         if (!(fields >> field))
             return std::nullopt;
-    uint64_t user = 0, system = 0;
-    if (!(fields >> user >> system))
+    ProcessTicks ticks;
+    if (!(fields >> ticks.user >> ticks.system))
         return std::nullopt;
-    return user + system;
+    return ticks;
 }
 
 double busyCoresBetween(uint64_t busyBefore, uint64_t ownBefore, uint64_t busyAfter, uint64_t ownAfter, double seconds,
@@ -91,25 +138,35 @@ double busyCoresBetween(uint64_t busyBefore, uint64_t ownBefore, uint64_t busyAf
 
 int sharedThreadCount(int configured, int runs, double busyElsewhere)
 {
-    const int busy = static_cast<int>(std::floor(std::max(0.0, busyElsewhere) + 0.3));
+    const int busy = static_cast<int>(std::floor(std::max(0.0, busyElsewhere) + 0.5));
     return std::max(1, (configured - busy) / std::max(1, runs));
 }
 
-BusyCoresMeter::BusyCoresMeter()
-    : busy_(readBusyTicks().value_or(0)), self_(readOwnTicks().value_or(0)), when_(Clock::now())
-{}
+BusyCoresMeter::BusyCoresMeter() : when_(Clock::now())
+{
+    const std::optional<uint64_t> busy = readBusyTicks();
+    const std::optional<uint64_t> self = readOwnTicks();
+    if (busy && self) {
+        busy_ = *busy;
+        self_ = *self;
+        read_ = true;
+    }
+}
 
 double BusyCoresMeter::update()
 {
     const std::optional<uint64_t> busy = readBusyTicks();
     const std::optional<uint64_t> self = readOwnTicks();
+    if (!busy || !self)
+        return 0.0; // the previous reading stays the base of the next
     const Clock::time_point now = Clock::now();
     const double cores =
-        busy && self ? busyCoresBetween(busy_, self_, *busy, *self, std::chrono::duration<double>(now - when_).count(),
-                                        static_cast<double>(sysconf(_SC_CLK_TCK)))
-                     : 0.0;
-    busy_ = busy.value_or(0);
-    self_ = self.value_or(0);
+        read_ ? busyCoresBetween(busy_, self_, *busy, *self, std::chrono::duration<double>(now - when_).count(),
+                                 static_cast<double>(sysconf(_SC_CLK_TCK)))
+              : 0.0;
+    busy_ = *busy;
+    self_ = *self;
+    read_ = true;
     when_ = now;
     return cores;
 }
@@ -134,8 +191,21 @@ int sharingRuns()
     return b.runs;
 }
 
-ThreadShare::ThreadShare() : before_(at::get_num_threads()), threads_(before_)
+void setThisThreadsCount(int threads, int processDefault)
 {
+    at::set_num_threads(threads);
+    if (threads == processDefault)
+        return;
+    std::thread([processDefault] {
+        at::get_num_threads(); // settles this thread's count from the default first
+        at::set_num_threads(processDefault);
+    }).join();
+}
+
+ThreadShare::ThreadShare() : counted_(sharesOnThisThread++ == 0), before_(at::get_num_threads()), threads_(before_)
+{
+    if (!counted_)
+        return;
     Budget &b = budget();
     const std::lock_guard<std::mutex> lock(b.mutex);
     ++b.runs;
@@ -143,18 +213,28 @@ ThreadShare::ThreadShare() : before_(at::get_num_threads()), threads_(before_)
 
 ThreadShare::~ThreadShare()
 {
+    --sharesOnThisThread;
+    int configured = 0;
     {
         Budget &b = budget();
         const std::lock_guard<std::mutex> lock(b.mutex);
-        --b.runs;
+        if (counted_)
+            --b.runs;
+        configured = b.configured;
     }
-    if (threads_ != before_)
-        at::set_num_threads(before_);
+    if (threads_ == before_)
+        return;
+    try {
+        setThisThreadsCount(before_, configured > 0 ? configured : before_);
+    } catch (const std::exception &e) {
+        at::set_num_threads(before_); // no thread to spare: the default is this thread's count
+        spdlog::warn("thread count: {}", e.what());
+    }
 }
 
 int ThreadShare::apply()
 {
-    int wanted = 0;
+    int wanted = 0, configured = 0;
     {
         Budget &b = budget();
         const std::lock_guard<std::mutex> lock(b.mutex);
@@ -164,11 +244,29 @@ int ThreadShare::apply()
         if (b.meter && now - b.measured >= kMeasureEvery) {
             b.busyElsewhere = b.meter->update();
             b.measured = now;
+            ++b.measurement;
         }
+        configured = b.configured;
         wanted = sharedThreadCount(b.configured, b.runs, b.given ? 0.0 : b.busyElsewhere);
+        // Measuring the others' load, rise one thread per measurement: two processes that both
+        // share this way would otherwise both see the other's whole team, drop, see each other
+        // idle, rise to the whole machine, and so on.
+        if (b.meter && wanted > threads_) {
+            if (b.measurement == raisedAt_) {
+                wanted = threads_;
+            } else {
+                wanted = threads_ + 1;
+                raisedAt_ = b.measurement;
+            }
+        }
     }
     if (wanted != threads_) {
-        at::set_num_threads(wanted);
+        try {
+            setThisThreadsCount(wanted, configured);
+        } catch (const std::exception &e) {
+            at::set_num_threads(wanted); // no thread to spare: the default follows this thread's count
+            spdlog::warn("thread count: {}", e.what());
+        }
         threads_ = wanted;
     }
     return threads_;

@@ -17,8 +17,9 @@
 //         the runs sharing the cores (util/thread_share.h) and, for comparison, without.
 // Each path runs once unmeasured first (the files in the page cache, as on a second start), then
 // --runs times; the median and the range are printed. --busy N keeps N other processes spinning
-// through the cli and studio runs (a machine shared with other work); --env adds a variable to
-// their environment (OMP_NUM_THREADS=2: a count given, so not shared with busy processes).
+// through every path's runs (a machine shared with other work); --env adds a variable to the cli
+// and studio runs' environment (OMP_NUM_THREADS=2: a count given, so not shared with busy
+// processes; for sampling-beside-training set it on this program).
 
 #include "bench_support.h"
 
@@ -116,7 +117,8 @@ double timedSampling(const sde::ScoreModel &model)
     settings.batch = 16;
     settings.seed = 1;
     const auto start = Clock::now();
-    sde::runSampler(model, settings);
+    // A step callback, as the studio's and the CLI's runs have (the share is looked at in it).
+    sde::runSampler(model, settings, [](const sde::SamplerStep &) {});
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -125,10 +127,11 @@ double timedSampling(const sde::ScoreModel &model)
 std::vector<std::string> samplingBesideTraining(int runs)
 {
     const int threads = sde::configureThreads();
+    const bool given = std::getenv("OMP_NUM_THREADS") != nullptr; // as configureThreads decides
     sde::LoadedModel loaded = sde::loadModelFile(sde::kDefaultModelName);
     loaded.model->setTraining(false);
     const auto median = [&](bool shared) {
-        sde::setThreadBudget(shared ? threads : 0, false);
+        sde::setThreadBudget(shared ? threads : 0, given);
         std::vector<double> seconds;
         for (int run = 0; run <= runs; ++run) {
             const double s = timedSampling(*loaded.model);
@@ -146,26 +149,38 @@ std::vector<std::string> samplingBesideTraining(int runs)
     };
     std::vector<std::string> rows{row("sampling alone", median(true))};
     for (const bool shared : {true, false}) {
-        sde::setThreadBudget(shared ? threads : 0, false);
+        sde::setThreadBudget(shared ? threads : 0, given);
         const std::filesystem::path folder =
             std::filesystem::temp_directory_path() / ("bench_first_grid-training-" + std::to_string(::getpid()));
         sde::TrainingControl control;
         std::atomic<int64_t> steps{0};
+        std::atomic<bool> ended{false};
+        std::string failure;
         std::thread trainer([&] {
-            sde::ModelConfig config = loaded.model->config();
-            sde::ScoreTrainingTask task(config);
-            sde::test::RandomImages data(config);
-            sde::TrainerOptions options;
-            options.outDir = folder.string();
-            options.steps = 1000000;
-            options.logEvery = 1000000;
-            options.checkpointEvery = 1000000;
-            sde::TrainerCallbacks callbacks;
-            callbacks.onStep = [&](int64_t, int64_t, double) { ++steps; };
-            sde::train(task, data, options, callbacks, &control);
+            try {
+                sde::ModelConfig config = loaded.model->config();
+                sde::ScoreTrainingTask task(config);
+                sde::test::RandomImages data(config);
+                sde::TrainerOptions options;
+                options.outDir = folder.string();
+                options.steps = 1000000;
+                options.logEvery = 1000000;
+                options.checkpointEvery = 1000000;
+                sde::TrainerCallbacks callbacks;
+                callbacks.onStep = [&](int64_t, int64_t, double) { ++steps; };
+                sde::train(task, data, options, callbacks, &control);
+            } catch (const std::exception &e) {
+                failure = e.what();
+            }
+            ended = true;
         });
-        while (steps < 3) // in its stride
+        while (steps < 3 && !ended) // in its stride
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (ended) {
+            trainer.join();
+            std::fprintf(stderr, "the training run ended before its third step: %s\n", failure.c_str());
+            std::exit(1);
+        }
         const std::vector<double> seconds = median(shared);
         control.stop();
         trainer.join();
@@ -173,7 +188,7 @@ std::vector<std::string> samplingBesideTraining(int runs)
         rows.push_back(
             row(shared ? "sampling beside training, cores shared" : "sampling beside training, not shared", seconds));
     }
-    sde::setThreadBudget(threads, false);
+    sde::setThreadBudget(threads, given);
     return rows;
 }
 

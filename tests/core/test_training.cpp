@@ -1009,11 +1009,15 @@ private Q_SLOTS:
         const TrainingMetrics old = TrainingMetrics::fromJson(parseJson("{\"step\": 3, \"loss\": 0.5}"));
         QCOMPARE(old.emaLoss, 0.5);
         QCOMPARE(old.lossScale, -1.0);
-        // An optional field written as null (a non-finite value) keeps its default; the record stays.
+        // An optional field written as null (a non-finite value) reads as NaN, a gap in the chart,
+        // not a 0 plotted; the record stays. One of another type is refused.
         const TrainingMetrics nullNorm =
             TrainingMetrics::fromJson(parseJson("{\"step\": 4, \"loss\": 0.5, \"grad_norm\": null}"));
         QCOMPARE(nullNorm.step, int64_t(4));
-        QCOMPARE(nullNorm.gradNorm, 0.0);
+        QVERIFY(std::isnan(nullNorm.gradNorm));
+        QCOMPARE(nullNorm.emaLoss, 0.5);
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 TrainingMetrics::fromJson(parseJson("{\"step\": 4, \"loss\": 0.5, \"lr\": \"x\"}")));
         QVERIFY(seen[1].memoryMiB > 0.0 && seen[1].stepsPerSecond > 0.0);
     }
 

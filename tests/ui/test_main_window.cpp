@@ -105,7 +105,17 @@ private Q_SLOTS:
             QCOMPARE(pc.pc.snr, config.sampling.snr);
             QCOMPARE(pc.pc.steps, config.model.numScales);
             QCOMPARE(pc.pc.noiseRemoval, config.sampling.noiseRemoval);
+            // The frame interval follows the sampler (one in ten of 1000 steps, then each of 20)
+            // until the person sets one; theirs stays.
+            QCOMPARE(panel->frameEvery(), 10);
             method->setCurrentIndex(method->findData("dpm3m"));
+            QCOMPARE(panel->frameEvery(), 1);
+            panel->findChild<QSpinBox *>("frameEvery")->setValue(4);
+            method->setCurrentIndex(method->findData("pc"));
+            QCOMPARE(panel->frameEvery(), 4);
+            method->setCurrentIndex(method->findData("dpm3m"));
+            QCOMPARE(panel->frameEvery(), 4);
+            panel->findChild<QSpinBox *>("frameEvery")->setValue(1);
         }
         panel->findChild<QLineEdit *>("seed")->setText("77");
         panel->findChild<QSpinBox *>("batch")->setValue(3);
