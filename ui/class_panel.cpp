@@ -4,6 +4,7 @@
 
 #include "editing/guidance.h"
 #include "io/bundled_models.h"
+#include "util/failure_message.h"
 #include "util/files.h"
 
 #include <QCheckBox>
@@ -79,8 +80,7 @@ bool ClassPanel::loadClassifier(const QString &nameOrPath)
         updateState();
         return true;
     } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(
-            tr("Could not open the classifier %1: %2").arg(nameOrPath, QString::fromStdString(e.what())));
+        Q_EMIT errorOccurred(QString::fromStdString(openFailureMessage("the classifier", nameOrPath.toStdString(), e)));
         return false;
     }
 }

@@ -13,10 +13,12 @@
 
 #include "imaging/generation_record.h"
 #include "imaging/video_writer.h"
+#include "io/bundled_models.h"
 #include "train/trainer.h"
 #include "train/training_checkpoint.h"
 #include "util/build_info.h"
 #include "util/device.h"
+#include "util/failure_message.h"
 
 #include <QAction>
 #include <QApplication>
@@ -227,7 +229,7 @@ std::optional<LoadedModel> MainWindow::loadWith(const QString &nameOrPath, bool 
         return loaded;
     } catch (const std::exception &e) {
         QApplication::restoreOverrideCursor();
-        reportError(tr("Could not open %1: %2").arg(nameOrPath, QString::fromStdString(e.what())), quiet);
+        reportError(QString::fromStdString(openFailureMessage("the model", nameOrPath.toStdString(), e)), quiet);
         return std::nullopt;
     }
 }
@@ -284,7 +286,7 @@ bool MainWindow::installModel(LoadedModel loaded, const QString &nameOrPath, boo
     for (Workspace *workspace : allWorkspaces_)
         workspace->setModel(model_, info_);
     rememberRecent(QString::fromStdString(info_.path));
-    setWindowTitle(tr("SDE Studio — %1").arg(QFileInfo(QString::fromStdString(info_.path)).fileName()));
+    setWindowTitle(tr("SDE Studio — %1").arg(QString::fromStdString(modelName(info_.path))));
     spdlog::info("loaded {} ({}, {})", info_.path, model_->config().architectureName(),
                  model_->config().sdeDescription());
     statusBar()->showMessage(tr("Loaded %1").arg(nameOrPath), 5000);
@@ -366,7 +368,9 @@ void MainWindow::rebuildRecentMenu()
     recentMenu_->clear();
     const QStringList recent = QSettings().value("recentModels").toStringList();
     for (const QString &path : recent)
-        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] { openModel(path); })->setToolTip(path);
+        recentMenu_
+            ->addAction(QString::fromStdString(modelName(path.toStdString())), this, [this, path] { openModel(path); })
+            ->setToolTip(path);
     recentMenu_->setEnabled(!recent.isEmpty());
 }
 
@@ -392,7 +396,8 @@ void MainWindow::loadSettings()
 
 QString MainWindow::samplerKey() const
 {
-    QString name = QFileInfo(QString::fromStdString(info_.path)).fileName();
+    // By the model's name: every bundled model's weights are called model.safetensors.
+    QString name = QString::fromStdString(modelName(info_.path));
     return "sampler/" + name.replace('/', '_');
 }
 

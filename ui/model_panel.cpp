@@ -45,7 +45,7 @@ void ModelPanel::showModel(const ScoreModel &model, const ModelFileInfo &info)
                               ? tr("%1-D points").arg(config.data.numChannels)
                               : tr("%1 × %1, %2 channel(s)").arg(config.data.imageSize).arg(config.data.numChannels);
     QString text;
-    text += tr("<b>%1</b><br>").arg(QString::fromStdString(baseName(info.path)).toHtmlEscaped());
+    text += tr("<b>%1</b><br>").arg(QString::fromStdString(modelName(info.path)).toHtmlEscaped());
     text += tr("Architecture: %1<br>").arg(QString::fromStdString(config.architectureName()).toHtmlEscaped());
     text += tr("SDE: %1<br>").arg(QString::fromStdString(config.sdeDescription()).toHtmlEscaped());
     text += tr("Data: %1<br>").arg(shape);

@@ -35,6 +35,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QThread>
 #include <QVBoxLayout>
@@ -91,8 +92,9 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)
             device_->addItem(QString("cuda:%1").arg(i));
-    precision_->setToolTip(tr("The forward pass's number format. bfloat16 and float16 (with dynamic loss scaling) "
-                              "need a CUDA device; weights, gradients and Adam stay float32."));
+    precision_->setToolTip(tr("The forward pass's number format under autocast: bfloat16 (CUDA, or a CPU with "
+                              "AVX-512) or float16 (CUDA, with dynamic loss scaling); weights, gradients and Adam "
+                              "stay float32."));
     processes_->setToolTip(tr("Data-parallel training in this many processes on this machine (Gloo on loopback): "
                               "each trains on its share of every batch, one CPU core each. The batch is the whole "
                               "job's; the result does not depend on the number of processes. A job of more than "
@@ -236,12 +238,26 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
         dataFolder_->setEnabled(folder);
         browseData_->setEnabled(folder);
     });
-    // The half formats train on CUDA only: with the CPU chosen the selector holds float32.
+    // A format the device cannot train in (float16 on the CPU; bfloat16 on a CPU without AVX-512
+    // and oneDNN) is disabled with the reason as its tooltip, and the selector falls back to float32.
     auto updatePrecision = [this] {
-        const bool cuda = device_->currentText().startsWith("cuda");
-        if (!cuda && precision_->currentIndex() != 0)
-            precision_->setCurrentIndex(0);
-        precision_->setEnabled(cuda && !worker_->running());
+        torch::Device device(torch::kCPU);
+        try {
+            device = parseDevice(device_->currentText().toStdString());
+        } catch (const std::exception &) {
+            // A device that went away: judge by the CPU.
+        }
+        auto *items = qobject_cast<QStandardItemModel *>(precision_->model());
+        for (int i = 0; i < precision_->count(); ++i) {
+            const std::string reason =
+                precisionUnsupportedReason(precisionFromId(precision_->itemText(i).toStdString()), device);
+            if (items)
+                items->item(i)->setEnabled(reason.empty());
+            precision_->setItemData(i, reason.empty() ? QVariant() : QVariant(QString::fromStdString(reason)),
+                                    Qt::ToolTipRole);
+            if (!reason.empty() && precision_->currentIndex() == i)
+                precision_->setCurrentIndex(0);
+        }
     };
     connect(device_, &QComboBox::currentIndexChanged, this, updatePrecision);
     connect(precision_, &QComboBox::currentIndexChanged, this, updatePrecision);
@@ -478,8 +494,7 @@ void TrainWorkspace::updateButtons()
          std::initializer_list<QWidget *>{folder_, config_, data_, dataFolder_, sde_, batch_, lr_, warmup_, ema_, seed_,
                                           device_, checkpointEvery_, snapshotEvery_, processes_})
         field->setEnabled(!running);
-    // The half formats need a CUDA device.
-    precision_->setEnabled(!running && device_->currentText().startsWith("cuda"));
+    precision_->setEnabled(!running);
     steps_->setEnabled(!running);
     if (!running) {
         const QString kind = data_->currentData().toString();

@@ -5,6 +5,8 @@
 #include "data/image_data.h"
 #include "imaging/generation_record.h"
 #include "imaging/image_io.h"
+#include "io/bundled_models.h"
+#include "util/failure_message.h"
 #include "util/files.h"
 
 #include <QFileDialog>
@@ -57,7 +59,7 @@ torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels
         }
         return image;
     } catch (const std::exception &e) {
-        Q_EMIT errorOccurred(tr("Could not open %1: %2").arg(path, QString::fromStdString(e.what())));
+        Q_EMIT errorOccurred(QString::fromStdString(openFailureMessage("the image", path.toStdString(), e)));
         return {};
     }
 }
@@ -86,7 +88,7 @@ QStringList Workspace::saveResults(const torch::Tensor &images, const std::strin
     reportingErrors(tr("Could not save the results"), [&] {
         GenerationRecord record;
         record.operation = operation;
-        record.modelFile = baseName(info_.path);
+        record.modelFile = modelName(info_.path);
         record.weights = info_.loadedWeights;
         record.settings = settings;
         record.nfe = nfe;

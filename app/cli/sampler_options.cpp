@@ -3,6 +3,7 @@
 #include "imaging/generation_record.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "io/bundled_models.h"
 #include "sampling/fast_samplers.h"
 #include "util/build_info.h"
 #include "util/error.h"
@@ -282,11 +283,11 @@ void writeResults(const std::string &folder, const std::string &operation, const
         files.push_back(
             {folder + "/" + operation + "-points.png",
              encodePng(renderPointCloud(cpu), {{"parameters", operation + ": " + describeSettings(settings) +
-                                                                  "; model " + baseName(loaded.info.path)}})});
+                                                                  "; model " + modelName(loaded.info.path)}})});
     } else {
         GenerationRecord record;
         record.operation = operation;
-        record.modelFile = baseName(loaded.info.path);
+        record.modelFile = modelName(loaded.info.path);
         record.weights = loaded.info.loadedWeights;
         record.settings = settings;
         record.nfe = nfe;

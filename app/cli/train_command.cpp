@@ -280,9 +280,9 @@ CommandRun addTrainCommand(CLI::App &program)
                     "stop after K non-finite losses in a row (default 5)", smallCount);
     command
         ->add_option("--precision", o->precision,
-                     "the forward pass's number format: float32 (default; a resumed run: its own), bfloat16 or "
-                     "float16 (CUDA only; float16 with dynamic loss scaling); weights, gradients and Adam stay "
-                     "float32")
+                     "the forward pass's number format under autocast: float32 (default; a resumed run: its "
+                     "own), bfloat16 (CUDA, or a CPU with AVX-512) or float16 (CUDA, with dynamic loss scaling); "
+                     "weights, gradients and Adam stay float32")
         ->type_name("P")
         ->check(oneOf(precisionIds()));
     command->add_flag("--mixed-precision", o->mixedPrecision, "the same as --precision bfloat16");

@@ -83,6 +83,15 @@ std::vector<BundledModel> bundledModels()
     return out;
 }
 
+std::string modelName(const std::string &weightsPath)
+{
+    std::error_code error;
+    for (const BundledModel &model : bundledModels())
+        if (fs::equivalent(model.path, weightsPath, error))
+            return model.name;
+    return baseName(weightsPath);
+}
+
 std::string resolveModelPath(const std::string &nameOrPath)
 {
     std::error_code error;

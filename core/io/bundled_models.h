@@ -25,6 +25,11 @@ std::vector<BundledModel> bundledModels();
 // path). Throws sde::Error naming the file and the bundled names otherwise.
 std::string resolveModelPath(const std::string &nameOrPath);
 
+// The name a model is shown and recorded by (window title, Model dock, saved settings, PNG
+// records): a bundled model's name ("fashion-mnist") for its weights, else the file's name
+// ("checkpoint_26.pth"), since every bundled model's weights are called model.safetensors.
+std::string modelName(const std::string &weightsPath);
+
 // The model the studio and `sdestudio-cli sample` open when none is named.
 constexpr const char *kDefaultModelName = "fashion-mnist";
 

@@ -89,8 +89,7 @@ torch::Tensor ScoreModel::score(const torch::Tensor &x, const torch::Tensor &t) 
     auto evaluate = [&](const torch::Tensor &xIn, const torch::Tensor &tIn) {
         // No gradient wanted: evaluate without autograd's bookkeeping.
         c10::InferenceMode inference;
-        CudaAutocastScope autocast(cudaAutocast,
-                                   precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16);
+        AutocastScope autocast(x.device(), cudaAutocast ? precision : EvaluationPrecision::Float32);
         return scoreOf(*this, xIn, tIn).to(torch::kFloat32);
     };
     if (x.is_cuda() && noGrad && cudaGraphsEnabled() && !network_->is_training() && x.size(0) <= cudaGraphMaxBatch()) {

@@ -120,16 +120,26 @@ EvaluationPrecisionScope::~EvaluationPrecisionScope()
     threadPrecision = previous_;
 }
 
-CudaAutocastScope::CudaAutocastScope(bool enabled, torch::Dtype dtype) : enabled_(enabled)
+AutocastScope::AutocastScope(const torch::Device &device, EvaluationPrecision precision)
 {
-    if (enabled_)
+    if (precision == EvaluationPrecision::Float32)
+        return;
+    const torch::Dtype dtype = precision == EvaluationPrecision::Float16 ? torch::kFloat16 : torch::kBFloat16;
+    if (device.is_cuda()) {
         compat::enableCudaAutocast(dtype);
+        cuda_ = true;
+    } else if (device.is_cpu()) {
+        compat::enableCpuAutocast(dtype);
+        cpu_ = true;
+    }
 }
 
-CudaAutocastScope::~CudaAutocastScope()
+AutocastScope::~AutocastScope()
 {
-    if (enabled_)
+    if (cuda_)
         compat::disableCudaAutocast();
+    if (cpu_)
+        compat::disableCpuAutocast();
 }
 
 bool useOneDnn(const torch::Tensor &x)

@@ -77,17 +77,19 @@ private:
     EvaluationPrecision previous_;
 };
 
-// Autocast of CUDA operations to `dtype` (bfloat16 or float16) for the lifetime of the scope;
-// does nothing when not enabled.
-class CudaAutocastScope {
+// Autocast of the operations on `device` to `precision`'s type (CUDA: bfloat16 or float16; the
+// CPU: bfloat16, where precisionUnsupportedReason allows it) for the lifetime of the scope, as
+// torch.autocast(device_type, dtype) does; nothing for Float32. The trainer's forward pass and
+// loss, and CUDA evaluations, run in one.
+class AutocastScope {
 public:
-    CudaAutocastScope(bool enabled, torch::Dtype dtype);
-    ~CudaAutocastScope();
-    CudaAutocastScope(const CudaAutocastScope &) = delete;
-    CudaAutocastScope &operator=(const CudaAutocastScope &) = delete;
+    AutocastScope(const torch::Device &device, EvaluationPrecision precision);
+    ~AutocastScope();
+    AutocastScope(const AutocastScope &) = delete;
+    AutocastScope &operator=(const AutocastScope &) = delete;
 
 private:
-    bool enabled_;
+    bool cuda_ = false, cpu_ = false; // which autocast this scope turned on
 };
 
 // Whether an operation on x takes the oneDNN path now: the path is OneDnn, LibTorch has oneDNN,

@@ -148,6 +148,11 @@ GroupNormImpl::GroupNormImpl(int64_t groups, int64_t channels) : groups_(groups)
 // x: [B, C, H, W] -> [B, C, H, W], normalised over each group of C / groups channels and H, W.
 torch::Tensor GroupNormImpl::forward(const torch::Tensor &x)
 {
+    // Under CPU autocast the convolution before hands over bfloat16, which LibTorch 1.13's CPU
+    // group norm does not take beside float32 weights (nor does its autocast cast it): normalize
+    // in the weights' float32, as torch.autocast does on CUDA and from 2.0 on the CPU.
+    if (x.scalar_type() != weight.scalar_type())
+        return torch::group_norm(x.to(weight.scalar_type()), groups_, weight, bias, 1e-6);
     return torch::group_norm(x, groups_, weight, bias, 1e-6);
 }
 

@@ -281,9 +281,9 @@ std::vector<BatchSlice> validateOptions(const TrainerOptions &options, int64_t b
     if (options.accumulation < 1 || options.accumulation > kMostTrainingBatch)
         throw Error("--accumulate must be between 1 and " + std::to_string(kMostTrainingBatch) + ", not " +
                     std::to_string(options.accumulation));
-    if (options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
-        throw Error("mixed precision is for CUDA devices (training in " + precisionId(options.precision) +
-                    "); this run is on " + options.device.str());
+    // bfloat16 on CPUs that run it (AVX-512 with oneDNN), float16 on CUDA only.
+    if (const std::string reason = precisionUnsupportedReason(options.precision, options.device); !reason.empty())
+        throw Error("training in " + precisionId(options.precision) + ": " + reason);
     // Every process and micro-batch needs rows of its own.
     return rankMicroBatches(batchSize, options.dataParallel ? options.dataParallel->rank : 0,
                             options.dataParallel ? options.dataParallel->worldSize : 1, options.accumulation);
@@ -559,10 +559,9 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             double shareAccuracy = -1.0;
             torch::Tensor loss;
             {
-                // Autocast on CUDA for the forward pass and the loss (float16 and bfloat16).
-                CudaAutocastScope autocast(options.precision != EvaluationPrecision::Float32,
-                                           options.precision == EvaluationPrecision::Float16 ? torch::kFloat16
-                                                                                             : torch::kBFloat16);
+                // Autocast for the forward pass and the loss (CUDA: float16 and bfloat16; the CPU:
+                // bfloat16); the backward pass follows the types autocast chose.
+                AutocastScope autocast(options.device, options.precision);
                 loss = task.loss(batch, generator, &shareAccuracy, rows);
             }
             if (!split) {

@@ -169,4 +169,10 @@ std::string failureMessage(const std::exception &failure)
     return elideLongRuns(untrimmedFailureMessage(failure));
 }
 
+std::string openFailureMessage(const std::string &thing, const std::string &path, const std::exception &failure)
+{
+    const bool named = !path.empty() && std::string(failure.what()).find(path) != std::string::npos;
+    return "Could not open " + thing + (named ? "" : " " + path) + ": " + failureMessage(failure);
+}
+
 } // namespace sde

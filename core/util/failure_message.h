@@ -27,4 +27,10 @@ std::string elideLongRuns(const std::string &text);
 // main and the studio's workers show it.
 std::string failureMessage(const std::exception &failure);
 
+// What the studio says when a file it was asked to open fails: "Could not open THING PATH: why",
+// why being failureMessage(failure), or "Could not open THING: why" when the reader's message
+// names the path already (most do), so that the path is not said twice. THING: "the model",
+// "the image", "the classifier".
+std::string openFailureMessage(const std::string &thing, const std::string &path, const std::exception &failure);
+
 } // namespace sde

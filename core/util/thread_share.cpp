@@ -35,6 +35,7 @@ struct Budget {
     std::optional<BusyCoresMeter> meter;
     Clock::time_point measured;
     uint64_t measurement = 0; // how many measurements were taken
+    bool firstReading = true; // none taken since the meter was made
 };
 
 Budget &budget()
@@ -47,6 +48,10 @@ Budget &budget()
 thread_local int sharesOnThisThread = 0;
 
 constexpr auto kMeasureEvery = std::chrono::milliseconds(250);
+// The first reading comes sooner: a run that starts beside a busy process (the CLI a moment after
+// configureThreads) drops its extra thread within its first steps. The kernel counts in ticks of
+// 10 ms, so a tenth of a second already tells a busy core from an idle one.
+constexpr auto kFirstMeasureAfter = std::chrono::milliseconds(100);
 
 // The non-nice busy ticks of the CPUs this process may run on; of the whole machine when the
 // affinity mask or the per-CPU lines cannot be read.
@@ -179,6 +184,7 @@ void setThreadBudget(int configured, bool given)
     b.given = given;
     b.busyElsewhere = 0.0;
     b.meter.reset();
+    b.firstReading = true;
     if (!given)
         b.meter.emplace();
     b.measured = Clock::now();
@@ -241,9 +247,10 @@ int ThreadShare::apply()
         if (b.configured <= 0)
             return threads_;
         const Clock::time_point now = Clock::now();
-        if (b.meter && now - b.measured >= kMeasureEvery) {
+        if (b.meter && now - b.measured >= (b.firstReading ? kFirstMeasureAfter : kMeasureEvery)) {
             b.busyElsewhere = b.meter->update();
             b.measured = now;
+            b.firstReading = false;
             ++b.measurement;
         }
         configured = b.configured;

@@ -39,4 +39,27 @@ inline void disableCudaAutocast()
     at::autocast::clear_cache();
 }
 
+// Turns autocast of CPU operations to `dtype` (bfloat16) on: convolutions and matrix products run
+// in it, reductions and normalizations stay float32 (LibTorch's CPU autocast lists).
+inline void enableCpuAutocast(torch::Dtype dtype)
+{
+#if SDE_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_dtype(at::kCPU, dtype);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+#else
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(true);
+#endif
+}
+
+inline void disableCpuAutocast()
+{
+#if SDE_TORCH_AT_LEAST(2, 4)
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+#else
+    at::autocast::set_cpu_enabled(false);
+#endif
+    at::autocast::clear_cache();
+}
+
 } // namespace sde::compat

@@ -347,7 +347,7 @@ private Q_SLOTS:
     void hostileFilesShowTheirMessageAndKeepTheModel_data()
     {
         QTest::addColumn<QString>("file");
-        QTest::addColumn<QString>("message"); // after "Could not open PATH: "
+        QTest::addColumn<QString>("message"); // after "Could not open the model: "
         const QString hostile = QString::fromStdString(test::dataDir()) + "/hostile/";
         QTest::newRow("pickle 100k deep")
             << hostile + "pth_nested_tuples_100k_deflated.pth"
@@ -365,6 +365,8 @@ private Q_SLOTS:
         QTest::newRow("config, not a model")
             << hostile + "cfg_toy_negative_lr.json"
             << "'" + hostile + "cfg_toy_negative_lr.json" + notAModel.arg("a JSON file");
+        QTest::newRow("PNG, not a model") << hostile + "png_truncated_idat.png"
+                                          << "'" + hostile + "png_truncated_idat.png" + notAModel.arg("a PNG image");
         QTest::newRow("IDX, not a model")
             << hostile + "idx_zero_dims-images-idx3-ubyte"
             << "'" + hostile + "idx_zero_dims-images-idx3-ubyte" + notAModel.arg("an IDX file");
@@ -382,7 +384,9 @@ private Q_SLOTS:
         const auto before = window.model();
         const QString title = window.windowTitle();
         QVERIFY(!window.openModel(file)); // not quiet: the message goes to a dialog
-        const QString expected = "Could not open " + file + ": " + message;
+        // The reader's message names the file: the studio does not name it again.
+        const QString expected = "Could not open the model: " + message;
+        QCOMPARE(expected.count(file), 1);
         QCOMPARE(window.lastError(), expected);
         QMessageBox *box = nullptr;
         QTRY_VERIFY((box = window.findChild<QMessageBox *>()) && box->isVisible());
@@ -423,6 +427,31 @@ private Q_SLOTS:
         QVERIFY(!window.generateWorkspace()->hasSamples());
     }
 
+    // Issue 22: bundled models go by their names in the title and the Model dock (their weights
+    // are all called model.safetensors), and each keeps its own saved sampler settings.
+    void bundledModelsGoByTheirNames()
+    {
+        QSettings().clear();
+        {
+            MainWindow window;
+            window.show();
+            QVERIFY(window.openModel("toy-2d", true));
+            QCOMPARE(window.windowTitle(), QString("SDE Studio — toy-2d"));
+            QVERIFY(window.findChild<QLabel *>("modelSummary")->text().contains("<b>toy-2d</b>"));
+            window.samplerPanel()->setRandomSeed(false);
+            window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("4242");
+            window.close(); // saves the model's settings
+        }
+        MainWindow window;
+        QVERIFY(window.openModel("fashion-mnist", true));
+        QCOMPARE(window.windowTitle(), QString("SDE Studio — fashion-mnist"));
+        QVERIFY(window.findChild<QLabel *>("modelSummary")->text().contains("<b>fashion-mnist</b>"));
+        QVERIFY(window.samplerPanel()->seed() != uint64_t(4242)); // not toy-2d's
+        QVERIFY(window.openModel("toy-2d", true));
+        QCOMPARE(window.samplerPanel()->seed(), uint64_t(4242));
+        QVERIFY(!window.samplerPanel()->randomSeed());
+    }
+
     void droppingASavedPngRestoresTheSeed()
     {
         MainWindow window;
@@ -437,6 +466,8 @@ private Q_SLOTS:
         const QStringList written = window.generateWorkspace()->saveImages(folder);
         QCOMPARE(written.size(), 2);
         QVERIFY(written[1].endsWith("sample-78.png"));
+        // The record names the bundled model, not its weights' file (model.safetensors).
+        QCOMPARE(readGeneratedImageSettings(written[1].toStdString()).modelFile, std::string("fashion-mnist"));
 
         window.samplerPanel()->findChild<QLineEdit *>("seed")->setText("5");
         window.samplerPanel()->findChild<QSpinBox *>("steps")->setValue(999);

@@ -47,6 +47,7 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QUndoStack>
@@ -705,9 +706,10 @@ private Q_SLOTS:
         QCOMPARE(chart.plot()->legend->itemCount(), 3);
     }
 
-    // The half formats train on CUDA only: with the CPU chosen the selector holds float32 and is
-    // disabled.
-    void trainingPrecisionNeedsCuda()
+    // A format the device cannot train in is disabled, with the reason as its tooltip, and a
+    // choice of it falls back to float32: float16 on the CPU, bfloat16 on a CPU without AVX-512
+    // (on one with it, bfloat16 is chosen).
+    void trainingPrecisionFollowsTheDevice()
     {
         SamplerPanel sampler;
         TrainWorkspace train(&sampler);
@@ -715,15 +717,23 @@ private Q_SLOTS:
         auto *precision = train.findChild<QComboBox *>("trainPrecision");
         QVERIFY(device && precision);
         QCOMPARE(precision->count(), 3);
+        auto *items = qobject_cast<QStandardItemModel *>(precision->model());
+        QVERIFY(items);
         device->setCurrentText("cpu");
         QCOMPARE(precision->currentText(), QString("float32"));
-        QVERIFY(!precision->isEnabled());
+        QVERIFY(precision->isEnabled());
+        QVERIFY(!items->item(2)->isEnabled());
+        QVERIFY(precision->itemData(2, Qt::ToolTipRole).toString().contains("CUDA"));
         // A half format chosen with the CPU selected (a restored setting, a script) falls back.
         precision->setCurrentIndex(2);
         QCOMPARE(precision->currentText(), QString("float32"));
+        const bool bfloat16 = precisionUnsupportedReason(EvaluationPrecision::BFloat16, torch::kCPU).empty();
+        QCOMPARE(items->item(1)->isEnabled(), bfloat16);
+        precision->setCurrentIndex(1);
+        QCOMPARE(precision->currentText(), QString(bfloat16 ? "bfloat16" : "float32"));
         if (device->count() > 1) {
             device->setCurrentIndex(1);
-            QVERIFY(precision->isEnabled());
+            QVERIFY(items->item(2)->isEnabled());
         }
     }
 
