@@ -20,7 +20,7 @@ class ScoreModel;
 // so that the CLI and the studio can make the same image again from the file.
 struct GenerationRecord {
     std::string operation = "sample"; // sample | inpaint | colorize | ...
-    std::string modelFile;            // the model file's name
+    std::string modelFile;            // the model's name (modelName: "fashion-mnist", "checkpoint_8.pth")
     std::string weights = "ema";
     SamplingSettings settings; // of this one image (its own seed, batch 1)
     int64_t nfe = 0;

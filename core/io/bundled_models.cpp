@@ -85,11 +85,14 @@ std::vector<BundledModel> bundledModels()
 
 std::string modelName(const std::string &weightsPath)
 {
-    std::error_code error;
-    for (const BundledModel &model : bundledModels())
-        if (fs::equivalent(model.path, weightsPath, error))
-            return model.name;
-    return baseName(weightsPath);
+    // Told from the path alone (no disk access: the studio's recent menu names every entry).
+    const fs::path path = fs::path(weightsPath).lexically_normal();
+    const std::string file = path.filename().string();
+    const std::string folder = path.parent_path().filename().string();
+    if ((file == "model.safetensors" || file == "classifier.safetensors") && !folder.empty() && folder != "." &&
+        folder != "..")
+        return folder;
+    return file.empty() ? weightsPath : file;
 }
 
 std::string resolveModelPath(const std::string &nameOrPath)

@@ -26,8 +26,9 @@ std::vector<BundledModel> bundledModels();
 std::string resolveModelPath(const std::string &nameOrPath);
 
 // The name a model is shown and recorded by (window title, Model dock, saved settings, PNG
-// records): a bundled model's name ("fashion-mnist") for its weights, else the file's name
-// ("checkpoint_26.pth"), since every bundled model's weights are called model.safetensors.
+// records): for weights with the generic names a bundled model and a training run use
+// (model.safetensors, classifier.safetensors) the folder's name ("fashion-mnist", the run's
+// folder), else the file's name ("checkpoint_26.pth"). From the path alone, without disk access.
 std::string modelName(const std::string &weightsPath);
 
 // The model the studio and `sdestudio-cli sample` open when none is named.

@@ -154,10 +154,11 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
         options.precision = run.resumed->precision;
     else
         options.precision = EvaluationPrecision::Float32;
-    if (!request.precision && options.precision != EvaluationPrecision::Float32 && !options.device.is_cuda())
+    if (const std::string reason = precisionUnsupportedReason(options.precision, options.device);
+        !request.precision && !reason.empty())
         throw Error("the run in '" + options.outDir + "' was trained in " + precisionId(options.precision) +
-                    ", which needs a CUDA device: resume it with --device cuda, or on " + options.device.str() +
-                    " with --precision float32");
+                    ", which " + options.device.str() + " cannot go on in (" + reason +
+                    "): resume it on a device that can, or with --precision float32");
 
     // The initial weights come from the seed too: the same request trains the same model.
     torch::manual_seed(options.seed);

@@ -171,8 +171,12 @@ std::string failureMessage(const std::exception &failure)
 
 std::string openFailureMessage(const std::string &thing, const std::string &path, const std::exception &failure)
 {
-    const bool named = !path.empty() && std::string(failure.what()).find(path) != std::string::npos;
-    return "Could not open " + thing + (named ? "" : " " + path) + ": " + failureMessage(failure);
+    // Named in the text shown (a long path may be cut there, a memory message replaces the
+    // library's): quoted, or followed by ": ", as the readers name files.
+    const std::string why = failureMessage(failure);
+    const bool named = !path.empty() &&
+                       (why.find("'" + path + "'") != std::string::npos || why.find(path + ": ") != std::string::npos);
+    return "Could not open " + thing + (named ? "" : " " + path) + ": " + why;
 }
 
 } // namespace sde

@@ -286,6 +286,16 @@ private Q_SLOTS:
         QCOMPARE(failureMessage(std::bad_alloc()), "not enough memory for this request" + advice);
         QCOMPARE(failureMessage(Error("a.pth: bad")), std::string("a.pth: bad"));
         QCOMPARE(failureMessage(std::runtime_error("other")), std::string("other"));
+        // A failure to open a file names the path once: the reader's message names it (quoted or
+        // before ": "), or the path is added; a mere mention of a part of it does not count.
+        QCOMPARE(openFailureMessage("the model", "/m/a.pth", Error("/m/a.pth: bad")),
+                 std::string("Could not open the model: /m/a.pth: bad"));
+        QCOMPARE(openFailureMessage("the model", "/m/a.pth", Error("'/m/a.pth' is a PNG image")),
+                 std::string("Could not open the model: '/m/a.pth' is a PNG image"));
+        QCOMPARE(openFailureMessage("the image", "a.png", Error("cannot decode data.png")),
+                 std::string("Could not open the image a.png: cannot decode data.png"));
+        QCOMPARE(openFailureMessage("the model", "/m/a.pth", std::bad_alloc()),
+                 "Could not open the model /m/a.pth: not enough memory for this request" + advice);
 #if !SDE_UNDER_ASAN
         // 2^50 floats: LibTorch's CPU allocator refuses with its own c10::Error.
         try {

@@ -37,6 +37,34 @@ std::string dtypeName(torch::Dtype dtype)
 class TestLayouts : public QObject {
     Q_OBJECT
 private Q_SLOTS:
+    // A model is named by its folder when its weights have the generic names of a bundled model
+    // or a training run's export, else by its file (modelName, from the path alone).
+    void modelName_data()
+    {
+        QTest::addColumn<QString>("path");
+        QTest::addColumn<QString>("name");
+        QTest::newRow("bundled") << "/usr/share/sdestudio/bundled/fashion-mnist/model.safetensors"
+                                 << "fashion-mnist";
+        QTest::newRow("bundled classifier") << "models/bundled/fashion-mnist-classifier/classifier.safetensors"
+                                            << "fashion-mnist-classifier";
+        QTest::newRow("a training run's export") << "/home/me/runs/dresses/model.safetensors"
+                                                 << "dresses";
+        QTest::newRow("a trailing dot") << "/home/me/runs/dresses/./model.safetensors"
+                                        << "dresses";
+        QTest::newRow("a checkpoint") << "/data/vp/cifar10_ddpmpp_continuous/checkpoint_8.pth"
+                                      << "checkpoint_8.pth";
+        QTest::newRow("another file name") << "/tmp/mine.safetensors"
+                                           << "mine.safetensors";
+        QTest::newRow("no folder") << "model.safetensors"
+                                   << "model.safetensors";
+    }
+    void modelName()
+    {
+        QFETCH(QString, path);
+        QFETCH(QString, name);
+        QCOMPARE(QString::fromStdString(sde::modelName(path.toStdString())), name);
+    }
+
     void matchesReferenceLayout_data()
     {
         QTest::addColumn<QString>("name");
