@@ -1,8 +1,12 @@
 #include "form_widgets.h"
 
+#include "nets/inference.h"
+#include "util/device.h"
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QSpinBox>
+#include <QStandardItemModel>
 
 namespace sde::ui {
 
@@ -31,6 +35,27 @@ QSpinBox *makeInteger(QWidget *parent, const char *name, int low, int high, int 
     box->setRange(low, high);
     box->setValue(value);
     return box;
+}
+
+void allowPrecisions(QComboBox *precision, const QString &deviceName)
+{
+    torch::Device device(torch::kCPU);
+    try {
+        device = parseDevice(deviceName.toStdString());
+    } catch (const std::exception &) {
+        // A device that went away: judge by the CPU.
+    }
+    auto *items = qobject_cast<QStandardItemModel *>(precision->model());
+    for (int i = 0; i < precision->count(); ++i) {
+        const std::string reason =
+            precisionUnsupportedReason(precisionFromId(precision->itemData(i).toString().toStdString()), device);
+        if (items)
+            items->item(i)->setEnabled(reason.empty());
+        precision->setItemData(i, reason.empty() ? QVariant() : QVariant(QString::fromStdString(reason)),
+                               Qt::ToolTipRole);
+        if (!reason.empty() && precision->currentIndex() == i)
+            precision->setCurrentIndex(0);
+    }
 }
 
 } // namespace sde::ui

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QString>
 #include <QStringList>
 
 class QComboBox;
@@ -13,5 +14,11 @@ namespace sde::ui {
 QComboBox *makeCombo(QWidget *parent, const char *name, const QStringList &items);
 QDoubleSpinBox *makeNumber(QWidget *parent, const char *name, double low, double high, double value, int decimals);
 QSpinBox *makeInteger(QWidget *parent, const char *name, int low, int high, int value);
+
+// Enables the items of a precision selector, whose item data are precision ids (precisionIds()),
+// that the device named `deviceName` evaluates and trains in (precisionUnsupportedReason); the
+// others are disabled with the reason as their tooltip, and a disabled choice falls back to the
+// first item (float32). A name that no longer parses (a device that went away) counts as the CPU.
+void allowPrecisions(QComboBox *precision, const QString &deviceName);
 
 } // namespace sde::ui

@@ -374,23 +374,7 @@ void SamplerPanel::updateVisibility()
 
 void SamplerPanel::updatePrecisions()
 {
-    torch::Device device(torch::kCPU);
-    try {
-        device = parseDevice(deviceName().toStdString());
-    } catch (const std::exception &) {
-        // A device that went away: judge by the CPU.
-    }
-    auto *items = qobject_cast<QStandardItemModel *>(precision_->model());
-    for (int i = 0; i < precision_->count(); ++i) {
-        const std::string reason =
-            precisionUnsupportedReason(precisionFromId(precision_->itemData(i).toString().toStdString()), device);
-        if (items)
-            items->item(i)->setEnabled(reason.empty());
-        precision_->setItemData(i, reason.empty() ? QVariant() : QVariant(QString::fromStdString(reason)),
-                                Qt::ToolTipRole);
-        if (!reason.empty() && precision_->currentIndex() == i)
-            precision_->setCurrentIndex(0);
-    }
+    allowPrecisions(precision_, deviceName());
 }
 
 void SamplerPanel::updateEstimate()

@@ -35,7 +35,6 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QThread>
 #include <QVBoxLayout>
@@ -240,25 +239,9 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     });
     // A format the device cannot train in (float16 on the CPU; bfloat16 on a CPU without AVX-512
     // and oneDNN) is disabled with the reason as its tooltip, and the selector falls back to float32.
-    auto updatePrecision = [this] {
-        torch::Device device(torch::kCPU);
-        try {
-            device = parseDevice(device_->currentText().toStdString());
-        } catch (const std::exception &) {
-            // A device that went away: judge by the CPU.
-        }
-        auto *items = qobject_cast<QStandardItemModel *>(precision_->model());
-        for (int i = 0; i < precision_->count(); ++i) {
-            const std::string reason =
-                precisionUnsupportedReason(precisionFromId(precision_->itemText(i).toStdString()), device);
-            if (items)
-                items->item(i)->setEnabled(reason.empty());
-            precision_->setItemData(i, reason.empty() ? QVariant() : QVariant(QString::fromStdString(reason)),
-                                    Qt::ToolTipRole);
-            if (!reason.empty() && precision_->currentIndex() == i)
-                precision_->setCurrentIndex(0);
-        }
-    };
+    for (int i = 0; i < precision_->count(); ++i)
+        precision_->setItemData(i, precision_->itemText(i)); // the ids allowPrecisions reads
+    auto updatePrecision = [this] { allowPrecisions(precision_, device_->currentText()); };
     connect(device_, &QComboBox::currentIndexChanged, this, updatePrecision);
     connect(precision_, &QComboBox::currentIndexChanged, this, updatePrecision);
     updatePrecision();
