@@ -214,7 +214,13 @@ ThreadShare::ThreadShare() : counted_(sharesOnThisThread++ == 0), before_(at::ge
         return;
     Budget &b = budget();
     const std::lock_guard<std::mutex> lock(b.mutex);
-    ++b.runs;
+    if (b.runs++ == 0 && b.meter) {
+        // A run that starts alone reads the load from its own start, not since the last run ended
+        // (or since start-up, in the studio): a process that began a moment ago counts in full.
+        b.meter.emplace();
+        b.measured = Clock::now();
+        b.firstReading = true;
+    }
 }
 
 ThreadShare::~ThreadShare()

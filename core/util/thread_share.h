@@ -81,7 +81,8 @@ public:
     ThreadShare &operator=(const ThreadShare &) = delete;
 
     // Sets this thread's intra-op count to the run's share when it changed; measures the other
-    // processes' load at most every quarter second (the first time after a tenth). Returns the count in effect.
+    // processes' load at most every quarter second (the first time a tenth of a second after the
+    // first run of the process started). Returns the count in effect.
     int apply();
 
 private:

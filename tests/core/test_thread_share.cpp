@@ -166,11 +166,13 @@ private Q_SLOTS:
         std::vector<pid_t> children;
         for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i)
             children.push_back(spinningChild());
-        std::this_thread::sleep_for(std::chrono::milliseconds(700));
-        int share = 0, before = 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        int share = 0, before = 0, first = 0;
         std::thread([&] {
             before = at::get_num_threads();
-            ThreadShare run;
+            ThreadShare run; // alone: the load is read from here
+            first = run.apply();
+            std::this_thread::sleep_for(std::chrono::milliseconds(150));
             share = run.apply();
         }).join();
         for (const pid_t child : children) {
@@ -180,6 +182,7 @@ private Q_SLOTS:
         setThreadBudget(0, true);
         at::set_num_threads(count);
         QCOMPARE(before, 2);
+        QCOMPARE(first, 2); // no reading yet: the load of before the run is not its own
         QCOMPARE(share, 1);
     }
 
