@@ -10,6 +10,7 @@
 #include "variant_strip.h"
 
 #include "editing/colorization.h"
+#include "io/bundled_models.h"
 
 #include <QHBoxLayout>
 #include <QLabel>
@@ -37,6 +38,7 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
     originalView_->setPlaceholder(tr("Open or drop a color or gray photograph"));
     grayView_->setObjectName("grayView");
     grayView_->setCaption(tr("gray input"));
+    scrubber_->stateView()->setPlaceholder(tr("The trajectory of the chosen colorization shows here"));
     variants_->setToolTip(tr("Colorizations side by side, one per seed"));
     loadRgb_->setObjectName("loadRgbModel");
     loadRgb_->setToolTip(tr("Colorization needs a model of RGB images: open the bundled %1").arg(kRgbModel));
@@ -90,9 +92,14 @@ void ColorizeWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelF
     if (gray_.defined() && model_ && gray_.size(1) != model_->sampleShape()[1]) {
         original_ = gray_ = torch::Tensor();
         originalView_->setImage(QImage());
+        originalView_->setCaption(tr("original"));
         grayView_->setImage(QImage());
-        results_->clear();
     }
+    // The results were the previous model's; an image that fits stays.
+    results_->clear();
+    scrubber_->clear();
+    lastResult_ = GenerationResult();
+    runBar_->clearOutcome();
     updateReady();
 }
 
@@ -127,7 +134,7 @@ void ColorizeWorkspace::updateReady()
         reason = tr("Load a model first");
     else if (!rgb)
         reason = tr("Colorization needs an RGB model; %1 is not one (load the bundled %2)")
-                     .arg(QString::fromStdString(info_.path), kRgbModel);
+                     .arg(QString::fromStdString(modelName(info_.path)), kRgbModel);
     else if (!gray_.defined())
         reason = tr("Open or drop an image to colorize");
     loadRgb_->setVisible(!rgb);

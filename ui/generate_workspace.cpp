@@ -52,7 +52,7 @@ GenerateWorkspace::GenerateWorkspace(SamplerPanel *sampler, QWidget *parent)
 {
     result_->setObjectName("resultView");
     result_->setCaption(tr("samples"));
-    result_->setPlaceholder(tr("Press Generate (Ctrl+Enter)"));
+    result_->setPlaceholder(tr("Load a model in the Model dock"));
     result_->setContextMenuPolicy(Qt::CustomContextMenu);
     result_->setToolTip(tr("Right-click a sample to send it to another workspace"));
     scrubber_->setObjectName("trajectoryScrubber");
@@ -95,6 +95,11 @@ void GenerateWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelF
 {
     Workspace::setModel(std::move(model), info);
     const bool points = model_ && model_->config().isPointModel();
+    // What the previous model made, and its run's line, go with it.
+    result_->setPlaceholder(model_ ? tr("Press Generate (Ctrl+Enter)") : tr("Load a model in the Model dock"));
+    progressLabel_->clear();
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
     scrubber_->clear();
     scrubber_->setPointMode(points, points ? toyBackground(model_->config()) : torch::Tensor());
     lastResult_ = GenerationResult();

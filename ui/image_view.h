@@ -19,6 +19,8 @@ public:
     const QImage &image() const { return image_; }
     void setCaption(const QString &caption);
     void setPlaceholder(const QString &text);
+    const QString &caption() const { return caption_; }
+    const QString &placeholder() const { return placeholder_; }
     // A highlighted frame around the image (the chosen one of several variants).
     void setSelected(bool selected);
     bool isSelected() const { return selected_; }

@@ -214,10 +214,12 @@ void InpaintWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelFi
     if (!fits) {
         image_ = torch::Tensor();
         canvas_->setImage(QImage());
-        results_->clear();
-        scrubber_->clear();
-        lastResult_ = GenerationResult();
     }
+    // The results were the previous model's; an image and mask that fit stay.
+    results_->clear();
+    scrubber_->clear();
+    lastResult_ = GenerationResult();
+    runBar_->clearOutcome();
     updateReady();
 }
 

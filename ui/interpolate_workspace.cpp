@@ -148,6 +148,9 @@ void InterpolateWorkspace::setModel(std::shared_ptr<ScoreModel> model, const Mod
             endViews_[which]->setImage(QImage());
         }
     frameView_->setImage(QImage());
+    frameView_->setCaption(QString());
+    positionLabel_->clear();
+    runBar_->clearOutcome();
     updateReady();
 }
 

@@ -23,23 +23,26 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 
 namespace sde::ui {
 
 namespace {
-enum Column { NameColumn, BpdColumn, NfeColumn, StatusColumn };
+enum Column { NameColumn, BpdColumn, NfeColumn, StatusColumn, InputColumn };
 }
 
 LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
-    : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 4, this)),
+    : Workspace(sampler, "likelihoodWorkspace", parent), table_(new QTableWidget(0, 5, this)),
       runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
       probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
       tolerance_(makeNumber(this, "likelihoodTolerance", kSmallestOdeTolerance, 1.0, 1e-5, 7)),
       dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new QLabel(this))
 {
     table_->setObjectName("likelihoodTable");
-    table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status")});
+    table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status"), tr("Input")});
+    table_->horizontalHeaderItem(InputColumn)
+        ->setToolTip(tr("How the image was fitted to the model: its figure is that of the converted image"));
     table_->horizontalHeader()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -132,9 +135,12 @@ void LikelihoodWorkspace::setModel(std::shared_ptr<ScoreModel> model, const Mode
     for (Entry &entry : kept) {
         entry.bpd = -1.0;
         entry.nfe = 0;
+        entry.conversion.clear(); // a file is fitted to the new model when read again
+        entry.read = false;
         addEntry(std::move(entry));
     }
     updateSummary();
+    runBar_->clearOutcome();
     updateReady();
 }
 
@@ -197,14 +203,13 @@ double LikelihoodWorkspace::bitsPerDim(int index) const
 
 bool LikelihoodWorkspace::exportCsv(const QString &path)
 {
-    QString csv = "image,bits_per_dim,nfe\n";
-    for (const Entry &entry : entries_) {
-        QString name = entry.path.isEmpty() ? entry.name : entry.path;
-        name.replace('"', "\"\"");
-        csv += QString("\"%1\",%2,%3\n")
-                   .arg(name, entry.bpd >= 0 ? QString::number(entry.bpd, 'f', 6) : QString(),
-                        entry.bpd >= 0 ? QString::number(entry.nfe) : QString());
-    }
+    const auto quoted = [](QString text) { return '"' + text.replace('"', "\"\"") + '"'; };
+    QString csv = "image,bits_per_dim,nfe,conversion\n";
+    for (const Entry &entry : entries_)
+        csv += QString("%1,%2,%3,%4\n")
+                   .arg(quoted(entry.path.isEmpty() ? entry.name : entry.path),
+                        entry.bpd >= 0 ? QString::number(entry.bpd, 'f', 6) : QString(),
+                        entry.bpd >= 0 ? QString::number(entry.nfe) : QString(), quoted(entry.conversion));
     QSaveFile file(path);
     if (!file.open(QIODevice::WriteOnly) || file.write(csv.toUtf8()) < 0 || !file.commit()) {
         Q_EMIT errorOccurred(tr("Could not write %1: %2").arg(path, file.errorString()));
@@ -223,7 +228,21 @@ void LikelihoodWorkspace::addEntry(Entry entry)
     table_->setItem(row, BpdColumn, new QTableWidgetItem(entry.bpd >= 0 ? QString::number(entry.bpd, 'f', 4) : ""));
     table_->setItem(row, NfeColumn, new QTableWidgetItem(entry.nfe > 0 ? QString::number(entry.nfe) : ""));
     table_->setItem(row, StatusColumn, new QTableWidgetItem());
+    table_->setItem(row, InputColumn, new QTableWidgetItem());
     entries_.push_back(std::move(entry));
+    showInput(row);
+    updateSummary();
+}
+
+void LikelihoodWorkspace::showInput(int row)
+{
+    const Entry &entry = entries_.at(static_cast<size_t>(row));
+    QTableWidgetItem *item = table_->item(row, InputColumn);
+    // A file is known once it has been read (at Compute); an image in memory has the model's shape.
+    item->setText(!entry.conversion.isEmpty()          ? tr("converted: %1").arg(entry.conversion)
+                  : entry.read || entry.path.isEmpty() ? tr("as is")
+                                                       : QString());
+    item->setToolTip(entry.conversion);
 }
 
 void LikelihoodWorkspace::updateSummary()
@@ -235,9 +254,16 @@ void LikelihoodWorkspace::updateSummary()
             sum += entry.bpd;
             ++done;
         }
-    summary_->setText(
+    const auto converted =
+        std::count_if(entries_.begin(), entries_.end(), [](const Entry &entry) { return !entry.conversion.isEmpty(); });
+    QString text =
         done > 0 ? tr("Mean %1 bits/dim over %2 of %3 image(s)").arg(sum / done, 0, 'f', 4).arg(done).arg(imageCount())
-                 : tr("%1 image(s)").arg(imageCount()));
+                 : tr("%1 image(s)").arg(imageCount());
+    if (converted > 0)
+        text += tr("; %1 converted to the model's size and channels (see Input): their figures are those of the "
+                   "converted images")
+                    .arg(converted);
+    summary_->setText(text);
 }
 
 void LikelihoodWorkspace::updateReady()
@@ -262,7 +288,9 @@ void LikelihoodWorkspace::compute()
         Entry &entry = entries_[i];
         torch::Tensor image = entry.image;
         if (!image.defined()) {
-            image = loadImageForModel(entry.path);
+            image = loadImageForModel(entry.path, 0, &entry.conversion);
+            entry.read = image.defined();
+            showInput(static_cast<int>(i));
             if (!image.defined()) {
                 table_->item(static_cast<int>(i), StatusColumn)->setText(tr("unreadable"));
                 return;
@@ -274,6 +302,7 @@ void LikelihoodWorkspace::compute()
         table_->item(static_cast<int>(i), NfeColumn)->setText("");
         table_->item(static_cast<int>(i), StatusColumn)->setText(tr("waiting"));
     }
+    updateSummary();
     LikelihoodOptions options;
     options.probe = probe_->currentIndex() == 0 ? HutchinsonProbe::Rademacher : HutchinsonProbe::Gaussian;
     options.ode.rtol = options.ode.atol = tolerance_->value();

@@ -46,9 +46,12 @@ private:
         torch::Tensor image;
         double bpd = -1.0;
         int64_t nfe = 0;
+        QString conversion; // what was done to fit the file to the model (empty: read as it is)
+        bool read = false;  // a file read for the model (at Compute); images in memory always are
     };
     void addEntry(Entry entry);
     void updateSummary();
+    void showInput(int row); // the Input column of `row`: the conversion, "as is", or empty until read
     void updateReady();
 
     std::vector<Entry> entries_;

@@ -7,6 +7,7 @@
 #include "likelihood_workspace.h"
 #include "log_dock.h"
 #include "model_panel.h"
+#include "run_bar.h"
 #include "sampler_panel.h"
 #include "train_workspace.h"
 #include "trajectory_scrubber.h"
@@ -158,8 +159,13 @@ void MainWindow::createActions()
     QMenu *run = menuBar()->addMenu(tr("&Run"));
     generate_ = run->addAction(tr("&Generate"), this, &MainWindow::generate);
     generate_->setObjectName("generateAction");
-    generate_->setShortcuts({QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")});
-    generate_->setToolTip(tr("Generate samples with the reverse-time SDE (Ctrl+Enter)"));
+    generate_->setToolTip(tr("Generate samples with the reverse-time SDE (Ctrl+Enter on the Generate page)"));
+    // Ctrl+Enter runs the shown page's action; always enabled, so that the keys never fall
+    // through to the focused widget (a model list would take them as "open this model").
+    runPage_ = run->addAction(tr("&Run this page"), this, &MainWindow::runCurrentPage);
+    runPage_->setObjectName("runPageAction");
+    runPage_->setShortcuts({QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")});
+    runPage_->setToolTip(tr("Generate, Inpaint, Colorize, Interpolate or Compute bits/dim: the shown page's action"));
     cancel_ = run->addAction(tr("&Cancel"), this, &MainWindow::cancelGeneration);
     cancel_->setObjectName("cancelAction");
     cancel_->setShortcut(QKeySequence(Qt::Key_Escape));
@@ -334,6 +340,32 @@ void MainWindow::generate()
     }
     if (generateWorkspace_->generate())
         QSettings().setValue(samplerKey(), sampler_->saveState());
+}
+
+void MainWindow::runCurrentPage()
+{
+    Workspace *workspace = currentWorkspace();
+    const QString page = workspace ? workspaces_->tabText(workspaces_->currentIndex()).remove('&') : QString();
+    if (workspace && workspace->busy()) {
+        statusBar()->showMessage(tr("%1 is running; Esc cancels it").arg(page), 5000);
+        return;
+    }
+    if (workspace == generateWorkspace_) {
+        if (!model_)
+            statusBar()->showMessage(tr("Load a model first (the Model dock)"), 5000);
+        else
+            generate();
+        return;
+    }
+    RunBar *bar = workspace ? workspace->findChild<RunBar *>() : nullptr;
+    if (!bar) {
+        statusBar()->showMessage(tr("Ctrl+Enter has no action on the %1 page; use its buttons").arg(page), 5000);
+        return;
+    }
+    if (bar->runButton()->isEnabled())
+        bar->runButton()->click();
+    else
+        statusBar()->showMessage(bar->runButton()->toolTip(), 5000);
 }
 
 void MainWindow::cancelGeneration()

@@ -55,6 +55,8 @@ public:
 
     QAction *generateAction() const { return generate_; }
     QAction *cancelAction() const { return cancel_; }
+    // Ctrl+Enter: the shown page's action (Generate, Inpaint, ...), or why it cannot run now.
+    QAction *runPageAction() const { return runPage_; }
     SamplerPanel *samplerPanel() const { return sampler_; }
     QTabWidget *workspaces() const { return workspaces_; }
     GenerateWorkspace *generateWorkspace() const { return generateWorkspace_; }
@@ -70,6 +72,9 @@ public Q_SLOTS:
     void generate();
     // Stops the run of the workspace in view (a training run is stopped with its own button).
     void cancelGeneration();
+    // Ctrl+Enter: the action of the workspace in view (its run button; Generate's run on the
+    // Generate page), or a status line saying why it cannot start (running: Esc cancels it).
+    void runCurrentPage();
     void resetLayout();
 
 Q_SIGNALS:
@@ -118,8 +123,8 @@ private:
     ModelPanel *modelPanel_;
     LogView *log_;
     QDockWidget *modelDock_ = nullptr, *samplerDock_ = nullptr, *logDock_ = nullptr;
-    QAction *open_ = nullptr, *generate_ = nullptr, *cancel_ = nullptr, *saveImages_ = nullptr, *saveGrid_ = nullptr,
-            *exportFrames_ = nullptr, *exportVideo_ = nullptr;
+    QAction *open_ = nullptr, *generate_ = nullptr, *runPage_ = nullptr, *cancel_ = nullptr, *saveImages_ = nullptr,
+            *saveGrid_ = nullptr, *exportFrames_ = nullptr, *exportVideo_ = nullptr;
     QMenu *recentMenu_ = nullptr;
 };
 

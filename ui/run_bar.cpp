@@ -51,6 +51,7 @@ RunBar::RunBar(const QString &actionText, SamplingRunner *runner, QWidget *paren
         status_->setText(tr("cancelling…"));
     });
     connect(runner_, &SamplingRunner::started, this, [this] {
+        reasonShown_ = false;
         progress_->setRange(0, 0);
         status_->setText(tr("starting…"));
         update();
@@ -90,9 +91,27 @@ void RunBar::setReady(bool ready, const QString &reason)
 {
     ready_ = ready;
     run_->setToolTip(reason);
-    if (!runner_->busy() && !reason.isEmpty())
-        status_->setText(reason);
+    // A reason that no longer holds does not stay on the line; a run's outcome does.
+    if (!runner_->busy() && (!reason.isEmpty() || reasonShown_)) {
+        status_->setText(reason.isEmpty() ? readyText() : reason);
+        reasonShown_ = true;
+    }
     update();
+}
+
+void RunBar::clearOutcome()
+{
+    if (runner_->busy())
+        return;
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    status_->setText(run_->toolTip().isEmpty() ? readyText() : run_->toolTip());
+    reasonShown_ = true;
+}
+
+QString RunBar::readyText() const
+{
+    return tr("ready: %1 (Ctrl+Enter)").arg(run_->text());
 }
 
 void RunBar::update()

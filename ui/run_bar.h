@@ -25,18 +25,23 @@ public:
     // Whether the action may start (a model that fits, inputs given); the reason why not is the
     // tooltip, and the status line while nothing runs.
     void setReady(bool ready, const QString &reason = QString());
+    // Forgets the last run's outcome (after a model switch: it was another model's): the
+    // progress goes to zero and the line shows why the action cannot start, or that it can.
+    void clearOutcome();
 
 Q_SIGNALS:
     void runRequested();
 
 private:
     void update();
+    QString readyText() const;
 
     SamplingRunner *runner_;
     QPushButton *run_, *cancel_;
     QProgressBar *progress_;
     QLabel *status_;
     bool ready_ = true;
+    bool reasonShown_ = false; // the line shows a reason, not a run's progress or outcome
 };
 
 // "1m05s" / "12s"; empty for a negative time.

@@ -407,6 +407,7 @@ void TrainWorkspace::loadRunHistory()
     // The curves of an earlier (or interrupted) run in the folder, so a resumed run continues them.
     chart_->clear();
     preview_->setImage(QImage());
+    preview_->setCaption(tr("preview samples"));
     lastStep_ = 0;
     const QString metrics = QDir(runFolder()).filePath("metrics.jsonl");
     if (!QFileInfo::exists(metrics))

@@ -43,19 +43,44 @@ void Workspace::cancel()
     runner_->cancel();
 }
 
-torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels)
+torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels, QString *conversion)
 {
+    if (conversion)
+        conversion->clear();
     if (!model_) {
         Q_EMIT errorOccurred(tr("Load a model first: images are fitted to its size."));
         return {};
     }
     try {
         const auto shape = model_->sampleShape();
-        torch::Tensor image = loadImage(path.toStdString(), channels > 0 ? channels : shape[0]);
-        if (image.size(1) != shape[1] || image.size(2) != shape[2]) {
+        const int64_t wanted = channels > 0 ? channels : shape[0];
+        // The file's own channels first; a file of other channels is read again converted, as
+        // the CLI reads it (luma in the file's depth), so both measure the same pixels.
+        torch::Tensor image = loadImage(path.toStdString(), 0);
+        const int64_t own = image.size(0);
+        const int64_t height = image.size(1), width = image.size(2);
+        if (own != wanted)
+            image = loadImage(path.toStdString(), wanted);
+        QStringList done;
+        if (height != shape[1] || width != shape[2]) {
             image = resizeShorterSide(image, shape[1], shape[1]);
-            Q_EMIT statusMessage(
-                tr("%1 was scaled and center-cropped to the model's %2 x %3").arg(path).arg(shape[2]).arg(shape[1]));
+            done << (height * shape[2] == width * shape[1] ? tr("scaled") : tr("scaled, center-cropped"));
+        }
+        if (own != wanted)
+            done << (wanted == 1 ? tr("turned gray") : tr("gray copied to RGB"));
+        if (!done.isEmpty()) {
+            const auto kind = [](int64_t c) { return c == 1 ? tr("gray") : tr("color"); };
+            const QString text = tr("%1 × %2 %3 → %4 × %5 %6: %7")
+                                     .arg(width)
+                                     .arg(height)
+                                     .arg(kind(own))
+                                     .arg(shape[2])
+                                     .arg(shape[1])
+                                     .arg(kind(wanted))
+                                     .arg(done.join(", "));
+            if (conversion)
+                *conversion = text;
+            Q_EMIT statusMessage(tr("%1 was converted for the model (%2)").arg(QFileInfo(path).fileName(), text));
         }
         return image;
     } catch (const std::exception &e) {

@@ -39,9 +39,11 @@ Q_SIGNALS:
 
 protected:
     // An image file as a tensor [C, H, W] at the model's size (scaled so its shorter side fits,
-    // then center-cropped) with `channels` channels (0: the model's). Reports and returns an
-    // undefined tensor on failure.
-    torch::Tensor loadImageForModel(const QString &path, int64_t channels = 0);
+    // then center-cropped) with `channels` channels (0: the model's). What was done to fit it
+    // goes to `conversion` (e.g. "32 × 32 color → 28 × 28 gray: scaled, center-cropped, turned
+    // gray"; empty when the file fits as it is) and, when not empty, to the status bar. Reports
+    // and returns an undefined tensor on failure.
+    torch::Tensor loadImageForModel(const QString &path, int64_t channels = 0, QString *conversion = nullptr);
     // Asks for an image file; empty when cancelled.
     QString askImageFile(const QString &title);
     // Saves images [B, C, H, W] as <folder>/<operation>-<seed + i>.png carrying `settings`

@@ -74,7 +74,7 @@ struct TrainOptions {
     int64_t checkpointEvery = 1000, keep = 3, logEvery = 10;
     int64_t snapshotEvery = 0, snapshotCount = 16, snapshotSteps = 100;
     int64_t maxBadSteps = 5;
-    std::optional<std::string> precision;
+    std::optional<std::string> precision, init;
     bool mixedPrecision = false, half = false, classifier = false;
     int64_t classifierWidth = 32;
     int64_t accumulate = 1, nproc = 1, timeout = 600;
@@ -86,8 +86,8 @@ int runTrain(const TrainOptions &o)
         throw Error("give --preset or --config, not both");
     if (o.mixedPrecision && o.precision)
         throw Error("give --precision or --mixed-precision, not both");
-    if (!o.preset && !o.config && !o.resume)
-        throw Error("give the model with --preset NAME or --config FILE");
+    if (!o.preset && !o.config && !o.resume && !o.init)
+        throw Error("give the model with --preset NAME, --config FILE or --init MODEL");
     if (o.nproc > 1) {
         // A batch that cannot be split is refused here once, not by every rank.
         const int64_t batch = o.batch > 0 ? o.batch
@@ -131,6 +131,7 @@ int runTrain(const TrainOptions &o)
     request.classifierWidth = o.classifierWidth;
     request.data = o.data;
     request.steps = o.steps;
+    request.initialWeights = o.init;
     if (o.mixedPrecision)
         request.precision = EvaluationPrecision::BFloat16;
     else if (o.precision)
@@ -236,15 +237,15 @@ int runTrain(const TrainOptions &o)
 CommandRun addTrainCommand(CLI::App &program)
 {
     auto o = std::make_shared<TrainOptions>();
-    CLI::App *command =
-        addCommand(program, "train", "(--preset NAME | --config FILE) --data DATA --out FOLDER [options]",
-                   "train a score model or a noise-conditional classifier",
-                   "Trains a score model (or, with --classifier, a noise-conditional classifier) with the\n"
-                   "reference's objective, Adam with warm-up and clipping, and the EMA. Checkpoints are written\n"
-                   "atomically to FOLDER/checkpoints (the newest --keep kept), the EMA model to\n"
-                   "FOLDER/model.safetensors, metrics to FOLDER/metrics.jsonl. --resume continues exactly.\n"
-                   "DATA: a folder of images, patches:FOLDER, an IDX file, fashion-mnist, or toy:NAME\n"
-                   "(moons, 8gaussians, checkerboard, swissroll).");
+    CLI::App *command = addCommand(
+        program, "train", "(--preset NAME | --config FILE | --init MODEL) --data DATA --out FOLDER [options]",
+        "train a score model or a noise-conditional classifier",
+        "Trains a score model (or, with --classifier, a noise-conditional classifier) with the\n"
+        "reference's objective, Adam with warm-up and clipping, and the EMA. Checkpoints are written\n"
+        "atomically to FOLDER/checkpoints (the newest --keep kept), the EMA model to\n"
+        "FOLDER/model.safetensors, metrics to FOLDER/metrics.jsonl. --resume continues exactly.\n"
+        "DATA: a folder of images, patches:FOLDER, an IDX file, fashion-mnist, or toy:NAME\n"
+        "(moons, 8gaussians, checkerboard, swissroll).");
     const OptionRange positive = OptionRange::atLeast(1);
     // Step counts: the config's own bound (training.n_iters), so that no count wraps.
     const OptionRange stepCount = OptionRange::between(1, static_cast<double>(kMostTrainingSteps));
@@ -253,6 +254,12 @@ CommandRun addTrainCommand(CLI::App &program)
     command->add_option("--data", o->data, "the training data (see above)")->type_name("DATA")->required();
     command->add_option("--out", o->out, "the run's folder; created if missing")->type_name("FOLDER")->required();
     command->add_flag("--resume", o->resume, "continue the run in FOLDER from its newest checkpoint");
+    command
+        ->add_option("--init", o->init,
+                     "fine-tuning: start a new run from the EMA weights of MODEL (a model file or a bundled model's "
+                     "name) instead of the seed's; the optimizer and EMA start afresh. The config (default: "
+                     "MODEL's own) must have MODEL's network layout")
+        ->type_name("MODEL");
     addNumberOption(*command, "--steps", o->steps, "N",
                     "train until N steps in all (default: the config's training.n_iters)", stepCount);
     addNumberOption(*command, "--batch", o->batch, "B",

@@ -1,6 +1,8 @@
 #include "train/training_run.h"
 
 #include "data/image_data.h"
+#include "io/model_file.h"
+#include "nets/score_network.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -140,6 +142,16 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
     if (writer)
         run.folder = std::make_unique<OutputFolder>(options.outDir);
 
+    // Fine-tuning starts a new score model run from a model file's weights.
+    std::optional<LoadedModel> initial;
+    if (request.initialWeights) {
+        if (options.resume)
+            throw Error("initial weights start a new run; a resumed run continues from its checkpoint");
+        if (request.classifier)
+            throw Error("initial weights are for a score model, not a classifier");
+        initial = loadModelFile(*request.initialWeights);
+    }
+
     if (options.resume) {
         const std::vector<std::string> checkpoints = listCheckpoints(options.outDir);
         if (checkpoints.empty())
@@ -162,7 +174,21 @@ TrainingRun prepareTrainingRun(const TrainingRunRequest &request)
 
     // The initial weights come from the seed too: the same request trains the same model.
     torch::manual_seed(options.seed);
-    if (request.config) {
+    if (initial) {
+        const ModelConfig &own = initial->model->config();
+        const ModelConfig config = request.config ? *request.config : own;
+        config.validate();
+        const auto shape = [](const DataConfig &data) {
+            return std::to_string(data.numChannels) + " x " + std::to_string(data.imageSize) + " x " +
+                   std::to_string(data.imageSize);
+        };
+        if (shape(config.data) != shape(own.data))
+            throw Error(*request.initialWeights + ": its model takes " + shape(own.data) + " data, the config " +
+                        shape(config.data));
+        run.task = std::make_unique<ScoreTrainingTask>(config);
+        loadStateDictStrict(run.task->module(), stateDict(*initial->model->network()),
+                            *request.initialWeights + " (initial weights for this config)");
+    } else if (request.config) {
         request.config->validate();
         if (request.classifier) {
             ClassifierConfig classifier;

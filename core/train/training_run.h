@@ -33,6 +33,12 @@ struct TrainingRunRequest {
     std::optional<int64_t> steps;
     // The forward pass's number format. Unset: float32, or the one a resumed run was trained in.
     std::optional<EvaluationPrecision> precision;
+    // Fine-tuning: a new score model run starts from the (EMA) weights of this model file or
+    // bundled model instead of the seed's; the optimizer, EMA and step count start afresh. Its
+    // network must have the config's layout (keys and shapes) and data shape; unset `config`
+    // takes the file's own. Not for a resumed run (its checkpoint holds its weights) or a
+    // classifier.
+    std::optional<std::string> initialWeights;
 };
 
 // A run ready for train(): its task (the network built on the CPU from options.seed, so the same
@@ -64,7 +70,8 @@ struct TrainingRun {
 // the data and makes the folder's checkpoints/ (and samples/ for snapshots).
 // Throws sde::Error with a message naming the problem: nothing to resume, a config that differs
 // from the run's (naming the differing keys), a half precision on a device without CUDA, a
-// config or data set that cannot be read.
+// config or data set that cannot be read, initial weights that cannot be read or do not fit the
+// config (naming the file and the first differing tensors).
 TrainingRun prepareTrainingRun(const TrainingRunRequest &request);
 
 } // namespace sde

@@ -12,8 +12,11 @@
 //     the patches' (at most 256 samples).
 // Usage: bench_bundled_models [--samples N] [--steps S] [--bpd-images M] [--only NAME]
 //                             [--sampler pc|dpm2m|... --nfe N] [--grid karras|logsnr]
+//                             [--model FILE (with --only fashion-mnist or photo-rgb)]
 // The samples come from PC reverse diffusion with S steps (the reference's sampler), or from the
 // fast sampler --sampler names with a budget of --nfe evaluations (DPM-Solver++ on --grid).
+// --model measures a candidate model file (e.g. a training run's model.safetensors) in the
+// bundled model's place.
 #include "config/model_config.h"
 #include "data/image_data.h"
 #include "data/toy_data.h"
@@ -81,9 +84,10 @@ torch::Tensor generate(const ScoreModel &model, int64_t count, const Sampler &sa
     return torch::cat(parts);
 }
 
-void fashionMnist(int64_t samples, const Sampler &sampler, int64_t bpdImages)
+// `modelFile`: a candidate in the bundled model's place ("" for the bundled one).
+void fashionMnist(int64_t samples, const Sampler &sampler, int64_t bpdImages, const std::string &modelFile)
 {
-    LoadedModel loaded = loadModelFile("fashion-mnist");
+    LoadedModel loaded = loadModelFile(modelFile.empty() ? "fashion-mnist" : modelFile);
     LoadedClassifier classifier = loadClassifierFile("fashion-mnist-classifier");
     const ScoreModel &model = *loaded.model;
     IdxTrainingData test(fashionMnistImagesPath("test"), 28, 1, false);
@@ -103,6 +107,7 @@ void fashionMnist(int64_t samples, const Sampler &sampler, int64_t bpdImages)
                 sampler.describe().c_str(), fd);
     std::printf("FD-FMNIST, %lld real training vs 10000 test images (the floor at this count):     %.3f\n",
                 static_cast<long long>(samples), floor);
+    std::printf("FD-FMNIST generated / real: %.2f\n", fd / floor);
     std::printf("sampling time: %.1f s (%.2f s per image)\n", sampleSeconds, sampleSeconds / samples);
     {
         torch::NoGradGuard noGrad;
@@ -175,9 +180,9 @@ torch::Tensor pixelSample(const torch::Tensor &images, int64_t count, at::Genera
 
 // The RGB model against patches of its photographs: how far the colors of its samples are from
 // theirs (sliced W2 between pixel colors) and the figures of over-saturation.
-void photoRgb(int64_t samples, const Sampler &sampler)
+void photoRgb(int64_t samples, const Sampler &sampler, const std::string &modelFile)
 {
-    LoadedModel loaded = loadModelFile("photo-rgb");
+    LoadedModel loaded = loadModelFile(modelFile.empty() ? "photo-rgb" : modelFile);
     const ScoreModel &model = *loaded.model;
     std::printf("\n== photo-rgb (%s, %s, step %lld) ==\n", model.config().architectureName().c_str(),
                 model.config().sdeDescription().c_str(), static_cast<long long>(loaded.info.step));
@@ -271,7 +276,7 @@ int main(int argc, char **argv)
 {
     int64_t samples = 1000, bpdImages = 32, toySamples = 5000;
     Sampler sampler;
-    std::string only;
+    std::string only, modelFile;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string key = argv[i], value = argv[i + 1];
         if (key == "--samples")
@@ -290,6 +295,8 @@ int main(int argc, char **argv)
             toySamples = std::stoll(value);
         else if (key == "--only")
             only = value;
+        else if (key == "--model")
+            modelFile = value;
         else {
             std::cerr << "unknown option " << key << "\n";
             return 2;
@@ -303,14 +310,18 @@ int main(int argc, char **argv)
         std::cerr << "--grid must be " << listOfIds(timeGridIds()) << "\n";
         return 2;
     }
+    if (!modelFile.empty() && only != "fashion-mnist" && only != "photo-rgb") {
+        std::cerr << "--model FILE stands in for one model: give --only fashion-mnist or --only photo-rgb\n";
+        return 2;
+    }
     const int threads = configureThreads();
     std::printf("bench_bundled_models: LibTorch %s, %d threads, models in %s\n", TORCH_VERSION, threads,
                 bundledModelsDir().c_str());
     try {
         if (only.empty() || only == "fashion-mnist")
-            fashionMnist(samples, sampler, bpdImages);
+            fashionMnist(samples, sampler, bpdImages, modelFile);
         if (only.empty() || only == "photo-rgb")
-            photoRgb(std::min<int64_t>(samples, 256), sampler);
+            photoRgb(std::min<int64_t>(samples, 256), sampler, modelFile);
         if (only.empty() || only == "toy")
             toy(toySamples, sampler);
         if (only.empty() || only == "training") {

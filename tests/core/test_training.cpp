@@ -635,6 +635,87 @@ private Q_SLOTS:
         }
     }
 
+    // Fine-tuning: a new run from a model file starts from the file's EMA weights (not the
+    // seed's), with the config's training settings; a network of another layout, another data
+    // shape, a resume or a classifier is refused, naming the problem.
+    void fineTuningStartsFromAModelsWeights()
+    {
+        const std::string first = test::makeTempDir() + "/first";
+        TrainingRunRequest request;
+        request.config = toyConfig();
+        request.data = "toy:moons";
+        request.options = optionsIn(first, 1000);
+        request.steps = 3;
+        {
+            TrainingRun run = prepareTrainingRun(request);
+            QCOMPARE(run.run().step, int64_t(3));
+        }
+        const std::string modelPath = first + "/model.safetensors";
+        LoadedModel trained = loadModelFile(modelPath);
+
+        TrainingRunRequest tune;
+        tune.config = toyConfig();
+        tune.config->optim.lr = 5e-4;
+        tune.data = "toy:moons";
+        tune.options = optionsIn(test::makeTempDir() + "/tuned", 1000);
+        tune.options.seed = 7;
+        tune.steps = 2;
+        tune.initialWeights = modelPath;
+        {
+            TrainingRun tuned = prepareTrainingRun(tune);
+            QVERIFY(!tuned.resumed);
+            QCOMPARE(tuned.config().optim.lr, 5e-4);
+            const auto want = stateDict(*trained.model->network());
+            std::map<std::string, torch::Tensor> have;
+            for (const auto &[name, tensor] : stateDict(tuned.task->module()))
+                have.emplace(name, tensor);
+            QCOMPARE(have.size(), want.size());
+            for (const auto &[name, tensor] : want)
+                QVERIFY2(torch::equal(have.at(name), tensor), name.c_str());
+            // The seed's own weights differ from the file's: the file's were used.
+            TrainingRunRequest seeded = tune;
+            seeded.initialWeights.reset();
+            seeded.options.outDir += "-seeded";
+            TrainingRun plain = prepareTrainingRun(seeded);
+            const auto ownWeights = plain.task->module().parameters(), tunedWeights = tuned.task->module().parameters();
+            bool anyDiffers = false;
+            for (size_t i = 0; i < ownWeights.size(); ++i)
+                anyDiffers = anyDiffers || !torch::equal(ownWeights[i], tunedWeights[i]);
+            QVERIFY(anyDiffers);
+            QCOMPARE(tuned.run().step, int64_t(2));
+        }
+        // Without a config, the file's own.
+        TrainingRunRequest own = tune;
+        own.config.reset();
+        own.options.outDir = test::makeTempDir() + "/own";
+        {
+            TrainingRun run = prepareTrainingRun(own);
+            QCOMPARE(run.config().toJson().dump(), trained.model->config().toJson().dump());
+        }
+
+        const auto refused = [&](TrainingRunRequest bad, const QString &expected) {
+            bad.options.outDir = test::makeTempDir() + "/bad";
+            try {
+                prepareTrainingRun(bad);
+                QFAIL(qPrintable("accepted, expected: " + expected));
+            } catch (const Error &e) {
+                QVERIFY2(QString(e.what()).contains(expected), e.what());
+            }
+        };
+        TrainingRunRequest wider = tune;
+        wider.config->model.nf = 64;
+        refused(wider, QString::fromStdString(modelPath + " (initial weights for this config)"));
+        TrainingRunRequest classifier = tune;
+        classifier.classifier = true;
+        refused(classifier, "not a classifier");
+        TrainingRunRequest missing = tune;
+        missing.initialWeights = first + "/none.safetensors";
+        refused(missing, QString::fromStdString(first + "/none.safetensors"));
+        TrainingRunRequest resumed = tune;
+        resumed.options.resume = true;
+        refused(resumed, "a resumed run continues from its checkpoint");
+    }
+
     // A run trained in bfloat16 on the CPU resumes in bfloat16 where the CPU runs it (the
     // precision stored in its checkpoint), through the preparation the CLI and the Train tab share.
     void aBfloat16RunResumesInItsPrecision()

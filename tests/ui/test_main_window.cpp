@@ -3,9 +3,11 @@
 // restores its seed when dropped on the window.
 #include "generate_workspace.h"
 #include "image_view.h"
+#include "likelihood_workspace.h"
 #include "main_window.h"
 #include "point_cloud_plot.h"
 #include "sampler_panel.h"
+#include "train_workspace.h"
 #include "trajectory_scrubber.h"
 
 #include "imaging/generation_record.h"
@@ -25,6 +27,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
+#include <QListWidget>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
@@ -33,6 +36,7 @@
 #include <QSpinBox>
 #include <QStandardItemModel>
 #include <QStandardPaths>
+#include <QStatusBar>
 #include <QToolBar>
 #include <QToolButton>
 #include <QtTest/QtTest>
@@ -146,7 +150,7 @@ private Q_SLOTS:
         window.show();
         QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
         QVERIFY(window.generateAction()->isEnabled());
-        QCOMPARE(window.generateAction()->shortcut(), QKeySequence("Ctrl+Return"));
+        QCOMPARE(window.runPageAction()->shortcut(), QKeySequence("Ctrl+Return"));
         QCOMPARE(window.cancelAction()->shortcut(), QKeySequence(Qt::Key_Escape));
         // Below the VP schedule's floor the Sampler dock says so before a run.
         quickSettings(window, 10, 2, 8);
@@ -325,6 +329,46 @@ private Q_SLOTS:
         QVERIFY(window.generateWorkspace()->scrubber()->frameCount() >= 1);
         QVERIFY(!result.samples.defined());
         QVERIFY(window.generateAction()->isEnabled());
+    }
+
+    // Ctrl+Enter runs the page in view, and while it runs says so: the keys never reach the
+    // focused widget (the bundled model list took them as "open this model" and answered "cancel
+    // it before loading another model").
+    void ctrlEnterRunsThePageAndNeverOpensAModel()
+    {
+        MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openModel("fashion-mnist", true));
+        quickSettings(window, 1000, 1, 1);
+        auto *models = window.findChild<QListWidget *>("bundledModels");
+        QVERIFY(models);
+        window.findChild<QDockWidget *>("modelDock")->raise();
+        models->setCurrentRow(models->count() - 1);
+        models->setFocus();
+        QSignalSpy frames(window.generateWorkspace()->runner()->worker(), &SamplingWorker::frameReady);
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
+        QTest::keyClick(models, Qt::Key_Return, Qt::ControlModifier);
+        QVERIFY(window.generateWorkspace()->busy());
+        QVERIFY(frames.wait(60000));
+        QTest::keyClick(models, Qt::Key_Return, Qt::ControlModifier);
+        QCOMPARE(window.statusBar()->currentMessage(), QString("Generate is running; Esc cancels it"));
+        QVERIFY2(window.lastError().isEmpty(), qPrintable(window.lastError()));
+        QCOMPARE(window.windowTitle(), QString("SDE Studio — fashion-mnist"));
+        window.cancelAction()->trigger();
+        QVERIFY(finished.wait(60000));
+
+        // Another page: its own action, or why it cannot start.
+        window.workspaces()->setCurrentWidget(window.likelihoodWorkspace());
+        QTest::keyClick(&window, Qt::Key_Return, Qt::ControlModifier);
+        QCOMPARE(window.statusBar()->currentMessage(),
+                 QString("Add images or a folder (or send samples from Generate)"));
+        QVERIFY(!window.likelihoodWorkspace()->busy());
+        window.workspaces()->setCurrentWidget(window.trainWorkspace());
+        QTest::keyClick(&window, Qt::Key_Return, Qt::ControlModifier);
+        QVERIFY2(window.statusBar()->currentMessage().contains("no action on the Train page"),
+                 qPrintable(window.statusBar()->currentMessage()));
+        QVERIFY(!window.trainWorkspace()->busy());
     }
 
     void corruptModelLeavesThePreviousOneLoaded()

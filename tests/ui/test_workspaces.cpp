@@ -418,6 +418,16 @@ private Q_SLOTS:
         QVERIFY(torch::equal(fromCli.masked_select(keep), image.masked_select(keep)));
         QVERIFY((fromCli - image).masked_select(full).abs().mean().item<double>() > 0.02);
         QCOMPARE(keep.sum().item<int64_t>() + full.sum().item<int64_t>() + 2 * 3 * 12, int64_t(28 * 28));
+
+        // Another model: the image and mask that fit stay; the results, trajectory and the run's
+        // outcome were the previous model's and go.
+        QVERIFY(workspace.scrubber()->frameCount() > 0);
+        QVERIFY(workspace.runBar()->status().startsWith("done: "));
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QCOMPARE(workspace.scrubber()->frameCount(), 0);
+        QVERIFY(!workspace.lastResult().samples.defined());
+        QVERIFY(torch::equal(workspace.canvas()->maskTensor(), fill));
+        QCOMPARE(workspace.runBar()->status(), QString("ready: Inpaint (Ctrl+Enter)"));
     }
 
     void inpaintingKeepsTheUnmaskedPixels()
@@ -609,6 +619,87 @@ private Q_SLOTS:
         QCOMPARE(gridIndexAt(QPoint(3, 3), 2, 28, 28), 0);
         QCOMPARE(gridIndexAt(QPoint(2 + 30 + 5, 10), 2, 28, 28), 1);
         QCOMPARE(gridIndexAt(QPoint(30, 10), 2, 28, 28), -1); // the gap
+    }
+
+    // A file that does not fit the model is converted, and the table and the footer say so; the
+    // footer counts the images listed from the moment they are added.
+    void likelihoodMarksConvertedImages()
+    {
+        SamplerPanel sampler;
+        LikelihoodWorkspace workspace(&sampler);
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        const QString folder = QString::fromStdString(test::makeTempDir());
+        savePng((folder + "/photo.png").toStdString(), blob(3, 32));
+        savePng((folder + "/wide.png").toStdString(), blob(1, 56).repeat({1, 1, 2}));
+        savePng((folder + "/fits.png").toStdString(), blob(1, 28));
+        workspace.addFiles({folder + "/photo.png", folder + "/wide.png", folder + "/fits.png"});
+        auto *summary = workspace.findChild<QLabel *>("likelihoodSummary");
+        QCOMPARE(summary->text(), QString("3 image(s)"));
+        QCOMPARE(workspace.table()->item(0, 4)->text(), QString()); // not read yet
+        QSignalSpy status(&workspace, &Workspace::statusMessage);
+        workspace.compute();
+        workspace.cancel();
+        QVERIFY(waitFinished(workspace.runner(), 120000));
+        QCOMPARE(workspace.table()->item(0, 4)->text(),
+                 QString("converted: 32 × 32 color → 28 × 28 gray: scaled, turned gray"));
+        QCOMPARE(workspace.table()->item(1, 4)->text(),
+                 QString("converted: 112 × 56 gray → 28 × 28 gray: scaled, center-cropped"));
+        QCOMPARE(workspace.table()->item(2, 4)->text(), QString("as is"));
+        QVERIFY2(summary->text().contains("3 image(s); 2 converted"), qPrintable(summary->text()));
+        QCOMPARE(status.size(), 2);
+        QCOMPARE(status.front().front().toString(), QString("photo.png was converted for the model (32 × 32 color → "
+                                                            "28 × 28 gray: scaled, turned gray)"));
+        // The CSV carries the conversion.
+        QVERIFY(workspace.exportCsv(folder + "/bpd.csv"));
+        const QString csv = QString::fromStdString(readFile((folder + "/bpd.csv").toStdString()));
+        QVERIFY2(csv.startsWith("image,bits_per_dim,nfe,conversion\n") &&
+                     csv.contains(",\"32 × 32 color → 28 × 28 gray: scaled, turned gray\"\n") &&
+                     csv.contains("fits.png\",,,\"\"\n"),
+                 qPrintable(csv));
+        // Another model: the files are fitted again when read.
+        workspace.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QCOMPARE(workspace.table()->item(0, 4)->text(), QString());
+        QCOMPARE(summary->text(), QString("3 image(s)"));
+    }
+
+    // Status lines and views never show what no longer holds: a reason goes once the input is
+    // given, and a model switch clears the previous model's outcome, results and captions.
+    void statusLinesFollowTheModelAndTheInputs()
+    {
+        SamplerPanel sampler;
+        InterpolateWorkspace interpolate(&sampler);
+        interpolate.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        auto status = [](RunBar *bar) { return bar->findChild<QLabel *>("runStatus")->text(); };
+        QCOMPARE(status(interpolate.runBar()), QString("Choose the two images to slide between"));
+        interpolate.setEndpoint(0, blob(1, 28));
+        interpolate.setEndpoint(1, blob(1, 28).flip(2));
+        QCOMPARE(status(interpolate.runBar()), QString("ready: Interpolate (Ctrl+Enter)"));
+
+        ColorizeWorkspace colorize(&sampler);
+        colorize.setModel(loadShared("fashion-mnist"), infoOf("/models/fashion-mnist/model.safetensors"));
+        QCOMPARE(status(colorize.runBar()),
+                 QString("Colorization needs an RGB model; fashion-mnist is not one (load the bundled photo-rgb)"));
+
+        LikelihoodWorkspace likelihood(&sampler);
+        likelihood.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        likelihood.findChild<QDoubleSpinBox *>("likelihoodTolerance")->setValue(1e-2);
+        likelihood.addImage(blob(1, 28), "blob");
+        QCOMPARE(status(likelihood.runBar()), QString("ready: Compute bits/dim (Ctrl+Enter)"));
+        likelihood.compute();
+        QVERIFY(waitFinished(likelihood.runner(), 300000));
+        QVERIFY2(status(likelihood.runBar()).startsWith("done: "), qPrintable(status(likelihood.runBar())));
+        QVERIFY(likelihood.bitsPerDim(0) > 0);
+        likelihood.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QCOMPARE(status(likelihood.runBar()), QString("ready: Compute bits/dim (Ctrl+Enter)"));
+        QCOMPARE(likelihood.bitsPerDim(0), -1.0);
+        likelihood.setModel(loadShared("toy-2d"), infoOf("toy-2d"));
+        QCOMPARE(status(likelihood.runBar()), QString("Bits/dim are measured for image models"));
+
+        GenerateWorkspace generate(&sampler);
+        auto *placeholder = generate.findChild<ImageView *>("resultView");
+        QCOMPARE(placeholder->placeholder(), QString("Load a model in the Model dock"));
+        generate.setModel(loadShared("fashion-mnist"), infoOf("fashion-mnist"));
+        QCOMPARE(placeholder->placeholder(), QString("Press Generate (Ctrl+Enter)"));
     }
 
     void likelihoodRanksAPictureAboveNoise()
