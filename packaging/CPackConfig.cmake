@@ -1,11 +1,38 @@
-# Packages: a .deb and a .tar.gz of the installed tree (`cpack` in the build folder).
+# Packages: a .deb and a .tar.gz of the installed tree (`cpack` in the build folder;
+# packaging/package.sh builds the .deb and checks it with lintian, desktop-file-validate and
+# appstreamcli). The .deb installs under /usr: the programs find their presets and bundled models
+# in /usr/share/sdestudio (beside the executable's ../share), and its dependencies are the
+# packages of the libraries it links, found by dpkg-shlibdeps.
 set(CPACK_PACKAGE_NAME "sdestudio")
 set(CPACK_PACKAGE_VENDOR "SDE Studio")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "studio for score-based generative models (score SDEs)")
+set(CPACK_PACKAGE_DESCRIPTION
+    "SDE Studio runs score-based generative models (Song et al., Score-Based\n"
+    "Generative Modeling through Stochastic Differential Equations, ICLR 2021):\n"
+    "generation with the reverse-time SDE and fast samplers, inpainting,\n"
+    "colorization, interpolation through the probability-flow ODE, bits per\n"
+    "dimension and training, in a desktop studio (sdestudio) and on the command\n"
+    "line (sdestudio-cli). It reads the reference implementation's checkpoints\n"
+    "and comes with Fashion-MNIST, photograph and 2D models.")
+string(REPLACE ";" "" CPACK_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION}")
 set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_CONTACT "SDE Studio developers")
+set(CPACK_PACKAGE_CONTACT "SDE Studio developers <developers@sdestudio.invalid>")
 set(CPACK_GENERATOR "DEB;TGZ")
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libtorch1.13, libspdlog1.10")
+set(CPACK_STRIP_FILES ON)
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Loaded at run time, so dpkg-shlibdeps cannot see it: Qt's platform plugins (xcb, wayland).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins")
 set(CPACK_DEBIAN_PACKAGE_SECTION "science")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+
+# The Debian documentation every package carries: the copyright file and a compressed changelog.
+set(SDE_DEBIAN_DOC "${CMAKE_BINARY_DIR}/debian-doc")
+file(MAKE_DIRECTORY "${SDE_DEBIAN_DOC}")
+file(COPY "${CMAKE_CURRENT_LIST_DIR}/debian/changelog" DESTINATION "${SDE_DEBIAN_DOC}")
+file(ARCHIVE_CREATE OUTPUT "${SDE_DEBIAN_DOC}/changelog.gz" PATHS "${SDE_DEBIAN_DOC}/changelog" FORMAT raw
+     COMPRESSION GZip COMPRESSION_LEVEL 9 MTIME 0)
+install(FILES "${CMAKE_CURRENT_LIST_DIR}/debian/copyright" "${SDE_DEBIAN_DOC}/changelog.gz"
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/sdestudio)
 include(CPack)

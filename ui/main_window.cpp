@@ -27,6 +27,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QIcon>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -39,7 +40,25 @@
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
 
+// resources/sdestudio.qrc lives in this static library: registered once, at global scope, as
+// Q_INIT_RESOURCE requires.
+static void initStudioResources()
+{
+    Q_INIT_RESOURCE(sdestudio);
+}
+
 namespace sde::ui {
+
+QIcon applicationIcon()
+{
+    static const bool registered = (initStudioResources(), true);
+    (void)registered;
+    // The theme's icon when the package installed one (hicolor), else the same pictures compiled in.
+    QIcon builtIn;
+    for (int size : {16, 32, 48, 64, 128, 256})
+        builtIn.addFile(QString(":/icons/sdestudio-%1.png").arg(size), QSize(size, size));
+    return QIcon::fromTheme("sdestudio", builtIn);
+}
 
 namespace {
 constexpr int kMaxRecent = 8;
@@ -51,6 +70,7 @@ MainWindow::MainWindow(QWidget *parent)
 {
     setObjectName("mainWindow");
     setWindowTitle(tr("SDE Studio"));
+    setWindowIcon(applicationIcon());
     setAcceptDrops(true);
 
     workspaces_->setObjectName("workspaces");

@@ -3,6 +3,7 @@
 #include "io/model_file.h"
 
 #include <QByteArray>
+#include <QIcon>
 #include <QMainWindow>
 #include <QUrl>
 
@@ -33,6 +34,10 @@ enum class SampleTarget;
 // Train) in the centre, docks for the model, the sampler settings and the log, every command a
 // QAction with a shortcut, layout and last-used settings kept in QSettings. Sampling runs on a
 // worker thread; the window stays responsive and can be closed mid-run.
+// SDE Studio's icon (resources/icons): the desktop theme's "sdestudio" when installed, else the
+// PNGs compiled into this library.
+QIcon applicationIcon();
+
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:

@@ -50,6 +50,9 @@ int main(int argc, char **argv)
     QApplication::setOrganizationName("SDE Studio");
     QApplication::setApplicationName("SDE Studio");
     QApplication::setApplicationVersion(SDE_VERSION);
+    // The desktop entry (resources/), so that the shell matches the window to its menu item.
+    QGuiApplication::setDesktopFileName("io.github.sdestudio.SDEStudio");
+    QApplication::setWindowIcon(sde::ui::applicationIcon());
     applyStyle(app);
     const QString logFile = sde::ui::installLogging();
     sde::configureThreads();

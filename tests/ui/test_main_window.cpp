@@ -371,6 +371,27 @@ private Q_SLOTS:
         QVERIFY(!window.trainWorkspace()->busy());
     }
 
+    // The window carries the application icon (resources/icons), in every size it is drawn at.
+    void theWindowHasTheApplicationIcon()
+    {
+        MainWindow window;
+        const QIcon icon = window.windowIcon();
+        QVERIFY(!icon.isNull());
+        for (int size : {16, 32, 48, 256}) {
+            const QImage image = icon.pixmap(size, size).toImage();
+            QCOMPARE(image.size(), QSize(size, size));
+            // Not blank: the trajectory's white and the noise's dark cells.
+            int light = 0, dark = 0;
+            for (int y = 0; y < size; ++y)
+                for (int x = 0; x < size; ++x) {
+                    const int gray = qGray(image.pixel(x, y));
+                    light += gray > 200;
+                    dark += qAlpha(image.pixel(x, y)) > 0 && gray < 80;
+                }
+            QVERIFY2(light > 0 && dark > 0, qPrintable(QString("size %1").arg(size)));
+        }
+    }
+
     void corruptModelLeavesThePreviousOneLoaded()
     {
         MainWindow window;
