@@ -24,7 +24,7 @@ constexpr const char *kBundledClassifier = "fashion-mnist-classifier";
 ClassPanel::ClassPanel(QWidget *parent)
     : QWidget(parent), enabled_(new QCheckBox(tr("Class-conditional"), this)),
       class_(makeCombo(this, "classChoice", {})),
-      guidance_(makeNumber(this, "guidanceScale", 0.0, kMaxGuidanceScale, 1.0, 2)), info_(new QLabel(this))
+      guidance_(makeNumber(this, "guidanceScale", 0.0, kMaxGuidanceScale, 1.0, 2)), info_(new ElidedLabel(this))
 {
     enabled_->setObjectName("classConditional");
     enabled_->setToolTip(tr("Guide sampling towards a class with a noise-conditional classifier; "

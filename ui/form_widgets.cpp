@@ -5,10 +5,48 @@
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QHelpEvent>
+#include <QPainter>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QToolTip>
 
 namespace sde::ui {
+
+ElidedLabel::ElidedLabel(QWidget *parent) : QLabel(parent)
+{
+    setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Preferred);
+    setWordWrap(false);
+}
+
+QSize ElidedLabel::minimumSizeHint() const
+{
+    return {fontMetrics().averageCharWidth() * 6, QLabel::minimumSizeHint().height()};
+}
+
+bool ElidedLabel::elided() const
+{
+    return fontMetrics().horizontalAdvance(text()) > contentsRect().width();
+}
+
+bool ElidedLabel::event(QEvent *event)
+{
+    // A cut text shows whole as the tooltip (unless the label has a tooltip of its own).
+    if (event->type() == QEvent::ToolTip && toolTip().isEmpty() && elided()) {
+        QToolTip::showText(static_cast<QHelpEvent *>(event)->globalPos(), text(), this);
+        return true;
+    }
+    return QLabel::event(event);
+}
+
+void ElidedLabel::paintEvent(QPaintEvent * /*event*/)
+{
+    QPainter painter(this);
+    const QRect area = contentsRect();
+    const QString shown = fontMetrics().elidedText(text(), Qt::ElideRight, area.width());
+    painter.setPen(palette().color(isEnabled() ? QPalette::Active : QPalette::Disabled, foregroundRole()));
+    painter.drawText(area, static_cast<int>(alignment() | Qt::TextSingleLine), shown);
+}
 
 QComboBox *makeCombo(QWidget *parent, const char *name, const QStringList &items)
 {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QLabel>
 #include <QString>
 #include <QStringList>
 
@@ -9,6 +10,22 @@ class QSpinBox;
 class QWidget;
 
 namespace sde::ui {
+
+// A one-line label that never widens the window: text longer than its width is cut with "…" and
+// shown whole in the tooltip. For status lines whose text the program does not bound (a reason
+// naming a path, an error message).
+class ElidedLabel : public QLabel {
+public:
+    explicit ElidedLabel(QWidget *parent = nullptr);
+    QSize minimumSizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+    bool event(QEvent *event) override;
+
+private:
+    bool elided() const;
+};
 
 // Form fields with an objectName (tests and saved state find them by it).
 QComboBox *makeCombo(QWidget *parent, const char *name, const QStringList &items);

@@ -1,6 +1,7 @@
 #include "generate_workspace.h"
 
 #include "class_panel.h"
+#include "form_widgets.h"
 #include "image_view.h"
 #include "run_bar.h"
 #include "sampler_panel.h"
@@ -48,7 +49,7 @@ torch::Tensor toyBackground(const ModelConfig &config)
 
 GenerateWorkspace::GenerateWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "generateWorkspace", parent), classPanel_(new ClassPanel(this)), result_(new ImageView(this)),
-      scrubber_(new TrajectoryScrubber(this)), progressLabel_(new QLabel(this)), progress_(new QProgressBar(this))
+      scrubber_(new TrajectoryScrubber(this)), progressLabel_(new ElidedLabel(this)), progress_(new QProgressBar(this))
 {
     result_->setObjectName("resultView");
     result_->setCaption(tr("samples"));
@@ -64,8 +65,9 @@ GenerateWorkspace::GenerateWorkspace(SamplerPanel *sampler, QWidget *parent)
     splitter->setObjectName("generateSplitter");
     splitter->addWidget(result_);
     splitter->addWidget(scrubber_);
-    splitter->setStretchFactor(0, 2);
-    splitter->setStretchFactor(1, 3);
+    // The finished samples are the page's largest element.
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
     // The progress line; a window takes its widgets into its status bar (the row is then empty).
     auto *progress = new QHBoxLayout;
     progress->addStretch(1);

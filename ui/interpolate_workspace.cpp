@@ -30,7 +30,7 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
       frameView_(new ImageView(this)), runBar_(new RunBar(tr("Interpolate"), runner_, this)),
       count_(makeInteger(this, "interpolationFrames", 2, 257, 17)), position_(new QSlider(Qt::Horizontal, this)),
       temperature_(new QSlider(Qt::Horizontal, this)), positionLabel_(new QLabel(this)),
-      temperatureLabel_(new QLabel(this)), errorLabel_(new QLabel(this)),
+      temperatureLabel_(new QLabel(this)), errorLabel_(new ElidedLabel(this)),
       exportFrames_(new QPushButton(tr("Export frames…"), this)),
       exportVideo_(new QPushButton(tr("Export video…"), this)), redecodeTimer_(new QTimer(this))
 {

@@ -37,7 +37,7 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
       runBar_(new RunBar(tr("Compute bits/dim"), runner_, this)),
       probe_(makeCombo(this, "hutchinsonProbe", {"rademacher", "gaussian"})),
       tolerance_(makeNumber(this, "likelihoodTolerance", kSmallestOdeTolerance, 1.0, 1e-5, 7)),
-      dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new QLabel(this))
+      dequantize_(new QCheckBox(tr("Dequantize"), this)), summary_(new ElidedLabel(this))
 {
     table_->setObjectName("likelihoodTable");
     table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status"), tr("Input")});

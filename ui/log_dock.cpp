@@ -57,6 +57,7 @@ LogView::~LogView()
 void LogView::appendLine(const QString &line)
 {
     appendPlainText(line);
+    Q_EMIT lineAppended(line);
 }
 
 QString installLogging()

@@ -21,6 +21,10 @@ public:
 
 public Q_SLOTS:
     void appendLine(const QString &line);
+
+Q_SIGNALS:
+    // A line was added ("12:00:01.123 error: ..."), for the status bar's log line.
+    void lineAppended(const QString &line);
 };
 
 // Sets the default spdlog logger to write to `<AppDataLocation>/sdestudio.log` and to the views;

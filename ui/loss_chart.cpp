@@ -46,7 +46,15 @@ LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(t
     plot_->legend->setVisible(true);
     plot_->legend->setBrush(palette().color(QPalette::Base));
     plot_->legend->setTextColor(text);
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    // The legend in a row of its own above the plot, so that it covers none of the curves.
+    plot_->axisRect()->insetLayout()->take(plot_->legend);
+    plot_->plotLayout()->insertRow(0);
+    plot_->plotLayout()->addElement(0, 0, plot_->legend);
+    plot_->plotLayout()->setRowStretchFactor(0, 0.001);
+    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot_->legend->setBorderPen(Qt::NoPen);
+    plot_->legend->setBrush(Qt::NoBrush);
+    plot_->legend->setMargins(QMargins(4, 2, 4, 2));
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     clear();
 }

@@ -36,6 +36,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolBar>
+#include <QToolButton>
 
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
@@ -97,9 +98,28 @@ MainWindow::MainWindow(QWidget *parent)
 
     createDocks();
     createActions();
-    // Generate's progress line lives in the status bar.
-    statusBar()->addPermanentWidget(generateWorkspace_->progressLabel());
+    // Generate's progress line lives in the status bar, and so does the log, as one button: the
+    // dock opens from it, and it counts the errors and warnings logged while the dock is closed.
+    statusBar()->addPermanentWidget(generateWorkspace_->progressLabel(), 1);
     statusBar()->addPermanentWidget(generateWorkspace_->progressBar());
+    logButton_ = new QToolButton(this);
+    logButton_->setObjectName("logButton");
+    logButton_->setAutoRaise(true);
+    logButton_->setCheckable(true);
+    statusBar()->addPermanentWidget(logButton_);
+    connect(logButton_, &QToolButton::toggled, logDock_, &QDockWidget::setVisible);
+    connect(logDock_, &QDockWidget::visibilityChanged, this, [this] {
+        if (logDock_->isVisible())
+            unseenProblems_ = 0;
+        updateLogButton();
+    });
+    connect(log_, &LogView::lineAppended, this, [this](const QString &line) {
+        lastLogLine_ = line;
+        if (!logDock_->isVisible() && (line.contains(" error: ") || line.contains(" warning: ")))
+            ++unseenProblems_;
+        updateLogButton();
+    });
+    updateLogButton();
     connect(sampler_, &SamplerPanel::changed, this, [this] { updateActions(); });
     connect(modelPanel_, &ModelPanel::openRequested, this, [this](const QString &path) { openModel(path); });
     connect(modelPanel_, &ModelPanel::openDialogRequested, open_, &QAction::trigger);
@@ -147,6 +167,8 @@ void MainWindow::createDocks()
     samplerDock_ = dock(sampler_, tr("Sampler"), "samplerDock", Qt::LeftDockWidgetArea);
     modelDock_ = dock(modelPanel_, tr("Model"), "modelDock", Qt::LeftDockWidgetArea);
     logDock_ = dock(log_, tr("Log"), "logDock", Qt::BottomDockWidgetArea);
+    // Closed at first: the button at the status bar's end opens it (the result keeps the room).
+    logDock_->hide();
     tabifyDockWidget(samplerDock_, modelDock_);
     samplerDock_->raise();
 }
@@ -397,9 +419,19 @@ void MainWindow::cancelGeneration()
 void MainWindow::resetLayout()
 {
     restoreState(defaultState_);
-    for (QDockWidget *dock : {modelDock_, samplerDock_, logDock_})
+    for (QDockWidget *dock : {modelDock_, samplerDock_})
         dock->show();
+    logDock_->hide();
     samplerDock_->raise();
+}
+
+void MainWindow::updateLogButton()
+{
+    const QSignalBlocker quiet(logButton_);
+    logButton_->setChecked(logDock_->isVisible());
+    logButton_->setText(unseenProblems_ > 0 ? tr("Log (%n new problem(s))", nullptr, unseenProblems_) : tr("Log"));
+    logButton_->setToolTip(lastLogLine_.isEmpty() ? tr("Show the log")
+                                                  : tr("Show the log; last: %1").arg(lastLogLine_));
 }
 
 void MainWindow::rememberRecent(const QString &path)

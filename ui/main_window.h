@@ -15,6 +15,7 @@ class QAction;
 class QDockWidget;
 class QMenu;
 class QTabWidget;
+class QToolButton;
 
 namespace sde::ui {
 
@@ -91,6 +92,7 @@ protected:
     void dropEvent(QDropEvent *event) override;
 
 private:
+    void updateLogButton(); // its text counts the problems logged while the log was closed
     void createActions();
     void createDocks();
     void reportError(const QString &message, bool quiet);
@@ -128,6 +130,9 @@ private:
     ModelPanel *modelPanel_;
     LogView *log_;
     QDockWidget *modelDock_ = nullptr, *samplerDock_ = nullptr, *logDock_ = nullptr;
+    QToolButton *logButton_ = nullptr;
+    QString lastLogLine_;
+    int unseenProblems_ = 0; // errors and warnings logged while the log was closed
     QAction *open_ = nullptr, *generate_ = nullptr, *runPage_ = nullptr, *cancel_ = nullptr, *saveImages_ = nullptr,
             *saveGrid_ = nullptr, *exportFrames_ = nullptr, *exportVideo_ = nullptr;
     QMenu *recentMenu_ = nullptr;

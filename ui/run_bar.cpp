@@ -1,5 +1,6 @@
 #include "run_bar.h"
 
+#include "form_widgets.h"
 #include "sampling_worker.h"
 
 #include <QHBoxLayout>
@@ -28,7 +29,7 @@ QString progressText(qint64 step, qint64 total, qint64 nfe, double etaSeconds)
 
 RunBar::RunBar(const QString &actionText, SamplingRunner *runner, QWidget *parent)
     : QWidget(parent), runner_(runner), run_(new QPushButton(actionText, this)),
-      cancel_(new QPushButton(tr("Cancel"), this)), progress_(new QProgressBar(this)), status_(new QLabel(this))
+      cancel_(new QPushButton(tr("Cancel"), this)), progress_(new QProgressBar(this)), status_(new ElidedLabel(this))
 {
     run_->setObjectName("runButton");
     run_->setDefault(true);

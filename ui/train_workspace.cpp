@@ -86,7 +86,7 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
       resume_(new QPushButton(tr("Resume run"), this)), pause_(new QPushButton(tr("Pause"), this)),
       stop_(new QPushButton(tr("Stop"), this)), openCheckpoint_(new QPushButton(tr("Open in Generate"), this)),
       openModel_(new QPushButton(tr("Open the run's model"), this)), browseData_(new QPushButton(tr("Browse…"), this)),
-      checkpoints_(new QListWidget(this)), status_(new QLabel(this)), stats_(new QLabel(this))
+      checkpoints_(new QListWidget(this)), status_(new QLabel(this)), stats_(new ElidedLabel(this))
 {
     if (torch::cuda::is_available())
         for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i)

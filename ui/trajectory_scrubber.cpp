@@ -30,6 +30,9 @@ TrajectoryScrubber::TrajectoryScrubber(QWidget *parent)
     play_->setEnabled(false);
     label_->setObjectName("trajectoryLabel");
     label_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    // As wide as its widest text, so that the slider keeps its length as the numbers change.
+    label_->setFixedWidth(
+        label_->fontMetrics().horizontalAdvance(tr("step 0000/0000   t = 0.0000   σ(t) = 0.0000e-00")));
     stateView_->setObjectName("stateView");
     stateView_->setCaption(tr("x(t): the noisy state"));
     stateView_->setPlaceholder(tr("Generate to see the reverse-time SDE turn noise into samples"));

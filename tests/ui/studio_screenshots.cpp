@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     const QString photo = argc > 4 ? argv[4] : "/usr/share/backgrounds/mate/nature/Garden.jpg";
     QDir().mkpath(folder);
     MainWindow window;
-    window.resize(1280, 820);
+    window.resize(1366, 720); // a 1366 x 768 laptop screen less a panel
     window.show();
     if (!window.openModel(model, true)) {
         std::cerr << window.lastError().toStdString() << "\n";

@@ -4,6 +4,7 @@
 #include "generate_workspace.h"
 #include "image_view.h"
 #include "likelihood_workspace.h"
+#include "log_dock.h"
 #include "main_window.h"
 #include "point_cloud_plot.h"
 #include "sampler_panel.h"
@@ -40,6 +41,8 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QtTest/QtTest>
+
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 
@@ -702,11 +705,85 @@ private Q_SLOTS:
         MainWindow window;
         window.show();
         auto *log = window.findChild<QDockWidget *>("logDock");
-        QVERIFY(log && window.findChild<QDockWidget *>("modelDock") && window.findChild<QDockWidget *>("samplerDock"));
-        log->hide();
+        auto *model = window.findChild<QDockWidget *>("modelDock");
+        QVERIFY(log && model && window.findChild<QDockWidget *>("samplerDock"));
+        model->hide();
+        log->show();
         window.resetLayout();
-        QVERIFY(log->isVisible());
+        QVERIFY(model->isVisibleTo(&window));
+        QVERIFY(!log->isVisibleTo(&window)); // the log is a line in the status bar until opened
         QCOMPARE(window.workspaces()->count(), 6);
+    }
+
+    // The window fits a 1366 x 768 screen on every page, whatever its status lines say (a long
+    // one used to widen the window to 1935 pixels), and the samples are the Generate page's
+    // largest element.
+    void theWindowFitsA1366By768Screen()
+    {
+        QSettings().remove("window");
+        MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        QVERIFY(window.openModel("fashion-mnist", true));
+        const QString longText =
+            "a status line that names a long path: /home/someone/" + QString("very-long-folder/").repeated(12);
+        for (auto *label : window.findChildren<QLabel *>())
+            if (label->objectName() == "runStatus" || label->objectName() == "likelihoodSummary")
+                label->setText(longText);
+        window.generateWorkspace()->progressLabel()->setText(longText);
+        for (int page = 0; page < window.workspaces()->count(); ++page) {
+            window.workspaces()->setCurrentIndex(page);
+            QApplication::processEvents();
+            const QSize least = window.minimumSizeHint().expandedTo(window.minimumSize());
+            QVERIFY2(least.width() <= 1366 && least.height() <= 768 - 40,
+                     qPrintable(QString("%1: at least %2 x %3")
+                                    .arg(window.workspaces()->tabText(page))
+                                    .arg(least.width())
+                                    .arg(least.height())));
+        }
+        window.resize(1366, 728);
+        window.workspaces()->setCurrentIndex(0);
+        QApplication::processEvents();
+        auto *result = window.generateWorkspace()->findChild<ImageView *>("resultView");
+        auto *state = window.generateWorkspace()->scrubber()->findChild<ImageView *>("stateView");
+        QVERIFY(result && state);
+        // Images are drawn square, as large as the shorter side allows.
+        const auto side = [](QWidget *view) { return std::min(view->width(), view->height()); };
+        QVERIFY2(side(result) > 1.25 * side(state), qPrintable(QString("samples %1 x %2, each trajectory view %3 x %4")
+                                                                   .arg(result->width())
+                                                                   .arg(result->height())
+                                                                   .arg(state->width())
+                                                                   .arg(state->height())));
+    }
+
+    // The log starts closed, as one button at the end of the status bar that opens it and counts
+    // the errors and warnings logged while it was closed.
+    void theLogIsACollapsibleLine()
+    {
+        installLogging();
+        QSettings().remove("window"); // a first start: no saved layout
+        MainWindow window;
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        auto *log = window.findChild<QDockWidget *>("logDock");
+        auto *button = window.findChild<QToolButton *>("logButton");
+        QVERIFY(log && button);
+        QVERIFY(!log->isVisible());
+        QCOMPARE(button->text(), QString("Log"));
+        spdlog::info("an ordinary line");
+        spdlog::error("something failed");
+        spdlog::warn("something to note");
+        QTRY_COMPARE(button->text(), QString("Log (2 new problem(s))"));
+        QVERIFY(button->toolTip().contains("something to note"));
+        QTest::mouseClick(button, Qt::LeftButton);
+        QTRY_VERIFY(log->isVisible());
+        QCOMPARE(button->text(), QString("Log"));
+        QVERIFY(button->isChecked());
+        spdlog::error("seen at once");
+        QTRY_VERIFY(button->toolTip().contains("seen at once"));
+        QCOMPARE(button->text(), QString("Log"));
+        QTest::mouseClick(button, Qt::LeftButton);
+        QTRY_VERIFY(!log->isVisible());
     }
 };
 
