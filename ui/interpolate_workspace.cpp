@@ -10,8 +10,10 @@
 #include "editing/interpolation.h"
 #include "imaging/image_io.h"
 #include "imaging/video_writer.h"
+#include "sampling/sampling_settings.h"
 #include "util/files.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFileDialog>
 #include <QGridLayout>
@@ -23,14 +25,21 @@
 #include <QTimer>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <optional>
+
 namespace sde::ui {
 
 InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *parent)
     : Workspace(sampler, "interpolateWorkspace", parent), endViews_{new ImageView(this), new ImageView(this)},
       frameView_(new ImageView(this)), runBar_(new RunBar(tr("Interpolate"), runner_, this)),
-      count_(makeInteger(this, "interpolationFrames", 2, 257, 17)), position_(new QSlider(Qt::Horizontal, this)),
-      temperature_(new QSlider(Qt::Horizontal, this)), positionLabel_(new QLabel(this)),
-      temperatureLabel_(new QLabel(this)), errorLabel_(new ElidedLabel(this)),
+      count_(makeInteger(this, "interpolationFrames", 2, 257, 17)),
+      decoder_(makeCombo(
+          this, "interpolationDecoder",
+          {tr("fast: %1, %2 NFE").arg(QString::fromStdString(fastSolverTitle(kDefaultFastSolver))).arg(kDefaultFastNfe),
+           tr("exact: RK45 (the reference's)")})),
+      position_(new QSlider(Qt::Horizontal, this)), temperature_(new QSlider(Qt::Horizontal, this)),
+      positionLabel_(new QLabel(this)), temperatureLabel_(new QLabel(this)), errorLabel_(new ElidedLabel(this)),
       exportFrames_(new QPushButton(tr("Export frames…"), this)),
       exportVideo_(new QPushButton(tr("Export video…"), this)), redecodeTimer_(new QTimer(this))
 {
@@ -55,6 +64,13 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
     frameView_->setObjectName("interpolationFrame");
     frameView_->setPlaceholder(tr("Interpolate to decode the frames between the two images"));
     count_->setToolTip(tr("Frames from the start to the end, both included"));
+    decoder_->setToolTip(tr("How the frames are decoded from their latents: the fast default solver of the "
+                            "probability-flow ODE (the slider answers at once), or RK45 at the Sampler dock's "
+                            "tolerance (exact, as the reference decodes; much slower). Encoding is RK45 either way."));
+    connect(decoder_, &QComboBox::currentIndexChanged, this, [this] {
+        if (latents_.defined())
+            redecodeTimer_->start();
+    });
     position_->setObjectName("interpolationPosition");
     position_->setEnabled(false);
     position_->setToolTip(tr("Slide from the start (0) to the end (1); the frames are decoded ahead"));
@@ -70,6 +86,8 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
     auto *options = new QHBoxLayout;
     options->addWidget(new QLabel(tr("Frames"), this));
     options->addWidget(count_);
+    options->addWidget(new QLabel(tr("Decode"), this));
+    options->addWidget(decoder_);
     options->addWidget(new QLabel(tr("Temperature"), this));
     options->addWidget(temperature_);
     options->addWidget(temperatureLabel_);
@@ -126,6 +144,15 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
         if (latents_.defined() && std::abs(temperature() - decodedTemperature_) > 1e-9 && result.completed)
             redecodeTimer_->start();
     });
+    // The slider's frame, decoded ahead of the others when the temperature changes.
+    connect(runner_, &SamplingRunner::partialResult, this, [this](qint64 index, const QVariantMap &values) {
+        if (!values.contains("frame") || index != position_->value())
+            return;
+        frameView_->setImage(values.value("frame").value<QImage>());
+        frameView_->setCaption(tr("frame %1, temperature %2 (the others decoding…)")
+                                   .arg(index + 1)
+                                   .arg(values.value("temperature").toDouble(), 0, 'f', 2));
+    });
     connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
     temperatureLabel_->setText("1.00");
     updateReady();
@@ -134,6 +161,16 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
 double InterpolateWorkspace::temperature() const
 {
     return temperature_->value() / 100.0;
+}
+
+void InterpolateWorkspace::setFastDecode(bool fast)
+{
+    decoder_->setCurrentIndex(fast ? 0 : 1);
+}
+
+bool InterpolateWorkspace::fastDecode() const
+{
+    return decoder_->currentIndex() == 0;
 }
 
 void InterpolateWorkspace::setModel(std::shared_ptr<ScoreModel> model, const ModelFileInfo &info)
@@ -188,20 +225,28 @@ void InterpolateWorkspace::startDecode(bool encode)
 {
     if (!model_ || !ends_[0].defined() || !ends_[1].defined() || runner_->busy())
         return;
-    OdeSamplerOptions options = sampler_->settings().ode;
-    options.temperature = temperature();
+    OdeSamplerOptions exact = sampler_->settings().ode;
+    exact.temperature = temperature();
+    std::optional<FastSamplerOptions> fast;
+    if (fastDecode()) {
+        fast = SamplingSettings::fastDefault(model_->config()).fast;
+        fast->temperature = temperature();
+    }
     std::vector<double> alphas;
     const int count = encode ? count_->value() : static_cast<int>(alphas_.size());
     for (int i = 0; i < count; ++i)
         alphas.push_back(static_cast<double>(i) / (count - 1));
     alphas_ = alphas;
+    // The frame on the slider is decoded first (frames do not depend on their batch).
+    const int64_t shown = std::clamp<int64_t>(position_->value(), 0, count - 1);
     std::shared_ptr<const ScoreModel> model = model_;
     const torch::Tensor pair = torch::stack({ends_[0], ends_[1]});
     const torch::Tensor known = encode ? torch::Tensor() : latents_;
     SamplingJob job;
     job.model = model;
-    job.what = encode ? "interpolated " + std::to_string(count) + " frames" : "decoded the interpolation again";
-    job.run = [model, options, alphas, pair, known](JobContext &context) {
+    job.what = (encode ? "interpolated " + std::to_string(count) + " frames" : "decoded the interpolation again") +
+               std::string(fast ? " (fast decode)" : " (RK45 decode)");
+    job.run = [model, exact, fast, alphas, shown, pair, known](JobContext &context) {
         // Progress only: trajectory frames of an ODE batch are not shown here.
         SamplerCallback report = [&context](const SamplerStep &step) {
             context.progress(step.step, step.totalSteps, step.nfe);
@@ -209,7 +254,7 @@ void InterpolateWorkspace::startDecode(bool encode)
         GenerationResult result;
         torch::Tensor latents = known;
         if (!latents.defined()) {
-            OdeSamplerOptions encodeOptions = options;
+            OdeSamplerOptions encodeOptions = exact;
             encodeOptions.temperature = 1.0;
             SampleResult encoded = encodeLatent(*model, model->scaler(pair.to(model->device())), encodeOptions, report,
                                                 context.cancelToken());
@@ -221,13 +266,38 @@ void InterpolateWorkspace::startDecode(bool encode)
             latents = encoded.x;
             result.latents = latents.to(torch::kCPU);
         }
-        Interpolation decoded =
-            decodeInterpolation(*model, latents.to(model->device()), alphas, options, report, context.cancelToken());
-        result.nfe += decoded.nfe;
-        result.completed = decoded.completed;
-        result.samples = decoded.frames.to(torch::kCPU);
-        result.values["temperature"] = options.temperature;
-        if (decoded.completed && std::abs(options.temperature - 1.0) < 1e-12) {
+        latents = latents.to(model->device());
+        const auto decode = [&](const std::vector<double> &at) {
+            Interpolation decoded =
+                fast ? decodeInterpolation(*model, latents, at, *fast, report, context.cancelToken())
+                     : decodeInterpolation(*model, latents, at, exact, report, context.cancelToken());
+            result.nfe += decoded.nfe;
+            return decoded;
+        };
+        const double temperature = fast ? fast->temperature : exact.temperature;
+        Interpolation first = decode({alphas[static_cast<size_t>(shown)]});
+        if (!first.completed) {
+            result.completed = false;
+            return result;
+        }
+        context.partial(shown,
+                        {{"frame", tensorToImage(first.frames[0].to(torch::kCPU))}, {"temperature", temperature}});
+        std::vector<double> others = alphas;
+        others.erase(others.begin() + shown);
+        torch::Tensor frames = first.frames.to(torch::kCPU);
+        if (!others.empty()) {
+            Interpolation rest = decode(others);
+            if (!rest.completed) {
+                result.completed = false;
+                return result;
+            }
+            const torch::Tensor restFrames = rest.frames.to(torch::kCPU);
+            frames = torch::cat({restFrames.slice(0, 0, shown), frames, restFrames.slice(0, shown)});
+        }
+        result.completed = true;
+        result.samples = frames;
+        result.values["temperature"] = temperature;
+        if (std::abs(temperature - 1.0) < 1e-12) {
             const double error = std::max((result.samples[0] - pair[0]).abs().max().item<double>(),
                                           (result.samples[-1] - pair[1]).abs().max().item<double>());
             result.values["reconstructionError"] = error;

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+class QComboBox;
 class QLabel;
 class QPushButton;
 class QSlider;
@@ -19,7 +20,10 @@ class RunBar;
 // interpolated spherically and every position is decoded ahead in the worker, so the slider
 // moves smoothly through the frames. A temperature scales the latents (decoded again without
 // encoding again). At temperature 1 the end frames reproduce the inputs; the reconstruction
-// error says how closely. The sequence exports as frames or a video.
+// error says how closely. Decoding is fast by default (the fast default solver, DPM-Solver++ 3M
+// at 20 NFE: the slider's frame comes first, then the others) or exact (RK45 at the Sampler dock's
+// ODE tolerance, the reference's); encoding is always RK45. The sequence exports as frames or a
+// video.
 class InterpolateWorkspace : public Workspace {
     Q_OBJECT
 public:
@@ -40,6 +44,9 @@ public:
     // max |decoded end - input| over both ends, in [0, 1] units; negative before a run at T = 1.
     double reconstructionError() const { return reconstructionError_; }
     double temperature() const;
+    // Decode with the fast default solver (true, the default) or RK45 (false).
+    void setFastDecode(bool fast);
+    bool fastDecode() const;
 
     bool exportFrames(const QString &folder);
     bool exportVideo(const QString &path);
@@ -64,6 +71,7 @@ private:
     ImageView *frameView_;
     RunBar *runBar_;
     QSpinBox *count_;
+    QComboBox *decoder_;
     QSlider *position_, *temperature_;
     QLabel *positionLabel_, *temperatureLabel_, *errorLabel_;
     QPushButton *exportFrames_, *exportVideo_;

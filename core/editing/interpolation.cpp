@@ -50,9 +50,10 @@ Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &fi
     return result;
 }
 
-Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
-                                  const std::vector<double> &alphas, const OdeSamplerOptions &options,
-                                  const SamplerCallback &onStep, const CancelToken *cancel)
+namespace {
+
+// The latents at `alphas` [F, ...] between the two codes latents[0] and latents[1].
+torch::Tensor interpolatedCodes(const torch::Tensor &latents, const std::vector<double> &alphas)
 {
     if (alphas.empty())
         throw Error("an interpolation needs at least one position");
@@ -61,7 +62,12 @@ Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &
     std::vector<torch::Tensor> codes;
     for (double alpha : alphas)
         codes.push_back(slerp(latents.slice(0, 0, 1), latents.slice(0, 1, 2), alpha));
-    SampleResult decoded = odeSample(model, 0, 0, options, onStep, cancel, torch::cat(codes));
+    return torch::cat(codes);
+}
+
+Interpolation interpolationOf(const torch::Tensor &latents, const std::vector<double> &alphas,
+                              const SampleResult &decoded)
+{
     Interpolation result;
     result.latents = latents;
     result.alphas = alphas;
@@ -69,6 +75,39 @@ Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &
     result.completed = decoded.completed;
     result.frames = decoded.samples;
     return result;
+}
+
+} // namespace
+
+bool decodesDeterministically(const FastSamplerOptions &options)
+{
+    if (options.solver == "adaptive")
+        return false;
+    if (options.solver == "edm")
+        return options.churn == 0.0;
+    if (options.solver == "ddim")
+        return options.eta == 0.0;
+    return isFastSolver(options.solver);
+}
+
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
+                                  const std::vector<double> &alphas, const FastSamplerOptions &options,
+                                  const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    if (!decodesDeterministically(options))
+        throw Error("decoding an interpolation needs a deterministic solver of the probability-flow ODE "
+                    "(DPM-Solver++, EDM Heun without churn, DDIM with eta 0), not " +
+                    fastSolverTitle(options.solver) + " with these settings");
+    const torch::Tensor codes = interpolatedCodes(latents, alphas);
+    return interpolationOf(latents, alphas, fastSampleFrom(model, codes, options, onStep, cancel));
+}
+
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
+                                  const std::vector<double> &alphas, const OdeSamplerOptions &options,
+                                  const SamplerCallback &onStep, const CancelToken *cancel)
+{
+    const torch::Tensor codes = interpolatedCodes(latents, alphas);
+    return interpolationOf(latents, alphas, odeSample(model, 0, 0, options, onStep, cancel, codes));
 }
 
 } // namespace sde

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "sampling/fast_samplers.h"
 #include "sampling/ode_sampler.h"
 
 #include <vector>
@@ -34,5 +35,17 @@ Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &fi
 Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
                                   const std::vector<double> &alphas, const OdeSamplerOptions &options,
                                   const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+// The same decoded by a deterministic fast solver of the probability-flow ODE (DPM-Solver++,
+// EDM Heun without churn, DDIM with eta 0) in its fixed budget instead of RK45: tens of
+// evaluations per frame instead of hundreds, each frame independent of the others (the studio's
+// temperature slider decodes the shown frame first). Throws sde::Error for a solver that draws
+// noise (adaptive, EDM with churn, DDIM with eta > 0): it would not decode the latent.
+Interpolation decodeInterpolation(const ScoreModel &model, const torch::Tensor &latents,
+                                  const std::vector<double> &alphas, const FastSamplerOptions &options,
+                                  const SamplerCallback &onStep = nullptr, const CancelToken *cancel = nullptr);
+
+// Whether `options` decode a latent deterministically (see above).
+bool decodesDeterministically(const FastSamplerOptions &options);
 
 } // namespace sde

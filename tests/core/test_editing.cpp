@@ -432,6 +432,34 @@ private Q_SLOTS:
         QVERIFY2((r.frames[0] - a).abs().max().item<double>() < 2e-3, "alpha 0 is not the first image");
         QVERIFY2((r.frames[2] - b).abs().max().item<double>() < 2e-3, "alpha 1 is not the second image");
         QVERIFY((r.frames[1] - a).abs().max().item<double>() > 0.01);
+
+        // The fast decode (the fast default solver, 20 NFE) of the same latents agrees with RK45's,
+        // gives each frame independently of the others it is decoded with, and refuses a solver
+        // that draws noise.
+        FastSamplerOptions fast;
+        fast.solver = "dpm3m";
+        fast.steps = stepsForNfe("dpm3m", 20);
+        const std::vector<double> alphas = {0.0, 0.5, 1.0};
+        Interpolation quick = decodeInterpolation(model, r.latents, alphas, fast);
+        QVERIFY(quick.completed);
+        QCOMPARE(quick.nfe, int64_t(20));
+        const double gap = (quick.frames - r.frames).abs().max().item<double>();
+        QVERIFY2(gap < 0.02, qPrintable(QString("fast decode %1 from RK45's").arg(gap)));
+        Interpolation middle = decodeInterpolation(model, r.latents, {0.5}, fast);
+        QVERIFY(torch::allclose(middle.frames[0], quick.frames[1], 1e-6, 1e-6));
+        fast.temperature = 0.8;
+        QVERIFY((decodeInterpolation(model, r.latents, alphas, fast).frames - quick.frames).abs().max().item<double>() >
+                1e-3);
+        for (const auto &[solver, noisy] : std::vector<std::pair<std::string, bool>>{
+                 {"ddim", false}, {"edm", false}, {"adaptive", true}, {"ddim eta 1", true}, {"edm churn", true}}) {
+            FastSamplerOptions options = fast;
+            options.solver = solver.substr(0, solver.find(' '));
+            options.eta = solver == "ddim eta 1" ? 1.0 : 0.0;
+            options.churn = solver == "edm churn" ? 5.0 : 0.0;
+            QCOMPARE(decodesDeterministically(options), !noisy);
+            if (noisy)
+                QVERIFY_THROWS_EXCEPTION(Error, decodeInterpolation(model, r.latents, alphas, options));
+        }
     }
 
     // Image i is made again by its seed alone, whatever its batch (README): a table over every

@@ -540,6 +540,8 @@ private Q_SLOTS:
         workspace.setEndpoint(1, b);
         QVERIFY(workspace.runBar()->runButton()->isEnabled());
         workspace.findChild<QSpinBox *>("interpolationFrames")->setValue(3);
+        QVERIFY(workspace.fastDecode()); // the default: the slider answers at once
+        workspace.setFastDecode(false);  // first the exact decode, the reference's
         workspace.interpolate();
         QVERIFY(waitFinished(workspace.runner(), 300000));
         QCOMPARE(workspace.frames().size(0), int64_t(3));
@@ -568,6 +570,25 @@ private Q_SLOTS:
         QVERIFY(torch::equal(workspace.latents(), latents));
         QVERIFY((workspace.frames() - frames).abs().max().item<double>() > 0.01);
         QVERIFY(workspace.reconstructionError() < 0); // measured at temperature 1 only
+
+        // The fast decode of the same latents: the slider's frame first, then the others; the
+        // frames close to RK45's.
+        workspace.temperatureSlider()->setValue(100);
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        const torch::Tensor exact = workspace.frames().clone();
+        QSignalSpy partial(workspace.runner(), &SamplingRunner::partialResult);
+        workspace.positionSlider()->setValue(2);
+        workspace.setFastDecode(true); // decodes again
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        QCOMPARE(partial.size(), 1);
+        QCOMPARE(partial.front().at(0).toLongLong(), qint64(2));
+        QCOMPARE(partial.front().at(1).toMap().value("frame").value<QImage>(), tensorToImage(workspace.frames()[2]));
+        QVERIFY(torch::equal(workspace.latents(), latents));
+        const double gap = (workspace.frames() - exact).abs().mean().item<double>();
+        qInfo() << "fast decode against RK45: mean |difference|" << gap << ", reconstruction error"
+                << workspace.reconstructionError();
+        QVERIFY2(gap < 0.02, qPrintable(QString::number(gap)));
+        QVERIFY(workspace.reconstructionError() >= 0 && workspace.reconstructionError() < 0.3);
 
         const QString folder = QString::fromStdString(test::makeTempDir());
         QVERIFY(workspace.exportFrames(folder));
