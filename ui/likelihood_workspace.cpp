@@ -24,6 +24,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace sde::ui {
@@ -95,6 +96,14 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     layout->addWidget(summary_);
 
     connect(runBar_, &RunBar::runRequested, this, &LikelihoodWorkspace::compute);
+    // The run reports per cent of the list (each image's ODE time): said so on the run's line.
+    connect(runner_, &SamplingRunner::progress, this, [this](qint64 step, qint64, qint64 nfe, double eta) {
+        runBar_->setStatus(tr("%1 % of %2 image(s)  NFE %3  %4")
+                               .arg(step)
+                               .arg(imageCount())
+                               .arg(nfe)
+                               .arg(eta >= 0 ? tr("ETA %1").arg(etaText(eta)) : QString()));
+    });
     connect(runner_, &SamplingRunner::partialResult, this, [this](qint64 index, const QVariantMap &values) {
         if (index < 0 || index >= imageCount())
             return;
@@ -102,6 +111,12 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
         const int row = static_cast<int>(index);
         if (values.contains("error")) {
             table_->item(row, StatusColumn)->setText(values.value("error").toString());
+            return;
+        }
+        if (values.contains("t")) { // still running: how far its ODE has come
+            table_->item(row, StatusColumn)
+                ->setText(
+                    tr("running: t = %1 of %2").arg(values.value("t").toDouble(), 0, 'f', 3).arg(sdeEnd_, 0, 'g', 3));
             return;
         }
         entry.bpd = values.value("bpd").toDouble();
@@ -112,9 +127,12 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
         updateSummary();
     });
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
-        for (int row = 0; row < imageCount(); ++row)
-            if (table_->item(row, StatusColumn)->text() == tr("waiting"))
+        // What was waiting or running when the run ended.
+        for (int row = 0; row < imageCount(); ++row) {
+            const QString status = table_->item(row, StatusColumn)->text();
+            if (status == tr("waiting") || status.startsWith(tr("running")))
                 table_->item(row, StatusColumn)->setText(result.completed ? QString() : tr("cancelled"));
+        }
         updateSummary();
         updateReady();
     });
@@ -308,6 +326,7 @@ void LikelihoodWorkspace::compute()
     options.ode.rtol = options.ode.atol = tolerance_->value();
     const uint64_t seed = sampler_->settings().seed;
     const bool dequantize = dequantize_->isChecked();
+    sdeEnd_ = model_->sde().T();
     std::shared_ptr<const ScoreModel> model = model_;
     SamplingJob job;
     job.model = model;
@@ -315,20 +334,40 @@ void LikelihoodWorkspace::compute()
     job.run = [model, options, images, seed, dequantize](JobContext &context) {
         GenerationResult result;
         const int64_t count = static_cast<int64_t>(images.size());
-        for (int64_t i = 0; i < count && !context.cancelled(); ++i) {
-            OdeStepCallback onStep = [&](int64_t, double, const torch::Tensor &, int64_t nfe) {
-                context.progress(i, count, nfe);
+        const double t0 = options.eps, t1 = model->sde().T();
+        // kBitsPerDimBatch images at a time, as the CLI groups them: each figure is its own
+        // (image i: seed + i, its own RK45 steps) and a batch costs about what one image costs.
+        constexpr int64_t kChunk = kBitsPerDimBatch;
+        auto lastShown = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+        for (int64_t start = 0; start < count && !context.cancelled(); start += kChunk) {
+            const int64_t end = std::min(count, start + kChunk);
+            const std::vector<torch::Tensor> chunk(images.begin() + start, images.begin() + end);
+            ImagesBitsPerDimCallbacks callbacks;
+            callbacks.onRound = [&](const torch::Tensor &t, int64_t nfe) {
+                // The progress of the whole list in per cent, and each running image's time.
+                const auto now = std::chrono::steady_clock::now();
+                double done = static_cast<double>(start);
+                for (int64_t j = 0; j < t.size(0); ++j)
+                    done += (t[j].item<double>() - t0) / (t1 - t0);
+                context.progress(static_cast<int64_t>(100.0 * done / static_cast<double>(count)), 100, nfe);
+                if (now - lastShown > std::chrono::milliseconds(250)) {
+                    lastShown = now;
+                    for (int64_t j = 0; j < t.size(0); ++j)
+                        if (t[j].item<double>() < t1)
+                            context.partial(start + j, {{"t", t[j].item<double>()}});
+                }
                 return !context.cancelled();
             };
+            callbacks.onImage = [&](int64_t j, double bpd, int64_t nfe) {
+                context.partial(start + j, {{"bpd", bpd}, {"nfe", static_cast<qlonglong>(nfe)}});
+            };
             // Image i uses seed + i, as the CLI's bpd does.
-            LikelihoodResult r = imageBitsPerDim(*model, images[static_cast<size_t>(i)], dequantize,
-                                                 seed + static_cast<uint64_t>(i), options, onStep);
+            LikelihoodResult r =
+                imagesBitsPerDim(*model, chunk, dequantize, seed + static_cast<uint64_t>(start), options, callbacks);
+            result.nfe += r.nfe;
             if (!r.completed)
                 break;
-            result.nfe += r.nfe;
-            result.steps = i + 1;
-            context.partial(i, {{"bpd", r.bitsPerDim[0].item<double>()}, {"nfe", static_cast<qlonglong>(r.nfe)}});
-            context.progress(i + 1, count, r.nfe);
+            result.steps = end;
         }
         result.completed = !context.cancelled();
         return result;

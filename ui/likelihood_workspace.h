@@ -55,6 +55,7 @@ private:
     void updateReady();
 
     std::vector<Entry> entries_;
+    double sdeEnd_ = 1.0; // T of the model being measured (the running images' status)
     QTableWidget *table_;
     RunBar *runBar_;
     QComboBox *probe_;

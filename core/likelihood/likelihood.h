@@ -24,6 +24,7 @@ struct LikelihoodResult {
     torch::Tensor latent;     // x(T): the ODE's end point, the invertible latent code
     torch::Tensor deltaLogp;  // [B]: the integrated divergence
     int64_t nfe = 0;          // evaluations of the ODE's right-hand side (each: one score + one VJP)
+    torch::Tensor sampleNfe;  // [B] int64: each sample's own evaluations (imagesBitsPerDim)
     bool completed = true;
 };
 
@@ -51,5 +52,29 @@ LikelihoodResult bitsPerDim(const ScoreModel &model, const torch::Tensor &data, 
 // sde::Error for an image that is not [C, H, W] or holds NaN or infinity.
 LikelihoodResult imageBitsPerDim(const ScoreModel &model, const torch::Tensor &image, bool dequantize, uint64_t seed,
                                  const LikelihoodOptions &options = {}, const OdeStepCallback &onStep = nullptr);
+
+// How imagesBitsPerDim reports: after every round, each image's ODE time t [n] (float64, CPU, from
+// eps to T) and the evaluations so far (return false to stop); and each image as it finishes.
+struct ImagesBitsPerDimCallbacks {
+    std::function<bool(const torch::Tensor &t, int64_t nfe)> onRound;
+    std::function<void(int64_t image, double bitsPerDim, int64_t nfe)> onImage;
+};
+
+// imageBitsPerDim of several images [C, H, W] evaluated together: image i gets exactly what
+// imageBitsPerDim(model, images[i], dequantize, seed + i) gives it (its own noise and probe, and
+// its own RK45 steps, sized from its own error as solveOde sizes a one-image run), up to the
+// float rounding of a batched network, but the network runs once per round for all of them,
+// which on the CPU costs about what one image costs (LibTorch sends batches to oneDNN's
+// convolutions; a lone image is evaluated in a batch of two, the second row a copy). Returns
+// bitsPerDim [n] and sampleNfe [n] (each image's own evaluations); nfe counts the batched
+// evaluations. Throws as imageBitsPerDim.
+// How many images of a list the CLI's bpd and the studio's Likelihood tab evaluate together
+// (images 0-7, 8-15, ...): both group a list alike, so they print the same figures (a batch's
+// float rounding can move RK45's steps by the tolerance's order).
+constexpr int64_t kBitsPerDimBatch = 8;
+
+LikelihoodResult imagesBitsPerDim(const ScoreModel &model, const std::vector<torch::Tensor> &images, bool dequantize,
+                                  uint64_t seed, const LikelihoodOptions &options = {},
+                                  const ImagesBitsPerDimCallbacks &callbacks = {});
 
 } // namespace sde

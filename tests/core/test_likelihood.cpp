@@ -172,6 +172,40 @@ private Q_SLOTS:
         torch::Tensor broken = image.clone();
         broken.view({-1})[2] = std::numeric_limits<float>::quiet_NaN();
         QVERIFY_THROWS_EXCEPTION(Error, imageBitsPerDim(model, broken, true, seed, options));
+
+        // Several images evaluated together: each gets imageBitsPerDim's figure with seed + i and
+        // its own evaluations (its own RK45 steps), reported as it finishes; a lone image too.
+        const std::vector<torch::Tensor> images = {image, levels.flip(2) / 255.0, torch::full({1, 2, 2}, 0.9)};
+        std::vector<std::pair<int64_t, double>> finished;
+        std::vector<double> lastTimes;
+        ImagesBitsPerDimCallbacks callbacks;
+        callbacks.onImage = [&](int64_t i, double bpd, int64_t) { finished.emplace_back(i, bpd); };
+        callbacks.onRound = [&](const torch::Tensor &t, int64_t) {
+            lastTimes.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+            return true;
+        };
+        const LikelihoodResult together = imagesBitsPerDim(model, images, true, seed, options, callbacks);
+        QVERIFY(together.completed);
+        QCOMPARE(finished.size(), images.size());
+        QCOMPARE(lastTimes.size(), images.size());
+        for (double t : lastTimes)
+            QCOMPARE(t, model.sde().T());
+        for (size_t i = 0; i < images.size(); ++i) {
+            const LikelihoodResult alone = imageBitsPerDim(model, images[i], true, seed + i, options);
+            const double want = alone.bitsPerDim.item<double>();
+            QVERIFY2(std::abs(together.bitsPerDim[static_cast<int64_t>(i)].item<double>() - want) < 1e-6,
+                     qPrintable(QString("image %1: %2 together, %3 alone")
+                                    .arg(i)
+                                    .arg(together.bitsPerDim[static_cast<int64_t>(i)].item<double>())
+                                    .arg(want)));
+            QCOMPARE(together.sampleNfe[static_cast<int64_t>(i)].item<int64_t>(), alone.nfe);
+            const auto reported = std::find_if(finished.begin(), finished.end(),
+                                               [&](const auto &entry) { return entry.first == int64_t(i); });
+            QVERIFY(reported != finished.end() && std::abs(reported->second - want) < 1e-6);
+        }
+        const LikelihoodResult lone = imagesBitsPerDim(model, {images[1]}, true, seed + 1, options);
+        QVERIFY(std::abs(lone.bitsPerDim[0].item<double>() - together.bitsPerDim[1].item<double>()) < 1e-6);
+        QVERIFY_THROWS_EXCEPTION(Error, imagesBitsPerDim(model, {image, broken}, true, seed, options));
     }
 
     // RK45 on dy/dt = -y has y(1) = e^-1 y(0); Euler and Heun converge at order 1 and 2.

@@ -737,9 +737,18 @@ private Q_SLOTS:
         QCOMPARE(workspace.addFolder(folder), 2);
         QCOMPARE(workspace.imageCount(), 2);
         QVERIFY(workspace.runBar()->runButton()->isEnabled());
+        QSignalSpy partials(workspace.runner(), &SamplingRunner::partialResult);
         workspace.compute();
         QVERIFY(waitFinished(workspace.runner(), 300000));
         const double picture = workspace.bitsPerDim(0), noise = workspace.bitsPerDim(1);
+        // Each image's progress while it ran (its ODE time), then its figure.
+        bool running = false;
+        for (const QList<QVariant> &partial : partials) {
+            const QVariantMap values = partial.at(1).toMap();
+            running = running || (values.contains("t") && values.value("t").toDouble() < 1.0);
+        }
+        QVERIFY(running);
+        QVERIFY2(workspace.runBar()->status().startsWith("done: "), qPrintable(workspace.runBar()->status()));
         QVERIFY2(picture > 0 && std::isfinite(picture), qPrintable(QString::number(picture)));
         // Uniform noise over 256 levels is far less likely than a smooth picture.
         QVERIFY2(noise > picture + 1.0, qPrintable(QString("noise %1, picture %2").arg(noise).arg(picture)));
