@@ -464,6 +464,12 @@ void SamplerPanel::setSettings(const SamplingSettings &s)
 
 void SamplerPanel::setModelDefaults(const ModelConfig &config)
 {
+    // A point model draws a cloud of points; an image model after one, a grid again.
+    const bool wasPoints = model_ && model_->isPointModel();
+    if (config.isPointModel() && batch_->value() < kPointCloudSamples)
+        batch_->setValue(static_cast<int>(kPointCloudSamples));
+    else if (!config.isPointModel() && wasPoints && batch_->value() == kPointCloudSamples)
+        batch_->setValue(static_cast<int>(kImagePreviewSamples));
     modelScales_ = config.model.numScales;
     model_ = config;
     applyDefaults(SamplingSettings::fastDefault(config));

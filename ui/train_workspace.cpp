@@ -546,8 +546,7 @@ void TrainWorkspace::start(bool resume)
         Q_EMIT errorOccurred(tr("Cannot start: %1").arg(QString::fromStdString(e.what())));
         return;
     }
-    if (options.snapshotEvery > 0)
-        options.snapshotCount = 16;
+    options.snapshotCount = 0; // 16 images, or a point model's few thousand points
     options.snapshotSteps = 100;
     QSettings settings;
     settings.setValue("train/data", kind);

@@ -72,7 +72,7 @@ struct TrainOptions {
     std::string device = "cpu";
     std::optional<int64_t> threads;
     int64_t checkpointEvery = 1000, keep = 3, logEvery = 10;
-    int64_t snapshotEvery = 0, snapshotCount = 16, snapshotSteps = 100;
+    int64_t snapshotEvery = 0, snapshotCount = 0, snapshotSteps = 100;
     int64_t maxBadSteps = 5;
     std::optional<std::string> precision, init;
     bool mixedPrecision = false, half = false, classifier = false;
@@ -279,7 +279,8 @@ CommandRun addTrainCommand(CLI::App &program)
     addNumberOption(*command, "--snapshot-every", o->snapshotEvery, "N",
                     "preview samples every N steps into FOLDER/samples (default: off)",
                     OptionRange::between(0, static_cast<double>(kMostTrainingSteps)));
-    addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N", "samples in a preview (default 16)",
+    addNumberOption(*command, "--snapshot-count", o->snapshotCount, "N",
+                    "samples in a preview (default 16 images, or 2000 points for a 2D model)",
                     OptionRange::between(1, static_cast<double>(kLargestBatch)));
     addNumberOption(*command, "--snapshot-steps", o->snapshotSteps, "N", "sampler steps of a preview (default 100)",
                     OptionRange::between(1, static_cast<double>(kMostSteps)));

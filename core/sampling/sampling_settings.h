@@ -50,6 +50,13 @@ struct SamplingSettings {
 inline constexpr const char *kDefaultFastSolver = "dpm3m";
 inline constexpr int64_t kDefaultFastNfe = 20;
 
+// The samples a point-cloud model (ModelConfig::isPointModel, the 2D toys) draws when nothing says
+// otherwise: the studio's batch for such a model and a training run's previews. A few thousand
+// points show the distribution; 16 show scattered dots.
+inline constexpr int64_t kPointCloudSamples = 2000;
+// A training run's previews of an image model: one 4 x 4 grid.
+inline constexpr int64_t kImagePreviewSamples = 16;
+
 // Every method id: pc, ode, then fastSolverIds().
 const std::vector<std::string> &samplingMethodIds();
 bool isSamplingMethod(const std::string &method);

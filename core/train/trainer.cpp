@@ -4,6 +4,7 @@
 #include "nets/inference.h"
 #include "nets/score_network.h"
 #include "sampling/sampler_catalogue.h"
+#include "sampling/sampling_settings.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
@@ -270,7 +271,7 @@ std::vector<BatchSlice> validateOptions(const TrainerOptions &options, int64_t b
     // the model's sampler cannot take fails that preview alone, with a warning.)
     if (options.snapshotEvery < 0)
         throw Error("--snapshot-every must be at least 0");
-    if (options.snapshotCount < 1 || options.snapshotCount > kLargestBatch)
+    if (options.snapshotCount < 0 || options.snapshotCount > kLargestBatch)
         throw Error("--snapshot-count must be between 1 and " + std::to_string(kLargestBatch) + ", not " +
                     std::to_string(options.snapshotCount));
     if (options.snapshotSteps < 1 || options.snapshotSteps > kMostSteps)
@@ -677,6 +678,9 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
             secondsSinceRecord = 0.0;
         }
         if (writer && options.snapshotEvery > 0 && run.step % options.snapshotEvery == 0 && callbacks.onSnapshot) {
+            const int64_t previewCount = options.snapshotCount > 0      ? options.snapshotCount
+                                         : task.config().isPointModel() ? kPointCloudSamples
+                                                                        : kImagePreviewSamples;
             // A preview that fails (sampling, or handing the samples over) is reported and the run
             // goes on as if it had not been tried: the guards put back the network's training
             // mode (dropout) and the global generator, withEmaWeights the trained weights, on
@@ -686,8 +690,7 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
                 {
                     TrainingModeGuard mode(task.module());
                     GlobalGeneratorGuard generator;
-                    run.withEmaWeights(
-                        [&] { samples = task.snapshot(options.snapshotCount, run.seed, options.snapshotSteps); });
+                    run.withEmaWeights([&] { samples = task.snapshot(previewCount, run.seed, options.snapshotSteps); });
                 }
                 if (samples.defined())
                     callbacks.onSnapshot(run.step, samples);

@@ -33,7 +33,8 @@ struct TrainerOptions {
     int keepCheckpoints = 3;   // the newest K checkpoints are kept
     int64_t logEvery = 10;     // a metrics record every N steps
     int64_t snapshotEvery = 0; // preview samples every N steps (0: never)
-    int64_t snapshotCount = 16;
+    // Samples in a preview; 0: kImagePreviewSamples, or kPointCloudSamples for a point model.
+    int64_t snapshotCount = 0;
     int64_t snapshotSteps = 100; // sampler steps of a preview
     int maxBadSteps = 5;         // non-finite losses in a row before the run is stopped
     // The number format of the forward pass and the loss; parameters, gradients, Adam and the

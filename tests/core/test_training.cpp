@@ -4,12 +4,14 @@
 #include "config/presets.h"
 #include "data/toy_data.h"
 #include "data/training_data.h"
+#include "imaging/image_io.h"
 #include "io/classifier_file.h"
 #include "io/model_file.h"
 #include "io/safetensors.h"
 #include "metrics/frechet.h"
 #include "metrics/sample_distance.h"
 #include "nets/score_network.h"
+#include "sampling/sampling_settings.h"
 #include "train/adam.h"
 #include "train/ema.h"
 #include "train/loss_scaler.h"
@@ -917,6 +919,43 @@ private Q_SLOTS:
     // training mode (dropout on) with its trained weights and the global generator where it
     // was; every checkpoint (weights, EMA, Adam) and the exported model equal those of the
     // same run without previews, and so do those of a run whose previews succeed.
+    // Without a count, a preview of a 2D model is a cloud of kPointCloudSamples points, of an image
+    // model a grid of kImagePreviewSamples images; a count given is kept.
+    void previewsDrawACloudOfPointsOrAGridOfImages_data()
+    {
+        QTest::addColumn<bool>("points");
+        QTest::addColumn<int>("given");
+        QTest::addColumn<int>("expected");
+        QTest::newRow("2D model") << true << 0 << int(kPointCloudSamples);
+        QTest::newRow("2D model, 40 asked") << true << 40 << 40;
+        QTest::newRow("image model") << false << 0 << int(kImagePreviewSamples);
+    }
+    void previewsDrawACloudOfPointsOrAGridOfImages()
+    {
+        QFETCH(bool, points);
+        QFETCH(int, given);
+        QFETCH(int, expected);
+        TrainingRunRequest request;
+        request.config = points ? toyConfig() : tinyImageConfig();
+        request.data = points ? "toy:moons" : test::makeTempDir() + "/images";
+        if (!points) {
+            std::filesystem::create_directories(request.data);
+            for (int i = 0; i < 4; ++i)
+                savePng(request.data + "/" + std::to_string(i) + ".png", torch::rand({1, 8, 8}));
+        }
+        request.options = optionsIn(test::makeTempDir() + "/run", 1000);
+        request.options.snapshotEvery = 1;
+        request.options.snapshotCount = given;
+        request.options.snapshotSteps = 20;
+        request.steps = 1;
+        TrainingRun run = prepareTrainingRun(request);
+        int64_t drawn = -1;
+        TrainerCallbacks callbacks;
+        callbacks.onSnapshot = [&](int64_t, const torch::Tensor &samples) { drawn = samples.size(0); };
+        QCOMPARE(run.run(callbacks).outcome, TrainingOutcome::Finished);
+        QCOMPARE(drawn, int64_t(expected));
+    }
+
     void failedPreviewLeavesTheRunAsItWas()
     {
         const ModelConfig config = tinyImageConfig();

@@ -14,6 +14,7 @@
 #include "imaging/generation_record.h"
 #include "io/model_file.h"
 #include "nets/inference.h"
+#include "sampling/sampling_settings.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/json_fields.h"
@@ -689,6 +690,15 @@ private Q_SLOTS:
     void toyModelMovesParticles()
     {
         MainWindow window;
+        // A fresh point model draws a cloud of a few thousand points; an image model, a grid again.
+        auto *batch = window.samplerPanel()->findChild<QSpinBox *>("batch");
+        batch->setValue(16);
+        QSettings().remove("sampler/toy-2d");
+        QSettings().remove("sampler/fashion-mnist");
+        QVERIFY(window.openModel("toy-2d", true));
+        QCOMPARE(batch->value(), int(kPointCloudSamples));
+        QVERIFY(window.openModel("fashion-mnist", true));
+        QCOMPARE(batch->value(), int(kImagePreviewSamples));
         QVERIFY(window.openModel("toy-2d", true));
         quickSettings(window, 21, 50, 4);
         QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
