@@ -2,7 +2,9 @@
 // Xvfb (xvfb-run) to see the studio as a person does.
 //   studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO] [SAMPLER]
 // With SAMPLER (a fast sampler: dpm2m, edm, ...) only Generate and Inpaint are shot, with STEPS
-// evaluations.
+// evaluations; SAMPLER "default" shoots every workspace with the fast default sampler, as a fresh
+// start has it (the README's screenshots: studio_screenshots resources/screenshots fashion-mnist 20
+// "" default).
 // Generate samples with MODEL (default fashion-mnist); Inpaint fills a stroke across sample 1;
 // Interpolate slides from sample 1 to sample 2; Likelihood measures four samples; Colorize loads
 // the bundled photo-rgb model and colorizes PHOTO (a color photograph, default one of
@@ -70,7 +72,7 @@ int main(int argc, char **argv)
     const QString folder = argv[1];
     const QString model = argc > 2 ? argv[2] : "fashion-mnist";
     const int steps = argc > 3 ? QString(argv[3]).toInt() : 200;
-    const QString photo = argc > 4 ? argv[4] : "/usr/share/backgrounds/mate/nature/Garden.jpg";
+    const QString photo = argc > 4 && argv[4][0] ? argv[4] : "/usr/share/backgrounds/mate/nature/Garden.jpg";
     QDir().mkpath(folder);
     MainWindow window;
     window.resize(1366, 720); // a 1366 x 768 laptop screen less a panel
@@ -90,7 +92,11 @@ int main(int argc, char **argv)
     pcSteps();
     panel->findChild<QSpinBox *>("frameEvery")->setValue(std::max(1, steps / 50));
     const QString sampler = argc > 5 ? argv[5] : "";
-    if (!sampler.isEmpty()) {
+    const bool fastDefault = sampler == "default";
+    if (fastDefault) {
+        panel->useFastDefault();
+        panel->findChild<QSpinBox *>("frameEvery")->setValue(1);
+    } else if (!sampler.isEmpty()) {
         auto *method = panel->findChild<QComboBox *>("samplerMethod");
         method->setCurrentIndex(method->findData(sampler));
         panel->findChild<QSpinBox *>("fastNfe")->setValue(steps);
@@ -121,7 +127,7 @@ int main(int argc, char **argv)
     if (!waitRun(inpaint))
         return 1;
     shoot(window, folder, inpaint);
-    if (!sampler.isEmpty())
+    if (!sampler.isEmpty() && !fastDefault)
         return 0;
 
     // Interpolate from sample 1 to sample 2 (Heun, 40 steps).
@@ -166,7 +172,10 @@ int main(int argc, char **argv)
         std::cerr << window.lastError().toStdString() << "\n";
         return 1;
     }
-    pcSteps();
+    if (fastDefault)
+        panel->useFastDefault();
+    else
+        pcSteps();
     ColorizeWorkspace *colorize = window.colorizeWorkspace();
     if (!colorize->openImageFile(photo)) {
         std::cerr << window.lastError().toStdString() << "\n";
