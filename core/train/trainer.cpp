@@ -126,6 +126,20 @@ public:
         restore(trained);
     }
 
+    // The usable model beside the checkpoints, with the EMA weights (and the step, data and time
+    // it was trained with in its metadata).
+    void exportModel()
+    {
+        std::map<std::string, std::string> modelMetadata{
+            {"step", std::to_string(step)},
+            {"training_data", dataDescription_},
+            {"training_seconds", formatDouble(elapsedSeconds)},
+            {"training_batch_size", std::to_string(batchSize_)},
+            {"training_seed", std::to_string(seed)},
+        };
+        withEmaWeights([&] { task_.exportModel(modelPath(), options_.halfPrecisionExport, modelMetadata); });
+    }
+
     std::string saveCheckpoint()
     {
         TrainingCheckpoint checkpoint;
@@ -149,16 +163,7 @@ public:
         const std::string folder = (fs::path(options_.outDir) / "checkpoints").string();
         const std::string path = (fs::path(folder) / checkpointFileName(step)).string();
         writeTrainingCheckpoint(path, checkpoint);
-
-        // The usable model beside the checkpoints, with the EMA weights.
-        std::map<std::string, std::string> modelMetadata{
-            {"step", std::to_string(step)},
-            {"training_data", dataDescription_},
-            {"training_seconds", formatDouble(elapsedSeconds)},
-            {"training_batch_size", std::to_string(batchSize_)},
-            {"training_seed", std::to_string(seed)},
-        };
-        withEmaWeights([&] { task_.exportModel(modelPath(), options_.halfPrecisionExport, modelMetadata); });
+        exportModel();
 
         std::vector<std::string> all = listCheckpoints(options_.outDir);
         for (size_t i = 0; i + static_cast<size_t>(options_.keepCheckpoints) < all.size(); ++i) {
@@ -444,6 +449,12 @@ TrainingResult train(TrainingTask &task, TrainingData &data, const TrainerOption
         result.step = run.step;
         result.modelPath = run.modelPath();
         result.message = "already trained for " + std::to_string(run.step) + " steps";
+        // A folder holding the checkpoint but not its model (moved away, or a checkpoint copied
+        // into a new folder) gets the model of that checkpoint.
+        if (writer && !fs::exists(run.modelPath(), error)) {
+            run.exportModel();
+            result.message += "; its model was written from the checkpoint";
+        }
         return result;
     }
 

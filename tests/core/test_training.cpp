@@ -777,6 +777,19 @@ private Q_SLOTS:
         const torch::Tensor exported = loaded.model->score(x, t);
         SDE_COMPARE_TENSORS(loadCheckpointModel(kept[1])->score(x, t), exported, 1e-6, "checkpoint EMA model");
         QVERIFY(!torch::allclose(loadCheckpointModel(kept[1], false)->score(x, t), exported));
+
+        // A finished run whose model is missing (a checkpoint copied into a new folder) gets it
+        // back from its checkpoint on resume, byte for byte; the message says so.
+        const std::string original = readFile(folder + "/model.safetensors");
+        std::filesystem::remove(folder + "/model.safetensors");
+        ScoreTrainingTask again(toyConfig());
+        options.resume = true;
+        const TrainingResult finished = train(again, data, options);
+        QVERIFY2(finished.message.find("already trained for 5 steps; its model was written from the checkpoint") !=
+                     std::string::npos,
+                 finished.message.c_str());
+        QCOMPARE(readFile(folder + "/model.safetensors") == original, true);
+        QCOMPARE(train(again, data, options).message, std::string("already trained for 5 steps"));
     }
 
     // The NCSN++ of the continuous VE presets embeds time in random Fourier features whose W is
