@@ -115,10 +115,10 @@ void TrainingWorker::startJob(const TrainingRunRequest &request, int processes)
                           QString::number(options.logEvery),
                           "--snapshot-every",
                           QString::number(options.snapshotEvery),
-                          "--snapshot-count",
-                          QString::number(options.snapshotCount),
                           "--snapshot-steps",
                           QString::number(options.snapshotSteps)};
+    if (options.snapshotCount > 0) // else the CLI's default: 16 images, or a 2D model's points
+        arguments << "--snapshot-count" << QString::number(options.snapshotCount);
     if (request.steps)
         arguments << "--steps" << QString::number(*request.steps);
     if (options.batchSize > 0)
