@@ -19,8 +19,15 @@ set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
 set(CPACK_PACKAGE_CONTACT "SDE Studio developers <developers@sdestudio.invalid>")
 set(CPACK_GENERATOR "DEB;TGZ")
 set(CPACK_STRIP_FILES ON)
-set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The .deb installs under /usr (CPack's default for DEB). Its dependencies come from
+# dpkg-shlibdeps, which needs every linked library to belong to a Debian package: the default
+# flavor's; the CUDA flavor links the torch wheel's libraries, which no package owns, so it makes
+# the .tar.gz only.
+if(SDE_TORCH_VENV)
+    set(CPACK_GENERATOR "TGZ")
+else()
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+endif()
 # Loaded at run time, so dpkg-shlibdeps cannot see it: Qt's platform plugins (xcb, wayland).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins")
 set(CPACK_DEBIAN_PACKAGE_SECTION "science")
@@ -30,9 +37,12 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # The Debian documentation every package carries: the copyright file and a compressed changelog.
 set(SDE_DEBIAN_DOC "${CMAKE_BINARY_DIR}/debian-doc")
 file(MAKE_DIRECTORY "${SDE_DEBIAN_DOC}")
-file(COPY "${CMAKE_CURRENT_LIST_DIR}/debian/changelog" DESTINATION "${SDE_DEBIAN_DOC}")
-file(ARCHIVE_CREATE OUTPUT "${SDE_DEBIAN_DOC}/changelog.gz" PATHS "${SDE_DEBIAN_DOC}/changelog" FORMAT raw
-     COMPRESSION GZip COMPRESSION_LEVEL 9 MTIME 0)
+# gzip -9n: the most compression and no name or time stamp in the header, as Debian wants it.
+execute_process(COMMAND gzip -9nc "${CMAKE_CURRENT_LIST_DIR}/debian/changelog"
+                OUTPUT_FILE "${SDE_DEBIAN_DOC}/changelog.gz" RESULT_VARIABLE SDE_GZIP_RESULT)
+if(NOT SDE_GZIP_RESULT EQUAL 0)
+    message(FATAL_ERROR "gzip could not compress packaging/debian/changelog")
+endif()
 install(FILES "${CMAKE_CURRENT_LIST_DIR}/debian/copyright" "${SDE_DEBIAN_DOC}/changelog.gz"
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/sdestudio)
 include(CPack)

@@ -31,15 +31,23 @@ lintian --fail-on error "$deb"
 echo "package: $deb ($(du -h "$deb" | cut -f1)), lintian: no errors"
 
 [ "$install_check" = 1 ] || exit 0
+home=$(mktemp -d)
+# The package is removed again however the check ends (a failed removal does not fail it).
+trap '$sudo apt-get remove -y -q sdestudio > /dev/null 2>&1 || true; rm -rf "$home"' EXIT
+# Its dependencies come from the package lists, which a fresh machine may not have yet.
+$sudo apt-get update -q
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "./$deb"
-trap '$sudo apt-get remove -y -q sdestudio > /dev/null' EXIT
 # The installed programs, with nothing of the checkout in their environment.
 cd /
-env -u SDE_PRESETS_DIR -u SDE_MODELS_DIR /usr/bin/sdestudio-cli info fashion-mnist | grep -q "/usr/share/sdestudio/bundled/fashion-mnist/model.safetensors"
+info=$(env -u SDE_PRESETS_DIR -u SDE_MODELS_DIR /usr/bin/sdestudio-cli info fashion-mnist)
+if ! grep -q "/usr/share/sdestudio/bundled/fashion-mnist/model.safetensors" <<< "$info"; then
+    echo "package: the installed sdestudio-cli did not find the bundled model under /usr/share/sdestudio:" >&2
+    echo "$info" >&2
+    exit 1
+fi
 desktop-file-validate /usr/share/applications/io.github.sdestudio.SDEStudio.desktop
 appstreamcli validate --no-net /usr/share/metainfo/io.github.sdestudio.SDEStudio.metainfo.xml
 exec_line=$(sed -n 's/^Exec=//p' /usr/share/applications/io.github.sdestudio.SDEStudio.desktop | sed 's/ %[fFuU]//')
-home=$(mktemp -d)
 status=0
 env -u SDE_PRESETS_DIR -u SDE_MODELS_DIR HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" \
     QT_QPA_PLATFORM=offscreen timeout 20 $exec_line > "$home/out.txt" 2>&1 || status=$?
@@ -51,4 +59,3 @@ if [ "$status" -ne 124 ] || ! grep -q "loaded /usr/share/sdestudio/bundled/fashi
     exit 1
 fi
 echo "package: installed with apt-get; sdestudio-cli found the bundled models; '$exec_line' started and loaded fashion-mnist"
-rm -rf "$home"

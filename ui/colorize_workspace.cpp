@@ -80,6 +80,8 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
     connect(runner_, &SamplingRunner::frameReady, scrubber_, &TrajectoryScrubber::appendFrame);
     connect(runner_, &SamplingRunner::finished, this, [this](const GenerationResult &result) {
         showVariants(result, lastSettings_.seed, results_, scrubber_, lastResult_);
+        if (result.completed)
+            Q_EMIT resultMade("colorize", result.samples, lastSettings_);
         updateReady();
     });
     connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });

@@ -39,8 +39,12 @@ bool ElidedLabel::event(QEvent *event)
     return QLabel::event(event);
 }
 
-void ElidedLabel::paintEvent(QPaintEvent * /*event*/)
+void ElidedLabel::paintEvent(QPaintEvent *event)
 {
+    if (!elided()) { // the label's own painting: a selection shows
+        QLabel::paintEvent(event);
+        return;
+    }
     QPainter painter(this);
     const QRect area = contentsRect();
     const QString shown = fontMetrics().elidedText(text(), Qt::ElideRight, area.width());

@@ -185,6 +185,8 @@ void GenerateWorkspace::onFinished(const GenerationResult &result)
             : tr("cancelled at step %1 (frames kept)").arg(result.steps));
     if (!result.completed)
         lastResult_.samples = torch::Tensor(); // a cancelled run has no finished samples to save
+    else if (!points && hasSamples())
+        Q_EMIT resultMade("generate", lastResult_.samples, lastSettings_);
     Q_EMIT finished();
 }
 

@@ -135,10 +135,11 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
                 latents_ = result.latents;
             frames_ = result.samples;
             decodedTemperature_ = result.values.value("temperature").toDouble();
+            decodedFast_ = result.values.value("fast").toBool();
             reconstructionError_ = result.values.value("reconstructionError", -1.0).toDouble();
             position_->setRange(0, static_cast<int>(frames_.size(0)) - 1);
-            showFrame(position_->value());
         }
+        showCurrentFrames();
         updateReady();
         // The temperature moved while decoding: decode again for the newest value.
         if (latents_.defined() && std::abs(temperature() - decodedTemperature_) > 1e-9 && result.completed)
@@ -153,7 +154,11 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
                                    .arg(index + 1)
                                    .arg(values.value("temperature").toDouble(), 0, 'f', 2));
     });
-    connect(runner_, &SamplingRunner::failed, this, [this] { updateReady(); });
+    // A run that did not finish leaves the frames it had (the slider's early frame goes).
+    connect(runner_, &SamplingRunner::failed, this, [this] {
+        showCurrentFrames();
+        updateReady();
+    });
     temperatureLabel_->setText("1.00");
     updateReady();
 }
@@ -275,17 +280,29 @@ void InterpolateWorkspace::startDecode(bool encode)
             return decoded;
         };
         const double temperature = fast ? fast->temperature : exact.temperature;
-        Interpolation first = decode({alphas[static_cast<size_t>(shown)]});
-        if (!first.completed) {
-            result.completed = false;
-            return result;
+        result.values["fast"] = fast.has_value();
+        torch::Tensor frames;
+        if (!fast) {
+            // RK45: all frames in one batch (a lone frame would take LibTorch's slow batch-of-one path).
+            Interpolation all = decode(alphas);
+            if (!all.completed) {
+                result.completed = false;
+                return result;
+            }
+            frames = all.frames.to(torch::kCPU);
+        } else {
+            Interpolation first = decode({alphas[static_cast<size_t>(shown)]});
+            if (!first.completed) {
+                result.completed = false;
+                return result;
+            }
+            context.partial(shown,
+                            {{"frame", tensorToImage(first.frames[0].to(torch::kCPU))}, {"temperature", temperature}});
+            frames = first.frames.to(torch::kCPU);
         }
-        context.partial(shown,
-                        {{"frame", tensorToImage(first.frames[0].to(torch::kCPU))}, {"temperature", temperature}});
         std::vector<double> others = alphas;
         others.erase(others.begin() + shown);
-        torch::Tensor frames = first.frames.to(torch::kCPU);
-        if (!others.empty()) {
+        if (fast && !others.empty()) {
             Interpolation rest = decode(others);
             if (!rest.completed) {
                 result.completed = false;
@@ -306,6 +323,16 @@ void InterpolateWorkspace::startDecode(bool encode)
     };
     runner_->start(job);
     updateReady();
+}
+
+void InterpolateWorkspace::showCurrentFrames()
+{
+    if (frames_.defined()) {
+        showFrame(position_->value());
+    } else {
+        frameView_->setImage(QImage());
+        frameView_->setCaption(QString());
+    }
 }
 
 void InterpolateWorkspace::showFrame(int index)
@@ -337,8 +364,9 @@ void InterpolateWorkspace::updateReady()
     exportFrames_->setEnabled(haveFrames);
     exportVideo_->setEnabled(haveFrames);
     if (reconstructionError_ >= 0)
-        errorLabel_->setText(tr("Reconstruction error of the ends (encode, then decode at temperature 1): "
-                                "%1 max |difference| (%2 of 255 levels)")
+        errorLabel_->setText(tr("Reconstruction error of the ends (RK45 encode, then %1 decode at temperature 1): "
+                                "%2 max |difference| (%3 of 255 levels)")
+                                 .arg(decodedFast_ ? tr("fast") : tr("RK45"))
                                  .arg(reconstructionError_, 0, 'g', 3)
                                  .arg(reconstructionError_ * 255.0, 0, 'f', 2));
     else

@@ -60,6 +60,8 @@ public Q_SLOTS:
 private:
     void startDecode(bool encode);
     void showFrame(int index);
+    // The slider's frame of frames_, or an empty view when there are none.
+    void showCurrentFrames();
     void updateReady();
 
     torch::Tensor ends_[2];
@@ -67,6 +69,7 @@ private:
     std::vector<double> alphas_;
     double reconstructionError_ = -1.0;
     double decodedTemperature_ = 1.0;
+    bool decodedFast_ = true; // the frames' decoder: the fast default solver, or RK45
     ImageView *endViews_[2];
     ImageView *frameView_;
     RunBar *runBar_;

@@ -311,6 +311,10 @@ void LikelihoodWorkspace::compute()
             showInput(static_cast<int>(i));
             if (!image.defined()) {
                 table_->item(static_cast<int>(i), StatusColumn)->setText(tr("unreadable"));
+                // Nothing runs: the rows before keep no "waiting" and the footer what holds.
+                for (size_t k = 0; k < i; ++k)
+                    table_->item(static_cast<int>(k), StatusColumn)->setText(QString());
+                updateSummary();
                 return;
             }
         }
@@ -339,6 +343,7 @@ void LikelihoodWorkspace::compute()
         // (image i: seed + i, its own RK45 steps) and a batch costs about what one image costs.
         constexpr int64_t kChunk = kBitsPerDimBatch;
         auto lastShown = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+        int64_t nfeBefore = 0; // the evaluations of the chunks done
         for (int64_t start = 0; start < count && !context.cancelled(); start += kChunk) {
             const int64_t end = std::min(count, start + kChunk);
             const std::vector<torch::Tensor> chunk(images.begin() + start, images.begin() + end);
@@ -349,7 +354,7 @@ void LikelihoodWorkspace::compute()
                 double done = static_cast<double>(start);
                 for (int64_t j = 0; j < t.size(0); ++j)
                     done += (t[j].item<double>() - t0) / (t1 - t0);
-                context.progress(static_cast<int64_t>(100.0 * done / static_cast<double>(count)), 100, nfe);
+                context.progress(static_cast<int64_t>(100.0 * done / static_cast<double>(count)), 100, nfeBefore + nfe);
                 if (now - lastShown > std::chrono::milliseconds(250)) {
                     lastShown = now;
                     for (int64_t j = 0; j < t.size(0); ++j)
@@ -365,6 +370,7 @@ void LikelihoodWorkspace::compute()
             LikelihoodResult r =
                 imagesBitsPerDim(*model, chunk, dequantize, seed + static_cast<uint64_t>(start), options, callbacks);
             result.nfe += r.nfe;
+            nfeBefore += r.nfe;
             if (!r.completed)
                 break;
             result.steps = end;

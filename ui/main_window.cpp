@@ -2,6 +2,7 @@
 
 #include "colorize_workspace.h"
 #include "generate_workspace.h"
+#include "history_panel.h"
 #include "inpaint_workspace.h"
 #include "interpolate_workspace.h"
 #include "likelihood_workspace.h"
@@ -67,7 +68,7 @@ constexpr int kMaxRecent = 8;
 
 MainWindow::MainWindow(QWidget *parent)
     : QMainWindow(parent), workspaces_(new QTabWidget(this)), sampler_(new SamplerPanel(this)),
-      modelPanel_(new ModelPanel(this)), log_(new LogView(this))
+      modelPanel_(new ModelPanel(this)), log_(new LogView(this)), history_(new HistoryPanel(this))
 {
     setObjectName("mainWindow");
     setWindowTitle(tr("SDE Studio"));
@@ -76,6 +77,9 @@ MainWindow::MainWindow(QWidget *parent)
 
     workspaces_->setObjectName("workspaces");
     workspaces_->setDocumentMode(true);
+    // A History entry dragged over a tab opens that workspace, to be dropped on it.
+    workspaces_->tabBar()->setChangeCurrentOnDrag(true);
+    workspaces_->tabBar()->setAcceptDrops(true);
     addWorkspace(generateWorkspace_ = new GenerateWorkspace(sampler_, this), tr("Generate"));
     addWorkspace(inpaint_ = new InpaintWorkspace(sampler_, this), tr("Inpaint"));
     addWorkspace(colorize_ = new ColorizeWorkspace(sampler_, this), tr("Colorize"));
@@ -140,6 +144,10 @@ void MainWindow::addWorkspace(Workspace *workspace, const QString &title)
     connect(workspace, &Workspace::statusMessage, this,
             [this](const QString &message) { statusBar()->showMessage(message, 8000); });
     connect(workspace, &Workspace::busyChanged, this, [this] { updateActions(); });
+    connect(workspace, &Workspace::resultMade, this,
+            [this](const QString &operation, const torch::Tensor &samples, const SamplingSettings &settings) {
+                history_->addResult(operation, QString::fromStdString(modelName(info_.path)), samples, settings);
+            });
 }
 
 Workspace *MainWindow::currentWorkspace() const
@@ -167,9 +175,18 @@ void MainWindow::createDocks()
     samplerDock_ = dock(sampler_, tr("Sampler"), "samplerDock", Qt::LeftDockWidgetArea);
     modelDock_ = dock(modelPanel_, tr("Model"), "modelDock", Qt::LeftDockWidgetArea);
     logDock_ = dock(log_, tr("Log"), "logDock", Qt::BottomDockWidgetArea);
+    historyDock_ = dock(history_, tr("History"), "historyDock", Qt::LeftDockWidgetArea);
+    connect(history_, &HistoryPanel::restoreRequested, this,
+            [this](const SamplingSettings &settings, const QString &what) {
+                sampler_->setSettings(settings);
+                sampler_->setRandomSeed(false);
+                statusBar()->showMessage(
+                    tr("Settings and seed %1 restored from the history: %2").arg(settings.seed).arg(what), 8000);
+            });
     // Closed at first: the button at the status bar's end opens it (the result keeps the room).
     logDock_->hide();
     tabifyDockWidget(samplerDock_, modelDock_);
+    tabifyDockWidget(modelDock_, historyDock_);
     samplerDock_->raise();
 }
 
@@ -216,7 +233,7 @@ void MainWindow::createActions()
     play->setShortcut(QKeySequence("Ctrl+P"));
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *dock : {modelDock_, samplerDock_, logDock_})
+    for (QDockWidget *dock : {modelDock_, samplerDock_, historyDock_, logDock_})
         view->addAction(dock->toggleViewAction());
     view->addSeparator();
     QAction *reset = view->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -389,7 +406,9 @@ void MainWindow::runCurrentPage()
     Workspace *workspace = currentWorkspace();
     const QString page = workspace ? workspaces_->tabText(workspaces_->currentIndex()).remove('&') : QString();
     if (workspace && workspace->busy()) {
-        statusBar()->showMessage(tr("%1 is running; Esc cancels it").arg(page), 5000);
+        statusBar()->showMessage(workspace == train_ ? tr("Training is running; the Train page's Stop button stops it")
+                                                     : tr("%1 is running; Esc cancels it").arg(page),
+                                 5000);
         return;
     }
     if (workspace == generateWorkspace_) {
@@ -419,7 +438,7 @@ void MainWindow::cancelGeneration()
 void MainWindow::resetLayout()
 {
     restoreState(defaultState_);
-    for (QDockWidget *dock : {modelDock_, samplerDock_})
+    for (QDockWidget *dock : {modelDock_, samplerDock_, historyDock_})
         dock->show();
     logDock_->hide();
     samplerDock_->raise();
@@ -508,14 +527,62 @@ void MainWindow::closeEvent(QCloseEvent *event)
 
 void MainWindow::dragEnterEvent(QDragEnterEvent *event)
 {
-    if (event->mimeData()->hasUrls())
+    if (event->mimeData()->hasUrls() || event->mimeData()->hasFormat(HistoryPanel::kMimeType))
         event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent *event)
 {
-    openDroppedFiles(event->mimeData()->urls());
+    if (event->mimeData()->hasFormat(HistoryPanel::kMimeType))
+        dropHistoryEntry(event->mimeData());
+    else
+        openDroppedFiles(event->mimeData()->urls());
     event->acceptProposedAction();
+}
+
+bool MainWindow::dropHistoryEntry(const QMimeData *data)
+{
+    const HistoryPanel::Entry *entry = history_->entryOf(data);
+    if (!entry) {
+        reportError(tr("That history entry is gone (the history keeps the newest %1)").arg(HistoryPanel::kMostEntries),
+                    true);
+        return false;
+    }
+    const QString name = tr("%1 (seed %2)").arg(entry->operation).arg(entry->settings.seed);
+    Workspace *workspace = currentWorkspace();
+    if (workspace == generateWorkspace_) {
+        sampler_->setSettings(entry->settings);
+        sampler_->setRandomSeed(false);
+        statusBar()->showMessage(tr("Settings and seed %1 restored from the history").arg(entry->settings.seed), 8000);
+        return true;
+    }
+    const bool fits =
+        model_ && !model_->config().isPointModel() && entry->image.sizes() == at::IntArrayRef(model_->sampleShape());
+    if (workspace == colorize_ || workspace == inpaint_ || workspace == interpolate_ || workspace == likelihood_) {
+        if (!fits) {
+            reportError(tr("The history's %1 is %2 x %3 with %4 channel(s); the loaded model takes another shape")
+                            .arg(name)
+                            .arg(entry->image.size(2))
+                            .arg(entry->image.size(1))
+                            .arg(entry->image.size(0)),
+                        false);
+            return false;
+        }
+        if (workspace == interpolate_)
+            sendToWorkspace(entry->image, name,
+                            interpolate_->endpoint(0).defined() && !interpolate_->endpoint(1).defined()
+                                ? SampleTarget::InterpolationEnd
+                                : SampleTarget::InterpolationStart);
+        else
+            sendToWorkspace(entry->image, name,
+                            workspace == colorize_  ? SampleTarget::Colorize
+                            : workspace == inpaint_ ? SampleTarget::Inpaint
+                                                    : SampleTarget::Likelihood);
+        return true;
+    }
+    reportError(tr("Drop a history entry on Generate (its settings), Inpaint, Colorize, Interpolate or Likelihood"),
+                true);
+    return false;
 }
 
 void MainWindow::openDroppedFiles(const QList<QUrl> &urls)

@@ -14,11 +14,13 @@
 class QAction;
 class QDockWidget;
 class QMenu;
+class QMimeData;
 class QTabWidget;
 class QToolButton;
 
 namespace sde::ui {
 
+class HistoryPanel;
 class ColorizeWorkspace;
 class GenerateWorkspace;
 class InpaintWorkspace;
@@ -54,6 +56,11 @@ public:
     void openDroppedFiles(const QList<QUrl> &urls);
     // Restores the sampler settings and seed stored in a PNG this studio or the CLI wrote.
     bool restoreFromImage(const QString &path, bool quiet = false);
+    // What a History entry dropped on the window does (its mime data): the workspace in view takes
+    // its image (Inpaint, Colorize, an empty end of Interpolate, Likelihood); on Generate its
+    // settings are restored. False, with a message, when nothing took it.
+    bool dropHistoryEntry(const QMimeData *data);
+    HistoryPanel *history() const { return history_; }
 
     const ModelFileInfo &modelInfo() const { return info_; }
     std::shared_ptr<const ScoreModel> model() const { return model_; }
@@ -129,7 +136,8 @@ private:
     SamplerPanel *sampler_;
     ModelPanel *modelPanel_;
     LogView *log_;
-    QDockWidget *modelDock_ = nullptr, *samplerDock_ = nullptr, *logDock_ = nullptr;
+    QDockWidget *modelDock_ = nullptr, *samplerDock_ = nullptr, *logDock_ = nullptr, *historyDock_ = nullptr;
+    HistoryPanel *history_ = nullptr;
     QToolButton *logButton_ = nullptr;
     QString lastLogLine_;
     int unseenProblems_ = 0; // errors and warnings logged while the log was closed

@@ -66,7 +66,9 @@ torch::Tensor Workspace::loadImageForModel(const QString &path, int64_t channels
             image = resizeShorterSide(image, shape[1], shape[1]);
             done << (height * shape[2] == width * shape[1] ? tr("scaled") : tr("scaled, center-cropped"));
         }
-        if (own != wanted)
+        // (Channels the caller asks for are its page's own reading: Colorize reads every photograph
+        // as RGB, a gray one too.)
+        if (own != wanted && channels == 0)
             done << (wanted == 1 ? tr("turned gray") : tr("gray copied to RGB"));
         if (!done.isEmpty()) {
             const auto kind = [](int64_t c) { return c == 1 ? tr("gray") : tr("color"); };

@@ -34,6 +34,9 @@ public:
 
 Q_SIGNALS:
     void errorOccurred(const QString &message);
+    // A run finished with images [B, C, H, W] in [0, 1], made by `operation` ("generate",
+    // "inpaint", "colorize") with `settings`: the window's History keeps it.
+    void resultMade(const QString &operation, const torch::Tensor &samples, const sde::SamplingSettings &settings);
     void statusMessage(const QString &message);
     void busyChanged();
 

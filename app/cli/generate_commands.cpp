@@ -23,6 +23,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 namespace sde::cli {
 
@@ -223,11 +224,18 @@ int runBpd(const BpdOptions &o)
             progress.update(static_cast<int64_t>(100.0 * done / static_cast<double>(t.size(0))), 100, nfe);
             return !interruptToken.requested();
         };
+        // The images that finished before an interruption are still printed.
+        std::map<int64_t, std::pair<double, int64_t>> finished;
+        callbacks.onImage = [&](int64_t j, double bpd, int64_t nfe) { finished[j] = {bpd, nfe}; };
         const std::vector<torch::Tensor> chunk(images.begin() + start, images.begin() + end);
         LikelihoodResult r =
             imagesBitsPerDim(model, chunk, o.dequantize, seed + static_cast<uint64_t>(start), likelihood, callbacks);
         if (!r.completed) {
             progress.finish("cancelled");
+            for (const auto &[j, figure] : finished)
+                std::printf("%s\t%.4f bits/dim\t%lld NFE\n", names[static_cast<size_t>(start + j)].c_str(),
+                            figure.first, static_cast<long long>(figure.second));
+            std::fflush(stdout);
             return 130;
         }
         progress.finish(std::to_string(r.nfe) + " NFE");

@@ -9,6 +9,7 @@
 #include "config/presets.h"
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
+#include "io/model_file.h"
 #include "sampling/sampler_catalogue.h"
 #include "train/data_parallel.h"
 #include "train/training_checkpoint.h"
@@ -93,6 +94,7 @@ int runTrain(const TrainOptions &o)
         const int64_t batch = o.batch > 0 ? o.batch
                               : o.preset  ? loadPreset(*o.preset).training.batchSize
                               : o.config  ? loadConfigFile(*o.config).training.batchSize
+                              : o.init    ? loadModelFile(*o.init).model->config().training.batchSize
                                           : 0;
         if (batch > 0)
             rankMicroBatches(batch, 0, static_cast<int>(o.nproc), static_cast<int>(o.accumulate));

@@ -60,6 +60,11 @@ struct ImagesBitsPerDimCallbacks {
     std::function<void(int64_t image, double bitsPerDim, int64_t nfe)> onImage;
 };
 
+// How many images of a list the CLI's bpd and the studio's Likelihood tab evaluate together
+// (images 0-7, 8-15, ...): both group a list alike, so they print the same figures (a batch's
+// float rounding can move RK45's steps by the tolerance's order).
+constexpr int64_t kBitsPerDimBatch = 8;
+
 // imageBitsPerDim of several images [C, H, W] evaluated together: image i gets exactly what
 // imageBitsPerDim(model, images[i], dequantize, seed + i) gives it (its own noise and probe, and
 // its own RK45 steps, sized from its own error as solveOde sizes a one-image run), up to the
@@ -68,11 +73,6 @@ struct ImagesBitsPerDimCallbacks {
 // convolutions; a lone image is evaluated in a batch of two, the second row a copy). Returns
 // bitsPerDim [n] and sampleNfe [n] (each image's own evaluations); nfe counts the batched
 // evaluations. Throws as imageBitsPerDim.
-// How many images of a list the CLI's bpd and the studio's Likelihood tab evaluate together
-// (images 0-7, 8-15, ...): both group a list alike, so they print the same figures (a batch's
-// float rounding can move RK45's steps by the tolerance's order).
-constexpr int64_t kBitsPerDimBatch = 8;
-
 LikelihoodResult imagesBitsPerDim(const ScoreModel &model, const std::vector<torch::Tensor> &images, bool dequantize,
                                   uint64_t seed, const LikelihoodOptions &options = {},
                                   const ImagesBitsPerDimCallbacks &callbacks = {});

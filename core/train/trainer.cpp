@@ -277,8 +277,8 @@ std::vector<BatchSlice> validateOptions(const TrainerOptions &options, int64_t b
     if (options.snapshotEvery < 0)
         throw Error("--snapshot-every must be at least 0");
     if (options.snapshotCount < 0 || options.snapshotCount > kLargestBatch)
-        throw Error("--snapshot-count must be between 1 and " + std::to_string(kLargestBatch) + ", not " +
-                    std::to_string(options.snapshotCount));
+        throw Error("--snapshot-count must be between 1 and " + std::to_string(kLargestBatch) +
+                    " (0: the default), not " + std::to_string(options.snapshotCount));
     if (options.snapshotSteps < 1 || options.snapshotSteps > kMostSteps)
         throw Error("--snapshot-steps must be between 1 and " + std::to_string(kMostSteps) + ", not " +
                     std::to_string(options.snapshotSteps));

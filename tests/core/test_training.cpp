@@ -927,11 +927,6 @@ private Q_SLOTS:
         }
     }
 
-    // A preview that fails (fewer sampler steps than the PC sampler takes) is reported, and the
-    // run goes on as if it had not been tried: right after the failure the network is back in
-    // training mode (dropout on) with its trained weights and the global generator where it
-    // was; every checkpoint (weights, EMA, Adam) and the exported model equal those of the
-    // same run without previews, and so do those of a run whose previews succeed.
     // Without a count, a preview of a 2D model is a cloud of kPointCloudSamples points, of an image
     // model a grid of kImagePreviewSamples images; a count given is kept.
     void previewsDrawACloudOfPointsOrAGridOfImages_data()
@@ -969,6 +964,11 @@ private Q_SLOTS:
         QCOMPARE(drawn, int64_t(expected));
     }
 
+    // A preview that fails (fewer sampler steps than the PC sampler takes) is reported, and the
+    // run goes on as if it had not been tried: right after the failure the network is back in
+    // training mode (dropout on) with its trained weights and the global generator where it
+    // was; every checkpoint (weights, EMA, Adam) and the exported model equal those of the
+    // same run without previews, and so do those of a run whose previews succeed.
     void failedPreviewLeavesTheRunAsItWas()
     {
         const ModelConfig config = tinyImageConfig();

@@ -2,10 +2,14 @@
 // bundled model, the trajectory scrubber, Cancel, a corrupt model file, and a saved PNG that
 // restores its seed when dropped on the window.
 #include "generate_workspace.h"
+#include "history_panel.h"
 #include "image_view.h"
+#include "inpaint_workspace.h"
+#include "interpolate_workspace.h"
 #include "likelihood_workspace.h"
 #include "log_dock.h"
 #include "main_window.h"
+#include "mask_canvas.h"
 #include "point_cloud_plot.h"
 #include "sampler_panel.h"
 #include "train_workspace.h"
@@ -764,6 +768,65 @@ private Q_SLOTS:
                                                                    .arg(result->height())
                                                                    .arg(state->width())
                                                                    .arg(state->height())));
+    }
+
+    // The History dock keeps the results made since the start, newest first: a click restores an
+    // entry's settings and seed, a drop puts its image into the workspace in view (a shape the
+    // model does not take is refused).
+    void historyKeepsTheResults()
+    {
+        MainWindow window;
+        window.show();
+        QVERIFY(window.openModel("fashion-mnist", true));
+        auto *panel = window.samplerPanel();
+        panel->useFastDefault();
+        panel->findChild<QSpinBox *>("batch")->setValue(2);
+        panel->setRandomSeed(false);
+        auto *seed = panel->findChild<QLineEdit *>("seed");
+        QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
+        seed->setText("5");
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(60000));
+        const torch::Tensor first = window.generateWorkspace()->lastResult().samples[0].clone();
+        seed->setText("9");
+        window.generateAction()->trigger();
+        QVERIFY(finished.wait(60000));
+        HistoryPanel *history = window.history();
+        QCOMPARE(history->count(), 2);
+        QCOMPARE(history->entry(0).settings.seed, uint64_t(9));
+        QCOMPARE(history->entry(1).settings.seed, uint64_t(5));
+        QCOMPARE(history->entry(1).operation, QString("generate"));
+        QCOMPARE(history->entry(1).model, QString("fashion-mnist"));
+        QVERIFY(torch::allclose(history->entry(1).image, first.clamp(0.0, 1.0)));
+        QVERIFY(history->item(1)->toolTip().contains("DPM-Solver++ 3M"));
+
+        Q_EMIT history->itemClicked(history->item(1));
+        QCOMPARE(panel->settings().seed, uint64_t(5));
+        QVERIFY(window.statusBar()->currentMessage().contains("restored from the history"));
+
+        std::unique_ptr<QMimeData> drag(history->dragData(1));
+        window.workspaces()->setCurrentWidget(window.inpaintWorkspace());
+        QVERIFY(window.dropHistoryEntry(drag.get()));
+        QVERIFY(torch::equal(window.inpaintWorkspace()->imageTensor(), history->entry(1).image));
+        // Interpolate: the first drop fills the start, the next the end.
+        std::unique_ptr<QMimeData> newer(history->dragData(0));
+        window.workspaces()->setCurrentWidget(window.interpolateWorkspace());
+        QVERIFY(window.dropHistoryEntry(drag.get()));
+        QVERIFY(window.dropHistoryEntry(newer.get()));
+        QVERIFY(torch::equal(window.interpolateWorkspace()->endpoint(0), history->entry(1).image));
+        QVERIFY(torch::equal(window.interpolateWorkspace()->endpoint(1), history->entry(0).image));
+        // An inpainting's result joins the history too.
+        window.workspaces()->setCurrentWidget(window.inpaintWorkspace());
+        window.inpaintWorkspace()->canvas()->invertMask(); // fill everything
+        window.inpaintWorkspace()->inpaint();
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inpaintWorkspace()->busy() && history->count() == 3, 60000);
+        QCOMPARE(history->entry(0).operation, QString("inpaint"));
+        // Another model's shape is refused by name.
+        QVERIFY(window.openModel("photo-rgb", true));
+        window.workspaces()->setCurrentWidget(window.likelihoodWorkspace());
+        QVERIFY(!window.dropHistoryEntry(drag.get()));
+        QVERIFY2(window.lastError().contains("the loaded model takes another shape"), qPrintable(window.lastError()));
+        QCOMPARE(window.likelihoodWorkspace()->imageCount(), 0);
     }
 
     // The log starts closed, as one button at the end of the status bar that opens it and counts
