@@ -18,6 +18,7 @@
 #include "main_window.h"
 #include "mask_canvas.h"
 #include "sampler_panel.h"
+#include "studio_style.h"
 #include "train_workspace.h"
 #include "training_worker.h"
 #include "trajectory_scrubber.h"
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
     QApplication app(argc, argv);
     QApplication::setOrganizationName("SDE Studio Screenshots");
     QApplication::setApplicationName("studio_screenshots");
-    app.setStyle(QStyleFactory::create("Fusion"));
+    applyStudioStyle(app); // SDE_STUDIO_THEME=dark for the dark palette
     if (argc < 2) {
         std::cerr << "usage: studio_screenshots OUTPUT_FOLDER [MODEL] [STEPS] [PHOTO] [SAMPLER]\n";
         return 2;
