@@ -37,7 +37,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # The Debian documentation every package carries: the copyright file and a compressed changelog.
 set(SDE_DEBIAN_DOC "${CMAKE_BINARY_DIR}/debian-doc")
 file(MAKE_DIRECTORY "${SDE_DEBIAN_DOC}")
-# gzip -9n: the most compression and no name or time stamp in the header, as Debian wants it.
+# gzip -9n: the most compression and no name or time stamp in the header, as Debian wants it
+# (again whenever the changelog changes).
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/debian/changelog")
 execute_process(COMMAND gzip -9nc "${CMAKE_CURRENT_LIST_DIR}/debian/changelog"
                 OUTPUT_FILE "${SDE_DEBIAN_DOC}/changelog.gz" RESULT_VARIABLE SDE_GZIP_RESULT)
 if(NOT SDE_GZIP_RESULT EQUAL 0)

@@ -32,14 +32,15 @@ echo "package: $deb ($(du -h "$deb" | cut -f1)), lintian: no errors"
 
 [ "$install_check" = 1 ] || exit 0
 home=$(mktemp -d)
-# The package is removed again however the check ends (a failed removal does not fail it).
-trap '$sudo apt-get remove -y -q sdestudio > /dev/null 2>&1 || true; rm -rf "$home"' EXIT
+trap 'rm -rf "$home"' EXIT
 # Its dependencies come from the package lists, which a fresh machine may not have yet.
 $sudo apt-get update -q
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "./$deb"
+# Removed again however the check ends (a failed removal does not fail it).
+trap '$sudo apt-get remove -y -q sdestudio > /dev/null 2>&1 || true; rm -rf "$home"' EXIT
 # The installed programs, with nothing of the checkout in their environment.
 cd /
-info=$(env -u SDE_PRESETS_DIR -u SDE_MODELS_DIR /usr/bin/sdestudio-cli info fashion-mnist)
+info=$(env -u SDE_PRESETS_DIR -u SDE_MODELS_DIR /usr/bin/sdestudio-cli info fashion-mnist 2>&1) || true
 if ! grep -q "/usr/share/sdestudio/bundled/fashion-mnist/model.safetensors" <<< "$info"; then
     echo "package: the installed sdestudio-cli did not find the bundled model under /usr/share/sdestudio:" >&2
     echo "$info" >&2

@@ -26,9 +26,12 @@ HistoryPanel::HistoryPanel(QWidget *parent) : QListWidget(parent)
     setDragDropMode(QAbstractItemView::DragOnly);
     setToolTip(tr("Results made since the studio opened: click one to restore its settings and seed; drag it "
                   "onto Inpaint, Colorize, Interpolate or Likelihood"));
+    setDefaultDropAction(Qt::CopyAction);
     connect(this, &QListWidget::itemClicked, this, [this](QListWidgetItem *item) {
-        const Entry &chosen = entry(row(item));
-        Q_EMIT restoreRequested(chosen.settings, item->toolTip().section('\n', 0, 0));
+        const int at = indexOf(item);
+        if (at < 0)
+            return;
+        Q_EMIT restoreRequested(entries_[static_cast<size_t>(at)].settings, item->toolTip().section('\n', 0, 0));
     });
 }
 
@@ -56,8 +59,12 @@ void HistoryPanel::addResult(const QString &operation, const QString &model, con
     insertItem(0, item);
     entries_.insert(entries_.begin(), std::move(added));
     ids_.insert(ids_.begin(), serial_);
-    while (count() > kMostEntries) {
-        delete takeItem(count() - 1);
+    while (entries_.size() > static_cast<size_t>(kMostEntries)) {
+        for (int r = count() - 1; r >= 0; --r)
+            if (QListWidget::item(r)->data(kIdRole).toULongLong() == ids_.back()) {
+                delete takeItem(r);
+                break;
+            }
         entries_.pop_back();
         ids_.pop_back();
     }
@@ -82,6 +89,22 @@ const HistoryPanel::Entry *HistoryPanel::entryOf(const QMimeData *data) const
     return nullptr; // gone (the oldest are dropped), or another program's
 }
 
+int HistoryPanel::indexOf(const QListWidgetItem *item) const
+{
+    if (!item)
+        return -1;
+    const quint64 id = item->data(kIdRole).toULongLong();
+    for (size_t i = 0; i < ids_.size(); ++i)
+        if (ids_[i] == id)
+            return static_cast<int>(i);
+    return -1;
+}
+
+void HistoryPanel::startDrag(Qt::DropActions /*supportedActions*/)
+{
+    QListWidget::startDrag(Qt::CopyAction);
+}
+
 QStringList HistoryPanel::mimeTypes() const
 {
     return {kMimeType, "application/x-qt-image"};
@@ -89,9 +112,9 @@ QStringList HistoryPanel::mimeTypes() const
 
 QMimeData *HistoryPanel::mimeData(const QList<QListWidgetItem *> &items) const
 {
-    if (items.isEmpty())
+    const int at = items.isEmpty() ? -1 : indexOf(items.front());
+    if (at < 0)
         return nullptr;
-    const int at = row(items.front());
     auto *data = new QMimeData;
     data->setData(kMimeType, QByteArray::number(items.front()->data(kIdRole).toULongLong()));
     data->setImageData(tensorToImage(entries_.at(static_cast<size_t>(at)).image));

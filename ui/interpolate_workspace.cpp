@@ -134,6 +134,7 @@ InterpolateWorkspace::InterpolateWorkspace(SamplerPanel *sampler, QWidget *paren
             if (result.latents.defined())
                 latents_ = result.latents;
             frames_ = result.samples;
+            alphas_ = pendingAlphas_;
             decodedTemperature_ = result.values.value("temperature").toDouble();
             decodedFast_ = result.values.value("fast").toBool();
             reconstructionError_ = result.values.value("reconstructionError", -1.0).toDouble();
@@ -241,7 +242,7 @@ void InterpolateWorkspace::startDecode(bool encode)
     const int count = encode ? count_->value() : static_cast<int>(alphas_.size());
     for (int i = 0; i < count; ++i)
         alphas.push_back(static_cast<double>(i) / (count - 1));
-    alphas_ = alphas;
+    pendingAlphas_ = alphas; // alphas_ stays the shown frames' until this run completes
     // The frame on the slider is decoded first (frames do not depend on their batch).
     const int64_t shown = std::clamp<int64_t>(position_->value(), 0, count - 1);
     std::shared_ptr<const ScoreModel> model = model_;
@@ -340,7 +341,7 @@ void InterpolateWorkspace::showFrame(int index)
     if (!frames_.defined() || index < 0 || index >= frames_.size(0))
         return;
     frameView_->setImage(tensorToImage(frames_[index]));
-    const double alpha = alphas_.empty() ? 0.0 : alphas_[static_cast<size_t>(index)];
+    const double alpha = static_cast<size_t>(index) < alphas_.size() ? alphas_[static_cast<size_t>(index)] : 0.0;
     positionLabel_->setText(tr("alpha %1").arg(alpha, 0, 'f', 3));
     frameView_->setCaption(tr("frame %1 of %2, alpha %3, temperature %4")
                                .arg(index + 1)

@@ -66,7 +66,8 @@ private:
 
     torch::Tensor ends_[2];
     torch::Tensor latents_, frames_;
-    std::vector<double> alphas_;
+    std::vector<double> alphas_;        // the positions of frames_
+    std::vector<double> pendingAlphas_; // those of the run in progress
     double reconstructionError_ = -1.0;
     double decodedTemperature_ = 1.0;
     bool decodedFast_ = true; // the frames' decoder: the fast default solver, or RK45

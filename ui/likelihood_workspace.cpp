@@ -301,6 +301,7 @@ void LikelihoodWorkspace::compute()
     if (!model_ || entries_.empty() || runner_->busy())
         return;
     // Files are read here, on the UI thread, so a broken one is named before the run starts.
+    // Every file first: one that cannot be read stops the run before any row's figure is cleared.
     std::vector<torch::Tensor> images;
     for (size_t i = 0; i < entries_.size(); ++i) {
         Entry &entry = entries_[i];
@@ -311,14 +312,14 @@ void LikelihoodWorkspace::compute()
             showInput(static_cast<int>(i));
             if (!image.defined()) {
                 table_->item(static_cast<int>(i), StatusColumn)->setText(tr("unreadable"));
-                // Nothing runs: the rows before keep no "waiting" and the footer what holds.
-                for (size_t k = 0; k < i; ++k)
-                    table_->item(static_cast<int>(k), StatusColumn)->setText(QString());
                 updateSummary();
                 return;
             }
         }
         images.push_back(image);
+    }
+    for (size_t i = 0; i < entries_.size(); ++i) {
+        Entry &entry = entries_[i];
         entry.bpd = -1.0;
         table_->item(static_cast<int>(i), BpdColumn)->setText("");
         table_->item(static_cast<int>(i), NfeColumn)->setText("");

@@ -533,21 +533,32 @@ void MainWindow::dragEnterEvent(QDragEnterEvent *event)
 
 void MainWindow::dropEvent(QDropEvent *event)
 {
-    if (event->mimeData()->hasFormat(HistoryPanel::kMimeType))
+    if (event->mimeData()->hasFormat(HistoryPanel::kMimeType)) {
+        // Only on a workspace: a short drag within the History dock changes nothing.
+        const QPoint at = workspaces_->mapFrom(this, event->position().toPoint());
+        if (!workspaces_->rect().contains(at)) {
+            event->ignore();
+            return;
+        }
         dropHistoryEntry(event->mimeData());
-    else
-        openDroppedFiles(event->mimeData()->urls());
+        event->setDropAction(Qt::CopyAction);
+        event->accept();
+        return;
+    }
+    openDroppedFiles(event->mimeData()->urls());
     event->acceptProposedAction();
 }
 
 bool MainWindow::dropHistoryEntry(const QMimeData *data)
 {
-    const HistoryPanel::Entry *entry = history_->entryOf(data);
-    if (!entry) {
+    const HistoryPanel::Entry *found = history_->entryOf(data);
+    if (!found) {
         reportError(tr("That history entry is gone (the history keeps the newest %1)").arg(HistoryPanel::kMostEntries),
                     true);
         return false;
     }
+    const HistoryPanel::Entry copy = *found; // the history may change while it is used
+    const HistoryPanel::Entry *entry = &copy;
     const QString name = tr("%1 (seed %2)").arg(entry->operation).arg(entry->settings.seed);
     Workspace *workspace = currentWorkspace();
     if (workspace == generateWorkspace_) {
@@ -559,6 +570,11 @@ bool MainWindow::dropHistoryEntry(const QMimeData *data)
     const bool fits =
         model_ && !model_->config().isPointModel() && entry->image.sizes() == at::IntArrayRef(model_->sampleShape());
     if (workspace == colorize_ || workspace == inpaint_ || workspace == interpolate_ || workspace == likelihood_) {
+        if (!model_ || model_->config().isPointModel()) {
+            reportError(tr("Load an image model first: the history's %1 goes into a workspace of one").arg(name),
+                        false);
+            return false;
+        }
         if (!fits) {
             reportError(tr("The history's %1 is %2 x %3 with %4 channel(s); the loaded model takes another shape")
                             .arg(name)

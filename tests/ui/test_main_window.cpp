@@ -821,11 +821,28 @@ private Q_SLOTS:
         window.inpaintWorkspace()->inpaint();
         QTRY_VERIFY_WITH_TIMEOUT(!window.inpaintWorkspace()->busy() && history->count() == 3, 60000);
         QCOMPARE(history->entry(0).operation, QString("inpaint"));
+        // A drag released outside the workspaces (over the History dock) changes nothing; a row
+        // that is not there has no drag; the history keeps its newest entries, rows and entries alike.
+        const torch::Tensor canvasBefore = window.inpaintWorkspace()->imageTensor().clone();
+        std::unique_ptr<QMimeData> stray(history->dragData(0));
+        const QPoint overDock = window.findChild<QDockWidget *>("historyDock")->geometry().center();
+        QDropEvent outside(QPointF(overDock), Qt::CopyAction, stray.get(), Qt::LeftButton, Qt::NoModifier);
+        QApplication::sendEvent(&window, &outside);
+        QVERIFY(torch::equal(window.inpaintWorkspace()->imageTensor(), canvasBefore));
+        QVERIFY(history->dragData(99) == nullptr);
+        for (int i = 0; i < HistoryPanel::kMostEntries + 5; ++i)
+            history->addResult("generate", "test", torch::full({1, 1, 28, 28}, i / 300.0), SamplingSettings{});
+        QCOMPARE(history->count(), HistoryPanel::kMostEntries);
+        QVERIFY(torch::allclose(history->entry(0).image,
+                                torch::full({1, 28, 28}, (HistoryPanel::kMostEntries + 4) / 300.0)));
         // Another model's shape is refused by name.
         QVERIFY(window.openModel("photo-rgb", true));
         window.workspaces()->setCurrentWidget(window.likelihoodWorkspace());
-        QVERIFY(!window.dropHistoryEntry(drag.get()));
+        std::unique_ptr<QMimeData> newest(history->dragData(0));
+        QVERIFY(!window.dropHistoryEntry(newest.get()));
         QVERIFY2(window.lastError().contains("the loaded model takes another shape"), qPrintable(window.lastError()));
+        QVERIFY(!window.dropHistoryEntry(drag.get())); // dropped from the history by now
+        QVERIFY2(window.lastError().contains("is gone"), qPrintable(window.lastError()));
         QCOMPARE(window.likelihoodWorkspace()->imageCount(), 0);
     }
 

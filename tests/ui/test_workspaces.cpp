@@ -590,6 +590,19 @@ private Q_SLOTS:
         QVERIFY2(gap < 0.02, qPrintable(QString::number(gap)));
         QVERIFY(workspace.reconstructionError() >= 0 && workspace.reconstructionError() < 0.3);
 
+        // A run with another frame count that is cancelled leaves the frames (and their positions)
+        // it had.
+        const torch::Tensor kept = workspace.frames().clone();
+        workspace.findChild<QSpinBox *>("interpolationFrames")->setValue(9);
+        workspace.positionSlider()->setValue(2);
+        workspace.interpolate();
+        workspace.cancel();
+        QVERIFY(waitFinished(workspace.runner(), 300000));
+        QVERIFY(torch::equal(workspace.frames(), kept));
+        QCOMPARE(workspace.frameView()->image(), tensorToImage(kept[2]));
+        QVERIFY(workspace.frameView()->caption().startsWith("frame 3 of 3, alpha 1.000"));
+        workspace.findChild<QSpinBox *>("interpolationFrames")->setValue(3);
+
         const QString folder = QString::fromStdString(test::makeTempDir());
         QVERIFY(workspace.exportFrames(folder));
         QCOMPARE(QDir(folder).entryList({"frame-*.png"}).size(), 3);
