@@ -339,7 +339,7 @@ void LikelihoodWorkspace::compute()
     job.run = [model, options, images, seed, dequantize](JobContext &context) {
         GenerationResult result;
         const int64_t count = static_cast<int64_t>(images.size());
-        const double t0 = options.eps, t1 = model->sde().T();
+        const double t1 = model->sde().T();
         // kBitsPerDimBatch images at a time, as the CLI groups them: each figure is its own
         // (image i: seed + i, its own RK45 steps) and a batch costs about what one image costs.
         constexpr int64_t kChunk = kBitsPerDimBatch;
@@ -349,12 +349,10 @@ void LikelihoodWorkspace::compute()
             const int64_t end = std::min(count, start + kChunk);
             const std::vector<torch::Tensor> chunk(images.begin() + start, images.begin() + end);
             ImagesBitsPerDimCallbacks callbacks;
-            callbacks.onRound = [&](const torch::Tensor &t, int64_t nfe) {
+            callbacks.onRound = [&](const torch::Tensor &t, double integrated, int64_t nfe) {
                 // The progress of the whole list in per cent, and each running image's time.
                 const auto now = std::chrono::steady_clock::now();
-                double done = static_cast<double>(start);
-                for (int64_t j = 0; j < t.size(0); ++j)
-                    done += (t[j].item<double>() - t0) / (t1 - t0);
+                const double done = static_cast<double>(start) + integrated;
                 context.progress(static_cast<int64_t>(100.0 * done / static_cast<double>(count)), 100, nfeBefore + nfe);
                 if (now - lastShown > std::chrono::milliseconds(250)) {
                     lastShown = now;

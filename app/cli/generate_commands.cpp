@@ -208,7 +208,6 @@ int runBpd(const BpdOptions &o)
     double total = 0.0;
     InterruptScope interrupts;
     const int64_t count = static_cast<int64_t>(images.size());
-    const double t0 = likelihood.eps, t1 = model.sde().T();
     for (int64_t start = 0; start < count; start += kBitsPerDimBatch) {
         // Image i gets its own noise and probe stream (seed + i) and its own RK45 steps, so its
         // figure does not depend on the others; kBitsPerDimBatch images run together, as the
@@ -217,11 +216,8 @@ int runBpd(const BpdOptions &o)
         ProgressBar progress(end - start == 1 ? baseName(names[static_cast<size_t>(start)])
                                               : "images " + std::to_string(start + 1) + "-" + std::to_string(end));
         ImagesBitsPerDimCallbacks callbacks;
-        callbacks.onRound = [&](const torch::Tensor &t, int64_t nfe) {
-            double done = 0.0;
-            for (int64_t j = 0; j < t.size(0); ++j)
-                done += (t[j].item<double>() - t0) / (t1 - t0);
-            progress.update(static_cast<int64_t>(100.0 * done / static_cast<double>(t.size(0))), 100, nfe);
+        callbacks.onRound = [&](const torch::Tensor &t, double integrated, int64_t nfe) {
+            progress.update(static_cast<int64_t>(100.0 * integrated / static_cast<double>(t.size(0))), 100, nfe);
             return !interruptToken.requested();
         };
         // The images that finished before an interruption are still printed.

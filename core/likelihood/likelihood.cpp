@@ -182,7 +182,11 @@ LikelihoodResult imagesBitsPerDim(const ScoreModel &model, const std::vector<tor
     };
     BatchOdeStepCallback onStep = [&](int64_t, const torch::Tensor &t, const torch::Tensor &y, int64_t nfe) {
         reportFinished(t, y, false);
-        return !callbacks.onRound || callbacks.onRound(t.slice(0, 0, count), nfe);
+        if (!callbacks.onRound)
+            return true;
+        const torch::Tensor times = t.slice(0, 0, count);
+        const double integrated = ((times - options.eps) / (t1 - options.eps)).sum().item<double>();
+        return callbacks.onRound(times, integrated, nfe);
     };
     const torch::Tensor init =
         torch::cat({x0.flatten(1), torch::zeros({rows, 1}, x0.options())}, 1).to(torch::kFloat64);

@@ -54,9 +54,11 @@ LikelihoodResult imageBitsPerDim(const ScoreModel &model, const torch::Tensor &i
                                  const LikelihoodOptions &options = {}, const OdeStepCallback &onStep = nullptr);
 
 // How imagesBitsPerDim reports: after every round, each image's ODE time t [n] (float64, CPU, from
-// eps to T) and the evaluations so far (return false to stop); and each image as it finishes.
+// eps to T), how much of their ODEs the images have integrated together (the sum over them of
+// (t - eps) / (T - eps): 0 to n) and the evaluations so far (return false to stop); and each image
+// as it finishes.
 struct ImagesBitsPerDimCallbacks {
-    std::function<bool(const torch::Tensor &t, int64_t nfe)> onRound;
+    std::function<bool(const torch::Tensor &t, double integrated, int64_t nfe)> onRound;
     std::function<void(int64_t image, double bitsPerDim, int64_t nfe)> onImage;
 };
 

@@ -180,8 +180,17 @@ private Q_SLOTS:
         std::vector<double> lastTimes;
         ImagesBitsPerDimCallbacks callbacks;
         callbacks.onImage = [&](int64_t i, double bpd, int64_t) { finished.emplace_back(i, bpd); };
-        callbacks.onRound = [&](const torch::Tensor &t, int64_t) {
+        double lastIntegrated = -1.0, integratedGap = 0.0;
+        bool integratedGrows = true;
+        callbacks.onRound = [&](const torch::Tensor &t, double integrated, int64_t) {
             lastTimes.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+            // How much of their ODEs the images have integrated: each (t - eps) / (T - eps).
+            double expected = 0.0;
+            for (double time : lastTimes)
+                expected += (time - options.eps) / (model.sde().T() - options.eps);
+            integratedGap = std::max(integratedGap, std::abs(integrated - expected));
+            integratedGrows = integratedGrows && integrated >= lastIntegrated;
+            lastIntegrated = integrated;
             return true;
         };
         const LikelihoodResult together = imagesBitsPerDim(model, images, true, seed, options, callbacks);
@@ -190,6 +199,8 @@ private Q_SLOTS:
         QCOMPARE(lastTimes.size(), images.size());
         for (double t : lastTimes)
             QCOMPARE(t, model.sde().T());
+        QVERIFY(std::abs(lastIntegrated - double(images.size())) < 1e-9);
+        QVERIFY(integratedGap < 1e-9 && integratedGrows);
         for (size_t i = 0; i < images.size(); ++i) {
             const LikelihoodResult alone = imageBitsPerDim(model, images[i], true, seed + i, options);
             const double want = alone.bitsPerDim.item<double>();
