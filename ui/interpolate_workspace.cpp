@@ -238,10 +238,8 @@ void InterpolateWorkspace::startDecode(bool encode)
         fast = SamplingSettings::fastDefault(model_->config()).fast;
         fast->temperature = temperature();
     }
-    std::vector<double> alphas;
     const int count = encode ? count_->value() : static_cast<int>(alphas_.size());
-    for (int i = 0; i < count; ++i)
-        alphas.push_back(static_cast<double>(i) / (count - 1));
+    const std::vector<double> alphas = evenPositions(count);
     pendingAlphas_ = alphas; // alphas_ stays the shown frames' until this run completes
     // The frame on the slider is decoded first (frames do not depend on their batch).
     const int64_t shown = std::clamp<int64_t>(position_->value(), 0, count - 1);

@@ -137,9 +137,7 @@ int runInterpolate(const InterpolateOptions &o)
     torch::Tensor first = loadModelImage(firstPath, model), second = loadModelImage(secondPath, model);
     OutputFolder output(folder);
 
-    std::vector<double> alphas;
-    for (int64_t i = 0; i < frames; ++i)
-        alphas.push_back(static_cast<double>(i) / static_cast<double>(frames - 1));
+    const std::vector<double> alphas = evenPositions(frames);
     ProgressBar progress("interpolating");
     Interpolation result;
     {

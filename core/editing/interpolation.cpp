@@ -24,6 +24,16 @@ torch::Tensor slerp(const torch::Tensor &z0, const torch::Tensor &z1, double alp
     return out.view(z0.sizes()).to(z0.scalar_type());
 }
 
+std::vector<double> evenPositions(int64_t count)
+{
+    if (count < 2)
+        throw Error("an interpolation needs at least 2 frames, not " + std::to_string(count));
+    std::vector<double> alphas;
+    for (int64_t i = 0; i < count; ++i)
+        alphas.push_back(static_cast<double>(i) / static_cast<double>(count - 1));
+    return alphas;
+}
+
 Interpolation interpolateImages(const ScoreModel &model, const torch::Tensor &first, const torch::Tensor &second,
                                 const std::vector<double> &alphas, const OdeSamplerOptions &options,
                                 const SamplerCallback &onStep, const CancelToken *cancel)

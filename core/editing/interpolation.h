@@ -14,6 +14,9 @@ class ScoreModel;
 // them; linear when they are (nearly) parallel.
 torch::Tensor slerp(const torch::Tensor &z0, const torch::Tensor &z1, double alpha);
 
+// `count` positions evenly spaced from 0 to 1, both included (count >= 2): 0, 1/(count - 1), ..., 1.
+std::vector<double> evenPositions(int64_t count);
+
 struct Interpolation {
     torch::Tensor latents;      // [2, C, H, W]: the codes of the two images
     torch::Tensor frames;       // [F, C, H, W] in [0, 1]: the decoded interpolation

@@ -39,9 +39,7 @@ int main(int argc, char **argv)
         const ScoreModel &model = *loaded.model;
         IdxTrainingData test(fashionMnistImagesPath("test"), 28, 1, false);
         const torch::Tensor pair = test.images().slice(0, 0, 2);
-        std::vector<double> alphas;
-        for (int64_t i = 0; i < frames; ++i)
-            alphas.push_back(static_cast<double>(i) / static_cast<double>(frames - 1));
+        const std::vector<double> alphas = evenPositions(frames);
         std::printf("bench_interpolation: LibTorch %s, %d threads, fashion-mnist, %lld frames, temperature %g\n",
                     TORCH_VERSION, threads, static_cast<long long>(frames), temperature);
         using Clock = std::chrono::steady_clock;

@@ -415,6 +415,10 @@ private Q_SLOTS:
         const double middle = slerp(z0, z1, 0.5).norm().item<double>();
         QVERIFY(std::abs(middle - z0.norm().item<double>()) < 1e-3 * middle); // linear would shrink it
         QVERIFY(torch::allclose(slerp(z0, z0, 0.3), z0, 1e-5, 1e-5));         // parallel: no division by 0
+        // The frames' positions: evenly spaced, both ends included.
+        QCOMPARE(evenPositions(5), (std::vector<double>{0.0, 0.25, 0.5, 0.75, 1.0}));
+        QCOMPARE(evenPositions(2), (std::vector<double>{0.0, 1.0}));
+        QVERIFY_THROWS_EXCEPTION(Error, evenPositions(1));
     }
 
     void interpolationEndpointsReproduceTheInputs()
