@@ -19,6 +19,7 @@ packages=(
     qt6-base-dev            # Qt 6 Widgets and Qt Test
     libqcustomplot-dev libqcustomplot2.1-qt6
     xvfb xauth              # a virtual display for screenshots of the studio
+    help2man                # sdestudio-cli's manual page, made from its --help
     dataset-fashion-mnist   # training data for the bundled models
     mate-backgrounds        # the nature photographs the bundled RGB model was trained on
 )

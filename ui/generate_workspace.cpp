@@ -174,9 +174,8 @@ void GenerateWorkspace::onFinished(const GenerationResult &result)
     lastResult_ = result;
     const bool points = model_ && model_->config().isPointModel();
     if (result.samples.defined() && result.samples.numel() > 0) {
-        result_->setImage(
-            points ? tensorToImage(renderPointCloud(result.samples, 384, 4.5, toyBackground(model_->config())))
-                   : batchToGrid(result.samples));
+        result_->setImage(points ? pointCloudImage(result.samples, 384, palette(), toyBackground(model_->config()))
+                                 : batchToGrid(result.samples));
     }
     scrubber_->setFrames(result.frames);
     progressLabel_->setText(

@@ -1,5 +1,7 @@
 #include "image_view.h"
 
+#include "studio_style.h"
+
 #include <QMouseEvent>
 #include <QPainter>
 
@@ -41,8 +43,17 @@ QRect ImageView::imageRect() const
     const QRect area = rect().adjusted(4, 4, -4, -4 - captionHeight);
     if (image_.isNull())
         return area;
+    // At the top of the area, centred across it (the studio's picture alignment, studio_style.h).
     const QSize target = image_.size().scaled(area.size(), Qt::KeepAspectRatio);
-    return {area.center() - QPoint(target.width() / 2, target.height() / 2), target};
+    return {QPoint(area.center().x() - target.width() / 2, area.top()), target};
+}
+
+QRect ImageView::captionRect() const
+{
+    if (caption_.isEmpty())
+        return {};
+    // Right under the image (under the empty area without one).
+    return {0, imageRect().bottom() + 3, width(), fontMetrics().height() + 4};
 }
 
 std::optional<QPoint> ImageView::imagePixelAt(const QPoint &widgetPos) const
@@ -66,7 +77,6 @@ void ImageView::mousePressEvent(QMouseEvent *event)
 void ImageView::paintEvent(QPaintEvent *)
 {
     QPainter painter(this);
-    const int captionHeight = caption_.isEmpty() ? 0 : fontMetrics().height() + 4;
     const QRect where = imageRect();
     if (image_.isNull()) {
         painter.setPen(palette().color(QPalette::PlaceholderText));
@@ -80,9 +90,9 @@ void ImageView::paintEvent(QPaintEvent *)
             painter.drawRect(where.adjusted(-2, -2, 1, 1));
         }
     }
-    if (captionHeight > 0) {
-        painter.setPen(palette().color(QPalette::WindowText));
-        painter.drawText(QRect(0, height() - captionHeight, width(), captionHeight), Qt::AlignCenter, caption_);
+    if (!caption_.isEmpty()) {
+        painter.setPen(captionColor(palette()));
+        painter.drawText(captionRect(), Qt::AlignCenter, caption_);
     }
 }
 

@@ -8,8 +8,9 @@
 
 namespace sde::ui {
 
-// Shows an image scaled to fit, aspect kept; small images are enlarged with square pixels so a
-// 28 x 28 sample stays crisp. An optional caption is drawn under it.
+// Shows an image scaled to fit, aspect kept, at the top of the widget and centred across it; small
+// images are enlarged with square pixels so a 28 x 28 sample stays crisp. An optional caption is
+// drawn right under it in the caption color (studio_style.h).
 class ImageView : public QWidget {
     Q_OBJECT
 public:
@@ -26,6 +27,8 @@ public:
     bool isSelected() const { return selected_; }
     // Where the image is drawn, and the image pixel under a widget position (null when outside).
     QRect imageRect() const;
+    // Where the caption is drawn (empty without one).
+    QRect captionRect() const;
     std::optional<QPoint> imagePixelAt(const QPoint &widgetPos) const;
 
     QSize sizeHint() const override { return {256, 256}; }

@@ -109,7 +109,8 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     brush_->setChecked(true);
     connect(brush_, &QAction::triggered, this, [this] { canvas_->setTool(MaskCanvas::Tool::Brush); });
     connect(eraser_, &QAction::triggered, this, [this] { canvas_->setTool(MaskCanvas::Tool::Eraser); });
-    brushes->addWidget(new QLabel(tr(" Size "), this));
+    brushes->addSeparator();
+    brushes->addWidget(new QLabel(tr("Size"), this));
     brushes->addWidget(brushSize_);
     QAction *smaller = shortcut(new QAction(tr("Smaller brush"), this), QKeySequence(Qt::Key_BracketLeft));
     QAction *larger = shortcut(new QAction(tr("Larger brush"), this), QKeySequence(Qt::Key_BracketRight));
@@ -118,10 +119,11 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     });
     connect(larger, &QAction::triggered, this,
             [this] { brushSize_->setValue(brushSize_->value() + std::max(1.0, brushSize_->value() * 0.15)); });
-    brushes->addWidget(new QLabel(tr(" Hardness "), this));
+    brushes->addSeparator();
+    brushes->addWidget(new QLabel(tr("Hardness"), this));
     brushes->addWidget(hardness_);
 
-    edits->addWidget(new QLabel(tr("Overlay "), this));
+    edits->addWidget(new QLabel(tr("Overlay"), this));
     edits->addWidget(opacity_);
     QAction *invert =
         shortcut(edits->addAction(tr("Invert"), canvas_, &MaskCanvas::invertMask), QKeySequence("Shift+V"));
@@ -172,7 +174,7 @@ InpaintWorkspace::InpaintWorkspace(SamplerPanel *sampler, QWidget *parent)
     options->addWidget(variants_);
     options->addWidget(runBar_, 1);
     rightLayout->addLayout(options);
-    rightLayout->addWidget(results_, 2);
+    rightLayout->addWidget(results_); // as tall as its pictures: the trajectory takes the rest
     auto *resultActions = new QToolBar(this);
     sendBack_ = resultActions->addAction(tr("Send to canvas"), this, &InpaintWorkspace::sendResultToCanvas);
     sendBack_->setObjectName("sendToCanvas");

@@ -44,6 +44,8 @@ LikelihoodWorkspace::LikelihoodWorkspace(SamplerPanel *sampler, QWidget *parent)
     table_->setHorizontalHeaderLabels({tr("Image"), tr("Bits/dim"), tr("NFE"), tr("Status"), tr("Input")});
     table_->horizontalHeaderItem(InputColumn)
         ->setToolTip(tr("How the image was fitted to the model: its figure is that of the converted image"));
+    for (int column : {BpdColumn, NfeColumn})
+        table_->horizontalHeaderItem(column)->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
     table_->horizontalHeader()->setSectionResizeMode(NameColumn, QHeaderView::Stretch);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -247,6 +249,9 @@ void LikelihoodWorkspace::addEntry(Entry entry)
     table_->setItem(row, NfeColumn, new QTableWidgetItem(entry.nfe > 0 ? QString::number(entry.nfe) : ""));
     table_->setItem(row, StatusColumn, new QTableWidgetItem());
     table_->setItem(row, InputColumn, new QTableWidgetItem());
+    // Figures line up on their last digit.
+    for (int column : {BpdColumn, NfeColumn})
+        table_->item(row, column)->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
     entries_.push_back(std::move(entry));
     showInput(row);
     updateSummary();

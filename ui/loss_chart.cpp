@@ -1,6 +1,7 @@
 #include "loss_chart.h"
 
 #include "qcustomplot_include.h"
+#include "studio_style.h"
 
 #include <QVBoxLayout>
 
@@ -15,15 +16,7 @@ LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(t
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(plot_);
-    const QColor text = palette().color(QPalette::WindowText);
-    plot_->setBackground(palette().color(QPalette::Base));
-    for (QCPAxis *axis : {plot_->xAxis, plot_->yAxis, plot_->yAxis2, gpuAxis_}) {
-        axis->setBasePen(QPen(text));
-        axis->setTickPen(QPen(text));
-        axis->setSubTickPen(QPen(text));
-        axis->setTickLabelColor(text);
-        axis->setLabelColor(text);
-    }
+    applyPlotPalette(plot_, palette());
     plot_->xAxis->setLabel(tr("step"));
     plot_->yAxis->setLabel(tr("loss"));
     plot_->yAxis->setScaleType(QCPAxis::stLogarithmic);
@@ -44,8 +37,6 @@ LossChart::LossChart(QWidget *parent) : QWidget(parent), plot_(new QCustomPlot(t
     gpuMemory_->setName(tr("peak GPU memory"));
     gpuMemory_->setPen(QPen(QColor(170, 110, 200), 1, Qt::DotLine));
     plot_->legend->setVisible(true);
-    plot_->legend->setBrush(palette().color(QPalette::Base));
-    plot_->legend->setTextColor(text);
     // The legend in a row of its own above the plot, so that it covers none of the curves.
     plot_->axisRect()->insetLayout()->take(plot_->legend);
     plot_->plotLayout()->insertRow(0);

@@ -3,6 +3,7 @@
 #include <QVBoxLayout>
 
 #include "qcustomplot_include.h"
+#include "studio_style.h"
 
 namespace sde::ui {
 
@@ -39,6 +40,7 @@ PointCloudPlot::PointCloudPlot(QWidget *parent) : QWidget(parent), plot_(new QCu
     plot_->xAxis->setRange(-5, 5);
     plot_->yAxis->setRange(-5, 5);
     plot_->legend->setVisible(true);
+    applyPlotPalette(plot_, palette());
     plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     setMinimumSize(200, 200);
 }

@@ -1,6 +1,9 @@
 #include "studio_style.h"
 
+#include "qcustomplot_include.h"
+
 #include <QApplication>
+#include <QLabel>
 #include <QPalette>
 #include <QStyleFactory>
 
@@ -26,10 +29,59 @@ void applyStudioStyle(QApplication &app)
     dark.setColor(QPalette::ButtonText, QColor(225, 225, 225));
     dark.setColor(QPalette::Highlight, QColor(60, 120, 200));
     dark.setColor(QPalette::HighlightedText, Qt::white);
+    dark.setColor(QPalette::Mid, QColor(70, 70, 74));
     dark.setColor(QPalette::Disabled, QPalette::Text, QColor(120, 120, 120));
     dark.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(120, 120, 120));
     dark.setColor(QPalette::Disabled, QPalette::WindowText, QColor(120, 120, 120));
     app.setPalette(dark);
+}
+
+QColor captionColor(const QPalette &palette)
+{
+    const QColor text = palette.color(QPalette::WindowText), window = palette.color(QPalette::Window);
+    const auto mix = [](int a, int b) { return (2 * a + b) / 3; };
+    return QColor(mix(text.red(), window.red()), mix(text.green(), window.green()), mix(text.blue(), window.blue()));
+}
+
+QLabel *makeHeading(const QString &text, QWidget *parent)
+{
+    auto *label = new QLabel(text, parent);
+    label->setObjectName("heading");
+    QFont font = label->font();
+    font.setBold(true);
+    label->setFont(font);
+    return label;
+}
+
+QLabel *makeCaption(const QString &text, QWidget *parent)
+{
+    auto *label = new QLabel(text, parent);
+    label->setObjectName("caption");
+    QPalette palette = label->palette();
+    palette.setColor(QPalette::WindowText, captionColor(palette));
+    label->setPalette(palette);
+    return label;
+}
+
+void applyPlotPalette(QCustomPlot *plot, const QPalette &palette)
+{
+    const QColor text = palette.color(QPalette::WindowText);
+    QColor grid = text;
+    grid.setAlpha(40);
+    plot->setBackground(palette.color(QPalette::Base));
+    for (QCPAxisRect *rect : plot->axisRects())
+        for (QCPAxis *axis : rect->axes()) {
+            axis->setBasePen(QPen(text));
+            axis->setTickPen(QPen(text));
+            axis->setSubTickPen(QPen(text));
+            axis->setTickLabelColor(text);
+            axis->setLabelColor(text);
+            axis->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+            axis->grid()->setZeroLinePen(QPen(grid));
+        }
+    plot->legend->setTextColor(text);
+    plot->legend->setBrush(palette.color(QPalette::Base));
+    plot->legend->setBorderPen(QPen(grid));
 }
 
 } // namespace sde::ui

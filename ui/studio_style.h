@@ -1,6 +1,14 @@
 #pragma once
 
+#include <QColor>
+#include <QString>
+
 class QApplication;
+class QBoxLayout;
+class QCustomPlot;
+class QLabel;
+class QPalette;
+class QWidget;
 
 namespace sde::ui {
 
@@ -8,5 +16,26 @@ namespace sde::ui {
 // dark or SDE_STUDIO_THEME=dark (SDE_STUDIO_THEME=light keeps the light one). The studio and its
 // screenshot tool both call it, so the README's pictures show what a person sees.
 void applyStudioStyle(QApplication &app);
+
+// The studio's spacing and type scale, which every workspace follows:
+// - Spacing: the style's own between the controls of a row (Fusion: 6 px), kSectionSpacing
+//   between groups of controls on one row; nested layouts have no margins of their own.
+// - Type: three roles, all in the system font's size so that the user's font setting scales the
+//   whole studio: body text; headings (the title of a list or a panel), bold; captions (under an
+//   image or a plot, and secondary lines), the body font in captionColor.
+// - Pictures: an image sits at the top of its area, centred across it, with its caption right
+//   under it; the gaps between the cells of a grid and the paper of a plot are the palette's, so
+//   that the dark palette has no white frames.
+constexpr int kSectionSpacing = 12;
+
+// The color of captions: the window's text color taken a third of the way to its background.
+QColor captionColor(const QPalette &palette);
+// A heading label (bold, the body size), objectName "heading".
+QLabel *makeHeading(const QString &text, QWidget *parent);
+// A caption label (captionColor), objectName "caption".
+QLabel *makeCaption(const QString &text, QWidget *parent);
+// A plot in the palette's colors: the Base color as its paper, WindowText for axes, ticks, labels
+// and legend text, a faint grid.
+void applyPlotPalette(QCustomPlot *plot, const QPalette &palette);
 
 } // namespace sde::ui

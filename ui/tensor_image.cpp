@@ -1,10 +1,25 @@
 #include "tensor_image.h"
 
 #include "imaging/image_io.h"
+#include "imaging/point_plot.h"
 
 #include <cmath>
 
 namespace sde::ui {
+
+namespace {
+
+// makeGrid's layout: kGridPadding pixels of padding around every cell.
+constexpr int64_t kGridPadding = 2;
+
+bool inGridGap(int64_t x, int64_t y, int64_t height, int64_t width)
+{
+    x -= kGridPadding;
+    y -= kGridPadding;
+    return x < 0 || y < 0 || x % (width + kGridPadding) >= width || y % (height + kGridPadding) >= height;
+}
+
+} // namespace
 
 QImage tensorToImage(const torch::Tensor &image)
 {
@@ -15,7 +30,10 @@ QImage tensorToImage(const torch::Tensor &image)
                             .contiguous();
     const int height = static_cast<int>(hwc.size(0)), width = static_cast<int>(hwc.size(1));
     const int channels = static_cast<int>(hwc.size(2));
-    QImage out(width, height, channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);
+    const QImage::Format format = channels == 1   ? QImage::Format_Grayscale8
+                                  : channels == 4 ? QImage::Format_RGBA8888
+                                                  : QImage::Format_RGB888;
+    QImage out(width, height, format);
     const uint8_t *data = hwc.data_ptr<uint8_t>();
     for (int y = 0; y < height; ++y)
         std::memcpy(out.scanLine(y), data + static_cast<size_t>(y) * width * channels,
@@ -25,20 +43,49 @@ QImage tensorToImage(const torch::Tensor &image)
 
 QImage batchToGrid(const torch::Tensor &batch)
 {
-    return tensorToImage(batch.size(0) == 1 ? batch[0] : makeGrid(batch));
+    if (batch.size(0) == 1)
+        return tensorToImage(batch[0]);
+    // RGB plus an opaque alpha channel; the gaps are 0 in all four, so transparent.
+    torch::Tensor cpu = batch.detach().to(torch::kCPU, torch::kFloat32);
+    torch::Tensor rgb = cpu.size(1) == 1 ? cpu.expand({-1, 3, -1, -1}) : cpu;
+    return tensorToImage(
+        makeGrid(torch::cat({rgb, torch::ones_like(cpu.select(1, 0)).unsqueeze(1)}, 1), 0, kGridPadding, 0.0));
+}
+
+QImage pointCloudImage(const torch::Tensor &points, int size, const QPalette &palette, const torch::Tensor &background)
+{
+    const QColor paper = palette.color(QPalette::Base);
+    return tensorToImage(renderPointCloud(
+        points, size, 4.5, background,
+        {static_cast<float>(paper.redF()), static_cast<float>(paper.greenF()), static_cast<float>(paper.blueF())}));
+}
+
+QImage previewForScreen(const QImage &picture, bool points, int64_t cellSize, const QPalette &palette)
+{
+    QImage out = picture.convertToFormat(QImage::Format_ARGB32);
+    const QRgb white = qRgb(255, 255, 255), paper = palette.color(QPalette::Base).rgb();
+    const bool grid = !points && cellSize > 0 && out.width() > cellSize && out.height() > cellSize;
+    for (int y = 0; y < out.height(); ++y) {
+        auto *line = reinterpret_cast<QRgb *>(out.scanLine(y));
+        for (int x = 0; x < out.width(); ++x) {
+            if (points && line[x] == white)
+                line[x] = paper;
+            else if (grid && inGridGap(x, y, cellSize, cellSize))
+                line[x] = qRgba(0, 0, 0, 0);
+        }
+    }
+    return out;
 }
 
 int gridIndexAt(const QPoint &pixel, int64_t count, int64_t height, int64_t width)
 {
     if (count == 1)
         return pixel.x() >= 0 && pixel.x() < width && pixel.y() >= 0 && pixel.y() < height ? 0 : -1;
-    // makeGrid's layout: about square, 2 px of padding around every cell.
-    constexpr int64_t padding = 2;
-    const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
-    const int64_t x = pixel.x() - padding, y = pixel.y() - padding;
-    if (x < 0 || y < 0 || x % (width + padding) >= width || y % (height + padding) >= height)
+    if (pixel.x() < 0 || pixel.y() < 0 || inGridGap(pixel.x(), pixel.y(), height, width))
         return -1;
-    const int64_t column = x / (width + padding), row = y / (height + padding);
+    const int64_t x = pixel.x() - kGridPadding, y = pixel.y() - kGridPadding;
+    const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+    const int64_t column = x / (width + kGridPadding), row = y / (height + kGridPadding);
     const int64_t index = row * columns + column;
     return column < columns && index < count ? static_cast<int>(index) : -1;
 }

@@ -3,6 +3,7 @@
 #include "form_widgets.h"
 #include "image_view.h"
 #include "loss_chart.h"
+#include "studio_style.h"
 #include "tensor_image.h"
 #include "training_worker.h"
 
@@ -190,18 +191,23 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     auto *scroll = new QScrollArea(this);
     scroll->setWidget(settingsBox);
     scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame); // no page frames its controls
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     scroll->setMinimumWidth(settingsBox->sizeHint().width() + scroll->verticalScrollBar()->sizeHint().width() + 4);
 
     auto *checkpointButtons = new QHBoxLayout;
     checkpointButtons->addWidget(openCheckpoint_);
     checkpointButtons->addWidget(openModel_);
+    // Two titled columns whose headings share a line: the newest preview, the run's checkpoints.
     auto *lower = new QHBoxLayout;
+    auto *previewBox = new QVBoxLayout;
+    previewBox->addWidget(makeHeading(tr("Preview"), this));
+    previewBox->addWidget(preview_, 1);
     auto *checkpointBox = new QVBoxLayout;
-    checkpointBox->addWidget(new QLabel(tr("Checkpoints"), this));
+    checkpointBox->addWidget(makeHeading(tr("Checkpoints"), this));
     checkpointBox->addWidget(checkpoints_, 1);
     checkpointBox->addLayout(checkpointButtons);
-    lower->addWidget(preview_, 3);
+    lower->addLayout(previewBox, 3);
     lower->addLayout(checkpointBox, 2);
     auto *right = new QWidget(this);
     auto *rightLayout = new QVBoxLayout(right);
@@ -287,10 +293,8 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
             text += tr("   loss scale %1").arg(m.lossScale, 0, 'g', 6);
         stats_->setText(text);
     });
-    connect(worker_, &TrainingWorker::snapshot, this, [this](qint64 step, const QImage &image) {
-        preview_->setImage(image);
-        preview_->setCaption(tr("preview at step %1").arg(step));
-    });
+    connect(worker_, &TrainingWorker::snapshot, this,
+            [this](qint64 step, const QImage &image) { showPreview(image, tr("preview at step %1").arg(step)); });
     connect(worker_, &TrainingWorker::checkpoint, this, [this] { refreshCheckpoints(); });
     connect(worker_, &TrainingWorker::warning, this, [this](const QString &message) { Q_EMIT statusMessage(message); });
     connect(worker_, &TrainingWorker::pausedChanged, this, [this](bool paused) {
@@ -402,6 +406,22 @@ void TrainWorkspace::applyConfigDefaults()
     }
 }
 
+void TrainWorkspace::showPreview(const QImage &picture, const QString &caption)
+{
+    // The trainer's picture (white gaps, white paper) in the palette's colors.
+    bool points = false;
+    int64_t cellSize = 0;
+    try {
+        const ModelConfig config = configFromForm();
+        points = config.isPointModel();
+        cellSize = config.data.imageSize;
+    } catch (const std::exception &) {
+        // A form whose config cannot be read: the picture as it is.
+    }
+    preview_->setImage(previewForScreen(picture, points, cellSize, palette()));
+    preview_->setCaption(caption);
+}
+
 void TrainWorkspace::loadRunHistory()
 {
     // The curves of an earlier (or interrupted) run in the folder, so a resumed run continues them.
@@ -438,8 +458,7 @@ void TrainWorkspace::loadRunHistory()
     if (!previews.isEmpty()) {
         const QString path = QDir(QDir(runFolder()).filePath("samples")).filePath(previews.last());
         try {
-            preview_->setImage(loadTrainingPreview(path));
-            preview_->setCaption(tr("preview %1").arg(previews.last()));
+            showPreview(loadTrainingPreview(path), tr("preview %1").arg(previews.last()));
         } catch (const std::exception &e) {
             spdlog::warn("could not show the preview: {}", e.what());
         }

@@ -55,6 +55,8 @@ private:
     void start(bool resume);
     void applyConfigDefaults();
     void loadRunHistory();
+    // Shows a preview picture as the trainer wrote it, in the palette's colors (previewForScreen).
+    void showPreview(const QImage &picture, const QString &caption);
     void refreshCheckpoints();
     void updateButtons();
 

@@ -7,12 +7,28 @@
 
 #include <QHBoxLayout>
 
+#include <algorithm>
+
 namespace sde::ui {
 
 VariantStrip::VariantStrip(QWidget *parent) : QWidget(parent), layout_(new QHBoxLayout(this))
 {
     layout_->setContentsMargins(0, 0, 0, 0);
     setMinimumHeight(120);
+    QSizePolicy policy(QSizePolicy::Expanding, QSizePolicy::Preferred);
+    policy.setHeightForWidth(true);
+    setSizePolicy(policy);
+}
+
+int VariantStrip::heightForWidth(int width) const
+{
+    const int n = std::max(1, count());
+    const double aspect = images_.defined() && images_.dim() == 4 && images_.size(3) > 0
+                              ? static_cast<double>(images_.size(2)) / static_cast<double>(images_.size(3))
+                              : 1.0;
+    const int cell = std::min(kLargestCell, (width - layout_->spacing() * (n - 1)) / n);
+    // ImageView's margins (4 px each side), the gap and the caption's line.
+    return std::max(minimumHeight(), static_cast<int>(cell * aspect) + fontMetrics().height() + 15);
 }
 
 void VariantStrip::clear()
@@ -40,6 +56,7 @@ void VariantStrip::setImages(const torch::Tensor &images, const QStringList &cap
         views_.push_back(view);
     }
     setSelected(views_.empty() ? -1 : 0);
+    updateGeometry();
 }
 
 void VariantStrip::setSelected(int index)

@@ -704,7 +704,7 @@ std::map<std::string, std::string> parsePngText(const std::string &bytes, const 
     return pngTextChunks(bytes.size(), readAt, label);
 }
 
-torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns, int64_t padding)
+torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns, int64_t padding, double padValue)
 {
     if (batch.dim() != 4)
         throw Error("a grid needs a batch [B, C, H, W]");
@@ -712,7 +712,7 @@ torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns, int64_t padd
     if (columns <= 0)
         columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
     const int64_t rows = (n + columns - 1) / columns;
-    torch::Tensor grid = torch::ones({c, rows * (h + padding) + padding, columns * (w + padding) + padding},
+    torch::Tensor grid = torch::full({c, rows * (h + padding) + padding, columns * (w + padding) + padding}, padValue,
                                      batch.options().device(torch::kCPU));
     torch::Tensor cpu = batch.detach().to(torch::kCPU);
     for (int64_t i = 0; i < n; ++i) {

@@ -64,7 +64,9 @@ std::map<std::string, std::string> readPngText(const std::string &path);
 // The same from the bytes of a PNG file held in memory; `label` names it in errors.
 std::map<std::string, std::string> parsePngText(const std::string &bytes, const std::string &label);
 
-// A grid of a batch [B, C, H, W]: `columns` per row (0: about square), `padding` pixels between.
-torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = 2);
+// A grid [C, rows * (H + padding) + padding, columns * (W + padding) + padding] of a batch
+// [B, C, H, W]: `columns` per row (0: about square), `padding` pixels of `padValue` around every
+// cell (white for images in [0, 1]), as torchvision's make_grid. Throws sde::Error unless 4-D.
+torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = 2, double padValue = 1.0);
 
 } // namespace sde

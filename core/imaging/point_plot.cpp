@@ -28,9 +28,11 @@ torch::Tensor density(const torch::Tensor &points, int64_t size, double extent)
 } // namespace
 
 torch::Tensor renderPointCloud(const torch::Tensor &points, int64_t size, double extent,
-                               const torch::Tensor &background)
+                               const torch::Tensor &background, std::array<float, 3> paper)
 {
-    torch::Tensor image = torch::ones({3, size, size});
+    torch::Tensor image = torch::empty({3, size, size});
+    for (int c = 0; c < 3; ++c)
+        image[c].fill_(paper[static_cast<size_t>(c)]);
     auto paint = [&](const torch::Tensor &cloud, std::array<float, 3> color, float strength) {
         torch::Tensor d = density(cloud, size, extent) * strength;
         for (int c = 0; c < 3; ++c)

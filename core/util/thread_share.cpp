@@ -52,6 +52,8 @@ constexpr auto kMeasureEvery = std::chrono::milliseconds(250);
 // configureThreads) drops its extra thread within its first steps. The kernel counts in ticks of
 // 10 ms, so a tenth of a second already tells a busy core from an idle one.
 constexpr auto kFirstMeasureAfter = std::chrono::milliseconds(100);
+// A reading over at most this long before a run starts alone still tells the load it starts into.
+constexpr auto kRecentEnough = std::chrono::seconds(2);
 
 // The non-nice busy ticks of the CPUs this process may run on; of the whole machine when the
 // affinity mask or the per-CPU lines cannot be read.
@@ -215,11 +217,23 @@ ThreadShare::ThreadShare() : counted_(sharesOnThisThread++ == 0), before_(at::ge
     Budget &b = budget();
     const std::lock_guard<std::mutex> lock(b.mutex);
     if (b.runs++ == 0 && b.meter) {
-        // A run that starts alone reads the load from its own start, not since the last run ended
-        // (or since start-up, in the studio): a process that began a moment ago counts in full.
-        b.meter.emplace();
-        b.measured = Clock::now();
-        b.firstReading = true;
+        const Clock::time_point now = Clock::now();
+        const auto since = now - b.measured;
+        if (since >= kFirstMeasureAfter && since <= kRecentEnough) {
+            // The interval since the last reading is recent and long enough to tell: the CLI's
+            // run, after configureThreads and the model's loading, starts with its share instead
+            // of spending its first tenth of a second with too many threads.
+            b.busyElsewhere = b.meter->update();
+            b.measured = now;
+            b.firstReading = false;
+            ++b.measurement;
+        } else if (since > kRecentEnough) {
+            // An old one: the run reads the load from its own start, not since the last run ended
+            // (or since start-up, in the studio): a process that began a moment ago counts in full.
+            b.meter.emplace();
+            b.measured = now;
+            b.firstReading = true;
+        }
     }
 }
 

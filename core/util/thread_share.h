@@ -81,8 +81,10 @@ public:
     ThreadShare &operator=(const ThreadShare &) = delete;
 
     // Sets this thread's intra-op count to the run's share when it changed; measures the other
-    // processes' load at most every quarter second (the first time a tenth of a second after the
-    // first run of the process started). Returns the count in effect.
+    // processes' load at most every quarter second. A run that starts alone takes a reading at its
+    // start when the last one is between a tenth of a second and two seconds old (the CLI's first
+    // run: since configureThreads), the first one a tenth of a second after the last when that is
+    // younger, and a tenth of a second after its own start when older. Returns the count in effect.
     int apply();
 
 private:

@@ -9,6 +9,7 @@
 #include <QtTest/QtTest>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -154,36 +155,46 @@ private Q_SLOTS:
     }
 
     // Measuring the others' load (a count not given): with every core kept busy by other
-    // processes a run takes one thread, not the configured two.
+    // processes a run takes one thread, not the configured two: from its start when the budget was
+    // set long enough before (the CLI, which loads its model meanwhile), else after its first
+    // tenth of a second.
     void aRunMakesRoomForBusyProcesses()
     {
         errno = 0;
         if (getpriority(PRIO_PROCESS, 0) > 0 && errno == 0)
             QSKIP("niced: the spinning children's time is nice time, which the meter leaves out");
         const int count = at::get_num_threads();
-        at::set_num_threads(2); // as configureThreads sets it
-        setThreadBudget(2, false);
         std::vector<pid_t> children;
         for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i)
             children.push_back(spinningChild());
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        int share = 0, before = 0, first = 0;
-        std::thread([&] {
-            before = at::get_num_threads();
-            ThreadShare run; // alone: the load is read from here
-            first = run.apply();
-            std::this_thread::sleep_for(std::chrono::milliseconds(150));
-            share = run.apply();
-        }).join();
+        const auto run = [](int pauseMs) {
+            at::set_num_threads(2); // as configureThreads sets it
+            setThreadBudget(2, false);
+            std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs));
+            std::array<int, 3> counts{};
+            std::thread([&] {
+                counts[0] = at::get_num_threads();
+                ThreadShare share; // alone
+                counts[1] = share.apply();
+                std::this_thread::sleep_for(std::chrono::milliseconds(150));
+                counts[2] = share.apply();
+            }).join();
+            return counts;
+        };
+        const std::array<int, 3> atOnce = run(0), afterLoading = run(300);
         for (const pid_t child : children) {
             ::kill(child, SIGKILL);
             ::waitpid(child, nullptr, 0);
         }
         setThreadBudget(0, true);
         at::set_num_threads(count);
-        QCOMPARE(before, 2);
-        QCOMPARE(first, 2); // no reading yet: the load of before the run is not its own
-        QCOMPARE(share, 1);
+        QCOMPARE(atOnce[0], 2);
+        QCOMPARE(atOnce[1], 2); // no reading long enough yet
+        QCOMPARE(atOnce[2], 1);
+        QCOMPARE(afterLoading[0], 2);
+        QCOMPARE(afterLoading[1], 1); // read at the start, over the 0.3 s since the budget was set
+        QCOMPARE(afterLoading[2], 1);
     }
 
     // Runs of this process split the budget, and get it back as others end; a share nested on

@@ -12,10 +12,14 @@
 #include "mask_canvas.h"
 #include "point_cloud_plot.h"
 #include "sampler_panel.h"
+#include "studio_style.h"
+#include "tensor_image.h"
 #include "train_workspace.h"
 #include "trajectory_scrubber.h"
 
 #include "imaging/generation_record.h"
+#include "imaging/image_io.h"
+#include "imaging/point_plot.h"
 #include "io/model_file.h"
 #include "nets/inference.h"
 #include "sampling/sampling_settings.h"
@@ -848,6 +852,88 @@ private Q_SLOTS:
 
     // The log starts closed, as one button at the end of the status bar that opens it and counts
     // the errors and warnings logged while it was closed.
+    // The studio's style (studio_style.h) in the dark palette: the samples grid's gaps and the
+    // plots' paper are the palette's, never white; pictures sit at the top with their caption right
+    // under them; headings are bold in the body size.
+    void theDarkPaletteHasNoWhiteFrames()
+    {
+        auto *app = qobject_cast<QApplication *>(QCoreApplication::instance());
+        const QPalette saved = QApplication::palette();
+        qputenv("SDE_STUDIO_THEME", "dark");
+        applyStudioStyle(*app);
+        qunsetenv("SDE_STUDIO_THEME");
+        const QPalette dark = QApplication::palette();
+        QVERIFY(dark.color(QPalette::Window).lightness() < 80);
+        const auto isDark = [](QColor c) { return c.lightness() < 100; };
+        {
+            MainWindow window;
+            window.resize(1366, 768);
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            QVERIFY2(window.openModel("fashion-mnist", true), qPrintable(window.lastError()));
+            quickSettings(window, 21, 4, 7);
+            QSignalSpy finished(window.generateWorkspace(), &GenerateWorkspace::finished);
+            window.generateAction()->trigger();
+            QVERIFY(finished.wait(60000));
+            ImageView *result = window.generateWorkspace()->resultView();
+            // The grid's image: transparent 2 px gaps around opaque cells.
+            const QImage grid = result->image();
+            QCOMPARE(grid.size(), QSize(2 + 2 * 30, 2 + 2 * 30));
+            QCOMPARE(qAlpha(grid.pixel(0, 0)), 0);
+            QCOMPARE(qAlpha(grid.pixel(30, 10)), 0);
+            QCOMPARE(qAlpha(grid.pixel(2, 2)), 255);
+            // On screen the gap is the window's dark gray (the cells' corners are black anyway).
+            const QRect where = result->imageRect();
+            QCOMPARE(where.top(), 4); // at the top of the view
+            const QImage shown = result->grab().toImage();
+            const QPoint gap(where.left() + where.width() / 2, where.top() + where.height() / 4);
+            QVERIFY2(isDark(shown.pixelColor(gap)), qPrintable(shown.pixelColor(gap).name()));
+            QCOMPARE(shown.pixelColor(gap), dark.color(QPalette::Window));
+            // The caption right under the picture, in the caption color.
+            QVERIFY(result->captionRect().top() > where.bottom());
+            QVERIFY(result->captionRect().top() - where.bottom() <= 4);
+            QVERIFY(captionColor(dark) != dark.color(QPalette::WindowText));
+            // The loss plot's paper is the palette's Base color.
+            window.workspaces()->setCurrentWidget(window.trainWorkspace());
+            auto *plot = window.trainWorkspace()->findChild<QWidget *>("lossChart");
+            QVERIFY(plot);
+            QTRY_VERIFY(plot->isVisible());
+            const QImage chart = plot->grab().toImage();
+            QCOMPARE(chart.pixelColor(chart.width() - 3, chart.height() - 3), dark.color(QPalette::Base));
+            // Headings: bold, the body size; both columns' headings on one line.
+            const QList<QLabel *> headings = window.trainWorkspace()->findChildren<QLabel *>("heading");
+            QCOMPARE(headings.size(), 2);
+            for (QLabel *heading : headings) {
+                QVERIFY(heading->font().bold());
+                QCOMPARE(heading->font().pointSizeF(), window.font().pointSizeF());
+                QCOMPARE(heading->mapTo(&window, QPoint()).y(), headings.front()->mapTo(&window, QPoint()).y());
+            }
+            // A point model's samples on the Base color, not on white paper.
+            QVERIFY(window.openModel("toy-2d", true));
+            window.workspaces()->setCurrentWidget(window.generateWorkspace());
+            quickSettings(window, 21, 200, 7);
+            window.generateAction()->trigger();
+            QVERIFY(finished.wait(60000));
+            const QImage cloud = window.generateWorkspace()->resultView()->image();
+            QCOMPARE(cloud.pixelColor(0, 0), dark.color(QPalette::Base));
+        }
+        // The trainer's pictures (white gaps, white paper) shown in the palette's colors.
+        {
+            const QImage grid = tensorToImage(makeGrid(torch::full({4, 1, 3, 3}, 1.0)));
+            QCOMPARE(grid.pixelColor(0, 0), QColor(Qt::white));
+            const QImage onScreen = previewForScreen(grid, false, 3, dark);
+            QCOMPARE(qAlpha(onScreen.pixel(0, 0)), 0);
+            QCOMPARE(qAlpha(onScreen.pixel(5, 3)), 0);
+            QCOMPARE(onScreen.pixelColor(2, 2), QColor(Qt::white)); // a white sample stays white
+            QCOMPARE(onScreen.pixelColor(7, 7), QColor(Qt::white));
+            const QImage points =
+                previewForScreen(tensorToImage(renderPointCloud(torch::zeros({50, 2}), 32)), true, 1, dark);
+            QCOMPARE(points.pixelColor(0, 0), dark.color(QPalette::Base));
+            QVERIFY(points.pixelColor(16, 16) != dark.color(QPalette::Base)); // the points at the origin
+        }
+        QApplication::setPalette(saved);
+    }
+
     void theLogIsACollapsibleLine()
     {
         installLogging();
