@@ -463,6 +463,15 @@ private Q_SLOTS:
         QVERIFY((filled[0] - filled[1]).abs().mean().item<double>() > 0.01);
         QCOMPARE(workspace.results()->count(), 3);
         QVERIFY(workspace.scrubber()->frameCount() >= 2);
+        // The variants take the height their pictures need; the trajectory under them the rest.
+        VariantStrip *strip = workspace.results();
+        QTRY_VERIFY(strip->height() <= strip->heightForWidth(strip->width()) + 2);
+        const QRect picture = strip->view(0)->imageRect();
+        QVERIFY2(strip->view(0)->captionRect().bottom() <= strip->height() + 2,
+                 qPrintable(
+                     QString("caption at %1 of %2").arg(strip->view(0)->captionRect().bottom()).arg(strip->height())));
+        QCOMPARE(picture.top(), 4);
+        QVERIFY(workspace.scrubber()->height() > strip->height());
 
         // A result sent back to the canvas becomes the image; the mask stays.
         const QImage mask = canvas->mask();
@@ -680,6 +689,12 @@ private Q_SLOTS:
                  QString("converted: 112 × 56 gray → 28 × 28 gray: scaled, center-cropped"));
         QCOMPARE(workspace.table()->item(2, 4)->text(), QString("as is"));
         QVERIFY2(summary->text().contains("3 image(s); 2 converted"), qPrintable(summary->text()));
+        // Figures line up on their last digit (their headers too); names and words on their first letter.
+        for (int column : {1, 2}) {
+            QVERIFY(workspace.table()->item(0, column)->textAlignment() & Qt::AlignRight);
+            QVERIFY(workspace.table()->horizontalHeaderItem(column)->textAlignment() & Qt::AlignRight);
+        }
+        QVERIFY(!(workspace.table()->item(0, 0)->textAlignment() & Qt::AlignRight));
         QCOMPARE(status.size(), 2);
         QCOMPARE(status.front().front().toString(), QString("photo.png was converted for the model (32 × 32 color → "
                                                             "28 × 28 gray: scaled, turned gray)"));
