@@ -28,6 +28,13 @@ rm -f build/release/sdestudio_*.deb
 (cd build/release && cpack -G DEB)
 deb=$(ls build/release/sdestudio_*.deb)
 lintian --fail-on error "$deb"
+# Each program has its manual page (a build without help2man would drop the CLI's quietly).
+for page in sdestudio sdestudio-cli; do
+    if ! dpkg-deb -c "$deb" | grep -q "/usr/share/man/man1/$page.1.gz$"; then
+        echo "package: $deb has no manual page for $page" >&2
+        exit 1
+    fi
+done
 echo "package: $deb ($(du -h "$deb" | cut -f1)), lintian: no errors"
 
 [ "$install_check" = 1 ] || exit 0

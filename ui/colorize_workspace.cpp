@@ -66,7 +66,7 @@ ColorizeWorkspace::ColorizeWorkspace(SamplerPanel *sampler, QWidget *parent)
     auto *topLayout = new QVBoxLayout(top);
     topLayout->setContentsMargins(0, 0, 0, 0);
     topLayout->addLayout(inputs, 2);
-    topLayout->addWidget(results_, 2);
+    topLayout->addWidget(results_, 2); // the results as large as the inputs
     auto *splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(top);
     splitter->addWidget(scrubber_);

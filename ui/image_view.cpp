@@ -5,6 +5,8 @@
 #include <QMouseEvent>
 #include <QPainter>
 
+#include <algorithm>
+
 namespace sde::ui {
 
 ImageView::ImageView(QWidget *parent) : QWidget(parent)
@@ -37,10 +39,28 @@ void ImageView::setSelected(bool selected)
     update();
 }
 
+namespace {
+
+constexpr int kMargin = 4;     // around the image
+constexpr int kCaptionGap = 3; // between the image and its caption
+
+} // namespace
+
+int ImageView::captionHeight() const
+{
+    return caption_.isEmpty() ? 0 : fontMetrics().height() + 4;
+}
+
+int ImageView::heightToFit(int width) const
+{
+    const int inner = std::max(1, width - 2 * kMargin);
+    const int image = image_.isNull() || image_.width() <= 0 ? inner : inner * image_.height() / image_.width();
+    return image + 2 * kMargin + captionHeight();
+}
+
 QRect ImageView::imageRect() const
 {
-    const int captionHeight = caption_.isEmpty() ? 0 : fontMetrics().height() + 4;
-    const QRect area = rect().adjusted(4, 4, -4, -4 - captionHeight);
+    const QRect area = rect().adjusted(kMargin, kMargin, -kMargin, -kMargin - captionHeight());
     if (image_.isNull())
         return area;
     // At the top of the area, centred across it (the studio's picture alignment, studio_style.h).
@@ -53,7 +73,7 @@ QRect ImageView::captionRect() const
     if (caption_.isEmpty())
         return {};
     // Right under the image (under the empty area without one).
-    return {0, imageRect().bottom() + 3, width(), fontMetrics().height() + 4};
+    return {0, imageRect().bottom() + kCaptionGap, width(), captionHeight()};
 }
 
 std::optional<QPoint> ImageView::imagePixelAt(const QPoint &widgetPos) const

@@ -29,6 +29,9 @@ public:
     QRect imageRect() const;
     // Where the caption is drawn (empty without one).
     QRect captionRect() const;
+    // The height at which the image, drawn `width` pixels wide, fits with its margins and caption
+    // (the image's aspect; square without an image).
+    int heightToFit(int width) const;
     std::optional<QPoint> imagePixelAt(const QPoint &widgetPos) const;
 
     QSize sizeHint() const override { return {256, 256}; }
@@ -42,6 +45,8 @@ protected:
     void mousePressEvent(QMouseEvent *event) override;
 
 private:
+    int captionHeight() const; // 0 without a caption
+
     QImage image_;
     QString caption_;
     QString placeholder_;

@@ -1,5 +1,7 @@
 #include "model_panel.h"
 
+#include "studio_style.h"
+
 #include "io/bundled_models.h"
 #include "util/files.h"
 
@@ -33,7 +35,8 @@ ModelPanel::ModelPanel(QWidget *parent) : QWidget(parent), summary_(new QLabel(t
 
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(summary_);
-    layout->addWidget(new QLabel(tr("Bundled models (double-click to load):"), this));
+    layout->addWidget(makeHeading(tr("Bundled models"), this));
+    layout->addWidget(new QLabel(tr("Double-click one to load it."), this));
     layout->addWidget(bundled_, 1);
     layout->addWidget(open);
 }

@@ -53,16 +53,6 @@ QLabel *makeHeading(const QString &text, QWidget *parent)
     return label;
 }
 
-QLabel *makeCaption(const QString &text, QWidget *parent)
-{
-    auto *label = new QLabel(text, parent);
-    label->setObjectName("caption");
-    QPalette palette = label->palette();
-    palette.setColor(QPalette::WindowText, captionColor(palette));
-    label->setPalette(palette);
-    return label;
-}
-
 void applyPlotPalette(QCustomPlot *plot, const QPalette &palette)
 {
     const QColor text = palette.color(QPalette::WindowText);

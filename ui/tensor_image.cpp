@@ -3,15 +3,13 @@
 #include "imaging/image_io.h"
 #include "imaging/point_plot.h"
 
-#include <cmath>
+#include <algorithm>
 
 namespace sde::ui {
 
 namespace {
 
 // makeGrid's layout: kGridPadding pixels of padding around every cell.
-constexpr int64_t kGridPadding = 2;
-
 bool inGridGap(int64_t x, int64_t y, int64_t height, int64_t width)
 {
     x -= kGridPadding;
@@ -56,23 +54,50 @@ QImage pointCloudImage(const torch::Tensor &points, int size, const QPalette &pa
 {
     const QColor paper = palette.color(QPalette::Base);
     return tensorToImage(renderPointCloud(
-        points, size, 4.5, background,
+        points, size, kPointCloudExtent, background,
         {static_cast<float>(paper.redF()), static_cast<float>(paper.greenF()), static_cast<float>(paper.blueF())}));
 }
 
-QImage previewForScreen(const QImage &picture, bool points, int64_t cellSize, const QPalette &palette)
+PreviewLayout previewLayout(const ModelConfig &config)
+{
+    return {config.isPointModel(), config.data.imageSize};
+}
+
+QImage previewForScreen(const QImage &picture, const PreviewLayout &layout, const QPalette &palette)
 {
     QImage out = picture.convertToFormat(QImage::Format_ARGB32);
-    const QRgb white = qRgb(255, 255, 255), paper = palette.color(QPalette::Base).rgb();
-    const bool grid = !points && cellSize > 0 && out.width() > cellSize && out.height() > cellSize;
-    for (int y = 0; y < out.height(); ++y) {
-        auto *line = reinterpret_cast<QRgb *>(out.scanLine(y));
-        for (int x = 0; x < out.width(); ++x) {
-            if (points && line[x] == white)
-                line[x] = paper;
-            else if (grid && inGridGap(x, y, cellSize, cellSize))
-                line[x] = qRgba(0, 0, 0, 0);
+    const QRgb white = qRgb(255, 255, 255);
+    if (layout.points) {
+        const QRgb paper = palette.color(QPalette::Base).rgb();
+        for (int y = 0; y < out.height(); ++y) {
+            auto *line = reinterpret_cast<QRgb *>(out.scanLine(y));
+            std::replace(line, line + out.width(), white, paper);
         }
+        return out;
+    }
+    const int64_t cell = layout.cellSize, pitch = cell + kGridPadding;
+    if (cell <= 0 || out.width() <= cell || out.height() <= cell)
+        return out; // one sample: no grid
+    const auto clear = [&](int64_t x, int64_t y) { out.setPixel(static_cast<int>(x), static_cast<int>(y), 0); };
+    for (int64_t y = 0; y < out.height(); ++y)
+        for (int64_t x = 0; x < out.width(); ++x)
+            if (inGridGap(x, y, cell, cell))
+                clear(x, y);
+    // The cells the last row has no sample for are white in the file (a sample all white is not
+    // told apart from them).
+    const int64_t rows = (out.height() - kGridPadding) / pitch, columns = (out.width() - kGridPadding) / pitch;
+    const int64_t top = kGridPadding + (rows - 1) * pitch;
+    for (int64_t column = columns - 1; column >= 0 && rows > 0; --column) {
+        const int64_t left = kGridPadding + column * pitch;
+        bool empty = true;
+        for (int64_t y = top; y < top + cell && empty; ++y)
+            for (int64_t x = left; x < left + cell && empty; ++x)
+                empty = out.pixel(static_cast<int>(x), static_cast<int>(y)) == (white | 0xff000000u);
+        if (!empty)
+            break;
+        for (int64_t y = top; y < top + cell; ++y)
+            for (int64_t x = left; x < left + cell; ++x)
+                clear(x, y);
     }
     return out;
 }
@@ -84,7 +109,7 @@ int gridIndexAt(const QPoint &pixel, int64_t count, int64_t height, int64_t widt
     if (pixel.x() < 0 || pixel.y() < 0 || inGridGap(pixel.x(), pixel.y(), height, width))
         return -1;
     const int64_t x = pixel.x() - kGridPadding, y = pixel.y() - kGridPadding;
-    const auto columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+    const int64_t columns = gridColumns(count);
     const int64_t column = x / (width + kGridPadding), row = y / (height + kGridPadding);
     const int64_t index = row * columns + column;
     return column < columns && index < count ? static_cast<int>(index) : -1;

@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include "config/model_config.h"
+
 namespace sde::ui {
 
 // An image [C, H, W] (C = 1 gray, 3 RGB, 4 RGBA) in [0, 1] as a QImage (clamped, rounded to 8 bits).
@@ -21,10 +23,18 @@ QImage batchToGrid(const torch::Tensor &batch);
 QImage pointCloudImage(const torch::Tensor &points, int size, const QPalette &palette,
                        const torch::Tensor &background = {});
 
-// A preview picture as the trainer writes it (a makeGrid grid of cells cellSize x cellSize, or a
-// point model's renderPointCloud picture on white) as the screen shows it: the grid's gaps
-// transparent, the point cloud's white paper the palette's Base color.
-QImage previewForScreen(const QImage &picture, bool points, int64_t cellSize, const QPalette &palette);
+// How a training run draws its previews: a makeGrid grid of cellSize x cellSize samples, or a
+// point model's renderPointCloud picture.
+struct PreviewLayout {
+    bool points = false;
+    int64_t cellSize = 0;
+};
+PreviewLayout previewLayout(const ModelConfig &config);
+
+// A preview picture as the trainer writes it (white gaps and white empty cells, or white paper) as
+// the screen shows it: the grid's gaps and empty cells transparent, a point cloud's white paper the
+// palette's Base color.
+QImage previewForScreen(const QImage &picture, const PreviewLayout &layout, const QPalette &palette);
 
 // The sample under a pixel of batchToGrid's image of `count` samples of height x width (a batch
 // of one is the sample itself); -1 on a gap or outside.

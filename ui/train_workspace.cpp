@@ -408,23 +408,32 @@ void TrainWorkspace::applyConfigDefaults()
 
 void TrainWorkspace::showPreview(const QImage &picture, const QString &caption)
 {
-    // The trainer's picture (white gaps, white paper) in the palette's colors.
-    bool points = false;
-    int64_t cellSize = 0;
-    try {
-        const ModelConfig config = configFromForm();
-        points = config.isPointModel();
-        cellSize = config.data.imageSize;
-    } catch (const std::exception &) {
-        // A form whose config cannot be read: the picture as it is.
-    }
-    preview_->setImage(previewForScreen(picture, points, cellSize, palette()));
+    // The trainer's picture (white gaps, white paper) in the palette's colors, by the layout of the
+    // run that drew it; as it is when that is not known.
+    preview_->setImage(previewLayout_ ? previewForScreen(picture, *previewLayout_, palette()) : picture);
     preview_->setCaption(caption);
+}
+
+std::optional<PreviewLayout> TrainWorkspace::runPreviewLayout() const
+{
+    // The run's own config, from its newest checkpoint: the form may say another.
+    try {
+        const std::vector<std::string> checkpoints = listCheckpoints(runFolder().toStdString());
+        if (!checkpoints.empty()) {
+            const CheckpointInfo info = readCheckpointInfo(checkpoints.back());
+            if (info.kind == "score")
+                return previewLayout(ModelConfig::fromJson(info.definition));
+        }
+    } catch (const std::exception &) {
+        // A folder without a readable checkpoint: its pictures are shown as they are.
+    }
+    return std::nullopt;
 }
 
 void TrainWorkspace::loadRunHistory()
 {
     // The curves of an earlier (or interrupted) run in the folder, so a resumed run continues them.
+    previewLayout_ = runPreviewLayout();
     chart_->clear();
     preview_->setImage(QImage());
     preview_->setCaption(tr("preview samples"));
@@ -572,6 +581,7 @@ void TrainWorkspace::start(bool resume)
     settings.setValue("train/dataFolder", dataFolder_->text());
     if (!resume)
         loadRunHistory(); // a new run: empty curves
+    previewLayout_ = resume ? runPreviewLayout() : std::optional(previewLayout(*request.config));
     worker_->start(request, processes_->value());
     status_->setText(resume ? tr("Resuming the run in %1…").arg(folder) : tr("Starting a run in %1…").arg(folder));
     updateButtons();

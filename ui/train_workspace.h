@@ -1,6 +1,9 @@
 #pragma once
 
+#include "tensor_image.h"
 #include "workspace.h"
+
+#include <optional>
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -57,6 +60,8 @@ private:
     void loadRunHistory();
     // Shows a preview picture as the trainer wrote it, in the palette's colors (previewForScreen).
     void showPreview(const QImage &picture, const QString &caption);
+    // The grid or point-cloud layout of the run folder's pictures, from its newest checkpoint.
+    std::optional<PreviewLayout> runPreviewLayout() const;
     void refreshCheckpoints();
     void updateButtons();
 
@@ -71,6 +76,7 @@ private:
     QListWidget *checkpoints_;
     QLabel *status_, *stats_;
     int64_t lastStep_ = 0;
+    std::optional<PreviewLayout> previewLayout_; // of the run whose pictures the preview shows
 };
 
 } // namespace sde::ui

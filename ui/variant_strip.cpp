@@ -22,13 +22,11 @@ VariantStrip::VariantStrip(QWidget *parent) : QWidget(parent), layout_(new QHBox
 
 int VariantStrip::heightForWidth(int width) const
 {
-    const int n = std::max(1, count());
-    const double aspect = images_.defined() && images_.dim() == 4 && images_.size(3) > 0
-                              ? static_cast<double>(images_.size(2)) / static_cast<double>(images_.size(3))
-                              : 1.0;
+    if (views_.empty())
+        return minimumHeight();
+    const int n = count();
     const int cell = std::min(kLargestCell, (width - layout_->spacing() * (n - 1)) / n);
-    // ImageView's margins (4 px each side), the gap and the caption's line.
-    return std::max(minimumHeight(), static_cast<int>(cell * aspect) + fontMetrics().height() + 15);
+    return std::max(minimumHeight(), views_.front()->heightToFit(cell));
 }
 
 void VariantStrip::clear()
@@ -38,6 +36,7 @@ void VariantStrip::clear()
     views_.clear();
     images_ = torch::Tensor();
     selected_ = -1;
+    updateGeometry();
 }
 
 void VariantStrip::setImages(const torch::Tensor &images, const QStringList &captions)

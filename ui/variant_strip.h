@@ -30,8 +30,8 @@ public:
     torch::Tensor image(int index) const;
     const torch::Tensor &images() const { return images_; }
     ImageView *view(int index) const { return views_.at(static_cast<size_t>(index)); }
-    // As tall as its pictures are at this width (at most kLargestCell pixels each) with their
-    // captions, so that a column gives the space under it to what follows.
+    // As tall as its pictures are at this width (each view at most kLargestCell pixels wide) with
+    // their captions, so that a column gives the space under it to what follows.
     bool hasHeightForWidth() const override { return true; }
     int heightForWidth(int width) const override;
     QSize sizeHint() const override { return {400, heightForWidth(400)}; }

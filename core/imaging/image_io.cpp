@@ -704,13 +704,18 @@ std::map<std::string, std::string> parsePngText(const std::string &bytes, const 
     return pngTextChunks(bytes.size(), readAt, label);
 }
 
+int64_t gridColumns(int64_t count)
+{
+    return static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+}
+
 torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns, int64_t padding, double padValue)
 {
     if (batch.dim() != 4)
         throw Error("a grid needs a batch [B, C, H, W]");
     const int64_t n = batch.size(0), c = batch.size(1), h = batch.size(2), w = batch.size(3);
     if (columns <= 0)
-        columns = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+        columns = gridColumns(n);
     const int64_t rows = (n + columns - 1) / columns;
     torch::Tensor grid = torch::full({c, rows * (h + padding) + padding, columns * (w + padding) + padding}, padValue,
                                      batch.options().device(torch::kCPU));

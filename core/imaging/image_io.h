@@ -67,6 +67,11 @@ std::map<std::string, std::string> parsePngText(const std::string &bytes, const 
 // A grid [C, rows * (H + padding) + padding, columns * (W + padding) + padding] of a batch
 // [B, C, H, W]: `columns` per row (0: about square), `padding` pixels of `padValue` around every
 // cell (white for images in [0, 1]), as torchvision's make_grid. Throws sde::Error unless 4-D.
-torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = 2, double padValue = 1.0);
+// The studio finds the samples in its grids by this layout (ui/tensor_image.h).
+constexpr int64_t kGridPadding = 2;
+torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = kGridPadding,
+                       double padValue = 1.0);
+// The columns of makeGrid's about square grid of `count` cells: ceil(sqrt(count)).
+int64_t gridColumns(int64_t count);
 
 } // namespace sde

@@ -83,8 +83,10 @@ public:
     // Sets this thread's intra-op count to the run's share when it changed; measures the other
     // processes' load at most every quarter second. A run that starts alone takes a reading at its
     // start when the last one is between a tenth of a second and two seconds old (the CLI's first
-    // run: since configureThreads), the first one a tenth of a second after the last when that is
-    // younger, and a tenth of a second after its own start when older. Returns the count in effect.
+    // run: since configureThreads); when it is younger the next comes on the usual schedule (a
+    // tenth of a second after configureThreads, else a quarter after the last); when it is older
+    // the meter starts again at the run's start and reads a tenth of a second later, the last
+    // figure holding until then. Returns the count in effect.
     int apply();
 
 private:

@@ -40,6 +40,7 @@
 #include <QListWidget>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScopeGuard>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
@@ -850,8 +851,6 @@ private Q_SLOTS:
         QCOMPARE(window.likelihoodWorkspace()->imageCount(), 0);
     }
 
-    // The log starts closed, as one button at the end of the status bar that opens it and counts
-    // the errors and warnings logged while it was closed.
     // The studio's style (studio_style.h) in the dark palette: the samples grid's gaps and the
     // plots' paper are the palette's, never white; pictures sit at the top with their caption right
     // under them; headings are bold in the body size.
@@ -859,6 +858,7 @@ private Q_SLOTS:
     {
         auto *app = qobject_cast<QApplication *>(QCoreApplication::instance());
         const QPalette saved = QApplication::palette();
+        const auto restore = qScopeGuard([&] { QApplication::setPalette(saved); });
         qputenv("SDE_STUDIO_THEME", "dark");
         applyStudioStyle(*app);
         qunsetenv("SDE_STUDIO_THEME");
@@ -886,13 +886,22 @@ private Q_SLOTS:
             const QRect where = result->imageRect();
             QCOMPARE(where.top(), 4); // at the top of the view
             const QImage shown = result->grab().toImage();
-            const QPoint gap(where.left() + where.width() / 2, where.top() + where.height() / 4);
+            // The middle of the gap between the first two columns (image x 30 and 31), a row down.
+            const double scale = where.width() / 62.0;
+            const QPoint gap(where.left() + static_cast<int>(31.0 * scale),
+                             where.top() + static_cast<int>(15.0 * scale));
             QVERIFY2(isDark(shown.pixelColor(gap)), qPrintable(shown.pixelColor(gap).name()));
             QCOMPARE(shown.pixelColor(gap), dark.color(QPalette::Window));
-            // The caption right under the picture, in the caption color.
-            QVERIFY(result->captionRect().top() > where.bottom());
-            QVERIFY(result->captionRect().top() - where.bottom() <= 4);
-            QVERIFY(captionColor(dark) != dark.color(QPalette::WindowText));
+            // The caption right under the picture, painted in the caption color.
+            const QRect caption = result->captionRect();
+            QVERIFY(caption.top() > where.bottom() && caption.top() - where.bottom() <= 4);
+            bool captionPainted = false, windowTextPainted = false;
+            for (int y = caption.top(); y <= caption.bottom(); ++y)
+                for (int x = caption.left(); x <= caption.right(); ++x) {
+                    captionPainted |= shown.pixelColor(x, y) == captionColor(dark);
+                    windowTextPainted |= shown.pixelColor(x, y) == dark.color(QPalette::WindowText);
+                }
+            QVERIFY(captionPainted && !windowTextPainted);
             // The loss plot's paper is the palette's Base color.
             window.workspaces()->setCurrentWidget(window.trainWorkspace());
             auto *plot = window.trainWorkspace()->findChild<QWidget *>("lossChart");
@@ -919,21 +928,31 @@ private Q_SLOTS:
         }
         // The trainer's pictures (white gaps, white paper) shown in the palette's colors.
         {
-            const QImage grid = tensorToImage(makeGrid(torch::full({4, 1, 3, 3}, 1.0)));
+            // Four samples, white but for one pixel of the last (an all-white last-row cell reads as
+            // no sample).
+            torch::Tensor white = torch::full({4, 1, 3, 3}, 1.0);
+            white[3][0][2][2] = 0.5;
+            const QImage grid = tensorToImage(makeGrid(white));
             QCOMPARE(grid.pixelColor(0, 0), QColor(Qt::white));
-            const QImage onScreen = previewForScreen(grid, false, 3, dark);
+            const QImage onScreen = previewForScreen(grid, {false, 3}, dark);
             QCOMPARE(qAlpha(onScreen.pixel(0, 0)), 0);
             QCOMPARE(qAlpha(onScreen.pixel(5, 3)), 0);
             QCOMPARE(onScreen.pixelColor(2, 2), QColor(Qt::white)); // a white sample stays white
             QCOMPARE(onScreen.pixelColor(7, 7), QColor(Qt::white));
             const QImage points =
-                previewForScreen(tensorToImage(renderPointCloud(torch::zeros({50, 2}), 32)), true, 1, dark);
+                previewForScreen(tensorToImage(renderPointCloud(torch::zeros({50, 2}), 32)), {true, 1}, dark);
             QCOMPARE(points.pixelColor(0, 0), dark.color(QPalette::Base));
             QVERIFY(points.pixelColor(16, 16) != dark.color(QPalette::Base)); // the points at the origin
+            // Three samples in a 2 x 2 grid: the fourth cell is no sample.
+            const QImage three =
+                previewForScreen(tensorToImage(makeGrid(torch::full({3, 1, 3, 3}, 0.5))), {false, 3}, dark);
+            QCOMPARE(qAlpha(three.pixel(3, 8)), 255);
+            QCOMPARE(qAlpha(three.pixel(8, 8)), 0);
         }
-        QApplication::setPalette(saved);
     }
 
+    // The log starts closed, as one button at the end of the status bar that opens it and counts
+    // the errors and warnings logged while it was closed.
     void theLogIsACollapsibleLine()
     {
         installLogging();
