@@ -29,8 +29,9 @@ rm -f build/release/sdestudio_*.deb
 deb=$(ls build/release/sdestudio_*.deb)
 lintian --fail-on error "$deb"
 # Each program has its manual page (a build without help2man would drop the CLI's quietly).
+contents=$(dpkg-deb -c "$deb") # (grep -q on the pipe would cut dpkg-deb short: pipefail)
 for page in sdestudio sdestudio-cli; do
-    if ! dpkg-deb -c "$deb" | grep -q "/usr/share/man/man1/$page.1.gz$"; then
+    if ! grep -q "/usr/share/man/man1/$page.1.gz$" <<<"$contents"; then
         echo "package: $deb has no manual page for $page" >&2
         exit 1
     fi
