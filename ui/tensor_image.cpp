@@ -92,7 +92,7 @@ QImage previewForScreen(const QImage &picture, const PreviewLayout &layout, cons
         bool empty = true;
         for (int64_t y = top; y < top + cell && empty; ++y)
             for (int64_t x = left; x < left + cell && empty; ++x)
-                empty = out.pixel(static_cast<int>(x), static_cast<int>(y)) == (white | 0xff000000u);
+                empty = out.pixel(static_cast<int>(x), static_cast<int>(y)) == white;
         if (!empty)
             break;
         for (int64_t y = top; y < top + cell; ++y)

@@ -64,11 +64,12 @@ std::map<std::string, std::string> readPngText(const std::string &path);
 // The same from the bytes of a PNG file held in memory; `label` names it in errors.
 std::map<std::string, std::string> parsePngText(const std::string &bytes, const std::string &label);
 
+// The pixels between and around the cells of makeGrid's grids.
+constexpr int64_t kGridPadding = 2;
 // A grid [C, rows * (H + padding) + padding, columns * (W + padding) + padding] of a batch
 // [B, C, H, W]: `columns` per row (0: about square), `padding` pixels of `padValue` around every
 // cell (white for images in [0, 1]), as torchvision's make_grid. Throws sde::Error unless 4-D.
 // The studio finds the samples in its grids by this layout (ui/tensor_image.h).
-constexpr int64_t kGridPadding = 2;
 torch::Tensor makeGrid(const torch::Tensor &batch, int64_t columns = 0, int64_t padding = kGridPadding,
                        double padValue = 1.0);
 // The columns of makeGrid's about square grid of `count` cells: ceil(sqrt(count)).
