@@ -95,10 +95,11 @@ TrainWorkspace::TrainWorkspace(SamplerPanel *sampler, QWidget *parent)
     precision_->setToolTip(tr("The forward pass's number format under autocast: bfloat16 (CUDA, or a CPU with "
                               "AVX-512) or float16 (CUDA, with dynamic loss scaling); weights, gradients and Adam "
                               "stay float32."));
-    processes_->setToolTip(tr("Data-parallel training in this many processes on this machine (Gloo on loopback): "
-                              "each trains on its share of every batch, one CPU core each. The batch is the whole "
-                              "job's; the result does not depend on the number of processes. A job of more than "
-                              "one process cannot be paused."));
+    processes_->setToolTip(tr("Data-parallel training in this many processes on this machine: each trains on its "
+                              "share of every batch, one CPU core each (Gloo on loopback), or on a CUDA device one "
+                              "GPU each, process i on cuda:i (NCCL). The batch is the whole job's; the result does "
+                              "not depend on the number of processes. A job of more than one process cannot be "
+                              "paused."));
     start_->setObjectName("startTraining");
     resume_->setObjectName("resumeTraining");
     pause_->setObjectName("pauseTraining");

@@ -98,25 +98,14 @@ QString TrainingWorker::commandLineTool() const
 void TrainingWorker::startJob(const TrainingRunRequest &request, int processes)
 {
     const TrainerOptions &options = request.options;
-    QStringList arguments{"train",
-                          "--data",
-                          QString::fromStdString(request.data),
-                          "--out",
-                          QString::fromStdString(options.outDir),
-                          "--nproc",
-                          QString::number(processes),
-                          "--seed",
-                          QString::number(options.seed),
-                          "--device",
-                          QString::fromStdString(options.device.str()),
-                          "--checkpoint-every",
-                          QString::number(options.checkpointEvery),
-                          "--log-every",
-                          QString::number(options.logEvery),
-                          "--snapshot-every",
-                          QString::number(options.snapshotEvery),
-                          "--snapshot-steps",
-                          QString::number(options.snapshotSteps)};
+    QStringList arguments{
+        "train", "--data", QString::fromStdString(request.data), "--out", QString::fromStdString(options.outDir),
+        "--nproc", QString::number(processes), "--seed", QString::number(options.seed), "--device",
+        // NCCL: one GPU a process, process i on cuda:i.
+        options.device.is_cuda() ? QStringLiteral("cuda") : QString::fromStdString(options.device.str()),
+        "--checkpoint-every", QString::number(options.checkpointEvery), "--log-every",
+        QString::number(options.logEvery), "--snapshot-every", QString::number(options.snapshotEvery),
+        "--snapshot-steps", QString::number(options.snapshotSteps)};
     if (options.snapshotCount > 0) // else the CLI's default: 16 images, or a 2D model's points
         arguments << "--snapshot-count" << QString::number(options.snapshotCount);
     if (request.steps)

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
+#include <torch/cuda.h>
 
 #include <csignal>
 #include <sys/prctl.h>
@@ -99,8 +100,16 @@ int runTrain(const TrainOptions &o)
         if (batch > 0)
             rankMicroBatches(batch, 0, static_cast<int>(o.nproc), static_cast<int>(o.accumulate));
         std::string why;
-        if (!dataParallelAvailable(parseDevice(o.device), &why))
+        const torch::Device device = parseDevice(o.device);
+        if (!dataParallelAvailable(device, &why))
             throw Error("--nproc " + std::to_string(o.nproc) + ": " + why);
+        // NCCL: one GPU a process, process i on cuda:i.
+        if (device.is_cuda() && o.device.find(':') != std::string::npos)
+            throw Error("--nproc " + std::to_string(o.nproc) + " with --device " + o.device +
+                        " would put every process on one GPU: give --device cuda (process i trains on cuda:i)");
+        if (device.is_cuda() && o.nproc > static_cast<int64_t>(torch::cuda::device_count()))
+            throw Error("--nproc " + std::to_string(o.nproc) + " on CUDA needs a GPU a process; this machine has " +
+                        std::to_string(torch::cuda::device_count()));
         return launchLocalRanks(static_cast<int>(o.nproc), o.threads.has_value());
     }
     // A rank of a data-parallel job (started by --nproc, torchrun, srun, ...): rank 0 reports,
@@ -143,7 +152,7 @@ int runTrain(const TrainOptions &o)
     given.resume = o.resume;
     given.batchSize = o.batch;
     given.seed = o.seed;
-    given.device = parseDevice(o.device);
+    given.device = dataParallel ? rankDevice(o.device, *dataParallel) : parseDevice(o.device);
     given.checkpointEvery = o.checkpointEvery;
     given.keepCheckpoints = static_cast<int>(o.keep);
     given.logEvery = o.logEvery;
@@ -304,7 +313,8 @@ CommandRun addTrainCommand(CLI::App &program)
                     "(gradient accumulation: the same step in less memory; default 1)",
                     OptionRange::between(1, static_cast<double>(kMostTrainingBatch)));
     addNumberOption(*command, "--nproc", o->nproc, "N",
-                    "data-parallel training in N processes on this machine (Gloo on loopback); --batch is the "
+                    "data-parallel training in N processes on this machine (on the CPU: Gloo on loopback; with "
+                    "--device cuda: NCCL, process i on cuda:i); --batch is the "
                     "global batch (default 1). Under torchrun, srun or a job of your own, leave it out: the ranks "
                     "read MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK and LOCAL_RANK",
                     OptionRange::between(1, 4096));

@@ -1,8 +1,10 @@
 #include "train/data_parallel.h"
 
 #include "util/build_info.h"
+#include "util/device.h"
 #include "util/error.h"
 
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -18,6 +20,11 @@
 #define USE_C10D_GLOO
 #endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#if SDE_WITH_NCCL
+// Declared where USE_C10D_NCCL is defined: torch_cuda's interface defines it.
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include <spdlog/spdlog.h>
@@ -148,8 +155,13 @@ bool dataParallelAvailable(const torch::Device &device, std::string *why)
 {
     std::string reason;
     if (device.is_cuda()) {
-        reason = "data-parallel training runs on the CPU (Gloo) in this version; NCCL for CUDA devices is not "
-                 "built in yet";
+#if SDE_WITH_NCCL
+        return true;
+#else
+        reason = SDE_WITH_CUDA ? "this build's LibTorch has no NCCL: data-parallel training on CUDA devices needs it"
+                               : "data-parallel training on CUDA devices (NCCL) needs the cuda flavor's build "
+                                 "(LibTorch 2.x with CUDA); this build trains data-parallel on the CPU";
+#endif
     } else {
 #if SDE_WITH_GLOO
         return true;
@@ -161,6 +173,19 @@ bool dataParallelAvailable(const torch::Device &device, std::string *why)
     if (why)
         *why = reason;
     return false;
+}
+
+torch::Device rankDevice(const std::string &name, const DataParallelSettings &settings)
+{
+    const torch::Device device = parseDevice(name);
+    if (!device.is_cuda() || name.find(':') != std::string::npos)
+        return device;
+    const auto count = static_cast<int>(torch::cuda::device_count());
+    if (settings.localRank >= count)
+        throw Error("rank " + std::to_string(settings.rank) + " trains on the GPU of its LOCAL_RANK, " +
+                    std::to_string(settings.localRank) + ", but this machine has " + std::to_string(count) +
+                    " CUDA device(s): start at most one process a GPU on each machine");
+    return parseDevice("cuda:" + std::to_string(settings.localRank));
 }
 
 int freeLoopbackPort()
@@ -202,7 +227,7 @@ std::vector<BatchSlice> rankMicroBatches(int64_t batchSize, int rank, int worldS
 }
 
 DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const torch::Device &device)
-    : settings_(settings), backend_(std::make_shared<DataParallelBackend>())
+    : settings_(settings), device_(device), backend_(std::make_shared<DataParallelBackend>())
 {
     std::string why;
     if (!dataParallelAvailable(device, &why))
@@ -256,6 +281,25 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
             else
                 options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
             backend_->collectives = c10::make_intrusive<c10d::ProcessGroupGloo>(backend_->store, settings.rank,
+                                                                                settings.worldSize, options);
+        }
+#endif
+#if SDE_WITH_NCCL
+        if (device.is_cuda()) {
+            // One GPU a rank, current for NCCL's own allocations and streams too.
+            if (!device.has_index())
+                throw Error("data-parallel training on CUDA needs the rank's GPU (cuda:N), not \"" + device.str() +
+                            "\"");
+            c10::cuda::set_device(device.index());
+            // A blocking wait() throws when a collective fails or outlasts the timeout (which then
+            // bounds every collective), so that the failure is told as on the CPU, naming the rank
+            // that stopped; without it NCCL's watchdog ends the process with its own message.
+            // (It also turns off the watchdog's asynchronous error handling.) A value the user set
+            // is kept.
+            ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+            auto options = c10d::ProcessGroupNCCL::Options::create();
+            options->timeout = timeout;
+            backend_->collectives = c10::make_intrusive<c10d::ProcessGroupNCCL>(backend_->store, settings.rank,
                                                                                 settings.worldSize, options);
         }
 #endif
@@ -427,9 +471,10 @@ void DataParallelGroup::agreeOn(const std::vector<std::pair<std::string, int64_t
         values.push_back(entry.second);
     for (const auto &entry : settings)
         values.push_back(-entry.second);
-    std::vector<torch::Tensor> extremes{torch::tensor(values, torch::dtype(torch::kLong))};
+    // On the group's device: NCCL reduces CUDA tensors only.
+    std::vector<torch::Tensor> extremes{torch::tensor(values, torch::dtype(torch::kLong)).to(device_)};
     allReduceMax(extremes, "the start (comparing the ranks' settings)");
-    const torch::Tensor result = extremes.front();
+    const torch::Tensor result = extremes.front().cpu();
     std::string differing;
     for (size_t i = 0; i < settings.size(); ++i) {
         const int64_t largest = result[static_cast<int64_t>(i)].item<int64_t>();

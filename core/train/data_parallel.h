@@ -18,7 +18,8 @@ namespace sde {
 // Multi-process data-parallel training on PyTorch's distributed engine (c10d), as
 // torch.nn.parallel.DistributedDataParallel does it: every rank holds the model, computes the
 // gradients of its share of the global batch, and the gradients are summed with all-reduce (Gloo
-// on the CPU), so that the same optimizer step runs on every rank.
+// on the CPU, NCCL on CUDA devices: one GPU a rank), so that the same optimizer step runs on every
+// rank.
 
 // Where a rank finds the others: the environment torchrun, Slurm recipes and Kubernetes jobs set
 // (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK).
@@ -38,9 +39,15 @@ struct DataParallelSettings {
 std::optional<DataParallelSettings> dataParallelSettingsFromEnvironment();
 
 // Whether this build can run a data-parallel group on `device`: Gloo for the CPU, in the build
-// with Debian's LibTorch and libgloo-dev. (NCCL for CUDA devices is not built in yet.) When not,
-// `why` says so.
+// with Debian's LibTorch and libgloo-dev; NCCL for CUDA devices, in the cuda flavor's build
+// (LibTorch 2.x with CUDA). When not, `why` says so.
 bool dataParallelAvailable(const torch::Device &device, std::string *why = nullptr);
+
+// The device a rank trains on when `name` was asked for (parseDevice's names: cpu, cuda, cuda:N,
+// auto): a CUDA device without an index ("cuda", or "auto" where a GPU is) is the GPU numbered by
+// the rank's LOCAL_RANK, one GPU a rank as torchrun's jobs have it; any other name is what
+// parseDevice makes of it. Throws sde::Error naming LOCAL_RANK when this machine has no such GPU.
+torch::Device rankDevice(const std::string &name, const DataParallelSettings &settings);
 
 // A TCP port on 127.0.0.1 that nothing listens on now: MASTER_PORT of a job on one machine.
 // Throws sde::Error when no socket can be bound.
@@ -61,7 +68,9 @@ class DataParallelBackend;
 // keeps in the store.
 class DataParallelGroup {
 public:
-    // Throws sde::Error when the rendezvous fails within the timeout, naming the address.
+    // `device`: where every tensor given to the collectives is, the CPU or this rank's GPU
+    // (cuda:N, see rankDevice). Throws sde::Error when the rendezvous fails within the timeout,
+    // naming the address, or when this build has no backend for `device`.
     DataParallelGroup(const DataParallelSettings &settings, const torch::Device &device);
     ~DataParallelGroup();
     DataParallelGroup(const DataParallelGroup &) = delete;
@@ -97,6 +106,7 @@ private:
     void beat();
 
     DataParallelSettings settings_;
+    torch::Device device_; // where the collectives' tensors are: the CPU (Gloo) or the rank's GPU (NCCL)
     std::shared_ptr<DataParallelBackend> backend_;
     std::atomic<bool> stopHeartbeat_{false};
     std::atomic<int64_t> beats_{0};

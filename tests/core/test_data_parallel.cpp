@@ -9,6 +9,7 @@
 #include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "train/training_checkpoint.h"
+#include "util/build_info.h"
 #include "util/error.h"
 
 #include "error_of.h"
@@ -16,6 +17,8 @@
 #include "tiny_models.h"
 
 #include <QtTest/QtTest>
+
+#include <torch/cuda.h>
 
 #include <unistd.h>
 
@@ -175,9 +178,30 @@ class TestDataParallel : public QObject {
 private Q_SLOTS:
     void initTestCase()
     {
+        // Before the CPU's backend, which the cuda flavor lacks: that flavor must have the CUDA
+        // devices' (NCCL), and every other build must say where it is.
         std::string why;
+        const bool nccl = dataParallelAvailable(torch::Device(torch::kCUDA, 0), &why);
+        QCOMPARE(nccl, SDE_WITH_CUDA != 0);
+        QVERIFY2(nccl || QString::fromStdString(why).contains("cuda flavor"), why.c_str());
         if (!dataParallelAvailable(torch::kCPU, &why))
             QSKIP(why.c_str());
+    }
+
+    // A rank's device: the CPU as asked; a CUDA device without an index is its LOCAL_RANK's GPU,
+    // and a machine without it is told.
+    void aRankTrainsOnItsDevice()
+    {
+        DataParallelSettings settings = settingsOf(1, 2, 29500);
+        QCOMPARE(rankDevice("cpu", settings), torch::Device(torch::kCPU));
+        if (torch::cuda::is_available()) {
+            settings.localRank = static_cast<int>(torch::cuda::device_count());
+            QVERIFY(errorOf([&] { rankDevice("cuda", settings); }).contains("LOCAL_RANK"));
+            settings.localRank = 0;
+            QCOMPARE(rankDevice("cuda", settings), torch::Device(torch::kCUDA, 0));
+        } else {
+            QVERIFY(errorOf([&] { rankDevice("cuda", settings); }).contains("no CUDA GPU is available"));
+        }
     }
 
     // Each rank's micro-batches tile its share, the shares tile the batch, and sizes differ by at

@@ -1,8 +1,8 @@
 // The GPU checks of the CUDA flavor: every sampler, the likelihood and the editing methods
 // (inpainting, interpolation, classifier guidance, colorization) on CUDA against the same run on
 // the CPU, reproducibility per seed, CUDA graph replay against eager
-// evaluation, half-precision sampling, and training in float32, bfloat16 and float16 with exact
-// resume. Plain C++ (no Qt), so that it builds on a GPU server without a desktop:
+// evaluation, half-precision sampling, training in float32, bfloat16 and float16 with exact
+// resume, and data-parallel training on NCCL. Plain C++ (no Qt), so that it builds on a GPU server without a desktop:
 //
 //   build/cuda/tests/gpu/test_gpu [--models DIR] [--dry-run]
 //
@@ -23,6 +23,7 @@
 #include "nets/inference.h"
 #include "nets/score_network.h"
 #include "sampling/sampling_settings.h"
+#include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "util/cuda_graphs.h"
 #include "util/cuda_support.h"
@@ -36,6 +37,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -364,7 +366,8 @@ double largestDifference(const std::vector<torch::Tensor> &a, const std::vector<
 
 sde::TrainingResult trainFor(const sde::ModelConfig &config, const std::string &folder, int64_t steps, bool resume,
                              sde::EvaluationPrecision precision, torch::Device device,
-                             std::vector<sde::TrainingMetrics> *metrics = nullptr, double initialLossScale = 65536.0)
+                             std::vector<sde::TrainingMetrics> *metrics = nullptr, double initialLossScale = 65536.0,
+                             std::optional<sde::DataParallelSettings> dataParallel = std::nullopt)
 {
     torch::manual_seed(0);
     sde::ScoreTrainingTask task(config);
@@ -380,6 +383,7 @@ sde::TrainingResult trainFor(const sde::ModelConfig &config, const std::string &
     options.checkpointEvery = 1000000;
     options.precision = precision;
     options.initialLossScale = initialLossScale;
+    options.dataParallel = dataParallel;
     sde::TrainerCallbacks callbacks;
     if (metrics)
         callbacks.onMetrics = [metrics](const sde::TrainingMetrics &m) { metrics->push_back(m); };
@@ -439,6 +443,49 @@ void training(const std::string &scratch)
     check(d <= 1e-4, fmt("float32: 5 steps on CUDA against the CPU: largest EMA weight difference %.1e", d));
 }
 
+// Data-parallel training on the GPU's backend (NCCL; Gloo with --dry-run). One GPU holds one rank
+// (NCCL refuses two ranks on one device), so the job here has one rank: its collectives run through
+// NCCL on the device, the trainer splits every step and reduces its gradients through the bucketed
+// reducer, and the result must equal the same steps without a job. Two ranks need two GPUs.
+void dataParallel(const std::string &scratch)
+{
+    std::string why;
+    if (!sde::dataParallelAvailable(gpu, &why)) {
+        check(dryRun, "data-parallel on " + gpu.str() + ": " + why);
+        return;
+    }
+    sde::DataParallelSettings settings;
+    settings.masterPort = sde::freeLoopbackPort();
+    settings.timeout = std::chrono::seconds(60);
+    {
+        sde::DataParallelGroup group(settings, gpu);
+        std::vector<torch::Tensor> values{torch::arange(5, torch::TensorOptions(gpu).dtype(torch::kFloat))};
+        group.allReduceSum(values, "the check");
+        std::vector<torch::Tensor> largest{torch::full({3}, 7.0, torch::TensorOptions(gpu).dtype(torch::kDouble))};
+        group.allReduceMax(largest, "the check");
+        group.agreeOn({{"--batch", 32}});
+        const double sum = values.front().sum().item<double>();
+        check(values.front().device() == gpu && sum == 10.0 && largest.front().min().item<double>() == 7.0,
+              fmt("a one-rank group on the device: all-reduce sum %.0f (expected 10), max %.0f (expected 7)", sum,
+                  largest.front().min().item<double>()));
+    }
+    const sde::ModelConfig config = open("fashion-mnist", torch::kCPU)->config();
+    settings.masterPort = sde::freeLoopbackPort();
+    const auto t0 = std::chrono::steady_clock::now();
+    const sde::TrainingResult inJob = trainFor(config, scratch + "/dp-job", 10, false,
+                                               sde::EvaluationPrecision::Float32, gpu, nullptr, 65536.0, settings);
+    const double jobSeconds = seconds(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    const sde::TrainingResult alone =
+        trainFor(config, scratch + "/dp-alone", 10, false, sde::EvaluationPrecision::Float32, gpu);
+    const double aloneSeconds = seconds(t1);
+    const double d = largestDifference(weightsOf(inJob.modelPath), weightsOf(alone.modelPath));
+    check(inJob.step == 10 && d <= 1e-5,
+          fmt("10 steps as a one-rank job against alone: largest EMA weight difference %.1e (%.1f against %.1f "
+              "steps/s, start-up included)",
+              d, 10.0 / jobSeconds, 10.0 / aloneSeconds));
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -478,6 +525,7 @@ int main(int argc, char **argv)
             {"likelihood", [&] { likelihoodMatchesTheCpu(*cpu, *cuda); }},
             {"editing", [&] { editingMatchesTheCpu(modelsDir); }},
             {"training", [&] { training(scratch.string()); }},
+            {"data-parallel", [&] { dataParallel(scratch.string()); }},
             // Last: a capture that fails on purpose (the fallback) should leave the device usable,
             // but if it did not, only this check would be lost.
             {"graph cache", [&] { dryRun ? void() : graphCacheLimitsAndFallback(*cuda); }},
