@@ -181,6 +181,10 @@ torch::Device rankDevice(const std::string &name, const DataParallelSettings &se
     if (!device.is_cuda() || name.find(':') != std::string::npos)
         return device;
     const auto count = static_cast<int>(torch::cuda::device_count());
+    // A process that sees one GPU was given its own (CUDA_VISIBLE_DEVICES, as Slurm's
+    // --gpus-per-task sets it), whatever its LOCAL_RANK.
+    if (count == 1)
+        return parseDevice("cuda:0");
     if (settings.localRank >= count)
         throw Error("rank " + std::to_string(settings.rank) + " trains on the GPU of its LOCAL_RANK, " +
                     std::to_string(settings.localRank) + ", but this machine has " + std::to_string(count) +
@@ -234,6 +238,14 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
         throw Error(why);
     const std::string where = settings.masterAddress + ":" + std::to_string(settings.masterPort);
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(settings.timeout);
+#if SDE_WITH_NCCL
+    // NCCL: a blocking wait() throws when a collective fails or outlasts the timeout (which then
+    // bounds every collective), so that the failure is told as on the CPU, naming the rank that
+    // stopped; without it NCCL's watchdog ends the process with its own message. ProcessGroupNCCL
+    // reads it when built; set before the store's threads start. A value the user set is kept.
+    if (device.is_cuda())
+        ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+#endif
     try {
         // Under torchrun (torchelastic) the launcher's agent already serves the store at
         // MASTER_ADDR:MASTER_PORT: every rank is a client of it, under the prefix of this attempt,
@@ -291,16 +303,14 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
                 throw Error("data-parallel training on CUDA needs the rank's GPU (cuda:N), not \"" + device.str() +
                             "\"");
             c10::cuda::set_device(device.index());
-            // A blocking wait() throws when a collective fails or outlasts the timeout (which then
-            // bounds every collective), so that the failure is told as on the CPU, naming the rank
-            // that stopped; without it NCCL's watchdog ends the process with its own message.
-            // (It also turns off the watchdog's asynchronous error handling.) A value the user set
-            // is kept.
-            ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
             auto options = c10d::ProcessGroupNCCL::Options::create();
             options->timeout = timeout;
             backend_->collectives = c10::make_intrusive<c10d::ProcessGroupNCCL>(backend_->store, settings.rank,
                                                                                 settings.worldSize, options);
+            // The communicator now, not at the first collective: a rank that cannot join is told
+            // here, as a failed rendezvous.
+            backend_->collectives->setBoundDeviceId(device);
+            backend_->collectives->eagerConnectSingleDevice(device);
         }
 #endif
         if (!backend_->collectives)
@@ -321,6 +331,20 @@ DataParallelGroup::~DataParallelGroup()
     stopHeartbeat_ = true;
     if (heartbeat_.joinable())
         heartbeat_.join();
+#if SDE_WITH_NCCL
+    // NCCL's communicators are closed, not left to the process's exit: gracefully after a run,
+    // aborted after a failure (a graceful close would wait for ranks that are gone).
+    if (device_.is_cuda() && backend_->collectives) {
+        try {
+            if (failed_)
+                backend_->collectives->abort();
+            else
+                backend_->collectives->shutdown();
+        } catch (const std::exception &e) {
+            spdlog::warn("data-parallel: closing the NCCL communicator: {}", firstLine(e.what()));
+        }
+    }
+#endif
 }
 
 void DataParallelGroup::beat()
@@ -344,6 +368,7 @@ void DataParallelGroup::beat()
 
 void DataParallelGroup::throwCommunicationFailure(const std::exception &failure, const std::string &during)
 {
+    failed_ = true;
     const std::string cause = firstLine(failure.what());
     const std::string prefix = "data-parallel training stopped during " + during + " (rank " +
                                std::to_string(settings_.rank) + " of " + std::to_string(settings_.worldSize) + "): ";
@@ -391,28 +416,36 @@ void DataParallelGroup::throwCommunicationFailure(const std::exception &failure,
     throw Error(prefix + who + "; resume the job from its last checkpoint with --resume [c10d: " + cause + "]");
 }
 
-void DataParallelGroup::allReduceSum(std::vector<torch::Tensor> &tensors, const std::string &during)
+void DataParallelGroup::allReduce(std::vector<torch::Tensor> &tensors, bool largest, const std::string &during)
 {
+    // NCCL reduces device tensors only: a tensor elsewhere (the trainer's step figures, on the
+    // CPU) travels through a copy on the group's device and gets the result back.
+    std::vector<torch::Tensor> staged;
+    for (const torch::Tensor &t : tensors)
+        staged.push_back(t.device() == device_ ? t : t.to(device_));
     try {
-        backend_->collectives->allreduce(tensors)->wait();
+        c10d::AllreduceOptions options;
+        if (largest)
+            options.reduceOp = c10d::ReduceOp::MAX;
+        backend_->collectives->allreduce(staged, options)->wait();
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
         throwCommunicationFailure(e, during);
     }
+    for (size_t i = 0; i < tensors.size(); ++i)
+        if (!staged[i].is_same(tensors[i]))
+            tensors[i].copy_(staged[i]);
+}
+
+void DataParallelGroup::allReduceSum(std::vector<torch::Tensor> &tensors, const std::string &during)
+{
+    allReduce(tensors, false, during);
 }
 
 void DataParallelGroup::allReduceMax(std::vector<torch::Tensor> &tensors, const std::string &during)
 {
-    try {
-        c10d::AllreduceOptions options;
-        options.reduceOp = c10d::ReduceOp::MAX;
-        backend_->collectives->allreduce(tensors, options)->wait();
-    } catch (const Error &) {
-        throw;
-    } catch (const std::exception &e) {
-        throwCommunicationFailure(e, during);
-    }
+    allReduce(tensors, true, during);
 }
 
 std::unique_ptr<DataParallelGroup::Pending> DataParallelGroup::startAllReduceSum(torch::Tensor tensor)
@@ -471,10 +504,9 @@ void DataParallelGroup::agreeOn(const std::vector<std::pair<std::string, int64_t
         values.push_back(entry.second);
     for (const auto &entry : settings)
         values.push_back(-entry.second);
-    // On the group's device: NCCL reduces CUDA tensors only.
-    std::vector<torch::Tensor> extremes{torch::tensor(values, torch::dtype(torch::kLong)).to(device_)};
+    std::vector<torch::Tensor> extremes{torch::tensor(values, torch::dtype(torch::kLong))};
     allReduceMax(extremes, "the start (comparing the ranks' settings)");
-    const torch::Tensor result = extremes.front().cpu();
+    const torch::Tensor result = extremes.front();
     std::string differing;
     for (size_t i = 0; i < settings.size(); ++i) {
         const int64_t largest = result[static_cast<int64_t>(i)].item<int64_t>();

@@ -45,8 +45,9 @@ bool dataParallelAvailable(const torch::Device &device, std::string *why = nullp
 
 // The device a rank trains on when `name` was asked for (parseDevice's names: cpu, cuda, cuda:N,
 // auto): a CUDA device without an index ("cuda", or "auto" where a GPU is) is the GPU numbered by
-// the rank's LOCAL_RANK, one GPU a rank as torchrun's jobs have it; any other name is what
-// parseDevice makes of it. Throws sde::Error naming LOCAL_RANK when this machine has no such GPU.
+// the rank's LOCAL_RANK, one GPU a rank as torchrun's jobs have it, or cuda:0 in a process that
+// sees one GPU (given its own by CUDA_VISIBLE_DEVICES); any other name is what parseDevice makes
+// of it. Throws sde::Error naming LOCAL_RANK when this machine has no such GPU.
 torch::Device rankDevice(const std::string &name, const DataParallelSettings &settings);
 
 // A TCP port on 127.0.0.1 that nothing listens on now: MASTER_PORT of a job on one machine.
@@ -80,8 +81,9 @@ public:
     int size() const { return settings_.worldSize; }
     const DataParallelSettings &settings() const { return settings_; }
 
-    // Sums each tensor over the ranks, in place; blocks until done. `during` names the work in a
-    // failure's message ("step 12").
+    // Sums each tensor over the ranks, in place; blocks until done. A tensor on another device
+    // than the group's is reduced through a copy on it. `during` names the work in a failure's
+    // message ("step 12").
     void allReduceSum(std::vector<torch::Tensor> &tensors, const std::string &during);
     // The largest value of each element over the ranks, in place.
     void allReduceMax(std::vector<torch::Tensor> &tensors, const std::string &during);
@@ -104,12 +106,15 @@ public:
 
 private:
     void beat();
+    // The sum, or with `largest` the largest value, of each element over the ranks, in place.
+    void allReduce(std::vector<torch::Tensor> &tensors, bool largest, const std::string &during);
 
     DataParallelSettings settings_;
     torch::Device device_; // where the collectives' tensors are: the CPU (Gloo) or the rank's GPU (NCCL)
     std::shared_ptr<DataParallelBackend> backend_;
     std::atomic<bool> stopHeartbeat_{false};
     std::atomic<int64_t> beats_{0};
+    bool failed_ = false; // a collective failed: NCCL's communicator is aborted, not shut down
     std::thread heartbeat_;
 };
 
