@@ -1,9 +1,13 @@
 // Data-parallel training's scaling on this machine: steps per second of the same global batch
-// trained by 1, 2, ... processes (Gloo on loopback, one CPU thread each unless --threads), and the
-// scaling efficiency (speed-up / processes):
+// trained by 1, 2, ... processes (Gloo on loopback, one CPU thread each unless --threads; with
+// --device cuda NCCL, process i on cuda:i), and the scaling efficiency (speed-up / processes):
 //
 //   build/tests/bench/bench_data_parallel [--model fashion-mnist | --preset NAME] [--batch B]
 //                                         [--processes 1,2] [--steps N] [--warmup W] [--threads T]
+//                                         [--device cpu|cuda] [--group-of-one]
+//
+// One process trains alone (no process group) unless --group-of-one: then it is a job of one rank,
+// whose collectives and gradient reducer run as in a larger job (their cost where only one GPU is).
 //
 // Each process count starts that many copies of this program (as `sdestudio-cli train --nproc`
 // does), each a rank of the job training on random images of the model's shape; rank 0 times N
@@ -41,6 +45,8 @@ struct Settings {
     std::string model = "fashion-mnist", preset;
     int64_t batch = 0, steps = 30, warmup = 5;
     int threads = 1;
+    std::string device = "cpu";
+    bool groupOfOne = false;
 };
 
 sde::ModelConfig configOf(const Settings &settings)
@@ -64,14 +70,14 @@ int runRank(const Settings &settings, int rank, int world, int port, const std::
     options.batchSize = settings.batch > 0 ? settings.batch : config.training.batchSize;
     options.logEvery = options.steps;
     options.checkpointEvery = options.steps;
-    if (world > 1) {
-        sde::DataParallelSettings group;
-        group.masterPort = port;
-        group.rank = rank;
-        group.localRank = rank;
-        group.worldSize = world;
+    sde::DataParallelSettings group;
+    group.masterPort = port;
+    group.rank = rank;
+    group.localRank = rank;
+    group.worldSize = world;
+    if (world > 1 || settings.groupOfOne)
         options.dataParallel = group;
-    }
+    options.device = sde::rankDevice(settings.device, group);
     std::chrono::steady_clock::time_point start, end;
     sde::TrainerCallbacks callbacks;
     callbacks.onStep = [&](int64_t step, int64_t, double) {
@@ -111,6 +117,10 @@ int main(int argc, char **argv)
             settings.warmup = std::stoll(next());
         else if (arg == "--threads")
             settings.threads = std::stoi(next());
+        else if (arg == "--device")
+            settings.device = next();
+        else if (arg == "--group-of-one")
+            settings.groupOfOne = true;
         else if (arg == "--rank") // the options of a rank this program started
             rank = std::stoi(next());
         else if (arg == "--world")
@@ -123,7 +133,7 @@ int main(int argc, char **argv)
             result = next();
         else {
             std::cerr << "usage: bench_data_parallel [--model NAME | --preset NAME] [--batch B] [--processes 1,2] "
-                         "[--steps N] [--warmup W] [--threads T]\n";
+                         "[--steps N] [--warmup W] [--threads T] [--device cpu|cuda] [--group-of-one]\n";
             return 2;
         }
     }
@@ -137,10 +147,12 @@ int main(int argc, char **argv)
 
         const sde::ModelConfig config = configOf(settings);
         const int64_t batch = settings.batch > 0 ? settings.batch : config.training.batchSize;
-        std::printf("model %s, global batch %lld, %lld timed steps after %lld, %d CPU thread(s) a process, %u cores\n",
+        std::printf("model %s, global batch %lld, %lld timed steps after %lld, %d CPU thread(s) a process, %u cores, "
+                    "device %s%s\n",
                     settings.preset.empty() ? settings.model.c_str() : settings.preset.c_str(),
                     static_cast<long long>(batch), static_cast<long long>(settings.steps),
-                    static_cast<long long>(settings.warmup), settings.threads, std::thread::hardware_concurrency());
+                    static_cast<long long>(settings.warmup), settings.threads, std::thread::hardware_concurrency(),
+                    settings.device.c_str(), settings.groupOfOne ? ", one process as a job of one rank" : "");
         std::printf("%-10s %10s %12s %10s %11s\n", "processes", "steps/s", "examples/s", "speed-up", "efficiency");
         double single = 0.0;
         for (const int64_t count : sde::bench::parseList(processes)) {
@@ -170,7 +182,11 @@ int main(int argc, char **argv)
                                                    "--warmup",
                                                    std::to_string(settings.warmup),
                                                    "--threads",
-                                                   std::to_string(settings.threads)};
+                                                   std::to_string(settings.threads),
+                                                   "--device",
+                                                   settings.device};
+                if (settings.groupOfOne)
+                    arguments.push_back("--group-of-one");
                 if (settings.preset.empty())
                     arguments.insert(arguments.end(), {"--model", settings.model});
                 else

@@ -8,7 +8,8 @@
 #   tests/gpu/run_gpu_checks.sh ... --tests-only  test_gpu alone, no benchmarks
 #   tests/gpu/run_gpu_checks.sh --prebuilt DIR   check binaries built elsewhere against the same
 #                                                LibTorch version: DIR holds test_gpu,
-#                                                bench_score_network, bench_training and lib/
+#                                                bench_score_network, bench_training,
+#                                                bench_data_parallel and lib/
 #                                                with the libraries they need besides LibTorch
 #                                                (spdlog, fmt), for a GPU machine without them
 #
@@ -68,7 +69,8 @@ else
         tail -30 build/gpu-checks/configure.log
         exit 2
     }
-    cmake --build build/gpu-checks --target test_gpu bench_score_network bench_training sdestudio-cli || exit 2
+    cmake --build build/gpu-checks --target test_gpu bench_score_network bench_training bench_data_parallel \
+        sdestudio-cli || exit 2
     echo "build: $(($(date +%s) - start)) s"
     bin=build/gpu-checks
     bin_tests="$bin/tests/gpu"
@@ -99,4 +101,15 @@ timeout 75 "$bin_bench/bench_training" --device cuda --model fashion-mnist --pre
 echo "== bench_training --device cuda (CIFAR-10 DDPM++ continuous, batch 128)"
 timeout 75 "$bin_bench/bench_training" --device cuda --preset vp/cifar10_ddpmpp_continuous --batch 128 \
     --precisions float32,bfloat16,float16 --steps 20 --warmup 5
+# NCCL: a rank a GPU. One process alone, then as a job of one rank (the collectives' and the
+# reducer's cost), then the job over every GPU of the machine when it has more than one.
+gpus="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')" || gpus=1
+echo "== bench_data_parallel --device cuda (NCCL, the bundled Fashion-MNIST config, batch 128; $gpus GPU(s))"
+timeout 60 "$bin_bench/bench_data_parallel" --device cuda --batch 128 --processes 1 --steps 100 --warmup 10
+timeout 60 "$bin_bench/bench_data_parallel" --device cuda --batch 128 --processes 1 --steps 100 --warmup 10 \
+    --group-of-one
+if [ "$gpus" -gt 1 ]; then
+    timeout 120 "$bin_bench/bench_data_parallel" --device cuda --batch 128 --processes "$(seq -s, 1 "$gpus")" \
+        --steps 100 --warmup 10
+fi
 exit $status
