@@ -2,7 +2,8 @@
 // (inpainting, interpolation, classifier guidance, colorization) on CUDA against the same run on
 // the CPU, reproducibility per seed, CUDA graph replay against eager
 // evaluation, half-precision sampling, training in float32, bfloat16 and float16 with exact
-// resume, and data-parallel training on NCCL. Plain C++ (no Qt), so that it builds on a GPU server without a desktop:
+// resume, and data-parallel training on NCCL. Plain C++ (no Qt), so that it builds on a GPU server
+// without a desktop:
 //
 //   build/cuda/tests/gpu/test_gpu [--models DIR] [--dry-run]
 //
