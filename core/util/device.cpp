@@ -61,9 +61,14 @@ int configureThreads(int requested)
     if (threads > 0)
         at::set_num_threads(threads);
     // The runs that compute at once share this count (util/thread_share.h); one not given is
-    // also shared with busy processes.
-    setThreadBudget(at::get_num_threads(), given);
-    return at::get_num_threads();
+    // also shared with busy processes, read from the process's start on. The work before the first
+    // run (loading the model: many small parallel regions, each waiting for a thread that has no
+    // core beside a busy process) takes the share of a run at once.
+    const int configured = at::get_num_threads();
+    const int share = setThreadBudget(configured, given, /*sinceProcessStart=*/true);
+    if (share > 0 && share != configured)
+        at::set_num_threads(share);
+    return configured;
 }
 
 int runThisThreadSerially()

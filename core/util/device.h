@@ -17,9 +17,10 @@ constexpr int kMostThreads = 256;
 
 // Sets LibTorch's intra-op thread count once at start: `requested` when positive, else
 // OMP_NUM_THREADS when set, else every hardware thread (Debian's LibTorch starts with one);
-// at most kMostThreads. Returns the count in effect. It is also the budget that runs computing at
-// once share (util/thread_share.h): a count that was neither requested nor set in OMP_NUM_THREADS
-// is shared with other busy processes too.
+// at most kMostThreads. Returns that count. It is also the budget that runs computing at once
+// share (util/thread_share.h): a count that was neither requested nor set in OMP_NUM_THREADS is
+// shared with other busy processes too, and when they kept cores busy since the process started
+// the process starts with the share of one run instead (the runs take more as the load drops).
 int configureThreads(int requested = 0);
 
 // Makes the calling thread run its LibTorch operations on one thread; threads started later, and

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <fstream>
+#include <istream>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -15,8 +16,11 @@
 #include <string>
 #include <thread>
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace sde {
@@ -55,19 +59,18 @@ constexpr auto kFirstMeasureAfter = std::chrono::milliseconds(100);
 // A reading over at most this long before a run starts alone still tells the load it starts into.
 constexpr auto kRecentEnough = std::chrono::seconds(2);
 
-// The non-nice busy ticks of the CPUs this process may run on; of the whole machine when the
-// affinity mask or the per-CPU lines cannot be read.
-std::optional<uint64_t> readBusyTicks()
+// The non-nice busy ticks of the CPUs this process may run on, from the text of /proc/stat; of the
+// whole machine when the affinity mask or the per-CPU lines cannot be read.
+std::optional<uint64_t> busyTicksOf(std::istream &procStat)
 {
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
     const bool affinity = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
-    std::ifstream file("/proc/stat");
     std::string line;
     std::optional<uint64_t> machine;
     uint64_t allowedBusy = 0;
     bool anyAllowed = false;
-    while (std::getline(file, line) && line.rfind("cpu", 0) == 0) {
+    while (std::getline(procStat, line) && line.rfind("cpu", 0) == 0) {
         const std::optional<CpuTicks> ticks = cpuBusyTicks(line);
         if (!ticks)
             continue;
@@ -81,19 +84,78 @@ std::optional<uint64_t> readBusyTicks()
     return anyAllowed ? std::optional<uint64_t>(allowedBusy) : machine;
 }
 
-// This process's ticks as the machine's busy count holds them: a niced process's user time is
-// counted as nice, so then only its system time.
-std::optional<uint64_t> readOwnTicks()
+// This process's ticks as the machine's busy count holds them, from the text of /proc/self/stat:
+// a niced process's user time is counted as nice, so then only its system time.
+std::optional<uint64_t> ownTicksOf(const std::string &selfStat)
 {
-    std::ifstream file("/proc/self/stat");
-    const std::optional<ProcessTicks> ticks =
-        processTicks(std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()));
+    const std::optional<ProcessTicks> ticks = processTicks(selfStat);
     if (!ticks)
         return std::nullopt;
     errno = 0;
     const int niceness = getpriority(PRIO_PROCESS, 0);
     return niceness > 0 && errno == 0 ? ticks->system : ticks->user + ticks->system;
 }
+
+std::optional<uint64_t> readBusyTicks()
+{
+    std::ifstream file("/proc/stat");
+    return busyTicksOf(file);
+}
+
+std::optional<uint64_t> readOwnTicks()
+{
+    std::ifstream file("/proc/self/stat");
+    return ownTicksOf(std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>()));
+}
+
+// The counters as the process started: the text of /proc/stat and /proc/self/stat and the
+// monotonic clock, read before the shared libraries' initialisers run (LibTorch's take a fifth to a
+// third of a second on the two-core machine, during which this process computes on one thread). Read with
+// system calls alone into static storage: the C++ library is not initialised yet. Parsed when a
+// budget is set (sinceProcessStart).
+struct StartReading {
+    char machine[1 << 16]; // the cpu lines come first; a longer file is cut
+    size_t machineSize;
+    char self[4096];
+    size_t selfSize;
+    timespec when;
+    bool read;
+};
+StartReading startReading; // zero before anything runs (static storage)
+
+// System calls made directly: a sanitizer's wrappers of open and read may not be set up yet.
+size_t readWhole(const char *path, char *text, size_t capacity)
+{
+    const long fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t size = 0;
+    while (size < capacity) {
+        const long got = ::syscall(SYS_read, fd, text + size, capacity - size);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        size += static_cast<size_t>(got);
+    }
+    ::syscall(SYS_close, fd);
+    return size;
+}
+
+void readCountersAtStart(int, char **, char **)
+{
+    StartReading &r = startReading;
+    if (::syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &r.when) != 0)
+        return;
+    r.machineSize = readWhole("/proc/stat", r.machine, sizeof r.machine);
+    r.selfSize = readWhole("/proc/self/stat", r.self, sizeof r.self);
+    r.read = r.machineSize > 0 && r.selfSize > 0;
+}
+
+// An executable's .preinit_array functions run before any shared library's initialisers (ELF;
+// glibc calls them first). This file is part of every program that shares the cores.
+__attribute__((section(".preinit_array"), used)) void (*const readCountersAtStartEntry)(int, char **,
+                                                                                        char **) = readCountersAtStart;
 
 } // namespace
 
@@ -160,6 +222,37 @@ BusyCoresMeter::BusyCoresMeter() : when_(Clock::now())
     }
 }
 
+std::optional<BusyCoresMeter> BusyCoresMeter::sinceProcessStart()
+{
+    const StartReading &r = startReading;
+    if (!r.read)
+        return std::nullopt;
+    // Only the complete lines of a file that was cut.
+    std::string machine(r.machine, r.machineSize);
+    if (r.machineSize == sizeof r.machine)
+        machine.erase(machine.find_last_of('\n') == std::string::npos ? 0 : machine.find_last_of('\n') + 1);
+    std::istringstream machineStat(machine);
+    const std::optional<uint64_t> busy = busyTicksOf(machineStat);
+    const std::optional<uint64_t> self = ownTicksOf(std::string(r.self, r.selfSize));
+    if (!busy || !self)
+        return std::nullopt;
+    // libstdc++'s steady_clock is CLOCK_MONOTONIC.
+    const Clock::time_point when(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(r.when.tv_sec) +
+                                                                             std::chrono::nanoseconds(r.when.tv_nsec)));
+    if (when > Clock::now())
+        return std::nullopt;
+    return BusyCoresMeter(*busy, *self, when);
+}
+
+BusyCoresMeter::BusyCoresMeter(uint64_t busy, uint64_t self, std::chrono::steady_clock::time_point when)
+    : busy_(busy), self_(self), read_(true), when_(when)
+{}
+
+std::chrono::steady_clock::time_point BusyCoresMeter::since() const
+{
+    return when_;
+}
+
 double BusyCoresMeter::update()
 {
     const std::optional<uint64_t> busy = readBusyTicks();
@@ -178,7 +271,7 @@ double BusyCoresMeter::update()
     return cores;
 }
 
-void setThreadBudget(int configured, bool given)
+int setThreadBudget(int configured, bool given, bool sinceProcessStart)
 {
     Budget &b = budget();
     const std::lock_guard<std::mutex> lock(b.mutex);
@@ -187,9 +280,23 @@ void setThreadBudget(int configured, bool given)
     b.busyElsewhere = 0.0;
     b.meter.reset();
     b.firstReading = true;
-    if (!given)
-        b.meter.emplace();
-    b.measured = Clock::now();
+    const Clock::time_point now = Clock::now();
+    b.measured = now;
+    if (!given) {
+        std::optional<BusyCoresMeter> start;
+        if (sinceProcessStart)
+            start = BusyCoresMeter::sinceProcessStart();
+        if (!start)
+            start.emplace();
+        b.meter = std::move(start);
+        if (now - b.meter->since() >= kFirstMeasureAfter) {
+            // The load since the process started: its first run starts with its share.
+            b.busyElsewhere = b.meter->update();
+            b.firstReading = false;
+            ++b.measurement;
+        }
+    }
+    return configured > 0 ? sharedThreadCount(configured, std::max(1, b.runs), b.busyElsewhere) : 0;
 }
 
 int sharingRuns()
@@ -220,9 +327,10 @@ ThreadShare::ThreadShare() : counted_(sharesOnThisThread++ == 0), before_(at::ge
         const Clock::time_point now = Clock::now();
         const auto since = now - b.measured;
         if (since >= kFirstMeasureAfter && since <= kRecentEnough) {
-            // The interval since the last reading is recent and long enough to tell: the CLI's
-            // run, after configureThreads and the model's loading, starts with its share instead
-            // of spending its first tenth of a second with too many threads.
+            // The interval since the last reading is recent and long enough to tell: a run soon
+            // after configureThreads (the studio's first, the CLI's after a slow model load)
+            // starts with its share instead of spending its first tenth of a second with too many
+            // threads.
             b.busyElsewhere = b.meter->update();
             b.measured = now;
             b.firstReading = false;

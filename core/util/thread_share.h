@@ -52,10 +52,17 @@ double busyCoresBetween(uint64_t busyBefore, uint64_t ownBefore, uint64_t busyAf
 class BusyCoresMeter {
 public:
     BusyCoresMeter(); // the first reading
+    // A meter whose first reading was taken as this process started, before the shared
+    // libraries' initialisers ran; nothing when it could not be taken (no /proc).
+    static std::optional<BusyCoresMeter> sinceProcessStart();
+    // When the reading the next update() measures from was taken.
+    std::chrono::steady_clock::time_point since() const;
     // Busy cores of other processes since the previous reading; takes a new one.
     double update();
 
 private:
+    BusyCoresMeter(uint64_t busy, uint64_t self, std::chrono::steady_clock::time_point when);
+
     uint64_t busy_ = 0; // the CPUs' non-nice busy time, in clock ticks
     uint64_t self_ = 0; // this process's share of it, in clock ticks
     bool read_ = false; // whether the values above were read
@@ -82,11 +89,11 @@ public:
 
     // Sets this thread's intra-op count to the run's share when it changed; measures the other
     // processes' load at most every quarter second. A run that starts alone takes a reading at its
-    // start when the last one is between a tenth of a second and two seconds old (the CLI's first
-    // run: since configureThreads); when it is younger the next comes on the usual schedule (a
-    // tenth of a second after configureThreads, else a quarter after the last); when it is older
-    // the meter starts again at the run's start and reads a tenth of a second later, the last
-    // figure holding until then. Returns the count in effect.
+    // start when the last one is between a tenth of a second and two seconds old (a first run soon
+    // after configureThreads, which read the load since the process started); when it is younger the next comes on the
+    // usual schedule (a tenth of a second after configureThreads, else a quarter after the last); when it is older the
+    // meter starts again at the run's start and reads a tenth of a second later, the last figure holding until then.
+    // Returns the count in effect.
     int apply();
 
 private:
@@ -98,7 +105,12 @@ private:
 
 // The count the runs share, and whether it was given explicitly (then other processes' load is
 // not measured); configureThreads sets it. Until then (or with 0) runs leave the counts alone.
-void setThreadBudget(int configured, bool given);
+// With `sinceProcessStart` (a process's budget set as it starts) the others' load is read over the
+// time since the process started (BusyCoresMeter::sinceProcessStart), at once when that is a tenth
+// of a second or more: the CLI's run then starts with its share instead of computing on too many
+// threads until its first reading. Returns the threads one run takes now (0 with no budget): what
+// the process's work before its first run (loading a model) should use.
+int setThreadBudget(int configured, bool given, bool sinceProcessStart = false);
 
 // The number of ThreadShare runs alive in this process.
 int sharingRuns();

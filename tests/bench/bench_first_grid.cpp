@@ -3,7 +3,7 @@
 // defaults of a fresh start (no saved settings).
 //
 //   build/release/tests/bench/bench_first_grid [--runs 5] [--cli PATH] [--paths cli,studio]
-//       [--busy N] [--env NAME=VALUE]
+//       [--busy N] [--env NAME=VALUE] [--against NAME=VALUE]
 //
 // cli:    `sdestudio-cli sample --model fashion-mnist --batch 16 --seed 1 -o DIR`, timed from
 //         the spawn to its exit (files written).
@@ -19,7 +19,10 @@
 // --runs times; the median and the range are printed. --busy N keeps N other processes spinning
 // through every path's runs (a machine shared with other work); --env adds a variable to the cli
 // and studio runs' environment (OMP_NUM_THREADS=2: a count given, so not shared with busy
-// processes; for sampling-beside-training set it on this program).
+// processes; for sampling-beside-training set it on this program). --against NAME=VALUE times
+// each cli and studio run a second time, right after, with that variable added as well
+// (OMP_NUM_THREADS=1: the lost core's cost alone), and prints the median of the pairs' ratios:
+// runs next to each other in time share the machine's drift.
 
 #include "bench_support.h"
 
@@ -246,6 +249,7 @@ int main(int argc, char **argv)
     std::vector<std::string> paths{"cli", "studio"};
     int busy = 0;
     std::vector<std::string> extraEnvironment;
+    std::string against;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--runs")
@@ -258,15 +262,21 @@ int main(int argc, char **argv)
             busy = std::atoi(sde::bench::optionValue(argc, argv, i).c_str());
         else if (arg == "--env")
             extraEnvironment.push_back(sde::bench::optionValue(argc, argv, i));
+        else if (arg == "--against")
+            against = sde::bench::optionValue(argc, argv, i);
         else {
             std::fprintf(
                 stderr, "usage: bench_first_grid [--runs N] [--cli PATH] [--paths cli,studio,sampling-beside-training] "
-                        "[--busy N] [--env NAME=VALUE]\n");
+                        "[--busy N] [--env NAME=VALUE] [--against NAME=VALUE]\n");
             return 2;
         }
     }
     if (runs < 1 || busy < 0) {
         std::fprintf(stderr, "--runs must be at least 1 and --busy at least 0\n");
+        return 2;
+    }
+    if (!against.empty() && against.find('=') == std::string::npos) {
+        std::fprintf(stderr, "--against takes NAME=VALUE\n");
         return 2;
     }
     const std::filesystem::path scratch =
@@ -294,7 +304,14 @@ int main(int argc, char **argv)
             std::printf(", %s", e.c_str());
         std::printf("\n");
     }
-    std::vector<std::string> rows;
+    std::vector<std::string> rows, ratios;
+    const auto row = [](const std::string &name, std::vector<double> values, const char *format) {
+        std::sort(values.begin(), values.end());
+        char text[300];
+        std::snprintf(text, sizeof text, format, name.c_str(), values[values.size() / 2], values.front(),
+                      values.back());
+        return std::string(text);
+    };
     for (const std::string &path : paths) {
         std::vector<std::string> args, environment = extraEnvironment;
         if (path == "sampling-beside-training") {
@@ -316,28 +333,44 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "unknown path %s (cli, studio, sampling-beside-training)\n", path.c_str());
             return 2;
         }
-        std::vector<double> seconds;
-        for (int run = 0; run <= runs; ++run) {
-            std::filesystem::remove_all(scratch / "out");
-            std::filesystem::remove_all(scratch / "home");
-            std::filesystem::create_directories(scratch / "home");
-            const Timed timed = timedRun(args, environment, run > 0);
-            if (timed.status != 0) {
-                std::fprintf(stderr, "%s exited with status %d\n", path.c_str(), timed.status);
-                return 1;
-            }
-            if (run > 0)
-                seconds.push_back(timed.seconds);
+        // With --against, each run is followed by its twin with the variable added.
+        std::vector<std::vector<std::string>> variants{environment};
+        if (!against.empty()) {
+            variants.push_back(environment);
+            variants.back().push_back(against);
         }
-        std::sort(seconds.begin(), seconds.end());
-        char row[200];
-        std::snprintf(row, sizeof row, "| %s | %.2f | %.2f | %.2f |\n", path.c_str(), seconds[seconds.size() / 2],
-                      seconds.front(), seconds.back());
-        rows.push_back(row);
+        std::vector<std::vector<double>> seconds(variants.size());
+        std::vector<double> pairRatios;
+        for (int run = 0; run <= runs; ++run) {
+            for (size_t v = 0; v < variants.size(); ++v) {
+                std::filesystem::remove_all(scratch / "out");
+                std::filesystem::remove_all(scratch / "home");
+                std::filesystem::create_directories(scratch / "home");
+                const Timed timed = timedRun(args, variants[v], run > 0);
+                if (timed.status != 0) {
+                    std::fprintf(stderr, "%s exited with status %d\n", path.c_str(), timed.status);
+                    return 1;
+                }
+                if (run > 0)
+                    seconds[v].push_back(timed.seconds);
+            }
+            if (run > 0 && variants.size() == 2)
+                pairRatios.push_back(seconds[0].back() / seconds[1].back());
+        }
+        rows.push_back(row(path, seconds[0], "| %s | %.2f | %.2f | %.2f |\n"));
+        if (variants.size() == 2) {
+            rows.push_back(row(path + ", " + against, seconds[1], "| %s | %.2f | %.2f | %.2f |\n"));
+            ratios.push_back(row(path + " / " + path + ", " + against, pairRatios, "| %s | %.2fx | %.2fx | %.2fx |\n"));
+        }
     }
     std::printf("\n| path | median s | fastest s | slowest s |\n| --- | ---: | ---: | ---: |\n");
-    for (const std::string &row : rows)
-        std::printf("%s", row.c_str());
+    for (const std::string &r : rows)
+        std::printf("%s", r.c_str());
+    if (!ratios.empty()) {
+        std::printf("\n| runs next to each other | median ratio | lowest | highest |\n| --- | ---: | ---: | ---: |\n");
+        for (const std::string &r : ratios)
+            std::printf("%s", r.c_str());
+    }
     for (const pid_t pid : spinners) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);

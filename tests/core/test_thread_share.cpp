@@ -1,5 +1,6 @@
 // Sharing the cores among runs (core/util/thread_share.h): the share of each run, the reading of
-// the machine's counters, and a live busy process seen by the meter.
+// the machine's counters, a live busy process seen by the meter, and a process started beside
+// busy ones taking its share from the start (this program run again as that process).
 #include "util/thread_share.h"
 
 #include "test_support.h"
@@ -13,14 +14,17 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -28,7 +32,26 @@
 
 using namespace sde;
 
+extern char **environ;
+
 namespace {
+
+// When this program's own initialisers ran: after the shared libraries'.
+const std::chrono::steady_clock::time_point initialisedAt = std::chrono::steady_clock::now();
+
+// This program run again with --start-share-child: the share of the cores its budget gives at
+// start, as configureThreads sets it, a third of a second after the process started.
+int startShareChild()
+{
+    const std::optional<BusyCoresMeter> start = BusyCoresMeter::sinceProcessStart();
+    if (!start) {
+        std::printf("no reading at the start\n");
+        return 1;
+    }
+    std::this_thread::sleep_until(start->since() + std::chrono::milliseconds(300));
+    std::printf("share %d\n", setThreadBudget(2, false, /*sinceProcessStart=*/true));
+    return 0;
+}
 
 // A process that spins until killed (or until this one ends, killed or not).
 pid_t spinningChild()
@@ -154,6 +177,55 @@ private Q_SLOTS:
         QVERIFY(static_cast<double>(busyAfter->busy - busyBefore->busy) >= 0.9 * static_cast<double>(counted));
     }
 
+    // The counters are read as the process starts, before the shared libraries' initialisers
+    // (LibTorch's, Qt's) and this program's own.
+    void theStartIsRead()
+    {
+        const std::optional<BusyCoresMeter> start = BusyCoresMeter::sinceProcessStart();
+        QVERIFY(start);
+        QVERIFY(start->since() < initialisedAt);
+    }
+
+    // A process started while every core is kept busy by others takes one thread of two at once,
+    // from the load since its start (the CLI, whose first run then starts with its share).
+    void aProcessStartedBesideBusyOnesTakesItsShare()
+    {
+        errno = 0;
+        if (getpriority(PRIO_PROCESS, 0) > 0 && errno == 0)
+            QSKIP("niced: the spinning children's time is nice time, which the meter leaves out");
+        std::vector<pid_t> children;
+        for (unsigned i = 0; i < std::max(2u, std::thread::hardware_concurrency()); ++i)
+            children.push_back(spinningChild());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        int out[2];
+        QCOMPARE(::pipe(out), 0);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addclose(&actions, out[0]);
+        std::string self = "/proc/self/exe", flag = "--start-share-child";
+        char *args[] = {self.data(), flag.data(), nullptr};
+        pid_t child = 0;
+        const int spawned = posix_spawn(&child, self.c_str(), &actions, nullptr, args, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(out[1]);
+        std::string said;
+        char buffer[256];
+        for (ssize_t got; (got = ::read(out[0], buffer, sizeof buffer)) > 0;)
+            said.append(buffer, static_cast<size_t>(got));
+        ::close(out[0]);
+        int status = -1;
+        if (spawned == 0)
+            ::waitpid(child, &status, 0);
+        for (const pid_t spinner : children) {
+            ::kill(spinner, SIGKILL);
+            ::waitpid(spinner, nullptr, 0);
+        }
+        QCOMPARE(spawned, 0);
+        QVERIFY2(WIFEXITED(status) && WEXITSTATUS(status) == 0, said.c_str());
+        QCOMPARE(QString::fromStdString(said).trimmed(), QString("share 1"));
+    }
+
     // Measuring the others' load (a count not given): with every core kept busy by other
     // processes a run takes one thread, not the configured two: from its start when the budget was
     // set long enough before (the CLI, which loads its model meanwhile), else after its first
@@ -264,5 +336,12 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestThreadShare)
+int main(int argc, char **argv)
+{
+    if (argc == 2 && std::string(argv[1]) == "--start-share-child")
+        return startShareChild();
+    QCoreApplication app(argc, argv);
+    TestThreadShare test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_thread_share.moc"
