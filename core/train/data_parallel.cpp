@@ -1,5 +1,7 @@
 #include "train/data_parallel.h"
 
+#include "train/agent_store.h"
+
 #include "util/build_info.h"
 #include "util/device.h"
 #include "util/error.h"
@@ -260,18 +262,32 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
                 return store;
             return c10::make_intrusive<c10d::PrefixStore>(prefix, std::move(store));
         };
-        c10d::TCPStoreOptions options;
-        options.port = static_cast<std::uint16_t>(settings.masterPort);
-        options.isServer = settings.rank == 0 && !useAgentStore;
-        options.numWorkers = static_cast<size_t>(settings.worldSize);
-        options.waitWorkers = !useAgentStore;
-        options.timeout = timeout;
-        backend_->store = withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, options));
-        c10d::TCPStoreOptions heartbeat;
-        heartbeat.port = options.port;
-        heartbeat.waitWorkers = false;
-        heartbeat.timeout = kHeartbeatStoreTimeout;
-        backend_->heartbeatStore = withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, heartbeat));
+        const auto port = static_cast<std::uint16_t>(settings.masterPort);
+#if TORCH_VERSION_MAJOR < 2
+        if (useAgentStore) {
+            // The agent of a current PyTorch speaks a store protocol LibTorch 1.13's TCPStore
+            // client predates (train/agent_store.h).
+            backend_->store = withPrefix(c10::make_intrusive<AgentStoreClient>(settings.masterAddress, port, timeout));
+            backend_->heartbeatStore = withPrefix(c10::make_intrusive<AgentStoreClient>(
+                settings.masterAddress, port,
+                std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatStoreTimeout)));
+        }
+#endif
+        if (!backend_->store) {
+            c10d::TCPStoreOptions options;
+            options.port = port;
+            options.isServer = settings.rank == 0 && !useAgentStore;
+            options.numWorkers = static_cast<size_t>(settings.worldSize);
+            options.waitWorkers = !useAgentStore;
+            options.timeout = timeout;
+            backend_->store = withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, options));
+            c10d::TCPStoreOptions heartbeat;
+            heartbeat.port = options.port;
+            heartbeat.waitWorkers = false;
+            heartbeat.timeout = kHeartbeatStoreTimeout;
+            backend_->heartbeatStore =
+                withPrefix(c10::make_intrusive<c10d::TCPStore>(settings.masterAddress, heartbeat));
+        }
         backend_->heartbeatStore->set(heartbeatKey(settings.rank), std::vector<uint8_t>{'0'});
     } catch (const std::exception &e) {
         throw Error("rank " + std::to_string(settings.rank) + " of " + std::to_string(settings.worldSize) +

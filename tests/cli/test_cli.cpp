@@ -19,6 +19,8 @@
 #include <QRegularExpression>
 #include <QtTest/QtTest>
 
+#include <cstdlib>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -1147,6 +1149,38 @@ private Q_SLOTS:
         Run inside = finish(*nested);
         QCOMPARE(inside.exitCode, 1);
         QVERIFY2(inside.err.contains("--nproc starts a job of its own"), qPrintable(inside.err));
+    }
+
+    // Under torchrun (PyTorch 2.x's launcher, from the wheel's environment: .venv-torch or
+    // SDE_TORCH_VENV): the ranks join its agent's store under the attempt's prefix and reach the
+    // parameters of one process, as with --nproc.
+    void dataParallelTrainingUnderTorchrun()
+    {
+        std::string why;
+        if (!dataParallelAvailable(torch::kCPU, &why))
+            QSKIP(why.c_str());
+        const std::string bin = test::torchVenvBin();
+        if (bin.empty() && std::getenv("SDE_TORCH_VENV") != nullptr)
+            QFAIL("SDE_TORCH_VENV is set, but its bin folder has no torchrun");
+        if (bin.empty())
+            QSKIP("no torchrun: packaging/install-torch.sh makes .venv-torch (or set SDE_TORCH_VENV)");
+        const QString config = QString::fromStdString(test::dataDir()) + "/../../models/bundled/toy-2d/config.json";
+        const QString base = QString::fromStdString(test::makeTempDir());
+        const QStringList common{"train", "--config", config, "--data", "toy:moons", "--batch", "32", "--steps", "12"};
+        Run single = cli(common + QStringList{"--out", base + "/one"});
+        QVERIFY2(single.exitCode == 0, qPrintable(single.err));
+        QProcess torchrun;
+        torchrun.start(QString::fromStdString(bin + "/torchrun"),
+                       QStringList{"--nproc_per_node", "2", "--no-python", "--master_port",
+                                   QString::number(freeLoopbackPort()), QString::fromStdString(test::cliPath())} +
+                           common + QStringList{"--out", base + "/torchrun", "--timeout", "60"});
+        Run job = finish(torchrun, 180000);
+        QVERIFY2(job.exitCode == 0, qPrintable(job.err));
+        QVERIFY2(job.err.contains("batch 32 over 2 processes"), qPrintable(job.err));
+        QVERIFY2(job.err.contains("finished at step 12"), qPrintable(job.err));
+        const QString checkpoint = "/checkpoints/checkpoint-00000012.safetensors";
+        const double difference = largestDifference(base + "/one" + checkpoint, base + "/torchrun" + checkpoint);
+        QVERIFY2(difference < 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
     }
 
     void trainRefusesBadInput_data()

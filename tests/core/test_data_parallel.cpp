@@ -6,6 +6,7 @@
 #include "config/presets.h"
 #include "data/toy_data.h"
 #include "io/safetensors.h"
+#include "train/agent_store.h"
 #include "train/data_parallel.h"
 #include "train/trainer.h"
 #include "train/training_checkpoint.h"
@@ -16,8 +17,10 @@
 #include "test_support.h"
 #include "tiny_models.h"
 
+#include <QProcess>
 #include <QtTest/QtTest>
 
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/cuda.h>
 
 #include <unistd.h>
@@ -399,6 +402,115 @@ private Q_SLOTS:
 
     // The reducer's sums, bucket by bucket (tiny buckets: one parameter or two each), equal the
     // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
+    // The store torchrun's agent serves (train/agent_store.h), here PyTorch 2.x's own TCPStore
+    // served from the wheel's Python (both of its backends): the values go both ways, every
+    // query the process group and the heartbeat make answers as a TCPStore's would, a wait that
+    // outlasts its timeout throws and leaves the connection usable, and keys under the attempt's
+    // prefix land where torch.distributed puts them. Under torchrun itself: test_cli.
+    void agentStoreSpeaksTheLaunchersProtocol_data()
+    {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("libuv") << "True";
+        QTest::newRow("classic") << "False";
+    }
+    void agentStoreSpeaksTheLaunchersProtocol()
+    {
+#if TORCH_VERSION_MAJOR >= 2
+        QSKIP("LibTorch 2.x's own TCPStore speaks the launcher's protocol");
+#else
+        QFETCH(QString, backend);
+        const std::string bin = test::torchVenvBin();
+        if (bin.empty() && std::getenv("SDE_TORCH_VENV") != nullptr)
+            QFAIL("SDE_TORCH_VENV is set, but its bin folder has no torchrun");
+        if (bin.empty())
+            QSKIP("no Python with PyTorch 2.x: packaging/install-torch.sh makes .venv-torch (or set SDE_TORCH_VENV)");
+        const int port = freeLoopbackPort();
+        // The server's own client answers ours: it reads what this test set and sets its reply.
+        const QString script = QString("import datetime, sys\n"
+                                       "import torch.distributed as dist\n"
+                                       "s = dist.TCPStore('127.0.0.1', %1, is_master=True, wait_for_workers=False,\n"
+                                       "                  timeout=datetime.timedelta(seconds=60), use_libuv=%2)\n"
+                                       "print('ready', flush=True)\n"
+                                       "s.set('from-python', s.get('from-cpp') + b'!')\n"
+                                       "print(s.get('/worker/attempt_3/k').decode(), flush=True)\n"
+                                       "s.wait(['done'])\n")
+                                   .arg(port)
+                                   .arg(backend);
+        QProcess server;
+        server.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        server.start(QString::fromStdString(bin + "/python3"), {"-c", script});
+        QVERIFY(server.waitForStarted());
+        QTRY_VERIFY_WITH_TIMEOUT(server.canReadLine() || server.state() != QProcess::Running, 60000);
+        QCOMPARE(server.readLine().trimmed(), QByteArray("ready"));
+
+        try {
+            checkAgentStore(server, port);
+        } catch (const std::exception &e) {
+            QFAIL(e.what());
+        }
+#endif
+    }
+#if TORCH_VERSION_MAJOR < 2
+    void checkAgentStore(QProcess &server, int port)
+    {
+        // The store throws as c10d's stores do, not sde::Error.
+        const auto errorOf = [](const std::function<void()> &run) {
+            try {
+                run();
+            } catch (const std::exception &e) {
+                return QString::fromStdString(e.what());
+            }
+            return QString("no error");
+        };
+        const auto bytes = [](const std::string &text) { return std::vector<uint8_t>(text.begin(), text.end()); };
+        AgentStoreClient store("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20));
+        store.set("from-cpp", bytes("hello"));
+        QCOMPARE(store.get("from-python"), bytes("hello!"));
+        QCOMPARE(store.add("count", 5), int64_t(5));
+        QCOMPARE(store.add("count", -2), int64_t(3));
+        QCOMPARE(store.get("count"), bytes("3")); // ADD keeps the number as text, as TCPStore does
+        QVERIFY(store.check({"from-cpp", "count"}));
+        QVERIFY(!store.check({"from-cpp", "missing"}));
+        // compareSet: set when absent and nothing was expected; else only on a match.
+        QCOMPARE(store.compareSet("c", {}, bytes("7")), bytes("7"));
+        QCOMPARE(store.compareSet("c", bytes("8"), bytes("9")), bytes("7"));
+        QCOMPARE(store.compareSet("c", bytes("7"), bytes("9")), bytes("9"));
+        const int64_t keys = store.getNumKeys();
+        QVERIFY(store.deleteKey("c"));
+        QVERIFY(!store.deleteKey("c"));
+        QCOMPARE(store.getNumKeys(), keys - 1);
+
+        // A wait that times out, then the same connection waits for a key another client sets.
+        QElapsedTimer clock;
+        clock.start();
+        const QString timedOut = errorOf([&] { store.wait({"late"}, std::chrono::milliseconds(300)); });
+        QVERIFY2(timedOut.contains("timed out"), qPrintable(timedOut));
+        QVERIFY2(clock.elapsed() >= 300 && clock.elapsed() < 10000, qPrintable(QString::number(clock.elapsed())));
+        std::thread other([port] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            AgentStoreClient("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)).set("late", {42});
+        });
+        store.wait({"late"});
+        other.join();
+        QCOMPARE(store.get("late"), std::vector<uint8_t>{42});
+
+        // Under the attempt's prefix, as the ranks use it.
+        c10d::PrefixStore attempt(
+            "/worker/attempt_3",
+            c10::make_intrusive<AgentStoreClient>("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)));
+        attempt.set("k", bytes("prefixed"));
+        QTRY_VERIFY_WITH_TIMEOUT(server.canReadLine(), 20000);
+        QCOMPARE(server.readLine().trimmed(), QByteArray("prefixed"));
+        store.set("done", {1});
+        QVERIFY(server.waitForFinished(20000));
+        QCOMPARE(server.exitCode(), 0);
+
+        // A store that is gone: the next query says so.
+        const QString lost = errorOf([&] { store.get("from-cpp"); });
+        QVERIFY2(lost.contains("127.0.0.1:" + QString::number(port)), qPrintable(lost));
+    }
+#endif
+
     void reducerSumsEveryBucket()
     {
         const int port = freeLoopbackPort();

@@ -3,8 +3,10 @@
 #include "test_paths.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QTemporaryDir>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -24,6 +26,14 @@ std::string fixtureDir(const std::string &name)
 std::string cliPath()
 {
     return SDE_CLI_PATH_FILE;
+}
+
+std::string torchVenvBin()
+{
+    const char *given = std::getenv("SDE_TORCH_VENV");
+    const std::string venv = given != nullptr && *given != '\0' ? std::string(given) : dataDir() + "/../../.venv-torch";
+    const std::string bin = QDir::cleanPath(QString::fromStdString(venv + "/bin")).toStdString();
+    return QFileInfo(QString::fromStdString(bin + "/torchrun")).isExecutable() ? bin : std::string();
 }
 
 double relativeError(const torch::Tensor &actual, const torch::Tensor &expected)

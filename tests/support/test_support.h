@@ -15,6 +15,11 @@ std::string fixtureDir(const std::string &name);
 // The sdestudio-cli executable built beside the tests.
 std::string cliPath();
 
+// The bin folder of a Python environment with PyTorch 2.x (its python3 and torchrun): the
+// SDE_TORCH_VENV variable's, else the checkout's .venv-torch (packaging/install-torch.sh, which the
+// cuda flavor's tests install); empty when neither has a torchrun.
+std::string torchVenvBin();
+
 // max |a - b| / max |b|: the error relative to the reference tensor's scale.
 double relativeError(const torch::Tensor &actual, const torch::Tensor &expected);
 

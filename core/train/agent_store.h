@@ -1,0 +1,68 @@
+#pragma once
+
+// A client of the c10d TCPStore that torchrun's agent serves to its workers
+// (TORCHELASTIC_USE_AGENT_STORE), for a LibTorch whose own TCPStore client predates the agent's
+// protocol. PyTorch's stores since pytorch/pytorch#107607 (August 2023; the tests use the 2.11
+// wheel's, 2.15's was tried too) expect every connection to open with a validation message (the query type VALIDATE and
+// a magic number) and number their queries from there, so LibTorch 1.13's client, which starts
+// with SET, is never answered. This client speaks that protocol
+// (torch/csrc/distributed/c10d/TCPStoreBackend.hpp and the stores' request parsers): a query type
+// byte, then keys and values each as a 64-bit length and its bytes, integers in the host's byte
+// order; every key with the "/" TCPStore's clients put before it. It is a c10d::Store, so
+// ProcessGroupGloo and PrefixStore use it as they use a TCPStore. Not for LibTorch 2.x, whose
+// TCPStore speaks the protocol itself.
+
+#include <torch/version.h>
+
+#if TORCH_VERSION_MAJOR < 2
+
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sde {
+
+class AgentStoreClient : public c10d::Store {
+public:
+    // Connects to host:port, retrying until `timeout` (the agent may still be starting), and
+    // validates the connection. Throws std::runtime_error naming the address when no connection
+    // could be made. `timeout` also bounds each wait (get, wait) as in a TCPStore.
+    AgentStoreClient(const std::string &host, uint16_t port, std::chrono::milliseconds timeout);
+    ~AgentStoreClient() override;
+    AgentStoreClient(const AgentStoreClient &) = delete;
+    AgentStoreClient &operator=(const AgentStoreClient &) = delete;
+
+    void set(const std::string &key, const std::vector<uint8_t> &value) override;
+    std::vector<uint8_t> compareSet(const std::string &key, const std::vector<uint8_t> &currentValue,
+                                    const std::vector<uint8_t> &newValue) override;
+    // Waits for the key (up to the store's timeout), then reads it, as TCPStore::get does.
+    std::vector<uint8_t> get(const std::string &key) override;
+    int64_t add(const std::string &key, int64_t value) override;
+    bool deleteKey(const std::string &key) override;
+    bool check(const std::vector<std::string> &keys) override;
+    int64_t getNumKeys() override;
+    void wait(const std::vector<std::string> &keys) override;
+    // Throws std::runtime_error ("... timed out ...") when the keys are not all set within
+    // `timeout`; the server is told to stop waiting, and the connection stays usable.
+    void wait(const std::vector<std::string> &keys, const std::chrono::milliseconds &timeout) override;
+
+private:
+    void sendAll(const std::vector<uint8_t> &message);
+    // Reads exactly `size` bytes by `deadline`; false when the deadline passed first.
+    bool receive(void *data, size_t size, std::chrono::steady_clock::time_point deadline);
+    void receiveOrThrow(void *data, size_t size);
+    void waitLocked(const std::vector<std::string> &keys, std::chrono::milliseconds timeout);
+    [[noreturn]] void fail(const std::string &what);
+
+    std::string where_; // host:port, for messages
+    int socket_ = -1;
+    std::mutex mutex_; // one query and its answer at a time
+};
+
+} // namespace sde
+
+#endif
