@@ -28,4 +28,6 @@ if [ -x build/release/tests/test_cli ] && [ -x build/release/tests/test_data_par
     export SDE_TORCH_VENV="$PWD/.venv-torch"
     build/release/tests/test_data_parallel agentStoreSpeaksTheLaunchersProtocol
     build/release/tests/test_cli dataParallelTrainingUnderTorchrun
+else
+    echo "test-cuda: no default-flavor build in build/release (packaging/test.sh makes it): its torchrun tests did not run"
 fi

@@ -55,6 +55,8 @@ int main(int argc, char **argv)
     try {
         checkRemaining(command);
         sde::configureThreads();
+        // Beside busy processes, the command's thread starts with its share (util/device.h).
+        sde::takeStartShare();
         return commands.at(command.get_name())();
     } catch (const std::exception &e) {
         // Values taken from files (keys, paths, strings) are in the message: keep it one line.

@@ -37,8 +37,11 @@ enum class Query : uint8_t {
 constexpr uint8_t kReady = 0;        // CHECK's answer when every key is set
 constexpr uint8_t kStopWaiting = 0;  // WAIT's answer once every key is set
 constexpr uint8_t kWaitCanceled = 1; // CANCEL_WAIT's answer
-// A value read from the store larger than this is a broken connection, not a value.
-constexpr uint64_t kLargestValue = uint64_t(1) << 32;
+// A value read from the store larger than this is a broken connection, not a value (the ranks'
+// values are a few bytes to a few kilobytes).
+constexpr uint64_t kLargestValue = uint64_t(1) << 28;
+// Waits longer than this are waits without end (and stay clear of the clock's range).
+constexpr auto kLongestWait = std::chrono::hours(24 * 365);
 // How long the answer to CANCEL_WAIT may take before the connection counts as lost.
 constexpr auto kCancelGrace = std::chrono::seconds(5);
 
@@ -80,6 +83,14 @@ private:
     std::vector<uint8_t> bytes_;
 };
 
+// When a wait of `timeout` started now ends; never for c10d's kNoTimeout (0) and beyond a year.
+Clock::time_point deadlineAfter(std::chrono::milliseconds timeout)
+{
+    if (timeout <= std::chrono::milliseconds::zero() || timeout > kLongestWait)
+        return Clock::time_point::max();
+    return Clock::now() + timeout;
+}
+
 int connectOnce(const std::string &host, uint16_t port, std::string &why)
 {
     addrinfo hints{};
@@ -117,11 +128,11 @@ int connectOnce(const std::string &host, uint16_t port, std::string &why)
 AgentStoreClient::AgentStoreClient(const std::string &host, uint16_t port, std::chrono::milliseconds timeout)
     : c10d::Store(timeout), where_(host + ":" + std::to_string(port))
 {
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = deadlineAfter(timeout);
     std::string why;
     for (auto pause = std::chrono::milliseconds(10);; pause = std::min(pause * 2, std::chrono::milliseconds(1000))) {
         socket_ = connectOnce(host, port, why);
-        if (socket_ >= 0 || Clock::now() + pause >= deadline)
+        if (socket_ >= 0 || deadline - Clock::now() <= pause)
             break;
         std::this_thread::sleep_for(pause);
     }
@@ -192,8 +203,14 @@ bool AgentStoreClient::receive(void *data, size_t size, Clock::time_point deadli
 void AgentStoreClient::receiveOrThrow(void *data, size_t size)
 {
     // An answer that is not a wait comes at once; the store's timeout bounds it all the same.
-    if (!receive(data, size, Clock::now() + timeout_))
+    if (!receive(data, size, deadlineAfter(timeout_)))
         fail("no answer within " + std::to_string(timeout_.count()) + " ms");
+}
+
+void AgentStoreClient::setTimeout(const std::chrono::milliseconds &timeout)
+{
+    const std::lock_guard<std::mutex> lock(mutex_);
+    timeout_ = timeout;
 }
 
 void AgentStoreClient::set(const std::string &key, const std::vector<uint8_t> &value)
@@ -281,9 +298,7 @@ void AgentStoreClient::waitLocked(const std::vector<std::string> &keys, std::chr
 {
     sendAll(Message(Query::Wait).keys(keys).data());
     uint8_t answer = 0;
-    // No timeout (kNoTimeout): wait as long as it takes.
-    const auto deadline = timeout == kNoTimeout ? Clock::time_point::max() : Clock::now() + timeout;
-    if (receive(&answer, sizeof answer, deadline)) {
+    if (receive(&answer, sizeof answer, deadlineAfter(timeout))) {
         if (answer != kStopWaiting)
             fail("an unexpected answer to a wait (" + std::to_string(answer) + ")");
         return;

@@ -30,12 +30,15 @@ class AgentStoreClient : public c10d::Store {
 public:
     // Connects to host:port, retrying until `timeout` (the agent may still be starting), and
     // validates the connection. Throws std::runtime_error naming the address when no connection
-    // could be made. `timeout` also bounds each wait (get, wait) as in a TCPStore.
+    // could be made. `timeout` also bounds each wait (get, wait) as in a TCPStore; 0 (kNoTimeout)
+    // waits without end.
     AgentStoreClient(const std::string &host, uint16_t port, std::chrono::milliseconds timeout);
     ~AgentStoreClient() override;
     AgentStoreClient(const AgentStoreClient &) = delete;
     AgentStoreClient &operator=(const AgentStoreClient &) = delete;
 
+    // Between queries (a query in flight keeps the timeout it started with).
+    void setTimeout(const std::chrono::milliseconds &timeout) override;
     void set(const std::string &key, const std::vector<uint8_t> &value) override;
     std::vector<uint8_t> compareSet(const std::string &key, const std::vector<uint8_t> &currentValue,
                                     const std::vector<uint8_t> &newValue) override;

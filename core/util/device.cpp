@@ -61,14 +61,17 @@ int configureThreads(int requested)
     if (threads > 0)
         at::set_num_threads(threads);
     // The runs that compute at once share this count (util/thread_share.h); one not given is
-    // also shared with busy processes, read from the process's start on. The work before the first
-    // run (loading the model: many small parallel regions, each waiting for a thread that has no
-    // core beside a busy process) takes the share of a run at once.
-    const int configured = at::get_num_threads();
-    const int share = setThreadBudget(configured, given, /*sinceProcessStart=*/true);
-    if (share > 0 && share != configured)
+    // also shared with busy processes, read from the process's start on.
+    setThreadBudget(at::get_num_threads(), given, /*sinceProcessStart=*/true);
+    return at::get_num_threads();
+}
+
+int takeStartShare()
+{
+    const int share = runShareNow();
+    if (share > 0 && share != at::get_num_threads())
         at::set_num_threads(share);
-    return configured;
+    return at::get_num_threads();
 }
 
 int runThisThreadSerially()

@@ -17,11 +17,20 @@ constexpr int kMostThreads = 256;
 
 // Sets LibTorch's intra-op thread count once at start: `requested` when positive, else
 // OMP_NUM_THREADS when set, else every hardware thread (Debian's LibTorch starts with one);
-// at most kMostThreads. Returns that count. It is also the budget that runs computing at once
-// share (util/thread_share.h): a count that was neither requested nor set in OMP_NUM_THREADS is
-// shared with other busy processes too, and when they kept cores busy since the process started
-// the process starts with the share of one run instead (the runs take more as the load drops).
+// at most kMostThreads. Returns the count in effect. It is also the budget that runs computing at
+// once share (util/thread_share.h): a count that was neither requested nor set in OMP_NUM_THREADS
+// is shared with other busy processes too, whose load is read from the process's start on.
 int configureThreads(int requested = 0);
+
+// After configureThreads, sets the process's count (this thread's and the default of threads that
+// start LibTorch work later) to one run's share of the cores now: the budget less the cores other
+// processes kept busy since the process started. For a program whose work runs on one thread (the
+// CLI): the work before its run (loading the model, many small parallel regions each waiting for a
+// thread that has no core beside a busy process) and a run that takes no share of its own
+// (likelihood, interpolation) then use the share the process started with; a run that does takes
+// more as the load drops. Not for the studio, whose other threads would keep the start's share.
+// Returns the count in effect.
+int takeStartShare();
 
 // Makes the calling thread run its LibTorch operations on one thread; threads started later, and
 // those already set up, keep the count configureThreads set. For a GUI thread, after

@@ -23,6 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+// The start-up reading's time is compared with steady_clock's, which must be CLOCK_MONOTONIC.
+#if defined(__GLIBCXX__) && !defined(_GLIBCXX_USE_CLOCK_MONOTONIC)
+#error "steady_clock is not CLOCK_MONOTONIC in this C++ library: BusyCoresMeter::sinceProcessStart needs it"
+#endif
+
 namespace sde {
 
 namespace {
@@ -58,6 +63,9 @@ constexpr auto kMeasureEvery = std::chrono::milliseconds(250);
 constexpr auto kFirstMeasureAfter = std::chrono::milliseconds(100);
 // A reading over at most this long before a run starts alone still tells the load it starts into.
 constexpr auto kRecentEnough = std::chrono::seconds(2);
+// The reading at the process's start tells the load of its start-up for at most this long (a slow
+// start under a sanitizer takes a few seconds); later budgets measure afresh.
+constexpr auto kStartUpAtMost = std::chrono::seconds(10);
 
 // The non-nice busy ticks of the CPUs this process may run on, from the text of /proc/stat; of the
 // whole machine when the affinity mask or the per-CPU lines cannot be read.
@@ -123,7 +131,8 @@ struct StartReading {
 };
 StartReading startReading; // zero before anything runs (static storage)
 
-// System calls made directly: a sanitizer's wrappers of open and read may not be set up yet.
+// System calls made directly, without the C library's wrappers (nor a sanitizer's interceptors of
+// them): nothing of the libraries' own set-up is assumed before their initialisers have run.
 size_t readWhole(const char *path, char *text, size_t capacity)
 {
     const long fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
@@ -142,7 +151,8 @@ size_t readWhole(const char *path, char *text, size_t capacity)
     return size;
 }
 
-void readCountersAtStart(int, char **, char **)
+// Not instrumented: it runs before the sanitizers' own initialisers may have.
+__attribute__((no_sanitize("address", "undefined"))) void readCountersAtStart(int, char **, char **)
 {
     StartReading &r = startReading;
     if (::syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &r.when) != 0)
@@ -153,7 +163,9 @@ void readCountersAtStart(int, char **, char **)
 }
 
 // An executable's .preinit_array functions run before any shared library's initialisers (ELF;
-// glibc calls them first). This file is part of every program that shares the cores.
+// glibc calls them first). This file is part of every program that shares the cores, linked from
+// the static library sde_core: a shared library may not have a .preinit_array (the linker refuses
+// it), so sde_core must stay static (core/CMakeLists.txt).
 __attribute__((section(".preinit_array"), used)) void (*const readCountersAtStartEntry)(int, char **,
                                                                                         char **) = readCountersAtStart;
 
@@ -236,7 +248,7 @@ std::optional<BusyCoresMeter> BusyCoresMeter::sinceProcessStart()
     const std::optional<uint64_t> self = ownTicksOf(std::string(r.self, r.selfSize));
     if (!busy || !self)
         return std::nullopt;
-    // libstdc++'s steady_clock is CLOCK_MONOTONIC.
+    // libstdc++'s steady_clock is CLOCK_MONOTONIC (checked where this file is compiled, above).
     const Clock::time_point when(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(r.when.tv_sec) +
                                                                              std::chrono::nanoseconds(r.when.tv_nsec)));
     if (when > Clock::now())
@@ -271,7 +283,7 @@ double BusyCoresMeter::update()
     return cores;
 }
 
-int setThreadBudget(int configured, bool given, bool sinceProcessStart)
+void setThreadBudget(int configured, bool given, bool sinceProcessStart)
 {
     Budget &b = budget();
     const std::lock_guard<std::mutex> lock(b.mutex);
@@ -282,21 +294,29 @@ int setThreadBudget(int configured, bool given, bool sinceProcessStart)
     b.firstReading = true;
     const Clock::time_point now = Clock::now();
     b.measured = now;
-    if (!given) {
-        std::optional<BusyCoresMeter> start;
-        if (sinceProcessStart)
-            start = BusyCoresMeter::sinceProcessStart();
-        if (!start)
-            start.emplace();
+    if (given)
+        return;
+    std::optional<BusyCoresMeter> start;
+    if (sinceProcessStart)
+        start = BusyCoresMeter::sinceProcessStart();
+    if (start && now - start->since() >= kFirstMeasureAfter && now - start->since() <= kStartUpAtMost) {
+        // The load since the process started: its first run starts with its share.
         b.meter = std::move(start);
-        if (now - b.meter->since() >= kFirstMeasureAfter) {
-            // The load since the process started: its first run starts with its share.
-            b.busyElsewhere = b.meter->update();
-            b.firstReading = false;
-            ++b.measurement;
-        }
+        b.busyElsewhere = b.meter->update();
+        b.firstReading = false;
+        ++b.measurement;
+    } else {
+        b.meter.emplace();
     }
-    return configured > 0 ? sharedThreadCount(configured, std::max(1, b.runs), b.busyElsewhere) : 0;
+}
+
+int runShareNow()
+{
+    Budget &b = budget();
+    const std::lock_guard<std::mutex> lock(b.mutex);
+    if (b.configured <= 0)
+        return 0;
+    return sharedThreadCount(b.configured, b.runs + 1, b.given ? 0.0 : b.busyElsewhere);
 }
 
 int sharingRuns()

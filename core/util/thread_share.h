@@ -90,10 +90,10 @@ public:
     // Sets this thread's intra-op count to the run's share when it changed; measures the other
     // processes' load at most every quarter second. A run that starts alone takes a reading at its
     // start when the last one is between a tenth of a second and two seconds old (a first run soon
-    // after configureThreads, which read the load since the process started); when it is younger the next comes on the
-    // usual schedule (a tenth of a second after configureThreads, else a quarter after the last); when it is older the
-    // meter starts again at the run's start and reads a tenth of a second later, the last figure holding until then.
-    // Returns the count in effect.
+    // after configureThreads); when it is younger the next comes on the usual schedule (a tenth of
+    // a second after configureThreads when that took no reading, else a quarter after the last);
+    // when it is older the meter starts again at the run's start and reads a tenth of a second
+    // later, the last figure holding until then. Returns the count in effect.
     int apply();
 
 private:
@@ -106,11 +106,15 @@ private:
 // The count the runs share, and whether it was given explicitly (then other processes' load is
 // not measured); configureThreads sets it. Until then (or with 0) runs leave the counts alone.
 // With `sinceProcessStart` (a process's budget set as it starts) the others' load is read over the
-// time since the process started (BusyCoresMeter::sinceProcessStart), at once when that is a tenth
-// of a second or more: the CLI's run then starts with its share instead of computing on too many
-// threads until its first reading. Returns the threads one run takes now (0 with no budget): what
-// the process's work before its first run (loading a model) should use.
-int setThreadBudget(int configured, bool given, bool sinceProcessStart = false);
+// time since the process started (BusyCoresMeter::sinceProcessStart) when that is between a tenth
+// of a second and ten seconds, at once: the CLI's work before its run (loading the model) and the
+// run then start with their share (runShareNow) instead of computing on too many threads until a
+// first reading.
+void setThreadBudget(int configured, bool given, bool sinceProcessStart = false);
+
+// The threads a run that started now would take (the budget's share of the cores by the last
+// reading); 0 with no budget.
+int runShareNow();
 
 // The number of ThreadShare runs alive in this process.
 int sharingRuns();

@@ -29,6 +29,7 @@
 #include <exception>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <thread>
 
 using namespace sde;
@@ -400,8 +401,6 @@ private Q_SLOTS:
         QCOMPARE(readCheckpointInfo(listCheckpoints(folder).back()).step, int64_t(8));
     }
 
-    // The reducer's sums, bucket by bucket (tiny buckets: one parameter or two each), equal the
-    // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
     // The store torchrun's agent serves (train/agent_store.h), here PyTorch 2.x's own TCPStore
     // served from the wheel's Python (both of its backends): the values go both ways, every
     // query the process group and the heartbeat make answers as a TCPStore's would, a wait that
@@ -450,67 +449,9 @@ private Q_SLOTS:
         }
 #endif
     }
-#if TORCH_VERSION_MAJOR < 2
-    void checkAgentStore(QProcess &server, int port)
-    {
-        // The store throws as c10d's stores do, not sde::Error.
-        const auto errorOf = [](const std::function<void()> &run) {
-            try {
-                run();
-            } catch (const std::exception &e) {
-                return QString::fromStdString(e.what());
-            }
-            return QString("no error");
-        };
-        const auto bytes = [](const std::string &text) { return std::vector<uint8_t>(text.begin(), text.end()); };
-        AgentStoreClient store("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20));
-        store.set("from-cpp", bytes("hello"));
-        QCOMPARE(store.get("from-python"), bytes("hello!"));
-        QCOMPARE(store.add("count", 5), int64_t(5));
-        QCOMPARE(store.add("count", -2), int64_t(3));
-        QCOMPARE(store.get("count"), bytes("3")); // ADD keeps the number as text, as TCPStore does
-        QVERIFY(store.check({"from-cpp", "count"}));
-        QVERIFY(!store.check({"from-cpp", "missing"}));
-        // compareSet: set when absent and nothing was expected; else only on a match.
-        QCOMPARE(store.compareSet("c", {}, bytes("7")), bytes("7"));
-        QCOMPARE(store.compareSet("c", bytes("8"), bytes("9")), bytes("7"));
-        QCOMPARE(store.compareSet("c", bytes("7"), bytes("9")), bytes("9"));
-        const int64_t keys = store.getNumKeys();
-        QVERIFY(store.deleteKey("c"));
-        QVERIFY(!store.deleteKey("c"));
-        QCOMPARE(store.getNumKeys(), keys - 1);
 
-        // A wait that times out, then the same connection waits for a key another client sets.
-        QElapsedTimer clock;
-        clock.start();
-        const QString timedOut = errorOf([&] { store.wait({"late"}, std::chrono::milliseconds(300)); });
-        QVERIFY2(timedOut.contains("timed out"), qPrintable(timedOut));
-        QVERIFY2(clock.elapsed() >= 300 && clock.elapsed() < 10000, qPrintable(QString::number(clock.elapsed())));
-        std::thread other([port] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            AgentStoreClient("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)).set("late", {42});
-        });
-        store.wait({"late"});
-        other.join();
-        QCOMPARE(store.get("late"), std::vector<uint8_t>{42});
-
-        // Under the attempt's prefix, as the ranks use it.
-        c10d::PrefixStore attempt(
-            "/worker/attempt_3",
-            c10::make_intrusive<AgentStoreClient>("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)));
-        attempt.set("k", bytes("prefixed"));
-        QTRY_VERIFY_WITH_TIMEOUT(server.canReadLine(), 20000);
-        QCOMPARE(server.readLine().trimmed(), QByteArray("prefixed"));
-        store.set("done", {1});
-        QVERIFY(server.waitForFinished(20000));
-        QCOMPARE(server.exitCode(), 0);
-
-        // A store that is gone: the next query says so.
-        const QString lost = errorOf([&] { store.get("from-cpp"); });
-        QVERIFY2(lost.contains("127.0.0.1:" + QString::number(port)), qPrintable(lost));
-    }
-#endif
-
+    // The reducer's sums, bucket by bucket (tiny buckets: one parameter or two each), equal the
+    // sums of the ranks' own gradients; a second micro-batch's gradient is added to the first's.
     void reducerSumsEveryBucket()
     {
         const int port = freeLoopbackPort();
@@ -609,6 +550,69 @@ private Q_SLOTS:
             QCOMPARE(settings->masterPort, 29500);
         }
     }
+
+private:
+#if TORCH_VERSION_MAJOR < 2
+    void checkAgentStore(QProcess &server, int port)
+    {
+        // The store throws as c10d's stores do, not sde::Error.
+        const auto errorOf = [](const std::function<void()> &run) {
+            try {
+                run();
+            } catch (const std::exception &e) {
+                return QString::fromStdString(e.what());
+            }
+            return QString("no error");
+        };
+        const auto bytes = [](const std::string &text) { return std::vector<uint8_t>(text.begin(), text.end()); };
+        AgentStoreClient store("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20));
+        store.set("from-cpp", bytes("hello"));
+        QCOMPARE(store.get("from-python"), bytes("hello!"));
+        QCOMPARE(store.add("count", 5), int64_t(5));
+        QCOMPARE(store.add("count", -2), int64_t(3));
+        QCOMPARE(store.get("count"), bytes("3")); // ADD keeps the number as text, as TCPStore does
+        QVERIFY(store.check({"from-cpp", "count"}));
+        QVERIFY(!store.check({"from-cpp", "missing"}));
+        // compareSet: set when absent and nothing was expected; else only on a match.
+        QCOMPARE(store.compareSet("c", {}, bytes("7")), bytes("7"));
+        QCOMPARE(store.compareSet("c", bytes("8"), bytes("9")), bytes("7"));
+        QCOMPARE(store.compareSet("c", bytes("7"), bytes("9")), bytes("9"));
+        const int64_t keys = store.getNumKeys();
+        QVERIFY(store.deleteKey("c"));
+        QVERIFY(!store.deleteKey("c"));
+        QCOMPARE(store.getNumKeys(), keys - 1);
+
+        // A wait that times out, then the same connection waits for a key another client sets.
+        QElapsedTimer clock;
+        clock.start();
+        const QString timedOut = errorOf([&] { store.wait({"late"}, std::chrono::milliseconds(300)); });
+        QVERIFY2(timedOut.contains("timed out"), qPrintable(timedOut));
+        QVERIFY2(clock.elapsed() >= 300 && clock.elapsed() < 10000, qPrintable(QString::number(clock.elapsed())));
+        // (A future, not a thread: a failed wait below leaves nothing to join.)
+        auto other = std::async(std::launch::async, [port] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            AgentStoreClient("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)).set("late", {42});
+        });
+        store.wait({"late"});
+        other.get();
+        QCOMPARE(store.get("late"), std::vector<uint8_t>{42});
+
+        // Under the attempt's prefix, as the ranks use it.
+        c10d::PrefixStore attempt(
+            "/worker/attempt_3",
+            c10::make_intrusive<AgentStoreClient>("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(20)));
+        attempt.set("k", bytes("prefixed"));
+        QTRY_VERIFY_WITH_TIMEOUT(server.canReadLine(), 20000);
+        QCOMPARE(server.readLine().trimmed(), QByteArray("prefixed"));
+        store.set("done", {1});
+        QVERIFY(server.waitForFinished(20000));
+        QCOMPARE(server.exitCode(), 0);
+
+        // A store that is gone: the next query says so.
+        const QString lost = errorOf([&] { store.get("from-cpp"); });
+        QVERIFY2(lost.contains("127.0.0.1:" + QString::number(port)), qPrintable(lost));
+    }
+#endif
 };
 
 QTEST_GUILESS_MAIN(TestDataParallel)
