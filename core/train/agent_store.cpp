@@ -207,6 +207,17 @@ void AgentStoreClient::receiveOrThrow(void *data, size_t size)
         fail("no answer within " + std::to_string(timeout_.count()) + " ms");
 }
 
+std::vector<uint8_t> AgentStoreClient::receiveValue()
+{
+    uint64_t size = 0;
+    receiveOrThrow(&size, sizeof size);
+    if (size > kLargestValue)
+        fail("an answer of " + std::to_string(size) + " bytes");
+    std::vector<uint8_t> value(size);
+    receiveOrThrow(value.data(), value.size());
+    return value;
+}
+
 void AgentStoreClient::setTimeout(const std::chrono::milliseconds &timeout)
 {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -224,13 +235,7 @@ std::vector<uint8_t> AgentStoreClient::compareSet(const std::string &key, const 
 {
     const std::lock_guard<std::mutex> lock(mutex_);
     sendAll(Message(Query::CompareSet).key(key).payload(currentValue).payload(newValue).data());
-    uint64_t size = 0;
-    receiveOrThrow(&size, sizeof size);
-    if (size > kLargestValue)
-        fail("an answer of " + std::to_string(size) + " bytes");
-    std::vector<uint8_t> value(size);
-    receiveOrThrow(value.data(), value.size());
-    return value;
+    return receiveValue();
 }
 
 std::vector<uint8_t> AgentStoreClient::get(const std::string &key)
@@ -238,13 +243,7 @@ std::vector<uint8_t> AgentStoreClient::get(const std::string &key)
     const std::lock_guard<std::mutex> lock(mutex_);
     waitLocked({key}, timeout_);
     sendAll(Message(Query::Get).key(key).data());
-    uint64_t size = 0;
-    receiveOrThrow(&size, sizeof size);
-    if (size > kLargestValue)
-        fail("an answer of " + std::to_string(size) + " bytes");
-    std::vector<uint8_t> value(size);
-    receiveOrThrow(value.data(), value.size());
-    return value;
+    return receiveValue();
 }
 
 int64_t AgentStoreClient::add(const std::string &key, int64_t value)

@@ -58,6 +58,8 @@ private:
     // Reads exactly `size` bytes by `deadline`; false when the deadline passed first.
     bool receive(void *data, size_t size, std::chrono::steady_clock::time_point deadline);
     void receiveOrThrow(void *data, size_t size);
+    // A value answered: its 64-bit length, then its bytes.
+    std::vector<uint8_t> receiveValue();
     void waitLocked(const std::vector<std::string> &keys, std::chrono::milliseconds timeout);
     [[noreturn]] void fail(const std::string &what);
 
