@@ -117,10 +117,10 @@ std::optional<uint64_t> readOwnTicks()
 }
 
 // The counters as the process started: the text of /proc/stat and /proc/self/stat and the
-// monotonic clock, read before the shared libraries' initialisers run (LibTorch's take a fifth to a
-// third of a second on the two-core machine, during which this process computes on one thread). Read with
-// system calls alone into static storage: the C++ library is not initialised yet. Parsed when a
-// budget is set (sinceProcessStart).
+// monotonic clock, read before the shared libraries' initialisers run (LibTorch's take a fifth to
+// a third of a second on the two-core machine, during which this process computes on one
+// thread). Read with system calls alone into static storage: the C++ library is not initialised
+// yet. Parsed when a budget is set (sinceProcessStart).
 struct StartReading {
     char machine[1 << 16]; // the cpu lines come first; a longer file is cut
     size_t machineSize;
@@ -241,8 +241,10 @@ std::optional<BusyCoresMeter> BusyCoresMeter::sinceProcessStart()
         return std::nullopt;
     // Only the complete lines of a file that was cut.
     std::string machine(r.machine, r.machineSize);
-    if (r.machineSize == sizeof r.machine)
-        machine.erase(machine.find_last_of('\n') == std::string::npos ? 0 : machine.find_last_of('\n') + 1);
+    if (r.machineSize == sizeof r.machine) {
+        const size_t lastEnd = machine.find_last_of('\n');
+        machine.erase(lastEnd == std::string::npos ? 0 : lastEnd + 1);
+    }
     std::istringstream machineStat(machine);
     const std::optional<uint64_t> busy = busyTicksOf(machineStat);
     const std::optional<uint64_t> self = ownTicksOf(std::string(r.self, r.selfSize));
