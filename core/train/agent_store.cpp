@@ -20,7 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The agent store's protocol (PyTorch since the validation query): the query types and answers.
+// The agent store's protocol (PyTorch 2.2 and later): the query types and answers.
 constexpr uint32_t kValidationMagicNumber = 0x3C85F7CE;
 enum class Query : uint8_t {
     Validate = 0,
@@ -48,7 +48,13 @@ constexpr auto kCancelGrace = std::chrono::seconds(5);
 // A request: the query type, then its fields.
 class Message {
 public:
-    explicit Message(Query query) { bytes_.push_back(static_cast<uint8_t>(query)); }
+    explicit Message(Query query) { this->query(query); }
+    // A further query in the same message.
+    Message &query(Query query)
+    {
+        bytes_.push_back(static_cast<uint8_t>(query));
+        return *this;
+    }
     template <typename T>
     Message &value(T v)
     {
@@ -138,7 +144,33 @@ AgentStoreClient::AgentStoreClient(const std::string &host, uint16_t port, std::
     }
     if (socket_ < 0)
         throw std::runtime_error("could not connect to the store at " + where_ + ": " + why);
-    sendAll(Message(Query::Validate).value<uint32_t>(kValidationMagicNumber).data());
+    // The validation query, then four GETNUMKEYS, whose answers show that the store took it. A
+    // store of PyTorch 2.1 or older reads these nine bytes as a SET whose key is
+    // 0x070707073C85F7CE bytes long, more than any address space holds: its query fails at once,
+    // and its query loop closes this connection and serves the others as before (with fewer bytes
+    // its one thread would block, waiting for the rest of the length).
+    constexpr int kProbes = 4;
+    Message probe(Query::Validate);
+    probe.value<uint32_t>(kValidationMagicNumber);
+    for (int i = 0; i < kProbes; ++i)
+        probe.query(Query::GetNumKeys);
+    const auto answered = deadlineAfter(timeout);
+    try {
+        sendAll(probe.data());
+        for (int i = 0; i < kProbes; ++i) {
+            int64_t count = -1;
+            if (!receive(&count, sizeof count, answered))
+                fail("no answer to the validation query within " + std::to_string(timeout.count()) + " ms");
+            if (count < 0 || static_cast<uint64_t>(count) > kLargestValue)
+                fail("an answer that no store gives (" + std::to_string(count) + " keys): is it torchrun's store?");
+        }
+    } catch (const std::runtime_error &) {
+        if (closedByStore_)
+            throw LegacyAgentStore("the store at " + where_ +
+                                   " closed the connection on the validation query of PyTorch 2.2 and later: "
+                                   "a launcher of PyTorch 2.1 or older");
+        throw;
+    }
 }
 
 AgentStoreClient::~AgentStoreClient()
@@ -190,9 +222,10 @@ bool AgentStoreClient::receive(void *data, size_t size, Clock::time_point deadli
         const ssize_t n = ::recv(socket_, out + got, size - got, 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n == 0)
-            fail("the connection was closed (the launcher ended, or its PyTorch predates the store's "
-                 "validation query)");
+        if (n == 0) {
+            closedByStore_ = true;
+            fail("the connection was closed (the launcher ended)");
+        }
         if (n < 0)
             fail(std::string("receiving failed: ") + std::strerror(errno));
         got += static_cast<size_t>(n);

@@ -2,15 +2,16 @@
 
 // A client of the c10d TCPStore that torchrun's agent serves to its workers
 // (TORCHELASTIC_USE_AGENT_STORE), for a LibTorch whose own TCPStore client predates the agent's
-// protocol. PyTorch's stores since pytorch/pytorch#107607 (August 2023; the tests use the 2.11
-// wheel's, 2.15's was tried too) expect every connection to open with a validation message (the query type VALIDATE and
-// a magic number) and number their queries from there, so LibTorch 1.13's client, which starts
-// with SET, is never answered. This client speaks that protocol
+// protocol. PyTorch's stores since 2.2 (pytorch/pytorch#107607; the tests use the 2.11 wheel's,
+// 2.15's was tried too) expect every connection to open with a validation message (the query
+// type VALIDATE and a magic number) and number their queries from there, so LibTorch 1.13's
+// client, which starts with SET, is never answered. This client speaks that protocol
 // (torch/csrc/distributed/c10d/TCPStoreBackend.hpp and the stores' request parsers): a query type
 // byte, then keys and values each as a 64-bit length and its bytes, integers in the host's byte
 // order; every key with the "/" TCPStore's clients put before it. It is a c10d::Store, so
 // ProcessGroupGloo and PrefixStore use it as they use a TCPStore. Not for LibTorch 2.x, whose
-// TCPStore speaks the protocol itself.
+// TCPStore speaks the protocol itself. The agents of PyTorch 2.1 and older speak the protocol of
+// LibTorch 1.13's own client: the constructor tells them apart (LegacyAgentStore).
 
 #include <torch/version.h>
 
@@ -21,17 +22,27 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace sde {
 
+// Thrown by AgentStoreClient's constructor when the store closed the connection on the
+// validation query: a launcher of PyTorch 2.1 or older, whose store LibTorch 1.13's own TCPStore
+// client speaks to. The store serves its other clients as before.
+class LegacyAgentStore : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 class AgentStoreClient : public c10d::Store {
 public:
     // Connects to host:port, retrying until `timeout` (the agent may still be starting), and
-    // validates the connection. Throws std::runtime_error naming the address when no connection
-    // could be made. `timeout` also bounds each wait (get, wait) as in a TCPStore; 0 (kNoTimeout)
-    // waits without end.
+    // validates the connection, waiting up to `timeout` for the store to show it took it. Throws
+    // LegacyAgentStore when the store closed the connection instead, std::runtime_error naming the
+    // address when no connection could be made or the store did not answer. `timeout` also bounds
+    // each wait (get, wait) as in a TCPStore; 0 (kNoTimeout) waits without end.
     AgentStoreClient(const std::string &host, uint16_t port, std::chrono::milliseconds timeout);
     ~AgentStoreClient() override;
     AgentStoreClient(const AgentStoreClient &) = delete;
@@ -65,7 +76,8 @@ private:
 
     std::string where_; // host:port, for messages
     int socket_ = -1;
-    std::mutex mutex_; // one query and its answer at a time
+    bool closedByStore_ = false; // the last failure was the store closing the connection
+    std::mutex mutex_;           // one query and its answer at a time
 };
 
 } // namespace sde

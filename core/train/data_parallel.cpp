@@ -265,12 +265,20 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
         const auto port = static_cast<std::uint16_t>(settings.masterPort);
 #if TORCH_VERSION_MAJOR < 2
         if (useAgentStore) {
-            // The agent of a current PyTorch speaks a store protocol LibTorch 1.13's TCPStore
-            // client predates (train/agent_store.h).
-            backend_->store = withPrefix(c10::make_intrusive<AgentStoreClient>(settings.masterAddress, port, timeout));
-            backend_->heartbeatStore = withPrefix(c10::make_intrusive<AgentStoreClient>(
-                settings.masterAddress, port,
-                std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatStoreTimeout)));
+            // The agent of PyTorch 2.2 or later speaks a store protocol LibTorch 1.13's TCPStore
+            // client predates (train/agent_store.h); an older agent speaks that client's, below.
+            // Their query types agree from SET to GETNUMKEYS, which covers the ranks' set, get
+            // and wait.
+            try {
+                auto store = c10::make_intrusive<AgentStoreClient>(settings.masterAddress, port, timeout);
+                auto heartbeatStore = c10::make_intrusive<AgentStoreClient>(
+                    settings.masterAddress, port,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatStoreTimeout));
+                backend_->store = withPrefix(std::move(store));
+                backend_->heartbeatStore = withPrefix(std::move(heartbeatStore));
+            } catch (const LegacyAgentStore &e) {
+                spdlog::info("data-parallel: {}; rank {} speaks its protocol", e.what(), settings.rank);
+            }
         }
 #endif
         if (!backend_->store) {

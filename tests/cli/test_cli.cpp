@@ -26,6 +26,7 @@
 
 #include <csignal>
 #include <limits>
+#include <memory>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1153,9 +1154,20 @@ private Q_SLOTS:
 
     // Under torchrun (PyTorch 2.x's launcher, from the wheel's environment: .venv-torch or
     // SDE_TORCH_VENV): the ranks join its agent's store under the attempt's prefix and reach the
-    // parameters of one process, as with --nproc.
+    // parameters of one process, as with --nproc; on one node, and on two nodes (two launchers on
+    // this machine, as on two machines) with either rendezvous: "static" (MASTER_ADDR and
+    // MASTER_PORT given, node 0's agent serves the store) and "c10d" (an endpoint and a job id;
+    // the launchers rank the nodes themselves).
+    void dataParallelTrainingUnderTorchrun_data()
+    {
+        QTest::addColumn<QString>("rendezvous");
+        QTest::newRow("one node") << "";
+        QTest::newRow("two nodes, static rendezvous") << "static";
+        QTest::newRow("two nodes, c10d rendezvous") << "c10d";
+    }
     void dataParallelTrainingUnderTorchrun()
     {
+        QFETCH(QString, rendezvous);
         std::string why;
         if (!dataParallelAvailable(torch::kCPU, &why))
             QSKIP(why.c_str());
@@ -1169,15 +1181,33 @@ private Q_SLOTS:
         const QStringList common{"train", "--config", config, "--data", "toy:moons", "--batch", "32", "--steps", "12"};
         Run single = cli(common + QStringList{"--out", base + "/one"});
         QVERIFY2(single.exitCode == 0, qPrintable(single.err));
-        QProcess torchrun;
-        torchrun.start(QString::fromStdString(bin + "/torchrun"),
-                       QStringList{"--nproc_per_node", "2", "--no-python", "--master_port",
-                                   QString::number(freeLoopbackPort()), QString::fromStdString(test::cliPath())} +
-                           common + QStringList{"--out", base + "/torchrun", "--timeout", "60"});
-        Run job = finish(torchrun, 180000);
-        QVERIFY2(job.exitCode == 0, qPrintable(job.err));
-        QVERIFY2(job.err.contains("batch 32 over 2 processes"), qPrintable(job.err));
-        QVERIFY2(job.err.contains("finished at step 12"), qPrintable(job.err));
+
+        // Each node's launcher options.
+        const QString port = QString::number(freeLoopbackPort());
+        std::vector<QStringList> nodes;
+        if (rendezvous.isEmpty())
+            nodes.push_back({"--nproc_per_node", "2", "--master_port", port});
+        for (int node = 0; node < 2 && rendezvous == "static"; ++node)
+            nodes.push_back({"--nnodes", "2", "--node_rank", QString::number(node), "--nproc_per_node", "1",
+                             "--master_addr", "127.0.0.1", "--master_port", port});
+        for (int node = 0; node < 2 && rendezvous == "c10d"; ++node)
+            nodes.push_back({"--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d", "--rdzv_endpoint",
+                             "127.0.0.1:" + port, "--rdzv_id", "sdestudio-test"});
+        std::vector<std::unique_ptr<QProcess>> launchers;
+        for (const QStringList &options : nodes) {
+            launchers.push_back(std::make_unique<QProcess>());
+            launchers.back()->start(QString::fromStdString(bin + "/torchrun"),
+                                    options + QStringList{"--no-python", QString::fromStdString(test::cliPath())} +
+                                        common + QStringList{"--out", base + "/torchrun", "--timeout", "60"});
+        }
+        QString said; // every node's output: either may hold rank 0
+        for (auto &launcher : launchers) {
+            Run node = finish(*launcher, 180000);
+            QVERIFY2(node.exitCode == 0, qPrintable(node.err));
+            said += node.err;
+        }
+        QVERIFY2(said.contains("batch 32 over 2 processes"), qPrintable(said));
+        QVERIFY2(said.contains("finished at step 12"), qPrintable(said));
         const QString checkpoint = "/checkpoints/checkpoint-00000012.safetensors";
         const double difference = largestDifference(base + "/one" + checkpoint, base + "/torchrun" + checkpoint);
         QVERIFY2(difference < 1e-5, qPrintable(QString("relative difference %1").arg(difference)));

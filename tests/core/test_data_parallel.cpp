@@ -14,6 +14,7 @@
 #include "util/error.h"
 
 #include "error_of.h"
+#include "sanitizers.h"
 #include "test_support.h"
 #include "tiny_models.h"
 
@@ -21,6 +22,7 @@
 #include <QtTest/QtTest>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/cuda.h>
 
 #include <unistd.h>
@@ -116,12 +118,14 @@ struct Ranks {
 };
 
 // Trains into `folder` until `steps` with `ranks` processes (threads) of `accumulation`
-// micro-batches each; resumes when asked. Returns the rank errors (all "" on success).
+// micro-batches each, meeting at `port` (a free one when 0); resumes when asked. Returns the rank
+// errors (all "" on success).
 std::vector<std::string> trainWith(Model model, const std::string &folder, int64_t steps, int ranks, int accumulation,
-                                   bool resume = false)
+                                   bool resume = false, int port = 0)
 {
     Ranks job(model, ranks);
-    const int port = freeLoopbackPort();
+    if (port == 0)
+        port = freeLoopbackPort();
     return runRanks(ranks, [&](int rank) {
         TrainerOptions options = optionsIn(folder, steps);
         options.resume = resume;
@@ -447,6 +451,59 @@ private Q_SLOTS:
         } catch (const std::exception &e) {
             QFAIL(e.what());
         }
+#endif
+    }
+
+    // The agent of a launcher of PyTorch 2.1 or older serves a store of the protocol LibTorch
+    // 1.13's own TCPStore speaks (their query types agree from SET to GETNUMKEYS, all that the
+    // ranks' set, get and wait send): such a store stands for the agent here. The agent store's
+    // client sees the store close its connection at once, the store still serves its clients, and
+    // two ranks that meet through it reach one rank's parameters.
+    void olderLaunchersStoresAreSpokenTo()
+    {
+#if TORCH_VERSION_MAJOR >= 2
+        QSKIP("LibTorch 2.x's own TCPStore speaks the launchers' protocols");
+#elif SDE_UNDER_ASAN
+        // The store here is in this process: its impossible allocation would end it.
+        QSKIP("under AddressSanitizer, whose operator new ends the process where the older store expects "
+              "std::bad_alloc");
+#else
+        const int port = freeLoopbackPort();
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<uint16_t>(port);
+        options.isServer = true;
+        options.waitWorkers = false;
+        options.timeout = std::chrono::seconds(60);
+        auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);
+        agent->set("before", std::vector<uint8_t>{'1'});
+        const int64_t keysBefore = agent->getNumKeys();
+
+        const auto started = std::chrono::steady_clock::now();
+        try {
+            AgentStoreClient client("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(60));
+            QFAIL("the client took a store of the older protocol for one of the newer");
+        } catch (const LegacyAgentStore &e) {
+            QVERIFY2(QString(e.what()).contains(QString("127.0.0.1:%1").arg(port)), e.what());
+        }
+        // At once, not after the store's timeout.
+        QVERIFY(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+        QCOMPARE(agent->getNumKeys(), keysBefore);
+        QCOMPARE(agent->get("before"), std::vector<uint8_t>{'1'});
+
+        const std::string single = test::makeTempDir(), split = test::makeTempDir();
+        for (const std::string &error : trainWith(Model::Toy, single, 3, 1, 1))
+            QVERIFY2(error.empty(), error.c_str());
+        ::setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1);
+        ::setenv("TORCHELASTIC_RESTART_COUNT", "2", 1);
+        const std::vector<std::string> errors = trainWith(Model::Toy, split, 3, 2, 1, false, port);
+        ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
+        ::unsetenv("TORCHELASTIC_RESTART_COUNT");
+        for (const std::string &error : errors)
+            QVERIFY2(error.empty(), error.c_str());
+        const double difference = largestDifference(checkpointTensors(single, 3), checkpointTensors(split, 3));
+        QVERIFY2(difference < 1e-5, qPrintable(QString("relative difference %1").arg(difference)));
+        // The ranks met in the agent's store, under the attempt's prefix, as torch.distributed's do.
+        QVERIFY(agent->check({"/worker/attempt_2/sdestudio/heartbeat/0", "/worker/attempt_2/sdestudio/heartbeat/1"}));
 #endif
     }
 

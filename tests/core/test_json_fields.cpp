@@ -7,6 +7,7 @@
 #include "util/number_text.h"
 
 #include "error_of.h"
+#include "sanitizers.h"
 
 #include <QtTest/QtTest>
 #include <torch/torch.h>
@@ -14,18 +15,6 @@
 #include <cstdint>
 #include <limits>
 #include <new>
-
-// AddressSanitizer refuses a 2^52-byte request itself, before LibTorch could.
-#if defined(__SANITIZE_ADDRESS__)
-#define SDE_UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SDE_UNDER_ASAN 1
-#endif
-#endif
-#ifndef SDE_UNDER_ASAN
-#define SDE_UNDER_ASAN 0
-#endif
 
 using namespace sde;
 using sde::test::errorOf;
@@ -296,7 +285,7 @@ private Q_SLOTS:
                  std::string("Could not open the image a.png: cannot decode data.png"));
         QCOMPARE(openFailureMessage("the model", "/m/a.pth", std::bad_alloc()),
                  "Could not open the model /m/a.pth: not enough memory for this request" + advice);
-#if !SDE_UNDER_ASAN
+#if !SDE_UNDER_ASAN // AddressSanitizer refuses the request itself, before LibTorch could
         // 2^50 floats: LibTorch's CPU allocator refuses with its own c10::Error.
         try {
             torch::empty({int64_t(1) << 50});
