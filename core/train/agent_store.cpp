@@ -145,30 +145,37 @@ AgentStoreClient::AgentStoreClient(const std::string &host, uint16_t port, std::
     if (socket_ < 0)
         throw std::runtime_error("could not connect to the store at " + where_ + ": " + why);
     // The validation query, then four GETNUMKEYS, whose answers show that the store took it. A
-    // store of PyTorch 2.1 or older reads these nine bytes as a SET whose key is
-    // 0x070707073C85F7CE bytes long, more than any address space holds: its query fails at once,
-    // and its query loop closes this connection and serves the others as before (with fewer bytes
-    // its one thread would block, waiting for the rest of the length).
+    // store of PyTorch 2.1 or older reads these nine bytes, exactly, as a SET and its key's 64-bit
+    // length, 0x070707073C85F7CE bytes, more than any address space holds: its query fails at
+    // once, and its query loop closes this connection and serves the others as before. With fewer
+    // bytes its one thread would block, waiting for the rest of the length; with more, it would
+    // close a connection with bytes unread, which reaches this end as a reset, not a close.
     constexpr int kProbes = 4;
+    static_assert(sizeof(uint32_t) + kProbes == sizeof(uint64_t), "the probe must end with the length");
     Message probe(Query::Validate);
     probe.value<uint32_t>(kValidationMagicNumber);
     for (int i = 0; i < kProbes; ++i)
         probe.query(Query::GetNumKeys);
-    const auto answered = deadlineAfter(timeout);
+    int answers = 0;
     try {
         sendAll(probe.data());
-        for (int i = 0; i < kProbes; ++i) {
+        for (; answers < kProbes; ++answers) {
             int64_t count = -1;
-            if (!receive(&count, sizeof count, answered))
+            if (!receive(&count, sizeof count, deadline))
                 fail("no answer to the validation query within " + std::to_string(timeout.count()) + " ms");
-            if (count < 0 || static_cast<uint64_t>(count) > kLargestValue)
+            if (count < 0)
                 fail("an answer that no store gives (" + std::to_string(count) + " keys): is it torchrun's store?");
         }
-    } catch (const std::runtime_error &) {
-        if (closedByStore_)
-            throw LegacyAgentStore("the store at " + where_ +
-                                   " closed the connection on the validation query of PyTorch 2.2 and later: "
-                                   "a launcher of PyTorch 2.1 or older");
+    } catch (...) {
+        // A throwing constructor runs no destructor.
+        if (socket_ >= 0)
+            ::close(socket_);
+        socket_ = -1;
+        // Closed before any answer: an older store. After one, the store itself went away.
+        if (closedByStore_ && answers == 0)
+            throw LegacyAgentStoreError("the store at " + where_ +
+                                        " closed the connection on the validation query of PyTorch 2.2 and later: "
+                                        "a launcher of PyTorch 2.1 or older");
         throw;
     }
 }

@@ -11,7 +11,7 @@
 // order; every key with the "/" TCPStore's clients put before it. It is a c10d::Store, so
 // ProcessGroupGloo and PrefixStore use it as they use a TCPStore. Not for LibTorch 2.x, whose
 // TCPStore speaks the protocol itself. The agents of PyTorch 2.1 and older speak the protocol of
-// LibTorch 1.13's own client: the constructor tells them apart (LegacyAgentStore).
+// LibTorch 1.13's own client: the constructor tells them apart (LegacyAgentStoreError).
 
 #include <torch/version.h>
 
@@ -31,7 +31,7 @@ namespace sde {
 // Thrown by AgentStoreClient's constructor when the store closed the connection on the
 // validation query: a launcher of PyTorch 2.1 or older, whose store LibTorch 1.13's own TCPStore
 // client speaks to. The store serves its other clients as before.
-class LegacyAgentStore : public std::runtime_error {
+class LegacyAgentStoreError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
@@ -39,8 +39,8 @@ public:
 class AgentStoreClient : public c10d::Store {
 public:
     // Connects to host:port, retrying until `timeout` (the agent may still be starting), and
-    // validates the connection, waiting up to `timeout` for the store to show it took it. Throws
-    // LegacyAgentStore when the store closed the connection instead, std::runtime_error naming the
+    // validates the connection, the store showing it took it within the same `timeout`. Throws
+    // LegacyAgentStoreError when the store closed the connection instead, std::runtime_error naming the
     // address when no connection could be made or the store did not answer. `timeout` also bounds
     // each wait (get, wait) as in a TCPStore; 0 (kNoTimeout) waits without end.
     AgentStoreClient(const std::string &host, uint16_t port, std::chrono::milliseconds timeout);
@@ -76,7 +76,7 @@ private:
 
     std::string where_; // host:port, for messages
     int socket_ = -1;
-    bool closedByStore_ = false; // the last failure was the store closing the connection
+    bool closedByStore_ = false; // set when the store closed the connection
     std::mutex mutex_;           // one query and its answer at a time
 };
 

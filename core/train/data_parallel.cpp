@@ -269,15 +269,18 @@ DataParallelGroup::DataParallelGroup(const DataParallelSettings &settings, const
             // client predates (train/agent_store.h); an older agent speaks that client's, below.
             // Their query types agree from SET to GETNUMKEYS, which covers the ranks' set, get
             // and wait.
+            c10::intrusive_ptr<AgentStoreClient> store;
             try {
-                auto store = c10::make_intrusive<AgentStoreClient>(settings.masterAddress, port, timeout);
-                auto heartbeatStore = c10::make_intrusive<AgentStoreClient>(
-                    settings.masterAddress, port,
-                    std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatStoreTimeout));
-                backend_->store = withPrefix(std::move(store));
-                backend_->heartbeatStore = withPrefix(std::move(heartbeatStore));
-            } catch (const LegacyAgentStore &e) {
+                store = c10::make_intrusive<AgentStoreClient>(settings.masterAddress, port, timeout);
+            } catch (const LegacyAgentStoreError &e) {
                 spdlog::info("data-parallel: {}; rank {} speaks its protocol", e.what(), settings.rank);
+            }
+            // The heartbeat's client: a store that took the first client's validation takes its.
+            if (store) {
+                backend_->heartbeatStore = withPrefix(c10::make_intrusive<AgentStoreClient>(
+                    settings.masterAddress, port,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kHeartbeatStoreTimeout)));
+                backend_->store = withPrefix(std::move(store));
             }
         }
 #endif

@@ -12,6 +12,7 @@
 
 #include "test_support.h"
 
+#include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -19,6 +20,7 @@
 #include <QRegularExpression>
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <opencv2/core.hpp>
@@ -1199,13 +1201,43 @@ private Q_SLOTS:
             launchers.back()->start(QString::fromStdString(bin + "/torchrun"),
                                     options + QStringList{"--no-python", QString::fromStdString(test::cliPath())} +
                                         common + QStringList{"--out", base + "/torchrun", "--timeout", "60"});
+            QVERIFY(launchers.back()->waitForStarted());
         }
-        QString said; // every node's output: either may hold rank 0
-        for (auto &launcher : launchers) {
-            Run node = finish(*launcher, 180000);
-            QVERIFY2(node.exitCode == 0, qPrintable(node.err));
-            said += node.err;
+        // Until every launcher ends, or one fails: the others are then told to stop (torchrun
+        // passes SIGTERM on to its ranks), so that a node's failure is reported at once.
+        const QDeadlineTimer deadline(180000);
+        const auto failed = [](const QProcess &p) {
+            return p.state() == QProcess::NotRunning && (p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0);
+        };
+        for (bool running = true; running && !deadline.hasExpired();) {
+            running = false;
+            for (auto &launcher : launchers)
+                if (launcher->state() != QProcess::NotRunning) {
+                    running = true;
+                    launcher->waitForFinished(100);
+                }
+            if (std::any_of(launchers.begin(), launchers.end(), [&](const auto &p) { return failed(*p); }))
+                break;
         }
+        QString said; // every node's output, each named: either may hold rank 0
+        bool allPassed = true;
+        for (size_t node = 0; node < launchers.size(); ++node) {
+            QProcess &launcher = *launchers[node];
+            const bool stopped = launcher.state() != QProcess::NotRunning;
+            if (stopped) {
+                launcher.terminate();
+                if (!launcher.waitForFinished(30000))
+                    launcher.kill();
+                launcher.waitForFinished();
+            }
+            allPassed = allPassed && !stopped && !failed(launcher);
+            said += QString("--- node %1 (%2exit %3):\n")
+                        .arg(node)
+                        .arg(stopped ? "stopped by the test, " : "")
+                        .arg(launcher.exitCode()) +
+                    QString::fromUtf8(launcher.readAllStandardError());
+        }
+        QVERIFY2(allPassed, qPrintable(said));
         QVERIFY2(said.contains("batch 32 over 2 processes"), qPrintable(said));
         QVERIFY2(said.contains("finished at step 12"), qPrintable(said));
         const QString checkpoint = "/checkpoints/checkpoint-00000012.safetensors";

@@ -19,6 +19,7 @@
 #include "tiny_models.h"
 
 #include <QProcess>
+#include <QScopeGuard>
 #include <QtTest/QtTest>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -482,7 +483,7 @@ private Q_SLOTS:
         try {
             AgentStoreClient client("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(60));
             QFAIL("the client took a store of the older protocol for one of the newer");
-        } catch (const LegacyAgentStore &e) {
+        } catch (const LegacyAgentStoreError &e) {
             QVERIFY2(QString(e.what()).contains(QString("127.0.0.1:%1").arg(port)), e.what());
         }
         // At once, not after the store's timeout.
@@ -493,11 +494,17 @@ private Q_SLOTS:
         const std::string single = test::makeTempDir(), split = test::makeTempDir();
         for (const std::string &error : trainWith(Model::Toy, single, 3, 1, 1))
             QVERIFY2(error.empty(), error.c_str());
-        ::setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1);
-        ::setenv("TORCHELASTIC_RESTART_COUNT", "2", 1);
-        const std::vector<std::string> errors = trainWith(Model::Toy, split, 3, 2, 1, false, port);
-        ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
-        ::unsetenv("TORCHELASTIC_RESTART_COUNT");
+        std::vector<std::string> errors;
+        {
+            // Set before the rank threads start, and unset after they end, whatever happens.
+            ::setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1);
+            ::setenv("TORCHELASTIC_RESTART_COUNT", "2", 1);
+            const auto unset = qScopeGuard([] {
+                ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
+                ::unsetenv("TORCHELASTIC_RESTART_COUNT");
+            });
+            errors = trainWith(Model::Toy, split, 3, 2, 1, false, port);
+        }
         for (const std::string &error : errors)
             QVERIFY2(error.empty(), error.c_str());
         const double difference = largestDifference(checkpointTensors(single, 3), checkpointTensors(split, 3));
